@@ -1,0 +1,70 @@
+"""The typed settings object. Nothing else in the project reads the environment."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, read from ``NEWSDEDUP_*`` environment variables.
+
+    Components receive this object (or the values they need); they never read the
+    environment themselves. Tests build it directly: ``Settings(database_url=...)``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NEWSDEDUP_", extra="ignore", frozen=True)
+
+    # --- where things are (INTERFACE section 2) ---
+    database_url: str = "sqlite:///data/newsdedup.db"
+    redis_url: str | None = None
+    config: Path = Path("config/sources.yaml")
+    api_token: str | None = None
+    flower_auth: str | None = None
+
+    # --- crawling politeness ---
+    user_agent: str = "newsdedup/0.1 (+https://github.com/newsdedup/newsdedup)"
+    obey_robots: bool = True
+    download_timeout: float = 30.0
+    max_page_bytes: int = 10 * 1024 * 1024
+    retry_times: int = 2
+    concurrent_requests_per_domain: int = 4
+    autothrottle_start_delay: float = 0.25
+    autothrottle_max_delay: float = 30.0
+    # Loopback test sites and the demo want no artificial delay; real sites get AutoThrottle.
+    download_delay: float = 0.0
+
+    # --- extraction ---
+    min_text_words: int = 20
+
+    # --- dedup (defaults come from bench/dedup_calibration.py) ---
+    num_perm: int = 128
+    shingle_size: int = 4
+    lsh_threshold: float = 0.5
+    duplicate_jaccard: float = 0.85
+    duplicate_containment: float = 0.9
+    version_jaccard: float = 0.3
+    version_containment: float = 0.6
+    lsh_basename: str = "newsdedup"
+
+    # --- distributed mode ---
+    # Seconds before Redis hands an unacknowledged task to another worker; task hard
+    # limits stay below it (see workers/app.py).
+    visibility_timeout: int = 3600
+    task_time_limit: int = 300
+    task_max_retries: int = 5
+    dedup_lock_timeout: float = 30.0
+
+    # --- HTTP API ---
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.redis_url)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; ``overrides`` win over it (used by the CLI's options)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

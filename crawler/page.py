@@ -1,0 +1,34 @@
+"""What the crawler hands on: one fetched article page. Plain data, no Scrapy."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Validators:
+    """HTTP validators of the last successful fetch, sent back as a conditional request."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str                   # the URL discovery listed (feed, sitemap, listing)
+    final_url: str             # after redirects
+    status: int
+    headers: dict[str, str]    # lower-case names; one value each
+    html: str                  # decoded text (Scrapy's encoding detection: header, BOM, meta, sniffing)
+    fetched_at: datetime       # aware, UTC
+    source: str                # name of the source in the sources file
+    crawl_id: str = ""
+    # What discovery said about the page (feed entry / sitemap news tags), as hints only.
+    hints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.headers.get("etag"), self.headers.get("last-modified"))

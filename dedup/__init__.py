@@ -1,0 +1,13 @@
+"""Near-duplicate detection: normalize → shingles → MinHash → LSH candidates → verify → Decision.
+
+Pure: knows nothing of Celery, Scrapy or SQL. The Redis index talks to a client it is given.
+"""
+from dedup.types import Candidate, DedupParams, Decision, Fingerprint, PageFacts
+from dedup.fingerprint import fingerprint, similarity
+from dedup.decide import decide
+from dedup.index import CandidateIndex, InMemoryIndex, RedisIndex
+
+__all__ = [
+    "Candidate", "DedupParams", "Decision", "Fingerprint", "PageFacts",
+    "fingerprint", "similarity", "decide", "CandidateIndex", "InMemoryIndex", "RedisIndex",
+]

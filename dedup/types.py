@@ -1,0 +1,66 @@
+"""The values dedup works with. Plain data: no Celery, Scrapy or SQL anywhere in dedup/."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DecisionKind = Literal["new", "unchanged", "duplicate", "version"]
+Relation = Literal["original", "alternate", "syndicated", "revision"]
+
+
+@dataclass(frozen=True)
+class DedupParams:
+    """Thresholds; the defaults come from Settings (calibrated by bench/dedup_calibration.py)."""
+
+    num_perm: int = 128
+    shingle_size: int = 4
+    lsh_threshold: float = 0.5
+    duplicate_jaccard: float = 0.85
+    duplicate_containment: float = 0.9
+    version_jaccard: float = 0.3
+    version_containment: float = 0.6
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What dedup keeps of one text. Storable: ``signature`` is bytes (num_perm little-endian uint32)."""
+
+    text_hash: str                       # hex sha256 of the normalized text
+    signature: bytes                     # MinHash hash values
+    shingle_count: int                   # number of distinct shingles (for containment estimates)
+    paragraph_hashes: tuple[str, ...]    # hashes of the normalized paragraphs long enough to count
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What decide() needs to know of the page being judged."""
+
+    url: str              # normalized URL the page was fetched at
+    canonical_url: str    # normalized canonical URL the page names (or url)
+    source: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One stored version of an article that might be the same as the page."""
+
+    article_id: str
+    version: int
+    source: str              # source of the page this version came from
+    url: str                 # URL this version was fetched at
+    fingerprint: Fingerprint
+    is_latest: bool          # the article's current version
+    # How this candidate was found: "url" (the page's URL was fetched before for this
+    # article), "canonical" (the page's canonical URL is the article's), "index" (LSH or
+    # paragraph postings).
+    found_by: Literal["url", "canonical", "index"] = "index"
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: DecisionKind
+    article_id: str | None           # None only for "new"
+    relation: Relation               # how the page's URL relates to the article
+    similarity: float | None = None  # estimated Jaccard against the matched version
+    containment: float | None = None
+    reason: str = ""                 # one sentence a human can read ("near-duplicate of ... ")

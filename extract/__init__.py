@@ -1,0 +1,5 @@
+"""Extraction: HTML page → Document (clean text and metadata) or a Rejection with a reason."""
+from extract.document import Document, Rejection
+from extract.extractor import extract_document
+
+__all__ = ["Document", "Rejection", "extract_document"]

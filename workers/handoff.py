@@ -1,0 +1,32 @@
+"""The hand-off between the crawler and the rest: what a spider may call.
+
+The crawler knows only this protocol. Embedded mode passes an object that runs
+extract → dedup → store in the crawling process; distributed mode one that stores the
+page and sends a Celery task.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from crawler.page import Page, Validators
+
+
+class PageSink(Protocol):
+    def validators(self, url: str) -> Validators | None:
+        """Validators of the last fetch of ``url`` that was fully processed, for a conditional GET."""
+
+    def discovery_links(self, url: str) -> list[str] | None:
+        """Article URLs a feed/sitemap/listing listed last time (used when it answers 304)."""
+
+    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
+        """Remember what a discovery document listed, with its validators."""
+
+    def accept(self, page: Page) -> None:
+        """Take one fetched article page (status 200, HTML). Must not raise for bad content."""
+
+    def not_modified(self, url: str, source: str) -> None:
+        """An article page answered 304: nothing to do but count (and touch last_seen)."""
+
+    def failed(self, url: str, source: str, reason: str) -> None:
+        """A page or discovery document could not be used (HTTP error, not HTML, too large,
+        broken feed, offsite redirect, timeout...). ``reason`` is short and human-readable."""
