@@ -1,0 +1,174 @@
+"""The `newsdedup` command (INTERFACE section 1)."""
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from pathlib import Path
+
+import click
+
+from config import ConfigError, Settings, Source, load_settings, load_sources
+from newsdedup.feedformat import FORMATS, render
+
+log = logging.getLogger("newsdedup")
+
+
+def _settings(config_path: Path | None = None) -> Settings:
+    try:
+        return load_settings(config=config_path)
+    except Exception as exc:  # pydantic's ValidationError names the variable
+        raise click.UsageError(f"bad setting: {exc}") from None
+
+
+def _select_sources(settings: Settings, names: tuple[str, ...]) -> list[Source]:
+    try:
+        sources = load_sources(settings.config)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not names:
+        return sources
+    by_name = {source.name: source for source in sources}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise click.UsageError(
+            f"unknown source {unknown[0]!r} (known: {', '.join(sorted(by_name)) or 'none'})"
+        )
+    return [by_name[name] for name in names]
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """newsdedup: crawl news sources, deduplicate articles, serve the feed."""
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="The sources file.")
+@click.option("--no-wait", is_flag=True, help="Distributed mode: return once the crawl is queued.")
+@click.option("--explain", is_flag=True, help="Embedded mode: print each page's decision and why.")
+def crawl(sources: tuple[str, ...], config_path: Path | None, no_wait: bool, explain: bool) -> None:
+    """Crawl the named sources (all when none are named) once, now."""
+    settings = _settings(config_path)
+    selected = _select_sources(settings, sources)
+    from workers.crawl import run_crawl_command
+
+    summary = run_crawl_command(settings, selected, crawl_id=uuid.uuid4().hex, wait=not no_wait,
+                                show_progress=sys.stderr.isatty(),
+                                on_outcome=_explain_outcome if explain else None)
+    click.echo(summary.line())
+
+
+def _explain_outcome(outcome) -> None:  # workers.pipeline.PageOutcome
+    article = f" article {outcome.article_id[:8]} v{outcome.version}" if outcome.article_id else ""
+    click.echo(f"  {outcome.kind:<9} {outcome.url}{article}")
+    if outcome.reason:
+        click.echo(f"            why: {outcome.reason}")
+
+
+@main.command()
+@click.option("--after", type=click.IntRange(min=0), default=0, show_default=True, help="Cursor: only records with seq above it.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many records (default: all).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+def feed(after: int, limit: int | None, fmt: str) -> None:
+    """Print the deduplicated feed, oldest seq first."""
+    from workers.services import open_store
+
+    store = open_store(_settings())
+    try:
+        records = store.feed(after=after, limit=limit)
+    finally:
+        store.close()
+    sys.stdout.write(render(records, fmt))
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="The sources file.")
+def sources(config_path: Path | None) -> None:
+    """Validate the sources file and list the sources with their schedules."""
+    settings = _settings(config_path)
+    selected = _select_sources(settings, ())
+    click.echo(f"{settings.config}: {len(selected)} sources")
+    for source in selected:
+        kinds = ", ".join(
+            f"{len(urls)} {label}" for label, urls in
+            (("feeds", source.feeds), ("sitemaps", source.sitemaps), ("listings", source.listings)) if urls
+        )
+        click.echo(f"  {source.name:<24} every {source.schedule.text:<14} {kinds}; max {source.max_pages} pages")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the HTTP API (INTERFACE section 4)."""
+    import uvicorn
+
+    from newsdedup.api import create_app
+
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
+                log_level="info")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """A Celery worker (distributed mode); extra options go to Celery."""
+    from workers.app import run_worker
+
+    settings = _settings()
+    _require_redis(settings)
+    run_worker(settings, list(ctx.args))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="The sources file.")
+@click.pass_context
+def beat(ctx: click.Context, config_path: Path | None) -> None:
+    """The scheduler: starts a crawl of each source on its schedule."""
+    from workers.app import run_beat
+
+    settings = _settings(config_path)
+    _require_redis(settings)
+    _select_sources(settings, ())  # refuse to start on a bad sources file
+    run_beat(settings, list(ctx.args))
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=5555, show_default=True)
+def flower(port: int) -> None:
+    """Flower, the Celery dashboard, behind basic auth (NEWSDEDUP_FLOWER_AUTH)."""
+    from workers.app import run_flower
+
+    settings = _settings()
+    _require_redis(settings)
+    if not settings.flower_auth or ":" not in settings.flower_auth:
+        raise click.UsageError("NEWSDEDUP_FLOWER_AUTH must be set to user:password; Flower will not start without auth")
+    run_flower(settings, port)
+
+
+@main.command()
+@click.option("--keep", type=click.Path(path_type=Path), default=None,
+              help="Keep the demo's database in this folder instead of a temporary one.")
+def demo(keep: Path | None) -> None:
+    """Serve the bundled sample news sites on loopback, crawl them twice, show the feed and why."""
+    from newsdedup.demo import run_demo
+
+    run_demo(keep)
+
+
+def _require_redis(settings: Settings) -> None:
+    if not settings.distributed:
+        raise click.UsageError("this command needs distributed mode: set NEWSDEDUP_REDIS_URL")
+
+
+if __name__ == "__main__":
+    main()

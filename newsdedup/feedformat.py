@@ -1,0 +1,69 @@
+"""Rendering feed records (INTERFACE section 3) as JSON lines, a JSON array or Atom."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+
+FORMATS = ("jsonl", "json", "atom")
+
+
+def render_jsonl(records: Iterable[dict[str, Any]]) -> str:
+    return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+
+
+def render_json(records: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(list(records), ensure_ascii=False, indent=2) + "\n"
+
+
+def render_atom(records: Sequence[dict[str, Any]], feed_url: str = "urn:newsdedup:feed") -> str:
+    """Valid Atom 1.0: one entry per article at its latest state, newest change first."""
+    generator = FeedGenerator()
+    generator.id(feed_url)
+    generator.title("newsdedup: deduplicated articles")
+    generator.link(href=feed_url, rel="self")
+    generator.generator("newsdedup")
+    latest = max((_parse(r.get("modified_at") or r.get("published_at")) for r in records), default=None)
+    generator.updated(latest or datetime.now(timezone.utc))
+    # feedgen prepends entries, so adding oldest first leaves the newest on top.
+    for record in records:
+        entry = generator.add_entry()
+        entry.id(f"urn:newsdedup:article:{record['id']}")
+        entry.title(record.get("title") or record["canonical_url"])
+        entry.link(href=record["canonical_url"])
+        for url in record.get("urls", []):
+            if url != record["canonical_url"]:
+                entry.link(href=url, rel="related")
+        updated = _parse(record.get("modified_at")) or _parse(record.get("published_at"))
+        entry.updated(updated or datetime.now(timezone.utc))
+        published = _parse(record.get("published_at"))
+        if published:
+            entry.published(published)
+        for author in record.get("authors", []):
+            entry.author(name=author)
+        entry.content(record.get("text", ""), type="text")
+        entry.category(term=record.get("source", ""))
+    return generator.atom_str(pretty=True).decode("utf-8")
+
+
+def render(records: Sequence[dict[str, Any]], fmt: str) -> str:
+    if fmt == "jsonl":
+        return render_jsonl(records)
+    if fmt == "json":
+        return render_json(records)
+    if fmt == "atom":
+        return render_atom(records)
+    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,100 @@
+"""The sources file and settings: bad configuration stops with a message naming source and key."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, Settings, load_sources, parse_sources
+
+GOOD = """
+sources:
+  - name: newschina
+    feeds: [https://example.com/rss.xml]
+    sitemaps: [https://example.com/sitemap.xml]
+    listings: [https://example.com/news/]
+    article_links: '/\\d{4}/\\d{2}/[^/]+\\.html$'
+    schedule: 15m
+    max_pages: 50
+  - name: wire-2
+    feeds: [https://wire.example.org/atom.xml]
+    schedule: "*/10 6-22 * * 1-5"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_file_loads_with_defaults(tmp_path: Path) -> None:
+    first, second = load_sources(write(tmp_path, GOOD))
+    assert first.name == "newschina"
+    assert first.schedule.interval_seconds == 900
+    assert first.article_links.search("https://example.com/2026/03/story.html")
+    assert first.allowed_domains == ("example.com",)
+    assert first.max_pages == 50
+    assert second.schedule.cron_fields == ("*/10", "6-22", "*", "*", "1-5")
+    assert second.allowed_domains == ("wire.example.org",)
+
+
+@pytest.mark.parametrize(
+    ("entry", "source", "key"),
+    [
+        ("{name: a, feeds: [https://x.org/f], shedule: 5m}", "'a'", "'shedule'"),
+        ("{name: a, listings: [https://x.org/], article_links: '([a-z'}", "'a'", "'article_links'"),
+        ("{name: a, feeds: [https://x.org/f], schedule: every-day}", "'a'", "'schedule'"),
+        ("{name: a, feeds: [https://x.org/f], schedule: '61 * * * *'}", "'a'", "'schedule'"),
+        ("{name: a}", "'a'", "'feeds'"),
+        ("{name: Bad_Name, feeds: [https://x.org/f]}", "'Bad_Name'", "'name'"),
+        ("{name: a, feeds: [ftp://x.org/f]}", "'a'", "'feeds'"),
+        ("{name: a, listings: [https://x.org/]}", "'a'", "'article_links'"),
+        ("{name: a, feeds: [https://x.org/f], max_pages: 0}", "'a'", "'max_pages'"),
+    ],
+)
+def test_bad_entry_names_source_and_key(entry: str, source: str, key: str) -> None:
+    import yaml
+
+    with pytest.raises(ConfigError) as error:
+        parse_sources(yaml.safe_load(f"sources:\n  - {entry}\n"))
+    assert f"source {source}" in str(error.value)
+    assert f"key {key}" in str(error.value)
+
+
+def test_duplicate_name_is_an_error() -> None:
+    data = {"sources": [{"name": "a", "feeds": ["https://x.org/f"]}, {"name": "a", "feeds": ["https://y.org/f"]}]}
+    with pytest.raises(ConfigError, match="source 'a', key 'name': duplicate name"):
+        parse_sources(data)
+
+
+def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSDEDUP_DATABASE_URL", "sqlite:////tmp/x.db")
+    monkeypatch.setenv("NEWSDEDUP_REDIS_URL", "redis://127.0.0.1:6379/3")
+    settings = Settings()
+    assert settings.database_url == "sqlite:////tmp/x.db"
+    assert settings.distributed
+    monkeypatch.delenv("NEWSDEDUP_REDIS_URL")
+    assert not Settings().distributed
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsdedup", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_sources_command_lists_and_validates(tmp_path: Path) -> None:
+    good = run_cli("sources", "--config", str(write(tmp_path, GOOD)), cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert "newschina" in good.stdout and "15m" in good.stdout and "wire-2" in good.stdout
+
+    bad = run_cli("sources", "--config", str(write(tmp_path, GOOD.replace("schedule: 15m", "schedule: soon"))), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "source 'newschina', key 'schedule'" in bad.stderr
+
+
+def test_crawl_of_unknown_source_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("crawl", "nosuch", "--config", str(write(tmp_path, GOOD)), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown source 'nosuch'" in result.stderr

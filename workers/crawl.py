@@ -1,0 +1,56 @@
+"""Running one crawl from the command line or the API, in either mode."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from config import Settings, Source
+from workers.pipeline import PageOutcome
+from workers.summary import CrawlSummary
+
+
+def run_crawl_command(
+    settings: Settings,
+    sources: Sequence[Source],
+    crawl_id: str,
+    wait: bool = True,
+    show_progress: bool = False,
+    on_outcome: Callable[[PageOutcome], None] | None = None,
+) -> CrawlSummary:
+    """Crawl ``sources`` once. Embedded: in this process, returns when every page is stored.
+    Distributed: spiders hand pages to Celery workers; waits for them unless ``wait`` is False."""
+    progress = _print_progress if show_progress else None
+    if settings.distributed:
+        from workers.distributed import run_distributed_crawl
+
+        summary = run_distributed_crawl(settings, sources, crawl_id, wait=wait, progress=progress)
+    else:
+        summary = run_embedded_crawl(settings, sources, crawl_id, progress=progress, on_outcome=on_outcome)
+    if show_progress:
+        sys.stderr.write("\n")
+    return summary
+
+
+def run_embedded_crawl(
+    settings: Settings,
+    sources: Sequence[Source],
+    crawl_id: str,
+    progress: Callable[[CrawlSummary], None] | None = None,
+    on_outcome: Callable[[PageOutcome], None] | None = None,
+) -> CrawlSummary:
+    from crawler.run import run_crawl
+    from workers.embedded import EmbeddedSink
+    from workers.services import open_embedded_pipeline
+
+    pipeline = open_embedded_pipeline(settings)
+    try:
+        sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, on_outcome=on_outcome)
+        run_crawl(sources, settings, sink, crawl_id)
+        return sink.summary
+    finally:
+        pipeline.store.close()
+
+
+def _print_progress(summary: CrawlSummary) -> None:
+    sys.stderr.write("\r\x1b[K" + summary.line())
+    sys.stderr.flush()

@@ -1,0 +1,81 @@
+"""The work done on one fetched page: extract → dedup → store. Plain functions, no Celery.
+
+Embedded mode calls ``PagePipeline.process`` in the crawling process; distributed mode
+calls the very same method from a thin Celery task.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Literal
+
+from crawler.page import Page
+from dedup import CandidateIndex, DedupParams, PageFacts, decide, fingerprint
+from extract import Rejection, extract_document
+from store import Store
+
+log = logging.getLogger(__name__)
+
+OutcomeKind = Literal["created", "updated", "duplicate", "unchanged", "rejected", "failed"]
+KIND_BY_DECISION: dict[str, OutcomeKind] = {
+    "new": "created", "version": "updated", "duplicate": "duplicate", "unchanged": "unchanged",
+}
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    url: str
+    source: str
+    kind: OutcomeKind
+    article_id: str | None = None
+    version: int | None = None
+    reason: str = ""
+
+
+# Distributed mode passes a Redis lock here so that decide-and-insert is atomic across
+# workers; embedded mode has one writer and needs none.
+DecisionLock = Callable[[], AbstractContextManager[object]]
+
+
+class PagePipeline:
+    def __init__(
+        self,
+        store: Store,
+        index: CandidateIndex,
+        params: DedupParams,
+        min_words: int,
+        decision_lock: DecisionLock = nullcontext,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.params = params
+        self.min_words = min_words
+        self.decision_lock = decision_lock
+
+    def process(self, page: Page) -> PageOutcome:
+        """Extract, decide and store one page. Raises only for infrastructure failures
+        (store or index unreachable), which the caller retries or records."""
+        extracted = extract_document(page.html, page.final_url, min_words=self.min_words, hints=page.hints)
+        if isinstance(extracted, Rejection):
+            self.store.record_rejection(page, extracted.reason, extracted.detail)
+            self.store.save_validators(page.url, page.validators)
+            log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
+            return PageOutcome(page.url, page.source, "rejected", reason=f"{extracted.reason}: {extracted.detail}".rstrip(": "))
+        document = extracted
+        page_fingerprint = fingerprint(document.text, self.params)
+        facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
+        with self.decision_lock():
+            candidates = self.store.candidates_for_url(document.url, document.canonical_url)
+            candidates += self.store.candidates_by_keys(self.index.query(page_fingerprint))
+            decision = decide(facts, page_fingerprint, candidates, self.params)
+            applied = self.store.apply(decision, page, document, page_fingerprint)
+            if applied.index_key:
+                self.index.add(applied.index_key, page_fingerprint)
+        # Validators are saved only once the page is stored: a page that failed is fetched
+        # in full next time instead of answering 304 and being lost.
+        self.store.save_validators(page.url, page.validators)
+        kind = KIND_BY_DECISION[decision.kind]
+        log.info("%s %s: %s", kind, page.url, decision.reason)
+        return PageOutcome(page.url, page.source, kind, applied.article_id, applied.version, decision.reason)

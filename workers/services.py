@@ -1,0 +1,34 @@
+"""Building the pipeline's parts from settings. The one place that wires them together."""
+from __future__ import annotations
+
+from config import Settings
+from dedup import DedupParams, InMemoryIndex
+from store import Store
+from workers.pipeline import PagePipeline
+
+
+def dedup_params(settings: Settings) -> DedupParams:
+    return DedupParams(
+        num_perm=settings.num_perm,
+        shingle_size=settings.shingle_size,
+        lsh_threshold=settings.lsh_threshold,
+        duplicate_jaccard=settings.duplicate_jaccard,
+        duplicate_containment=settings.duplicate_containment,
+        version_jaccard=settings.version_jaccard,
+        version_containment=settings.version_containment,
+    )
+
+
+def open_store(settings: Settings) -> Store:
+    return Store.open(settings.database_url)
+
+
+def open_embedded_pipeline(settings: Settings, store: Store | None = None) -> PagePipeline:
+    """An in-memory index rebuilt from the signatures in the store, so a new process still
+    finds duplicates and updates of what earlier crawls stored."""
+    store = store or open_store(settings)
+    params = dedup_params(settings)
+    index = InMemoryIndex(params)
+    for key, stored_fingerprint in store.index_entries():
+        index.add(key, stored_fingerprint)
+    return PagePipeline(store, index, params, settings.min_text_words)

@@ -1,0 +1,34 @@
+"""Counting what a crawl did, for the one-line summary and the progress line."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from workers.pipeline import OutcomeKind
+
+
+@dataclass
+class CrawlSummary:
+    pages_fetched: int = 0
+    not_modified: int = 0
+    created: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: int = 0
+
+    def count_outcome(self, kind: OutcomeKind) -> None:
+        field = {"created": "created", "updated": "updated", "duplicate": "duplicates",
+                 "unchanged": "unchanged", "rejected": "rejected", "failed": "errors"}[kind]
+        setattr(self, field, getattr(self, field) + 1)
+
+    def line(self) -> str:
+        return (
+            f"{self.pages_fetched} pages fetched, {self.not_modified} not modified, "
+            f"{self.created} articles created, {self.updated} updated, "
+            f"{self.duplicates} duplicates, {self.unchanged} unchanged, "
+            f"{self.rejected} rejected, {self.errors} errors"
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
