@@ -1,13 +1,50 @@
-"""Contract of the store. Implemented by the store work; the pipeline relies on exactly this."""
+"""The article store: one SQLAlchemy Engine per process, every write one transaction.
+
+Ordering of the feed: ``seq`` comes from ``UPDATE counters SET value = value + 1 ...
+RETURNING value`` inside the page's transaction. The counter row stays locked until that
+transaction commits, so seqs commit in the order they were handed out and a reader that
+follows ``seq > cursor`` never skips a lower seq that commits later. Because the counter is
+transactional, a rolled-back write gives its seq back: seqs have no gaps.
+
+Lock order inside one write (so concurrent writers cannot deadlock): the article row
+(``FOR UPDATE``), then the counter, then the rows written. Everything before the counter is
+a read.
+"""
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
-from crawler.page import Page, Validators
-from dedup.types import Candidate, Decision, Fingerprint
-from extract.document import Document
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.page import Validators
+from dedup.types import Candidate, Fingerprint
+from store.engine import make_engine, upgrade_schema, write_engine
+from store.models import Article, Counter, Failure, FetchState, Url, Version
+from store.records import feed_record, version_records
+
+if TYPE_CHECKING:  # plain data the store only reads
+    from crawler.page import Page
+    from dedup.types import Decision
+    from extract.document import Document
+
+log = logging.getLogger(__name__)
+
+SEQ_COUNTER = "seq"
+# A write that loses a race (two workers inserting one URL, a deadlock) is retried whole;
+# the retry sees the winner's row and takes the idempotent path.
+WRITE_ATTEMPTS = 5
+# PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock detected.
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+# Bound on the number of bind parameters in one IN (...) list.
+KEYS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -18,30 +55,445 @@ class Applied:
     index_key: str | None    # a new "article_id:version" key to add to the LSH index, else None
 
 
+def index_key(article_id: str, version: int) -> str:
+    return f"{article_id}:{version}"
+
+
+def parse_index_key(key: str) -> tuple[str, int]:
+    article_id, _, version = key.rpartition(":")
+    if not article_id or not version.isdigit():
+        raise ValueError(f"index key {key!r} is not of the form 'article_id:version'")
+    return article_id, int(version)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _fingerprint(row: Version) -> Fingerprint:
+    return Fingerprint(
+        text_hash=row.text_hash,
+        signature=bytes(row.signature),
+        shingle_count=row.shingle_count,
+        paragraph_hashes=tuple(row.paragraph_hashes or ()),
+    )
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
+
+
 class Store:
     """One object per process; thread-safe; every write is one transaction."""
 
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.engine = make_engine(database_url)
+        # Sessions per call: the Store itself holds no connection, so threads may share it.
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(write_engine(self.engine), expire_on_commit=False)
+
     @classmethod
-    def open(cls, database_url: str, migrate: bool = True) -> "Store": ...
-    def close(self) -> None: ...
+    def open(cls, database_url: str, migrate: bool = True) -> "Store":
+        store = cls(database_url)
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (``alembic upgrade head``)."""
+        upgrade_schema(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._read_sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with self._write_sessions.begin() as session:
+            yield session
 
     # --- dedup look-ups ---
-    def candidates_for_url(self, url: str, canonical_url: str) -> list[Candidate]: ...
-    def candidates_by_keys(self, keys: Iterable[str]) -> list[Candidate]: ...
-    def index_entries(self) -> Iterator[tuple[str, Fingerprint]]: ...
+
+    def candidates_for_url(self, url: str, canonical_url: str) -> list[Candidate]:
+        """Versions of the article ``url`` was fetched for ("url"), and of the article whose
+        canonical URL, or one of whose fetched URLs, is ``canonical_url`` ("canonical")."""
+        with self._reading() as session:
+            by_url = session.scalars(select(Url.article_id).where(Url.url == url)).all()
+            by_canonical = session.scalars(
+                select(Article.id).where(Article.canonical_url == canonical_url)
+                .union(select(Url.article_id).where(Url.url == canonical_url))
+            ).all()
+            found_by: dict[str, str] = {}
+            for article_id in by_url:
+                found_by.setdefault(article_id, "url")
+            for article_id in by_canonical:
+                found_by.setdefault(article_id, "canonical")
+            if not found_by:
+                return []
+            rows = session.execute(
+                select(Version, Article.current_version)
+                .join(Article, Article.id == Version.article_id)
+                .where(Version.article_id.in_(list(found_by)))
+                .order_by(Version.article_id, Version.version)
+            ).all()
+            return [
+                self._candidate(version, current, found_by[version.article_id])  # type: ignore[arg-type]
+                for version, current in rows
+            ]
+
+    def candidates_by_keys(self, keys: Iterable[str]) -> list[Candidate]:
+        """The stored versions behind LSH keys ("article_id:version"); unknown keys are skipped."""
+        wanted = list(dict.fromkeys(parse_index_key(k) for k in keys))
+        candidates: list[Candidate] = []
+        with self._reading() as session:
+            for start in range(0, len(wanted), KEYS_PER_QUERY):
+                chunk = wanted[start:start + KEYS_PER_QUERY]
+                rows = session.execute(
+                    select(Version, Article.current_version)
+                    .join(Article, Article.id == Version.article_id)
+                    .where(tuple_(Version.article_id, Version.version).in_(chunk))
+                ).all()
+                by_key = {(v.article_id, v.version): (v, current) for v, current in rows}
+                for key in chunk:
+                    if key in by_key:
+                        version, current = by_key[key]
+                        candidates.append(self._candidate(version, current, "index"))
+        return candidates
+
+    def index_entries(self) -> Iterator[tuple[str, Fingerprint]]:
+        """Every stored version as (index key, fingerprint): what the LSH index is rebuilt from."""
+        with self._reading() as session:
+            rows = session.execute(
+                select(
+                    Version.article_id, Version.version, Version.text_hash, Version.signature,
+                    Version.shingle_count, Version.paragraph_hashes,
+                ).order_by(Version.article_id, Version.version).execution_options(yield_per=1000)
+            )
+            for article_id, version, text_hash, signature, shingle_count, paragraph_hashes in rows:
+                yield index_key(article_id, version), Fingerprint(
+                    text_hash=text_hash,
+                    signature=bytes(signature),
+                    shingle_count=shingle_count,
+                    paragraph_hashes=tuple(paragraph_hashes or ()),
+                )
+
+    @staticmethod
+    def _candidate(row: Version, current_version: int, found_by: str) -> Candidate:
+        return Candidate(
+            article_id=row.article_id,
+            version=row.version,
+            source=row.source,
+            url=row.url,
+            fingerprint=_fingerprint(row),
+            is_latest=row.version == current_version,
+            found_by=found_by,  # type: ignore[arg-type]
+        )
 
     # --- writes ---
-    def apply(self, decision: Decision, page: Page, doc: Document, fp: Fingerprint) -> Applied: ...
-    def record_rejection(self, page: Page, reason: str, detail: str) -> None: ...
-    def record_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str) -> None: ...
+
+    def apply(self, decision: Decision, page: Page, doc: Document, fp: Fingerprint) -> Applied:
+        """Record what dedup decided about one page, in one transaction. Idempotent: a page
+        applied twice (a redelivered task) adds no second article, version or URL row."""
+        if decision.kind != "new" and not decision.article_id:
+            raise ValueError(f"a {decision.kind!r} decision needs the article_id it refers to")
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._writing() as session:
+                    return _PageWrite(session, decision, page, doc, fp).run()
+            except DBAPIError as exc:
+                if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):
+                    raise
+                log.info("retrying the write of %s after a lost race: %s", doc.url, exc.orig)
+        raise AssertionError("unreachable")
+
+    def record_rejection(self, page: Page, reason: str, detail: str) -> None:
+        """A page extraction refused (stage 'extract')."""
+        self._add_failure(page.url, page.source, page.crawl_id, "extract", reason, detail)
+
+    def record_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str,
+                       detail: str = "") -> None:
+        self._add_failure(url, source, crawl_id, stage, reason, detail)
+
+    def _add_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str,
+                     detail: str) -> None:
+        with self._writing() as session:
+            session.add(Failure(
+                url=url, source=source, crawl_id=crawl_id or "", stage=stage,
+                reason=reason, detail=detail or "", at=_utcnow(),
+            ))
+
+    def failures(self, limit: int = 100, crawl_id: str | None = None) -> list[dict[str, Any]]:
+        """The latest failures, newest first."""
+        query = select(Failure).order_by(Failure.id.desc()).limit(limit)
+        if crawl_id is not None:
+            query = query.where(Failure.crawl_id == crawl_id)
+        with self._reading() as session:
+            return [
+                {"url": f.url, "source": f.source, "crawl_id": f.crawl_id, "stage": f.stage,
+                 "reason": f.reason, "detail": f.detail, "at": f.at.isoformat()}
+                for f in session.scalars(query)
+            ]
+
+    def touch(self, url: str) -> bool:
+        """A page answered 304 Not Modified: note that it was seen (no seq). False when unknown."""
+        with self._writing() as session:
+            result = session.execute(update(Url).where(Url.url == url).values(last_seen=_utcnow()))
+            return bool(result.rowcount)
 
     # --- conditional requests ---
-    def validators(self, url: str) -> Validators | None: ...
-    def save_validators(self, url: str, validators: Validators) -> None: ...
-    def discovery_links(self, url: str) -> list[str] | None: ...
-    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None: ...
+
+    def validators(self, url: str) -> Validators | None:
+        with self._reading() as session:
+            state = session.get(FetchState, url)
+            if state is None:
+                return None
+            found = Validators(state.etag, state.last_modified)
+            return found if found else None
+
+    def save_validators(self, url: str, validators: Validators) -> None:
+        self._save_fetch_state(url, validators, links=None)
+
+    def discovery_links(self, url: str) -> list[str] | None:
+        with self._reading() as session:
+            state = session.get(FetchState, url)
+            return list(state.links) if state is not None and state.links is not None else None
+
+    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
+        self._save_fetch_state(url, validators, links=list(links))
+
+    def _save_fetch_state(self, url: str, validators: Validators, links: list[str] | None) -> None:
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._writing() as session:
+                    state = session.get(FetchState, url, with_for_update=True)
+                    if state is None:
+                        state = FetchState(url=url)
+                        session.add(state)
+                    state.etag = validators.etag
+                    state.last_modified = validators.last_modified
+                    if links is not None:
+                        state.links = links
+                    state.updated_at = _utcnow()
+                return
+            except DBAPIError as exc:  # two writers inserting the same URL at once
+                if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):
+                    raise
 
     # --- feed ---
-    def feed(self, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]: ...
-    def article(self, article_id: str) -> dict[str, Any] | None: ...
-    def versions(self, article_id: str) -> list[dict[str, Any]]: ...
+
+    def feed(self, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Feed records with ``seq > after``, oldest first: two queries whatever the page size."""
+        query = select(Article).where(Article.seq > after).order_by(Article.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reading() as session:
+            articles = session.scalars(query).all()
+            urls = self._urls_of(session, [a.id for a in articles])
+            return [feed_record(a, urls.get(a.id, [])) for a in articles]
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        with self._reading() as session:
+            found = session.get(Article, article_id)
+            if found is None:
+                return None
+            return feed_record(found, self._urls_of(session, [article_id]).get(article_id, []))
+
+    def versions(self, article_id: str) -> list[dict[str, Any]]:
+        with self._reading() as session:
+            rows = session.scalars(
+                select(Version).where(Version.article_id == article_id).order_by(Version.version)
+            ).all()
+            return version_records(rows)
+
+    def ping(self) -> bool:
+        """True when the database answers (for /healthz)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return True
+        except DBAPIError:
+            return False
+
+    def last_seq(self) -> int:
+        """The highest seq handed out so far (0 for an empty store)."""
+        with self._reading() as session:
+            return session.scalar(select(Counter.value).where(Counter.name == SEQ_COUNTER)) or 0
+
+    def stats(self) -> dict[str, int]:
+        """Row counts for metrics and the demo: articles, versions, urls (total and
+        ``urls_<relation>``), duplicates (alternate + syndicated URLs), failures (all stages)
+        and rejections (the failures of stage 'extract')."""
+        with self._reading() as session:
+            counts = {
+                "articles": session.scalar(select(func.count()).select_from(Article)) or 0,
+                "versions": session.scalar(select(func.count()).select_from(Version)) or 0,
+                "urls": 0,
+                "failures": session.scalar(select(func.count()).select_from(Failure)) or 0,
+            }
+            for relation in ("original", "alternate", "syndicated", "revision"):
+                counts[f"urls_{relation}"] = 0
+            for relation, count in session.execute(
+                select(Url.relation, func.count()).group_by(Url.relation)
+            ):
+                counts[f"urls_{relation}"] = count
+                counts["urls"] += count
+            # Pages merged into an article as copies (print/AMP alternates, syndication).
+            counts["duplicates"] = counts["urls_alternate"] + counts["urls_syndicated"]
+            counts["rejections"] = session.scalar(
+                select(func.count()).select_from(Failure).where(Failure.stage == "extract")
+            ) or 0
+            return counts
+
+    @staticmethod
+    def _urls_of(session: Session, article_ids: list[str]) -> dict[str, list[Url]]:
+        grouped: dict[str, list[Url]] = {}
+        for start in range(0, len(article_ids), KEYS_PER_QUERY):
+            chunk = article_ids[start:start + KEYS_PER_QUERY]
+            for row in session.scalars(select(Url).where(Url.article_id.in_(chunk)).order_by(Url.id)):
+                grouped.setdefault(row.article_id, []).append(row)
+        return grouped
+
+
+class _PageWrite:
+    """The writes of one ``Store.apply``, inside its transaction.
+
+    Reads first (the article row locked), then the seq if the feed record changes, then the
+    writes: see the lock order in the module docstring.
+    """
+
+    def __init__(self, session: Session, decision: Decision, page: Page, doc: Document,
+                 fp: Fingerprint) -> None:
+        self.session = session
+        self.decision = decision
+        self.page = page
+        self.doc = doc
+        self.fp = fp
+        self.now = _utcnow()
+
+    def run(self) -> Applied:
+        url_row = self._url_row()
+        if self.decision.kind == "new":
+            if url_row is None:
+                return self._create_article()
+            # Redelivered (or raced): this URL already belongs to an article, which wins.
+            return self._update_article(url_row.article_id, "version")
+        return self._update_article(self.decision.article_id or "", self.decision.kind)
+
+    def _url_row(self) -> Url | None:
+        return self.session.scalar(select(Url).where(Url.url == self.doc.url))
+
+    def _next_seq(self) -> int:
+        return self.session.execute(
+            update(Counter)
+            .where(Counter.name == SEQ_COUNTER)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        ).scalar_one()
+
+    def _create_article(self) -> Applied:
+        article_id = uuid.uuid4().hex
+        seq = self._next_seq()
+        doc = self.doc
+        self.session.add(Article(
+            id=article_id, seq=seq, canonical_url=doc.canonical_url, source=self.page.source,
+            current_version=1, title=doc.title, text=doc.text, authors=list(doc.authors),
+            published_at=doc.published_at, modified_at=doc.modified_at, language=doc.language,
+            created_at=self.now, updated_at=self.now,
+        ))
+        # The article first: the version and URL rows refer to it.
+        self.session.flush()
+        self.session.add(self._version_row(article_id, 1, similarity=None))
+        self.session.add(self._new_url_row(article_id, "original"))
+        self.session.flush()
+        return Applied(article_id, 1, seq, index_key(article_id, 1))
+
+    def _update_article(self, article_id: str, kind: str) -> Applied:
+        article = self.session.scalar(
+            select(Article).where(Article.id == article_id).with_for_update()
+        )
+        if article is None:
+            raise LookupError(f"article {article_id} named by the decision is not in the store")
+        # Read again under the article's lock: a racing writer may have added it meanwhile.
+        url_row = self._url_row()
+
+        current_hash = self.session.scalar(
+            select(Version.text_hash).where(
+                Version.article_id == article.id, Version.version == article.current_version
+            )
+        )
+        # The same text as the current version is no new version (a redelivered page).
+        adds_version = kind == "version" and current_hash != self.fp.text_hash
+        adds_url = url_row is None
+        is_canonical_page = self.doc.url == article.canonical_url
+        takes_source = is_canonical_page and article.source != self.page.source
+
+        seq = self._next_seq() if (adds_version or adds_url or takes_source) else None
+
+        version = article.current_version
+        if adds_version:
+            version += 1
+            self.session.add(self._version_row(article.id, version, self.decision.similarity))
+            self._set_latest(article, version)
+        if takes_source:
+            # The original arrived after a copy that named it as canonical: credit its source,
+            # and the copies that claimed to be the original become what they are.
+            article.source = self.page.source
+            self.session.execute(
+                update(Url)
+                .where(Url.article_id == article.id, Url.relation == "original",
+                       Url.source != self.page.source)
+                .values(relation="syndicated")
+            )
+        if adds_url:
+            relation = "original" if is_canonical_page else self.decision.relation
+            self.session.add(self._new_url_row(article.id, relation))
+        else:
+            assert url_row is not None
+            url_row.last_seen = self.now
+            url_row.last_text_hash = self.fp.text_hash
+        if seq is not None:
+            article.seq = seq
+            article.updated_at = self.now
+        self.session.flush()
+        return Applied(article.id, version, seq, index_key(article.id, version) if adds_version else None)
+
+    def _set_latest(self, article: Article, version: int) -> None:
+        doc = self.doc
+        article.current_version = version
+        article.title = doc.title
+        article.text = doc.text
+        article.authors = list(doc.authors)
+        article.published_at = doc.published_at or article.published_at
+        article.modified_at = doc.modified_at
+        article.language = doc.language or article.language
+
+    def _version_row(self, article_id: str, version: int, similarity: float | None) -> Version:
+        doc, fp = self.doc, self.fp
+        return Version(
+            article_id=article_id, version=version, title=doc.title, text=doc.text,
+            authors=list(doc.authors), published_at=doc.published_at,
+            modified_at=doc.modified_at, language=doc.language, url=doc.url,
+            source=self.page.source, fetched_at=self.page.fetched_at, similarity=similarity,
+            text_hash=fp.text_hash, signature=bytes(fp.signature),
+            shingle_count=fp.shingle_count, paragraph_hashes=list(fp.paragraph_hashes),
+        )
+
+    def _new_url_row(self, article_id: str, relation: str) -> Url:
+        return Url(
+            url=self.doc.url, article_id=article_id, relation=relation, source=self.page.source,
+            first_seen=self.now, last_seen=self.now, last_text_hash=self.fp.text_hash,
+        )

@@ -1,0 +1,101 @@
+"""Building the store's Engine and bringing its schema up to date."""
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# How long a SQLite writer waits for another process's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that makes a SQLite transaction take the write lock at BEGIN.
+SQLITE_BEGIN_OPTION = "newsdedup_sqlite_begin"
+# Key of the PostgreSQL advisory lock that serializes concurrent migrations.
+MIGRATION_LOCK_KEY = zlib.crc32(b"newsdedup-store-migrations")
+
+
+def make_engine(database_url: str) -> Engine:
+    """One Engine per Store: SQLite in WAL mode with a busy timeout, or PostgreSQL with pre-ping."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(database_url)
+    return create_engine(database_url, pool_pre_ping=True, future=True)
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same pool, but SQLite transactions begin IMMEDIATE.
+
+    A deferred SQLite transaction that reads, then writes, fails at once with "database is
+    locked" when another writer committed in between (the busy timeout does not help);
+    taking the write lock at BEGIN makes writers queue on the busy timeout instead.
+    """
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def _sqlite_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if in_memory:
+        # One shared connection, or every pooled connection would see its own empty database.
+        engine = create_engine(
+            database_url,
+            connect_args={"check_same_thread": False},
+            poolclass=StaticPool,
+        )
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            database_url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # We emit BEGIN ourselves (below): the sqlite3 module's legacy mode would not
+        # begin before SELECTs or DDL, which breaks transactional migrations and reads.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # First, so that switching to WAL waits for another process's lock too.
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                # WAL: readers never block the writer and the writer never blocks readers,
+                # so the API process can read while a crawl process writes.
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def alembic_config(connection: Connection | None = None, database_url: str | None = None) -> Config:
+    """Alembic's configuration built in code (the package ships no alembic.ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if database_url is not None:
+        config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Run ``alembic upgrade head`` in one transaction, one process at a time."""
+    with write_engine(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two workers starting together would both try to create the tables.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        command.upgrade(alembic_config(connection), "head")

@@ -1,0 +1,175 @@
+"""SQLAlchemy models of the article store. The schema itself is created by the Alembic
+migrations in ``store/migrations``; these classes must stay in step with them."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments an ``INTEGER PRIMARY KEY`` column; PostgreSQL wants BIGINT.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+JsonList = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on both databases.
+
+    SQLite keeps no time zone, so values come back naive; we store UTC and put the zone
+    back on the way out, so callers always compare aware datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Article(Base):
+    """One canonical article at its latest state: the feed is a range scan on ``seq``."""
+
+    __tablename__ = "articles"
+    __table_args__ = (UniqueConstraint("seq", name="uq_articles_seq"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    canonical_url: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    current_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    authors: Mapped[list[str]] = mapped_column(JsonList, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Version(Base):
+    """One text of an article; what the LSH index is rebuilt from and candidates are built of."""
+
+    __tablename__ = "versions"
+
+    article_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    authors: Mapped[list[str]] = mapped_column(JsonList, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    language: Mapped[str | None] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    similarity: Mapped[float | None] = mapped_column(Float)
+    text_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    shingle_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    paragraph_hashes: Mapped[list[str]] = mapped_column(JsonList, nullable=False)
+
+
+class Url(Base):
+    """Every URL fetched for an article; a URL belongs to one article."""
+
+    __tablename__ = "urls"
+    __table_args__ = (
+        UniqueConstraint("url", name="uq_urls_url"),
+        Index("ix_urls_article_id", "article_id"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    article_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("articles.id", ondelete="CASCADE"), nullable=False
+    )
+    relation: Mapped[str] = mapped_column(String(16), nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_text_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class Counter(Base):
+    """Named counters; the ``seq`` row is the feed's change counter (its row lock orders commits)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class Failure(Base):
+    """A page that could not be used, with the stage and the reason."""
+
+    __tablename__ = "failures"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    crawl_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    stage: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class FetchState(Base):
+    """HTTP validators of the last processed fetch, and what a discovery document listed."""
+
+    __tablename__ = "fetch_state"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    links: Mapped[list[str] | None] = mapped_column(JsonList)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+
+def load_all_models() -> None:
+    """Import every module of the store package, so ``Base.metadata`` holds all tables
+    (other modules, such as ``store.staging``, declare tables of their own on ``Base``)."""
+    import importlib
+    import pkgutil
+
+    import store
+
+    for module in pkgutil.iter_modules(store.__path__):
+        if module.name != "migrations":
+            importlib.import_module(f"store.{module.name}")
