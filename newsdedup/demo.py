@@ -68,7 +68,7 @@ def run_demo(keep: Path | None = None) -> None:
 
         requests = [r for server in servers.values() for r in server.requests]
         disallowed = [r for r in requests if r.path.startswith("/drafts/")]
-        conditional = [r for r in requests if r.headers.get("If-None-Match") or r.headers.get("If-Modified-Since")]
+        conditional = [r for r in requests if r.headers.get("if-none-match") or r.headers.get("if-modified-since")]
         not_modified = [r for r in requests if r.status == 304]
         click.secho("\nPoliteness:", bold=True)
         click.echo(f"  {len(requests)} requests in all; {len(disallowed)} to the robots.txt-disallowed /drafts/; "

@@ -1,0 +1,68 @@
+"""Run one crawl of some sources, in this process, and count what happened.
+
+Scrapy's Twisted reactor cannot be restarted inside one process: call ``run_crawl`` at most
+once per process (the CLI runs it as a command, the workers start one process per crawl job,
+the tests start a child process per crawl). All the given sources are crawled at the same
+time in one ``CrawlerProcess``, one spider per source.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from scrapy.crawler import CrawlerProcess
+
+from config import Settings, Source
+from crawler.settings import scrapy_settings
+from crawler.spider import NewsSpider
+from crawler.stats import CrawlProgress, CrawlStats, SourceStats
+from workers.handoff import PageSink
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[CrawlProgress], None]
+
+
+def run_crawl(
+    sources: Sequence[Source],
+    settings: Settings,
+    sink: PageSink,
+    crawl_id: str,
+    progress: ProgressCallback | None = None,
+) -> CrawlStats:
+    """Crawl ``sources`` once; every article page goes to ``sink``. Blocks until done.
+
+    ``progress`` is called from the reactor thread each time a page completes (or an
+    article URL is discovered); keep it quick. Failed pages never stop the crawl: they go to
+    ``sink.failed`` with a reason and are counted in the returned stats.
+    """
+    names = [source.name for source in sources]
+    if len(set(names)) != len(names):
+        raise ValueError(f"each source may be crawled once per crawl, got {names}")
+    per_source = {source.name: SourceStats() for source in sources}
+    if not sources:
+        return CrawlStats.total(per_source)
+
+    def on_outcome(source: str, url: str, outcome: str) -> None:
+        if progress is None:
+            return
+        totals = CrawlStats.total(per_source)
+        try:
+            progress(CrawlProgress(
+                source=source, url=url, outcome=outcome, discovered=totals.discovered,
+                done=totals.done, pages_fetched=totals.pages_fetched,
+                not_modified=totals.not_modified, errors=totals.errors,
+            ))
+        except Exception:  # noqa: BLE001 - a broken progress display must not stop the crawl
+            logger.exception("the progress callback failed")
+
+    process = CrawlerProcess(scrapy_settings(settings))
+    for source in sources:
+        process.crawl(
+            NewsSpider, source=source, sink=sink, crawl_id=crawl_id,
+            stats=per_source[source.name], on_outcome=on_outcome,
+        )
+    # Signal handlers can only be installed from the main thread.
+    process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
+    return CrawlStats.total(per_source)

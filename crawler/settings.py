@@ -1,0 +1,42 @@
+"""Scrapy settings built from our Settings object (never from the environment)."""
+from __future__ import annotations
+
+from typing import Any
+
+from config import Settings
+
+# Server errors, request timeout and rate limiting are worth another try; 4xx are not.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+
+def scrapy_settings(settings: Settings) -> dict[str, Any]:
+    return {
+        "BOT_NAME": "newsdedup",
+        "USER_AGENT": settings.user_agent,
+        "ROBOTSTXT_OBEY": settings.obey_robots,
+        # Politeness: AutoThrottle adapts the delay to each server's latency.
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": settings.autothrottle_start_delay,
+        "AUTOTHROTTLE_MAX_DELAY": settings.autothrottle_max_delay,
+        "DOWNLOAD_DELAY": settings.download_delay,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_requests_per_domain,
+        # Safety: no page may eat the memory or hold the crawl forever.
+        "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": max(1, settings.max_page_bytes // 2),
+        "DOWNLOAD_TIMEOUT": settings.download_timeout,
+        "RETRY_ENABLED": settings.retry_times > 0,
+        "RETRY_TIMES": settings.retry_times,
+        "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+        # Pages that fail are reported to the sink with a reason; the log need not shout.
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
+        "DOWNLOADER_MIDDLEWARES": {
+            # Higher than RedirectMiddleware (600): sees the 3xx before it is followed.
+            "crawler.middlewares.OffsiteRedirectMiddleware": 650,
+        },
+        # Each crawl is stateless: every page is asked again (conditionally), no cookies kept.
+        "HTTPCACHE_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+        "LOGSTATS_INTERVAL": 0,
+    }

@@ -1,0 +1,236 @@
+"""One spider class, configured per source: discovery documents in, article pages out."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
+from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from twisted.python.failure import Failure
+
+from config import Source
+from crawler.discovery import BrokenDocument, Discovered, Link, parse_feed, parse_listing, parse_sitemap
+from crawler.encoding import decode_html
+from crawler.middlewares import OffsiteRedirect
+from crawler.page import Page, Validators
+from crawler.stats import SourceStats
+from workers.handoff import PageSink
+
+logger = logging.getLogger(__name__)
+
+FEED, SITEMAP, LISTING, ARTICLE = "feed", "sitemap", "listing", "article"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title", b"<!--")
+
+Outcome = Callable[[str, str, str], None]  # (source, url, outcome) -> None
+
+
+class NewsSpider(scrapy.Spider):
+    """Crawls one source once. Built by ``run_crawl``; each article URL is fetched once."""
+
+    name = "news"
+
+    def __init__(
+        self,
+        source: Source,
+        sink: PageSink,
+        crawl_id: str,
+        stats: SourceStats,
+        on_outcome: Outcome | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=source.name, **kwargs)
+        self.source = source
+        self.sink = sink
+        self.crawl_id = crawl_id
+        self.stats = stats
+        self.on_outcome = on_outcome or (lambda source, url, outcome: None)
+        self.allowed_domains = list(source.allowed_domains)
+        self._articles_seen: set[str] = set()
+        self._discovery_seen: set[str] = set()
+
+    # --- discovery ---
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for kind, urls in ((FEED, self.source.feeds), (SITEMAP, self.source.sitemaps),
+                           (LISTING, self.source.listings)):
+            for url in urls:
+                request = self._discovery_request(url, kind)
+                if request is not None:
+                    yield request
+
+    def _discovery_request(self, url: str, kind: str) -> scrapy.Request | None:
+        if url in self._discovery_seen:
+            return None  # a sitemap index that lists itself, a feed named twice...
+        self._discovery_seen.add(url)
+        headers = {}
+        # Ask conditionally only when we could reuse what the document listed last time.
+        if self.sink.discovery_links(url) is not None:
+            headers = _conditional_headers(self.sink.validators(url))
+        return scrapy.Request(
+            url, callback=self.parse_discovery, errback=self.on_error, headers=headers,
+            meta={"kind": kind, "listed_url": url, "handle_httpstatus_list": [304]},
+        )
+
+    def parse_discovery(self, response: Response) -> Iterable[scrapy.Request]:
+        url, kind = response.meta["listed_url"], response.meta["kind"]
+        if response.status == 304:
+            links = [Link(link) for link in self.sink.discovery_links(url) or []]
+            yield from self._article_requests(links)
+            return
+        if response.status != 200:
+            self._failed(url, f"HTTP {response.status}")
+            return
+        try:
+            found = self._parse(response, kind)
+        except BrokenDocument as exc:
+            self._failed(url, str(exc))
+            return
+        self.stats.bad_links += len(found.bad_links)
+        for child in found.sitemaps:
+            request = self._discovery_request(child, SITEMAP)
+            if request is not None:
+                yield request
+        if not found.sitemaps:
+            # A sitemap index is not remembered: on a 304 we could not tell its children
+            # (sitemaps) from articles. It is small; its children are asked conditionally.
+            self.sink.save_discovery(url, _validators(response), [link.url for link in found.articles])
+        yield from self._article_requests(found.articles)
+
+    def _parse(self, response: Response, kind: str) -> Discovered:
+        if kind == FEED:
+            return parse_feed(response.body, response.url, _header(response, "Content-Type"))
+        if kind == SITEMAP:
+            return parse_sitemap(response.body, response.url, self.settings.getint("DOWNLOAD_MAXSIZE"))
+        text = _html_text(response)
+        if text is None:
+            raise BrokenDocument(f"listing page is not HTML: {_header(response, 'Content-Type') or 'no type'}")
+        return parse_listing(text, response.url, self.source.article_links)
+
+    def _article_requests(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
+        for link in links:
+            if link.url in self._articles_seen:
+                continue
+            if len(self._articles_seen) >= self.source.max_pages:
+                self.stats.over_limit += 1
+                continue
+            self._articles_seen.add(link.url)
+            self.stats.discovered += 1
+            self.on_outcome(self.source.name, link.url, "discovered")
+            yield scrapy.Request(
+                link.url, callback=self.parse_article, errback=self.on_error,
+                headers=_conditional_headers(self.sink.validators(link.url)),
+                meta={"kind": ARTICLE, "listed_url": link.url, "hints": link.hints,
+                      "handle_httpstatus_list": [304]},
+            )
+
+    # --- article pages ---
+    def parse_article(self, response: Response) -> None:
+        url = response.meta["listed_url"]
+        if response.status == 304:
+            self.sink.not_modified(url, self.source.name)
+            self.stats.not_modified += 1
+            self.on_outcome(self.source.name, url, "not_modified")
+            return
+        if response.status != 200:
+            self._failed(url, f"HTTP {response.status}")
+            return
+        if not response.body.strip():
+            self._failed(url, "empty body")
+            return
+        html = _html_text(response)
+        if html is None:
+            self._failed(url, f"not HTML: {_header(response, 'Content-Type').split(';')[0].strip() or 'unknown type'}")
+            return
+        page = Page(
+            url=url,
+            final_url=response.url,
+            status=response.status,
+            headers={name.decode("latin-1").lower(): (values[-1] if values else b"").decode("latin-1")
+                     for name, values in response.headers.items()},
+            html=html,
+            fetched_at=datetime.now(timezone.utc),
+            source=self.source.name,
+            crawl_id=self.crawl_id,
+            hints=dict(response.meta.get("hints") or {}),
+        )
+        try:
+            self.sink.accept(page)
+        except Exception as exc:  # noqa: BLE001 - one bad hand-off must not stop the crawl
+            logger.exception("the sink refused %s", url)
+            self._failed(url, f"hand-off failed: {exc}")
+            return
+        self.stats.pages_fetched += 1
+        self.on_outcome(self.source.name, url, "fetched")
+
+    # --- failures ---
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.meta.get("listed_url", request.url) if request is not None else "?"
+        self._failed(url, self._reason(failure, request))
+
+    def _reason(self, failure: Failure, request: scrapy.Request | None) -> str:
+        error = failure.value
+        if (isinstance(error, IgnoreRequest) and "offsite" in str(error).lower()
+                and request is not None and request.meta.get("redirect_urls")):
+            # A redirect that only Scrapy's OffsiteMiddleware caught (e.g. a meta refresh).
+            return f"redirect to another host: {request.url}"
+        if isinstance(error, HttpError):
+            return f"HTTP {error.response.status}"
+        if isinstance(error, OffsiteRedirect):
+            return str(error)
+        if isinstance(error, (DownloadTimeoutError, TwistedTimeoutError)):
+            return f"timeout after {self.settings.getfloat('DOWNLOAD_TIMEOUT'):g}s"
+        if isinstance(error, DownloadCancelledError) and "max size" in str(error):
+            return f"larger than {self.settings.getint('DOWNLOAD_MAXSIZE')} bytes"
+        if isinstance(error, IgnoreRequest) and "robots.txt" in str(error):
+            return "disallowed by robots.txt"
+        message = str(error).strip() or type(error).__name__
+        return f"{type(error).__name__}: {message}"
+
+    def _failed(self, url: str, reason: str) -> None:
+        try:
+            self.sink.failed(url, self.source.name, reason)
+        except Exception:  # noqa: BLE001 - counting goes on even if the sink cannot record
+            logger.exception("the sink could not record the failure of %s", url)
+        self.stats.errors += 1
+        self.on_outcome(self.source.name, url, "failed")
+
+
+def _header(response: Response, name: str) -> str:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else ""
+
+
+def _validators(response: Response) -> Validators:
+    return Validators(_header(response, "ETag") or None, _header(response, "Last-Modified") or None)
+
+
+def _conditional_headers(validators: Validators | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if validators and validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators and validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    return headers
+
+
+def _html_text(response: Response) -> str | None:
+    """The decoded HTML of ``response``, or None when it is not HTML.
+
+    HTML is a text/html or application/xhtml+xml type, or no type at all and a body that
+    starts like HTML (Scrapy's own sniffing is looser than we want for PDFs and images).
+    """
+    content_type = _header(response, "Content-Type").split(";")[0].strip().lower()
+    if content_type:
+        if content_type not in HTML_TYPES:
+            return None
+    elif not response.body.lstrip()[:64].lower().startswith(_HTML_STARTS):
+        return None
+    if not isinstance(response, TextResponse):
+        response = HtmlResponse(response.url, body=response.body, headers=response.headers)
+    return decode_html(response)[0]
