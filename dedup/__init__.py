@@ -3,11 +3,11 @@
 Pure: knows nothing of Celery, Scrapy or SQL. The Redis index talks to a client it is given.
 """
 from dedup.types import Candidate, DedupParams, Decision, Fingerprint, PageFacts
-from dedup.fingerprint import fingerprint, similarity
+from dedup.fingerprint import Similarity, fingerprint, similarity
 from dedup.decide import decide
 from dedup.index import CandidateIndex, InMemoryIndex, RedisIndex
 
 __all__ = [
     "Candidate", "DedupParams", "Decision", "Fingerprint", "PageFacts",
-    "fingerprint", "similarity", "decide", "CandidateIndex", "InMemoryIndex", "RedisIndex",
+    "Similarity", "fingerprint", "similarity", "decide", "CandidateIndex", "InMemoryIndex", "RedisIndex",
 ]

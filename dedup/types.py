@@ -29,6 +29,10 @@ class Fingerprint:
     signature: bytes                     # MinHash hash values
     shingle_count: int                   # number of distinct shingles (for containment estimates)
     paragraph_hashes: tuple[str, ...]    # hashes of the normalized paragraphs long enough to count
+    # Exact shingle hashes (sorted little-endian uint32) for texts of at most
+    # dedup.fingerprint.EXACT_SHINGLE_LIMIT shingles, else b"". Lets similarity() be exact where
+    # MinHash is noisy (a short text against a long one). Optional: b"" falls back to MinHash.
+    shingles: bytes = b""
 
 
 @dataclass(frozen=True)

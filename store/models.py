@@ -102,6 +102,8 @@ class Version(Base):
     signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     shingle_count: Mapped[int] = mapped_column(Integer, nullable=False)
     paragraph_hashes: Mapped[list[str]] = mapped_column(JsonList, nullable=False)
+    # Exact shingle hashes of short texts (dedup.Fingerprint.shingles), b"" for long ones.
+    shingles: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, default=b"")
 
 
 class Url(Base):

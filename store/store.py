@@ -76,6 +76,7 @@ def _fingerprint(row: Version) -> Fingerprint:
         signature=bytes(row.signature),
         shingle_count=row.shingle_count,
         paragraph_hashes=tuple(row.paragraph_hashes or ()),
+        shingles=bytes(row.shingles or b""),
     )
 
 
@@ -180,15 +181,16 @@ class Store:
             rows = session.execute(
                 select(
                     Version.article_id, Version.version, Version.text_hash, Version.signature,
-                    Version.shingle_count, Version.paragraph_hashes,
+                    Version.shingle_count, Version.paragraph_hashes, Version.shingles,
                 ).order_by(Version.article_id, Version.version).execution_options(yield_per=1000)
             )
-            for article_id, version, text_hash, signature, shingle_count, paragraph_hashes in rows:
+            for article_id, version, text_hash, signature, shingle_count, paragraph_hashes, shingles in rows:
                 yield index_key(article_id, version), Fingerprint(
                     text_hash=text_hash,
                     signature=bytes(signature),
                     shingle_count=shingle_count,
                     paragraph_hashes=tuple(paragraph_hashes or ()),
+                    shingles=bytes(shingles or b""),
                 )
 
     @staticmethod
@@ -490,6 +492,7 @@ class _PageWrite:
             source=self.page.source, fetched_at=self.page.fetched_at, similarity=similarity,
             text_hash=fp.text_hash, signature=bytes(fp.signature),
             shingle_count=fp.shingle_count, paragraph_hashes=list(fp.paragraph_hashes),
+            shingles=bytes(fp.shingles),
         )
 
     def _new_url_row(self, article_id: str, relation: str) -> Url:

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("signature", sa.LargeBinary(), nullable=False),
         sa.Column("shingle_count", sa.Integer(), nullable=False),
         sa.Column("paragraph_hashes", JsonList, nullable=False),
+        sa.Column("shingles", sa.LargeBinary(), nullable=False),
     )
 
     op.create_table(

@@ -1,0 +1,332 @@
+"""Calibrate the dedup thresholds on real text: ``python -m bench.dedup_calibration [--quick]``.
+
+Pairs (page, stored text) with a known answer, built from ``../shared/data``:
+
+- revisions (same source, expect a link: ``version``, or ``duplicate`` for a near-identical
+  revision at another URL): consecutive Wikipedia revisions (``wiki-revisions``), and a news
+  article grown from its two-paragraph brief (Fundus gold bodies);
+- syndicated copies (another source, expect ``duplicate``): a Fundus body with a byline added,
+  the last paragraph dropped, a "first appeared" note appended, two paragraphs swapped, site
+  boilerplate leaking in, or trimmed to its first half;
+- different documents (expect ``new``): different Wikipedia articles (alphabetical neighbours,
+  e.g. "Demographics of India" / "...of Indonesia", share templates), different news articles
+  of one country, two-paragraph briefs of different articles, articles sharing a quoted
+  paragraph, short articles sharing the site's boilerplate.
+
+Each page goes through the real path: ``fingerprint`` → ``InMemoryIndex.query`` over all stored
+texts → ``decide`` with the stored text as candidate if the index found it. Stage 1 sweeps
+shingle_size × num_perm × lsh_threshold with a coarse threshold grid; stage 2 sweeps the
+thresholds finely for the best stage-1 setting. The goal: no merge of different documents
+with ≥ 98 % of revisions and copies linked to the right article.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bench.common import data_argument_parser, print_table, require_dataset, tokens, write_results
+from dedup import Candidate, DedupParams, InMemoryIndex, PageFacts, decide, fingerprint
+from dedup.types import Fingerprint
+
+SEED = 20240501
+RECALL_GOAL = 0.98
+LINKED = ("duplicate", "version")
+# Revisions keeping less than this share of either text (reference measure) are rewrites that
+# no text comparison can link; different articles sharing more are content forks. Both are
+# listed in the results but not scored.
+REWRITE_BELOW = 0.2
+FORK_FROM = 0.5
+
+
+@dataclass(frozen=True)
+class Pair:
+    family: str        # what kind of case, for the per-family table
+    page: str
+    stored: str
+    same_source: bool
+    expected: str      # "version", "duplicate" or "new"
+
+
+# --- building the pairs ---------------------------------------------------------------------
+
+def wiki_pairs(folder: Path, titles_wanted: int, rng: random.Random) -> list[Pair]:
+    titles = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    chosen = sorted(rng.sample(titles, min(titles_wanted, len(titles))))
+
+    def revisions(title: str) -> list[str]:
+        files = sorted((folder / title).glob("*.txt"), key=lambda p: int(p.stem))
+        return [f.read_text(encoding="utf-8") for f in files]
+
+    pairs: list[Pair] = []
+    for title in chosen:
+        texts = revisions(title)
+        for older, newer in zip(texts, texts[1:]):
+            if " ".join(older.split()) == " ".join(newer.split()):
+                continue
+            if reference_containment(older, newer) < REWRITE_BELOW:
+                # Blanked, vandalized or rewritten: nothing textual links the two; not scored.
+                pairs.append(Pair(f"wiki rewrite (keeps < {REWRITE_BELOW:.0%}, not scored)", newer, older, True, "skip"))
+            else:
+                pairs.append(Pair("wiki revision", newer, older, True, "version"))
+        # Neighbours in the alphabet often share a template ("Demographics of ...").
+        neighbour = titles[(titles.index(title) + 1) % len(titles)]
+        for family, other in (("wiki different (neighbour)", revisions(neighbour)[-1]),
+                              ("wiki different (random)", revisions(rng.choice(titles))[0])):
+            if other in texts:
+                continue
+            if reference_containment(texts[-1], other) >= FORK_FROM:
+                # Two articles of which one holds most of the other (a content fork, e.g.
+                # "Hopwood Award" / "Hopwood Program"): a copy, whatever the titles say.
+                pairs.append(Pair(f"wiki content fork (≥ {FORK_FROM:.0%} shared, not scored)", texts[-1], other, True, "skip"))
+            else:
+                pairs.append(Pair(family, texts[-1], other, True, "new"))
+    return pairs
+
+
+def reference_containment(a: str, b: str, n: int = 5) -> float:
+    """Independent yardstick (not dedup's code): the larger exact word 5-gram containment."""
+    def grams(text: str) -> set[tuple[str, ...]]:
+        words = tokens(text)
+        return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+
+    ga, gb = grams(a), grams(b)
+    common = len(ga & gb)
+    return max(common / len(ga), common / len(gb)) if ga and gb else 0.0
+
+
+def fundus_articles(folder: Path) -> dict[str, list[list[str]]]:
+    """country → articles, each a list of paragraphs (title first)."""
+    by_country: dict[str, list[list[str]]] = {}
+    for path in sorted(folder.glob("*/*.json")):
+        for entry in json.loads(path.read_text(encoding="utf-8")).values():
+            body = entry.get("body") or {}
+            paragraphs = [entry.get("title") or ""] + list(body.get("summary") or [])
+            for section in body.get("sections") or []:
+                paragraphs += list(section.get("headline") or []) + list(section.get("paragraphs") or [])
+            paragraphs = [p.strip() for p in paragraphs if p and p.strip()]
+            if len(paragraphs) >= 4 and sum(len(p.split()) for p in paragraphs) >= 80:
+                by_country.setdefault(path.parent.name, []).append(paragraphs)
+    return by_country
+
+
+BOILERPLATE = [
+    "Follow us on Facebook and X for the latest news.",
+    "Subscribe to our newsletter and get the day's headlines every morning.",
+    "Advertisement",
+    "The Valley Courier is an independent newsroom supported by its readers.",
+    "Copyright 2024 Valley Courier Media. All rights reserved.",
+]
+
+
+def fundus_pairs(by_country: dict[str, list[list[str]]], articles_wanted: int, rng: random.Random) -> list[Pair]:
+    every = [(country, article) for country, articles in by_country.items() for article in articles]
+    chosen = rng.sample(every, min(articles_wanted, len(every)))
+    join = "\n".join
+    pairs: list[Pair] = []
+    for country, paras in chosen:
+        full = join(paras)
+        brief = join(paras[:3])   # title + first two paragraphs
+        swap = rng.randrange(1, len(paras) - 1)
+        reordered = paras[:swap] + [paras[swap + 1], paras[swap]] + paras[swap + 2:]
+        copies = {
+            "copy: byline added": join(["By Jane Doe, staff writer"] + paras),
+            "copy: last paragraph dropped": join(paras[:-1]),
+            "copy: note appended": full + "\nThis article first appeared on the original publisher's site "
+                                          "and is republished with permission.",
+            "copy: paragraphs swapped": join(reordered),
+            "copy: boilerplate leaking": join(paras + BOILERPLATE),
+        }
+        if len(paras) >= 6:
+            copies["copy: trimmed to first half"] = join(paras[: len(paras) // 2 + 1])
+        for family, copy in copies.items():
+            pairs.append(Pair(family, copy, full, False, "duplicate"))
+        pairs.append(Pair("brief grown into full article", full, brief, True, "version"))
+
+        others = [a for c, a in every if a is not paras and c == country] or [a for _, a in every if a is not paras]
+        other = rng.choice(others)
+        pairs.append(Pair("news different (same country)", full, join(other), True, "new"))
+        pairs.append(Pair("briefs of different articles", brief, join(other[:3]), True, "new"))
+        pairs.append(Pair("brief vs other full article", brief, join(other), True, "new"))
+        quote = max(other[1:], key=len)
+        with_quote = paras[: len(paras) // 2] + [quote] + paras[len(paras) // 2:]
+        for same_source in (True, False):
+            pairs.append(Pair("sharing a quoted paragraph", join(with_quote), join(other), same_source, "new"))
+        pairs.append(Pair("sharing site boilerplate", join(paras[:3] + BOILERPLATE[3:]),
+                          join(other[:3] + BOILERPLATE[3:]), True, "new"))
+    return pairs
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+def fingerprints(texts: list[str], params: DedupParams) -> dict[str, Fingerprint]:
+    return {text: fingerprint(text, params) for text in dict.fromkeys(texts)}
+
+
+def retrieved(pairs: list[Pair], fps: dict[str, Fingerprint], params: DedupParams) -> list[bool]:
+    """Whether the index (holding every stored text) finds each pair's stored text."""
+    index = InMemoryIndex(params)
+    keys = {text: f"s{i}" for i, text in enumerate(dict.fromkeys(p.stored for p in pairs))}
+    for text, key in keys.items():
+        index.add(key, fps[text])
+    return [keys[p.stored] in index.query(fps[p.page]) for p in pairs]
+
+
+def decisions(pairs: list[Pair], fps: dict[str, Fingerprint], found: list[bool], params: DedupParams) -> list[str]:
+    kinds = []
+    for pair, hit in zip(pairs, found):
+        candidate = Candidate(
+            article_id="stored", version=1, source="origin" if pair.same_source else "elsewhere",
+            url="https://origin.example/a", fingerprint=fps[pair.stored], is_latest=True,
+        )
+        page = PageFacts(url="https://page.example/b", canonical_url="https://page.example/b", source="origin")
+        kinds.append(decide(page, fps[pair.page], [candidate] if hit else [], params).kind)
+    return kinds
+
+
+def score(pairs: list[Pair], kinds: list[str]) -> dict[str, Any]:
+    scored = [(p, k) for p, k in zip(pairs, kinds) if p.expected != "skip"]
+    pairs, kinds = [p for p, _ in scored], [k for _, k in scored]
+    positives = [k for p, k in zip(pairs, kinds) if p.expected != "new"]
+    negatives = [k for p, k in zip(pairs, kinds) if p.expected == "new"]
+    result: dict[str, Any] = {
+        "linked_recall": sum(k in LINKED for k in positives) / len(positives),
+        "merges": sum(k in LINKED for k in negatives),
+        "negatives": len(negatives),
+        "positives": len(positives),
+    }
+    # Right answers: a copy is a duplicate; a revision a version, or a duplicate (alternate URL)
+    # when it is near-identical; a different document is new.
+    accepted = {"duplicate": ("duplicate",), "version": LINKED, "new": ("new",)}
+    for kind in ("duplicate", "version", "new"):
+        decided = [p.expected for p, k in zip(pairs, kinds) if k == kind]
+        expected = [k for p, k in zip(pairs, kinds) if p.expected == kind]
+        result[kind] = {
+            "precision": (sum(kind in accepted[e] for e in decided) / len(decided)) if decided else None,
+            "recall": (sum(k in accepted[kind] for k in expected) / len(expected)) if expected else None,
+            "decided": len(decided), "expected": len(expected),
+        }
+    return result
+
+
+def meets_goal(s: dict[str, Any]) -> bool:
+    return s["merges"] == 0 and s["linked_recall"] >= RECALL_GOAL
+
+
+def rank(s: dict[str, Any], params: DedupParams) -> tuple[float, ...]:
+    # Goal first, then recall, then right kinds, then the settings farthest from the edges.
+    kinds = (s["duplicate"]["recall"] or 0) + (s["version"]["recall"] or 0)
+    return (meets_goal(s), -s["merges"], round(s["linked_recall"], 3), round(kinds, 3), params.num_perm == 128)
+
+
+def threshold_grid(fine: bool) -> list[dict[str, float]]:
+    if fine:
+        axes = {
+            "duplicate_jaccard": (0.8, 0.85, 0.9),
+            "duplicate_containment": (0.85, 0.9, 0.95),
+            "version_jaccard": (0.1, 0.15, 0.2, 0.3),
+            "version_containment": (0.3, 0.4, 0.5, 0.6),
+        }
+    else:
+        axes = {
+            "duplicate_jaccard": (0.85,),
+            "duplicate_containment": (0.9,),
+            "version_jaccard": (0.15, 0.3),
+            "version_containment": (0.3, 0.5),
+        }
+    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = data_argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer documents and settings (about 30 s)")
+    args = parser.parse_args(argv)
+    wiki = require_dataset(args.data, "wiki-revisions")
+    news = require_dataset(args.data, "news-pages-fundus")
+    if wiki is None or news is None:
+        return 0
+    started = time.perf_counter()
+    rng = random.Random(SEED)
+    pairs = wiki_pairs(wiki / "version_documents", 40 if args.quick else 80, rng)
+    pairs += fundus_pairs(fundus_articles(news), 40 if args.quick else 80, rng)
+    texts = [p.page for p in pairs] + [p.stored for p in pairs]
+    print(f"{len(pairs)} pairs, {time.perf_counter() - started:.0f} s to build: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(p.expected for p in pairs).items())))
+
+    base = DedupParams()
+    shapes = [(3, 128), (4, 128), (5, 128)] if args.quick else [
+        (k, n) for k in (3, 4, 5) for n in (64, 128, 256)]
+    lsh_thresholds = (0.2, 0.3, 0.5)
+    stage1: list[dict[str, Any]] = []
+    cache: dict[tuple[int, int], dict[str, Fingerprint]] = {}
+    for shingle_size, num_perm in shapes:
+        shape = replace(base, shingle_size=shingle_size, num_perm=num_perm)
+        cache[(shingle_size, num_perm)] = fps = fingerprints(texts, shape)
+        for lsh_threshold in lsh_thresholds:
+            found = retrieved(pairs, fps, replace(shape, lsh_threshold=lsh_threshold))
+            for thresholds in threshold_grid(fine=False):
+                params = replace(shape, lsh_threshold=lsh_threshold, **thresholds)
+                s = score(pairs, decisions(pairs, fps, found, params))
+                s["index_recall"] = sum(f for p, f in zip(pairs, found) if p.expected in LINKED) / s["positives"]
+                stage1.append({"params": asdict(params), "score": s})
+    best1 = max(stage1, key=lambda r: rank(r["score"], DedupParams(**r["params"])))
+    print_table(
+        ["k", "perm", "lsh", "ver_j", "ver_c", "index rec", "linked rec", "merges", "dup P", "dup R", "ver P", "ver R"],
+        [[r["params"]["shingle_size"], r["params"]["num_perm"], r["params"]["lsh_threshold"],
+          r["params"]["version_jaccard"], r["params"]["version_containment"], r["score"]["index_recall"],
+          r["score"]["linked_recall"], r["score"]["merges"], r["score"]["duplicate"]["precision"],
+          r["score"]["duplicate"]["recall"], r["score"]["version"]["precision"], r["score"]["version"]["recall"]]
+         for r in stage1],
+    )
+
+    shape = DedupParams(**best1["params"])
+    fps = cache[(shape.shingle_size, shape.num_perm)]
+    found = retrieved(pairs, fps, shape)
+    stage2 = []
+    for thresholds in threshold_grid(fine=not args.quick):
+        params = replace(shape, **thresholds)
+        kinds = decisions(pairs, fps, found, params)
+        stage2.append((params, score(pairs, kinds), kinds))
+    chosen, chosen_score, chosen_kinds = max(stage2, key=lambda r: rank(r[1], r[0]))
+    passing = [(p, s) for p, s, _ in stage2 if meets_goal(s)]
+
+    print(f"\nstage 2: {len(stage2)} threshold settings, {len(passing)} meet the goal "
+          f"(0 merges, linked recall ≥ {RECALL_GOAL:.0%})")
+    families = sorted({p.family for p in pairs})
+    family_rows = []
+    for family in families:
+        kinds = Counter(k for p, k in zip(pairs, chosen_kinds) if p.family == family)
+        expected = next(p.expected for p in pairs if p.family == family)
+        family_rows.append([family, expected, sum(kinds.values()), kinds["duplicate"], kinds["version"], kinds["new"]])
+    print("\nchosen:", {k: v for k, v in asdict(chosen).items()})
+    print_table(["family", "expected", "pairs", "duplicate", "version", "new"], family_rows)
+    print_table(["decision", "precision", "recall", "decided", "expected"],
+                [[k, chosen_score[k]["precision"], chosen_score[k]["recall"], chosen_score[k]["decided"],
+                  chosen_score[k]["expected"]] for k in ("duplicate", "version", "new")])
+    print(f"linked recall {chosen_score['linked_recall']:.3f}, merges {chosen_score['merges']} "
+          f"of {chosen_score['negatives']} different pairs")
+    ranges = {
+        key: [min(getattr(p, key) for p, _ in passing), max(getattr(p, key) for p, _ in passing)]
+        for key in ("duplicate_jaccard", "duplicate_containment", "version_jaccard", "version_containment")
+    } if passing else {}
+    if ranges:
+        print("threshold ranges meeting the goal:", ranges)
+    elapsed = time.perf_counter() - started
+    print(f"{elapsed:.0f} s")
+    write_results("dedup_calibration", {
+        "quick": args.quick, "seed": SEED, "pairs": len(pairs), "seconds": round(elapsed, 1),
+        "goal": {"merges": 0, "linked_recall_at_least": RECALL_GOAL},
+        "chosen": asdict(chosen), "chosen_score": chosen_score,
+        "families": [dict(zip(["family", "expected", "pairs", "duplicate", "version", "new"], r)) for r in family_rows],
+        "passing_ranges": ranges, "stage1": stage1,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

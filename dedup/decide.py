@@ -1,0 +1,182 @@
+"""The decision rules: is a page new, unchanged, a duplicate, or a new version of an article?
+
+The rules follow ARCHITECTURE.md "Deciding what a page is", in this order:
+
+1. Known URL (a candidate ``found_by="url"``): the same normalized text as any version of that
+   article is ``unchanged``; anything else is a new ``version`` (relation "original").
+2. Canonical (the page names a stored article's URL as canonical): if the texts are similar at
+   all, the page is that article: ``duplicate`` ("alternate" on the same source, "syndicated" on
+   another), or a ``version`` ("revision") when the same source changed the text. A canonical
+   claim whose text is unrelated is ignored and the page judged on its text.
+3. Text (LSH / paragraph candidates), the best match over all versions of all articles:
+   - same normalized text, or near-identical (Jaccard ≥ ``duplicate_jaccard``), or the page is
+     contained in the candidate (≥ ``duplicate_containment``: a trimmed copy, an "old version"
+     URL seen after the update) → ``duplicate``;
+   - the candidate is contained in a larger page: on another source a syndicated copy with a
+     note or byline appended → ``duplicate``; on the same source the article grew → ``version``;
+   - same source and similar but different (Jaccard ≥ ``version_jaccard`` or a containment ≥
+     ``version_containment``) → ``version``;
+   - anything else → ``new``. Different sources are never versions of each other: a story told
+     by two outlets is two articles unless one copied the other.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dedup.fingerprint import Similarity, similarity
+from dedup.types import Candidate, DecisionKind, DedupParams, Decision, Fingerprint, PageFacts, Relation
+
+
+@dataclass(frozen=True)
+class _Match:
+    """One candidate version judged against the page."""
+
+    rank: int                 # strength of the rule that matched; higher wins
+    kind: DecisionKind
+    relation: Relation
+    candidate: Candidate
+    sim: Similarity
+    why: str                  # the rule, for the reason sentence
+
+    @property
+    def order(self) -> tuple[int, float, float, int]:
+        return (self.rank, self.sim.jaccard, self.sim.containment, self.candidate.version)
+
+
+def _short(article_id: str) -> str:
+    return article_id[:8]
+
+
+def _numbers(sim: Similarity) -> str:
+    if sim.a_in_b >= sim.b_in_a:
+        return f"Jaccard {sim.jaccard:.2f}, {sim.a_in_b:.0%} of the page in it"
+    return f"Jaccard {sim.jaccard:.2f}, {sim.b_in_a:.0%} of it in the page"
+
+
+def _where(page: PageFacts, candidate: Candidate) -> str:
+    return "on the same source" if candidate.source == page.source else "on another source"
+
+
+def _decision(match: _Match, page: PageFacts) -> Decision:
+    c = match.candidate
+    reason = (
+        f"{match.why} article {_short(c.article_id)} v{c.version} ({_numbers(match.sim)}) "
+        f"{_where(page, c)}: {_outcome(match)}"
+    )
+    return Decision(
+        kind=match.kind, article_id=c.article_id, relation=match.relation,
+        similarity=round(match.sim.jaccard, 4), containment=round(match.sim.containment, 4),
+        reason=reason,
+    )
+
+
+def _outcome(match: _Match) -> str:
+    if match.kind == "unchanged":
+        return "nothing new"
+    if match.kind == "version":
+        return "new version"
+    return {"alternate": "alternate URL", "syndicated": "syndicated copy"}.get(match.relation, "duplicate")
+
+
+def _copy_relation(page: PageFacts, candidate: Candidate) -> Relation:
+    return "alternate" if candidate.source == page.source else "syndicated"
+
+
+def _near_identical(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
+    return (
+        fp.text_hash == candidate.fingerprint.text_hash
+        or sim.jaccard >= params.duplicate_jaccard
+        or sim.a_in_b >= params.duplicate_containment
+    )
+
+
+def _similar(sim: Similarity, params: DedupParams) -> bool:
+    return sim.jaccard >= params.version_jaccard or sim.containment >= params.version_containment
+
+
+def _judge_text(page: PageFacts, fp: Fingerprint, candidate: Candidate, params: DedupParams) -> _Match | None:
+    """Rule 3 for one candidate version; None when the page is not this article."""
+    sim = similarity(fp, candidate.fingerprint)
+    same_source = candidate.source == page.source
+    if fp.text_hash == candidate.fingerprint.text_hash:
+        return _Match(5, "duplicate", _copy_relation(page, candidate), candidate, sim, "same text as")
+    if sim.jaccard >= params.duplicate_jaccard:
+        return _Match(4, "duplicate", _copy_relation(page, candidate), candidate, sim, "near-duplicate of")
+    if sim.a_in_b >= params.duplicate_containment:
+        return _Match(3, "duplicate", _copy_relation(page, candidate), candidate, sim, "contained in")
+    if sim.b_in_a >= params.duplicate_containment and fp.shingle_count > candidate.fingerprint.shingle_count:
+        if same_source:
+            return _Match(2, "version", "revision", candidate, sim, "grown from")
+        return _Match(3, "duplicate", "syndicated", candidate, sim, "extends")
+    if same_source and _similar(sim, params):
+        return _Match(1, "version", "revision", candidate, sim, "revised from")
+    return None
+
+
+def _best(matches: Sequence[_Match | None]) -> _Match | None:
+    found = [m for m in matches if m is not None]
+    return max(found, key=lambda m: m.order) if found else None
+
+
+def _decide_known_url(page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate]) -> Decision:
+    """Rule 1: the URL was fetched before for these articles."""
+    for candidate in candidates:
+        if candidate.fingerprint.text_hash == fp.text_hash:
+            sim = Similarity(1.0, 1.0, 1.0, exact=True)
+            return _decision(_Match(9, "unchanged", "original", candidate, sim, "same text as"), page)
+    # The text changed: a new version of the article this URL belongs to (the latest state of
+    # the article seen at this URL wins when the URL was ever seen for several).
+    latest = max(candidates, key=lambda c: (c.is_latest, c.version))
+    sim = similarity(fp, latest.fingerprint)
+    return _decision(_Match(9, "version", "original", latest, sim, "known URL, text changed from"), page)
+
+
+def _decide_canonical(
+    page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate], params: DedupParams
+) -> Decision | None:
+    """Rule 2: the page names the article's URL as its canonical; trust it if the texts agree."""
+    matches: list[_Match | None] = []
+    for candidate in candidates:
+        sim = similarity(fp, candidate.fingerprint)
+        if not (_near_identical(fp, candidate, sim, params) or _similar(sim, params)):
+            continue
+        if candidate.source != page.source or _near_identical(fp, candidate, sim, params):
+            matches.append(_Match(
+                2 + (fp.text_hash == candidate.fingerprint.text_hash), "duplicate",
+                _copy_relation(page, candidate), candidate, sim, "canonical URL is",
+            ))
+        else:
+            matches.append(_Match(1, "version", "revision", candidate, sim, "canonical URL is"))
+    best = _best(matches)
+    return _decision(best, page) if best else None
+
+
+def decide(page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate], params: DedupParams) -> Decision:
+    """What the page is, given the stored versions that might be the same article.
+
+    ``candidates`` are all versions the store and the index returned (several per article are
+    fine: the best-matching version of each article counts).
+    """
+    known_url = [c for c in candidates if c.found_by == "url"]
+    if known_url:
+        return _decide_known_url(page, fp, known_url)
+    canonical = [c for c in candidates if c.found_by == "canonical"]
+    if canonical:
+        decision = _decide_canonical(page, fp, canonical, params)
+        if decision is not None:
+            return decision
+    best = _best([_judge_text(page, fp, c, params) for c in candidates])
+    if best is not None:
+        return _decision(best, page)
+    closest = max(candidates, key=lambda c: similarity(fp, c.fingerprint).jaccard, default=None)
+    if closest is None:
+        return Decision("new", None, "original", reason="new article: no similar text seen before")
+    sim = similarity(fp, closest.fingerprint)
+    return Decision(
+        "new", None, "original", similarity=round(sim.jaccard, 4), containment=round(sim.containment, 4),
+        reason=(
+            f"new article: closest is article {_short(closest.article_id)} ({_numbers(sim)}) "
+            f"{_where(page, closest)}, below the thresholds"
+        ),
+    )

@@ -1,0 +1,138 @@
+"""Fingerprints (what dedup keeps of a text) and the similarity of two of them.
+
+Shingles are runs of ``shingle_size`` words inside one normalized paragraph (a paragraph
+shorter than that is one shingle), hashed with datasketch's ``sha1_hash32``. The MinHash is
+datasketch's (scheme "affine32", seed 1), so signatures are comparable across processes and
+storable as ``num_perm`` little-endian uint32.
+
+Exact shingles: MinHash estimates are noisy when one text is much smaller than the other
+(a two-paragraph "old version" inside the full article: a containment estimated from a
+Jaccard of 0.1 is off by ±0.2). So the fingerprint also carries the exact shingle hashes
+(``Fingerprint.shingles``, sorted little-endian uint32) for texts of at most
+``EXACT_SHINGLE_LIMIT`` shingles, nearly every news article (≤ 8 KB each). When both sides
+have them, ``similarity`` is exact; otherwise it falls back to the MinHash estimate.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
+
+from dedup.normalize import normalize_paragraphs
+from dedup.types import DedupParams, Fingerprint
+
+# Texts with more distinct shingles keep only the MinHash signature.
+EXACT_SHINGLE_LIMIT = 2000
+# Paragraphs shorter than this are not hashed for the paragraph postings: short lines
+# ("Follow us on Twitter") are shared by every article of a site.
+PARAGRAPH_MIN_WORDS = 8
+_SCHEME = "affine32"
+_SIGNATURE_DTYPE = np.dtype("<u4")
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """How alike two texts a and b are, on their sets of shingles A and B."""
+
+    jaccard: float   # |A∩B| / |A∪B|
+    a_in_b: float    # |A∩B| / |A|: share of a found in b (1.0: a is contained in b)
+    b_in_a: float    # |A∩B| / |B|
+    exact: bool      # computed from exact shingles, not estimated from MinHash
+
+    @property
+    def containment(self) -> float:
+        """The larger of the two containments."""
+        return max(self.a_in_b, self.b_in_a)
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    # Generating permutations costs more than hashing a short text: do it once per size.
+    return MinHash(num_perm=num_perm, scheme=_SCHEME).permutations
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+def paragraph_hash(normalized_paragraph: str) -> str:
+    """Stable short hash of one normalized paragraph (16 hex digits)."""
+    return hashlib.blake2b(normalized_paragraph.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
+    """Distinct 32-bit hashes of the word shingles of normalized paragraphs, sorted."""
+    hashes: list[int] = []
+    for paragraph in paragraphs:
+        words = paragraph.split()
+        if len(words) <= shingle_size:
+            hashes.append(sha1_hash32(" ".join(words).encode("utf-8")))
+            continue
+        for start in range(len(words) - shingle_size + 1):
+            hashes.append(sha1_hash32(" ".join(words[start:start + shingle_size]).encode("utf-8")))
+    return np.unique(np.asarray(hashes, dtype=np.uint32))
+
+
+def fingerprint(text: str, params: DedupParams) -> Fingerprint:
+    """Fingerprint of an extracted article text (paragraphs separated by newlines)."""
+    if params.shingle_size < 1:
+        raise ValueError(f"shingle_size must be at least 1, got {params.shingle_size}")
+    paragraphs = normalize_paragraphs(text)
+    hashes = shingle_hashes(paragraphs, params.shingle_size)
+    minhash = MinHash(
+        num_perm=params.num_perm, hashfunc=_identity,
+        permutations=_permutations(params.num_perm), scheme=_SCHEME,
+    )
+    if len(hashes):
+        minhash.update_batch(hashes)
+    return Fingerprint(
+        text_hash=hashlib.sha256("\n".join(paragraphs).encode("utf-8")).hexdigest(),
+        signature=minhash.hashvalues.astype(_SIGNATURE_DTYPE).tobytes(),
+        shingle_count=int(len(hashes)),
+        paragraph_hashes=tuple(
+            paragraph_hash(p) for p in paragraphs if len(p.split()) >= PARAGRAPH_MIN_WORDS
+        ),
+        shingles=hashes.astype(_SIGNATURE_DTYPE).tobytes() if len(hashes) <= EXACT_SHINGLE_LIMIT else b"",
+    )
+
+
+def signature_values(fp: Fingerprint) -> np.ndarray:
+    """The MinHash hash values of a fingerprint, as datasketch holds them."""
+    return np.frombuffer(fp.signature, dtype=_SIGNATURE_DTYPE).astype(np.uint32)
+
+
+def to_minhash(fp: Fingerprint) -> MinHash:
+    """A datasketch MinHash holding the fingerprint's signature (for MinHashLSH)."""
+    values = signature_values(fp)
+    return MinHash(hashvalues=values, permutations=_permutations(len(values)), scheme=_SCHEME)
+
+
+def similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
+    """Jaccard and containments of two fingerprints: exact when both carry their shingles,
+    else estimated from MinHash, with |A∩B| = J(|A|+|B|)/(1+J)."""
+    if a.shingle_count == 0 or b.shingle_count == 0:
+        same = 1.0 if a.text_hash == b.text_hash else 0.0
+        return Similarity(same, same, same, exact=True)
+    if a.shingles and b.shingles:
+        shingles_a = np.frombuffer(a.shingles, dtype=_SIGNATURE_DTYPE)
+        shingles_b = np.frombuffer(b.shingles, dtype=_SIGNATURE_DTYPE)
+        common = len(np.intersect1d(shingles_a, shingles_b, assume_unique=True))
+        union = len(shingles_a) + len(shingles_b) - common
+        return Similarity(common / union, common / len(shingles_a), common / len(shingles_b), exact=True)
+    if len(a.signature) != len(b.signature):
+        raise ValueError(
+            f"cannot compare signatures of {len(a.signature) // 4} and {len(b.signature) // 4} "
+            "permutations: fingerprints were made with different num_perm"
+        )
+    jaccard = float(np.count_nonzero(signature_values(a) == signature_values(b))) / (len(a.signature) // 4)
+    common = jaccard * (a.shingle_count + b.shingle_count) / (1.0 + jaccard)
+    return Similarity(
+        jaccard,
+        min(1.0, common / a.shingle_count),
+        min(1.0, common / b.shingle_count),
+        exact=False,
+    )

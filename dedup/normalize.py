@@ -1,0 +1,128 @@
+"""Text normalization for hashing and shingling.
+
+Two crawls of an unchanged article must normalize to the same text, and two different
+articles must not be made to look alike. So the steps are few:
+
+1. Unicode NFKC (full-width digits, ligatures, non-breaking spaces become plain forms),
+   then ``casefold``.
+2. Page-chrome lines are dropped (``CHROME_LINE_PATTERNS``): lines that change between
+   crawls while the article does not ("Updated 5 minutes ago", "12 comments"); and generic
+   site boilerplate (``BOILERPLATE_LINE_PATTERNS``: "Follow us on ...", newsletter prompts,
+   copyright lines), which would make short articles of one site look alike.
+3. Punctuation and symbols become spaces; whitespace is collapsed.
+4. Chinese and Japanese characters become one token each, since those scripts put no
+   spaces between words and word shingles would otherwise see a paragraph as one word.
+
+Paragraphs (lines of the input) are kept apart: shingles never span two paragraphs, so a
+dropped or moved paragraph disturbs only its own shingles.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# A chrome line is short; longer lines are article text even if they start with "Updated".
+CHROME_MAX_WORDS = 10
+
+# Words a page's time stamp is made of (month and day names, numbers, zones).
+_DATE_WORD = (
+    r"(\d{1,4}(st|nd|rd|th|h)?|jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?"
+    r"|sep(t|tember)?|oct(ober)?|nov(ember)?|dec(ember)?|mon(day)?|tue(s|sday)?|wed(nesday)?"
+    r"|thu(rs|rsday)?|fri(day)?|sat(urday)?|sun(day)?|am|pm|a\.m\.|p\.m\.|gmt|utc|[ecmp][sd]?t"
+    r"|cet|cest|bst|ist|today|yesterday|on|at|last|updated|modified|published|posted)\b"
+)
+
+# Lines matched (after NFKC + casefold, before punctuation is stripped) and dropped. Kept small
+# on purpose: each pattern is something that changes between crawls without the article
+# changing. Bylines ("By NewsChina Updated Apr.1") are article text and stay, unless they hold a
+# relative time, which changes on every crawl.
+CHROME_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # Relative times anywhere in a short line: "Updated 5 minutes ago", "By Ann Lee, 3 hours ago".
+    re.compile(
+        r"\b(\d+|an?|one)\s*(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\s+ago\b"
+        r"|\bjust now\b"
+    ),
+    # Time stamps of the page: "Last updated: 12 March 2024, 14:05", "Published 09:12 GMT",
+    # "Published: 3/12/2024 | Updated: 3/13/2024". Only date words may follow the keyword, so
+    # "Updated figures show inflation fell" stays.
+    re.compile(
+        r"^(last\s+)?(updated|modified|published|posted)\b[\s:|\-–—,.]*"
+        rf"({_DATE_WORD}[\s:/|\-–—,.+]*)*$"
+    ),
+    # Comment counters: "12 comments", "Comments (3)", "No comments".
+    re.compile(r"^((\d[\d,.]*|no)\s+)?comments?\s*(\(\s*\d+\s*\))?$"),
+    # Share prompts: "Share", "Share this article", "Share on Facebook".
+    re.compile(r"^share(\s+this)?(\s+(article|story|post|page))?(\s+(on|via)\s+\S+)?\s*[:!]?$"),
+    # Ad slot labels.
+    re.compile(r"^advertisement$"),
+)
+
+# A boilerplate line may be a little longer than a chrome line (copyright notices).
+BOILERPLATE_MAX_WORDS = 30
+
+# Site boilerplate that leaks into extracted text: the same on every article of a site, so on
+# short articles it alone can make two different stories look like versions of each other.
+# Only generic calls to action and copyright notices; a site's own wording stays.
+BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^follow (us|@\S+)\b.*\bon\b"),                                      # "Follow us on Twitter"
+    re.compile(r"\b(subscribe|sign up|signup)\b.*\b(newsletter|inbox|updates|alerts)\b"),  # newsletter prompts
+    re.compile(r"^(©|\(c\)|copyright\s*(©|\(c\))?\s*\d{4})|\ball rights reserved\b"),  # copyright lines
+)
+
+_CJK_RANGES = (
+    (0x3040, 0x30FF),    # hiragana, katakana
+    (0x3400, 0x4DBF),    # CJK extension A
+    (0x4E00, 0x9FFF),    # CJK unified ideographs
+    (0xF900, 0xFAFF),    # CJK compatibility ideographs
+    (0x20000, 0x2FFFF),  # CJK extensions B..
+)
+
+
+class _TokenTable(dict[int, str | None]):
+    """``str.translate`` table built lazily: punctuation/symbols → space, CJK → spaced token."""
+
+    def __missing__(self, codepoint: int) -> str | None:
+        char = chr(codepoint)
+        category = unicodedata.category(char)
+        if category[0] in "PS" or category in ("Cc", "Cf", "Zs", "Zl", "Zp"):
+            value: str | None = " "
+        elif any(low <= codepoint <= high for low, high in _CJK_RANGES):
+            value = f" {char} "
+        else:
+            value = char
+        self[codepoint] = value
+        return value
+
+
+_TOKEN_TABLE = _TokenTable()
+_SPACES = re.compile(r"\s+")
+
+
+def is_chrome_line(line: str) -> bool:
+    """True if ``line`` (already NFKC-normalized and casefolded) is page chrome or boilerplate."""
+    stripped = line.strip()
+    words = len(stripped.split())
+    if not stripped or words > BOILERPLATE_MAX_WORDS:
+        return False
+    if any(pattern.search(stripped) for pattern in BOILERPLATE_LINE_PATTERNS):
+        return True
+    return words <= CHROME_MAX_WORDS and any(pattern.search(stripped) for pattern in CHROME_LINE_PATTERNS)
+
+
+def normalize_paragraph(line: str) -> str:
+    """One line → its normalized form ("" for chrome lines and lines without words)."""
+    folded = unicodedata.normalize("NFKC", line).casefold()
+    if is_chrome_line(folded):
+        return ""
+    return _SPACES.sub(" ", folded.translate(_TOKEN_TABLE)).strip()
+
+
+def normalize_paragraphs(text: str) -> list[str]:
+    """The text's normalized paragraphs, in order, without empty ones and chrome lines."""
+    paragraphs = (normalize_paragraph(line) for line in text.splitlines())
+    return [p for p in paragraphs if p]
+
+
+def normalize(text: str) -> str:
+    """Normalized text: normalized paragraphs joined by "\\n"."""
+    return "\n".join(normalize_paragraphs(text))

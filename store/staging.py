@@ -1,0 +1,291 @@
+"""The staging table of distributed mode: fetched pages waiting for (or done by) a worker.
+
+The crawling process writes each page here (HTML and all) and commits *before* it sends the
+Celery task, so a message only ever carries ``(page_id, url)`` and a lost message loses
+nothing: the row is still ``pending`` and whoever watches the crawl sends it again.
+
+A row's life: ``pending`` → ``done`` (with the outcome kind) or ``failed`` (with the reason).
+``claimed_until`` is a lease, not a state: a worker that starts a page takes the lease for
+as long as a living worker may take (the task's hard time limit plus a margin); a second
+delivery of the same page (broker redelivery, a re-send of a stale page) finds the lease
+taken or the row finished and does nothing. A SIGKILLed worker's lease simply runs out.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from sqlalchemy import (
+    Engine,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crawler.page import Page
+from store.engine import make_engine, upgrade_schema, write_engine
+from store.models import AutoId, Base, UTCDateTime
+
+StageState = Literal["pending", "done", "failed"]
+
+
+class StagedPage(Base):
+    """One fetched page of one crawl, until a worker has processed it (and after, for counts)."""
+
+    __tablename__ = "staged_pages"
+    __table_args__ = (
+        UniqueConstraint("crawl_id", "url", name="uq_staged_pages_crawl_url"),
+        Index("ix_staged_pages_crawl_state", "crawl_id", "state"),
+        Index("ix_staged_pages_state_updated", "state", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    crawl_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    final_url: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    headers: Mapped[str] = mapped_column(Text, nullable=False)      # JSON object
+    html: Mapped[str | None] = mapped_column(Text)                  # emptied once done
+    hints: Mapped[str] = mapped_column(Text, nullable=False)        # JSON object
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # pending | done | failed
+    outcome: Mapped[str | None] = mapped_column(String(16))       # PageOutcome.kind when done
+    article_id: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)        # last task message sent
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's lease
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+__all__ = ["StagedPage", "Staging", "Claim", "CrawlCounts"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker gets when it starts a page: the page, or why there is nothing to do."""
+
+    page: Page | None
+    # "claimed": go ahead; "finished": done/failed already (a redelivery); "busy": another
+    # worker holds the lease; "missing": no such row (purged); "exhausted": too many attempts.
+    status: Literal["claimed", "finished", "busy", "missing", "exhausted"]
+    state: str = ""
+    outcome: str | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class CrawlCounts:
+    pending: int
+    done: int
+    failed: int
+    outcomes: dict[str, int]     # kind -> pages, for the done ones
+    leased: int                  # pending pages a worker is on right now
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.done + self.failed
+
+
+class Staging:
+    """Reads and writes of ``staged_pages``. One object per process; thread-safe (one Engine)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = write_engine(engine)
+
+    @classmethod
+    def open(cls, database_url: str, migrate: bool = True) -> "Staging":
+        engine = make_engine(database_url)
+        if migrate:
+            upgrade_schema(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- the crawling process ---
+
+    def stage(self, page: Page) -> tuple[int, bool]:
+        """Store ``page`` as pending; returns ``(page_id, created)``. The same URL twice in one
+        crawl (listed by a feed and a sitemap) is staged once: ``created`` is False then."""
+        now = utcnow()
+        values = {
+            "crawl_id": page.crawl_id, "url": page.url, "final_url": page.final_url,
+            "source": page.source, "status": page.status, "headers": json.dumps(page.headers),
+            "html": page.html, "hints": json.dumps(page.hints), "fetched_at": page.fetched_at,
+            "state": "pending", "reason": "", "attempts": 0, "created_at": now, "updated_at": now,
+        }
+        try:
+            with self._writer.begin() as conn:
+                page_id = conn.execute(insert(StagedPage).values(**values).returning(StagedPage.id)).scalar_one()
+            return int(page_id), True
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                page_id = conn.execute(
+                    select(StagedPage.id).where(StagedPage.crawl_id == page.crawl_id, StagedPage.url == page.url)
+                ).scalar_one()
+            return int(page_id), False
+
+    def mark_sent(self, page_ids: Iterable[int]) -> None:
+        ids = list(page_ids)
+        if not ids:
+            return
+        with self._writer.begin() as conn:
+            conn.execute(update(StagedPage).where(StagedPage.id.in_(ids)).values(sent_at=utcnow()))
+
+    # --- the worker ---
+
+    def claim(self, page_id: int, lease_seconds: float, max_attempts: int) -> Claim:
+        """Take the lease of a pending page whose lease is free or ran out, count the attempt,
+        and return the page. One UPDATE ... WHERE, so two workers cannot both win."""
+        now = utcnow()
+        with self._writer.begin() as conn:
+            won = conn.execute(
+                update(StagedPage)
+                .where(
+                    StagedPage.id == page_id,
+                    StagedPage.state == "pending",
+                    or_(StagedPage.claimed_until.is_(None), StagedPage.claimed_until < now),
+                    StagedPage.attempts < max_attempts,
+                )
+                .values(claimed_until=now + timedelta(seconds=lease_seconds),
+                        attempts=StagedPage.attempts + 1, updated_at=now)
+            ).rowcount
+            row = conn.execute(select(StagedPage).where(StagedPage.id == page_id)).mappings().first()
+        if row is None:
+            return Claim(None, "missing")
+        if won:
+            return Claim(_page(row), "claimed", row["state"], None, row["attempts"])
+        if row["state"] != "pending":
+            return Claim(None, "finished", row["state"], row["outcome"], row["attempts"])
+        if row["attempts"] >= max_attempts and (row["claimed_until"] is None or row["claimed_until"] < now):
+            return Claim(_page(row), "exhausted", row["state"], None, row["attempts"])
+        return Claim(None, "busy", row["state"], None, row["attempts"])
+
+    def page(self, page_id: int) -> Page | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(StagedPage).where(StagedPage.id == page_id)).mappings().first()
+        return _page(row) if row is not None else None
+
+    def finish(self, page_id: int, outcome: str, article_id: str | None, reason: str) -> bool:
+        """Mark a pending page done with its outcome; drops the HTML (nothing reads it again).
+        False when it was finished already (a concurrent redelivery got there first)."""
+        with self._writer.begin() as conn:
+            return bool(conn.execute(
+                update(StagedPage)
+                .where(StagedPage.id == page_id, StagedPage.state == "pending")
+                .values(state="done", outcome=outcome, article_id=article_id, reason=reason[:2000],
+                        html=None, claimed_until=None, updated_at=utcnow())
+            ).rowcount)
+
+    def fail(self, page_id: int, reason: str) -> bool:
+        """Mark a pending page failed for good. The HTML stays, for whoever looks into it."""
+        with self._writer.begin() as conn:
+            return bool(conn.execute(
+                update(StagedPage)
+                .where(StagedPage.id == page_id, StagedPage.state == "pending")
+                .values(state="failed", outcome="failed", reason=reason[:2000], claimed_until=None,
+                        updated_at=utcnow())
+            ).rowcount)
+
+    def release(self, page_id: int, reason: str) -> None:
+        """Give the lease back after a transient error, so the retry can claim the page."""
+        with self._writer.begin() as conn:
+            conn.execute(
+                update(StagedPage)
+                .where(StagedPage.id == page_id, StagedPage.state == "pending")
+                .values(claimed_until=None, reason=reason[:2000], updated_at=utcnow())
+            )
+
+    # --- whoever watches a crawl ---
+
+    def counts(self, crawl_id: str) -> CrawlCounts:
+        now = utcnow()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(StagedPage.state, StagedPage.outcome, func.count())
+                .where(StagedPage.crawl_id == crawl_id)
+                .group_by(StagedPage.state, StagedPage.outcome)
+            ).all()
+            leased = conn.execute(
+                select(func.count()).where(
+                    StagedPage.crawl_id == crawl_id, StagedPage.state == "pending", StagedPage.claimed_until >= now
+                )
+            ).scalar_one()
+        by_state: Counter[str] = Counter()
+        outcomes: dict[str, int] = {}
+        for state, outcome, n in rows:
+            by_state[state] += n
+            if state == "done" and outcome:
+                outcomes[outcome] = outcomes.get(outcome, 0) + n
+        return CrawlCounts(by_state["pending"], by_state["done"], by_state["failed"], outcomes, int(leased))
+
+    def stale(self, crawl_id: str | None, unclaimed_grace: float | None) -> list[tuple[int, str]]:
+        """Pending pages whose message may be lost: the lease ran out (the worker died or hit
+        its hard limit), or never sent. With ``unclaimed_grace`` set (seconds), also pages sent
+        that long ago and never claimed: the caller passes it only when the queue is empty,
+        i.e. when no message for them can still be waiting there."""
+        now = utcnow()
+        lost = [
+            StagedPage.claimed_until < now,
+            StagedPage.sent_at.is_(None) & StagedPage.claimed_until.is_(None),
+        ]
+        if unclaimed_grace is not None:
+            lost.append(
+                StagedPage.claimed_until.is_(None)
+                & (StagedPage.sent_at < now - timedelta(seconds=unclaimed_grace))
+            )
+        query = select(StagedPage.id, StagedPage.url).where(StagedPage.state == "pending", or_(*lost))
+        if crawl_id is not None:
+            query = query.where(StagedPage.crawl_id == crawl_id)
+        with self.engine.connect() as conn:
+            return [(int(i), u) for i, u in conn.execute(query.order_by(StagedPage.id)).all()]
+
+    def failed_pages(self, crawl_id: str) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+                select(StagedPage.url, StagedPage.reason)
+                .where(StagedPage.crawl_id == crawl_id, StagedPage.state == "failed")
+                .order_by(StagedPage.id)
+            ).all()]
+
+    def purge(self, done_older_than: timedelta, failed_older_than: timedelta) -> int:
+        """Forget finished rows: done ones soon (their counts only serve the crawl's summary),
+        failed ones later (operators look at them)."""
+        now = utcnow()
+        with self._writer.begin() as conn:
+            return int(conn.execute(
+                delete(StagedPage).where(or_(
+                    (StagedPage.state == "done") & (StagedPage.updated_at < now - done_older_than),
+                    (StagedPage.state == "failed") & (StagedPage.updated_at < now - failed_older_than),
+                ))
+            ).rowcount)
+
+
+def _page(row) -> Page:  # type: ignore[no-untyped-def]
+    return Page(
+        url=row["url"], final_url=row["final_url"], status=row["status"],
+        headers=json.loads(row["headers"]), html=row["html"] or "", fetched_at=row["fetched_at"],
+        source=row["source"], crawl_id=row["crawl_id"], hints=json.loads(row["hints"]),
+    )

@@ -1,0 +1,108 @@
+"""The candidate index, in memory and in the real Redis: same behaviour for both."""
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from dedup import CandidateIndex, DedupParams, InMemoryIndex, RedisIndex, fingerprint
+
+PARAMS = DedupParams()
+
+_SUBJECTS = ["The council", "The ministry", "A spokesperson for the port", "Local traders", "The union",
+             "Police", "The regional court", "Hospital managers", "The mayor's office", "Residents"]
+_VERBS = ["said on Monday that", "warned that", "confirmed that", "denied reports that", "announced that",
+          "told reporters that", "argued in a statement that", "insisted that"]
+_CLAUSES = ["the budget for the new bridge would rise by {n} percent",
+            "{n} jobs were at risk after the closure of the northern plant",
+            "the harbour would stay closed to cargo ships for {n} days",
+            "a decision on the school merger was expected within {n} weeks",
+            "water prices would be frozen until at least {n}",
+            "the strike had cost the airport about {n} million euros",
+            "{n} families had been moved to temporary housing after the fire",
+            "the inquiry had received more than {n} written submissions"]
+
+
+def article(seed: int, paragraphs: int = 6) -> str:
+    """A made-up news text: varied sentences, different for each seed."""
+    rng = random.Random(seed)
+    lines = [f"Report {seed}: {rng.choice(_SUBJECTS)} under pressure"]
+    for _ in range(paragraphs):
+        sentences = [
+            f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_CLAUSES).format(n=rng.randint(2, 9000))}."
+            for _ in range(rng.randint(2, 3))
+        ]
+        lines.append(" ".join(sentences))
+    return "\n".join(lines)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def index(request: pytest.FixtureRequest) -> Iterator[CandidateIndex]:
+    if request.param == "memory":
+        yield InMemoryIndex(PARAMS)
+        return
+    import redis
+
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    yield RedisIndex(client, PARAMS, basename="test-dedup")
+    client.close()
+
+
+def test_near_duplicate_is_found_and_unrelated_text_is_not(index: CandidateIndex) -> None:
+    for n in range(20):
+        index.add(f"a{n}:1", fingerprint(article(n), PARAMS))
+    copy = "By a staff reporter\n" + article(7) + "\nThis article first appeared in the Courier."
+    assert "a7:1" in index.query(fingerprint(copy, PARAMS))
+    assert index.query(fingerprint(article(999), PARAMS)) == set()
+
+
+def test_containment_cases_are_found_through_shared_paragraphs(index: CandidateIndex) -> None:
+    full = article(3, paragraphs=12)
+    index.add("full:1", fingerprint(full, PARAMS))
+    short_old_version = "\n".join(full.split("\n")[:2])   # far below the LSH threshold in Jaccard
+    assert "full:1" in index.query(fingerprint(short_old_version, PARAMS))
+
+
+def test_adding_a_key_twice_changes_nothing(index: CandidateIndex) -> None:
+    fp = fingerprint(article(1), PARAMS)
+    index.add("a1:1", fp)
+    index.add("a1:1", fp)
+    index.add("a1:1", fingerprint(article(2), PARAMS))   # an existing key keeps its first entry
+    assert len(index) == 1
+    assert index.query(fp) == {"a1:1"}
+    assert index.query(fingerprint(article(2), PARAMS)) == set()
+
+
+def test_removed_keys_are_no_longer_found(index: CandidateIndex) -> None:
+    fp = fingerprint(article(5), PARAMS)
+    index.add("a5:1", fp)
+    index.add("a5:2", fingerprint(article(5) + "\nA late correction was added to this report.", PARAMS))
+    index.remove("a5:1")
+    index.remove("never-added")
+    assert len(index) == 1
+    assert index.query(fp) == {"a5:2"}
+
+
+def test_paragraphs_every_article_shares_find_nothing(index: CandidateIndex) -> None:
+    footer = "The Harbour Gazette is an independent newsroom funded by readers like you, not by advertisers."
+    for n in range(120):
+        index.add(f"g{n}:1", fingerprint(f"Story {n}\nShort item number {n} about the harbour.\n{footer}", PARAMS))
+    other = fingerprint(article(42) + "\n" + footer, PARAMS)
+    assert index.query(other) == set()
+
+
+def test_fingerprints_of_other_params_are_refused(index: CandidateIndex) -> None:
+    with pytest.raises(ValueError, match="permutations"):
+        index.add("x:1", fingerprint(article(1), DedupParams(num_perm=64)))
+
+
+def test_redis_index_is_shared_between_clients_and_kept_apart_by_basename(redis_url: str) -> None:
+    import redis
+
+    fp = fingerprint(article(11), PARAMS)
+    with redis.Redis.from_url(redis_url) as writer, redis.Redis.from_url(redis_url) as reader:
+        RedisIndex(writer, PARAMS, basename="prod").add("a11:1", fp)
+        assert RedisIndex(reader, PARAMS, basename="prod").query(fp) == {"a11:1"}
+        assert RedisIndex(reader, PARAMS, basename="other").query(fp) == set()
+        assert all(key.startswith(b"prod:") for key in reader.keys("*"))
