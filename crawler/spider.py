@@ -171,6 +171,12 @@ class NewsSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         url = request.meta.get("listed_url", request.url) if request is not None else "?"
+        if isinstance(failure.value, IgnoreRequest) and "robots.txt" in str(failure.value):
+            # Obeying robots.txt is the crawler doing its job, not an error.
+            self.sink.skipped(url, self.source.name, "disallowed by robots.txt")
+            self.stats.disallowed += 1
+            self.on_outcome(self.source.name, url, "skipped")
+            return
         self._failed(url, self._reason(failure, request))
 
     def _reason(self, failure: Failure, request: scrapy.Request | None) -> str:
@@ -187,8 +193,6 @@ class NewsSpider(scrapy.Spider):
             return f"timeout after {self.settings.getfloat('DOWNLOAD_TIMEOUT'):g}s"
         if isinstance(error, DownloadCancelledError) and "max size" in str(error):
             return f"larger than {self.settings.getint('DOWNLOAD_MAXSIZE')} bytes"
-        if isinstance(error, IgnoreRequest) and "robots.txt" in str(error):
-            return "disallowed by robots.txt"
         message = str(error).strip() or type(error).__name__
         return f"{type(error).__name__}: {message}"
 

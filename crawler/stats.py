@@ -12,10 +12,11 @@ class SourceStats:
     errors: int = 0           # article pages and discovery documents that failed (sink.failed)
     bad_links: int = 0        # unusable URLs in feeds/sitemaps ("htp://x", "javascript:..."), skipped
     over_limit: int = 0       # article URLs left out because of max_pages
+    disallowed: int = 0       # article URLs robots.txt forbids, never requested (sink.skipped)
 
     @property
     def done(self) -> int:
-        return self.pages_fetched + self.not_modified + self.errors
+        return self.pages_fetched + self.not_modified + self.errors + self.disallowed
 
 
 @dataclass

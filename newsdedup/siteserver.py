@@ -328,6 +328,8 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
 
 
 def _content_type(path: str) -> str:
+    if path.endswith("/"):
+        return CONTENT_TYPES[".html"]  # a folder is served as its index.html
     suffix = Path(path).suffix.lower()
     if suffix in CONTENT_TYPES:
         return CONTENT_TYPES[suffix]

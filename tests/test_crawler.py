@@ -45,6 +45,7 @@ class RecordingSink:
         self.accepted: list[dict[str, Any]] = []
         self.not_modified_urls: list[str] = []
         self.failures: list[dict[str, str]] = []
+        self.skips: list[dict[str, str]] = []
 
     def validators(self, url: str):
         from crawler.page import Validators
@@ -74,6 +75,9 @@ class RecordingSink:
     def failed(self, url: str, source: str, reason: str) -> None:
         self.failures.append({"url": url, "source": source, "reason": reason})
 
+    def skipped(self, url: str, source: str, reason: str) -> None:
+        self.skips.append({"url": url, "source": source, "reason": reason})
+
     def finish(self) -> None:
         self.state_path.write_text(json.dumps(self.state))
 
@@ -92,7 +96,7 @@ def _child_main(job_path: str) -> None:
     sink.finish()
     Path(job["out"]).write_text(json.dumps({
         "accepted": sink.accepted, "not_modified": sink.not_modified_urls,
-        "failed": sink.failures, "stats": asdict(stats), "progress": progress,
+        "failed": sink.failures, "skipped": sink.skips, "stats": asdict(stats), "progress": progress,
     }))
 
 
@@ -233,7 +237,9 @@ def test_bad_inputs_fail_with_clear_reasons_and_the_crawl_goes_on(rounds):
     assert reasons[f"{ARTICLES}huge.html"] == "larger than 1000000 bytes"
     assert reasons[f"{ARTICLES}moved.html"].startswith("redirect to another host: http://127.0.0.3:")
     assert reasons["/feed-broken.xml"].startswith("broken feed")
-    assert reasons["/private/secret-draft.html"] == "disallowed by robots.txt"
+    skips = by_path([f for f in rounds["first"]["skipped"] if f["source"] == "daily"])
+    assert skips["/private/secret-draft.html"]["reason"] == "disallowed by robots.txt"
+    assert "/private/secret-draft.html" not in reasons  # obeying robots.txt is not an error
     # The good pages listed after every bad one still arrived (see the first test).
     assert len(daily_pages(rounds["first"])) == 11
 
@@ -282,8 +288,9 @@ def test_stats_and_progress_count_what_happened(rounds):
     assert stats["not_modified"] == 0
     assert stats["per_source"]["daily"]["pages_fetched"] == 11
     finished = [p for p in first["progress"] if p["outcome"] != "discovered"]
-    assert len(finished) == stats["pages_fetched"] + stats["errors"]
-    assert finished[-1]["done"] == stats["pages_fetched"] + stats["errors"]
+    assert stats["disallowed"] == len(first["skipped"]) == 1
+    assert len(finished) == stats["pages_fetched"] + stats["errors"] + stats["disallowed"]
+    assert finished[-1]["done"] == stats["pages_fetched"] + stats["errors"] + stats["disallowed"]
 
 
 # --------------------------------------------------------------------------- round 2

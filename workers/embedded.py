@@ -56,6 +56,9 @@ class EmbeddedSink:
         self.summary.not_modified += 1
         self._changed()
 
+    def skipped(self, url: str, source: str, reason: str) -> None:
+        log.info("skipped %s: %s", url, reason)
+
     def failed(self, url: str, source: str, reason: str) -> None:
         log.warning("failed %s: %s", url, reason)
         self.summary.errors += 1

@@ -27,6 +27,9 @@ class PageSink(Protocol):
     def not_modified(self, url: str, source: str) -> None:
         """An article page answered 304: nothing to do but count (and touch last_seen)."""
 
+    def skipped(self, url: str, source: str, reason: str) -> None:
+        """An article URL deliberately not fetched (robots.txt disallows it)."""
+
     def failed(self, url: str, source: str, reason: str) -> None:
         """A page or discovery document could not be used (HTTP error, not HTML, too large,
         broken feed, offsite redirect, timeout...). ``reason`` is short and human-readable."""

@@ -1,0 +1,417 @@
+"""Choosing the article's metadata among what the page offers.
+
+Order of trust, each field: the JSON-LD object of the article, then Open Graph / article:*
+meta tags, then the visible markup (<h1>, <time pubdate>), then trafilatura's and htmldate's
+heuristics, then the crawler's hints (feed entry, sitemap news tags).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+from urllib.parse import urljoin, urlsplit
+
+from dateutil import parser as date_parser
+
+from extract.structured import StructuredData, clean_space, type_names
+from extract.urls import is_probably_section_page, normalize_url
+
+# --------------------------------------------------------------------------- titles
+
+# Separators between a headline and a site name in <title> and og:title.
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—·•»:/~*]+\s+|\s*[|｜ㅣ]\s*|\s*--\s*|\s*：\s*(?=\S+$)")
+# A remainder that starts with a separator: "Headline | Site" given "Headline".
+_SEPARATOR_START = re.compile(r"^(?:\s+[|\-–—·•»:/~*]+\s+|\s*[|｜ㅣ：]\s*|\s*--\s*|\s*-)")
+_DATE_SEGMENT = re.compile(r"^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s*$")
+_PREFIX_SEPARATOR = re.compile(r"^([^:|]{2,40})(?::\s+|\s+[|\-–—]\s+)")
+_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*$")
+
+
+def squash(text: str) -> str:
+    """Letters and digits only, case-folded: for comparing titles and names."""
+    return _ALNUM.sub("", text).casefold()
+
+
+def _host_labels(url: str) -> set[str]:
+    """``www.nytimes.co.uk`` → {"nytimes"}: the registrable label, which often spells the site."""
+    host = (urlsplit(url).hostname or "").lower()
+    labels = [label for label in host.split(".") if label not in ("www", "m", "amp", "edition")]
+    long_labels = {label for label in labels[:-1] if len(label) >= 3}
+    return {squash(label) for label in long_labels}
+
+
+def _is_site_name(segment: str, site_names: Iterable[str], host_labels: set[str]) -> bool:
+    squashed = squash(segment)
+    if not squashed or len(segment.split()) > 6:
+        return False
+    for name in site_names:
+        other = squash(name)
+        if other and (squashed == other or (len(other) >= 4 and (other in squashed or squashed in other))):
+            return True
+    for label in host_labels:
+        if squashed == label or (len(label) >= 4 and (squashed.startswith(label) or label.startswith(squashed) and len(squashed) >= 4)):
+            return True
+        # "BBC News" on bbc.co.uk, "BR24" on br.de: the label starts the name.
+        if len(label) >= 2 and squashed.startswith(label) and len(segment.split()) <= 3 and squashed[len(label):].isalnum() and len(squashed) - len(label) <= 6 and segment[:1].isupper():
+            return True
+    return False
+
+
+def strip_site_name(title: str, site_names: Iterable[str], url: str, *, drop_pipe_suffix: bool = False) -> str:
+    """``title`` without a leading or trailing site name ("Headline | Site", "Site: Headline").
+
+    ``drop_pipe_suffix`` also drops a last "| anything" segment of up to four words, which
+    in a <title> is nearly always the site or section (used only for the <title> fallback).
+    """
+    title = clean_space(title)
+    names = [name for name in site_names if name]
+    labels = _host_labels(url)
+    for _ in range(3):  # "Headline | Section | Site"
+        parts = _TITLE_SEPARATOR.split(title)
+        if len(parts) < 2:
+            break
+        separators = _TITLE_SEPARATOR.findall(title)
+        if _is_site_name(parts[-1], names, labels) or _DATE_SEGMENT.match(parts[-1]):
+            title = title[: len(title) - len(parts[-1]) - len(separators[-1])].strip()
+        elif _is_site_name(parts[0], names, labels):
+            title = title[len(parts[0]) + len(separators[0]):].strip()
+        elif drop_pipe_suffix and "|" in separators[-1] and len(parts[-1].split()) <= 4:
+            title = title[: len(title) - len(parts[-1]) - len(separators[-1])].strip()
+        else:
+            break
+    match = _PREFIX_SEPARATOR.match(title)
+    if match and _is_site_name(match.group(1), names, labels):
+        title = title[match.end():].strip()
+    return title
+
+
+def _without_unknown_suffix(title: str, others: list[str]) -> str:
+    """``title`` cut to another candidate it begins with when the rest is a separated suffix
+    ("Headline | Sport" beside the <h1> "Headline"): a site or section name we did not know."""
+    for other in sorted(others, key=len):
+        if len(other) >= 8 and len(other) < len(title) and title.startswith(other) and _SEPARATOR_START.match(title[len(other):]):
+            return other
+    return title
+
+
+def choose_title(data: StructuredData, article: dict[str, Any] | None, site_names: list[str], url: str, fallback: str | None) -> str:
+    """The headline: JSON-LD headline, og:title, <h1>, then <title>, each without site names."""
+    h1 = data.h1[0] if data.h1 else ""
+    candidates: list[str] = []
+    if article:
+        candidates += [clean_space(text_value(article.get("headline"))), clean_space(text_value(article.get("name")))]
+    candidates += [data.first_meta("og:title") or "", data.first_meta("twitter:title") or ""]
+    stripped = [strip_site_name(candidate, site_names, url) for candidate in candidates if candidate]
+    others = [*stripped, *data.h1]
+    for title in stripped:
+        # A JSON-LD headline cut to 110 characters ("…") is completed by the <h1> it begins.
+        if h1 and _ELLIPSIS.search(title) and h1.startswith(_ELLIPSIS.sub("", title)):
+            return h1
+        if title:
+            return _without_unknown_suffix(title, others)
+    if h1 and len(h1.split()) >= 2:
+        # A page may hold many <h1> (logo, section, headline): prefer the one <title> contains.
+        for heading in data.h1:
+            if squash(heading) and squash(heading) in squash(data.title_tag):
+                return heading
+        return h1
+    if data.title_tag:
+        return strip_site_name(data.title_tag, site_names, url, drop_pipe_suffix=True)
+    return clean_space(fallback) or h1
+
+
+# --------------------------------------------------------------------------- the article object
+
+
+def text_value(value: Any) -> str:
+    """The string a JSON-LD value holds (a string, the first of a list, an object's name)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    if isinstance(value, dict):
+        return text_value(value.get("name") or value.get("@value") or "")
+    return ""
+
+
+def _object_urls(obj: dict[str, Any]) -> set[str]:
+    urls = set()
+    for key in ("url", "@id", "mainEntityOfPage"):
+        value = obj.get(key)
+        if isinstance(value, dict):
+            value = value.get("@id") or value.get("url")
+        if isinstance(value, str) and value.startswith("http"):
+            urls.add(normalize_url(value.split("#")[0]))
+    return urls
+
+
+def choose_article_object(data: StructuredData, page_urls: set[str]) -> dict[str, Any] | None:
+    """The JSON-LD object describing this page's article (pages also list related ones)."""
+    if not data.articles:
+        return None
+    with_headline = [obj for obj in data.articles if obj.get("headline") or obj.get("datePublished")]
+    pool = with_headline or data.articles
+    for obj in pool:
+        if _object_urls(obj) & page_urls:
+            return obj
+    news = [obj for obj in pool if type_names(obj) & {"newsarticle", "reportagenewsarticle", "article", "blogposting", "liveblogposting", "analysisnewsarticle", "opinionnewsarticle"}]
+    return (news or pool)[0]
+
+
+# --------------------------------------------------------------------------- authors
+
+# "Di Maio", "De Niro": the Romance-language prefixes count only in lower case.
+_BYLINE_PREFIX = re.compile(
+    r"^(?:(?i:(?:written|reported|posted|text|story|photos?)\s+)?(?i:by|von|par|por|door|af|av|przez|от|автор)|di|de|da)\s*[:\-]?\s+",
+)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||/|\band\b|&|\bund\b|\bet\b|\bog\b|\bsowie\b)\s*", re.IGNORECASE)
+_EMAIL = re.compile(r"\S+@\S+\.\S+")
+_DATE_LIKE = re.compile(r"\d{1,4}[./:-]\d{1,2}|\b\d{4}\b|\b(?:updated|published|am|pm|gmt|utc)\b", re.IGNORECASE)
+# Job titles and newsroom boilerplate that sit next to names in bylines.
+_BOILERPLATE_AUTHORS = re.compile(
+    r"^(?:the\s+)?(?:\w+\s+)?(?:staff|staff writer|staff reporter|newsroom|editorial(?: team| staff| board)?|"
+    r"editor|editors|admin|administrator|redaktion|redacción|rédaction|redazione|team|desk|correspondent|"
+    r"reporter|contributor|guest author|guest|web desk|news desk|online desk|agencies|agency)$",
+    re.IGNORECASE,
+)
+_TRAILING_ROLE = re.compile(
+    r",?\s+(?:\||-|–|—)?\s*(?:staff writer|staff reporter|senior (?:writer|reporter|editor|correspondent)|"
+    r"correspondent|reporter|contributor|editor)\b.*$",
+    re.IGNORECASE,
+)
+
+
+def clean_authors(raw: Iterable[str]) -> list[str]:
+    """Person names from byline strings: prefixes, roles, emails, dates and boilerplate dropped,
+    "A and B" / "A, B" split, case-insensitive duplicates removed (first spelling kept)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for entry in raw:
+        entry = clean_space(entry)
+        if not entry or entry.startswith(("http://", "https://", "//")):
+            continue
+        entry = _EMAIL.sub(" ", entry)
+        for part in _AUTHOR_SPLIT.split(entry):
+            part = _BYLINE_PREFIX.sub("", part.strip(" .:-–—•·()[]\"'"))
+            part = _TRAILING_ROLE.sub("", part).strip(" .:-–—•·()[]\"'")
+            part = _BYLINE_PREFIX.sub("", part).strip()
+            if (
+                len(part) < 2
+                or len(part.split()) > 5
+                or _DATE_LIKE.search(part)
+                or _BOILERPLATE_AUTHORS.match(part)
+                or not any(char.isalpha() for char in part)
+            ):
+                continue
+            key = part.casefold()
+            if key not in seen:
+                seen.add(key)
+                names.append(part)
+    return names
+
+
+def _jsonld_people(article: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """(person names, organization names) of the article's JSON-LD author."""
+    persons: list[str] = []
+    organizations: list[str] = []
+    if not article:
+        return persons, organizations
+    raw = article.get("author") or article.get("creator") or []
+    for item in raw if isinstance(raw, list) else [raw]:
+        if isinstance(item, str):
+            persons.append(item)
+        elif isinstance(item, dict):
+            name = text_value(item.get("name"))
+            if not name and (item.get("givenName") or item.get("familyName")):
+                name = f"{text_value(item.get('givenName'))} {text_value(item.get('familyName'))}"
+            if name:
+                (organizations if type_names(item) & {"organization", "newsmediaorganization"} else persons).append(name)
+    return persons, organizations
+
+
+def choose_authors(data: StructuredData, article: dict[str, Any] | None, trafilatura_author: str | None) -> list[str]:
+    persons, organizations = _jsonld_people(article)
+    for source in (
+        persons,
+        data.all_meta("author", "article:author", "byl", "dc.creator", "sailthru.author", "parsely-author", "cxenseparse:author"),
+        [trafilatura_author.replace(";", ",")] if trafilatura_author else [],
+        organizations,
+    ):
+        names = clean_authors(source)
+        if names:
+            return names
+    return []
+
+
+# --------------------------------------------------------------------------- dates
+
+_UTC = timezone.utc
+# Zone abbreviations common on news pages (dateutil knows only UTC/GMT by name).
+_ZONES = {
+    name: hours * 3600
+    for name, hours in {
+        "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+        "BST": 1, "CET": 1, "CEST": 2, "MEZ": 1, "MESZ": 2, "EET": 2, "EEST": 3, "MSK": 3,
+        "IST": 5.5, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "SAST": 2, "WAT": 1,
+    }.items()
+}
+_YEAR = re.compile(r"(?<!\d)(?:19|20|21)\d\d(?!\d)")
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """An aware datetime from an ISO 8601 or common date string (UTC when no zone is given)."""
+    if not value:
+        return None
+    value = value.strip()
+    # A year is required: dateutil fills a missing one with this year's.
+    if not value or not _YEAR.search(value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            with warnings.catch_warnings():
+                # Zone names dateutil does not know ("CEST") leave the time naive: UTC below.
+                warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+                parsed = date_parser.parse(value, fuzzy=False, tzinfos=_ZONES)
+        except (ValueError, OverflowError, TypeError):
+            return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=_UTC)
+    if not 1995 <= parsed.year <= 2100:
+        return None
+    return parsed
+
+
+def _first_date(values: Iterable[str | None], latest_allowed: datetime) -> datetime | None:
+    for value in values:
+        parsed = parse_date(value)
+        if parsed and parsed <= latest_allowed:
+            return parsed
+    return None
+
+
+def published_candidates(data: StructuredData, article: dict[str, Any] | None) -> list[str | None]:
+    from_article = [text_value(article.get("datePublished")), text_value(article.get("dateCreated"))] if article else []
+    from_webpage = [text_value(page.get("datePublished")) for page in data.webpages]
+    return [
+        *from_article,
+        *data.all_meta("article:published_time", "datepublished", "og:article:published_time", "article.published"),
+        *data.time_pubdate,
+        *data.all_meta(
+            "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.issued", "dcterms.created",
+            "dc.date", "pubdate", "publishdate", "publish-date", "publication_date", "date", "og:published_time",
+            "article:published", "cxenseparse:recs:publishtime",
+        ),
+        *from_webpage,
+    ]
+
+
+def modified_candidates(data: StructuredData, article: dict[str, Any] | None) -> list[str | None]:
+    from_article = [text_value(article.get("dateModified"))] if article else []
+    return [
+        *from_article,
+        *data.all_meta("article:modified_time", "datemodified", "og:updated_time", "dcterms.modified", "last-modified", "lastmod"),
+    ]
+
+
+def choose_dates(
+    data: StructuredData,
+    article: dict[str, Any] | None,
+    *,
+    now: datetime,
+    heuristic_published: str | None,
+    heuristic_modified: str | None,
+    hinted_published: str | None,
+) -> tuple[datetime | None, datetime | None]:
+    """(published_at, modified_at): never in the future (now + 1 day), modified never before published."""
+    latest_allowed = now + timedelta(days=1)
+    published = _first_date(published_candidates(data, article), latest_allowed)
+    published = published or _first_date([heuristic_published, hinted_published], latest_allowed)
+    modified = _first_date(modified_candidates(data, article), latest_allowed)
+    if modified is None and heuristic_modified:
+        candidate = parse_date(heuristic_modified)
+        # htmldate gives days only: a "modified" day equal to the published day says nothing.
+        if candidate and candidate <= latest_allowed and (published is None or candidate.date() > published.date()):
+            modified = candidate
+    if modified is not None and published is not None and modified < published:
+        modified = None
+    return published, modified
+
+
+# --------------------------------------------------------------------------- canonical URL, language
+
+
+def choose_canonical(data: StructuredData, article: dict[str, Any] | None, page_url: str) -> str:
+    """The normalized canonical URL the page names when it is trustworthy, else ``page_url``.
+
+    Trusted when absolute http(s) and an article-like URL: not a home page, section front,
+    tag or pagination page, nor an ancestor of the page's own URL (CMS templates that name the
+    section). It may name another host: a syndicated copy naming its original.
+    """
+    candidates = [data.canonical_link, data.first_meta("og:url")]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        absolute = urljoin(page_url, candidate.strip())
+        if urlsplit(absolute).scheme not in ("http", "https"):
+            continue
+        normalized = normalize_url(absolute)
+        if not is_probably_section_page(normalized, page_url):
+            return normalized
+    return page_url
+
+
+_LANG = re.compile(r"^([a-zA-Z]{2})(?:$|[-_])")
+
+
+def _iso639_1(value: str | None) -> str | None:
+    match = _LANG.match((value or "").strip())
+    return match.group(1).lower() if match else None
+
+
+def choose_language(data: StructuredData, article: dict[str, Any] | None, detected: str | None) -> str | None:
+    in_language = text_value(article.get("inLanguage")) if article else ""
+    for value in (data.html_lang, in_language, data.first_meta("og:locale"), data.first_meta("content-language", "language", "dc.language"), detected):
+        code = _iso639_1(value)
+        if code:
+            return code
+    return None
+
+
+def choose_site_name(data: StructuredData, article: dict[str, Any] | None, fallback: str | None) -> str | None:
+    publisher = article.get("publisher") if article else None
+    candidates = [
+        data.first_meta("og:site_name"),
+        text_value(publisher) if isinstance(publisher, (dict, list)) else None,
+        data.first_meta("application-name", "apple-mobile-web-app-title"),
+        *[text_value(org.get("name")) for org in data.organizations[:1]],
+        fallback,
+    ]
+    for candidate in candidates:
+        if candidate and clean_space(candidate):
+            return clean_space(candidate)
+    return None
+
+
+def site_names_for_titles(data: StructuredData, article: dict[str, Any] | None, site_name: str | None) -> list[str]:
+    publisher = article.get("publisher") if article else None
+    names = [
+        site_name,
+        data.first_meta("og:site_name"),
+        text_value(publisher) if isinstance(publisher, (dict, list)) else None,
+        data.first_meta("application-name"),
+        data.first_meta("apple-mobile-web-app-title"),
+        data.first_meta("twitter:site"),
+        *[text_value(org.get("name")) for org in data.organizations],
+    ]
+    return [clean_space(name).lstrip("@") for name in names if name and clean_space(name)]
+
+
+def choose_description(data: StructuredData, article: dict[str, Any] | None, fallback: str | None) -> str | None:
+    for candidate in (data.first_meta("og:description"), data.first_meta("description"), text_value(article.get("description")) if article else None, fallback):
+        if candidate and clean_space(candidate):
+            return clean_space(candidate)
+    return None

@@ -1,0 +1,139 @@
+"""Two crawl rounds through the `newsdedup` command against three sites on loopback.
+
+The sites are the demo's (newsdedup/demo_sites): a feed site with an "old version" URL, a
+wire site with a syndicated copy, a listing site with a print URL and a robots.txt-disallowed
+draft. Between the rounds one story is updated in place and another republished as an
+"UPDATE 1-" revision at a new URL.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from newsdedup.demo import SITES, _fill, _publish
+from newsdedup.siteserver import SiteServer
+
+BUNDLE = Path(str(resources.files("newsdedup") / "demo_sites"))
+SUMMARY = re.compile(
+    r"(?P<fetched>\d+) pages fetched, (?P<not_modified>\d+) not modified, (?P<created>\d+) articles created, "
+    r"(?P<updated>\d+) updated, (?P<duplicates>\d+) duplicates, (?P<unchanged>\d+) unchanged, "
+    r"(?P<rejected>\d+) rejected, (?P<errors>\d+) errors"
+)
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    servers = {}
+    try:
+        for name, address in SITES.items():
+            root = tmp_path / "www" / name
+            root.mkdir(parents=True)
+            servers[name] = SiteServer(root, host=address).start()
+        placeholders = {f"{{{name}}}": server.base_url for name, server in servers.items()}
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(_fill((BUNDLE / "sources.yaml").read_text(), placeholders))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_CONFIG=str(sources))
+
+        def publish(round_number: int) -> None:
+            _publish(BUNDLE / f"round{round_number}", tmp_path / "www", placeholders)
+
+        yield servers, env, publish, placeholders
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def summary_of(output: str) -> dict[str, int]:
+    match = SUMMARY.search(output)
+    assert match, output
+    return {key: int(value) for key, value in match.groupdict().items()}
+
+
+def test_two_rounds_find_duplicates_and_updates(world) -> None:
+    servers, env, publish, placeholders = world
+    harbor, wire, metro = (servers[n].base_url for n in ("harbor-times", "coastal-wire", "metro-daily"))
+
+    publish(1)
+    first = newsdedup(env, "crawl", "--explain")
+    counts = summary_of(first.stdout)
+    assert counts["created"] == 5, first.stdout
+    assert counts["duplicates"] == 3, first.stdout
+    assert counts["errors"] == 0 and counts["updated"] == 0, first.stdout
+
+    publish(2)
+    second = newsdedup(env, "crawl", "--explain")
+    counts = summary_of(second.stdout)
+    assert counts["updated"] == 2, second.stdout       # in place, and "UPDATE 1-" at a new URL
+    assert counts["created"] == 0, second.stdout
+    assert counts["not_modified"] >= 5, second.stdout   # unchanged pages answered 304
+
+    records = [json.loads(line) for line in newsdedup(env, "feed").stdout.splitlines()]
+    by_title = {record["title"]: record for record in records}
+    assert len(records) == 5, [r["title"] for r in records]
+
+    terminal = by_title["Harbor Authority Approves Eastern Terminal Expansion"]
+    assert terminal["version"] == 2
+    assert "noise barrier" in terminal["text"]
+    assert terminal["canonical_url"] == f"{harbor}/2026/03/terminal-expansion.html"
+    assert set(terminal["urls"]) == {
+        f"{harbor}/2026/03/terminal-expansion.html",
+        f"{harbor}/2026/03/terminal-expansion-old.html",
+        f"{wire}/wire/terminal-expansion.html",
+    }
+    assert terminal["source"] == "harbor-times"
+    assert terminal["sources"] == ["coastal-wire", "harbor-times"]
+    assert "Updated 2 minutes ago" not in terminal["text"]
+
+    bridge = next(r for r in records if "Old Mill Bridge" in r["title"])
+    assert bridge["version"] == 2
+    assert "ten weeks" in bridge["text"]
+    assert f"{metro}/news/2026/03/bridge-closure-update-1.html" in bridge["urls"]
+    assert f"{metro}/print/2026/03/bridge-closure.html" in bridge["urls"]
+
+    # Different stories on the same topic stay apart.
+    assert {"Ferry Crews Vote to Strike Over Rosters", "Port Budget Leaves Little Room for Road Upgrades",
+            "Night Trains Return to the Coastal Line"} <= set(by_title)
+
+    # Politeness: robots.txt obeyed, conditional requests on the second round.
+    assert not servers["metro-daily"].requests_for("/drafts/embargoed.html")
+    conditional = [r for s in servers.values() for r in s.requests if "if-none-match" in r.headers]
+    assert conditional and any(r.status == 304 for r in conditional)
+    assert all("newsdedup" in r.headers.get("user-agent", "") for s in servers.values() for r in s.requests)
+
+    # The cursor: nothing after the last seq; the Atom form parses.
+    last = max(record["seq"] for record in records)
+    assert newsdedup(env, "feed", "--after", str(last)).stdout == ""
+    assert [json.loads(line)["seq"] for line in newsdedup(env, "feed", "--limit", "2").stdout.splitlines()] == \
+        sorted(r["seq"] for r in records)[:2]
+    atom = feedparser.parse(newsdedup(env, "feed", "--format", "atom").stdout)
+    assert not atom.bozo and len(atom.entries) == 5
+
+    # A third round with nothing changed puts nothing new in the feed.
+    third = newsdedup(env, "crawl")
+    assert summary_of(third.stdout)["created"] == summary_of(third.stdout)["updated"] == 0
+    assert newsdedup(env, "feed", "--after", str(last)).stdout == ""
+
+
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    result = subprocess.run([sys.executable, "-m", "newsdedup", "demo", "--keep", str(tmp_path)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "syndicated" in result.stdout
+    assert "0 to the robots.txt-disallowed" in result.stdout
+    assert "Old Mill Bridge" in result.stdout
