@@ -2,8 +2,10 @@
 
 The rules follow ARCHITECTURE.md "Deciding what a page is", in this order:
 
-1. Known URL (a candidate ``found_by="url"``): the same normalized text as any version of that
-   article is ``unchanged``; anything else is a new ``version`` (relation "original").
+1. Known URL (a candidate ``found_by="url"``): the text last seen at the URL, or that of any
+   version, is ``unchanged``; an alternate or syndicated URL whose text now matches a stored
+   version near-identically followed the original and is ``unchanged`` too; anything else is a
+   new ``version``.
 2. Canonical (the page names a stored article's URL as canonical): if the texts are similar at
    all, the page is that article: ``duplicate`` ("alternate" on the same source, "syndicated" on
    another), or a ``version`` ("revision") when the same source changed the text. A canonical
@@ -60,9 +62,11 @@ def _where(page: PageFacts, candidate: Candidate) -> str:
 
 def _decision(match: _Match, page: PageFacts) -> Decision:
     c = match.candidate
+    # Rule 1 is about the URL, so where the matched version came from is beside the point.
+    where = "" if c.found_by == "url" else f" {_where(page, c)}"
     reason = (
-        f"{match.why} article {_short(c.article_id)} v{c.version} ({_numbers(match.sim)}) "
-        f"{_where(page, c)}: {_outcome(match)}"
+        f"{match.why} article {_short(c.article_id)} v{c.version} ({_numbers(match.sim)})"
+        f"{where}: {_outcome(match)}"
     )
     return Decision(
         kind=match.kind, article_id=c.article_id, relation=match.relation,
@@ -119,17 +123,32 @@ def _best(matches: Sequence[_Match | None]) -> _Match | None:
     return max(found, key=lambda m: m.order) if found else None
 
 
-def _decide_known_url(page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate]) -> Decision:
+def _decide_known_url(
+    page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate], params: DedupParams
+) -> Decision:
     """Rule 1: the URL was fetched before for these articles."""
+    latest = max(candidates, key=lambda c: (c.is_latest, c.version))
+    relation: Relation = latest.url_relation or "original"
+    if fp.text_hash == latest.url_text_hash:
+        sim = Similarity(1.0, 1.0, 1.0, exact=True)
+        return _decision(_Match(9, "unchanged", relation, latest, sim, "same text as last time at this URL,"), page)
     for candidate in candidates:
         if candidate.fingerprint.text_hash == fp.text_hash:
             sim = Similarity(1.0, 1.0, 1.0, exact=True)
-            return _decision(_Match(9, "unchanged", "original", candidate, sim, "same text as"), page)
-    # The text changed: a new version of the article this URL belongs to (the latest state of
-    # the article seen at this URL wins when the URL was ever seen for several).
-    latest = max(candidates, key=lambda c: (c.is_latest, c.version))
+            return _decision(_Match(9, "unchanged", relation, candidate, sim, "same text as"), page)
+    if relation in ("alternate", "syndicated"):
+        # A copy (print page, "old version", syndicated text) whose text moved: if it now
+        # matches a stored version it followed the original and brings nothing new.
+        tracked = _best([
+            _Match(9, "unchanged", relation, c, sim, "copy now matches")
+            for c in candidates
+            if _near_identical(fp, c, sim := similarity(fp, c.fingerprint), params)
+        ])
+        if tracked is not None:
+            return _decision(tracked, page)
+    # The text changed: a new version of the article this URL belongs to.
     sim = similarity(fp, latest.fingerprint)
-    return _decision(_Match(9, "version", "original", latest, sim, "known URL, text changed from"), page)
+    return _decision(_Match(9, "version", relation, latest, sim, "known URL, text changed from"), page)
 
 
 def _decide_canonical(
@@ -160,7 +179,7 @@ def decide(page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate], pa
     """
     known_url = [c for c in candidates if c.found_by == "url"]
     if known_url:
-        return _decide_known_url(page, fp, known_url)
+        return _decide_known_url(page, fp, known_url, params)
     canonical = [c for c in candidates if c.found_by == "canonical"]
     if canonical:
         decision = _decide_canonical(page, fp, canonical, params)

@@ -58,6 +58,11 @@ class Candidate:
     # article), "canonical" (the page's canonical URL is the article's), "index" (LSH or
     # paragraph postings).
     found_by: Literal["url", "canonical", "index"] = "index"
+    # For found_by="url": how the page's URL relates to the article and the hash of the text
+    # last seen at it. A re-fetched alternate or syndicated URL is judged against these, so
+    # a copy that merely follows the original's update makes no version of its own.
+    url_relation: Relation | None = None
+    url_text_hash: str | None = None
 
 
 @dataclass(frozen=True)

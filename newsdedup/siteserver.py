@@ -90,6 +90,8 @@ class SiteServer:
         self.host = host
         self._requested_port = port
         self._extra_routes = dict(routes or {})
+        # False: a server that sends no validators and never answers 304, as many real sites.
+        self.conditional = True
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -240,7 +242,7 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
             return 404
         status = int(route.get("status", 200))
         headers = {"Content-Type": route.get("content_type") or _content_type(path)}
-        if status == 200:
+        if status == 200 and self.site.conditional:
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
             headers["ETag"] = etag
             if mtime is not None:

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +133,11 @@ class Store:
         """Versions of the article ``url`` was fetched for ("url"), and of the article whose
         canonical URL, or one of whose fetched URLs, is ``canonical_url`` ("canonical")."""
         with self._reading() as session:
-            by_url = session.scalars(select(Url.article_id).where(Url.url == url)).all()
+            url_rows = session.execute(
+                select(Url.article_id, Url.relation, Url.last_text_hash).where(Url.url == url)
+            ).all()
+            by_url = [row.article_id for row in url_rows]
+            url_facts = {row.article_id: (row.relation, row.last_text_hash) for row in url_rows}
             by_canonical = session.scalars(
                 select(Article.id).where(Article.canonical_url == canonical_url)
                 .union(select(Url.article_id).where(Url.url == canonical_url))
@@ -151,10 +155,14 @@ class Store:
                 .where(Version.article_id.in_(list(found_by)))
                 .order_by(Version.article_id, Version.version)
             ).all()
-            return [
-                self._candidate(version, current, found_by[version.article_id])  # type: ignore[arg-type]
-                for version, current in rows
-            ]
+            candidates = []
+            for version, current in rows:
+                candidate = self._candidate(version, current, found_by[version.article_id])
+                if found_by[version.article_id] == "url":
+                    relation, text_hash = url_facts[version.article_id]
+                    candidate = replace(candidate, url_relation=relation, url_text_hash=text_hash)
+                candidates.append(candidate)
+            return candidates
 
     def candidates_by_keys(self, keys: Iterable[str]) -> list[Candidate]:
         """The stored versions behind LSH keys ("article_id:version"); unknown keys are skipped."""

@@ -155,6 +155,39 @@ def test_same_url_is_judged_against_all_versions_of_the_article() -> None:
     assert (decision.kind, decision.article_id) == ("unchanged", article_id(1))
 
 
+def test_refetched_copy_url_is_judged_against_its_own_last_text() -> None:
+    # A syndicated copy (its own byline and note) re-fetched without a 304: same text as last
+    # time at that URL, though no stored version has exactly that text.
+    copy = "By Wire staff\n" + TRAM + "\nThis article first appeared in the Riverton Post."
+    known = stored(TRAM, found_by="url")
+    known = Candidate(**{**known.__dict__, "url_relation": "syndicated",
+                         "url_text_hash": fingerprint(copy, PARAMS).text_hash})
+    decision = judge(copy, [known], source="wire", url="https://wire.example/tram")
+    assert (decision.kind, decision.relation) == ("unchanged", "syndicated")
+
+
+def test_copy_that_follows_the_originals_update_makes_no_version() -> None:
+    old_copy = "By Wire staff\n" + TRAM
+    new_copy = "By Wire staff\n" + TRAM_UPDATE
+    versions = [
+        stored(TRAM, version=1, found_by="url", is_latest=False),
+        stored(TRAM_UPDATE, version=2, found_by="url"),
+    ]
+    versions = [Candidate(**{**c.__dict__, "url_relation": "syndicated",
+                             "url_text_hash": fingerprint(old_copy, PARAMS).text_hash}) for c in versions]
+    decision = judge(new_copy, versions, source="wire", url="https://wire.example/tram")
+    assert decision.kind == "unchanged"
+    assert "v2" in decision.reason
+
+
+def test_copy_updated_before_the_original_is_a_version() -> None:
+    known = stored(TRAM, found_by="url")
+    known = Candidate(**{**known.__dict__, "url_relation": "syndicated",
+                         "url_text_hash": known.fingerprint.text_hash})
+    decision = judge(TRAM_UPDATE, [known], source="wire", url="https://wire.example/tram")
+    assert (decision.kind, decision.article_id) == ("version", article_id(1))
+
+
 # --- row 3: same source, other URL, near-identical text: duplicate (alternate URL) ---
 
 def test_print_version_on_same_source_is_an_alternate_duplicate() -> None:
