@@ -1,0 +1,84 @@
+"""The FastAPI application factory."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from config import Settings
+from newsdedup.api import crawl_routes, feed_routes, ops_routes
+from newsdedup.api.context import ApiContext, open_redis
+from newsdedup.api.crawls import EmbeddedCrawls
+from newsdedup.api.errors import install_error_handlers
+from newsdedup.api.metrics import DEFAULT_QUEUES, StoreCollector, build_registry
+
+if TYPE_CHECKING:
+    from store import Store
+
+DESCRIPTION = """\
+The deduplicated news feed for downstream systems.
+
+Follow `GET /v1/feed` from `after=0`, always asking next with the `next_after` it returned:
+you see every article once at its latest state, in `seq` order; an article that changes
+again comes back with a higher `seq`. Errors are `{"error": code, "message": text}`;
+invalid parameters or bodies answer 422 with a message naming the parameter.
+"""
+
+
+def create_app(settings: Settings, store: "Store | None" = None,
+               queues: tuple[str, ...] | None = None) -> FastAPI:
+    """Build the API. Nothing connects here: the store (unless given) and Redis open at startup.
+
+    A ``store`` passed in stays the caller's to close; one the app opens, it closes at shutdown.
+    ``queues``: the Celery queues whose depth /metrics reports in distributed mode (default:
+    the ones workers/app.py declares).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = await run_in_threadpool(_build_context, settings, store, queues)
+        app.state.context = ctx
+        try:
+            yield
+        finally:
+            await run_in_threadpool(ctx.close)
+
+    app = FastAPI(title="newsdedup", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(feed_routes.router)
+    app.include_router(crawl_routes.router)
+    app.include_router(ops_routes.router)
+    return app
+
+
+def celery_queues() -> tuple[str, ...]:
+    try:  # imports Celery: only in distributed mode
+        from workers.app import CONTROL_QUEUE, CRAWLS_QUEUE, PAGES_QUEUE
+    except ImportError:
+        return DEFAULT_QUEUES
+    return (PAGES_QUEUE, CRAWLS_QUEUE, CONTROL_QUEUE)
+
+
+def _build_context(settings: Settings, store: "Store | None", queues: tuple[str, ...]) -> ApiContext:
+    owns_store = store is None
+    if store is None:
+        from workers.services import open_store
+
+        store = open_store(settings)
+    ctx = ApiContext(settings=settings, store=store, owns_store=owns_store, queues=queues or ())
+    if settings.distributed:
+        assert settings.redis_url is not None
+        ctx.redis = open_redis(settings.redis_url)
+        ctx.queues = queues or celery_queues()
+    else:
+        ctx.crawls = EmbeddedCrawls(settings)
+    ctx.registry = build_registry(StoreCollector(
+        stats=store.stats,
+        last_seq=store.last_seq,
+        queue_depth=ctx.queue_depth if ctx.redis is not None else None,
+    ))
+    return ctx

@@ -1,0 +1,75 @@
+"""What the routes share: settings, the store, Redis (distributed mode), the crawl launcher.
+
+Built by ``create_app``'s lifespan, so nothing connects when the module is imported or the
+app object is created; routes reach it through the ``context`` dependency.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from config import Settings
+from newsdedup.api.crawls import EmbeddedCrawls
+
+if TYPE_CHECKING:
+    import redis
+    from prometheus_client import CollectorRegistry
+
+    from store import Store
+
+# kombu.transport.redis: the separator and default priority steps of its per-priority lists.
+PRIORITY_SEP = "\x06\x16"
+PRIORITY_STEPS = (0, 3, 6, 9)
+# Seconds a health check or a metrics scrape waits for Redis.
+REDIS_TIMEOUT = 2.0
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    store: "Store"
+    owns_store: bool
+    queues: tuple[str, ...]
+    redis: "redis.Redis | None" = None
+    crawls: EmbeddedCrawls | None = None
+    registry: "CollectorRegistry | None" = None
+    # Health probes run here, each with a deadline (see ops_routes.healthz).
+    probes: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="healthz"))
+
+    def queue_depth(self) -> Mapping[str, int]:
+        assert self.redis is not None
+        # Kombu's Redis transport keeps each queue as a list named after it, plus one list
+        # per priority step ("<queue>\x06\x16<n>") when tasks are sent with priorities.
+        keys = {queue: [queue, *(f"{queue}{PRIORITY_SEP}{step}" for step in PRIORITY_STEPS[1:])]
+                for queue in self.queues}
+        with self.redis.pipeline(transaction=False) as pipe:
+            for names in keys.values():
+                for name in names:
+                    pipe.llen(name)
+            lengths = iter(pipe.execute())
+        return {queue: sum(int(next(lengths)) for _ in names) for queue, names in keys.items()}
+
+    def close(self) -> None:
+        if self.crawls is not None:
+            self.crawls.close()
+        if self.redis is not None:
+            self.redis.close()
+        self.probes.shutdown(wait=False, cancel_futures=True)
+        if self.owns_store:
+            self.store.close()
+
+
+def open_redis(url: str) -> "redis.Redis":
+    import redis
+
+    # from_url connects lazily, on the first command.
+    return redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
+
+
+def context(request: Request) -> ApiContext:
+    return request.app.state.context

@@ -1,0 +1,79 @@
+"""Read routes: the feed, one article, its versions, the Atom feed."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from newsdedup.api.context import ApiContext, context
+from newsdedup.api.errors import ApiError
+from newsdedup.api.schemas import ERRORS, FeedPage, FeedRecord, VersionList
+from newsdedup.feedformat import render_atom
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+# seq is a BIGINT: a larger cursor is a client error, not a database overflow.
+MAX_SEQ = 2**63 - 1
+ATOM_ENTRIES = 100
+ATOM_MEDIA_TYPE = "application/atom+xml"
+
+router = APIRouter()
+Ctx = Annotated[ApiContext, Depends(context)]
+
+
+# Plain ``def`` routes: the store is synchronous, and FastAPI runs these in its threadpool.
+@router.get("/v1/feed", response_model=FeedPage, responses={422: ERRORS[422]}, tags=["feed"],
+            summary="Feed records after a cursor, oldest seq first")
+def get_feed(
+    ctx: Ctx,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="cursor: records with seq above it")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")] = DEFAULT_LIMIT,
+) -> Response:
+    """Follow `next_after` from 0 to see every article once, at its latest state, in seq order.
+    An article that changes again comes back later with a higher seq."""
+    items = ctx.store.feed(after=after, limit=limit)
+    next_after = items[-1]["seq"] if items else after
+    return JSONResponse({"items": items, "next_after": next_after})
+
+
+@router.get("/v1/articles/{article_id}", response_model=FeedRecord, responses={404: ERRORS[404]},
+            tags=["feed"], summary="One article at its latest state")
+def get_article(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)]) -> Response:
+    record = ctx.store.article(article_id)
+    if record is None:
+        raise ApiError(404, f"no article with id {article_id!r}")
+    return JSONResponse(record)
+
+
+@router.get("/v1/articles/{article_id}/versions", response_model=VersionList, responses={404: ERRORS[404]},
+            tags=["feed"], summary="Every version of an article, oldest first, with diffs")
+def get_versions(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)]) -> Response:
+    items = ctx.store.versions(article_id)
+    if not items:  # every stored article has a version 1
+        raise ApiError(404, f"no article with id {article_id!r}")
+    return JSONResponse({"items": items})
+
+
+@router.get("/feed.atom", response_class=Response, tags=["feed"],
+            responses={200: {"content": {ATOM_MEDIA_TYPE: {}}, "description": "Atom 1.0"}},
+            summary=f"The latest {ATOM_ENTRIES} articles as Atom")
+def get_atom(ctx: Ctx, request: Request) -> Response:
+    feed_url = str(request.url_for("get_atom"))
+    return Response(render_atom(latest(ctx, ATOM_ENTRIES), feed_url), media_type=ATOM_MEDIA_TYPE)
+
+
+def latest(ctx: ApiContext, count: int) -> list[dict]:
+    """The ``count`` records with the highest seqs, oldest first.
+
+    seqs of superseded article states leave holes, so the window below the last seq is
+    widened until it holds ``count`` records or reaches 0.
+    """
+    top = ctx.store.last_seq()
+    window = count
+    while True:
+        after = max(0, top - window)
+        records = ctx.store.feed(after=after)
+        if len(records) >= count or after == 0:
+            return records[-count:]
+        window *= 4

@@ -1,0 +1,49 @@
+"""Operations: /healthz for load balancers and orchestrators, /metrics for Prometheus."""
+from __future__ import annotations
+
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Annotated, Callable
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from newsdedup.api.context import ApiContext, context
+from newsdedup.api.metrics import exposition
+from newsdedup.api.schemas import Health
+
+# A health check must answer even when the database hangs: each probe gets this long.
+CHECK_TIMEOUT = 5.0
+
+router = APIRouter(tags=["operations"])
+Ctx = Annotated[ApiContext, Depends(context)]
+
+
+@router.get("/healthz", response_model=Health,
+            responses={503: {"description": "what failed: {\"status\": \"unavailable\", \"failed\": {part: reason}}"}})
+def healthz(ctx: Ctx) -> Response:
+    """200 `{"status": "ok"}` when the store (and Redis, in distributed mode) answer; 503 naming what did not."""
+    checks: dict[str, Callable[[], object]] = {"store": ctx.store.last_seq}
+    if ctx.redis is not None:
+        checks["redis"] = ctx.redis.ping
+    # Probes run on the context's own pool so a hung connection costs one thread, not the answer.
+    futures = {name: ctx.probes.submit(probe) for name, probe in checks.items()}
+    failed: dict[str, str] = {}
+    for name, future in futures.items():
+        try:
+            future.result(timeout=CHECK_TIMEOUT)
+        except FutureTimeout:
+            failed[name] = f"no answer within {CHECK_TIMEOUT:g}s"
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            failed[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    if failed:
+        return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"}})
+def metrics(ctx: Ctx) -> Response:
+    """Pages, articles, duplicates, versions, rejections, failures, and queue depth (distributed mode)."""
+    assert ctx.registry is not None
+    return Response(exposition(ctx.registry), media_type=CONTENT_TYPE_LATEST)
