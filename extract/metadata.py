@@ -164,10 +164,16 @@ def choose_article_object(data: StructuredData, page_urls: set[str]) -> dict[str
 
 # "Di Maio", "De Niro": the Romance-language prefixes count only in lower case.
 _BYLINE_PREFIX = re.compile(
-    r"^(?:(?i:(?:written|reported|posted|text|story|photos?)\s+)?(?i:by|von|par|por|door|af|av|przez|от|автор)|di|de|da)\s*[:\-]?\s+",
+    r"^(?:(?i:(?:written|reported|posted|text|story|photos?)\s+)?(?i:by|von|par|por|door|af|av|przez|от|автор|autor|autorin|author|text)|di|de|da)\s*[:\-]?\s+",
 )
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||/|\band\b|&|\bund\b|\bet\b|\bog\b|\bsowie\b)\s*", re.IGNORECASE)
 _EMAIL = re.compile(r"\S+@\S+\.\S+")
+# "Elena Oberholzer (obe)": initials or a domain in brackets; an unclosed one at the end.
+_PARENTHESIS = re.compile(r"\s*\([^)]*(?:\)|$)")
+# Picture credits that leak into author fields.
+_CREDIT = re.compile(r"\b(?:image|images|photo|photos|foto|getty|istock\w*|shutterstock|copyright)\b|©", re.IGNORECASE)
+_DOMAIN_LIKE = re.compile(r"^\S+\.[a-z]{2,}$", re.IGNORECASE)
+_SLUG_LIKE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 _DATE_LIKE = re.compile(r"\d{1,4}[./:-]\d{1,2}|\b\d{4}\b|\b(?:updated|published|am|pm|gmt|utc)\b", re.IGNORECASE)
 # Job titles and newsroom boilerplate that sit next to names in bylines.
 _BOILERPLATE_AUTHORS = re.compile(
@@ -192,7 +198,7 @@ def clean_authors(raw: Iterable[str]) -> list[str]:
         entry = clean_space(entry)
         if not entry or entry.startswith(("http://", "https://", "//")):
             continue
-        entry = _EMAIL.sub(" ", entry)
+        entry = _PARENTHESIS.sub("", _EMAIL.sub(" ", entry))
         for part in _AUTHOR_SPLIT.split(entry):
             part = _BYLINE_PREFIX.sub("", part.strip(" .:-–—•·()[]\"'"))
             part = _TRAILING_ROLE.sub("", part).strip(" .:-–—•·()[]\"'")
@@ -203,12 +209,18 @@ def clean_authors(raw: Iterable[str]) -> list[str]:
                 or _DATE_LIKE.search(part)
                 or _BOILERPLATE_AUTHORS.match(part)
                 or not any(char.isalpha() for char in part)
+                or _CREDIT.search(part)
+                or _SLUG_LIKE.match(part)
             ):
                 continue
-            key = part.casefold()
+            # "Sophie Foster" and "sophie-foster" are one person.
+            key = squash(part)
             if key not in seen:
                 seen.add(key)
                 names.append(part)
+    # A site's domain next to real names is the site, not an author.
+    if any(" " in name and not _DOMAIN_LIKE.match(name) for name in names):
+        names = [name for name in names if not _DOMAIN_LIKE.match(name)]
     return names
 
 

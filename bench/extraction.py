@@ -1,0 +1,241 @@
+"""Extraction quality on the Fundus news pages: ours beside plain trafilatura, same run.
+
+    python -m bench.extraction [--data DIR] [--limit N] [--settings]
+
+Gold: ``news-pages-fundus/<country>/<Publisher>.json`` holds one record per page of that
+publisher, in the order of the page files' names (``<Publisher>_<date>.html.gz``; the date is
+the crawl day). Scores, per page then averaged:
+
+- text F1: word 4-gram F1 of the extracted text against the gold body (summary, section
+  headlines and paragraphs joined), as the scrapinghub article-extraction-benchmark scores;
+- title: exact match after whitespace normalization;
+- authors: precision and recall of case-folded names, summed over pages;
+- published day: our date's calendar day (in the page's own zone) equals the gold day;
+  coverage is the share of pages with a gold date for which a date was found.
+
+Baseline: ``trafilatura.extract`` with its defaults for text, ``trafilatura.extract_metadata``
+for title, authors and date. ``--settings`` also scores trafilatura option sets on text alone
+(how ``extract.extractor.TRAFILATURA_OPTIONS`` was chosen).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import trafilatura
+
+from bench.common import (
+    data_argument_parser,
+    mean,
+    print_table,
+    require_dataset,
+    shingle_f1,
+    squash_space,
+    write_results,
+)
+from extract import Document, extract_document
+
+_CANONICAL = re.compile(r'<link[^>]+rel=["\']?canonical["\']?[^>]*>', re.IGNORECASE)
+_OG_URL = re.compile(r'<meta[^>]+property=["\']og:url["\'][^>]*>', re.IGNORECASE)
+_HREF = re.compile(r'(?:href|content)=["\']([^"\']+)["\']', re.IGNORECASE)
+_PAGE_NAME = re.compile(r"^(?P<publisher>.+)_(?P<day>\d{4}_\d\d_\d\d)\.html\.gz$")
+
+
+@dataclass
+class Case:
+    path: Path
+    html: str
+    url: str
+    gold: dict[str, Any]
+
+
+@dataclass
+class Prediction:
+    text: str = ""
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published_day: str | None = None
+    language: str | None = None
+
+
+def gold_body(gold: dict[str, Any]) -> str:
+    body = gold.get("body") or {}
+    parts = list(body.get("summary") or [])
+    for section in body.get("sections") or []:
+        parts += section.get("headline") or []
+        parts += section.get("paragraphs") or []
+    return "\n".join(parts)
+
+
+def page_url(html: str, fallback: str) -> str:
+    """The URL the page was published at, as the page says (the crawler would know it)."""
+    for pattern in (_CANONICAL, _OG_URL):
+        for tag in pattern.findall(html[:300_000]):
+            href = _HREF.search(tag)
+            if href and href.group(1).startswith("http"):
+                return href.group(1)
+    return fallback
+
+
+def load_cases(folder: Path, limit: int) -> list[Case]:
+    cases: list[Case] = []
+    for gold_path in sorted(folder.glob("*/*.json")):
+        publisher = gold_path.stem
+        records = list(json.loads(gold_path.read_text(encoding="utf-8")).values())
+        pages = sorted(
+            page
+            for page in gold_path.parent.glob(f"{publisher}_*.html.gz")
+            if (match := _PAGE_NAME.match(page.name)) and match.group("publisher") == publisher
+        )
+        if len(pages) != len(records):
+            print(f"skipping {gold_path}: {len(pages)} pages for {len(records)} gold records", file=sys.stderr)
+            continue
+        for page, record in zip(pages, records):
+            raw = gzip.decompress(page.read_bytes())
+            html = trafilatura.utils.decode_file(raw)
+            fallback = f"https://www.{publisher.lower()}.{gold_path.parent.name}/article/{page.name[:-8]}"
+            cases.append(Case(page, html, page_url(html, fallback), record))
+            if limit and len(cases) >= limit:
+                return cases
+    return cases
+
+
+def predict_ours(case: Case) -> Prediction:
+    result = extract_document(case.html, case.url, min_words=1)
+    if not isinstance(result, Document):
+        return Prediction()
+    return Prediction(
+        text=result.text,
+        title=result.title,
+        authors=list(result.authors),
+        published_day=result.published_at.date().isoformat() if result.published_at else None,
+        language=result.language,
+    )
+
+
+def predict_trafilatura(case: Case) -> Prediction:
+    text = trafilatura.extract(case.html, url=case.url) or ""
+    metadata = trafilatura.extract_metadata(case.html, default_url=case.url)
+    authors = [name.strip() for name in (metadata.author or "").split(";") if name.strip()] if metadata else []
+    return Prediction(
+        text=text,
+        title=metadata.title if metadata else None,
+        authors=authors,
+        published_day=(metadata.date or "")[:10] or None if metadata else None,
+    )
+
+
+def score(cases: list[Case], predictions: list[Prediction], languages: list[str]) -> dict[str, Any]:
+    """Overall and per-language scores of one system."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, language in enumerate(languages):
+        groups["all"].append(index)
+        groups[language].append(index)
+    report: dict[str, Any] = {}
+    for group, indices in groups.items():
+        f1s, title_hits, day_hits, day_found, day_total = [], 0, 0, 0, 0
+        author_tp = author_predicted = author_gold = 0
+        for index in indices:
+            gold, prediction = cases[index].gold, predictions[index]
+            f1s.append(shingle_f1(gold_body(gold), prediction.text)[2])
+            title_hits += squash_space(prediction.title) == squash_space(gold.get("title"))
+            gold_authors = {name.casefold().strip() for name in gold.get("authors") or []}
+            predicted_authors = {name.casefold().strip() for name in prediction.authors}
+            author_tp += len(gold_authors & predicted_authors)
+            author_predicted += len(predicted_authors)
+            author_gold += len(gold_authors)
+            gold_day = (gold.get("publishing_date") or "")[:10]
+            if gold_day:
+                day_total += 1
+                day_found += prediction.published_day is not None
+                day_hits += prediction.published_day == gold_day
+        report[group] = {
+            "pages": len(indices),
+            "text_f1": mean(f1s),
+            "title_exact": title_hits / len(indices),
+            "author_precision": author_tp / author_predicted if author_predicted else None,
+            "author_recall": author_tp / author_gold if author_gold else None,
+            "published_day": day_hits / day_total if day_total else None,
+            "published_coverage": day_found / day_total if day_total else None,
+        }
+    return report
+
+
+def run_system(name: str, predict: Callable[[Case], Prediction], cases: list[Case]) -> tuple[list[Prediction], float]:
+    started = time.perf_counter()
+    predictions = []
+    for case in cases:
+        try:
+            predictions.append(predict(case))
+        except Exception as exc:  # noqa: BLE001 - a benchmark counts failures as empty answers
+            print(f"{name} failed on {case.path}: {exc!r}", file=sys.stderr)
+            predictions.append(Prediction())
+    return predictions, len(cases) / (time.perf_counter() - started)
+
+
+def compare_settings(cases: list[Case]) -> dict[str, float]:
+    """Text F1 of trafilatura option sets (bare_extraction, no metadata)."""
+    variants: dict[str, dict[str, Any]] = {
+        "defaults": {},
+        "no-comments": {"include_comments": False},
+        "no-comments+precision": {"include_comments": False, "favor_precision": True},
+        "no-comments+recall": {"include_comments": False, "favor_recall": True},
+        "no-comments+no-tables": {"include_comments": False, "include_tables": False},
+    }
+    results = {}
+    for name, options in variants.items():
+        f1s = []
+        for case in cases:
+            extracted = trafilatura.bare_extraction(case.html, url=case.url, **options)
+            f1s.append(shingle_f1(gold_body(case.gold), (extracted.text if extracted else "") or "")[2])
+        results[name] = mean(f1s) or 0.0
+    print_table(["trafilatura options", "text F1"], sorted(results.items(), key=lambda item: -item[1]))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = data_argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--settings", action="store_true", help="also compare trafilatura option sets on text F1")
+    args = parser.parse_args(argv)
+    folder = require_dataset(args.data, "news-pages-fundus")
+    if folder is None:
+        return 0
+    cases = load_cases(folder, args.limit)
+    ours, ours_speed = run_system("ours", predict_ours, cases)
+    baseline, baseline_speed = run_system("trafilatura", predict_trafilatura, cases)
+    languages = [prediction.language or "unknown" for prediction in ours]
+    reports = {"ours": score(cases, ours, languages), "trafilatura": score(cases, baseline, languages)}
+    speeds = {"ours": ours_speed, "trafilatura": baseline_speed}
+
+    metrics = ["text_f1", "title_exact", "author_precision", "author_recall", "published_day", "published_coverage"]
+    print(f"news-pages-fundus: {len(cases)} pages\n")
+    print_table(
+        ["system", *metrics, "pages/s"],
+        [[system, *(reports[system]["all"][metric] for metric in metrics), speeds[system]] for system in reports],
+    )
+    print("\nper language (pages >= 5): text F1 / title exact, ours vs trafilatura")
+    rows = []
+    for language in sorted(reports["ours"], key=lambda key: -reports["ours"][key]["pages"]):
+        if language == "all" or reports["ours"][language]["pages"] < 5:
+            continue
+        ours_row, base_row = reports["ours"][language], reports["trafilatura"][language]
+        rows.append([language, ours_row["pages"], ours_row["text_f1"], base_row["text_f1"], ours_row["title_exact"], base_row["title_exact"], ours_row["published_day"], base_row["published_day"]])
+    print_table(["lang", "pages", "F1 ours", "F1 traf", "title ours", "title traf", "day ours", "day traf"], rows)
+
+    payload: dict[str, Any] = {"dataset": "news-pages-fundus", "pages": len(cases), "pages_per_second": speeds, "scores": reports}
+    if args.settings:
+        print()
+        payload["trafilatura_settings_text_f1"] = compare_settings(cases)
+    write_results("extraction", payload)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
