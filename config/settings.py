@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     max_page_bytes: int = 10 * 1024 * 1024
     retry_times: int = 2
     concurrent_requests_per_domain: int = 4
+    # AutoThrottle adapts the delay to each server's latency; off only for loopback benchmarks.
+    autothrottle: bool = True
     autothrottle_start_delay: float = 0.25
     autothrottle_max_delay: float = 30.0
     # Loopback test sites and the demo want no artificial delay; real sites get AutoThrottle.
@@ -40,12 +42,12 @@ class Settings(BaseSettings):
 
     # --- dedup (defaults come from bench/dedup_calibration.py) ---
     num_perm: int = 128
-    shingle_size: int = 4
-    lsh_threshold: float = 0.5
-    duplicate_jaccard: float = 0.85
-    duplicate_containment: float = 0.9
-    version_jaccard: float = 0.3
-    version_containment: float = 0.6
+    shingle_size: int = 3
+    lsh_threshold: float = 0.2
+    duplicate_jaccard: float = 0.8
+    duplicate_containment: float = 0.85
+    version_jaccard: float = 0.2
+    version_containment: float = 0.5
     lsh_basename: str = "newsdedup"
 
     # --- distributed mode ---
@@ -55,6 +57,16 @@ class Settings(BaseSettings):
     task_time_limit: int = 300
     task_max_retries: int = 5
     dedup_lock_timeout: float = 30.0
+    # Retries of transient failures wait task_retry_backoff * 2**n seconds (with jitter), at
+    # most task_retry_backoff_max; kept below visibility_timeout (a Redis broker would
+    # otherwise hand a retry waiting in a worker to another one).
+    task_retry_backoff: float = 2.0
+    task_retry_backoff_max: int = 600
+    # A scheduled or API crawl of one source is killed after this many seconds; its lock
+    # (one crawl per source at a time) expires then too.
+    crawl_time_limit: int = 3600
+    # How often beat checks which sources are due (the sources file is re-read each time).
+    schedule_tick: float = 15.0
 
     # --- HTTP API ---
     api_host: str = "127.0.0.1"

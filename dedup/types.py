@@ -13,12 +13,12 @@ class DedupParams:
     """Thresholds; the defaults come from Settings (calibrated by bench/dedup_calibration.py)."""
 
     num_perm: int = 128
-    shingle_size: int = 4
-    lsh_threshold: float = 0.5
-    duplicate_jaccard: float = 0.85
-    duplicate_containment: float = 0.9
-    version_jaccard: float = 0.3
-    version_containment: float = 0.6
+    shingle_size: int = 3
+    lsh_threshold: float = 0.2
+    duplicate_jaccard: float = 0.8
+    duplicate_containment: float = 0.85
+    version_jaccard: float = 0.2
+    version_containment: float = 0.5
 
 
 @dataclass(frozen=True)

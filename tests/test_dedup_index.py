@@ -24,13 +24,23 @@ _CLAUSES = ["the budget for the new bridge would rise by {n} percent",
             "the inquiry had received more than {n} written submissions"]
 
 
+def _words(rng: random.Random) -> str:
+    return " ".join(
+        "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+        for _ in range(10)
+    )
+
+
 def article(seed: int, paragraphs: int = 6) -> str:
     """A made-up news text: varied sentences, different for each seed."""
     rng = random.Random(seed)
     lines = [f"Report {seed}: {rng.choice(_SUBJECTS)} under pressure"]
     for _ in range(paragraphs):
+        # Made-up words between the templates keep unrelated texts from sharing word 3-grams
+        # (a handful of templates alone would look alike to a 0.2 LSH).
         sentences = [
-            f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_CLAUSES).format(n=rng.randint(2, 9000))}."
+            f"{_words(rng)} {rng.choice(_SUBJECTS).lower()} {rng.choice(_VERBS)} {_words(rng)} "
+            f"{rng.choice(_CLAUSES).format(n=rng.randint(2, 9000))} {_words(rng)}."
             for _ in range(rng.randint(2, 3))
         ]
         lines.append(" ".join(sentences))

@@ -54,7 +54,8 @@ def world(tmp_path: Path):
 
 def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, result.stderr
+    print(result.stdout, result.stderr)  # shown by pytest when the test fails
+    assert result.returncode == 0
     return result
 
 
@@ -138,7 +139,8 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
     result = subprocess.run([sys.executable, "-m", "newsdedup", "demo", "--keep", str(tmp_path)],
                             env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    print(result.stdout, result.stderr)  # shown by pytest when the test fails
+    assert result.returncode == 0
     assert "syndicated" in result.stdout
     assert "0 to the robots.txt-disallowed" in result.stdout
     assert "Old Mill Bridge" in result.stdout
