@@ -54,13 +54,14 @@ def main(verbose: int) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The sources file.")
 @click.option("--no-wait", is_flag=True, help="Distributed mode: return once the crawl is queued.")
 @click.option("--explain", is_flag=True, help="Embedded mode: print each page's decision and why.")
-def crawl(sources: tuple[str, ...], config_path: Path | None, no_wait: bool, explain: bool) -> None:
+@click.option("--crawl-id", default=None, hidden=True, help="Id to record the crawl under (the API passes its own).")
+def crawl(sources: tuple[str, ...], config_path: Path | None, no_wait: bool, explain: bool, crawl_id: str | None) -> None:
     """Crawl the named sources (all when none are named) once, now."""
     settings = _settings(config_path)
     selected = _select_sources(settings, sources)
     from workers.crawl import run_crawl_command
 
-    summary = run_crawl_command(settings, selected, crawl_id=uuid.uuid4().hex, wait=not no_wait,
+    summary = run_crawl_command(settings, selected, crawl_id=crawl_id or uuid.uuid4().hex, wait=not no_wait,
                                 show_progress=sys.stderr.isatty(),
                                 on_outcome=_explain_outcome if explain else None)
     click.echo(summary.line())

@@ -66,9 +66,9 @@ def child_environment(settings: Settings, inherited: Mapping[str, str]) -> dict[
     return env
 
 
-def crawl_command(settings: Settings, sources: Sequence[str]) -> list[str]:
+def crawl_command(settings: Settings, sources: Sequence[str], crawl_id: str) -> list[str]:
     return [sys.executable, "-m", "newsdedup", "crawl", *sources,
-            "--config", str(settings.config.resolve())]
+            "--config", str(settings.config.resolve()), "--crawl-id", crawl_id]
 
 
 class EmbeddedCrawls:
@@ -89,7 +89,7 @@ class EmbeddedCrawls:
             run = CrawlRun(crawl_id=uuid.uuid4().hex, sources=list(sources),
                            started_at=datetime.now(timezone.utc))
             run.process = subprocess.Popen(
-                crawl_command(self._settings, sources), env=self._env, text=True,
+                crawl_command(self._settings, sources, run.crawl_id), env=self._env, text=True,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
             self._runs[run.crawl_id] = run

@@ -1,0 +1,91 @@
+"""The distributed commands as an operator meets them: refusals, and Flower behind auth."""
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsdedup.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDEDUP_", "FLOWER_"))}
+    env.update(extra)
+    return env
+
+
+def test_flower_refuses_to_start_without_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("NEWSDEDUP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSDEDUP_REDIS_URL", "redis://127.0.0.1:6379/15")
+    result = CliRunner().invoke(main, ["flower", "--port", "5599"])
+    assert result.exit_code == 2
+    assert "NEWSDEDUP_FLOWER_AUTH" in result.output
+
+
+@pytest.mark.parametrize("command", ["worker", "beat", "flower"])
+def test_distributed_commands_refuse_without_redis(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("NEWSDEDUP_")]:
+        monkeypatch.delenv(name)
+    result = CliRunner().invoke(main, [command])
+    assert result.exit_code == 2
+    assert "NEWSDEDUP_REDIS_URL" in result.output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def status_of(url: str, auth: str | None = None) -> int:
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.redis
+def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    log = open(tmp_path / "flower.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsdedup", "flower", "--port", str(port)],
+        env=clean_env(NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_FLOWER_AUTH="ops:s3cret"),
+        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                first = status_of(url)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert process.poll() is None, (tmp_path / "flower.log").read_text()
+                assert time.monotonic() < deadline, "Flower did not start"
+                time.sleep(0.2)
+        assert first == 401
+        assert status_of(url, "ops:wrong") == 401
+        assert status_of(url, "ops:s3cret") == 200
+        # The password is not on the command line for `ps` to show.
+        assert "s3cret" not in " ".join(process.args)  # type: ignore[arg-type]
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

@@ -1,0 +1,114 @@
+"""A real distributed crawl: Scrapy against loopback sites, pages through Redis to workers.
+
+Round 1 runs `newsdedup crawl` in distributed mode (the command waits for the workers); round 2
+is started the way the API starts one (``start_crawl`` → ``newsdedup.crawl_source`` tasks, each
+crawling in a child process of a worker).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import redis
+
+from config import Settings
+from newsdedup.demo import SITES, _fill, _publish
+from newsdedup.siteserver import SiteServer
+from store import Store
+from store.staging import Staging
+from workers.distributed import start_crawl
+from workers.locks import crawl_lock_key
+
+from test_distributed import kill_group, wait_ready  # noqa: E402 - the worker helpers
+from workers.app import create_app
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = Path(str(resources.files("newsdedup") / "demo_sites"))
+
+
+@pytest.fixture
+def world(tmp_path: Path, redis_url: str, postgres_url: str):
+    servers = {}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, address in SITES.items():
+            root = tmp_path / "www" / name
+            root.mkdir(parents=True)
+            servers[name] = SiteServer(root, host=address).start()
+        placeholders = {f"{{{name}}}": server.base_url for name, server in servers.items()}
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(_fill((BUNDLE / "sources.yaml").read_text(), placeholders))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env.update(NEWSDEDUP_DATABASE_URL=postgres_url, NEWSDEDUP_REDIS_URL=redis_url,
+                   NEWSDEDUP_CONFIG=str(sources), NEWSDEDUP_LSH_BASENAME="crawl-test")
+        for name in ("c1", "c2"):
+            log = open(tmp_path / f"{name}.log", "wb")
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "2", "-n", f"{name}@%h",
+                 "--without-mingle", "--without-gossip"],
+                env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            ))
+
+        def publish(round_number: int) -> None:
+            _publish(BUNDLE / f"round{round_number}", tmp_path / "www", placeholders)
+
+        yield env, publish
+    finally:
+        for process in processes:
+            kill_group(process)
+        for server in servers.values():
+            server.stop()
+        for name in ("c1", "c2"):
+            if (tmp_path / f"{name}.log").exists():
+                sys.stderr.write(f"--- {name} ---\n{(tmp_path / f'{name}.log').read_text(errors='replace')[-4000:]}\n")
+
+
+def test_a_distributed_crawl_from_the_command_and_from_the_api(world) -> None:
+    env, publish = world
+    settings = Settings(redis_url=env["NEWSDEDUP_REDIS_URL"], database_url=env["NEWSDEDUP_DATABASE_URL"],
+                        config=Path(env["NEWSDEDUP_CONFIG"]), lsh_basename="crawl-test")
+    wait_ready(create_app(settings), ["c1", "c2"])
+
+    publish(1)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    sys.stderr.write(f"round 1 (command, waited): {time.monotonic() - started:.1f}s: {result.stdout}")
+    assert "5 articles created" in result.stdout and "3 duplicates" in result.stdout, result.stdout
+    assert "0 errors" in result.stdout, result.stdout + result.stderr[-3000:]
+
+    publish(2)
+    started = time.monotonic()
+    crawl_id = start_crawl(settings, [])
+    client = redis.Redis.from_url(settings.redis_url)  # type: ignore[arg-type]
+    staging = Staging.open(settings.database_url, migrate=False)
+    try:
+        deadline = time.monotonic() + 120
+        quiet = 0
+        while quiet < 3:   # three polls in a row: no crawl running, nothing pending
+            assert time.monotonic() < deadline, "the API-started crawl did not finish"
+            time.sleep(1)
+            running = any(client.exists(crawl_lock_key(name)) for name in SITES)
+            counts = staging.counts(crawl_id)
+            quiet = quiet + 1 if counts.total and not running and counts.pending == 0 else 0
+        sys.stderr.write(f"round 2 (API, crawl_source tasks): {time.monotonic() - started:.1f}s: {counts}\n")
+        assert counts.outcomes.get("updated") == 2, counts
+        assert counts.failed == 0 and "created" not in counts.outcomes, counts
+    finally:
+        staging.close()
+        client.close()
+    store = Store.open(settings.database_url, migrate=False)
+    try:
+        records = store.feed()
+    finally:
+        store.close()
+    assert len(records) == 5
+    assert sorted(r["version"] for r in records) == [1, 1, 1, 2, 2]

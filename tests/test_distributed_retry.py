@@ -1,0 +1,135 @@
+"""Retries, give-up and idempotence of the page task, against the real Redis and PostgreSQL.
+
+The transient failure is a real one: the LSH index talks to a Redis port nobody listens on,
+while the broker and the store work.
+"""
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+
+from config import Settings
+from crawler.page import Page
+from dedup import RedisIndex
+from store import Store
+from store.staging import Staging
+from workers.app import create_app
+from workers.locks import dedup_lock_factory, redis_client
+from workers.pages import WorkerServices, max_attempts, process_staged_page
+from workers.pipeline import PagePipeline
+from workers.services import dedup_params
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+TEXT = " ".join(
+    f"Sentence {i} of the harbor report says the ferry schedule changes in spring for route {i}."
+    for i in range(12)
+)
+HTML = f"<html lang='en'><head><title>Ferry schedule</title></head><body><article><h1>Ferry schedule</h1>" \
+       f"<p>{TEXT}</p><p>{TEXT.upper()}</p></article></body></html>"
+
+
+def a_page(crawl_id: str, url: str = "https://harbor.example/2024/05/ferry.html") -> Page:
+    return Page(url=url, final_url=url, status=200, headers={}, html=HTML,
+                fetched_at=datetime.now(timezone.utc), source="harbor", crawl_id=crawl_id)
+
+
+@pytest.fixture
+def settings(redis_url: str, postgres_url: str) -> Settings:
+    return Settings(redis_url=redis_url, database_url=postgres_url, task_max_retries=2,
+                    task_retry_backoff=0.05, task_time_limit=30, dedup_lock_timeout=5, lsh_basename="t")
+
+
+def open_services(settings: Settings, index_client: redis.Redis) -> WorkerServices:
+    store = Store.open(settings.database_url)
+    staging = Staging.open(settings.database_url, migrate=False)
+    client = redis_client(settings.redis_url)  # type: ignore[arg-type]
+    params = dedup_params(settings)
+    pipeline = PagePipeline(store, RedisIndex(index_client, params, settings.lsh_basename), params,
+                            settings.min_text_words, decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout))
+    return WorkerServices(settings, store, staging, client, pipeline)
+
+
+def test_transient_failures_are_retried_then_the_page_fails_with_its_reason(settings: Settings) -> None:
+    dead_redis = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    services = open_services(settings, dead_redis)
+    app = create_app(settings)
+    app._services, app._services_pid = services, os.getpid()
+    page_id, _ = services.staging.stage(a_page("retry-crawl"))
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
+                          queues=["newsdedup.pages"]):
+            app.send_task("newsdedup.process_page", args=[page_id, "https://harbor.example/2024/05/ferry.html"])
+            deadline = time.monotonic() + 30
+            while services.staging.counts("retry-crawl").pending:
+                assert time.monotonic() < deadline, "the page never left pending"
+                time.sleep(0.1)
+        counts = services.staging.counts("retry-crawl")
+        assert (counts.failed, counts.done) == (1, 0)
+        [(url, reason)] = services.staging.failed_pages("retry-crawl")
+        assert "gave up after retries" in reason and "ConnectionError" in reason, reason
+        # The first try and two retries: each one claimed the page once.
+        assert services.staging.claim(page_id, 10, 99).attempts == settings.task_max_retries + 1
+        failures = services.store.failures(crawl_id="retry-crawl")
+        assert [f["url"] for f in failures] == [url]
+    finally:
+        services.close()
+
+
+def test_a_second_delivery_of_a_page_changes_nothing(settings: Settings) -> None:
+    services = open_services(settings, redis_client(settings.redis_url))  # type: ignore[arg-type]
+    try:
+        page_id, _ = services.staging.stage(a_page("twice"))
+        assert process_staged_page(services, page_id) == "created"
+        # Redelivered (a broker restore, a re-send of a page thought stale): a no-op.
+        assert process_staged_page(services, page_id) == "created"
+        counts = services.staging.counts("twice")
+        assert (counts.done, counts.outcomes) == (1, {"created": 1})
+        assert len(services.store.feed()) == 1
+        # The same URL fetched again by a later crawl: stored once, "unchanged".
+        again, _ = services.staging.stage(a_page("later"))
+        assert process_staged_page(services, again) == "unchanged"
+        assert len(services.store.feed()) == 1
+    finally:
+        services.close()
+
+
+def test_a_page_whose_worker_keeps_dying_ends_failed(settings: Settings) -> None:
+    services = open_services(settings, redis_client(settings.redis_url))  # type: ignore[arg-type]
+    try:
+        page_id, _ = services.staging.stage(a_page("doomed"))
+        for _ in range(max_attempts(settings)):   # each worker takes a lease, then dies
+            assert services.staging.claim(page_id, 0, max_attempts(settings)).status == "claimed"
+        assert process_staged_page(services, page_id) == "failed"
+        [(_, reason)] = services.staging.failed_pages("doomed")
+        assert reason.startswith(f"gave up after {max_attempts(settings)} attempts"), reason
+        # Failed is final: a later delivery does nothing.
+        assert process_staged_page(services, page_id) == "failed"
+    finally:
+        services.close()
+
+
+def test_the_redis_index_is_rebuilt_from_the_store(settings: Settings) -> None:
+    from workers.distributed import rebuild_index
+
+    client = redis_client(settings.redis_url)  # type: ignore[arg-type]
+    services = open_services(settings, client)
+    try:
+        page_id, _ = services.staging.stage(a_page("rebuild"))
+        assert process_staged_page(services, page_id) == "created"
+        index = RedisIndex(client, dedup_params(settings), settings.lsh_basename)
+        assert len(index) == 1
+        client.flushdb()                       # Redis lost its data
+        assert len(index) == 0
+        assert rebuild_index(settings) == 1
+        assert len(index) == 1
+        # A copy at another URL is found again as a duplicate of the stored article.
+        copy_id, _ = services.staging.stage(a_page("rebuild", "https://wire.example/ferry.html"))
+        assert process_staged_page(services, copy_id) == "duplicate"
+    finally:
+        services.close()

@@ -1,0 +1,314 @@
+"""The crawling side of distributed mode: stage pages, send tasks, wait, re-send lost ones.
+
+A page's trip: the spider calls ``DistributedSink.accept`` → the page is written to the
+staging table (store/staging.py) and committed → only then is ``newsdedup.process_page``
+sent with ``(page_id, url)`` → a worker processes it (workers/pages.py) and marks the row done
+or failed. Whoever waits for the crawl counts the rows; a pending row whose message is lost
+(its worker was SIGKILLed, or the send itself failed) is sent again.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+from celery import Celery
+
+from config import Settings, Source, load_sources
+from config.sources import ConfigError
+from crawler.page import Page, Validators
+from store import Store
+from store.staging import CrawlCounts, Staging
+from workers.app import PAGES_QUEUE, NewsdedupCelery, create_app
+from workers.summary import CrawlSummary
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[CrawlSummary], None]
+
+# A page sent this long ago and still unclaimed while the pages queue is empty has lost its
+# message (it was reserved by a worker that died); with an empty queue nothing else can be
+# holding it but a worker that is about to claim it, which takes milliseconds.
+UNCLAIMED_GRACE_SECONDS = 15.0
+RESEND_EVERY_SECONDS = 2.0
+POLL_SECONDS = 0.25
+# How often the progress line's outcome counts are read while the spiders still run.
+COUNTS_EVERY_SECONDS = 1.0
+# Staging rows are kept this long after they finished (failed ones for operators to see).
+KEEP_DONE = timedelta(days=2)
+KEEP_FAILED = timedelta(days=30)
+
+
+class PageSender:
+    """Sends ``newsdedup.process_page`` by name (no task code needed in the crawling process)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def send(self, page_id: int, url: str) -> None:
+        self.app.send_task("newsdedup.process_page", args=[page_id, url])
+
+    def queue_length(self) -> int | None:
+        """Messages waiting in the pages queue (all priority lists); None if Redis is down."""
+        try:
+            with self.app.connection_for_read() as conn:
+                # Not passive: a passive declare fails before any worker has bound the queue.
+                return int(conn.default_channel.queue_declare(PAGES_QUEUE).message_count)
+        except Exception:  # noqa: BLE001 - unknown means "maybe not empty"
+            log.debug("could not read the length of %s", PAGES_QUEUE, exc_info=True)
+            return None
+
+
+def resend_stale(staging: Staging, sender: PageSender, crawl_id: str | None,
+                 unclaimed_grace: float = UNCLAIMED_GRACE_SECONDS) -> int:
+    """Send again the pending pages of ``crawl_id`` (all crawls when None) whose message may be
+    lost. Safe to over-send: a page processed already makes its task a no-op."""
+    queue_empty = sender.queue_length() == 0
+    stale = staging.stale(crawl_id, unclaimed_grace if queue_empty else None)
+    sent = []
+    for page_id, url in stale:
+        try:
+            sender.send(page_id, url)
+        except Exception as exc:  # noqa: BLE001 - Redis down: the next round tries again
+            log.warning("could not re-send page %s: %s", page_id, exc)
+            break
+        sent.append(page_id)
+    staging.mark_sent(sent)
+    if sent:
+        log.warning("re-sent %d pending pages whose message was lost or never sent", len(sent))
+    return len(sent)
+
+
+class DistributedSink:
+    """A PageSink that stages each page and sends its task; counts the fetch side."""
+
+    def __init__(self, store: Store, staging: Staging, sender: PageSender, crawl_id: str,
+                 on_change: ProgressCallback | None = None) -> None:
+        self.store = store
+        self.staging = staging
+        self.sender = sender
+        self.crawl_id = crawl_id
+        self.fetched = CrawlSummary()        # pages_fetched, not_modified, errors (fetch side)
+        self.on_change = on_change
+        self._counts: CrawlCounts | None = None
+        self._counts_at = 0.0
+
+    # --- conditional requests: the store knows what was fully processed ---
+
+    def validators(self, url: str) -> Validators | None:
+        return self.store.validators(url)
+
+    def discovery_links(self, url: str) -> list[str] | None:
+        return self.store.discovery_links(url)
+
+    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
+        self.store.save_discovery(url, validators, links)
+
+    # --- pages ---
+
+    def accept(self, page: Page) -> None:
+        if page.crawl_id != self.crawl_id:
+            page = replace(page, crawl_id=self.crawl_id)
+        try:
+            page_id, created = self.staging.stage(page)
+        except Exception as exc:  # noqa: BLE001 - must not raise into the spider
+            log.exception("could not stage %s", page.url)
+            self.failed(page.url, page.source, f"could not stage the page: {type(exc).__name__}: {exc}")
+            return
+        if not created:
+            log.debug("%s is staged already in crawl %s", page.url, self.crawl_id)
+            return
+        self.fetched.pages_fetched += 1
+        try:
+            # Sent only now that the row is committed: the worker always finds it.
+            self.sender.send(page_id, page.url)
+            self.staging.mark_sent([page_id])
+        except Exception as exc:  # noqa: BLE001 - the row stays pending, unsent: re-sent later
+            log.warning("could not send page %s (%s): %s; it will be re-sent", page_id, page.url, exc)
+        self._changed()
+
+    def not_modified(self, url: str, source: str) -> None:
+        self.fetched.not_modified += 1
+        try:
+            self.store.touch(url)
+        except Exception:  # noqa: BLE001 - last_seen is a nicety
+            log.debug("could not touch %s", url, exc_info=True)
+        self._changed()
+
+    def failed(self, url: str, source: str, reason: str) -> None:
+        log.warning("failed %s: %s", url, reason)
+        self.fetched.errors += 1
+        try:
+            self.store.record_failure(url, source, self.crawl_id, "fetch", reason)
+        except Exception:  # noqa: BLE001
+            log.exception("could not record the failure of %s", url)
+        self._changed()
+
+    # --- counting ---
+
+    def summary(self, counts: CrawlCounts | None = None) -> CrawlSummary:
+        """Fetch-side counts plus what the workers did with the staged pages so far."""
+        counts = counts or self._counts
+        return combine(self.fetched, counts)
+
+    def _changed(self) -> None:
+        if self.on_change is None:
+            return
+        now = time.monotonic()
+        if now - self._counts_at >= COUNTS_EVERY_SECONDS:
+            self._counts_at = now
+            try:
+                self._counts = self.staging.counts(self.crawl_id)
+            except Exception:  # noqa: BLE001 - progress is cosmetic
+                log.debug("could not count staged pages", exc_info=True)
+        self.on_change(self.summary())
+
+
+def combine(fetched: CrawlSummary, counts: CrawlCounts | None) -> CrawlSummary:
+    summary = CrawlSummary(pages_fetched=fetched.pages_fetched, not_modified=fetched.not_modified,
+                           errors=fetched.errors)
+    if counts is None:
+        return summary
+    summary.created = counts.outcomes.get("created", 0)
+    summary.updated = counts.outcomes.get("updated", 0)
+    summary.duplicates = counts.outcomes.get("duplicate", 0)
+    summary.unchanged = counts.outcomes.get("unchanged", 0)
+    summary.rejected = counts.outcomes.get("rejected", 0)
+    summary.errors += counts.failed + counts.outcomes.get("failed", 0)
+    return summary
+
+
+def wait_for_crawl(
+    staging: Staging,
+    sender: PageSender,
+    crawl_id: str,
+    fetched: CrawlSummary,
+    progress: ProgressCallback | None = None,
+    unclaimed_grace: float = UNCLAIMED_GRACE_SECONDS,
+    timeout: float | None = None,
+) -> CrawlSummary:
+    """Return once every staged page of ``crawl_id`` is done or failed, re-sending the ones
+    whose message was lost. ``timeout`` (tests): raise TimeoutError after that many seconds."""
+    started = last_change = last_resend = time.monotonic()
+    last: CrawlSummary | None = None
+    warned = False
+    while True:
+        counts = staging.counts(crawl_id)
+        summary = combine(fetched, counts)
+        now = time.monotonic()
+        if summary != last:
+            last, last_change, warned = summary, now, False
+            if progress:
+                progress(summary)
+        if counts.pending == 0:
+            return summary
+        if now - last_resend >= RESEND_EVERY_SECONDS:
+            last_resend = now
+            resend_stale(staging, sender, crawl_id, unclaimed_grace)
+        if not warned and now - last_change > 60:
+            warned = True
+            log.warning("crawl %s: %d pages pending and nothing finished for a minute; "
+                        "are workers running (newsdedup worker)?", crawl_id, counts.pending)
+        if timeout is not None and now - started > timeout:
+            raise TimeoutError(f"crawl {crawl_id}: {counts.pending} pages still pending after {timeout}s")
+        time.sleep(POLL_SECONDS)
+
+
+def run_distributed_crawl(
+    settings: Settings,
+    sources: Sequence[Source],
+    crawl_id: str,
+    wait: bool = True,
+    progress: ProgressCallback | None = None,
+) -> CrawlSummary:
+    """Crawl ``sources`` in this process (Scrapy); workers process the pages. With ``wait``,
+    return once all of them are done or failed; else at once, with the fetch-side counts."""
+    from crawler.run import run_crawl
+
+    app = create_app(settings)
+    store = Store.open(settings.database_url)
+    staging = Staging.open(settings.database_url, migrate=False)
+    sender = PageSender(app)
+    try:
+        sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress)
+        run_crawl(sources, settings, sink, crawl_id)
+        if not wait:
+            return sink.summary(staging.counts(crawl_id))
+        return wait_for_crawl(staging, sender, crawl_id, sink.fetched, progress)
+    finally:
+        staging.close()
+        store.close()
+
+
+def start_crawl(settings: Settings, source_names: Sequence[str], app: Celery | None = None) -> str:
+    """Queue one ``newsdedup.crawl_source`` task per source (all when none are named); returns
+    the crawl id their pages are staged under. For ``POST /v1/crawls``. Raises ConfigError on
+    a bad sources file or an unknown source name."""
+    sources = load_sources(settings.config)
+    known = {source.name for source in sources}
+    names = list(dict.fromkeys(source_names)) or [source.name for source in sources]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(f"unknown source {unknown[0]!r} (known: {', '.join(sorted(known)) or 'none'})")
+    app = app or create_app(settings)
+    crawl_id = uuid.uuid4().hex
+    for name in names:
+        app.send_task("newsdedup.crawl_source", args=[name, crawl_id])
+    log.info("crawl %s queued: %s", crawl_id, ", ".join(names))
+    return crawl_id
+
+
+def crawl_status(settings: Settings, crawl_id: str) -> dict[str, object]:
+    """Where the pages of a crawl are (for the API or an operator)."""
+    staging = Staging.open(settings.database_url, migrate=False)
+    try:
+        counts = staging.counts(crawl_id)
+        return {"crawl_id": crawl_id, "pending": counts.pending, "done": counts.done,
+                "failed": counts.failed, "outcomes": counts.outcomes,
+                "failures": [{"url": u, "reason": r} for u, r in staging.failed_pages(crawl_id)[:100]]}
+    finally:
+        staging.close()
+
+
+def sweep(settings: Settings, app: "NewsdedupCelery") -> int:
+    """Beat's safety net for crawls nobody waits for (``--no-wait``, scheduled, API): re-send
+    lost pages of every crawl, and forget rows finished long ago."""
+    staging = app.services.staging
+    sent = resend_stale(staging, PageSender(app), None)
+    purged = staging.purge(KEEP_DONE, KEEP_FAILED)
+    if purged:
+        log.info("purged %d finished staged pages", purged)
+    return sent
+
+
+def rebuild_index(settings: Settings) -> int:
+    """Rebuild the Redis LSH index from the signatures in the store (after a Redis loss, or a
+    change of num_perm / lsh_threshold). Holds the decision lock meanwhile, so no worker decides
+    against a half-built index; workers wait, then retry. Returns the number of entries."""
+    from dedup import RedisIndex
+    from workers.locks import DEDUP_LOCK_KEY, redis_client
+    from workers.services import dedup_params
+
+    assert settings.redis_url, "rebuild_index needs NEWSDEDUP_REDIS_URL"
+    client = redis_client(settings.redis_url)
+    store = Store.open(settings.database_url)
+    try:
+        with client.lock(DEDUP_LOCK_KEY, timeout=3600, blocking_timeout=600, thread_local=False):
+            prefix = settings.lsh_basename
+            for pattern in (f"{prefix}:keys", f"{prefix}:b:*", f"{prefix}:p:*", f"{prefix}:m:*"):
+                batch = list(client.scan_iter(match=pattern, count=1000))
+                for i in range(0, len(batch), 1000):
+                    client.delete(*batch[i:i + 1000])
+            index = RedisIndex(client, dedup_params(settings), settings.lsh_basename)
+            count = 0
+            for key, stored in store.index_entries():
+                index.add(key, stored)
+                count += 1
+        log.info("rebuilt the Redis index: %d entries", count)
+        return count
+    finally:
+        store.close()
+        client.close()

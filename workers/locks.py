@@ -1,0 +1,49 @@
+"""Redis keys and locks of distributed mode, in one place.
+
+Everything of ours lives in the same Redis database as Celery's broker keys (the
+``newsdedup.*`` queues, ``unacked``, ``unacked_index``, ``_kombu.*``) and the LSH index of
+dedup.RedisIndex (``<lsh_basename>:...``), under the ``newsdedup-workers:`` prefix, which
+neither uses. One database keeps one URL to configure; a separate database
+number would not protect anything from eviction (``maxmemory`` is per server), which is why
+the server must run with ``maxmemory-policy noeviction`` (deploy/redis.conf).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import redis
+from redis.lock import Lock
+
+PREFIX = "newsdedup-workers:"
+DEDUP_LOCK_KEY = PREFIX + "lock:dedup"
+SCHEDULE_LOCK_KEY = PREFIX + "lock:schedule-tick"
+LAST_START_KEY = PREFIX + "schedule:last-start"   # hash: source name -> ISO time of last start
+
+
+def crawl_lock_key(source: str) -> str:
+    return f"{PREFIX}lock:crawl:{source}"
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client with timeouts: a Redis that vanishes must raise (and be retried), not hang."""
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+
+
+def dedup_lock_factory(client: redis.Redis, timeout: float) -> Callable[[], AbstractContextManager[object]]:
+    """The decision lock of PagePipeline: decide-and-insert runs under it on every worker.
+
+    ``timeout`` bounds how long a dead holder blocks the others; a living one waits as long
+    for its turn (``blocking_timeout``) and then raises ``redis.exceptions.LockError``, which
+    the task retries. ``thread_local=False``: the lock is taken and released in one call.
+    """
+
+    def lock() -> Lock:
+        return client.lock(DEDUP_LOCK_KEY, timeout=timeout, blocking_timeout=timeout, thread_local=False)
+
+    return lock
+
+
+def crawl_lock(client: redis.Redis, source: str, timeout: float) -> Lock:
+    """One crawl of a source at a time. Taken without waiting; expires with a dead holder."""
+    return client.lock(crawl_lock_key(source), timeout=timeout, blocking=False, thread_local=False)

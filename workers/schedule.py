@@ -1,0 +1,172 @@
+"""Scheduled crawls: which sources are due, as plain functions, and beat's tick.
+
+Beat sends one tick every ``schedule_tick`` seconds; the tick re-reads the sources file (so an
+edit takes effect without a restart), compares each source's schedule with its last start (a
+Redis hash, shared by whoever runs the tick) and queues ``newsdedup.crawl_source`` for the due
+ones. A source never crawls twice at once: crawl_source holds the source's lock for the crawl.
+
+Cron expressions are read in UTC, with the usual cron rule that when both day-of-month and
+day-of-week are restricted a day matching either one matches.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+import redis
+
+from config import Settings, Source, load_sources
+from config.sources import ConfigError, Schedule
+from workers.locks import LAST_START_KEY, SCHEDULE_LOCK_KEY, redis_client
+
+log = logging.getLogger(__name__)
+
+CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+# A cron expression that matches no day within this span (e.g. "0 0 30 2 *") never fires.
+CRON_HORIZON_DAYS = 366 * 5
+
+
+def expand_cron_field(text: str, low: int, high: int) -> frozenset[int]:
+    """'*', 'n', 'n-m', each with an optional '/step', comma-separated (config.sources checked
+    the syntax and the ranges)."""
+    values: set[int] = set()
+    for item in text.split(","):
+        spec, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if spec == "*":
+            start, end = low, high
+        elif "-" in spec:
+            start, end = (int(n) for n in spec.split("-", 1))
+        else:
+            start = int(spec)
+            end = high if step_text else start   # "5/15" means 5, 20, 35, 50
+        values.update(range(start, end + 1, step))
+    return frozenset(values)
+
+
+class Cron:
+    """A 5-field cron expression: minute hour day-of-month month day-of-week (0 or 7 = Sunday)."""
+
+    def __init__(self, fields: Iterable[str]) -> None:
+        fields = list(fields)
+        if len(fields) != 5:
+            raise ValueError(f"a cron expression has 5 fields, got {len(fields)}")
+        minute, hour, dom, month, dow = (expand_cron_field(f, lo, hi) for f, (lo, hi) in zip(fields, CRON_RANGES))
+        self.minutes = sorted(minute)
+        self.hours = sorted(hour)
+        self.days = dom
+        self.months = month
+        self.weekdays = frozenset(d % 7 for d in dow)   # 0 = Sunday
+        self.dom_restricted = fields[2] != "*"
+        self.dow_restricted = fields[4] != "*"
+
+    def day_matches(self, day: datetime) -> bool:
+        if day.month not in self.months:
+            return False
+        dom_ok = day.day in self.days
+        dow_ok = (day.isoweekday() % 7) in self.weekdays
+        if self.dom_restricted and self.dow_restricted:
+            return dom_ok or dow_ok
+        return dom_ok and dow_ok
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first matching minute strictly after ``moment`` (aware), in UTC."""
+        start = moment.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        day = start.replace(hour=0, minute=0)
+        for offset in range(CRON_HORIZON_DAYS):
+            current = day + timedelta(days=offset)
+            if not self.day_matches(current):
+                continue
+            for hour in self.hours:
+                for minute in self.minutes:
+                    candidate = current.replace(hour=hour, minute=minute)
+                    if candidate >= start:
+                        return candidate
+        return None
+
+
+def is_due(schedule: Schedule, last_start: datetime | None, now: datetime) -> bool:
+    """Interval: due when never started, or ``interval`` after the last start. Cron: due when
+    a matching minute passed since the last start; never started means "not yet": the caller
+    records a first sighting as the last start, so a cron source waits for its next match
+    instead of crawling the moment beat starts."""
+    if schedule.interval_seconds is not None:
+        return last_start is None or now - last_start >= timedelta(seconds=schedule.interval_seconds)
+    if schedule.cron_fields is None or last_start is None:
+        return False
+    fire = Cron(schedule.cron_fields).next_after(last_start)
+    return fire is not None and fire <= now
+
+
+def due_sources(sources: Iterable[Source], last_starts: dict[str, datetime], now: datetime) -> list[Source]:
+    return [source for source in sources if is_due(source.schedule, last_starts.get(source.name), now)]
+
+
+class Enqueuer(Protocol):
+    def send_task(self, name: str, args: list[object]) -> object: ...
+
+
+def read_last_starts(client: redis.Redis) -> dict[str, datetime]:
+    starts: dict[str, datetime] = {}
+    for name, value in client.hgetall(LAST_START_KEY).items():
+        try:
+            starts[name.decode()] = datetime.fromisoformat(value.decode())
+        except ValueError:
+            log.warning("ignoring a bad last start for %r: %r", name, value)
+    return starts
+
+
+def schedule_due(
+    sources: list[Source],
+    client: redis.Redis,
+    enqueue: Callable[[str, str], None],
+    now: datetime,
+) -> list[str]:
+    """Queue a crawl of each due source and remember when; returns the names queued."""
+    last_starts = read_last_starts(client)
+    started: list[str] = []
+    for source in sources:
+        if source.schedule.cron_fields is not None and source.name not in last_starts:
+            client.hset(LAST_START_KEY, source.name, now.isoformat())   # first sighting
+            continue
+        if not is_due(source.schedule, last_starts.get(source.name), now):
+            continue
+        enqueue(source.name, uuid.uuid4().hex)
+        client.hset(LAST_START_KEY, source.name, now.isoformat())
+        started.append(source.name)
+    # Sources removed from the file leave the hash; renamed ones start afresh.
+    gone = set(last_starts) - {source.name for source in sources}
+    if gone:
+        client.hdel(LAST_START_KEY, *gone)
+    return started
+
+
+def tick(settings: Settings, app: Enqueuer, now: datetime | None = None) -> list[str]:
+    """Beat's tick (task ``newsdedup.schedule_due_crawls``)."""
+    assert settings.redis_url, "the schedule needs NEWSDEDUP_REDIS_URL"
+    now = now or datetime.now(timezone.utc)
+    try:
+        sources = load_sources(settings.config)
+    except ConfigError as exc:
+        # Keep running on a broken edit: nothing is due until the file is fixed.
+        log.error("sources file unusable, no crawl scheduled: %s", exc)
+        return []
+    client = redis_client(settings.redis_url)
+    try:
+        # Two ticks at once (two beats by mistake, a late tick) must not both start a source.
+        with client.lock(SCHEDULE_LOCK_KEY, timeout=60, blocking_timeout=0, thread_local=False) as _:
+            def enqueue(name: str, crawl_id: str) -> None:
+                app.send_task("newsdedup.crawl_source", args=[name, crawl_id])
+
+            started = schedule_due(sources, client, enqueue, now)
+    except redis.exceptions.LockError:
+        log.info("another tick is running: skipped")
+        return []
+    finally:
+        client.close()
+    if started:
+        log.info("scheduled crawls: %s", ", ".join(started))
+    return started

@@ -1,0 +1,100 @@
+"""The Celery tasks: a few lines each over the plain functions of workers/.
+
+Task names are stable (``newsdedup.*``) and their arguments readable in Flower: ids, URLs and
+source names, never HTML.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from celery import Task
+
+from workers.pages import TRANSIENT_ERRORS
+
+if TYPE_CHECKING:
+    from workers.app import NewsdedupCelery
+
+log = logging.getLogger(__name__)
+
+
+class NewsdedupTask(Task):
+    """What every task needs: timing and context in the log, retries of transient failures
+    with exponential backoff and full jitter, and a ``give_up`` hook once retries are spent."""
+
+    app: "NewsdedupCelery"
+    # Celery's own autoretry rounds the backoff factor to whole seconds; ours takes floats.
+    transient_errors = TRANSIENT_ERRORS
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        retries = self.request.retries
+        try:
+            result = super().__call__(*args, **kwargs)
+        except self.transient_errors as exc:
+            settings = self.app.settings
+            if retries >= settings.task_max_retries:
+                log.error("%s%r: giving up after %d retries: %s", self.name, args, retries, exc)
+                self.give_up(exc, args, kwargs)
+                raise
+            countdown = backoff(retries, settings.task_retry_backoff, settings.task_retry_backoff_max)
+            log.warning("%s%r: %s: %s; retry %d/%d in %.1fs", self.name, args, type(exc).__name__, exc,
+                        retries + 1, settings.task_max_retries, countdown)
+            raise self.retry(exc=exc, countdown=countdown, max_retries=settings.task_max_retries) from exc
+        log.info("%s%r -> %s in %.3fs", self.name, args, result, time.monotonic() - started)
+        return result
+
+    def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Called once retries are spent; tasks with something to mark as failed override it."""
+
+
+def backoff(retries: int, base: float, maximum: float) -> float:
+    """Full jitter (AWS's "exponential backoff and jitter"): workers that failed together do
+    not all come back at the same moment."""
+    return random.uniform(0, min(maximum, base * (2 ** retries)))
+
+
+class ProcessPageTask(NewsdedupTask):
+    def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        from workers.pages import give_up_page
+
+        page_id = kwargs.get("page_id", args[0] if args else None)
+        try:
+            give_up_page(self.app.services, int(page_id), exc)
+        except Exception:  # noqa: BLE001 - the page stays pending; the sweep tries it again
+            log.exception("could not mark page %s failed", page_id)
+
+
+def register_tasks(app: "NewsdedupCelery") -> None:
+    """Attach the tasks to ``app`` (built by the factory: there is no module-level app)."""
+
+    @app.task(shared=False, bind=True, base=ProcessPageTask, name="newsdedup.process_page")
+    def process_page(self: ProcessPageTask, page_id: int, url: str) -> str:
+        """``url`` only makes the task readable in Flower and the logs; the row is the truth."""
+        from workers.pages import process_staged_page
+
+        return process_staged_page(self.app.services, page_id)
+
+    # A crawl is acknowledged when it starts (acks_late off): one lost with its worker is not
+    # worth a second run that the visibility timeout would start an hour later; the next
+    # scheduled tick starts a fresh one. The subprocess has its own time limit.
+    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.crawl_source", acks_late=False,
+              time_limit=app.settings.crawl_time_limit + 60, soft_time_limit=app.settings.crawl_time_limit + 30)
+    def crawl_source(self: NewsdedupTask, source_name: str, crawl_id: str) -> str:
+        from workers.crawl_process import run_source_crawl
+
+        return run_source_crawl(self.app.settings, source_name, crawl_id)
+
+    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.schedule_due_crawls")
+    def schedule_due_crawls(self: NewsdedupTask) -> list[str]:
+        from workers.schedule import tick
+
+        return tick(self.app.settings, self.app)
+
+    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.resend_stale_pages")
+    def resend_stale_pages(self: NewsdedupTask) -> int:
+        from workers.distributed import sweep
+
+        return sweep(self.app.settings, self.app)
