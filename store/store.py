@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # plain data the store only reads
 log = logging.getLogger(__name__)
 
 SEQ_COUNTER = "seq"
+# Rows created by migration 0003; crawls add to them when they finish.
+CRAWL_COUNTERS = ("pages_fetched", "not_modified", "fetch_errors")
 # A write that loses a race (two workers inserting one URL, a deadlock) is retried whole;
 # the retry sees the winner's row and takes the idempotent path.
 WRITE_ATTEMPTS = 5
@@ -366,7 +368,23 @@ class Store:
             counts["rejections"] = session.scalar(
                 select(func.count()).select_from(Failure).where(Failure.stage == "extract")
             ) or 0
+            for name, value in session.execute(
+                select(Counter.name, Counter.value).where(Counter.name.in_(CRAWL_COUNTERS))
+            ):
+                counts[name] = value
             return counts
+
+    def add_crawl_counts(self, counts: Mapping[str, int]) -> None:
+        """Add what one crawl fetched to the store-wide totals (``CRAWL_COUNTERS``)."""
+        unknown = set(counts) - set(CRAWL_COUNTERS)
+        if unknown:
+            raise ValueError(f"unknown crawl counter(s): {', '.join(sorted(unknown))}")
+        with self._writing() as session:
+            for name, delta in counts.items():
+                if delta:
+                    session.execute(
+                        update(Counter).where(Counter.name == name).values(value=Counter.value + delta)
+                    )
 
     @staticmethod
     def _urls_of(session: Session, article_ids: list[str]) -> dict[str, list[Url]]:

@@ -83,6 +83,13 @@ def test_two_rounds_find_duplicates_and_updates(world) -> None:
     assert counts["created"] == 0, second.stdout
     assert counts["not_modified"] >= 5, second.stdout   # unchanged pages answered 304
 
+    from store import Store
+
+    with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as store:
+        totals = store.stats()
+    assert totals["pages_fetched"] == summary_of(first.stdout)["fetched"] + counts["fetched"]
+    assert totals["not_modified"] == counts["not_modified"]
+
     records = [json.loads(line) for line in newsdedup(env, "feed").stdout.splitlines()]
     by_title = {record["title"]: record for record in records}
     assert len(records) == 5, [r["title"] for r in records]

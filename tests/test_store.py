@@ -328,7 +328,17 @@ def test_stats_count_articles_versions_and_urls_by_relation(store: Store) -> Non
     assert store.stats() == {
         "articles": 1, "versions": 2, "urls": 3, "failures": 1, "rejections": 1, "duplicates": 2,
         "urls_original": 1, "urls_alternate": 1, "urls_syndicated": 1, "urls_revision": 0,
+        "pages_fetched": 0, "not_modified": 0, "fetch_errors": 0,
     }
+
+
+def test_crawl_counts_add_up_across_crawls(store: Store) -> None:
+    store.add_crawl_counts({"pages_fetched": 7, "not_modified": 2, "fetch_errors": 1})
+    store.add_crawl_counts({"pages_fetched": 3, "not_modified": 0, "fetch_errors": 0})
+    stats = store.stats()
+    assert (stats["pages_fetched"], stats["not_modified"], stats["fetch_errors"]) == (10, 2, 1)
+    with pytest.raises(ValueError, match="unknown crawl counter"):
+        store.add_crawl_counts({"pages": 1})
 
 
 # --- schema and engine ---

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from config import Settings, Source
 from workers.pipeline import PageOutcome
-from workers.summary import CrawlSummary
+from workers.summary import CrawlSummary, record_crawl_counts
 
 
 def run_crawl_command(
@@ -46,6 +46,7 @@ def run_embedded_crawl(
     try:
         sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, on_outcome=on_outcome)
         run_crawl(sources, settings, sink, crawl_id)
+        record_crawl_counts(pipeline.store, sink.summary, fetch_errors=sink.fetch_errors)
         return sink.summary
     finally:
         pipeline.store.close()

@@ -23,7 +23,7 @@ from crawler.page import Page, Validators
 from store import Store
 from store.staging import CrawlCounts, Staging
 from workers.app import PAGES_QUEUE, NewsdedupCelery, create_app
-from workers.summary import CrawlSummary
+from workers.summary import CrawlSummary, record_crawl_counts
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,9 @@ class DistributedSink:
             log.debug("could not touch %s", url, exc_info=True)
         self._changed()
 
+    def skipped(self, url: str, source: str, reason: str) -> None:
+        log.info("skipped %s: %s", url, reason)
+
     def failed(self, url: str, source: str, reason: str) -> None:
         log.warning("failed %s: %s", url, reason)
         self.fetched.errors += 1
@@ -235,6 +238,7 @@ def run_distributed_crawl(
     try:
         sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress)
         run_crawl(sources, settings, sink, crawl_id)
+        record_crawl_counts(store, sink.fetched)
         if not wait:
             return sink.summary(staging.counts(crawl_id))
         return wait_for_crawl(staging, sender, crawl_id, sink.fetched, progress)

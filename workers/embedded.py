@@ -26,6 +26,7 @@ class EmbeddedSink:
         self.store: Store = pipeline.store
         self.crawl_id = crawl_id
         self.summary = CrawlSummary()
+        self.fetch_errors = 0
         self.on_change = on_change
         self.on_outcome = on_outcome
 
@@ -62,6 +63,7 @@ class EmbeddedSink:
     def failed(self, url: str, source: str, reason: str) -> None:
         log.warning("failed %s: %s", url, reason)
         self.summary.errors += 1
+        self.fetch_errors += 1
         self._record_failure(url, source, "fetch", reason)
         self._changed()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from store import Store
 from workers.pipeline import OutcomeKind
 
 
@@ -32,3 +33,12 @@ class CrawlSummary:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def record_crawl_counts(store: Store, fetch_side: CrawlSummary, fetch_errors: int | None = None) -> None:
+    """Add a finished crawl's fetch-side counts to the store's totals (shown by /metrics)."""
+    store.add_crawl_counts({
+        "pages_fetched": fetch_side.pages_fetched,
+        "not_modified": fetch_side.not_modified,
+        "fetch_errors": fetch_side.errors if fetch_errors is None else fetch_errors,
+    })

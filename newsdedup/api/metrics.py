@@ -26,6 +26,7 @@ DUPLICATE_RELATIONS = ("alternate", "syndicated")
 KNOWN: dict[str, tuple[str, str, str]] = {
     "pages_fetched": ("pages_fetched", "counter", "Article pages fetched and processed"),
     "not_modified": ("pages_not_modified", "counter", "Article pages that answered 304 Not Modified"),
+    "fetch_errors": ("fetch_errors", "counter", "Pages and discovery documents that could not be fetched"),
     "articles": ("articles", "gauge", "Canonical articles in the store"),
     "versions": ("versions", "gauge", "Stored versions (texts) of all articles"),
     "urls": ("urls", "gauge", "URLs fetched for articles"),
