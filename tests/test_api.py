@@ -6,7 +6,7 @@ import pytest
 
 from config import Settings
 from store import Store
-from test_api_factories import add_article, add_duplicate, add_version, live_api, write_sources
+from api_factories import add_article, add_duplicate, add_version, live_api, write_sources
 
 FEED_FIELDS = {"seq", "id", "version", "canonical_url", "urls", "title", "text", "authors",
                "published_at", "modified_at", "language", "source", "sources"}

@@ -9,7 +9,7 @@ import pytest
 
 from config import Settings
 from store import Store
-from test_api_factories import add_article, add_version, live_api
+from api_factories import add_article, add_version, live_api
 
 WRITERS = 4
 WRITES_PER_WRITER = 60

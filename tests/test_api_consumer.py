@@ -8,7 +8,7 @@ import pytest
 
 from config import Settings
 from store import Store
-from test_api_factories import add_article, add_version, live_api
+from api_factories import add_article, add_version, live_api
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "feed_consumer.py"
 

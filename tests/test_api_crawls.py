@@ -12,7 +12,7 @@ import pytest
 from config import Settings
 from newsdedup.siteserver import SiteServer
 from store import Store
-from test_api_factories import live_api, write_sources
+from api_factories import live_api, write_sources
 
 TOKEN = "correct horse battery staple"
 

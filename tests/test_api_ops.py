@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config import Settings
 from store import Store
-from test_api_factories import add_article, add_duplicate, add_version, live_api
+from api_factories import add_article, add_duplicate, add_version, live_api
 
 # Nothing listens on port 1: a Redis that does not answer.
 DEAD_REDIS = "redis://127.0.0.1:1/0"

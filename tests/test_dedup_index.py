@@ -116,3 +116,88 @@ def test_redis_index_is_shared_between_clients_and_kept_apart_by_basename(redis_
         assert RedisIndex(reader, PARAMS, basename="prod").query(fp) == {"a11:1"}
         assert RedisIndex(reader, PARAMS, basename="other").query(fp) == set()
         assert all(key.startswith(b"prod:") for key in reader.keys("*"))
+
+
+# --- the candidate window of the Redis index (a fake clock, no sleeping) ---
+
+DAY = 86400.0
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def windowed(redis_url: str) -> Iterator[tuple[RedisIndex, FakeClock, "object"]]:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    clock = FakeClock()
+    yield RedisIndex(client, PARAMS, basename="win", window_days=30, generations=6, now=clock), clock, client
+    client.close()
+
+
+def test_entries_are_found_inside_the_window_and_not_after_it(windowed) -> None:
+    index, clock, _ = windowed
+    old, recent = fingerprint(article(1), PARAMS), fingerprint(article(2), PARAMS)
+    index.add("old:1", old)
+    clock.t += 20 * DAY
+    index.add("recent:1", recent)
+    clock.t += 9 * DAY                      # old is 29 days old: still inside
+    assert index.query(old) == {"old:1"}
+    assert len(index) == 2
+    clock.t += 7 * DAY                      # 36 days: out (window 30 + at most one 5-day generation)
+    assert index.query(old) == set()
+    assert index.query(recent) == {"recent:1"}
+    assert len(index) == 1
+
+
+def test_a_key_that_left_the_window_can_be_indexed_again(windowed) -> None:
+    index, clock, _ = windowed
+    fp = fingerprint(article(3), PARAMS)
+    index.add("a3:1", fp)
+    clock.t += 40 * DAY
+    index.add("a3:1", fp)
+    assert index.query(fp) == {"a3:1"}
+    assert len(index) == 1
+
+
+def test_memory_stops_growing_once_old_generations_leave(windowed) -> None:
+    index, clock, client = windowed
+    keys_per_window = []
+    for day in range(0, 120):
+        index.add(f"d{day}:1", fingerprint(article(1000 + day), PARAMS))
+        clock.t += DAY
+        if day % 30 == 29:
+            keys_per_window.append(client.dbsize())
+    assert len(index) <= 36
+    # Once the first window is full, the number of Redis keys stops growing.
+    assert max(keys_per_window[1:]) <= keys_per_window[0] * 1.3
+    # Every key but the id counter carries a TTL no longer than the window plus a generation.
+    ttls = [client.ttl(key) for key in client.keys("win:g:*")]
+    assert ttls and all(0 < ttl <= 35 * DAY + 1 for ttl in ttls)
+
+
+def test_entries_rebuilt_with_their_age_land_in_their_generation(windowed) -> None:
+    index, clock, _ = windowed
+    fp_old, fp_new = fingerprint(article(4), PARAMS), fingerprint(article(5), PARAMS)
+    index.add_many([("a4:1", fp_old)], added_at=clock.t - 60 * DAY)   # long out of the window
+    index.add_many([("a5:1", fp_new)], added_at=clock.t - 10 * DAY)
+    assert index.query(fp_old) == set()
+    assert index.query(fp_new) == {"a5:1"}
+    clock.t += 26 * DAY                                                # a5 is now 36 days old
+    assert index.query(fp_new) == set()
+
+
+def test_window_arguments_are_checked(redis_url: str) -> None:
+    import redis
+
+    with redis.Redis.from_url(redis_url) as client:
+        with pytest.raises(ValueError, match="window_days"):
+            RedisIndex(client, PARAMS, basename="w", window_days=0)
+        with pytest.raises(ValueError, match="generations"):
+            RedisIndex(client, PARAMS, basename="w", generations=0)

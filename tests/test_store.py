@@ -11,7 +11,7 @@ from sqlalchemy import event
 from crawler.page import Validators
 from store import Store
 from store.models import Base, load_all_models
-from test_store_factories import (
+from store_factories import (
     T0,
     doc_at,
     duplicate_of,

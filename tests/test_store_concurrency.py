@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from store import Store
-from test_store_factories import doc_at, duplicate_of, fingerprint_of, new, page_at, story
+from store_factories import doc_at, duplicate_of, fingerprint_of, new, page_at, story
 
 WRITERS = 4
 PAGES_PER_WRITER = 30
