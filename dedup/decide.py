@@ -3,9 +3,9 @@
 The rules follow ARCHITECTURE.md "Deciding what a page is", in this order:
 
 1. Known URL (a candidate ``found_by="url"``): the text last seen at the URL, or that of any
-   version, is ``unchanged``; an alternate or syndicated URL whose text now matches a stored
-   version near-identically followed the original and is ``unchanged`` too; anything else is a
-   new ``version``.
+   version, is ``unchanged``; a text near-identical to a version newer than the one last seen
+   at the URL caught up with a change the article got elsewhere and is ``unchanged`` too;
+   anything else is a new ``version``.
 2. Canonical (the page names a stored article's URL as canonical): if the texts are similar at
    all, the page is that article: ``duplicate`` ("alternate" on the same source, "syndicated" on
    another), or a ``version`` ("revision") when the same source changed the text. A canonical
@@ -71,7 +71,7 @@ def _decision(match: _Match, page: PageFacts) -> Decision:
     return Decision(
         kind=match.kind, article_id=c.article_id, relation=match.relation,
         similarity=round(match.sim.jaccard, 4), containment=round(match.sim.containment, 4),
-        reason=reason,
+        reason=reason, matched_version=c.version,
     )
 
 
@@ -136,13 +136,20 @@ def _decide_known_url(
         if candidate.fingerprint.text_hash == fp.text_hash:
             sim = Similarity(1.0, 1.0, 1.0, exact=True)
             return _decision(_Match(9, "unchanged", relation, candidate, sim, "same text as"), page)
-    if relation in ("alternate", "syndicated"):
-        # A copy (print page, "old version", syndicated text) whose text moved: if it now
-        # matches a stored version it followed the original and brings nothing new.
+    # The URL caught up with a change the article already got elsewhere (a print page, a
+    # syndicated copy or the original itself re-fetched after another of its URLs brought the
+    # new version): near-identical to a version newer than the one last seen here is nothing
+    # new. Versions up to the one last seen here do not count, or a one-word correction (also
+    # near-identical) would be lost.
+    seen_here = latest.url_version or max(
+        (c.version for c in candidates if c.fingerprint.text_hash == latest.url_text_hash), default=None
+    )
+    if latest.url_text_hash is not None:
         tracked = _best([
-            _Match(9, "unchanged", relation, c, sim, "copy now matches")
+            _Match(9, "unchanged", relation, c, sim, "caught up with")
             for c in candidates
-            if _near_identical(fp, c, sim := similarity(fp, c.fingerprint), params)
+            if (seen_here is None or c.version > seen_here)
+            and _near_identical(fp, c, sim := similarity(fp, c.fingerprint), params)
         ])
         if tracked is not None:
             return _decision(tracked, page)

@@ -63,6 +63,7 @@ class Candidate:
     # a copy that merely follows the original's update makes no version of its own.
     url_relation: Relation | None = None
     url_text_hash: str | None = None
+    url_version: int | None = None    # the version the URL's text last matched
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,4 @@ class Decision:
     similarity: float | None = None  # estimated Jaccard against the matched version
     containment: float | None = None
     reason: str = ""                 # one sentence a human can read ("near-duplicate of ... ")
+    matched_version: int | None = None  # the stored version the page was judged the same as

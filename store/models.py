@@ -125,6 +125,8 @@ class Url(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_text_hash: Mapped[str | None] = mapped_column(String(64))
+    # The article version this URL's text last matched (None before migration 0004).
+    last_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Counter(Base):

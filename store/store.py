@@ -136,10 +136,10 @@ class Store:
         canonical URL, or one of whose fetched URLs, is ``canonical_url`` ("canonical")."""
         with self._reading() as session:
             url_rows = session.execute(
-                select(Url.article_id, Url.relation, Url.last_text_hash).where(Url.url == url)
+                select(Url.article_id, Url.relation, Url.last_text_hash, Url.last_version).where(Url.url == url)
             ).all()
             by_url = [row.article_id for row in url_rows]
-            url_facts = {row.article_id: (row.relation, row.last_text_hash) for row in url_rows}
+            url_facts = {row.article_id: row for row in url_rows}
             by_canonical = session.scalars(
                 select(Article.id).where(Article.canonical_url == canonical_url)
                 .union(select(Url.article_id).where(Url.url == canonical_url))
@@ -161,8 +161,9 @@ class Store:
             for version, current in rows:
                 candidate = self._candidate(version, current, found_by[version.article_id])
                 if found_by[version.article_id] == "url":
-                    relation, text_hash = url_facts[version.article_id]
-                    candidate = replace(candidate, url_relation=relation, url_text_hash=text_hash)
+                    facts = url_facts[version.article_id]
+                    candidate = replace(candidate, url_relation=facts.relation,
+                                        url_text_hash=facts.last_text_hash, url_version=facts.last_version)
                 candidates.append(candidate)
             return candidates
 
@@ -445,7 +446,7 @@ class _PageWrite:
         # The article first: the version and URL rows refer to it.
         self.session.flush()
         self.session.add(self._version_row(article_id, 1, similarity=None))
-        self.session.add(self._new_url_row(article_id, "original"))
+        self.session.add(self._new_url_row(article_id, "original", 1))
         self.session.flush()
         return Applied(article_id, 1, seq, index_key(article_id, 1))
 
@@ -486,13 +487,16 @@ class _PageWrite:
                        Url.source != self.page.source)
                 .values(relation="syndicated")
             )
+        # The version the page's text stands for: the one it added, else the one it matched.
+        matched_version = version if kind == "version" else (self.decision.matched_version or version)
         if adds_url:
             relation = "original" if is_canonical_page else self.decision.relation
-            self.session.add(self._new_url_row(article.id, relation))
+            self.session.add(self._new_url_row(article.id, relation, matched_version))
         else:
             assert url_row is not None
             url_row.last_seen = self.now
             url_row.last_text_hash = self.fp.text_hash
+            url_row.last_version = matched_version
         if seq is not None:
             article.seq = seq
             article.updated_at = self.now
@@ -521,8 +525,9 @@ class _PageWrite:
             shingles=bytes(fp.shingles),
         )
 
-    def _new_url_row(self, article_id: str, relation: str) -> Url:
+    def _new_url_row(self, article_id: str, relation: str, version: int) -> Url:
         return Url(
             url=self.doc.url, article_id=article_id, relation=relation, source=self.page.source,
             first_seen=self.now, last_seen=self.now, last_text_hash=self.fp.text_hash,
+            last_version=version,
         )

@@ -180,6 +180,39 @@ def test_copy_that_follows_the_originals_update_makes_no_version() -> None:
     assert "v2" in decision.reason
 
 
+def test_original_url_catching_up_with_a_version_from_its_print_page_makes_no_version() -> None:
+    # Round 2: the print page was fetched first and brought the update as v2; then the main
+    # URL, last seen with v1, shows the same update with a slightly different byline line.
+    versions = [
+        stored(TRAM, version=1, found_by="url", is_latest=False),
+        stored(TRAM_UPDATE, version=2, url="https://post.example/tram?print=1", found_by="url"),
+    ]
+    versions = [Candidate(**{**c.__dict__, "url_relation": "original",
+                             "url_text_hash": fingerprint(TRAM, PARAMS).text_hash}) for c in versions]
+    decision = judge(TRAM_UPDATE + "\nReporting by the Riverton Post newsroom", versions,
+                     url="https://post.example/tram")
+    assert decision.kind == "unchanged"
+
+
+def test_one_word_correction_at_a_known_url_is_a_version_even_though_near_identical() -> None:
+    corrected = TRAM.replace("22 stops", "23 stops")
+    known = stored(TRAM, found_by="url")
+    known = Candidate(**{**known.__dict__, "url_relation": "original", "url_text_hash": known.fingerprint.text_hash})
+    decision = judge(corrected, [known], url="https://post.example/tram")
+    assert (decision.kind, decision.article_id) == ("version", article_id(1))
+
+
+def test_one_word_correction_at_an_alternate_url_is_a_version() -> None:
+    # The main URL arrived after its "old version" page created the article, so it is an
+    # alternate whose own text (a byline more) matches no stored version exactly.
+    main_text = "By Riverton Post staff\n" + TRAM
+    known = stored(TRAM, found_by="url", url="https://post.example/tram-old")
+    known = Candidate(**{**known.__dict__, "url_relation": "alternate", "url_version": 1,
+                         "url_text_hash": fingerprint(main_text, PARAMS).text_hash})
+    decision = judge(main_text.replace("22 stops", "23 stops"), [known], url="https://post.example/tram")
+    assert (decision.kind, decision.article_id) == ("version", article_id(1))
+
+
 def test_copy_updated_before_the_original_is_a_version() -> None:
     known = stored(TRAM, found_by="url")
     known = Candidate(**{**known.__dict__, "url_relation": "syndicated",

@@ -332,6 +332,19 @@ def test_stats_count_articles_versions_and_urls_by_relation(store: Store) -> Non
     }
 
 
+def test_known_url_candidates_carry_what_was_last_seen_there(store: Store) -> None:
+    first = add_new(store, A, story(1))
+    store.apply(duplicate_of(first.article_id), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1)))
+    store.apply(version_of(first.article_id), page_at(A, minutes=5), doc_at(A, story(2)), fingerprint_of(story(2)))
+
+    def seen_at(url: str) -> set[tuple[str | None, int | None, str | None]]:
+        return {(c.url_relation, c.url_version, c.url_text_hash)
+                for c in store.candidates_for_url(url, url) if c.found_by == "url"}
+
+    assert seen_at(B) == {("syndicated", 1, fingerprint_of(story(1)).text_hash)}
+    assert seen_at(A) == {("original", 2, fingerprint_of(story(2)).text_hash)}
+
+
 def test_crawl_counts_add_up_across_crawls(store: Store) -> None:
     store.add_crawl_counts({"pages_fetched": 7, "not_modified": 2, "fetch_errors": 1})
     store.add_crawl_counts({"pages_fetched": 3, "not_modified": 0, "fetch_errors": 0})
