@@ -487,6 +487,14 @@ class _PageWrite:
                        Url.source != self.page.source)
                 .values(relation="syndicated")
             )
+            # ... and the original site's own copies seen before it (an "old version" page) are
+            # its alternates, not syndicated copies.
+            self.session.execute(
+                update(Url)
+                .where(Url.article_id == article.id, Url.relation == "syndicated",
+                       Url.source == self.page.source)
+                .values(relation="alternate")
+            )
         # The version the page's text stands for: the one it added, else the one it matched.
         matched_version = version if kind == "version" else (self.decision.matched_version or version)
         if adds_url:

@@ -156,18 +156,21 @@ def test_original_arriving_after_its_copy_becomes_the_source(store: Store) -> No
     copy = store.apply(new(), page_at(B, "daily"), doc_at(B, story(1), canonical_url=A), fingerprint_of(story(1)))
     assert store.article(copy.article_id)["source"] == "daily"  # type: ignore[index]
 
+    # The original site's print page, seen before the original: judged a copy of the copy.
+    store.apply(duplicate_of(copy.article_id, "syndicated"), page_at(A_PRINT, "wire", minutes=5),
+                doc_at(A_PRINT, story(1)), fingerprint_of(story(1)))
     applied = store.apply(duplicate_of(copy.article_id, "original"), page_at(A, "wire", minutes=10),
                           doc_at(A, story(1)), fingerprint_of(story(1)))
 
-    assert applied.seq == 2
+    assert applied.seq == 3
     record = store.article(copy.article_id)
     assert record is not None
     assert record["source"] == "wire"
     assert record["canonical_url"] == A
-    assert record["urls"] == [A, B]
+    assert record["urls"] == [A, B, A_PRINT]
     assert record["sources"] == ["daily", "wire"]
     counts = store.stats()
-    assert (counts["urls_original"], counts["urls_syndicated"]) == (1, 1)
+    assert (counts["urls_original"], counts["urls_syndicated"], counts["urls_alternate"]) == (1, 1, 1)
 
 
 # --- unchanged ---
