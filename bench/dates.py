@@ -1,15 +1,17 @@
-"""Published-day accuracy on the Media Cloud pages: ours beside htmldate, same run.
+"""Published-day accuracy on the Media Cloud pages: ours beside htmldate and newspaper4k, same run.
 
     python -m bench.dates [--data DIR] [--limit N]
 
 Gold: ``dates-mediacloud/gold.json`` maps each page's URL to its file and publication day,
 set by hand by the htmldate project. A page counts as right when the day found equals the
 gold day (our datetime's own calendar day, in the zone the page gave). Also checks that no
-Document has a ``modified_at`` earlier than its ``published_at``.
+Document has a ``modified_at`` earlier than its ``published_at``. newspaper4k runs when installed
+(``pip install -e '.[bench]'``), else it is skipped with a note.
 """
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import sys
 import time
@@ -61,6 +63,27 @@ def main(argv: list[str] | None = None) -> int:
             htmldate_days.append(None)
     htmldate_speed = len(pages) / (time.perf_counter() - started)
 
+    # newspaper4k, when installed (the "bench" extra): Article.publish_date after parse().
+    peer_days: list[str | None] | None = None
+    peer_speed = 0.0
+    if importlib.util.find_spec("newspaper") is None:
+        print("newspaper4k: not installed, skipped (pip install -e '.[bench]')")
+    else:
+        from newspaper import Article
+
+        peer_days = []
+        started = time.perf_counter()
+        for url, _, html in pages:
+            try:
+                article = Article(url, fetch_images=False)
+                article.download(input_html=html)
+                article.parse()
+                peer_days.append(article.publish_date.date().isoformat() if article.publish_date else None)
+            except Exception as exc:  # noqa: BLE001
+                print(f"newspaper4k failed on {url}: {exc!r}", file=sys.stderr)
+                peer_days.append(None)
+        peer_speed = len(pages) / (time.perf_counter() - started)
+
     def summary(days: list[str | None]) -> dict[str, Any]:
         right = sum(day == gold_day for day, (_, gold_day, _) in zip(days, pages))
         found = sum(day is not None for day in days)
@@ -68,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
 
     reports = {"ours": summary(ours_days), "htmldate extensive": summary(htmldate_days)}
     speeds = {"ours": ours_speed, "htmldate extensive": htmldate_speed}
+    if peer_days is not None:
+        reports["newspaper4k"] = summary(peer_days)
+        speeds["newspaper4k"] = peer_speed
     print(f"dates-mediacloud: {len(pages)} pages\n")
     print_table(
         ["system", "day accuracy", "coverage", "precision", "pages/s"],

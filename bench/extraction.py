@@ -1,6 +1,6 @@
-"""Extraction quality on the Fundus news pages: ours beside plain trafilatura, same run.
+"""Extraction quality on the Fundus news pages: ours beside trafilatura, newspaper4k, goose3.
 
-    python -m bench.extraction [--data DIR] [--limit N] [--settings]
+    python -m bench.extraction [--data DIR] [--limit N] [--settings] [--no-peers]
 
 Gold: ``news-pages-fundus/<country>/<Publisher>.json`` holds one record per page of that
 publisher, in the order of the page files' names (``<Publisher>_<date>.html.gz``; the date is
@@ -14,7 +14,10 @@ the crawl day). Scores, per page then averaged:
   coverage is the share of pages with a gold date for which a date was found.
 
 Baseline: ``trafilatura.extract`` with its defaults for text, ``trafilatura.extract_metadata``
-for title, authors and date. ``--settings`` also scores trafilatura option sets on text alone
+for title, authors and date. Peers, same run, when installed (``pip install -e '.[bench]'``,
+else skipped with a note): newspaper4k (``Article.download(input_html=...)`` + ``parse``: text,
+title, authors, publish_date) and goose3 (``Goose().extract(raw_html=...)``: cleaned_text,
+title, authors, publish date). ``--settings`` also scores trafilatura option sets on text alone
 (how ``extract.extractor.TRAFILATURA_OPTIONS`` was chosen).
 """
 from __future__ import annotations
@@ -132,6 +135,59 @@ def predict_trafilatura(case: Case) -> Prediction:
     )
 
 
+def predict_newspaper4k(case: Case) -> Prediction:
+    from newspaper import Article  # bench extra: pip install -e '.[bench]'
+
+    article = Article(case.url, fetch_images=False)
+    article.download(input_html=case.html)
+    article.parse()
+    return Prediction(
+        text=article.text or "",
+        title=article.title or None,
+        authors=_names(article.authors),
+        published_day=article.publish_date.date().isoformat() if article.publish_date else None,
+    )
+
+
+_GOOSE: Any = None
+
+
+def predict_goose3(case: Case) -> Prediction:
+    global _GOOSE
+    from goose3 import Goose  # bench extra: pip install -e '.[bench]'
+
+    if _GOOSE is None:
+        _GOOSE = Goose({"enable_image_fetching": False, "strict": False})
+    article = _GOOSE.extract(url=case.url, raw_html=case.html)
+    published = article.publish_datetime_utc
+    day = published.date().isoformat() if published else (article.publish_date or "")[:10] or None
+    return Prediction(text=article.cleaned_text or "", title=article.title or None, authors=_names(article.authors), published_day=day)
+
+
+def _names(value: Any) -> list[str]:
+    """Author names from a peer's field (strings, lists of them, {"name": ...} objects)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return _names(value.get("name"))
+    if isinstance(value, (list, tuple)):
+        return [name for item in value for name in _names(item)]
+    return []
+
+
+# Peers run when their package is installed (the "bench" extra); each is skipped otherwise.
+PEERS: dict[str, tuple[str, Callable[[Case], Prediction]]] = {
+    "newspaper4k": ("newspaper", predict_newspaper4k),
+    "goose3": ("goose3", predict_goose3),
+}
+
+
+def installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def score(cases: list[Case], predictions: list[Prediction], languages: list[str]) -> dict[str, Any]:
     """Overall and per-language scores of one system."""
     groups: dict[str, list[int]] = defaultdict(list)
@@ -202,6 +258,7 @@ def compare_settings(cases: list[Case]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip newspaper4k and goose3")
     parser.add_argument("--settings", action="store_true", help="also compare trafilatura option sets on text F1")
     args = parser.parse_args(argv)
     folder = require_dataset(args.data, "news-pages-fundus")
@@ -213,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     languages = [prediction.language or "unknown" for prediction in ours]
     reports = {"ours": score(cases, ours, languages), "trafilatura": score(cases, baseline, languages)}
     speeds = {"ours": ours_speed, "trafilatura": baseline_speed}
+    for name, (module, predict) in PEERS.items():
+        if not args.peers or not installed(module):
+            print(f"{name}: not installed, skipped (pip install -e '.[bench]')" if args.peers else f"{name}: skipped (--no-peers)")
+            continue
+        predictions, speeds[name] = run_system(name, predict, cases)
+        reports[name] = score(cases, predictions, languages)
 
     metrics = ["text_f1", "title_exact", "author_precision", "author_recall", "published_day", "published_coverage"]
     print(f"news-pages-fundus: {len(cases)} pages\n")

@@ -49,6 +49,12 @@ CHROME_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
         r"^(last\s+)?(updated|modified|published|posted)\b[\s:|\-–—,.]*"
         rf"({_DATE_WORD}[\s:/|\-–—,.+]*)*$"
     ),
+    # Bylines ending in a time stamp: "By Jane Doe, 10:42 AM", "von anna berg | 03.03.2026, 10:05"
+    # (the time moves whenever the page is touched; extract/ cuts it, texts from elsewhere may not).
+    re.compile(
+        r"^(?=.*(\d{1,2}[:.]\d{2}|\d\s*[ap]\.?m\b))(by|von|par|por|door)\s+[^\d,|·•]{2,60}[,|·•\-–—]\s*"
+        rf"({_DATE_WORD}[\s:/|\-–—,.+]*)+(uhr\s*)?$"
+    ),
     # Comment counters: "12 comments", "Comments (3)", "No comments".
     re.compile(r"^((\d[\d,.]*|no)\s+)?comments?\s*(\(\s*\d+\s*\))?$"),
     # Share prompts: "Share", "Share this article", "Share on Facebook".

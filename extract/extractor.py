@@ -3,6 +3,11 @@
 trafilatura finds the article text; the metadata comes from the page's own structured data
 first (``extract/metadata.py``), trafilatura's and htmldate's heuristics after. Nothing here
 raises on bad input: cut-off, binary or huge pages become a Rejection.
+
+The text must not change when only the page around the article does (dedup would see a new
+version): ad slots and teaser boxes are cut from the tree first (``extract/chrome.py``), and
+chrome lines that get through are dropped from the text (``extract/text.py``). "Updated ..."
+lines are read for ``modified_at`` before either happens.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from trafilatura import bare_extraction
 from trafilatura.utils import decode_file, load_html
 
 from extract import metadata as meta
+from extract.chrome import strip_chrome_blocks
 from extract.document import Document, Rejection
 from extract.structured import StructuredData, read_structured_data
 from extract.text import clean_text, word_count
@@ -87,6 +93,10 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, hints: Mappi
         return Rejection(page_url, "not-html", "the HTML parser found no document")
 
     data = read_structured_data(tree)
+    # "Updated ..." lines are read before trafilatura prunes the tree and clean_text drops them.
+    has_structured_modified = any(meta.parse_date(value) for value in meta.modified_candidates(data, meta.choose_article_object(data, {page_url})))
+    updates = [] if has_structured_modified else meta.update_lines(tree)
+    strip_chrome_blocks(tree)
     result = bare_extraction(
         tree,
         url=url,
@@ -121,6 +131,10 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, hints: Mappi
         heuristic_published=result.date if result else None,
         heuristic_modified=_heuristic_modified(tree, data, article, url, now),
         hinted_published=hints.get(HINT_PUBLISHED),
+        visible_modified=(
+            (lambda published: meta.visible_modified(updates, published, now, meta.choose_language(data, article, None)))
+            if updates else None
+        ),
     )
     return Document(
         text=text,

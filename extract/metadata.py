@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 from dateutil import parser as date_parser
@@ -337,12 +337,16 @@ def choose_dates(
     heuristic_published: str | None,
     heuristic_modified: str | None,
     hinted_published: str | None,
+    visible_modified: Callable[[datetime | None], datetime | None] | None = None,
 ) -> tuple[datetime | None, datetime | None]:
     """(published_at, modified_at): never in the future (now + 1 day), modified never before published."""
     latest_allowed = now + timedelta(days=1)
     published = _first_date(published_candidates(data, article), latest_allowed)
     published = published or _first_date([heuristic_published, hinted_published], latest_allowed)
     modified = _first_date(modified_candidates(data, article), latest_allowed)
+    if modified is None and visible_modified is not None:
+        # An "Updated ..." line in the article, read knowing the published date.
+        modified = visible_modified(published)
     if modified is None and heuristic_modified:
         candidate = parse_date(heuristic_modified)
         # htmldate gives days only: a "modified" day equal to the published day says nothing.
@@ -426,4 +430,87 @@ def choose_description(data: StructuredData, article: dict[str, Any] | None, fal
     for candidate in (data.first_meta("og:description"), data.first_meta("description"), text_value(article.get("description")) if article else None, fallback):
         if candidate and clean_space(candidate):
             return clean_space(candidate)
+    return None
+
+
+# --------------------------------------------------------------------------- "Updated ..." lines
+
+# "Updated Apr.1", "Updated: March 3, 2026 10:05", "Last updated on 3 March 2026",
+# "Aktualisiert am 03.03.2026, 10:05 Uhr", "Mis à jour le 3 mars 2026 à 10h05".
+_UPDATE_LINE = re.compile(
+    r"^\s*(?:last\s+|zuletzt\s+)?(?:updated|modified|aktualisiert|geändert|mis à jour|mise à jour|actualizado|actualización|aggiornato|bijgewerkt)"
+    r"(?:\s+(?:am|on|le|el|il|op|at|um))?\s*[:\-–—|]?\s*(?P<date>.{3,60}?)\s*$",
+    re.IGNORECASE,
+)
+_MONTHS = {
+    "januar": "January", "jänner": "January", "februar": "February", "märz": "March", "maerz": "March", "mai": "May",
+    "juni": "June", "juli": "July", "oktober": "October", "dezember": "December",
+    "janvier": "January", "février": "February", "fevrier": "February", "mars": "March", "avril": "April",
+    "juin": "June", "juillet": "July", "août": "August", "aout": "August", "septembre": "September",
+    "octobre": "October", "novembre": "November", "décembre": "December",
+    "enero": "January", "febrero": "February", "marzo": "March", "abril": "April", "mayo": "May", "junio": "June",
+    "julio": "July", "agosto": "August", "septiembre": "September", "octubre": "October", "noviembre": "November",
+    "diciembre": "December", "gennaio": "January", "febbraio": "February", "aprile": "April", "maggio": "May",
+    "giugno": "June", "luglio": "July", "settembre": "September", "ottobre": "October", "dicembre": "December",
+    "januari": "January", "februari": "February", "maart": "March", "mei": "May", "augustus": "August",
+}
+_MONTH_WORD = re.compile(r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?", re.IGNORECASE)
+_ENGLISH_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b\.?", re.IGNORECASE)
+_NUMERIC_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}(?:[./-]\d{2,4})?\b")
+_DATE_FILLERS = re.compile(r"\b(?:uhr|um|à|a las|alle|om|at|de|del)\b|(?<=\d)h(?=\d)", re.IGNORECASE)
+_UPDATE_MAX_WORDS = 14
+_SKIPPED_CONTAINERS = {"aside", "nav", "footer", "li", "a", "script", "style", "noscript", "template"}
+
+
+def _parse_update_date(text: str, published: datetime | None, now: datetime, day_first: bool) -> tuple[datetime, bool] | None:
+    """(the datetime a "Updated ..." line names, whether it gave a time), or None."""
+    if "ago" in text.lower() or not (_ENGLISH_MONTH.search(text) or _MONTH_WORD.search(text) or _NUMERIC_DATE.search(text)):
+        return None  # relative times and bare times say too little
+    cleaned = _MONTH_WORD.sub(lambda m: _MONTHS[m.group(1).lower()] + " ", text)
+    cleaned = _DATE_FILLERS.sub(lambda m: ":" if m.group(0).lower() == "h" else " ", cleaned)
+    cleaned = re.sub(r"(?<=[A-Za-z])\.(?=\s*\d)", " ", cleaned)   # "Apr.1" → "Apr 1"
+    has_time = bool(re.search(r"\d{1,2}:\d{2}|\d\s*[ap]\.?m\b", cleaned, re.IGNORECASE))
+    base = published or now
+    default = datetime(base.year, 1, 1, tzinfo=base.tzinfo or _UTC)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = date_parser.parse(cleaned, fuzzy=True, default=default, dayfirst=day_first, tzinfos=_ZONES)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=base.tzinfo or _UTC)
+    return parsed, has_time
+
+
+def update_lines(tree: Any) -> list[str]:
+    """The dates of the "Updated ..." lines of the article, in page order (read them before
+    trafilatura prunes the tree). Looked for in <article> when the page has one (else the whole
+    page), never in asides, navigation, footers or teaser lists."""
+    found: list[str] = []
+    for scope in tree.xpath("//article") or [tree]:
+        for element in scope.iter("p", "span", "div", "time", "small", "em", "strong", "b", "i", "dd", "td"):
+            text = " ".join(element.text_content().split())
+            if not text or len(text.split()) > _UPDATE_MAX_WORDS:
+                continue
+            match = _UPDATE_LINE.match(text)
+            if match and not any(a.tag in _SKIPPED_CONTAINERS for a in element.iterancestors()):
+                found.append(match.group("date"))
+    return found
+
+
+def visible_modified(lines: list[str], published: datetime | None, now: datetime, language: str | None) -> datetime | None:
+    """The time the first usable "Updated ..." line names (``update_lines``), or None: never
+    before ``published`` nor after ``now``; a line naming only the published day says nothing."""
+    for text in lines:
+        day_first = (language or "en") != "en" or bool(re.search(r"\d\.\d", text))
+        found = _parse_update_date(text, published, now, day_first)
+        if found is None:
+            continue
+        moment, has_time = found
+        if moment > now:
+            continue
+        if published is not None and (moment < published if has_time else moment.date() <= published.date()):
+            continue
+        return moment
     return None

@@ -197,3 +197,68 @@ def test_author_names_are_cleaned(raw: list[str], expected: list[str]) -> None:
     from extract.metadata import clean_authors
 
     assert clean_authors(raw) == expected
+
+
+# --------------------------------------------------------------------------- "Updated ..." lines and churn
+
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def _brief(update_line: str, published: str = "2026-03-30T08:00:00+08:00") -> str:
+    return (
+        '<html lang="en"><head><title>Rail link to the new airport opens</title>'
+        f'<meta property="article:published_time" content="{published}"></head><body><article>'
+        "<h1>Rail link to the new airport opens</h1><p>By NewsChina</p>"
+        f"<p>{update_line}</p>"
+        "<p>The rail link between the city centre and the new airport opened to passengers on Monday, "
+        "cutting the journey to twenty-five minutes and running every ten minutes from early morning.</p>"
+        "<p>Officials said about forty thousand passengers a day are expected to use the line in its first year.</p>"
+        "</article></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # In the zone of the published date when the line names none.
+        ("Updated Apr.1", datetime(2026, 4, 1, tzinfo=BEIJING)),
+        ("Updated: April 2, 2026 10:05", datetime(2026, 4, 2, 10, 5, tzinfo=BEIJING)),
+        ("Aktualisiert am 03.04.2026, 10:05 Uhr", datetime(2026, 4, 3, 10, 5, tzinfo=BEIJING)),
+        ("Updated Mar.28", None),           # before published
+        ("Updated Apr.20", None),           # in the future
+        ("Updated 5 minutes ago", None),    # relative: says too little
+    ],
+)
+def test_modified_at_from_an_updated_line(line: str, expected: datetime | None) -> None:
+    result = extract_document(_brief(line), "https://newschina.example/2026/03/30/rail-link", now=datetime(2026, 4, 5, tzinfo=timezone.utc))
+    assert isinstance(result, Document)
+    assert result.modified_at == expected
+    assert line not in result.text
+
+
+def test_structured_modified_date_wins_over_an_updated_line() -> None:
+    html = _brief("Updated Apr.1").replace("</head>", '<meta property="article:modified_time" content="2026-04-02T09:00:00Z"></head>')
+    result = extract_document(html, "https://newschina.example/2026/03/30/rail-link", now=datetime(2026, 4, 5, tzinfo=timezone.utc))
+    assert isinstance(result, Document)
+    assert result.modified_at == datetime(2026, 4, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def _churned(byline: str, ad: str, related: str, teaser: str, cookie: str) -> str:
+    return _brief("Updated 5 minutes ago").replace("<p>By NewsChina</p>", f"<p>By Jane Doe, {byline}</p>").replace(
+        "</article>",
+        f"<div><span>Advertisement</span><p>{ad}</p></div><p>Related: <a href='/r'>{related}</a></p>"
+        f"<div><h3>Most read</h3><ul><li><a href='/t'>{teaser}</a></li></ul></div></article>",
+    ).replace("<body>", f"<body><div><p>{cookie}</p></div>")
+
+
+def test_chrome_around_and_inside_the_article_leaves_the_text_alone() -> None:
+    url = "https://newschina.example/2026/03/30/rail-link"
+    first = extract_document(_churned("10:42 AM", "Best mortgage rates today", "Flood repairs start next week",
+                                      "Bakery wins bread award", "We use cookies. Read our cookie policy."), url)
+    second = extract_document(_churned("11:07 AM", "Holiday deals to the coast from 99 dollars", "Bus depot plan goes to consultation",
+                                       "Police appeal after break-ins", "This website uses cookies. Manage preferences."), url)
+    assert isinstance(first, Document) and isinstance(second, Document)
+    assert first.text == second.text
+    assert first.paragraphs[0] == "By Jane Doe"
+    assert first.paragraphs[1].startswith("The rail link")
