@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     version_jaccard: float = 0.2
     version_containment: float = 0.5
     lsh_basename: str = "newsdedup"
+    # Distributed mode: how long an article stays a text-match candidate in the Redis index.
+    # Older articles are still found by URL and canonical URL (the store's URL table).
+    lsh_window_days: float = 30.0
 
     # --- distributed mode ---
     # Seconds before Redis hands an unacknowledged task to another worker; task hard

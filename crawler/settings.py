@@ -15,7 +15,7 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "USER_AGENT": settings.user_agent,
         "ROBOTSTXT_OBEY": settings.obey_robots,
         # Politeness: AutoThrottle adapts the delay to each server's latency.
-        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_ENABLED": settings.autothrottle,
         "AUTOTHROTTLE_START_DELAY": settings.autothrottle_start_delay,
         "AUTOTHROTTLE_MAX_DELAY": settings.autothrottle_max_delay,
         "DOWNLOAD_DELAY": settings.download_delay,

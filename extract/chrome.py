@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lxml import etree
+
 from extract.text import AD_LABEL, TEASER_HEADING
 
 _BLOCKS = ("div", "aside", "section", "figure", "ul", "ol", "table", "span", "p")
@@ -37,36 +39,78 @@ def _link_words(element: Any) -> int:
     return sum(_words(link.text_content()) for link in element.iter("a"))
 
 
-def _is_ad_slot(element: Any, words: int) -> bool:
+def _is_ad_slot(element: Any, words: int, first_line: str) -> bool:
     # Small, and not a short article that happens to start with an ad label.
     return (
         words <= _MAX_AD_BLOCK_WORDS
-        and bool(_AD_LABEL_LINE.match(_first_text(element)))
+        and bool(_AD_LABEL_LINE.match(first_line))
         and next(element.iter("h1"), None) is None
         and sum(1 for _ in element.iter("p")) <= 3
     )
 
 
-def _is_teaser_box(element: Any, words: int) -> bool:
-    heading = _first_text(element)
-    if not TEASER_HEADING.match(heading):
+def _is_teaser_box(element: Any, words: int, first_line: str) -> bool:
+    if not TEASER_HEADING.match(first_line):
         return False
-    rest = words - _words(heading)
+    rest = words - _words(first_line)
     # Headlines under the heading, nearly all of them links.
     return rest > 0 and _link_words(element) >= 0.7 * rest
 
 
+_LABEL = re.compile(f"(?:{_AD_LABEL_LINE.pattern})|(?:{TEASER_HEADING.pattern})", re.IGNORECASE)
+_MAX_LABEL_WORDS = 8  # the longest label, "das könnte sie auch interessieren :", has 6
+# Every text in a subtree, as plain strings (no element objects made, unlike itertext()).
+_ALL_TEXTS = etree.XPath(".//text()", smart_strings=False)
+
+
+def _is_label(line: str) -> bool:
+    """An ad label or a teaser heading (``line`` with its spaces collapsed)."""
+    return bool(_LABEL.match(line))
+
+
+def _label_blocks(tree: Any) -> set[Any]:
+    """The blocks of ``tree`` whose first line is an ad label or a teaser heading.
+
+    Found from the texts rather than by reading every block's first line: a block's first
+    line is one of its texts, so from each text that is a label, the walk goes up through the
+    elements whose first line it still is.
+    """
+    labels = set()
+    for text in _ALL_TEXTS(tree):
+        words = text.split(None, _MAX_LABEL_WORDS)  # a long text is split no further
+        if words and len(words) <= _MAX_LABEL_WORDS and _is_label(" ".join(words)):
+            labels.add(text)
+    blocks: set[Any] = set()
+    for label in labels:
+        line = " ".join(label.split())
+        for text in tree.xpath(".//text()[. = $label]", label=label):
+            element = text.getparent()
+            if text.is_tail:
+                element = element.getparent()
+            while element is not None and _first_text(element) == line:
+                if element.tag in _BLOCKS:
+                    blocks.add(element)
+                element = element.getparent() if element is not tree else None
+    return blocks
+
+
 def strip_chrome_blocks(tree: Any) -> int:
     """Remove ad slots and teaser boxes from ``tree`` (in place); returns how many."""
+    candidates = _label_blocks(tree)
+    if not candidates:
+        return 0
     doomed = []
-    for element in tree.iter(*_BLOCKS):
+    for element in tree.iter(*_BLOCKS):  # in document order, outer blocks first
+        if element not in candidates:
+            continue
         if any(element is d or d in element.iterancestors() for d in doomed[-1:]):
             continue
+        first_line = _first_text(element)
         text = element.text_content()
         words = _words(text)
         if words == 0 or words > 400:
             continue
-        if _is_ad_slot(element, words) or _is_teaser_box(element, words):
+        if _is_ad_slot(element, words, first_line) or _is_teaser_box(element, words, first_line):
             # The label may sit alone in its own element: take the block around it.
             target = element
             parent = element.getparent()

@@ -17,7 +17,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from htmldate import find_date
+from lxml import etree
 from trafilatura import bare_extraction
+from trafilatura.metadata import extract_metadata
 from trafilatura.utils import decode_file, load_html
 
 from extract import metadata as meta
@@ -38,6 +40,14 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
     "favor_precision": False,
     "favor_recall": False,
 }
+# trafilatura runs in its fast mode (no comparison with readability and jusText, a fifth
+# of the time) unless that result looks like it missed the article (``_missed_article``):
+# then the full cascade runs. Text F1 on the Fundus pages: full cascade 0.947, fast alone
+# 0.935, fast with this fallback 0.950 (on 3 % of pages).
+_FAST_MIN_SHARE_OF_PARAGRAPHS = 0.25   # of the characters in the page's <p> elements
+_FAST_MIN_SHARE_IN_LONG_LINES = 0.25   # of the text in lines of _LONG_LINE_CHARS or more
+_LONG_LINE_CHARS = 80
+_PARAGRAPH_TEXTS = etree.XPath("//p//text()", smart_strings=False)
 # Keys of Page.hints the extractor understands (what a feed entry or a news sitemap said).
 HINT_TITLE = "title"
 HINT_PUBLISHED = "published"
@@ -97,13 +107,11 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, hints: Mappi
     has_structured_modified = any(meta.parse_date(value) for value in meta.modified_candidates(data, meta.choose_article_object(data, {page_url})))
     updates = [] if has_structured_modified else meta.update_lines(tree)
     strip_chrome_blocks(tree)
-    result = bare_extraction(
-        tree,
-        url=url,
-        with_metadata=True,
-        date_extraction_params={"original_date": True, "extensive_search": True, "max_date": now.strftime("%Y-%m-%d")},
-        **TRAFILATURA_OPTIONS,
-    )
+    # Text only: trafilatura's metadata is a fallback, asked below when the page's own
+    # structured data leaves a field empty (bare_extraction works on a copy of ``tree``).
+    result = bare_extraction(tree, url=url, with_metadata=False, fast=True, **TRAFILATURA_OPTIONS)
+    if _missed_article(result, tree):
+        result = bare_extraction(tree, url=url, with_metadata=False, fast=False, **TRAFILATURA_OPTIONS)
     text = clean_text(result.text or "") if result is not None else ""
     article = meta.choose_article_object(data, {page_url})
     if word_count(text) < min_words and article:
@@ -121,15 +129,20 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, hints: Mappi
     if canonical_url != page_url and article is not None:
         # The article object may name the canonical URL rather than the fetched one.
         article = meta.choose_article_object(data, {page_url, canonical_url})
-    site_name = meta.choose_site_name(data, article, result.sitename if result else None)
-    title = meta.choose_title(data, article, meta.site_names_for_titles(data, article, site_name), page_url, hints.get(HINT_TITLE) or (result.title if result else None))
+    heuristics = _TrafilaturaMetadata(tree, url, now) if result is not None else None
+
+    def heuristic(name: str) -> meta.Fallback:
+        return (lambda: heuristics.get(name)) if heuristics is not None else None
+
+    site_name = meta.choose_site_name(data, article, heuristic("sitename"))
+    title = meta.choose_title(data, article, meta.site_names_for_titles(data, article, site_name), page_url, hints.get(HINT_TITLE) or heuristic("title"))
     text = _without_leading_title(text, title)
     published_at, modified_at = meta.choose_dates(
         data,
         article,
         now=now,
-        heuristic_published=result.date if result else None,
-        heuristic_modified=_heuristic_modified(tree, data, article, url, now),
+        heuristic_published=heuristic("date"),
+        heuristic_modified=lambda: _heuristic_modified(tree, data, article, url, now),
         hinted_published=hints.get(HINT_PUBLISHED),
         visible_modified=(
             (lambda published: meta.visible_modified(updates, published, now, meta.choose_language(data, article, None)))
@@ -141,13 +154,27 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, hints: Mappi
         title=title,
         url=page_url,
         canonical_url=canonical_url,
-        authors=tuple(meta.choose_authors(data, article, result.author if result else None)),
+        authors=tuple(meta.choose_authors(data, article, heuristic("author"))),
         published_at=published_at,
         modified_at=modified_at,
-        language=meta.choose_language(data, article, hints.get(HINT_LANGUAGE) or (result.language if result else None)),
-        description=meta.choose_description(data, article, result.description if result else None),
+        language=meta.choose_language(data, article, hints.get(HINT_LANGUAGE) or heuristic("language")),
+        description=meta.choose_description(data, article, heuristic("description")),
         site_name=site_name,
     )
+
+
+def _missed_article(result: Any, tree: Any) -> bool:
+    """Whether trafilatura's fast result looks like it missed the article: nothing, much
+    less text than the page has in paragraphs (a teaser or a caption was taken for the
+    article), or text in short lines (a navigation menu)."""
+    text = (result.text or "") if result is not None else ""
+    if not text:
+        return True
+    paragraph_chars = sum(len(piece.strip()) for piece in _PARAGRAPH_TEXTS(tree))
+    if len(text) < _FAST_MIN_SHARE_OF_PARAGRAPHS * paragraph_chars:
+        return True
+    in_long_lines = sum(len(line) for line in text.splitlines() if len(line) >= _LONG_LINE_CHARS)
+    return in_long_lines < _FAST_MIN_SHARE_IN_LONG_LINES * len(text)
 
 
 def _without_leading_title(text: str, title: str) -> str:
@@ -157,6 +184,29 @@ def _without_leading_title(text: str, title: str) -> str:
     if rest and title and meta.squash(first) == meta.squash(title):
         return rest
     return text
+
+
+class _TrafilaturaMetadata:
+    """trafilatura's metadata of the page (its heuristics and htmldate's original date),
+    computed on first use: on most pages the structured data answers every field first."""
+
+    def __init__(self, tree: Any, url: str, now: datetime) -> None:
+        self._tree, self._url, self._now = tree, url, now
+        self._document: Any = None
+        self._done = False
+
+    def get(self, name: str) -> str | None:
+        if not self._done:
+            self._done = True
+            try:
+                self._document = extract_metadata(
+                    self._tree,
+                    self._url,
+                    {"original_date": True, "extensive_search": True, "max_date": self._now.strftime("%Y-%m-%d")},
+                )
+            except Exception:  # noqa: BLE001 - a heuristic that fails gives no value
+                self._document = None
+        return getattr(self._document, name, None) if self._document is not None else None
 
 
 def _heuristic_modified(tree: Any, data: StructuredData, article: dict[str, Any] | None, url: str, now: datetime) -> str | None:

@@ -3,6 +3,10 @@
 Order of trust, each field: the JSON-LD object of the article, then Open Graph / article:*
 meta tags, then the visible markup (<h1>, <time pubdate>), then trafilatura's and htmldate's
 heuristics, then the crawler's hints (feed entry, sitemap news tags).
+
+The heuristics are slow (htmldate's search, trafilatura's author search on a copy of the
+tree) and most pages never need them: every ``choose_*`` takes them as a ``Fallback``, a value
+or a function called only when everything before it gave nothing.
 """
 from __future__ import annotations
 
@@ -16,6 +20,14 @@ from dateutil import parser as date_parser
 
 from extract.structured import StructuredData, clean_space, type_names
 from extract.urls import is_probably_section_page, normalize_url
+
+# A last-resort value, or a function computing it when (and only when) it is needed.
+Fallback = str | None | Callable[[], str | None]
+
+
+def resolve(fallback: Fallback) -> str | None:
+    """The value of a ``Fallback`` (calls it when it is a function)."""
+    return fallback() if callable(fallback) else fallback
 
 # --------------------------------------------------------------------------- titles
 
@@ -96,7 +108,7 @@ def _without_unknown_suffix(title: str, others: list[str]) -> str:
     return title
 
 
-def choose_title(data: StructuredData, article: dict[str, Any] | None, site_names: list[str], url: str, fallback: str | None) -> str:
+def choose_title(data: StructuredData, article: dict[str, Any] | None, site_names: list[str], url: str, fallback: Fallback) -> str:
     """The headline: JSON-LD headline, og:title, <h1>, then <title>, each without site names."""
     h1 = data.h1[0] if data.h1 else ""
     candidates: list[str] = []
@@ -119,7 +131,7 @@ def choose_title(data: StructuredData, article: dict[str, Any] | None, site_name
         return h1
     if data.title_tag:
         return strip_site_name(data.title_tag, site_names, url, drop_pipe_suffix=True)
-    return clean_space(fallback) or h1
+    return clean_space(resolve(fallback)) or h1
 
 
 # --------------------------------------------------------------------------- the article object
@@ -243,15 +255,20 @@ def _jsonld_people(article: dict[str, Any] | None) -> tuple[list[str], list[str]
     return persons, organizations
 
 
-def choose_authors(data: StructuredData, article: dict[str, Any] | None, trafilatura_author: str | None) -> list[str]:
+def choose_authors(data: StructuredData, article: dict[str, Any] | None, trafilatura_author: Fallback) -> list[str]:
     persons, organizations = _jsonld_people(article)
+
+    def heuristic() -> list[str]:
+        author = resolve(trafilatura_author)
+        return [author.replace(";", ",")] if author else []
+
     for source in (
-        persons,
-        data.all_meta("author", "article:author", "byl", "dc.creator", "sailthru.author", "parsely-author", "cxenseparse:author"),
-        [trafilatura_author.replace(";", ",")] if trafilatura_author else [],
-        organizations,
+        lambda: persons,
+        lambda: data.all_meta("author", "article:author", "byl", "dc.creator", "sailthru.author", "parsely-author", "cxenseparse:author"),
+        heuristic,
+        lambda: organizations,
     ):
-        names = clean_authors(source)
+        names = clean_authors(source())
         if names:
             return names
     return []
@@ -334,21 +351,22 @@ def choose_dates(
     article: dict[str, Any] | None,
     *,
     now: datetime,
-    heuristic_published: str | None,
-    heuristic_modified: str | None,
+    heuristic_published: Fallback,
+    heuristic_modified: Fallback,
     hinted_published: str | None,
     visible_modified: Callable[[datetime | None], datetime | None] | None = None,
 ) -> tuple[datetime | None, datetime | None]:
     """(published_at, modified_at): never in the future (now + 1 day), modified never before published."""
     latest_allowed = now + timedelta(days=1)
     published = _first_date(published_candidates(data, article), latest_allowed)
-    published = published or _first_date([heuristic_published, hinted_published], latest_allowed)
+    published = published or _first_date([resolve(heuristic_published), hinted_published], latest_allowed)
     modified = _first_date(modified_candidates(data, article), latest_allowed)
     if modified is None and visible_modified is not None:
         # An "Updated ..." line in the article, read knowing the published date.
         modified = visible_modified(published)
-    if modified is None and heuristic_modified:
-        candidate = parse_date(heuristic_modified)
+    heuristic = resolve(heuristic_modified) if modified is None else None
+    if heuristic:
+        candidate = parse_date(heuristic)
         # htmldate gives days only: a "modified" day equal to the published day says nothing.
         if candidate and candidate <= latest_allowed and (published is None or candidate.date() > published.date()):
             modified = candidate
@@ -388,16 +406,16 @@ def _iso639_1(value: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def choose_language(data: StructuredData, article: dict[str, Any] | None, detected: str | None) -> str | None:
+def choose_language(data: StructuredData, article: dict[str, Any] | None, detected: Fallback) -> str | None:
     in_language = text_value(article.get("inLanguage")) if article else ""
     for value in (data.html_lang, in_language, data.first_meta("og:locale"), data.first_meta("content-language", "language", "dc.language"), detected):
-        code = _iso639_1(value)
+        code = _iso639_1(resolve(value))
         if code:
             return code
     return None
 
 
-def choose_site_name(data: StructuredData, article: dict[str, Any] | None, fallback: str | None) -> str | None:
+def choose_site_name(data: StructuredData, article: dict[str, Any] | None, fallback: Fallback) -> str | None:
     publisher = article.get("publisher") if article else None
     candidates = [
         data.first_meta("og:site_name"),
@@ -406,7 +424,7 @@ def choose_site_name(data: StructuredData, article: dict[str, Any] | None, fallb
         *[text_value(org.get("name")) for org in data.organizations[:1]],
         fallback,
     ]
-    for candidate in candidates:
+    for candidate in map(resolve, candidates):
         if candidate and clean_space(candidate):
             return clean_space(candidate)
     return None
@@ -426,8 +444,8 @@ def site_names_for_titles(data: StructuredData, article: dict[str, Any] | None, 
     return [clean_space(name).lstrip("@") for name in names if name and clean_space(name)]
 
 
-def choose_description(data: StructuredData, article: dict[str, Any] | None, fallback: str | None) -> str | None:
-    for candidate in (data.first_meta("og:description"), data.first_meta("description"), text_value(article.get("description")) if article else None, fallback):
+def choose_description(data: StructuredData, article: dict[str, Any] | None, fallback: Fallback) -> str | None:
+    for candidate in map(resolve, (data.first_meta("og:description"), data.first_meta("description"), text_value(article.get("description")) if article else None, fallback)):
         if candidate and clean_space(candidate):
             return clean_space(candidate)
     return None

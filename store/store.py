@@ -188,21 +188,31 @@ class Store:
 
     def index_entries(self) -> Iterator[tuple[str, Fingerprint]]:
         """Every stored version as (index key, fingerprint): what the LSH index is rebuilt from."""
+        for key, stored, _ in self.timed_index_entries():
+            yield key, stored
+
+    def timed_index_entries(self, since: datetime | None = None) -> Iterator[tuple[str, Fingerprint, datetime]]:
+        """Stored versions fetched at or after ``since`` (all when None), oldest first, with
+        their fetch time: a windowed index is rebuilt from these."""
+        query = select(
+            Version.article_id, Version.version, Version.text_hash, Version.signature,
+            Version.shingle_count, Version.paragraph_hashes, Version.shingles, Version.fetched_at,
+        )
+        if since is not None:
+            query = query.where(Version.fetched_at >= since)
         with self._reading() as session:
             rows = session.execute(
-                select(
-                    Version.article_id, Version.version, Version.text_hash, Version.signature,
-                    Version.shingle_count, Version.paragraph_hashes, Version.shingles,
-                ).order_by(Version.article_id, Version.version).execution_options(yield_per=1000)
+                query.order_by(Version.fetched_at, Version.article_id, Version.version)
+                .execution_options(yield_per=1000)
             )
-            for article_id, version, text_hash, signature, shingle_count, paragraph_hashes, shingles in rows:
+            for article_id, version, text_hash, signature, shingle_count, paragraph_hashes, shingles, at in rows:
                 yield index_key(article_id, version), Fingerprint(
                     text_hash=text_hash,
                     signature=bytes(signature),
                     shingle_count=shingle_count,
                     paragraph_hashes=tuple(paragraph_hashes or ()),
                     shingles=bytes(shingles or b""),
-                )
+                ), at
 
     @staticmethod
     def _candidate(row: Version, current_version: int, found_by: str) -> Candidate:

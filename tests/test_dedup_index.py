@@ -201,3 +201,13 @@ def test_window_arguments_are_checked(redis_url: str) -> None:
             RedisIndex(client, PARAMS, basename="w", window_days=0)
         with pytest.raises(ValueError, match="generations"):
             RedisIndex(client, PARAMS, basename="w", generations=0)
+
+
+def test_clear_deletes_every_key_of_the_index_and_no_other(windowed) -> None:
+    index, _, client = windowed
+    client.set("other:key", "kept")
+    index.add_many([(f"c{n}:1", fingerprint(article(n), PARAMS)) for n in range(5)])
+    assert len(index) == 5
+    assert index.clear() > 0
+    assert len(index) == 0 and index.query(fingerprint(article(1), PARAMS)) == set()
+    assert client.keys("*") == [b"other:key"]

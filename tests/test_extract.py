@@ -262,3 +262,54 @@ def test_chrome_around_and_inside_the_article_leaves_the_text_alone() -> None:
     assert first.text == second.text
     assert first.paragraphs[0] == "By Jane Doe"
     assert first.paragraphs[1].startswith("The rail link")
+
+
+# --------------------------------------------------------------------------- doing only the work a page needs
+
+
+def test_trafilatura_metadata_is_asked_only_when_the_structured_data_is_silent(monkeypatch) -> None:
+    import extract.extractor as extractor
+
+    calls: list[str] = []
+    real = extractor.extract_metadata
+
+    def counting(*args, **kwargs):
+        calls.append("extract_metadata")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extractor, "extract_metadata", counting)
+    extract_article("news_jsonld.html", "https://www.daily-example.com/local/2024/05/02/harbour-lighthouse-restoration")
+    assert calls == []
+    # No structured data: the date comes from the heuristics, asked once for every field.
+    document = extract_article("no_structured_data.html", "https://riverside-gazette.example/news/2024/03/09/elm-river-trees")
+    assert calls == ["extract_metadata"]
+    assert document.published_at is not None and document.published_at.date().isoformat() == "2024-03-09"
+
+
+def test_an_ad_block_whose_label_follows_an_empty_element_is_cut() -> None:
+    from lxml import html as lxml_html
+
+    from extract.chrome import strip_chrome_blocks
+
+    tree = lxml_html.fromstring(
+        "<html><body><article><p>The harbour council met on Tuesday evening to vote.</p>"
+        "<div><i></i>Advertisement<p>Find the best mortgage rates today</p></div>"
+        "<p>The vote was unanimous.</p></article></body></html>"
+    )
+    assert strip_chrome_blocks(tree) == 1
+    assert "mortgage" not in tree.text_content() and "unanimous" in tree.text_content()
+
+
+def test_the_full_trafilatura_cascade_runs_when_the_fast_one_missed_the_article() -> None:
+    from types import SimpleNamespace
+
+    from lxml import html as lxml_html
+
+    from extract.extractor import _missed_article
+
+    sentence = "The harbour council voted on Tuesday to restore the old lighthouse at the end of the pier. "
+    tree = lxml_html.fromstring(f"<html><body><p>{sentence * 3}</p><p>{sentence * 3}</p></body></html>")
+    assert not _missed_article(SimpleNamespace(text=(sentence * 3).strip() + "\n" + (sentence * 3).strip()), tree)
+    assert _missed_article(SimpleNamespace(text="Council votes"), tree)             # a teaser, not the article
+    assert _missed_article(SimpleNamespace(text="\n".join(["News", "Sport", "Weather"] * 40)), tree)  # a menu
+    assert _missed_article(None, tree)

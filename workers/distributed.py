@@ -13,7 +13,8 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from itertools import groupby, islice
 
 from celery import Celery
 
@@ -26,6 +27,7 @@ from workers.app import PAGES_QUEUE, NewsdedupCelery, create_app
 from workers.summary import CrawlSummary, record_crawl_counts
 
 log = logging.getLogger(__name__)
+REBUILD_BATCH = 1000  # index entries per pipelined round trip when rebuilding
 
 ProgressCallback = Callable[[CrawlSummary], None]
 
@@ -301,16 +303,18 @@ def rebuild_index(settings: Settings) -> int:
     store = Store.open(settings.database_url)
     try:
         with client.lock(DEDUP_LOCK_KEY, timeout=3600, blocking_timeout=600, thread_local=False):
-            prefix = settings.lsh_basename
-            for pattern in (f"{prefix}:keys", f"{prefix}:b:*", f"{prefix}:p:*", f"{prefix}:m:*"):
-                batch = list(client.scan_iter(match=pattern, count=1000))
-                for i in range(0, len(batch), 1000):
-                    client.delete(*batch[i:i + 1000])
-            index = RedisIndex(client, dedup_params(settings), settings.lsh_basename)
+            index = RedisIndex(client, dedup_params(settings), settings.lsh_basename,
+                               window_days=settings.lsh_window_days)
+            index.clear()
+            since = datetime.now(timezone.utc) - timedelta(days=settings.lsh_window_days)
             count = 0
-            for key, stored in store.index_entries():
-                index.add(key, stored)
-                count += 1
+            # Filed by the day they were fetched, so they leave the window when they would have.
+            for day, entries in groupby(store.timed_index_entries(since), key=lambda e: e[2].date()):
+                added_at = datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+                pairs = ((key, stored) for key, stored, _ in entries)
+                while batch := list(islice(pairs, REBUILD_BATCH)):
+                    index.add_many(batch, added_at=added_at)
+                    count += len(batch)
         log.info("rebuilt the Redis index: %d entries", count)
         return count
     finally:

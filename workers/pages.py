@@ -67,7 +67,7 @@ class WorkerServices:
         staging = Staging.open(settings.database_url, migrate=False)  # Store.open migrated
         client = redis_client(settings.redis_url)
         params = dedup_params(settings)
-        index = RedisIndex(client, params, settings.lsh_basename)
+        index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days)
         pipeline = PagePipeline(store, index, params, settings.min_text_words,
                                 decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout))
         return cls(settings, store, staging, client, pipeline)

@@ -1,0 +1,257 @@
+"""Pages per second end to end (crawl → extract → dedup → store), beside trafilatura alone.
+
+    python -m bench.throughput [--data DIR] [--limit N] [--quick] [--repeat R]
+
+The pages are real: ``news-pages-fundus/*/*.html.gz``, decoded once and written as UTF-8 into
+a temporary site with a sitemap listing them, served by ``newsdedup.siteserver.SiteServer`` on
+loopback. Measured in the same run, on the same decoded pages:
+
+- baseline: ``trafilatura.extract(html, url=..., with_metadata=True)`` on each page, in this
+  process, one after the other (one core);
+- end to end: ``workers.crawl.run_embedded_crawl`` in a child process (Scrapy's reactor cannot
+  restart), SQLite in a temporary folder, download delay 0 and AutoThrottle off (a loopback
+  server has no latency to adapt to). Two rates: over the whole call (Scrapy start-up and the
+  sitemap included) and over the pages alone (first page stored → last page stored);
+- stages: ``PagePipeline.process`` cut into its steps and timed in this process on the same
+  pages (extract, fingerprint, index query + store candidate lookups, decide, store.apply +
+  index.add), to show where the time goes.
+
+Goal: end to end ≥ 0.90 × trafilatura alone (pages per second). Results:
+``bench/results/throughput.json``.
+"""
+from __future__ import annotations
+
+import gzip
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import trafilatura
+from trafilatura.utils import decode_file
+
+from bench.common import data_argument_parser, print_table, require_dataset, write_results
+
+GOAL = 0.90
+
+
+@dataclass(frozen=True)
+class SitePage:
+    path: str    # path on the site, e.g. "/de/Welt_2024_03_01.html"
+    html: str    # decoded text (written as UTF-8)
+
+
+def load_pages(folder: Path, limit: int) -> list[SitePage]:
+    pages: list[SitePage] = []
+    for file in sorted(folder.glob("*/*.html.gz")):
+        html = decode_file(gzip.decompress(file.read_bytes()))
+        name = file.name.removesuffix(".gz")
+        pages.append(SitePage(f"/{file.parent.name}/{name}", html))
+        if limit and len(pages) >= limit:
+            break
+    return pages
+
+
+def write_site(root: Path, pages: list[SitePage]) -> None:
+    for page in pages:
+        target = root / page.path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # The site server sends .html as UTF-8; templating only touches "{{base_url}}".
+        target.write_text(page.html, encoding="utf-8")
+    urls = "\n".join(f"  <url><loc>{{{{base_url}}}}{escape(p.path)}</loc></url>" for p in pages)
+    (root / "sitemap.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',
+        encoding="utf-8",
+    )
+
+
+# --- baseline ---------------------------------------------------------------------------
+
+def time_trafilatura(pages: list[SitePage], base_url: str) -> float:
+    started = time.perf_counter()
+    for page in pages:
+        trafilatura.extract(page.html, url=base_url + page.path, with_metadata=True)
+    return time.perf_counter() - started
+
+
+# --- end to end, in a child process -----------------------------------------------------
+
+def _crawl_child(site_root: str, workdir: str, pages: int, queue: "multiprocessing.Queue[Any]") -> None:
+    from config import Settings
+    from config.sources import Source
+    from newsdedup.siteserver import SiteServer
+    from workers.crawl import run_embedded_crawl
+
+    stamps: list[float] = []
+    with SiteServer(site_root) as server:
+        settings = Settings(
+            database_url=f"sqlite:///{workdir}/bench.db", download_delay=0.0, autothrottle=False,
+            obey_robots=False, retry_times=0, concurrent_requests_per_domain=8,
+        )
+        source = Source(name="bench", sitemaps=(server.url("/sitemap.xml"),),
+                        allowed_domains=(server.host,), max_pages=pages + 10)
+        started = time.perf_counter()
+        summary = run_embedded_crawl(settings, [source], "bench",
+                                     on_outcome=lambda _: stamps.append(time.perf_counter()))
+        elapsed = time.perf_counter() - started
+    queue.put({
+        "elapsed": elapsed,
+        "first_page": (stamps[0] - started) if stamps else None,
+        "pages_span": (stamps[-1] - stamps[0]) if len(stamps) > 1 else None,
+        "outcomes": len(stamps),
+        "summary": summary.as_dict(),
+    })
+
+
+def time_end_to_end(site_root: Path, pages: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as workdir:
+        child = context.Process(target=_crawl_child, args=(str(site_root), workdir, pages, queue))
+        child.start()
+        result = queue.get(timeout=1800)
+        child.join(timeout=60)
+    if child.exitcode not in (0, None):
+        raise RuntimeError(f"the crawl child exited with {child.exitcode}")
+    return result
+
+
+# --- stages, in this process ------------------------------------------------------------
+
+STAGES = ("extract", "fingerprint", "candidates", "decide", "store+index add")
+
+
+def time_stages(pages: list[SitePage], base_url: str) -> tuple[dict[str, float], dict[str, int]]:
+    """PagePipeline.process cut into its steps, each timed (seconds summed over the pages)."""
+    from config import Settings
+    from crawler.page import Page
+    from dedup import PageFacts, decide, fingerprint
+    from extract import Rejection, extract_document
+    from workers.services import open_embedded_pipeline
+
+    totals = dict.fromkeys(STAGES, 0.0)
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-stages-") as workdir:
+        settings = Settings(database_url=f"sqlite:///{workdir}/bench.db")
+        pipeline = open_embedded_pipeline(settings)
+        try:
+            for site_page in pages:
+                url = base_url + site_page.path
+                page = Page(url, url, 200, {"content-type": "text/html; charset=utf-8"}, site_page.html,
+                            datetime.now(timezone.utc), "bench", "bench")
+                t0 = time.perf_counter()
+                document = extract_document(page.html, page.final_url, min_words=pipeline.min_words,
+                                            hints=page.hints)
+                t1 = time.perf_counter()
+                totals["extract"] += t1 - t0
+                if isinstance(document, Rejection):
+                    pipeline.store.record_rejection(page, document.reason, document.detail)
+                    counts["rejected"] = counts.get("rejected", 0) + 1
+                    continue
+                fp = fingerprint(document.text, pipeline.params)
+                t2 = time.perf_counter()
+                facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
+                candidates = pipeline.store.candidates_for_url(document.url, document.canonical_url)
+                candidates += pipeline.store.candidates_by_keys(pipeline.index.query(fp))
+                t3 = time.perf_counter()
+                decision = decide(facts, fp, candidates, pipeline.params)
+                t4 = time.perf_counter()
+                applied = pipeline.store.apply(decision, page, document, fp)
+                if applied.index_key:
+                    pipeline.index.add(applied.index_key, fp)
+                pipeline.store.save_validators(page.url, page.validators)
+                t5 = time.perf_counter()
+                totals["fingerprint"] += t2 - t1
+                totals["candidates"] += t3 - t2
+                totals["decide"] += t4 - t3
+                totals["store+index add"] += t5 - t4
+                counts[decision.kind] = counts.get(decision.kind, 0) + 1
+        finally:
+            pipeline.store.close()
+    return totals, counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = data_argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="60 pages, one repetition (≈ 30 s)")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="repetitions of baseline and crawl; the best of each counts (default 2)")
+    args = parser.parse_args(argv)
+    folder = require_dataset(args.data, "news-pages-fundus")
+    if folder is None:
+        return 0
+    limit = args.limit or (60 if args.quick else 0)
+    repeat = 1 if args.quick else max(1, args.repeat)
+    pages = load_pages(folder, limit)
+    n = len(pages)
+    print(f"{n} Fundus pages, {sum(len(p.html) for p in pages) / 1e6:.1f} M characters; repeat {repeat}",
+          file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as root:
+        write_site(Path(root), pages)
+        base_url = "http://127.0.0.1:8000"  # the baseline and stages only need URL-shaped strings
+        # Warm up trafilatura's lazy imports and caches so the first timing is not penalised.
+        time_trafilatura(pages[:3], base_url)
+        baseline_runs, crawl_runs = [], []
+        for _ in range(repeat):  # interleaved, so that a change of load hits both sides
+            baseline_runs.append(time_trafilatura(pages, base_url))
+            crawl_runs.append(time_end_to_end(Path(root), n))
+        stage_totals, decisions = time_stages(pages, base_url)
+
+    baseline = min(baseline_runs)
+    crawl = min(crawl_runs, key=lambda r: r["elapsed"])
+    base_rate = n / baseline
+    e2e_rate = crawl["outcomes"] / crawl["elapsed"]
+    span = crawl["pages_span"]
+    steady_rate = (crawl["outcomes"] - 1) / span if span else None
+    stage_sum = sum(stage_totals.values())
+
+    rows = [
+        ("trafilatura.extract (with_metadata), in process", n, baseline, base_rate, 1.0),
+        ("end to end: run_embedded_crawl, whole call", crawl["outcomes"], crawl["elapsed"], e2e_rate,
+         e2e_rate / base_rate),
+        ("end to end: first → last page stored", crawl["outcomes"], span, steady_rate,
+         (steady_rate / base_rate) if steady_rate else None),
+        ("pipeline stages in process (sum below)", n, stage_sum, n / stage_sum, (n / stage_sum) / base_rate),
+    ]
+    print()
+    print_table(["what", "pages", "seconds", "pages/s", "× trafilatura"], rows)
+    print(f"\ngoal: end to end ≥ {GOAL:.2f} × trafilatura alone → whole call "
+          f"{'met' if e2e_rate / base_rate >= GOAL else 'MISSED'} ({e2e_rate / base_rate:.2f}); "
+          f"Scrapy start-up and sitemap before the first page: {crawl['first_page']:.2f} s")
+    print()
+    print_table(["stage", "seconds", "ms/page", "share"],
+                [(name, t, 1000 * t / n, f"{t / stage_sum:.1%}") for name, t in stage_totals.items()])
+    print(f"\ncrawl outcomes: {crawl['summary']}; stage run decisions: {decisions}")
+
+    write_results("throughput", {
+        "pages": n,
+        "characters": sum(len(p.html) for p in pages),
+        "repeat": repeat,
+        "goal_ratio": GOAL,
+        "baseline_trafilatura": {"seconds": baseline, "pages_per_s": base_rate, "runs": baseline_runs},
+        "end_to_end": {
+            "seconds": crawl["elapsed"], "pages_per_s": e2e_rate, "ratio": e2e_rate / base_rate,
+            "first_page_after_s": crawl["first_page"], "pages_span_s": span,
+            "steady_pages_per_s": steady_rate,
+            "steady_ratio": (steady_rate / base_rate) if steady_rate else None,
+            "runs_s": [r["elapsed"] for r in crawl_runs], "summary": crawl["summary"],
+        },
+        "stages_s": stage_totals,
+        "stages_ms_per_page": {k: 1000 * v / n for k, v in stage_totals.items()},
+        "stage_decisions": decisions,
+        "goal_met": e2e_rate / base_rate >= GOAL,
+        "spread_baseline_s": statistics.pstdev(baseline_runs) if len(baseline_runs) > 1 else 0.0,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
