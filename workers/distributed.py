@@ -20,10 +20,11 @@ from celery import Celery
 
 from config import Settings, Source, load_sources
 from config.sources import ConfigError
-from crawler.page import Page, Validators
+from crawler.page import Page
 from store import Store
 from store.staging import CrawlCounts, Staging
 from workers.app import PAGES_QUEUE, NewsdedupCelery, create_app
+from workers.handoff import StoreBackedDiscovery
 from workers.summary import CrawlSummary, record_crawl_counts
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def resend_stale(staging: Staging, sender: PageSender, crawl_id: str | None,
     return len(sent)
 
 
-class DistributedSink:
+class DistributedSink(StoreBackedDiscovery):
     """A PageSink that stages each page and sends its task; counts the fetch side."""
 
     def __init__(self, store: Store, staging: Staging, sender: PageSender, crawl_id: str,
@@ -97,17 +98,6 @@ class DistributedSink:
         self.on_change = on_change
         self._counts: CrawlCounts | None = None
         self._counts_at = 0.0
-
-    # --- conditional requests: the store knows what was fully processed ---
-
-    def validators(self, url: str) -> Validators | None:
-        return self.store.validators(url)
-
-    def discovery_links(self, url: str) -> list[str] | None:
-        return self.store.discovery_links(url)
-
-    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
-        self.store.save_discovery(url, validators, links)
 
     # --- pages ---
 

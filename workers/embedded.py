@@ -4,15 +4,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from crawler.page import Page, Validators
+from crawler.page import Page
 from store import Store
+from workers.handoff import StoreBackedDiscovery
 from workers.pipeline import PageOutcome, PagePipeline
 from workers.summary import CrawlSummary
 
 log = logging.getLogger(__name__)
 
 
-class EmbeddedSink:
+class EmbeddedSink(StoreBackedDiscovery):
     """A PageSink that processes each page at once and counts what happened."""
 
     def __init__(
@@ -29,15 +30,6 @@ class EmbeddedSink:
         self.fetch_errors = 0
         self.on_change = on_change
         self.on_outcome = on_outcome
-
-    def validators(self, url: str) -> Validators | None:
-        return self.store.validators(url)
-
-    def discovery_links(self, url: str) -> list[str] | None:
-        return self.store.discovery_links(url)
-
-    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
-        self.store.save_discovery(url, validators, links)
 
     def accept(self, page: Page) -> None:
         self.summary.pages_fetched += 1

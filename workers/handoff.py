@@ -6,9 +6,12 @@ page and sends a Celery task.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from crawler.page import Page, Validators
+
+if TYPE_CHECKING:  # the crawler imports this module; it must not pull in the store
+    from store import Store
 
 
 class PageSink(Protocol):
@@ -33,3 +36,19 @@ class PageSink(Protocol):
     def failed(self, url: str, source: str, reason: str) -> None:
         """A page or discovery document could not be used (HTTP error, not HTML, too large,
         broken feed, offsite redirect, timeout...). ``reason`` is short and human-readable."""
+
+
+class StoreBackedDiscovery:
+    """The conditional-request half of a PageSink, kept in the store (shared by both modes:
+    the store knows what was fully processed, so its validators are safe to send)."""
+
+    store: Store
+
+    def validators(self, url: str) -> Validators | None:
+        return self.store.validators(url)
+
+    def discovery_links(self, url: str) -> list[str] | None:
+        return self.store.discovery_links(url)
+
+    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
+        self.store.save_discovery(url, validators, links)
