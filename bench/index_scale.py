@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ import numpy as np
 
 from bench.common import print_table, write_results
 from dedup import DedupParams, Fingerprint, InMemoryIndex, RedisIndex, similarity
-from dedup.fingerprint import PARAGRAPH_MIN_WORDS  # noqa: F401  (documents where the real hashes come from)
+
 
 PARAMS = DedupParams()
 DAY = 86400.0

@@ -23,32 +23,63 @@ from newsdedup.siteserver import SiteServer
 SITES = {"harbor-times": "127.0.0.2", "coastal-wire": "127.0.0.3", "metro-daily": "127.0.0.4"}
 
 
+class DemoSites:
+    """The bundled sample sites served on loopback (127.0.0.2-4), one round at a time.
+
+    Used by ``newsdedup demo`` and by the end-to-end tests. ``sources_file`` names the sites
+    at the addresses they are served at; ``publish(n)`` lays round ``n``'s files over them.
+    """
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.bundle = Path(str(resources.files("newsdedup") / "demo_sites"))
+        self.servers: dict[str, SiteServer] = {}
+        self.sources_file = work / "sources.yaml"
+
+    def __enter__(self) -> "DemoSites":
+        try:
+            for name, address in SITES.items():
+                root = self.work / "www" / name
+                if root.exists():
+                    shutil.rmtree(root)
+                root.mkdir(parents=True)
+                self.servers[name] = SiteServer(root, host=address).start()
+        except BaseException:
+            self.__exit__()
+            raise
+        self.placeholders = {f"{{{name}}}": server.base_url for name, server in self.servers.items()}
+        self.sources_file.write_text(
+            _fill((self.bundle / "sources.yaml").read_text(encoding="utf-8"), self.placeholders), encoding="utf-8"
+        )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def publish(self, round_number: int) -> None:
+        _publish(self.bundle / f"round{round_number}", self.work / "www", self.placeholders)
+
+    def url(self, site: str, path: str = "") -> str:
+        return self.servers[site].base_url + path
+
+
 def run_demo(keep: Path | None = None) -> None:
-    bundle = Path(str(resources.files("newsdedup") / "demo_sites"))
     with ExitStack() as stack:
         work = Path(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdedup-demo-")))
         work.mkdir(parents=True, exist_ok=True)
-        servers: dict[str, SiteServer] = {}
-        for name, address in SITES.items():
-            root = work / "www" / name
-            if root.exists():
-                shutil.rmtree(root)
-            root.mkdir(parents=True)
-            servers[name] = stack.enter_context(SiteServer(root, host=address))
-        placeholders = {f"{{{name}}}": server.base_url for name, server in servers.items()}
-        sources_file = work / "sources.yaml"
-        sources_file.write_text(_fill((bundle / "sources.yaml").read_text(encoding="utf-8"), placeholders), encoding="utf-8")
+        sites = stack.enter_context(DemoSites(work))
         database = work / "demo.db"
         if database.exists():
             database.unlink()
         env = {k: v for k, v in os.environ.items() if k != "NEWSDEDUP_REDIS_URL"}
-        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{database}", NEWSDEDUP_CONFIG=str(sources_file))
+        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{database}", NEWSDEDUP_CONFIG=str(sites.sources_file))
 
         click.secho("newsdedup demo", bold=True)
-        for name, server in servers.items():
+        for name, server in sites.servers.items():
             click.echo(f"  serving {name:<13} at {server.base_url}")
         for round_number in (1, 2):
-            _publish(bundle / f"round{round_number}", work / "www", placeholders)
+            sites.publish(round_number)
             click.secho(f"\nRound {round_number}: newsdedup crawl --explain", bold=True)
             if round_number == 2:
                 click.echo("  (between rounds: the terminal story was updated in place, and the bridge story "
@@ -66,7 +97,7 @@ def run_demo(keep: Path | None = None) -> None:
                 if url != record["canonical_url"]:
                     click.echo(f"          also at   {url}")
 
-        requests = [r for server in servers.values() for r in server.requests]
+        requests = [r for server in sites.servers.values() for r in server.requests]
         disallowed = [r for r in requests if r.path.startswith("/drafts/")]
         conditional = [r for r in requests if r.headers.get("if-none-match") or r.headers.get("if-modified-since")]
         not_modified = [r for r in requests if r.status == 304]

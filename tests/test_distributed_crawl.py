@@ -10,15 +10,13 @@ import os
 import subprocess
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 import pytest
 import redis
 
 from config import Settings
-from newsdedup.demo import SITES, _fill, _publish
-from newsdedup.siteserver import SiteServer
+from newsdedup.demo import SITES, DemoSites
 from store import Store
 from store.staging import Staging
 from workers.distributed import start_crawl
@@ -30,44 +28,30 @@ from workers.app import create_app
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLE = Path(str(resources.files("newsdedup") / "demo_sites"))
 
 
 @pytest.fixture
 def world(tmp_path: Path, redis_url: str, postgres_url: str):
-    servers = {}
     processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for name, address in SITES.items():
-            root = tmp_path / "www" / name
-            root.mkdir(parents=True)
-            servers[name] = SiteServer(root, host=address).start()
-        placeholders = {f"{{{name}}}": server.base_url for name, server in servers.items()}
-        sources = tmp_path / "sources.yaml"
-        sources.write_text(_fill((BUNDLE / "sources.yaml").read_text(), placeholders))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-        env.update(NEWSDEDUP_DATABASE_URL=postgres_url, NEWSDEDUP_REDIS_URL=redis_url,
-                   NEWSDEDUP_CONFIG=str(sources), NEWSDEDUP_LSH_BASENAME="crawl-test")
-        for name in ("c1", "c2"):
-            log = open(tmp_path / f"{name}.log", "wb")
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "2", "-n", f"{name}@%h",
-                 "--without-mingle", "--without-gossip"],
-                env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            ))
-
-        def publish(round_number: int) -> None:
-            _publish(BUNDLE / f"round{round_number}", tmp_path / "www", placeholders)
-
-        yield env, publish
-    finally:
-        for process in processes:
-            kill_group(process)
-        for server in servers.values():
-            server.stop()
-        for name in ("c1", "c2"):
-            if (tmp_path / f"{name}.log").exists():
-                sys.stderr.write(f"--- {name} ---\n{(tmp_path / f'{name}.log').read_text(errors='replace')[-4000:]}\n")
+    with DemoSites(tmp_path) as sites:
+        try:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+            env.update(NEWSDEDUP_DATABASE_URL=postgres_url, NEWSDEDUP_REDIS_URL=redis_url,
+                       NEWSDEDUP_CONFIG=str(sites.sources_file), NEWSDEDUP_LSH_BASENAME="crawl-test")
+            for name in ("c1", "c2"):
+                log = open(tmp_path / f"{name}.log", "wb")
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "2", "-n", f"{name}@%h",
+                     "--without-mingle", "--without-gossip"],
+                    env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                ))
+            yield env, sites.publish
+        finally:
+            for process in processes:
+                kill_group(process)
+            for name in ("c1", "c2"):
+                if (tmp_path / f"{name}.log").exists():
+                    sys.stderr.write(f"--- {name} ---\n{(tmp_path / f'{name}.log').read_text(errors='replace')[-4000:]}\n")
 
 
 def test_a_distributed_crawl_from_the_command_and_from_the_api(world) -> None:

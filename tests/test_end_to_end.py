@@ -12,16 +12,13 @@ import os
 import re
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import feedparser
 import pytest
 
-from newsdedup.demo import SITES, _fill, _publish
-from newsdedup.siteserver import SiteServer
+from newsdedup.demo import DemoSites
 
-BUNDLE = Path(str(resources.files("newsdedup") / "demo_sites"))
 SUMMARY = re.compile(
     r"(?P<fetched>\d+) pages fetched, (?P<not_modified>\d+) not modified, (?P<created>\d+) articles created, "
     r"(?P<updated>\d+) updated, (?P<duplicates>\d+) duplicates, (?P<unchanged>\d+) unchanged, "
@@ -31,25 +28,11 @@ SUMMARY = re.compile(
 
 @pytest.fixture
 def world(tmp_path: Path):
-    servers = {}
-    try:
-        for name, address in SITES.items():
-            root = tmp_path / "www" / name
-            root.mkdir(parents=True)
-            servers[name] = SiteServer(root, host=address).start()
-        placeholders = {f"{{{name}}}": server.base_url for name, server in servers.items()}
-        sources = tmp_path / "sources.yaml"
-        sources.write_text(_fill((BUNDLE / "sources.yaml").read_text(), placeholders))
+    with DemoSites(tmp_path) as sites:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_CONFIG=str(sources))
-
-        def publish(round_number: int) -> None:
-            _publish(BUNDLE / f"round{round_number}", tmp_path / "www", placeholders)
-
-        yield servers, env, publish, placeholders
-    finally:
-        for server in servers.values():
-            server.stop()
+        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
+                   NEWSDEDUP_CONFIG=str(sites.sources_file))
+        yield sites.servers, env, sites.publish, sites.placeholders
 
 
 def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
