@@ -320,13 +320,15 @@ class Store:
 
     def feed(self, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         """Feed records with ``seq > after``, oldest first: two queries whatever the page size."""
-        query = select(Article).where(Article.seq > after).order_by(Article.seq)
+        # Plain rows, not ORM objects: building and tracking entities was most of the time
+        # of a feed page (feed_record reads attributes, which rows have too).
+        query = select(*Article.__table__.columns).where(Article.seq > after).order_by(Article.seq)
         if limit is not None:
             query = query.limit(limit)
         with self._reading() as session:
-            articles = session.scalars(query).all()
+            articles = session.execute(query).all()
             urls = self._urls_of(session, [a.id for a in articles])
-            return [feed_record(a, urls.get(a.id, [])) for a in articles]
+            return [feed_record(a, urls.get(a.id, [])) for a in articles]  # type: ignore[arg-type]
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         with self._reading() as session:
@@ -398,11 +400,13 @@ class Store:
                     )
 
     @staticmethod
-    def _urls_of(session: Session, article_ids: list[str]) -> dict[str, list[Url]]:
-        grouped: dict[str, list[Url]] = {}
+    def _urls_of(session: Session, article_ids: list[str]) -> dict[str, list[Any]]:
+        grouped: dict[str, list[Any]] = {}  # rows with the columns of Url
         for start in range(0, len(article_ids), KEYS_PER_QUERY):
             chunk = article_ids[start:start + KEYS_PER_QUERY]
-            for row in session.scalars(select(Url).where(Url.article_id.in_(chunk)).order_by(Url.id)):
+            for row in session.execute(
+                select(*Url.__table__.columns).where(Url.article_id.in_(chunk)).order_by(Url.id)
+            ):
                 grouped.setdefault(row.article_id, []).append(row)
         return grouped
 
