@@ -17,7 +17,8 @@ The rules follow ARCHITECTURE.md "Deciding what a page is", in this order:
    - the candidate is contained in a larger page: on another source a syndicated copy with a
      note or byline appended → ``duplicate``; on the same source the article grew → ``version``;
    - same source and similar but different (Jaccard ≥ ``version_jaccard`` or a containment ≥
-     ``version_containment``) → ``version``;
+     ``version_containment``) → ``version``, unless all the texts share could be one short line
+     both hold verbatim (a site's own boilerplate line on two very short articles);
    - anything else → ``new``. Different sources are never versions of each other: a story told
      by two outlets is two articles unless one copied the other.
 """
@@ -99,6 +100,30 @@ def _similar(sim: Similarity, params: DedupParams) -> bool:
     return sim.jaccard >= params.version_jaccard or sim.containment >= params.version_containment
 
 
+# A line shorter than this is a "short line": a heading, a caption, a call to action or a line
+# of the site's boilerplate ("The Courier is an independent newsroom supported by its readers").
+# Such a line (at most SHORT_LINE_WORDS - 1 words) holds at most SHORT_LINE_WORDS - shingle_size
+# shingles.
+SHORT_LINE_WORDS = 12
+
+
+def _only_a_short_line_shared(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
+    """Whether all the two texts have in common could be one short line they both hold verbatim.
+
+    Every article of a site may carry the site's own boilerplate lines, which no pattern in
+    dedup.normalize knows; on two short articles (a few headlines, a brief) one such line alone
+    can reach the version thresholds. A short line shared verbatim is no evidence of one article,
+    so when the texts share a paragraph verbatim and no more shingles than a short line holds,
+    their similarity does not make a version. Only for exact similarities: estimated ones are
+    of long texts, where one line is far below the thresholds anyway.
+    """
+    if not sim.exact:
+        return False
+    common = round(sim.a_in_b * fp.shingle_count)
+    shares_a_line = not set(fp.paragraph_hashes).isdisjoint(candidate.fingerprint.paragraph_hashes)
+    return shares_a_line and common <= max(1, SHORT_LINE_WORDS - params.shingle_size)
+
+
 def _judge_text(page: PageFacts, fp: Fingerprint, candidate: Candidate, params: DedupParams) -> _Match | None:
     """Rule 3 for one candidate version; None when the page is not this article."""
     sim = similarity(fp, candidate.fingerprint)
@@ -113,7 +138,7 @@ def _judge_text(page: PageFacts, fp: Fingerprint, candidate: Candidate, params: 
         if same_source:
             return _Match(2, "version", "revision", candidate, sim, "grown from")
         return _Match(3, "duplicate", "syndicated", candidate, sim, "extends")
-    if same_source and _similar(sim, params):
+    if same_source and _similar(sim, params) and not _only_a_short_line_shared(fp, candidate, sim, params):
         return _Match(1, "version", "revision", candidate, sim, "revised from")
     return None
 
