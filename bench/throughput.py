@@ -1,6 +1,7 @@
 """Pages per second end to end (crawl → extract → dedup → store), beside trafilatura alone.
 
     python -m bench.throughput [--data DIR] [--limit N] [--quick] [--repeat R]
+                               [--distributed | --no-distributed]
 
 The pages are real: ``news-pages-fundus/*/*.html.gz``, decoded once and written as UTF-8 into
 a temporary site with a sitemap listing them, served by ``newsdedup.siteserver.SiteServer`` on
@@ -12,6 +13,12 @@ loopback. Measured in the same run, on the same decoded pages:
   restart), SQLite in a temporary folder, download delay 0 and AutoThrottle off (a loopback
   server has no latency to adapt to). Two rates: over the whole call (Scrapy start-up and the
   sitemap included) and over the pages alone (first page stored → last page stored);
+- distributed (``--distributed``; by default when Redis at 127.0.0.1:6379 and PostgreSQL at
+  127.0.0.1:5432 answer, skipped otherwise): a temporary PostgreSQL database, Redis db 8
+  (FLUSHDB before and after), two ``newsdedup worker --concurrency 1`` processes started and
+  answering before the clock starts, then ``python -m newsdedup crawl`` timed as a command
+  (interpreter start-up, Scrapy start-up, sitemap, and the wait until every page is processed);
+  a fresh database and a fresh pair of workers for every repetition;
 - stages: ``PagePipeline.process`` cut into its steps and timed in this process on the same
   pages (extract, fingerprint, index query + store candidate lookups, decide, store.apply +
   index.add), to show where the time goes.
@@ -23,10 +30,15 @@ from __future__ import annotations
 
 import gzip
 import multiprocessing
+import os
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +51,10 @@ from trafilatura.utils import decode_file
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
 
 GOAL = 0.90
+REPO = Path(__file__).resolve().parents[1]
+REDIS_URL = "redis://127.0.0.1:6379/8"          # db 8: FLUSHDB before and after, never FLUSHALL
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+WORKERS = ("b1", "b2")
 
 
 @dataclass(frozen=True)
@@ -123,6 +139,147 @@ def time_end_to_end(site_root: Path, pages: int) -> dict[str, Any]:
     return result
 
 
+# --- distributed: two workers, PostgreSQL, Redis db 8 -----------------------------------
+
+def distributed_unavailable() -> str | None:
+    """Why distributed mode cannot run here, or None when Redis and PostgreSQL both answer."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        return f"Redis at {REDIS_URL} does not answer ({exc.__class__.__name__}: {exc})"
+    try:
+        import psycopg
+
+        psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} does not answer ({exc.__class__.__name__}: {exc})"
+    return None
+
+
+def _kill_group(process: "subprocess.Popen[bytes]") -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _wait_ready(settings: Any, names: tuple[str, ...], processes: list["subprocess.Popen[bytes]"],
+                timeout: float = 90) -> None:
+    from workers.app import create_app
+
+    app = create_app(settings)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            raise RuntimeError("a worker exited before answering")
+        replies = app.control.ping(timeout=0.5) or []
+        seen = {name.split("@")[0] for reply in replies for name in reply}
+        if set(names) <= seen:
+            return
+    raise RuntimeError(f"workers {names} did not answer within {timeout:.0f}s")
+
+
+SUMMARY_LINE = re.compile(r"(\d+) pages fetched, .* (\d+) errors")
+
+
+def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
+    """One distributed crawl of the site: fresh database, Redis db 8, two fresh workers."""
+    import psycopg
+    import redis
+
+    from config import Settings
+    from newsdedup.siteserver import SiteServer
+    from store import Store
+
+    database = f"bench_throughput_{uuid.uuid4().hex[:12]}"
+    database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+    client = redis.Redis.from_url(REDIS_URL)
+    admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True)
+    processes: list[subprocess.Popen[bytes]] = []
+    created = False
+    with tempfile.TemporaryDirectory(prefix="bench-dist-") as workdir, SiteServer(site_root) as server:
+        work = Path(workdir)
+        try:
+            client.flushdb()
+            admin.execute(f'CREATE DATABASE "{database}"')
+            created = True
+            Store.open(database_url).close()   # every migration, before the clock starts
+            sources_file = work / "sources.yaml"
+            sources_file.write_text(
+                "sources:\n"
+                "  - name: bench\n"
+                f"    sitemaps: [\"{server.url('/sitemap.xml')}\"]\n"
+                f"    allowed_domains: [\"{server.host}\"]\n"
+                f"    max_pages: {pages + 10}\n",
+                encoding="utf-8",
+            )
+            env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+            env.update(
+                NEWSDEDUP_REDIS_URL=REDIS_URL, NEWSDEDUP_DATABASE_URL=database_url,
+                NEWSDEDUP_CONFIG=str(sources_file), NEWSDEDUP_AUTOTHROTTLE="false",
+                NEWSDEDUP_DOWNLOAD_DELAY="0",
+                # as in the embedded run
+                NEWSDEDUP_OBEY_ROBOTS="false", NEWSDEDUP_RETRY_TIMES="0",
+                NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="8",
+                PYTHONUNBUFFERED="1",
+            )
+            for name in WORKERS:
+                log = open(work / f"{name}.log", "wb")
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "1", "-n", f"{name}@%h",
+                     "--without-mingle", "--without-gossip"],
+                    env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                ))
+                log.close()
+            _wait_ready(Settings(redis_url=REDIS_URL, database_url=database_url), WORKERS, processes)
+            wall_started = time.time()
+            started = time.perf_counter()
+            result = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
+                                    capture_output=True, text=True, timeout=1800)
+            elapsed = time.perf_counter() - started
+            if result.returncode != 0:
+                raise RuntimeError(f"newsdedup crawl exited with {result.returncode}: {result.stderr[-3000:]}")
+            line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+            match = SUMMARY_LINE.search(line)
+            if match is None:
+                raise RuntimeError(f"no summary line in the crawl's output: {result.stdout!r}")
+            # The workers' own stamps: first page staged by the crawl, first and last page done.
+            with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as conn:
+                first_staged, first_done, last_done, done = conn.execute(
+                    "SELECT min(created_at), min(updated_at) FILTER (WHERE state = 'done'), "
+                    "max(updated_at) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state = 'done') "
+                    "FROM staged_pages").fetchone()
+            span = (last_done - first_done).total_seconds() if done > 1 else None
+            return {"elapsed": elapsed, "outcomes": int(match.group(1)), "errors": int(match.group(2)),
+                    "summary": line, "done": done, "pages_span": span,
+                    "first_staged": (first_staged.timestamp() - wall_started) if first_staged else None,
+                    "first_done": (first_done.timestamp() - wall_started) if first_done else None}
+        except Exception:
+            for name in WORKERS:
+                if (work / f"{name}.log").exists():
+                    tail = (work / f"{name}.log").read_text(errors="replace")[-3000:]
+                    sys.stderr.write(f"--- worker {name} (log tail) ---\n{tail}\n")
+            raise
+        finally:
+            for process in processes:
+                _kill_group(process)
+            try:
+                client.flushdb()
+            finally:
+                client.close()
+                try:
+                    if created:
+                        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                finally:
+                    admin.close()
+
+
 # --- stages, in this process ------------------------------------------------------------
 
 STAGES = ("extract", "fingerprint", "candidates", "decide", "store+index add")
@@ -183,7 +340,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="60 pages, one repetition (≈ 30 s)")
     parser.add_argument("--repeat", type=int, default=2,
                         help="repetitions of baseline and crawl; the best of each counts (default 2)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--distributed", dest="distributed", action="store_true", default=None,
+                      help="also measure distributed mode with two workers (fails if Redis or "
+                           "PostgreSQL on 127.0.0.1 does not answer); default: when both answer")
+    mode.add_argument("--no-distributed", dest="distributed", action="store_false",
+                      help="skip distributed mode")
     args = parser.parse_args(argv)
+    distributed = args.distributed is not False
+    if distributed:
+        reason = distributed_unavailable()
+        if reason is not None:
+            if args.distributed:
+                print(f"--distributed: {reason}", file=sys.stderr)
+                return 1
+            print(f"distributed mode skipped: {reason}", file=sys.stderr)
+            distributed = False
     folder = require_dataset(args.data, "news-pages-fundus")
     if folder is None:
         return 0
@@ -199,10 +371,12 @@ def main(argv: list[str] | None = None) -> int:
         base_url = "http://127.0.0.1:8000"  # the baseline and stages only need URL-shaped strings
         # Warm up trafilatura's lazy imports and caches so the first timing is not penalised.
         time_trafilatura(pages[:3], base_url)
-        baseline_runs, crawl_runs = [], []
-        for _ in range(repeat):  # interleaved, so that a change of load hits both sides
+        baseline_runs, crawl_runs, dist_runs = [], [], []
+        for _ in range(repeat):  # interleaved, so that a change of load hits every side
             baseline_runs.append(time_trafilatura(pages, base_url))
             crawl_runs.append(time_end_to_end(Path(root), n))
+            if distributed:
+                dist_runs.append(time_distributed(Path(root), n))
         stage_totals, decisions = time_stages(pages, base_url)
 
     baseline = min(baseline_runs)
@@ -219,13 +393,30 @@ def main(argv: list[str] | None = None) -> int:
          e2e_rate / base_rate),
         ("end to end: first → last page stored", crawl["outcomes"], span, steady_rate,
          (steady_rate / base_rate) if steady_rate else None),
-        ("pipeline stages in process (sum below)", n, stage_sum, n / stage_sum, (n / stage_sum) / base_rate),
     ]
+    dist = min(dist_runs, key=lambda r: r["elapsed"]) if dist_runs else None
+    dist_rate = dist["outcomes"] / dist["elapsed"] if dist else None
+    dist_steady = None
+    if dist is not None:
+        rows.append(("distributed, 2 workers × 1: newsdedup crawl, whole command", dist["outcomes"],
+                     dist["elapsed"], dist_rate, dist_rate / base_rate))
+        dist_steady = (dist["done"] - 1) / dist["pages_span"] if dist["pages_span"] else None
+        rows.append(("distributed: first → last page done (workers' stamps)", dist["done"],
+                     dist["pages_span"], dist_steady, (dist_steady / base_rate) if dist_steady else None))
+    rows.append(("pipeline stages in process (sum below)", n, stage_sum, n / stage_sum,
+                 (n / stage_sum) / base_rate))
     print()
     print_table(["what", "pages", "seconds", "pages/s", "× trafilatura"], rows)
     print(f"\ngoal: end to end ≥ {GOAL:.2f} × trafilatura alone → whole call "
           f"{'met' if e2e_rate / base_rate >= GOAL else 'MISSED'} ({e2e_rate / base_rate:.2f}); "
           f"Scrapy start-up and sitemap before the first page: {crawl['first_page']:.2f} s")
+    if dist is not None:
+        print(f"goal, distributed with two workers → whole command "
+              f"{'met' if dist_rate / base_rate >= GOAL else 'MISSED'} ({dist_rate / base_rate:.2f}); "
+              f"{dist['summary']}; first page staged after {dist['first_staged']:.2f} s, "
+              f"first done after {dist['first_done']:.2f} s")
+    else:
+        print("distributed mode: not measured")
     print()
     print_table(["stage", "seconds", "ms/page", "share"],
                 [(name, t, 1000 * t / n, f"{t / stage_sum:.1%}") for name, t in stage_totals.items()])
@@ -243,6 +434,15 @@ def main(argv: list[str] | None = None) -> int:
             "steady_pages_per_s": steady_rate,
             "steady_ratio": (steady_rate / base_rate) if steady_rate else None,
             "runs_s": [r["elapsed"] for r in crawl_runs], "summary": crawl["summary"],
+        },
+        "distributed": None if dist is None else {
+            "workers": len(WORKERS), "concurrency_per_worker": 1,
+            "seconds": dist["elapsed"], "pages_per_s": dist_rate, "ratio": dist_rate / base_rate,
+            "goal_met": dist_rate / base_rate >= GOAL,
+            "first_page_staged_after_s": dist["first_staged"], "first_page_done_after_s": dist["first_done"],
+            "pages_span_s": dist["pages_span"], "steady_pages_per_s": dist_steady,
+            "steady_ratio": (dist_steady / base_rate) if dist_steady else None,
+            "runs_s": [r["elapsed"] for r in dist_runs], "summary": dist["summary"],
         },
         "stages_s": stage_totals,
         "stages_ms_per_page": {k: 1000 * v / n for k, v in stage_totals.items()},
