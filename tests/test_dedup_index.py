@@ -211,3 +211,25 @@ def test_clear_deletes_every_key_of_the_index_and_no_other(windowed) -> None:
     assert index.clear() > 0
     assert len(index) == 0 and index.query(fingerprint(article(1), PARAMS)) == set()
     assert client.keys("*") == [b"other:key"]
+
+
+def test_a_reader_finds_entries_filed_at_a_level_it_has_not_seen_yet(redis_url: str) -> None:
+    # Another worker's adds that give a generation its first entries or a new shard level
+    # (more, smaller posting hashes) are found by a reader that queried before them.
+    import redis
+
+    with redis.Redis.from_url(redis_url) as writer_client, redis.Redis.from_url(redis_url) as reader_client:
+        clock = FakeClock()
+        writer = RedisIndex(writer_client, PARAMS, basename="lv", expected_per_day=1, now=clock)
+        reader = RedisIndex(reader_client, PARAMS, basename="lv", expected_per_day=1, now=clock)
+        assert reader.query(fingerprint(article(0), PARAMS)) == set()   # caches "no generation"
+        writer.add("first:1", fingerprint(article(0), PARAMS))
+        assert reader.query(fingerprint(article(0), PARAMS)) == {"first:1"}
+        masks_before = writer_client.hget("lv:g:" + str(int(clock.t // (15 * DAY))) + ":m", "l")
+        writer.add_many([(f"m{n}:1", fingerprint(article(100 + n), PARAMS)) for n in range(60)])
+        masks_after = writer_client.hget("lv:g:" + str(int(clock.t // (15 * DAY))) + ":m", "l")
+        assert masks_before != masks_after                               # a level was added
+        for n in (0, 30, 59):
+            assert f"m{n}:1" in reader.query(fingerprint(article(100 + n), PARAMS))
+        writer.remove("first:1")
+        assert reader.query(fingerprint(article(0), PARAMS)) == set()
