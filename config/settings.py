@@ -1,10 +1,14 @@
 """The typed settings object. Nothing else in the project reads the environment."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+ENV_PREFIX = "NEWSDEDUP_"
 
 
 class Settings(BaseSettings):
@@ -14,7 +18,7 @@ class Settings(BaseSettings):
     environment themselves. Tests build it directly: ``Settings(database_url=...)``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="NEWSDEDUP_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     # --- where things are (INTERFACE section 2) ---
     database_url: str = "sqlite:///data/newsdedup.db"
@@ -78,6 +82,15 @@ class Settings(BaseSettings):
     @property
     def distributed(self) -> bool:
         return bool(self.redis_url)
+
+    def as_environment(self, inherited: Mapping[str, str]) -> dict[str, str]:
+        """``inherited`` minus its NEWSDEDUP_* variables, plus these settings spelled as them:
+        the environment of a child process (a crawl) that must see exactly these settings."""
+        env = {k: v for k, v in inherited.items() if not k.startswith(ENV_PREFIX)}
+        for name, value in self.model_dump(mode="json").items():
+            if value is not None:
+                env[ENV_PREFIX + name.upper()] = str(value)
+        return env
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -98,3 +98,21 @@ def test_crawl_of_unknown_source_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("crawl", "nosuch", "--config", str(write(tmp_path, GOOD)), cwd=tmp_path)
     assert result.returncode == 2
     assert "unknown source 'nosuch'" in result.stderr
+
+
+def test_dedup_defaults_are_the_calibrated_ones_in_both_places() -> None:
+    # Settings (what the service runs with) and DedupParams (what dedup/ and its tests use
+    # when given nothing) must not drift apart.
+    from dedup import DedupParams
+    from workers.services import dedup_params
+
+    assert dedup_params(Settings()) == DedupParams()
+
+
+def test_a_child_process_environment_carries_exactly_these_settings() -> None:
+    settings = Settings(database_url="sqlite:////tmp/child.db", redis_url=None, obey_robots=False)
+    env = settings.as_environment({"PATH": "/bin", "NEWSDEDUP_REDIS_URL": "redis://elsewhere"})
+    assert env["PATH"] == "/bin"
+    assert "NEWSDEDUP_REDIS_URL" not in env          # unset here: the child runs embedded too
+    assert Settings(**{k[len("NEWSDEDUP_"):].lower(): v for k, v in env.items()
+                       if k.startswith("NEWSDEDUP_")}) == settings

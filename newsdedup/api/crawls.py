@@ -24,7 +24,6 @@ from config import Settings
 
 log = logging.getLogger("newsdedup.api.crawls")
 
-ENV_PREFIX = "NEWSDEDUP_"
 # Finished crawls remembered for GET /v1/crawls/{id}.
 KEEP_FINISHED = 100
 # Characters of a failed crawl's stderr kept as its error.
@@ -53,19 +52,6 @@ class CrawlRun:
                 "exit_code": self.exit_code, "summary": self.summary, "error": self.error}
 
 
-def child_environment(settings: Settings, inherited: Mapping[str, str]) -> dict[str, str]:
-    """The parent's environment minus its NEWSDEDUP_* variables, plus ``settings`` spelled as them.
-
-    The app may have been given settings that differ from the environment (tests, the CLI's
-    options); the child must crawl into the same store with the same thresholds.
-    """
-    env = {k: v for k, v in inherited.items() if not k.startswith(ENV_PREFIX)}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[ENV_PREFIX + name.upper()] = str(value)
-    return env
-
-
 def crawl_command(settings: Settings, sources: Sequence[str], crawl_id: str) -> list[str]:
     return [sys.executable, "-m", "newsdedup", "crawl", *sources,
             "--config", str(settings.config.resolve()), "--crawl-id", crawl_id]
@@ -77,7 +63,7 @@ class EmbeddedCrawls:
     def __init__(self, settings: Settings, inherited_env: Mapping[str, str] | None = None) -> None:
         self._settings = settings
         # Copied once here: this is handing the parent's environment down, not reading settings.
-        self._env = child_environment(settings, os.environ if inherited_env is None else inherited_env)
+        self._env = settings.as_environment(os.environ if inherited_env is None else inherited_env)
         self._runs: OrderedDict[str, CrawlRun] = OrderedDict()
         self._lock = threading.Lock()
 
