@@ -43,7 +43,11 @@ from bench.common import (
     squash_space,
     write_results,
 )
+from trafilatura.utils import load_html
+
 from extract import Document, extract_document
+from extract import metadata as meta
+from extract.structured import read_structured_data
 
 _CANONICAL = re.compile(r'<link[^>]+rel=["\']?canonical["\']?[^>]*>', re.IGNORECASE)
 _OG_URL = re.compile(r'<meta[^>]+property=["\']og:url["\'][^>]*>', re.IGNORECASE)
@@ -256,6 +260,54 @@ def compare_settings(cases: list[Case]) -> dict[str, float]:
     return results
 
 
+def _title_candidates(case: Case) -> dict[str, str]:
+    """The page's own headline candidates, site names stripped as ``extract`` strips them."""
+    tree = load_html(case.html)
+    if tree is None:
+        return {}
+    data = read_structured_data(tree)
+    article = meta.choose_article_object(data, {case.url})
+    names = meta.site_names_for_titles(data, article, meta.choose_site_name(data, article, None))
+    headline = meta.text_value(article.get("headline")) if article else ""
+    return {
+        "json-ld headline": meta.strip_site_name(headline, names, case.url) if headline else "",
+        "og:title": meta.strip_site_name(data.first_meta("og:title") or "", names, case.url),
+        "<h1>": data.h1[0] if data.h1 else "",
+    }
+
+
+def title_sources(cases: list[Case]) -> dict[str, Any]:
+    """Which of the page's headlines the gold title is: how far any one general rule can go.
+
+    Where the JSON-LD headline and og:title disagree, both are the publisher's own headline
+    and the gold (Fundus's per-publisher parsers) follows one or the other by publisher."""
+    matches: dict[str, int] = defaultdict(int)
+    split = {"pages": 0, "gold is headline": 0, "gold is og:title": 0, "neither": 0,
+             "h1 agrees with og:title": 0, "of which gold is og:title": 0}
+    for case in cases:
+        gold = squash_space(case.gold.get("title"))
+        candidates = _title_candidates(case)
+        hits = {source for source, title in candidates.items() if title and squash_space(title) == gold}
+        for source in hits:
+            matches[source] += 1
+        matches["any of them"] += bool(hits)
+        headline, og, h1 = (meta.squash(candidates.get(source, "")) for source in ("json-ld headline", "og:title", "<h1>"))
+        if headline and og and headline != og:
+            split["pages"] += 1
+            split["gold is headline"] += "json-ld headline" in hits
+            split["gold is og:title"] += "og:title" in hits
+            split["neither"] += not hits & {"json-ld headline", "og:title"}
+            if h1 == og:
+                split["h1 agrees with og:title"] += 1
+                split["of which gold is og:title"] += "og:title" in hits
+    rates = {source: count / len(cases) for source, count in matches.items()}
+    print("\ntitle sources: share of pages whose gold title is this candidate (site names stripped)")
+    print_table(["candidate", "gold share"], sorted(rates.items(), key=lambda item: -item[1]))
+    print("pages where the JSON-LD headline and og:title differ:")
+    print_table(["count", "pages"], list(split.items()))
+    return {"gold_share": rates, "headline_og_disagreement": split}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip newspaper4k and goose3")
@@ -293,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(["lang", "pages", "F1 ours", "F1 traf", "title ours", "title traf", "day ours", "day traf"], rows)
 
     payload: dict[str, Any] = {"dataset": "news-pages-fundus", "pages": len(cases), "pages_per_second": speeds, "scores": reports}
+    payload["title_sources"] = title_sources(cases)
     if args.settings:
         print()
         payload["trafilatura_settings_text_f1"] = compare_settings(cases)
