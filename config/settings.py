@@ -43,6 +43,9 @@ class Settings(BaseSettings):
 
     # --- extraction ---
     min_text_words: int = 20
+    # Embedded crawls: processes that extract pages while the crawl goes on. 0: one per CPU
+    # core, at most 4; 1: extract in the crawling process itself.
+    extract_processes: int = Field(default=0, ge=0)
 
     # --- dedup (defaults come from bench/dedup_calibration.py) ---
     num_perm: int = 128

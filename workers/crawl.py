@@ -40,15 +40,23 @@ def run_embedded_crawl(
 ) -> CrawlSummary:
     from crawler.run import run_crawl
     from workers.embedded import EmbeddedSink
+    from workers.extraction_pool import ExtractionPool, extraction_processes
     from workers.services import open_embedded_pipeline
 
     pipeline = open_embedded_pipeline(settings)
+    processes = extraction_processes(settings.extract_processes)
+    pool = ExtractionPool(processes, pipeline.min_words, pipeline.params) if processes > 1 else None
     try:
-        sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, on_outcome=on_outcome)
+        if pool is not None:
+            pool.start()
+        sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, on_outcome=on_outcome, pool=pool)
         run_crawl(sources, settings, sink, crawl_id)
+        sink.drain()
         record_crawl_counts(pipeline.store, sink.summary, fetch_errors=sink.fetch_errors)
         return sink.summary
     finally:
+        if pool is not None:
+            pool.close()
         pipeline.store.close()
 
 

@@ -2,19 +2,30 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 
 from crawler.page import Page
 from store import Store
+from workers.extraction_pool import ExtractionPool, PendingExtraction
 from workers.handoff import StoreBackedDiscovery
-from workers.pipeline import PageOutcome, PagePipeline
+from workers.pipeline import PageOutcome, PagePipeline, PreparedPage
 from workers.summary import CrawlSummary
 
 log = logging.getLogger(__name__)
 
 
+class ExtractionProcessDied(RuntimeError):
+    """A page killed the extraction process twice (a crash in native code, memory)."""
+
+
 class EmbeddedSink(StoreBackedDiscovery):
-    """A PageSink that processes each page at once and counts what happened."""
+    """A PageSink that processes each page and counts what happened.
+
+    Without a pool, each page is processed at once. With an ``ExtractionPool``, pages are
+    extracted in its processes while the crawl goes on and committed (decided and stored) here,
+    in the order they arrived; ``drain()`` commits the last ones after the crawl."""
 
     def __init__(
         self,
@@ -22,6 +33,7 @@ class EmbeddedSink(StoreBackedDiscovery):
         crawl_id: str,
         on_change: Callable[[CrawlSummary], None] | None = None,
         on_outcome: Callable[[PageOutcome], None] | None = None,
+        pool: ExtractionPool | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.store: Store = pipeline.store
@@ -30,11 +42,48 @@ class EmbeddedSink(StoreBackedDiscovery):
         self.fetch_errors = 0
         self.on_change = on_change
         self.on_outcome = on_outcome
+        self.pool = pool
+        self._pending: deque[PendingExtraction] = deque()
 
     def accept(self, page: Page) -> None:
         self.summary.pages_fetched += 1
+        if self.pool is None:
+            self._finish(page, lambda: self.pipeline.process(page))
+            return
+        self._pending.append(self.pool.submit(page))
+        # Bounded: past max_pending the crawl waits for the oldest page rather than holding
+        # more pages in memory than the processes can take.
+        self._commit_ready(wait_for=len(self._pending) - self.pool.max_pending)
+
+    def drain(self) -> None:
+        """Commit every page still being extracted (after the crawl; no-op without a pool)."""
+        self._commit_ready(wait_for=len(self._pending))
+
+    def _commit_ready(self, wait_for: int) -> None:
+        """Commit the oldest pages whose extraction is done, waiting for the first ``wait_for``."""
+        while self._pending and (wait_for > 0 or self._pending[0].future.done()):
+            pending = self._pending.popleft()
+            wait_for -= 1
+            self._finish(pending.page, lambda: self.pipeline.commit(pending.page, self._prepared(pending)))
+
+    def _prepared(self, pending: PendingExtraction) -> PreparedPage:
+        assert self.pool is not None
         try:
-            outcome = self.pipeline.process(page)
+            return pending.future.result()
+        except BrokenProcessPool:
+            # A process died, failing every page it held. Try this one again alone in new
+            # processes: if it kills them again it is the cause, and it is recorded as failed.
+            self.pool.restart(pending.generation)
+            retry = self.pool.submit(pending.page)
+            try:
+                return retry.future.result()
+            except BrokenProcessPool:
+                self.pool.restart(retry.generation)
+                raise ExtractionProcessDied("the extraction process died on this page, twice") from None
+
+    def _finish(self, page: Page, work: Callable[[], PageOutcome]) -> None:
+        try:
+            outcome = work()
         except Exception as exc:  # noqa: BLE001 - one bad page must not end the crawl
             log.exception("failed to process %s", page.url)
             reason = f"{type(exc).__name__}: {exc}"

@@ -1,7 +1,10 @@
 """The work done on one fetched page: extract → dedup → store. Plain functions, no Celery.
 
-Embedded mode calls ``PagePipeline.process`` in the crawling process; distributed mode
-calls the very same method from a thin Celery task.
+Two halves: ``prepare_page`` (extract and fingerprint: pure, most of the CPU time, may run in
+another process) and ``PagePipeline.commit`` (candidates, decision, store: one writer at a
+time). ``PagePipeline.process`` does both; distributed mode calls it from a thin Celery task,
+embedded mode calls it in the crawling process or runs ``prepare_page`` in an
+``ExtractionPool`` and commits the results in the order the pages arrived.
 """
 from __future__ import annotations
 
@@ -12,8 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from crawler.page import Page
-from dedup import CandidateIndex, DedupParams, PageFacts, decide, fingerprint
-from extract import Rejection, extract_document
+from dedup import CandidateIndex, DedupParams, Fingerprint, PageFacts, decide, fingerprint
+from extract import Document, Rejection, extract_document
 from store import Store
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,22 @@ class PageOutcome:
     article_id: str | None = None
     version: int | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """What extraction makes of a page: a document and its fingerprint, or a rejection."""
+
+    extracted: Document | Rejection
+    fingerprint: Fingerprint | None = None
+
+
+def prepare_page(page: Page, min_words: int, params: DedupParams) -> PreparedPage:
+    """Extract and fingerprint ``page``. Touches no store or index (safe in a pool process)."""
+    extracted = extract_document(page.html, page.final_url, min_words=min_words, hints=page.hints)
+    if isinstance(extracted, Rejection):
+        return PreparedPage(extracted)
+    return PreparedPage(extracted, fingerprint(extracted.text, params))
 
 
 # Distributed mode passes a Redis lock here so that decide-and-insert is atomic across
@@ -57,14 +76,18 @@ class PagePipeline:
     def process(self, page: Page) -> PageOutcome:
         """Extract, decide and store one page. Raises only for infrastructure failures
         (store or index unreachable), which the caller retries or records."""
-        extracted = extract_document(page.html, page.final_url, min_words=self.min_words, hints=page.hints)
+        return self.commit(page, prepare_page(page, self.min_words, self.params))
+
+    def commit(self, page: Page, prepared: PreparedPage) -> PageOutcome:
+        """Decide and store a prepared page (the second half of ``process``)."""
+        extracted = prepared.extracted
         if isinstance(extracted, Rejection):
             self.store.record_rejection(page, extracted.reason, extracted.detail)
             self.store.save_validators(page.url, page.validators)
             log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
             return PageOutcome(page.url, page.source, "rejected", reason=f"{extracted.reason}: {extracted.detail}".rstrip(": "))
-        document = extracted
-        page_fingerprint = fingerprint(document.text, self.params)
+        document, page_fingerprint = extracted, prepared.fingerprint
+        assert page_fingerprint is not None  # prepare_page fingerprints every document
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
         with self.decision_lock():
             candidates = self.store.candidates_for_url(document.url, document.canonical_url)

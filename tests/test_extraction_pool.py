@@ -1,0 +1,107 @@
+"""Embedded crawls extracting in pool processes: same decisions, in the same order, as
+extracting in the crawling process; a page that kills its process fails alone."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from config import Settings
+from crawler.page import Page
+from workers.embedded import EmbeddedSink
+from workers.extraction_pool import ExtractionPool, extraction_processes
+from workers.pipeline import PageOutcome
+from workers.services import open_embedded_pipeline
+from tests.pool_helpers import KILL_MARKER, prepare_or_die
+
+PAGES = Path(__file__).parent / "pages"
+
+
+def page(url: str, html: str, source: str = "daily") -> Page:
+    return Page(url=url, final_url=url, status=200, headers={"content-type": "text/html", "etag": f'"{url}"'},
+                html=html, fetched_at=datetime(2024, 5, 2, 12, 0, tzinfo=timezone.utc), source=source)
+
+
+def mixed_pages() -> list[Page]:
+    """New articles, a chrome-only re-fetch, a print copy, a page without text."""
+    read = lambda name: (PAGES / name).read_text(encoding="utf-8")  # noqa: E731
+    pages = [
+        page("https://www.daily-example.com/local/lighthouse", read("news_jsonld.html")),
+        page("https://www.daily-example.com/local/lighthouse", read("news_jsonld_new_chrome.html")),
+        page("https://www.daily-example.com/print/lighthouse", read("news_jsonld.html")),
+        page("https://partner-post.example/world/cave", read("syndicated_copy.html"), source="wire"),
+        page("https://www.daily-example.com/nav", read("navigation_only.html")),
+        page("https://www.daily-example.com/brief", read("short_brief.html")),
+    ]
+    for name in sorted((PAGES / "churn").iterdir()):
+        pages.append(page(f"https://www.daily-example.com/churn/{name.name}", name.read_text(encoding="utf-8")))
+    return pages
+
+
+def crawl(database_url: str, pages: list[Page], pool: ExtractionPool | None) -> tuple[list[PageOutcome], list[dict]]:
+    pipeline = open_embedded_pipeline(Settings(database_url=database_url))
+    outcomes: list[PageOutcome] = []
+    try:
+        sink = EmbeddedSink(pipeline, "c1", on_outcome=outcomes.append, pool=pool)
+        for item in pages:
+            sink.accept(item)
+        sink.drain()
+        feed = [{k: v for k, v in record.items() if k not in ("id", "seq")} for record in pipeline.store.feed(after=0, limit=100)]
+        return outcomes, feed
+    finally:
+        if pool is not None:
+            pool.close()
+        pipeline.store.close()
+
+
+def test_pool_makes_the_same_decisions_in_the_same_order_as_the_crawling_process(tmp_path) -> None:
+    pages = mixed_pages()
+    inline_outcomes, inline_feed = crawl(f"sqlite:///{tmp_path / 'inline.db'}", pages, None)
+    pool = ExtractionPool(2, 20, open_embedded_pipeline(Settings(database_url=f"sqlite:///{tmp_path / 'p.db'}")).params)
+    pooled_outcomes, pooled_feed = crawl(f"sqlite:///{tmp_path / 'pooled.db'}", pages, pool)
+
+    def shape(outcomes: list[PageOutcome]) -> list[tuple[str, str, int | None, str]]:
+        # Article ids are random: name them by order of appearance instead.
+        names: dict[str, str] = {}
+        name = lambda match: names.setdefault(match.group(1), f"a{len(names)}")  # noqa: E731
+        return [(o.url, o.kind, o.version, re.sub(r"\barticle ([0-9a-f]{8})", name, o.reason)) for o in outcomes]
+
+    assert shape(pooled_outcomes) == shape(inline_outcomes)
+    kinds = [o.kind for o in inline_outcomes]
+    assert {"created", "unchanged", "duplicate", "rejected"} <= set(kinds), kinds
+    assert pooled_feed == inline_feed
+
+
+def test_a_page_that_kills_its_extraction_process_fails_alone(tmp_path) -> None:
+    pages = mixed_pages()[:5]
+    killer = page("https://www.daily-example.com/crash", pages[0].html.replace("<body>", "<body>" + KILL_MARKER))
+    pages.insert(2, killer)
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    pipeline_params = open_embedded_pipeline(Settings(database_url=url)).params
+    pool = ExtractionPool(2, 20, pipeline_params, prepare=prepare_or_die)
+    outcomes, feed = crawl(url, pages, pool)
+
+    by_url = {}
+    for outcome in outcomes:
+        by_url.setdefault(outcome.url, []).append(outcome)
+    assert [o.kind for o in by_url[killer.url]] == ["failed"]
+    assert "extraction process died" in by_url[killer.url][0].reason
+    # Every other page was decided as without the crash, none lost with the broken process.
+    others = [o for o in outcomes if o.url != killer.url]
+    assert len(others) == 5 and "failed" not in {o.kind for o in others}
+    assert len(feed) == 2  # the lighthouse (with its print copy) and the cave story
+    from store import Store
+
+    store = Store.open(url)
+    try:
+        failures = store.failures()
+        assert [f["url"] for f in failures if f["stage"] == "process"] == [killer.url]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("setting", "cpus", "expected"), [(0, 1, 1), (0, 2, 2), (0, 16, 4), (1, 16, 1), (3, 2, 3)])
+def test_automatic_process_count_uses_the_cores_but_not_without_bound(setting: int, cpus: int, expected: int) -> None:
+    assert extraction_processes(setting, cpus) == expected
