@@ -19,6 +19,8 @@ flushed before each size; only that database is touched):
   fingerprint; rebuilding the candidate's fingerprint is not timed, the store's lookup is
   measured in bench/throughput.py);
 - recall: share of near-duplicate queries whose source article was among the candidates;
+- Redis server time per query: EVALSHA microseconds per call during the queries, from
+  ``INFO commandstats`` (server-wide: tells Redis's share of the latency from the client's);
 - Redis: ``used_memory`` after the fill minus before, divided by the articles still inside
   the window (``len(index)``), and by all articles ever added; memory sampled as the clock
   passes each window boundary shows whether growth stops once old articles leave the window.
@@ -99,6 +101,7 @@ class Run:
     redis_keys: int | None = None
     key_bytes: int | None = None           # sum of MEMORY USAGE
     key_bytes_per_live: float | None = None
+    server_us_per_query: float | None = None   # EVALSHA time inside Redis (INFO commandstats)
 
 
 def _latencies(index: Any, size: int, queries: int, arrival: Callable[[int], float], clock: Clock | None) -> tuple[list[float], float, float]:
@@ -185,10 +188,20 @@ def run_redis(client: Any, size: int, queries: int, days: float, window_days: fl
     keys, key_bytes = memory_usage(client)
     live = len(index)
     samples.append({"day": round(days, 1), "added": size, "live": live, "used_memory": used})
+    calls_before, usec_before = evalsha_stats(client)
     times, recall, mean_candidates = _latencies(index, size, queries, lambda i: 0.0, clock)
+    calls_after, usec_after = evalsha_stats(client)
     return Run("redis", size, fill, 1000 * percentile(times, 0.5), 1000 * percentile(times, 0.99),
                mean_candidates, recall, live, used, used / max(1, live), used / size, samples,
-               keys, key_bytes, key_bytes / max(1, live))
+               keys, key_bytes, key_bytes / max(1, live),
+               (usec_after - usec_before) / max(1, calls_after - calls_before))
+
+
+def evalsha_stats(client: Any) -> tuple[int, int]:
+    """(calls, microseconds) of EVALSHA so far, server-wide: tells the time a query spends
+    inside Redis from the round trip and the client (other clients' scripts count too)."""
+    stats = client.info("commandstats").get("cmdstat_evalsha", {})
+    return int(stats.get("calls", 0)), int(stats.get("usec", 0))
 
 
 def memory_usage(client: Any) -> tuple[int, int]:
@@ -254,11 +267,11 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run_redis(client, size, queries, args.days, args.window_days))
     print()
     print_table(
-        ["index", "articles", "indexed", "fill s", "p50 ms", "p99 ms", "candidates", "recall",
+        ["index", "articles", "indexed", "fill s", "p50 ms", "p99 ms", "server µs", "candidates", "recall",
          "used MB", "B/indexed", "B/added", "keys", "MEMORY USAGE B/indexed"],
-        [(r.index, r.size, r.live, r.fill_s, r.p50_ms, r.p99_ms, r.mean_candidates, r.recall,
-          None if r.memory_bytes is None else r.memory_bytes / 1e6, r.bytes_per_live, r.bytes_per_added,
-          r.redis_keys, r.key_bytes_per_live)
+        [(r.index, r.size, r.live, r.fill_s, r.p50_ms, r.p99_ms, r.server_us_per_query, r.mean_candidates,
+          r.recall, None if r.memory_bytes is None else r.memory_bytes / 1e6, r.bytes_per_live,
+          r.bytes_per_added, r.redis_keys, r.key_bytes_per_live)
          for r in runs],
     )
     for r in runs:

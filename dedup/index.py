@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from datasketch import MinHashLSH
 
 from dedup.fingerprint import signature_values, to_minhash
 from dedup.types import DedupParams, Fingerprint
@@ -55,6 +54,8 @@ class CandidateIndex(Protocol):
 @lru_cache(maxsize=32)
 def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) that datasketch's MinHashLSH picks for this threshold and size."""
+    from datasketch import MinHashLSH  # here, not at the top: see dedup/fingerprint.py
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     return lsh.b, lsh.r
 
@@ -71,6 +72,8 @@ class InMemoryIndex:
     """The index in this process's memory (embedded mode); rebuilt from the store at start."""
 
     def __init__(self, params: DedupParams) -> None:
+        from datasketch import MinHashLSH
+
         self._params = params
         self._lsh = MinHashLSH(
             threshold=params.lsh_threshold, num_perm=params.num_perm,
@@ -121,18 +124,28 @@ class InMemoryIndex:
 #   P:next                    string   last member id handed out (INCR)
 #   P:g:{g}:m                 hash     "n": entries alive, "a": entries ever added, "l": bitmask
 #                                      of the shard levels used in this generation
-#   P:g:{g}:{lv}:{shard}      hash     posting (8 binary bytes) → member ids ("17" or "17,342");
-#                                      shard: the posting's first lv hex digits
 #   P:g:{g}:k:{lv}:{shard}    hash     key → member id (idempotent add, remove)
 #   P:g:{g}:r:{id // 128}     hash     id % 128 → key (what a query returns)
+#   P:p:{lv}:{shard}          hash     posting field → member ids ("17" or "17,342"), shared by
+#                                      every generation filed at level lv; the field is the
+#                                      posting's first 6 bytes and 2 bytes of its generation
+#                                      (g % 65536); "g": the oldest generation it holds
 #
-# Postings are spread over 16**lv small hashes per generation, lv chosen so that each holds
-# about POSTINGS_PER_SHARD entries: small hashes are stored by Redis as listpacks (a few bytes
-# per field plus the value, where one hashtable entry costs ~70 bytes). The level follows the
-# number of entries of the generation (and of the one before), so a busy index gets more
-# shards without re-hashing what is stored. Ids are sequential, so the id → key hashes are
-# dense listpacks too. Every key of generation g expires (EXPIRE) when the last of its entries
-# leaves the candidate window; queries skip generations already out of the window.
+# Postings are spread over 16**lv small hashes, lv chosen so that each holds about
+# POSTINGS_PER_SHARD entries (all live generations together): small hashes are stored by Redis
+# as listpacks (a few bytes per field plus the value, where one hashtable entry costs ~70
+# bytes). The level follows the number of entries of the generation (and of the one before),
+# so a busy index gets more shards without re-hashing what is stored. Ids are sequential, so
+# the id → key hashes are dense listpacks too.
+#
+# The posting hashes are shared by the generations (not one set per generation) because a
+# query's cost is the number of hashes it looks into: one HMGET per posting (per level)
+# fetches the posting of every live generation, where a hash per generation took one HGET per
+# posting per generation, mostly cache misses on millions of keys. Memory stays bounded by the
+# window: the per-generation keys expire (EXPIRE) when the last of their entries leaves the
+# window; a posting hash's TTL is that of the newest generation it holds, and the fields of
+# generations that left the window are dropped ("pruned") by the next add that touches the hash
+# (and by drop_expired); queries only ask for fields of generations inside the window.
 _LEVEL_LUA = """
 local function levels(mask)
   local found = {}
@@ -157,15 +170,63 @@ local function find(P, gen, key, kh)
   return nil
 end
 """
-# ARGV: P, key, key hash (24 bits), generation, oldest live generation, ttl, bands, paragraph
-# cap, postings per article (for sizing), postings per shard, expected entries per
-# generation (sizes an empty index's first one), most levels per generation, then the postings.
-_ADD = _LEVEL_LUA + """
+# Drops from posting hash sk the fields of generations before gmin (g: the current
+# generation, which tells the 2-byte generation tags apart); returns the oldest generation
+# left, or nil when nothing is left (the hash is deleted). A hash that a long value (a
+# paragraph many entries share) turned into a hashtable is written anew, so that it goes back
+# to a listpack once that value has left: a hash is never converted back by Redis itself.
+_PRUNE_LUA = """
+-- cmd on sk with the values of list, a few thousand at a time (what unpack() can take)
+local function call_chunked(cmd, sk, list)
+  for i = 1, #list, 4000 do redis.call(cmd, sk, unpack(list, i, math.min(#list, i + 3999))) end
+end
+local function prune(sk, gmin, g)
+  local all = redis.call('HGETALL', sk)
+  local stale, kept, low = {}, {}, nil
+  for j = 1, #all, 2 do
+    local f = all[j]
+    if #f == 8 then
+      local hi, lo = string.byte(f, 7, 8)
+      local gen = g - (g - (hi * 256 + lo)) % 65536
+      if gen < gmin then
+        stale[#stale + 1] = f
+      else
+        kept[#kept + 1] = f; kept[#kept + 1] = all[j + 1]
+        if not low or gen < low then low = gen end
+      end
+    end
+  end
+  if not low then
+    redis.call('DEL', sk)
+    return nil
+  end
+  if #stale > 0 then
+    if redis.call('OBJECT', 'ENCODING', sk) == 'hashtable' then
+      local pttl = redis.call('PTTL', sk)
+      redis.call('DEL', sk)
+      redis.call('HSET', sk, 'g', low)
+      call_chunked('HSET', sk, kept)
+      if pttl > 0 then redis.call('PEXPIRE', sk, pttl) end
+      return low
+    end
+    call_chunked('HDEL', sk, stale)
+  end
+  redis.call('HSET', sk, 'g', low)
+  return low
+end
+"""
+# ARGV: P, key, key hash (24 bits), generation, oldest live generation, current generation,
+# ttl, bands, paragraph cap, postings per article (for sizing), postings per shard and
+# generation, expected entries per generation (sizes an empty index's first one), most levels
+# per generation, the posting fields (8 bytes each) end to end, the hex of the postings' first
+# 3 bytes end to end.
+_ADD = _LEVEL_LUA + _PRUNE_LUA + """
 local P, key, kh = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local g, gmin, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local bands, cap, per_article, per_shard = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local expected, max_levels = tonumber(ARGV[11]), tonumber(ARGV[12])
-for gen = gmin, g do
+local g, gmin, gnow, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local bands, cap, per_article, per_shard = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local expected, max_levels = tonumber(ARGV[12]), tonumber(ARGV[13])
+local packed, hex = ARGV[14], ARGV[15]
+for gen = gmin, gnow do
   if find(P, gen, key, kh) then return 0 end
 end
 local meta = P .. ':g:' .. g .. ':m'
@@ -199,56 +260,72 @@ redis.call('EXPIRE', kk, ttl)
 local rk = P .. ':g:' .. g .. ':r:' .. math.floor(id / 128)
 redis.call('HSET', rk, tostring(id % 128), key)
 redis.call('EXPIRE', rk, ttl)
-local base = P .. ':g:' .. g .. ':' .. lv .. ':'
-for i = 13, #ARGV, 2 do
-  local field = ARGV[i]
-  local sk = base .. string.sub(ARGV[i + 1], 1, lv)
-  local current = redis.call('HGET', sk, field)
-  if not current then
-    redis.call('HSET', sk, field, id)
-  else
+local base = P .. ':p:' .. lv .. ':'
+local sub = string.sub
+for i = 1, #packed / 8 do
+  local field = sub(packed, 8 * i - 7, 8 * i)
+  local sk = base .. sub(hex, 6 * i - 5, 6 * i - 6 + lv)
+  local got = redis.call('HMGET', sk, field, 'g')
+  local current, low = got[1], tonumber(got[2])
+  if low and low < gmin then low = prune(sk, gmin, gnow) end
+  local value = id
+  if current then
     local _, count = string.gsub(current, ',', '')
     -- a paragraph already shared by more than `cap` keys is boilerplate: stop growing it
-    if (i - 11) / 2 <= bands or count < cap then
-      redis.call('HSET', sk, field, current .. ',' .. id)
+    if i <= bands or count < cap then value = current .. ',' .. id else value = nil end
+  end
+  if value then
+    if low and low <= g then
+      redis.call('HSET', sk, field, value)
+    else
+      redis.call('HSET', sk, field, value, 'g', g)
     end
   end
-  redis.call('EXPIRE', sk, ttl)
+  -- the hash lives as long as its newest generation (a rebuild may file older ones later)
+  if low then redis.call('EXPIRE', sk, ttl, 'GT') else redis.call('EXPIRE', sk, ttl) end
 end
 return 1
 """
-# ARGV: P, oldest live generation, generation, bands, paragraph cap, the postings' 8 bytes
-# end to end, the hex of their first 3 bytes end to end (two arguments whatever the number of
-# postings: less to encode and parse than two per posting). Each posting's field and each
-# level's shard suffixes are cut once, not once per generation.
+# ARGV: P, oldest live generation, current generation, bands, paragraph cap, the postings'
+# first 6 bytes end to end, the hex of their first 3 bytes end to end (two arguments whatever
+# the number of postings: less to encode and parse than two per posting). Levels are grouped
+# first, so that one HMGET per posting and level asks for the fields of all the live
+# generations filed at that level.
 _QUERY = _LEVEL_LUA + """
 local P, gmin, g = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local bands, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
 local packed, hex = ARGV[6], ARGV[7]
-local sub = string.sub
-local n = #packed / 8
-local fields = {}
-for i = 1, n do fields[i] = sub(packed, 8 * i - 7, 8 * i) end
-local suffixes = {}
-local hits, para = {}, {}
+local sub, char = string.sub, string.char
+local n = #packed / 6
+local gens_at, order = {}, {}
 for gen = gmin, g do
   local mask = redis.call('HGET', P .. ':g:' .. gen .. ':m', 'l')
   if mask then
     for _, lv in ipairs(levels(tonumber(mask))) do
-      local base = P .. ':g:' .. gen .. ':' .. lv .. ':'
-      local suffix = suffixes[lv]
-      if not suffix then
-        suffix = {}
-        for i = 1, n do suffix[i] = sub(hex, 6 * i - 5, 6 * i - 6 + lv) end
-        suffixes[lv] = suffix
-      end
-      for i = 1, n do
-        local value = redis.call('HGET', base .. suffix[i], fields[i])
-        if value then
-          local list = hits
-          if i > bands then list = para[i] or {}; para[i] = list end
-          for id in string.gmatch(value, '[^,]+') do list[#list + 1] = gen; list[#list + 1] = id end
-        end
+      if not gens_at[lv] then gens_at[lv] = {}; order[#order + 1] = lv end
+      local gens = gens_at[lv]
+      gens[#gens + 1] = gen
+    end
+  end
+end
+local prefixes = {}
+for i = 1, n do prefixes[i] = sub(packed, 6 * i - 5, 6 * i) end
+local hits, para = {}, {}
+for _, lv in ipairs(order) do
+  local gens = gens_at[lv]
+  local tags = {}
+  for k, gen in ipairs(gens) do tags[k] = char(math.floor(gen / 256) % 256, gen % 256) end
+  local base = P .. ':p:' .. lv .. ':'
+  local fields = {}
+  for i = 1, n do
+    for k = 1, #gens do fields[k] = prefixes[i] .. tags[k] end
+    local values = redis.call('HMGET', base .. sub(hex, 6 * i - 5, 6 * i - 6 + lv), unpack(fields))
+    for k = 1, #gens do
+      local value = values[k]
+      if value then
+        local list = hits
+        if i > bands then list = para[i] or {}; para[i] = list end
+        for id in string.gmatch(value, '[^,]+') do list[#list + 1] = gens[k]; list[#list + 1] = id end
       end
     end
   end
@@ -271,7 +348,7 @@ end
 return found
 """
 # ARGV: P, key, key hash, oldest live generation, generation. The postings of a removed entry
-# stay until their generation expires; they point to an id without a key and find nothing.
+# stay until their generation leaves; they point to an id without a key and find nothing.
 _REMOVE = _LEVEL_LUA + """
 local P, key, kh = ARGV[1], ARGV[2], tonumber(ARGV[3])
 for gen = tonumber(ARGV[4]), tonumber(ARGV[5]) do
@@ -294,14 +371,26 @@ for gen = tonumber(ARGV[2]), tonumber(ARGV[3]) do
 end
 return total
 """
+# ARGV: oldest live generation, current generation, then posting hash names. Prunes those
+# holding generations out of the window; returns how many were left empty (and deleted).
+_SWEEP = _PRUNE_LUA + """
+local gmin, g = tonumber(ARGV[1]), tonumber(ARGV[2])
+local deleted = 0
+for j = 3, #ARGV do
+  local low = tonumber(redis.call('HGET', ARGV[j], 'g'))
+  if low and low < gmin and not prune(ARGV[j], gmin, g) then deleted = deleted + 1 end
+end
+return deleted
+"""
 
 # Only the first few long paragraphs of an entry get postings: enough to find a trimmed copy
 # or an old short version (they share the lead), at a fraction of the memory. Queries still
 # look up every long paragraph of the page (up to QUERY_PARAGRAPHS).
 INDEXED_PARAGRAPHS = 6
 QUERY_PARAGRAPHS = 64
-# Target entries per posting hash: well below Redis's hash-max-listpack-entries (128 by
-# default), so that the hashes stay listpacks.
+# Target entries per posting hash, all live generations together: well below Redis's
+# hash-max-listpack-entries (128 by default), so that the hashes stay listpacks while they
+# also hold a generation that left the window and is not pruned yet.
 POSTINGS_PER_SHARD = 64
 DEFAULT_WINDOW_DAYS = 30.0
 DEFAULT_GENERATIONS = 2
@@ -309,6 +398,9 @@ DEFAULT_GENERATIONS = 2
 DEFAULT_EXPECTED_PER_DAY = 2000
 # Shard levels a generation may use (a query looks each posting up once per level).
 MAX_LEVELS = 2
+# Bytes of a posting kept in its field; the other 2 hold the generation.
+_POSTING_BYTES = 6
+_SCAN_BATCH = 1000
 
 
 class RedisIndex:
@@ -325,7 +417,9 @@ class RedisIndex:
     (atomic, one round trip); the scripts name keys they compute, so this is for a single Redis
     server (or Sentinel), not Redis Cluster. ``now`` is the clock (a fake one in tests): the
     generation an entry belongs to comes from it, not from Redis, while expiry is a TTL counted
-    by Redis. Keys must not contain newlines.
+    by Redis. Keys must not contain newlines. An index written by the layout before posting
+    hashes were shared ("P:g:{g}:{lv}:{shard}") is not read by this one: rebuild it
+    (``workers.distributed.rebuild_index``).
     """
 
     def __init__(
@@ -350,6 +444,8 @@ class RedisIndex:
         self._prefix = basename
         self._window = window_days * 86400.0
         self._generation = self._window / generations
+        # a posting hash holds every live generation (generations + 1 of them) at once
+        self._per_shard_and_generation = POSTINGS_PER_SHARD / (generations + 1)
         self._now = now
         self._expected_per_day = expected_per_day
         self._bands, self._rows = lsh_bands(params.lsh_threshold, params.num_perm)
@@ -357,6 +453,7 @@ class RedisIndex:
         self._remove = client.register_script(_REMOVE)
         self._query = client.register_script(_QUERY)
         self._count = client.register_script(_COUNT)
+        self._sweep = client.register_script(_SWEEP)
         self._dropped_before: int | None = None
 
     # --- what the window means in generations ---
@@ -370,16 +467,22 @@ class RedisIndex:
         return max(1, math.ceil((generation + 1) * self._generation + self._window - self._now()))
 
     def _postings(self, fp: Fingerprint, paragraphs: int) -> list[bytes]:
-        """Postings as script arguments: for each (LSH bands first, then paragraphs) its 8
-        bytes and the hex of its first 3 (the shard at level lv is the first lv hex digits)."""
+        """8-byte postings: the LSH bands, then up to ``paragraphs`` long paragraphs."""
         values = signature_values(fp)
-        postings = []
-        for band in range(self._bands):
-            chunk = values[band * self._rows:(band + 1) * self._rows].tobytes()
-            postings.append(hashlib.blake2b(chunk, digest_size=8, person=band.to_bytes(2, "little")).digest())
-        for paragraph in list(dict.fromkeys(fp.paragraph_hashes))[:paragraphs]:
-            postings.append(_paragraph_posting(paragraph))
-        return [part for posting in postings for part in (posting, posting[:3].hex().encode())]
+        rows = self._rows
+        postings = [
+            hashlib.blake2b(values[band * rows:(band + 1) * rows].tobytes(), digest_size=8,
+                            person=band.to_bytes(2, "little")).digest()
+            for band in range(self._bands)
+        ]
+        postings.extend(_paragraph_posting(p) for p in list(dict.fromkeys(fp.paragraph_hashes))[:paragraphs])
+        return postings
+
+    @staticmethod
+    def _shard_hex(postings: list[bytes]) -> bytes:
+        """The hex of each posting's first 3 bytes, end to end (the shard at level lv is the
+        first lv hex digits)."""
+        return b"".join(p[:3] for p in postings).hex().encode()
 
     @staticmethod
     def _key_hash(key: str) -> int:
@@ -393,11 +496,14 @@ class RedisIndex:
         generation = current if added_at is None else min(current, math.floor(added_at / self._generation))
         if generation < oldest:
             return None  # already out of the window: nothing to index
+        postings = self._postings(fp, INDEXED_PARAGRAPHS)
+        tag = (generation % 65536).to_bytes(2, "big")
         return [
-            self._prefix, key, self._key_hash(key), generation, oldest, self._ttl(generation),
-            self._bands, MAX_PARAGRAPH_POSTINGS, self._bands + INDEXED_PARAGRAPHS, POSTINGS_PER_SHARD,
+            self._prefix, key, self._key_hash(key), generation, oldest, current, self._ttl(generation),
+            self._bands, MAX_PARAGRAPH_POSTINGS, self._bands + INDEXED_PARAGRAPHS,
+            self._per_shard_and_generation,
             max(1, round(self._expected_per_day * self._generation / 86400.0)), MAX_LEVELS,
-            *self._postings(fp, INDEXED_PARAGRAPHS),
+            b"".join(p[:_POSTING_BYTES] + tag for p in postings), self._shard_hex(postings),
         ]
 
     def add(self, key: str, fp: Fingerprint, added_at: float | None = None) -> None:
@@ -424,7 +530,7 @@ class RedisIndex:
         postings = self._postings(fp, QUERY_PARAGRAPHS)
         found = self._query(keys=[], args=[
             self._prefix, oldest, current, self._bands, MAX_PARAGRAPH_POSTINGS,
-            b"".join(postings[0::2]), b"".join(postings[1::2]),
+            b"".join(p[:_POSTING_BYTES] for p in postings), self._shard_hex(postings),
         ])
         return {k.decode("utf-8") if isinstance(k, bytes) else k for k in found}
 
@@ -439,22 +545,40 @@ class RedisIndex:
 
     # --- housekeeping ---
     def drop_expired(self) -> int:
-        """Delete the keys of generations that left the window; returns how many keys.
+        """Delete the keys of generations that left the window, and their postings; returns
+        how many keys were deleted.
 
-        Redis expires them by itself (TTL); this frees them at once and is what a fake clock
-        (tests, benchmarks) relies on. Runs on its own once per generation per process."""
-        oldest, _ = self._span()
+        Redis expires them by itself (TTL), and adds prune the posting hashes they touch; this
+        frees them at once and is what a fake clock (tests, benchmarks) relies on. Runs on its
+        own once per generation per process."""
+        oldest, current = self._span()
         dropped = 0
-        for meta in self._client.scan_iter(match=f"{self._prefix}:g:*:m", count=1000):
+        for meta in self._client.scan_iter(match=f"{self._prefix}:g:*:m", count=_SCAN_BATCH):
             name = meta.decode() if isinstance(meta, bytes) else meta
             generation = int(name.split(":")[-2])
-            if generation >= oldest:
-                continue
-            batch = list(self._client.scan_iter(match=f"{self._prefix}:g:{generation}:*", count=1000))
-            for start in range(0, len(batch), 1000):
-                dropped += self._client.unlink(*batch[start:start + 1000])
+            if generation < oldest:
+                dropped += self._unlink(f"{self._prefix}:g:{generation}:*")
+        dropped += self._prune_postings(oldest, current)
         self._dropped_before = oldest
         return dropped
+
+    def _unlink(self, pattern: str) -> int:
+        batch = list(self._client.scan_iter(match=pattern, count=_SCAN_BATCH))
+        return sum(self._client.unlink(*batch[i:i + _SCAN_BATCH]) for i in range(0, len(batch), _SCAN_BATCH))
+
+    def _prune_postings(self, oldest: int, current: int) -> int:
+        """Prune every posting hash of the generations before ``oldest``; returns how many
+        were left empty (and deleted). One script call per SCAN batch: short enough not to
+        stall the server."""
+        deleted, batch = 0, []
+        for name in self._client.scan_iter(match=f"{self._prefix}:p:*", count=_SCAN_BATCH):
+            batch.append(name)
+            if len(batch) == _SCAN_BATCH:
+                deleted += int(self._sweep(keys=[], args=[oldest, current, *batch]))
+                batch = []
+        if batch:
+            deleted += int(self._sweep(keys=[], args=[oldest, current, *batch]))
+        return deleted
 
     def _drop_expired_generations(self) -> None:
         oldest, _ = self._span()
@@ -463,8 +587,7 @@ class RedisIndex:
 
     def clear(self) -> int:
         """Delete every key of this index (before a rebuild); returns how many keys."""
-        batch = list(self._client.scan_iter(match=f"{self._prefix}:*", count=1000))
-        return sum(self._client.unlink(*batch[i:i + 1000]) for i in range(0, len(batch), 1000))
+        return self._unlink(f"{self._prefix}:*")
 
 
 def _paragraph_posting(paragraph: str) -> bytes:
