@@ -10,9 +10,11 @@ loopback. Measured in the same run, on the same decoded pages:
 - baseline: ``trafilatura.extract(html, url=..., with_metadata=True)`` on each page, in this
   process, one after the other (one core);
 - end to end: ``workers.crawl.run_embedded_crawl`` in a child process (Scrapy's reactor cannot
-  restart), SQLite in a temporary folder, download delay 0 and AutoThrottle off (a loopback
+  restart; the site is served from the parent, as in the distributed run), SQLite in a temporary folder, download delay 0 and AutoThrottle off (a loopback
   server has no latency to adapt to). Two rates: over the whole call (Scrapy start-up and the
-  sitemap included) and over the pages alone (first page stored → last page stored);
+  sitemap included) and over the pages alone (first page stored → last page stored). With the
+  default settings (extraction in one process per core, ``workers.extraction_pool``), and again
+  with ``extract_processes=1`` (everything in the crawling process: one core);
 - distributed (``--distributed``; by default when Redis at 127.0.0.1:6379 and PostgreSQL at
   127.0.0.1:5432 answer, skipped otherwise): a temporary PostgreSQL database, Redis db 8
   (FLUSHDB before and after), two ``newsdedup worker --concurrency 1`` processes started and
@@ -49,6 +51,7 @@ import trafilatura
 from trafilatura.utils import decode_file
 
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
+from workers.extraction_pool import extraction_processes
 
 GOAL = 0.90
 REPO = Path(__file__).resolve().parents[1]
@@ -99,24 +102,23 @@ def time_trafilatura(pages: list[SitePage], base_url: str) -> float:
 
 # --- end to end, in a child process -----------------------------------------------------
 
-def _crawl_child(site_root: str, workdir: str, pages: int, queue: "multiprocessing.Queue[Any]") -> None:
+def _crawl_child(sitemap_url: str, host: str, workdir: str, pages: int, processes: int,
+                 queue: "multiprocessing.Queue[Any]") -> None:
     from config import Settings
     from config.sources import Source
-    from newsdedup.siteserver import SiteServer
     from workers.crawl import run_embedded_crawl
 
     stamps: list[float] = []
-    with SiteServer(site_root) as server:
-        settings = Settings(
-            database_url=f"sqlite:///{workdir}/bench.db", download_delay=0.0, autothrottle=False,
-            obey_robots=False, retry_times=0, concurrent_requests_per_domain=8,
-        )
-        source = Source(name="bench", sitemaps=(server.url("/sitemap.xml"),),
-                        allowed_domains=(server.host,), max_pages=pages + 10)
-        started = time.perf_counter()
-        summary = run_embedded_crawl(settings, [source], "bench",
-                                     on_outcome=lambda _: stamps.append(time.perf_counter()))
-        elapsed = time.perf_counter() - started
+    settings = Settings(
+        database_url=f"sqlite:///{workdir}/bench.db", download_delay=0.0, autothrottle=False,
+        obey_robots=False, retry_times=0, concurrent_requests_per_domain=8,
+        extract_processes=processes,
+    )
+    source = Source(name="bench", sitemaps=(sitemap_url,), allowed_domains=(host,), max_pages=pages + 10)
+    started = time.perf_counter()
+    summary = run_embedded_crawl(settings, [source], "bench",
+                                 on_outcome=lambda _: stamps.append(time.perf_counter()))
+    elapsed = time.perf_counter() - started
     queue.put({
         "elapsed": elapsed,
         "first_page": (stamps[0] - started) if stamps else None,
@@ -126,11 +128,16 @@ def _crawl_child(site_root: str, workdir: str, pages: int, queue: "multiprocessi
     })
 
 
-def time_end_to_end(site_root: Path, pages: int) -> dict[str, Any]:
+def time_end_to_end(site_root: Path, pages: int, processes: int = 0) -> dict[str, Any]:
+    """``processes``: the extract_processes setting (0: the default, one per core). The site is
+    served from this process, as the distributed run's is: the crawl shares no GIL with it."""
+    from newsdedup.siteserver import SiteServer
+
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as workdir:
-        child = context.Process(target=_crawl_child, args=(str(site_root), workdir, pages, queue))
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as workdir, SiteServer(site_root) as server:
+        child = context.Process(target=_crawl_child, args=(
+            server.url("/sitemap.xml"), server.host, workdir, pages, processes, queue))
         child.start()
         result = queue.get(timeout=1800)
         child.join(timeout=60)
@@ -371,28 +378,34 @@ def main(argv: list[str] | None = None) -> int:
         base_url = "http://127.0.0.1:8000"  # the baseline and stages only need URL-shaped strings
         # Warm up trafilatura's lazy imports and caches so the first timing is not penalised.
         time_trafilatura(pages[:3], base_url)
-        baseline_runs, crawl_runs, dist_runs = [], [], []
+        baseline_runs, crawl_runs, one_core_runs, dist_runs = [], [], [], []
         for _ in range(repeat):  # interleaved, so that a change of load hits every side
             baseline_runs.append(time_trafilatura(pages, base_url))
             crawl_runs.append(time_end_to_end(Path(root), n))
+            one_core_runs.append(time_end_to_end(Path(root), n, processes=1))
             if distributed:
                 dist_runs.append(time_distributed(Path(root), n))
         stage_totals, decisions = time_stages(pages, base_url)
 
     baseline = min(baseline_runs)
     crawl = min(crawl_runs, key=lambda r: r["elapsed"])
+    one_core = min(one_core_runs, key=lambda r: r["elapsed"])
+    one_core_rate = one_core["outcomes"] / one_core["elapsed"]
     base_rate = n / baseline
     e2e_rate = crawl["outcomes"] / crawl["elapsed"]
     span = crawl["pages_span"]
     steady_rate = (crawl["outcomes"] - 1) / span if span else None
     stage_sum = sum(stage_totals.values())
 
+    processes = extraction_processes(0)
     rows = [
         ("trafilatura.extract (with_metadata), in process", n, baseline, base_rate, 1.0),
-        ("end to end: run_embedded_crawl, whole call", crawl["outcomes"], crawl["elapsed"], e2e_rate,
-         e2e_rate / base_rate),
+        (f"end to end: run_embedded_crawl, whole call ({processes} extraction processes)",
+         crawl["outcomes"], crawl["elapsed"], e2e_rate, e2e_rate / base_rate),
         ("end to end: first → last page stored", crawl["outcomes"], span, steady_rate,
          (steady_rate / base_rate) if steady_rate else None),
+        ("end to end, extracting in the crawling process (NEWSDEDUP_EXTRACT_PROCESSES=1)",
+         one_core["outcomes"], one_core["elapsed"], one_core_rate, one_core_rate / base_rate),
     ]
     dist = min(dist_runs, key=lambda r: r["elapsed"]) if dist_runs else None
     dist_rate = dist["outcomes"] / dist["elapsed"] if dist else None
@@ -434,6 +447,11 @@ def main(argv: list[str] | None = None) -> int:
             "steady_pages_per_s": steady_rate,
             "steady_ratio": (steady_rate / base_rate) if steady_rate else None,
             "runs_s": [r["elapsed"] for r in crawl_runs], "summary": crawl["summary"],
+            "extraction_processes": processes,
+        },
+        "end_to_end_one_process": {
+            "seconds": one_core["elapsed"], "pages_per_s": one_core_rate, "ratio": one_core_rate / base_rate,
+            "runs_s": [r["elapsed"] for r in one_core_runs],
         },
         "distributed": None if dist is None else {
             "workers": len(WORKERS), "concurrency_per_worker": 1,

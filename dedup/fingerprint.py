@@ -25,12 +25,18 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
 
 from dedup.normalize import normalize_paragraphs
 from dedup.types import DedupParams, Fingerprint
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+# datasketch is imported where it is used: importing it loads SciPy (≈ 0.3 s), which the
+# processes that only store or send pages (the crawl of distributed mode, the API) never need.
 
 # Texts with more distinct shingles keep only the MinHash signature.
 EXACT_SHINGLE_LIMIT = 2000
@@ -66,6 +72,8 @@ class Similarity:
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     # Generating permutations costs more than hashing a short text: do it once per size.
+    from datasketch import MinHash
+
     return MinHash(num_perm=num_perm, scheme=_SCHEME).permutations
 
 
@@ -116,6 +124,8 @@ def fingerprint(text: str, params: DedupParams) -> Fingerprint:
     """Fingerprint of an extracted article text (paragraphs separated by newlines)."""
     if params.shingle_size < 1:
         raise ValueError(f"shingle_size must be at least 1, got {params.shingle_size}")
+    from datasketch import MinHash
+
     paragraphs = normalize_paragraphs(text)
     hashes = shingle_hashes(paragraphs, params.shingle_size)
     minhash = MinHash(
@@ -143,6 +153,8 @@ def signature_values(fp: Fingerprint) -> np.ndarray:
 
 def to_minhash(fp: Fingerprint) -> MinHash:
     """A datasketch MinHash holding the fingerprint's signature (for MinHashLSH)."""
+    from datasketch import MinHash
+
     values = signature_values(fp)
     return MinHash(hashvalues=values, permutations=_permutations(len(values)), scheme=_SCHEME)
 

@@ -161,6 +161,9 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
         args.append(f"--hostname=worker-{os.getpid()}@%h")
     if not _has_option(argv, "-Q", "--queues"):
         args.append(f"--queues={PAGES_QUEUE},{CRAWLS_QUEUE},{CONTROL_QUEUE}")
+    # Loaded once here and inherited by every pool process, rather than by each on its first page.
+    import datasketch  # noqa: F401
+    import workers.pages  # noqa: F401
     app.worker_main(args)
 
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from config import Settings, Source
-from workers.pipeline import PageOutcome
 from workers.summary import CrawlSummary, record_crawl_counts
+
+if TYPE_CHECKING:  # a type only: in distributed mode the crawl process extracts nothing
+    from workers.pipeline import PageOutcome
 
 
 def run_crawl_command(

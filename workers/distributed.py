@@ -37,7 +37,7 @@ ProgressCallback = Callable[[CrawlSummary], None]
 # holding it but a worker that is about to claim it, which takes milliseconds.
 UNCLAIMED_GRACE_SECONDS = 15.0
 RESEND_EVERY_SECONDS = 2.0
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1
 # How often the progress line's outcome counts are read while the spiders still run.
 COUNTS_EVERY_SECONDS = 1.0
 # Staging rows are kept this long after they finished (failed ones for operators to see).

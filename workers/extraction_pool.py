@@ -25,7 +25,7 @@ from workers.pipeline import PreparedPage, prepare_page
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the
 # bottleneck; more would only cost memory (about 100 MB each).
 MAX_AUTO_PROCESSES = 4
-_PRELOAD = ["workers.pipeline"]
+_PRELOAD = ["workers.pipeline", "datasketch"]
 
 
 def extraction_processes(setting: int, cpu_count: int | None = None) -> int:

@@ -30,6 +30,12 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
 
 
+# How often a worker waiting for the decision lock tries again. The lock is held for a few
+# milliseconds per page; redis-py's default (0.1 s) made two workers wait for each other ten
+# times longer than the work itself (measured: 2 workers, 30 → see bench/README.md).
+DEDUP_LOCK_POLL_SECONDS = 0.002
+
+
 def dedup_lock_factory(client: redis.Redis, timeout: float) -> Callable[[], AbstractContextManager[object]]:
     """The decision lock of PagePipeline: decide-and-insert runs under it on every worker.
 
@@ -39,7 +45,8 @@ def dedup_lock_factory(client: redis.Redis, timeout: float) -> Callable[[], Abst
     """
 
     def lock() -> Lock:
-        return client.lock(DEDUP_LOCK_KEY, timeout=timeout, blocking_timeout=timeout, thread_local=False)
+        return client.lock(DEDUP_LOCK_KEY, timeout=timeout, blocking_timeout=timeout,
+                           sleep=DEDUP_LOCK_POLL_SECONDS, thread_local=False)
 
     return lock
 

@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 
 import redis
-import sqlalchemy.exc
 from celery.exceptions import SoftTimeLimitExceeded
 
 from config import Settings
@@ -20,22 +19,11 @@ from store import Store
 from store.staging import Staging
 from workers.locks import dedup_lock_factory, redis_client
 from workers.pipeline import PagePipeline
+from workers.transient import TRANSIENT_ERRORS
 from workers.services import dedup_params
 
 log = logging.getLogger(__name__)
 
-# Worth another try later: the server was unreachable or busy, or the decision lock was
-# held too long by others (LockError). IntegrityError: a uniqueness race the decision lock
-# should prevent; if it ever happens, a second run sees the winner's row and agrees with it.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.BusyLoadingError,
-    redis.exceptions.LockError,
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.IntegrityError,
-)
 # How long past the hard time limit a lease lasts: no living worker holds a page longer.
 LEASE_MARGIN_SECONDS = 5
 

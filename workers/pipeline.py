@@ -12,12 +12,14 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from crawler.page import Page
 from dedup import CandidateIndex, DedupParams, Fingerprint, PageFacts, decide, fingerprint
 from extract import Document, Rejection, extract_document
-from store import Store
+
+if TYPE_CHECKING:  # only a type here: pool processes import this module and need no SQL
+    from store import Store
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from store import Store
-from workers.pipeline import OutcomeKind
+
+if TYPE_CHECKING:  # a type only: the crawl process of distributed mode extracts nothing
+    from workers.pipeline import OutcomeKind
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task
 
-from workers.pages import TRANSIENT_ERRORS
+from workers.transient import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     from workers.app import NewsdedupCelery
