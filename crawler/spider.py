@@ -24,6 +24,8 @@ from workers.handoff import PageSink
 logger = logging.getLogger(__name__)
 
 FEED, SITEMAP, LISTING, ARTICLE = "feed", "sitemap", "listing", "article"
+# Scrapy takes higher priorities first; article requests keep the default, 0.
+DISCOVERY_PRIORITY = 10
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title", b"<!--")
 
@@ -51,7 +53,9 @@ class NewsSpider(scrapy.Spider):
         self.stats = stats
         self.on_outcome = on_outcome or (lambda source, url, outcome: None)
         self.allowed_domains = list(source.allowed_domains)
-        self._articles_seen: set[str] = set()
+        # Article URL → what discovery said of it. A URL listed by several documents (a feed
+        # and a sitemap) is fetched once; its hints merge, whichever document came first.
+        self._articles_seen: dict[str, dict[str, str]] = {}
         self._discovery_seen: set[str] = set()
 
     # --- discovery ---
@@ -73,6 +77,9 @@ class NewsSpider(scrapy.Spider):
             headers = _conditional_headers(self.sink.validators(url))
         return scrapy.Request(
             url, callback=self.parse_discovery, errback=self.on_error, headers=headers,
+            # Before any article: a page listed by a feed and a sitemap then gets the hints of
+            # both (see _article_requests), and the feeds are read before their pages are.
+            priority=DISCOVERY_PRIORITY,
             meta={"kind": kind, "listed_url": url, "handle_httpstatus_list": [304]},
         )
 
@@ -114,17 +121,19 @@ class NewsSpider(scrapy.Spider):
     def _article_requests(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
         for link in links:
             if link.url in self._articles_seen:
+                for key, value in link.hints.items():
+                    self._articles_seen[link.url].setdefault(key, value)
                 continue
             if len(self._articles_seen) >= self.source.max_pages:
                 self.stats.over_limit += 1
                 continue
-            self._articles_seen.add(link.url)
+            self._articles_seen[link.url] = dict(link.hints)
             self.stats.discovered += 1
             self.on_outcome(self.source.name, link.url, "discovered")
             yield scrapy.Request(
                 link.url, callback=self.parse_article, errback=self.on_error,
                 headers=_conditional_headers(self.sink.validators(link.url)),
-                meta={"kind": ARTICLE, "listed_url": link.url, "hints": link.hints,
+                meta={"kind": ARTICLE, "listed_url": link.url,
                       "handle_httpstatus_list": [304]},
             )
 
@@ -156,7 +165,7 @@ class NewsSpider(scrapy.Spider):
             fetched_at=datetime.now(timezone.utc),
             source=self.source.name,
             crawl_id=self.crawl_id,
-            hints=dict(response.meta.get("hints") or {}),
+            hints=dict(self._articles_seen.get(url, {})),
         )
         try:
             self.sink.accept(page)

@@ -194,9 +194,11 @@ def test_redirect_inside_the_site_keeps_the_listed_url(rounds):
 
 def test_feed_and_sitemap_hints_are_passed_on(rounds):
     pages = daily_pages(rounds["first"])
-    bridge = pages[f"{ARTICLES}harbour-bridge.html"]["hints"]
-    assert bridge["title"] == "Harbour bridge to close for repairs"
-    assert bridge["published"] == "2025-01-06T07:30:00+00:00"
+    # Listed by the RSS and Atom feeds only. (harbour-bridge is also in a plain sitemap, whose
+    # page may be fetched before the feed is read: its hints are then the sitemap's.)
+    budget = pages[f"{ARTICLES}city-council-budget.html"]["hints"]
+    assert budget["title"] == "City council passes budget after long night"
+    assert budget["published"] == "2025-01-07T22:10:00+00:00"
     election = pages[f"{ARTICLES}election-results.html"]["hints"]
     assert election["title"] == "Mayor re-elected in close run-off"
     assert election["published"].startswith("2025-01-10T22:45")
