@@ -327,10 +327,9 @@ def time_stages(pages: list[SitePage], base_url: str) -> tuple[dict[str, float],
                 t3 = time.perf_counter()
                 decision = decide(facts, fp, candidates, pipeline.params)
                 t4 = time.perf_counter()
-                applied = pipeline.store.apply(decision, page, document, fp)
+                applied = pipeline.store.apply(decision, page, document, fp)  # + validators
                 if applied.index_key:
                     pipeline.index.add(applied.index_key, fp)
-                pipeline.store.save_validators(page.url, page.validators)
                 t5 = time.perf_counter()
                 totals["fingerprint"] += t2 - t1
                 totals["candidates"] += t3 - t2

@@ -229,14 +229,18 @@ class Store:
     # --- writes ---
 
     def apply(self, decision: Decision, page: Page, doc: Document, fp: Fingerprint) -> Applied:
-        """Record what dedup decided about one page, in one transaction. Idempotent: a page
-        applied twice (a redelivered task) adds no second article, version or URL row."""
+        """Record what dedup decided about one page, and the page's HTTP validators, in one
+        transaction. Idempotent: a page applied twice (a redelivered task) adds no second
+        article, version or URL row. The validators are saved with the page, never before it:
+        a page that failed is fetched in full next time instead of answering 304 and being lost."""
         if decision.kind != "new" and not decision.article_id:
             raise ValueError(f"a {decision.kind!r} decision needs the article_id it refers to")
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self._writing() as session:
-                    return _PageWrite(session, decision, page, doc, fp).run()
+                    applied = _PageWrite(session, decision, page, doc, fp).run()
+                    _write_fetch_state(session, page.url, page.validators, links=None)
+                    return applied
             except DBAPIError as exc:
                 if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):
                     raise
@@ -244,8 +248,11 @@ class Store:
         raise AssertionError("unreachable")
 
     def record_rejection(self, page: Page, reason: str, detail: str) -> None:
-        """A page extraction refused (stage 'extract')."""
-        self._add_failure(page.url, page.source, page.crawl_id, "extract", reason, detail)
+        """A page extraction refused (stage 'extract'), and its validators (it is done with:
+        an unchanged page need not be fetched and refused again)."""
+        with self._writing() as session:
+            session.add(_failure(page.url, page.source, page.crawl_id, "extract", reason, detail))
+            _write_fetch_state(session, page.url, page.validators, links=None)
 
     def record_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str,
                        detail: str = "") -> None:
@@ -254,10 +261,7 @@ class Store:
     def _add_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str,
                      detail: str) -> None:
         with self._writing() as session:
-            session.add(Failure(
-                url=url, source=source, crawl_id=crawl_id or "", stage=stage,
-                reason=reason, detail=detail or "", at=_utcnow(),
-            ))
+            session.add(_failure(url, source, crawl_id, stage, reason, detail))
 
     def failures(self, limit: int = 100, crawl_id: str | None = None) -> list[dict[str, Any]]:
         """The latest failures, newest first."""
@@ -302,15 +306,7 @@ class Store:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self._writing() as session:
-                    state = session.get(FetchState, url, with_for_update=True)
-                    if state is None:
-                        state = FetchState(url=url)
-                        session.add(state)
-                    state.etag = validators.etag
-                    state.last_modified = validators.last_modified
-                    if links is not None:
-                        state.links = links
-                    state.updated_at = _utcnow()
+                    _write_fetch_state(session, url, validators, links)
                 return
             except DBAPIError as exc:  # two writers inserting the same URL at once
                 if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):
@@ -409,6 +405,23 @@ class Store:
             ):
                 grouped.setdefault(row.article_id, []).append(row)
         return grouped
+
+
+def _failure(url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str) -> Failure:
+    return Failure(url=url, source=source, crawl_id=crawl_id or "", stage=stage,
+                   reason=reason, detail=detail or "", at=_utcnow())
+
+
+def _write_fetch_state(session: Session, url: str, validators: Validators, links: list[str] | None) -> None:
+    state = session.get(FetchState, url, with_for_update=True)
+    if state is None:
+        state = FetchState(url=url)
+        session.add(state)
+    state.etag = validators.etag
+    state.last_modified = validators.last_modified
+    if links is not None:
+        state.links = links
+    state.updated_at = _utcnow()
 
 
 class _PageWrite:

@@ -84,8 +84,7 @@ class PagePipeline:
         """Decide and store a prepared page (the second half of ``process``)."""
         extracted = prepared.extracted
         if isinstance(extracted, Rejection):
-            self.store.record_rejection(page, extracted.reason, extracted.detail)
-            self.store.save_validators(page.url, page.validators)
+            self.store.record_rejection(page, extracted.reason, extracted.detail)  # and its validators
             log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
             return PageOutcome(page.url, page.source, "rejected", reason=f"{extracted.reason}: {extracted.detail}".rstrip(": "))
         document, page_fingerprint = extracted, prepared.fingerprint
@@ -95,12 +94,10 @@ class PagePipeline:
             candidates = self.store.candidates_for_url(document.url, document.canonical_url)
             candidates += self.store.candidates_by_keys(self.index.query(page_fingerprint))
             decision = decide(facts, page_fingerprint, candidates, self.params)
+            # The page's validators are saved in the same transaction: never before it is stored.
             applied = self.store.apply(decision, page, document, page_fingerprint)
             if applied.index_key:
                 self.index.add(applied.index_key, page_fingerprint)
-        # Validators are saved only once the page is stored: a page that failed is fetched
-        # in full next time instead of answering 304 and being lost.
-        self.store.save_validators(page.url, page.validators)
         kind = KIND_BY_DECISION[decision.kind]
         log.info("%s %s: %s", kind, page.url, decision.reason)
         return PageOutcome(page.url, page.source, kind, applied.article_id, applied.version, decision.reason)
