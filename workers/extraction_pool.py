@@ -8,7 +8,9 @@ the same as with extraction in the crawling process.
 
 The processes come from a forkserver that has already imported the extraction code: they
 start in milliseconds without inheriting the crawler's threads (Twisted's reactor, Scrapy's
-DNS pool), which a plain fork would copy in whatever state their locks were in.
+DNS pool), which a plain fork would copy in whatever state their locks were in. As with any
+multiprocessing start method but fork, a script that runs a crawl itself (rather than through
+``newsdedup crawl``) needs the ``if __name__ == "__main__":`` guard: the processes import it.
 """
 from __future__ import annotations
 
