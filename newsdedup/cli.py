@@ -166,6 +166,18 @@ def demo(keep: Path | None) -> None:
     run_demo(keep)
 
 
+@main.command("rebuild-index")
+def rebuild_index_command() -> None:
+    """Distributed mode: rebuild the Redis index from the store (after losing Redis's data,
+    or after an upgrade that changed the index's layout)."""
+    settings = _settings()
+    _require_redis(settings)
+    from workers.distributed import rebuild_index
+
+    count = rebuild_index(settings)
+    click.echo(f"rebuilt the Redis index: {count} entries (article versions of the last {settings.lsh_window_days:g} days)")
+
+
 def _require_redis(settings: Settings) -> None:
     if not settings.distributed:
         raise click.UsageError("this command needs distributed mode: set NEWSDEDUP_REDIS_URL")

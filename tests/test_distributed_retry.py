@@ -6,6 +6,7 @@ while the broker and the store work.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from datetime import datetime, timezone
 
@@ -131,5 +132,27 @@ def test_the_redis_index_is_rebuilt_from_the_store(settings: Settings) -> None:
         # A copy at another URL is found again as a duplicate of the stored article.
         copy_id, _ = services.staging.stage(a_page("rebuild", "https://wire.example/ferry.html"))
         assert process_staged_page(services, copy_id) == "duplicate"
+    finally:
+        services.close()
+
+
+def test_newsdedup_rebuild_index_rebuilds_it_and_refuses_embedded_mode(settings: Settings, tmp_path) -> None:
+    client = redis_client(settings.redis_url)  # type: ignore[arg-type]
+    services = open_services(settings, client)
+    try:
+        page_id, _ = services.staging.stage(a_page("cli"))
+        assert process_staged_page(services, page_id) == "created"
+        index = RedisIndex(client, dedup_params(settings), settings.lsh_basename)
+        client.flushdb()                       # Redis lost its data (or the layout changed)
+        assert len(index) == 0
+        done = subprocess.run(["newsdedup", "rebuild-index"], env=settings.as_environment(os.environ),
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "rebuilt the Redis index: 1 entries" in done.stdout
+        assert len(index) == 1
+        embedded = {k: v for k, v in settings.as_environment(os.environ).items() if k != "NEWSDEDUP_REDIS_URL"}
+        refused = subprocess.run(["newsdedup", "rebuild-index"], env=embedded, cwd=tmp_path,
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and "NEWSDEDUP_REDIS_URL" in refused.stderr
     finally:
         services.close()
