@@ -131,7 +131,7 @@ class InMemoryIndex:
 #                                      posting's first 6 bytes and 2 bytes of its generation
 #                                      (g % 65536); "g": the oldest generation it holds
 #
-# Postings are spread over 16**lv small hashes, lv chosen so that each holds about
+# Postings are spread over 16**lv small hashes, lv chosen so that each holds at most
 # POSTINGS_PER_SHARD entries (all live generations together): small hashes are stored by Redis
 # as listpacks (a few bytes per field plus the value, where one hashtable entry costs ~70
 # bytes). The level follows the number of entries of the generation (and of the one before),
@@ -388,10 +388,13 @@ return deleted
 # look up every long paragraph of the page (up to QUERY_PARAGRAPHS).
 INDEXED_PARAGRAPHS = 6
 QUERY_PARAGRAPHS = 64
-# Target entries per posting hash, all live generations together: well below Redis's
-# hash-max-listpack-entries (128 by default), so that the hashes stay listpacks while they
-# also hold a generation that left the window and is not pruned yet.
-POSTINGS_PER_SHARD = 64
+# Most entries per posting hash: under Redis's hash-max-listpack-entries (128 by default), so
+# that the hashes stay listpacks even while they hold every live generation and one that left
+# the window and is not pruned yet. Each generation gets an equal share; a level is the
+# smallest one that keeps a generation within its share, so hashes hold between 1/16 of it
+# and all of it. (A share of 64 / (generations + 1) wasted memory at small sizes: a 10 k
+# index landed one level too high, two postings per hash, 1.7 KB per article.)
+POSTINGS_PER_SHARD = 120
 DEFAULT_WINDOW_DAYS = 30.0
 DEFAULT_GENERATIONS = 2
 # Sizes the first generation of an empty index (later ones follow the one before).
@@ -444,8 +447,9 @@ class RedisIndex:
         self._prefix = basename
         self._window = window_days * 86400.0
         self._generation = self._window / generations
-        # a posting hash holds every live generation (generations + 1 of them) at once
-        self._per_shard_and_generation = POSTINGS_PER_SHARD / (generations + 1)
+        # a posting hash holds every live generation (generations + 1 of them) and, until it
+        # is pruned, one that left the window
+        self._per_shard_and_generation = POSTINGS_PER_SHARD / (generations + 2)
         self._now = now
         self._expected_per_day = expected_per_day
         self._bands, self._rows = lsh_bands(params.lsh_threshold, params.num_perm)

@@ -272,10 +272,10 @@ def test_a_reader_finds_entries_filed_at_a_level_it_has_not_seen_yet(redis_url: 
         writer.add("first:1", fingerprint(article(0), PARAMS))
         assert reader.query(fingerprint(article(0), PARAMS)) == {"first:1"}
         masks_before = writer_client.hget("lv:g:" + str(int(clock.t // (15 * DAY))) + ":m", "l")
-        writer.add_many([(f"m{n}:1", fingerprint(article(100 + n), PARAMS)) for n in range(200)])
+        writer.add_many([(f"m{n}:1", fingerprint(article(100 + n), PARAMS)) for n in range(400)])
         masks_after = writer_client.hget("lv:g:" + str(int(clock.t // (15 * DAY))) + ":m", "l")
         assert masks_before != masks_after                               # a level was added
-        for n in (0, 100, 199):
+        for n in (0, 100, 399):
             assert f"m{n}:1" in reader.query(fingerprint(article(100 + n), PARAMS))
         writer.remove("first:1")
         assert reader.query(fingerprint(article(0), PARAMS)) == set()
