@@ -1,6 +1,8 @@
 """Building the store's Engine and bringing its schema up to date."""
 from __future__ import annotations
 
+import sqlite3
+import time
 import zlib
 from pathlib import Path
 
@@ -67,7 +69,7 @@ def _sqlite_engine(database_url: str) -> Engine:
             if not in_memory:
                 # WAL: readers never block the writer and the writer never blocks readers,
                 # so the API process can read while a crawl process writes.
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _set_wal(cursor)
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
@@ -79,6 +81,21 @@ def _sqlite_engine(database_url: str) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _set_wal(cursor: sqlite3.Cursor) -> None:
+    """PRAGMA journal_mode=WAL, tried again while another connection holds the file: SQLite
+    answers "database is locked" at once here, without its busy timeout (seen with four
+    stores opening a new database at the same moment)."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def alembic_config(connection: Connection | None = None, database_url: str | None = None) -> Config:
