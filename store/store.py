@@ -291,22 +291,17 @@ class Store:
             found = Validators(state.etag, state.last_modified)
             return found if found else None
 
-    def save_validators(self, url: str, validators: Validators) -> None:
-        self._save_fetch_state(url, validators, links=None)
-
     def discovery_links(self, url: str) -> list[str] | None:
         with self._reading() as session:
             state = session.get(FetchState, url)
             return list(state.links) if state is not None and state.links is not None else None
 
     def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
-        self._save_fetch_state(url, validators, links=list(links))
-
-    def _save_fetch_state(self, url: str, validators: Validators, links: list[str] | None) -> None:
+        """A feed's, sitemap's or listing's validators and the article links it listed."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self._writing() as session:
-                    _write_fetch_state(session, url, validators, links)
+                    _write_fetch_state(session, url, validators, list(links))
                 return
             except DBAPIError as exc:  # two writers inserting the same URL at once
                 if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):

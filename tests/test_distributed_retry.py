@@ -115,18 +115,24 @@ def test_a_page_whose_worker_keeps_dying_ends_failed(settings: Settings) -> None
         services.close()
 
 
+def one_article_then_redis_lost(settings: Settings) -> tuple[WorkerServices, RedisIndex]:
+    """Services (close them) with one article stored and indexed, then Redis's data lost."""
+    client = redis_client(settings.redis_url)  # type: ignore[arg-type]
+    services = open_services(settings, client)
+    page_id, _ = services.staging.stage(a_page("rebuild"))
+    assert process_staged_page(services, page_id) == "created"
+    index = RedisIndex(client, dedup_params(settings), settings.lsh_basename)
+    assert len(index) == 1
+    client.flushdb()                       # Redis lost its data (or the layout changed)
+    assert len(index) == 0
+    return services, index
+
+
 def test_the_redis_index_is_rebuilt_from_the_store(settings: Settings) -> None:
     from workers.distributed import rebuild_index
 
-    client = redis_client(settings.redis_url)  # type: ignore[arg-type]
-    services = open_services(settings, client)
+    services, index = one_article_then_redis_lost(settings)
     try:
-        page_id, _ = services.staging.stage(a_page("rebuild"))
-        assert process_staged_page(services, page_id) == "created"
-        index = RedisIndex(client, dedup_params(settings), settings.lsh_basename)
-        assert len(index) == 1
-        client.flushdb()                       # Redis lost its data
-        assert len(index) == 0
         assert rebuild_index(settings) == 1
         assert len(index) == 1
         # A copy at another URL is found again as a duplicate of the stored article.
@@ -137,14 +143,8 @@ def test_the_redis_index_is_rebuilt_from_the_store(settings: Settings) -> None:
 
 
 def test_newsdedup_rebuild_index_rebuilds_it_and_refuses_embedded_mode(settings: Settings, tmp_path) -> None:
-    client = redis_client(settings.redis_url)  # type: ignore[arg-type]
-    services = open_services(settings, client)
+    services, index = one_article_then_redis_lost(settings)
     try:
-        page_id, _ = services.staging.stage(a_page("cli"))
-        assert process_staged_page(services, page_id) == "created"
-        index = RedisIndex(client, dedup_params(settings), settings.lsh_basename)
-        client.flushdb()                       # Redis lost its data (or the layout changed)
-        assert len(index) == 0
         done = subprocess.run(["newsdedup", "rebuild-index"], env=settings.as_environment(os.environ),
                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -289,14 +290,20 @@ def test_index_entries_and_candidates_by_keys_round_trip_fingerprints(store: Sto
 
 # --- conditional requests, failures ---
 
-def test_validators_round_trip(store: Store) -> None:
+def test_a_stored_or_refused_page_keeps_its_validators_for_the_next_fetch(store: Store) -> None:
+    def fetched(minutes: int, **headers: str):  # type: ignore[no-untyped-def]
+        return replace(page_at(A, minutes=minutes), headers=headers)
+
     assert store.validators(A) is None
-    store.save_validators(A, Validators(etag='"abc"', last_modified="Wed, 01 May 2024 08:00:00 GMT"))
+    first = store.apply(new(), fetched(0, etag='"abc"', **{"last-modified": "Wed, 01 May 2024 08:00:00 GMT"}),
+                        doc_at(A, story(1)), fingerprint_of(story(1)))
     assert store.validators(A) == Validators('"abc"', "Wed, 01 May 2024 08:00:00 GMT")
-    store.save_validators(A, Validators(etag='"def"'))
+    store.apply(unchanged(first.article_id), fetched(5, etag='"def"'), doc_at(A, story(1)), fingerprint_of(story(1)))
     assert store.validators(A) == Validators('"def"', None)
-    store.save_validators(A, Validators())
+    store.apply(unchanged(first.article_id), fetched(10), doc_at(A, story(1)), fingerprint_of(story(1)))
     assert store.validators(A) is None
+    store.record_rejection(fetched(15, etag='"ghi"'), "too-short", "3 words")
+    assert store.validators(A) == Validators('"ghi"', None)
 
 
 def test_discovery_round_trip(store: Store) -> None:

@@ -31,8 +31,8 @@ def redis_client(url: str) -> redis.Redis:
 
 
 # How often a worker waiting for the decision lock tries again. The lock is held for a few
-# milliseconds per page; redis-py's default (0.1 s) made two workers wait for each other ten
-# times longer than the work itself (measured: 2 workers, 30 → see bench/README.md).
+# milliseconds per page; redis-py's default (0.1 s) made two workers wait for each other far
+# longer than the work itself (two workers, 258 pages: 10.9 → 9.9 s, bench/README.md).
 DEDUP_LOCK_POLL_SECONDS = 0.002
 
 
