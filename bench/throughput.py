@@ -50,6 +50,7 @@ from xml.sax.saxutils import escape
 import trafilatura
 from trafilatura.utils import decode_file
 
+from bench.cpu_time import CpuSampler
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
 from workers.extraction_pool import extraction_processes
 
@@ -245,11 +246,32 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
                 ))
                 log.close()
             _wait_ready(Settings(redis_url=REDIS_URL, database_url=database_url), WORKERS, processes)
-            wall_started = time.time()
-            started = time.perf_counter()
-            result = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
-                                    capture_output=True, text=True, timeout=1800)
-            elapsed = time.perf_counter() - started
+            worker_groups = {process.pid for process in processes}
+            crawl_pids: set[int] = set()
+            bench_pid = os.getpid()
+
+            def classify(pid: int, ppid: int, pgid: int, comm: str) -> str | None:
+                if pgid in worker_groups:
+                    return "workers"
+                if pid in crawl_pids or ppid in crawl_pids:
+                    return "crawl command"
+                if comm == "postgres":
+                    return "PostgreSQL"
+                if comm.startswith("redis-server"):
+                    return "Redis"
+                if pid == bench_pid:
+                    return "site server (this process)"
+                return None
+
+            with CpuSampler(classify) as cpu:
+                wall_started = time.time()
+                started = time.perf_counter()
+                crawl = subprocess.Popen([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                crawl_pids.add(crawl.pid)
+                stdout, stderr = crawl.communicate(timeout=1800)
+                elapsed = time.perf_counter() - started
+            result = subprocess.CompletedProcess(crawl.args, crawl.returncode, stdout, stderr)
             if result.returncode != 0:
                 raise RuntimeError(f"newsdedup crawl exited with {result.returncode}: {result.stderr[-3000:]}")
             line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
@@ -264,7 +286,7 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
                     "FROM staged_pages").fetchone()
             span = (last_done - first_done).total_seconds() if done > 1 else None
             return {"elapsed": elapsed, "outcomes": int(match.group(1)), "errors": int(match.group(2)),
-                    "summary": line, "done": done, "pages_span": span,
+                    "summary": line, "done": done, "pages_span": span, "cpu_s": cpu.seconds(),
                     "first_staged": (first_staged.timestamp() - wall_started) if first_staged else None,
                     "first_done": (first_done.timestamp() - wall_started) if first_done else None}
         except Exception:
@@ -427,6 +449,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{'met' if dist_rate / base_rate >= GOAL else 'MISSED'} ({dist_rate / base_rate:.2f}); "
               f"{dist['summary']}; first page staged after {dist['first_staged']:.2f} s, "
               f"first done after {dist['first_done']:.2f} s")
+        if dist["cpu_s"]:
+            print()
+            cores = os.cpu_count() or 1
+            print_table(["distributed: CPU time during the command", "seconds", "ms/page", f"share of {cores} cores"],
+                        [(group, t, 1000 * t / n, f"{t / (dist['elapsed'] * cores):.1%}")
+                         for group, t in sorted(dist["cpu_s"].items(), key=lambda item: -item[1])])
     else:
         print("distributed mode: not measured")
     print()
@@ -460,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             "pages_span_s": dist["pages_span"], "steady_pages_per_s": dist_steady,
             "steady_ratio": (dist_steady / base_rate) if dist_steady else None,
             "runs_s": [r["elapsed"] for r in dist_runs], "summary": dist["summary"],
+            "cpu_s": dist["cpu_s"],
         },
         "stages_s": stage_totals,
         "stages_ms_per_page": {k: 1000 * v / n for k, v in stage_totals.items()},

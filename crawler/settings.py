@@ -9,6 +9,19 @@ from config import Settings
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 
 
+UNUSED_EXTENSIONS = (
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.memdebug.MemoryDebugger",
+    "scrapy.extensions.feedexport.FeedExporter",   # pages go to our sink, not to feed files
+    "scrapy.extensions.spiderstate.SpiderState",   # no JOBDIR: every crawl starts afresh
+)
+UNUSED_DOWNLOADER_MIDDLEWARES = (
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
+)
+
+
 def scrapy_settings(settings: Settings) -> dict[str, Any]:
     return {
         "BOT_NAME": "newsdedup",
@@ -32,11 +45,18 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": {
             # Higher than RedirectMiddleware (600): sees the 3xx before it is followed.
             "crawler.middlewares.OffsiteRedirectMiddleware": 650,
+            **{name: None for name in UNUSED_DOWNLOADER_MIDDLEWARES},
         },
         # Each crawl is stateless: every page is asked again (conditionally), no cookies kept.
         "HTTPCACHE_ENABLED": False,
         "COOKIES_ENABLED": False,
+        # A crawler listens on no port: Scrapy 2.19 starts a remote-control HTTP server that
+        # runs code sent to it, and a telnet console, unless told not to.
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        # Components we never use are not even loaded (remote control alone imports aiohttp;
+        # the cookies middleware tldextract and requests): less start-up before the first page.
+        "EXTENSIONS": {name: None for name in UNUSED_EXTENSIONS},
         "LOG_LEVEL": "WARNING",
         "LOGSTATS_INTERVAL": 0,
     }

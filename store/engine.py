@@ -1,18 +1,25 @@
 """Building the store's Engine and bringing its schema up to date."""
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import zlib
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 # How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option that makes a SQLite transaction take the write lock at BEGIN.
@@ -98,8 +105,10 @@ def _set_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
-def alembic_config(connection: Connection | None = None, database_url: str | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, database_url: str | None = None) -> "Config":
     """Alembic's configuration built in code (the package ships no alembic.ini)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if database_url is not None:
@@ -109,8 +118,40 @@ def alembic_config(connection: Connection | None = None, database_url: str | Non
     return config
 
 
+@lru_cache(maxsize=1)
+def migrations_head() -> str | None:
+    """The newest migration's revision, read from the files in ``migrations/versions`` (the
+    one no other names as its ``down_revision``); None unless there is exactly one."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for name, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):
+            (revisions if name == "revision" else parents).update(_QUOTED.findall(value))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database is at the newest migration already (one SELECT)."""
+    head = migrations_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except DBAPIError:  # no alembic_version table: a new database
+        return False
+    return versions == [head]
+
+
 def upgrade_schema(engine: Engine) -> None:
-    """Run ``alembic upgrade head`` in one transaction, one process at a time."""
+    """Run ``alembic upgrade head`` in one transaction, one process at a time. A database at
+    the newest migration costs one SELECT: no alembic import, no migration scripts loaded
+    (every crawl command and worker opens the store)."""
+    if schema_is_current(engine):
+        return
+    from alembic import command
+
     with write_engine(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two workers starting together would both try to create the tables.

@@ -46,6 +46,7 @@ class RecordingSink:
         self.not_modified_urls: list[str] = []
         self.failures: list[dict[str, str]] = []
         self.skips: list[dict[str, str]] = []
+        self.listening_ports: set[int] = set()
 
     def validators(self, url: str):
         from crawler.page import Validators
@@ -65,6 +66,7 @@ class RecordingSink:
         record = asdict(page)
         record["fetched_at"] = page.fetched_at.isoformat()
         self.accepted.append(record)
+        self.listening_ports |= listening_tcp_ports()
         # The store saves validators only once a page is fully processed: here, at once.
         if page.validators:
             self.state["validators"][page.url] = asdict(page.validators)
@@ -82,6 +84,29 @@ class RecordingSink:
         self.state_path.write_text(json.dumps(self.state))
 
 
+def listening_tcp_ports() -> set[int]:
+    """TCP ports this process listens on (Linux: its socket inodes matched in /proc/net/tcp*)."""
+    import os
+
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def _child_main(job_path: str) -> None:
     from config import Settings, parse_sources
     from crawler.run import run_crawl
@@ -97,6 +122,7 @@ def _child_main(job_path: str) -> None:
     Path(job["out"]).write_text(json.dumps({
         "accepted": sink.accepted, "not_modified": sink.not_modified_urls,
         "failed": sink.failures, "skipped": sink.skips, "stats": asdict(stats), "progress": progress,
+        "listening_ports": sorted(sink.listening_ports),
     }))
 
 
@@ -175,6 +201,13 @@ def test_articles_from_every_kind_of_discovery_reach_the_sink(rounds):
     assert set(pages) == {f"{ARTICLES}{slug}.html" for slug in expected}
     wire_pages = by_path([p for p in rounds["first"]["accepted"] if p["source"] == "wire"])
     assert set(wire_pages) == {"/stories/markets-close-higher.html"}
+
+
+def test_the_crawl_listens_on_no_port(rounds):
+    # Scrapy's telnet console and remote-control server would accept connections (and code)
+    # while a crawl runs; a crawler has no business listening.
+    assert rounds["first"]["accepted"]
+    assert rounds["first"]["listening_ports"] == []
 
 
 def test_each_article_is_fetched_once_per_crawl(rounds):

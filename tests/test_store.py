@@ -382,6 +382,31 @@ def test_opening_twice_migrates_once(store: Store) -> None:
         reopened.close()
 
 
+def test_migrations_head_read_from_the_files_is_alembics_head() -> None:
+    # The fast path of Store.open compares the database with this; a wrong head would skip
+    # a new migration.
+    from alembic.script import ScriptDirectory
+
+    from store.engine import alembic_config, migrations_head
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [migrations_head()]
+
+
+def test_a_database_behind_the_newest_migration_is_migrated_on_open(store: Store) -> None:
+    from sqlalchemy import text
+
+    from store.engine import migrations_head
+
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    reopened = Store.open(store.database_url)
+    try:
+        with reopened.engine.connect() as connection:
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == migrations_head()
+    finally:
+        reopened.close()
+
+
 def test_sqlite_file_and_its_folder_are_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "nested" / "data" / "newsdedup.db"
     with Store.open(f"sqlite:///{path}") as opened:
