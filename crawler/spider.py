@@ -119,6 +119,7 @@ class NewsSpider(scrapy.Spider):
         return parse_listing(text, response.url, self.source.article_links)
 
     def _article_requests(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
+        new: list[Link] = []
         for link in links:
             if link.url in self._articles_seen:
                 for key, value in link.hints.items():
@@ -128,11 +129,15 @@ class NewsSpider(scrapy.Spider):
                 self.stats.over_limit += 1
                 continue
             self._articles_seen[link.url] = dict(link.hints)
+            new.append(link)
+        # One lookup for the whole document: a sitemap lists hundreds of articles.
+        known = self.sink.validators_many([link.url for link in new]) if new else {}
+        for link in new:
             self.stats.discovered += 1
             self.on_outcome(self.source.name, link.url, "discovered")
             yield scrapy.Request(
                 link.url, callback=self.parse_article, errback=self.on_error,
-                headers=_conditional_headers(self.sink.validators(link.url)),
+                headers=_conditional_headers(known.get(link.url)),
                 meta={"kind": ARTICLE, "listed_url": link.url,
                       "handle_httpstatus_list": [304]},
             )
@@ -246,4 +251,5 @@ def _html_text(response: Response) -> str | None:
         return None
     if not isinstance(response, TextResponse):
         response = HtmlResponse(response.url, body=response.body, headers=response.headers)
-    return decode_html(response)[0]
+    # NUL is no character of HTML (parsers drop it) and PostgreSQL cannot store it in text.
+    return decode_html(response)[0].replace("\x00", "")

@@ -27,16 +27,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from dedup.normalize import normalize_paragraphs
 from dedup.types import DedupParams, Fingerprint
 
 if TYPE_CHECKING:
+    import numpy as np
     from datasketch import MinHash
 
-# datasketch is imported where it is used: importing it loads SciPy (≈ 0.3 s), which the
-# processes that only store or send pages (the crawl of distributed mode, the API) never need.
+# numpy and datasketch are imported where they are used: datasketch loads SciPy (≈ 0.3 s),
+# numpy ≈ 0.1 s, and the processes that only store or send pages (the crawl of distributed
+# mode, the API) import this package through the store's types but never hash anything.
 
 # Texts with more distinct shingles keep only the MinHash signature.
 EXACT_SHINGLE_LIMIT = 2000
@@ -44,14 +44,13 @@ EXACT_SHINGLE_LIMIT = 2000
 # ("Follow us on Twitter") are shared by every article of a site.
 PARAGRAPH_MIN_WORDS = 8
 _SCHEME = "affine32"
-_SIGNATURE_DTYPE = np.dtype("<u4")
+_SIGNATURE_DTYPE = "<u4"   # numpy dtype: little-endian uint32
 # Names how shingles are hashed (see the module docstring); change it with the hashing.
 SHINGLE_HASH = "crc32-words+splitmix64"
 # Fills the window of a paragraph shorter than a shingle ("a b" → "a b <pad>").
 _PAD = 0x9E3779B97F4A7C15  # above 2**32: no CRC-32 equals it
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_SHIFT_30, _SHIFT_27, _SHIFT_31, _SHIFT_32 = (np.uint64(n) for n in (30, 27, 31, 32))
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
 
 
 @dataclass(frozen=True)
@@ -82,11 +81,19 @@ def paragraph_hash(normalized_paragraph: str) -> str:
     return hashlib.blake2b(normalized_paragraph.encode("utf-8"), digest_size=8).hexdigest()
 
 
+@lru_cache(maxsize=1)
+def _mix_constants() -> tuple[np.uint64, ...]:
+    import numpy as np
+
+    return tuple(np.uint64(n) for n in (30, _MIX1, 27, _MIX2, 31))
+
+
 def _mix(values: np.ndarray) -> np.ndarray:
     """splitmix64's finalizer, elementwise (uint64 arithmetic wraps, as intended)."""
-    values = (values ^ (values >> _SHIFT_30)) * _MIX1
-    values = (values ^ (values >> _SHIFT_27)) * _MIX2
-    return values ^ (values >> _SHIFT_31)
+    shift_30, mix1, shift_27, mix2, shift_31 = _mix_constants()
+    values = (values ^ (values >> shift_30)) * mix1
+    values = (values ^ (values >> shift_27)) * mix2
+    return values ^ (values >> shift_31)
 
 
 def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
@@ -98,6 +105,8 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
     pad values, so that a window starting inside a paragraph never reaches into the next
     one, and a paragraph shorter than a shingle is one padded window.
     """
+    import numpy as np
+
     values: list[int] = []
     starts: list[int] = []
     pad = [_PAD] * (shingle_size - 1)
@@ -117,7 +126,7 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
     combined = np.full(len(windows), shingle_size, dtype=np.uint64)
     for offset in range(shingle_size):
         combined = _mix(combined ^ words_array[windows + offset])
-    return np.unique((combined >> _SHIFT_32).astype(np.uint32))
+    return np.unique((combined >> np.uint64(32)).astype(np.uint32))
 
 
 def fingerprint(text: str, params: DedupParams) -> Fingerprint:
@@ -148,6 +157,8 @@ def fingerprint(text: str, params: DedupParams) -> Fingerprint:
 
 def signature_values(fp: Fingerprint) -> np.ndarray:
     """The MinHash hash values of a fingerprint, as datasketch holds them."""
+    import numpy as np
+
     return np.frombuffer(fp.signature, dtype=_SIGNATURE_DTYPE).astype(np.uint32)
 
 
@@ -162,6 +173,8 @@ def to_minhash(fp: Fingerprint) -> MinHash:
 def similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
     """Jaccard and containments of two fingerprints: exact when both carry their shingles,
     else estimated from MinHash, with |A∩B| = J(|A|+|B|)/(1+J)."""
+    import numpy as np
+
     if a.shingle_count == 0 or b.shingle_count == 0:
         same = 1.0 if a.text_hash == b.text_hash else 0.0
         return Similarity(same, same, same, exact=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
@@ -129,16 +129,11 @@ class Staging:
     def stage(self, page: Page) -> tuple[int, bool]:
         """Store ``page`` as pending; returns ``(page_id, created)``. The same URL twice in one
         crawl (listed by a feed and a sitemap) is staged once: ``created`` is False then."""
-        now = utcnow()
-        values = {
-            "crawl_id": page.crawl_id, "url": page.url, "final_url": page.final_url,
-            "source": page.source, "status": page.status, "headers": json.dumps(page.headers),
-            "html": page.html, "hints": json.dumps(page.hints), "fetched_at": page.fetched_at,
-            "state": "pending", "reason": "", "attempts": 0, "created_at": now, "updated_at": now,
-        }
         try:
             with self._writer.begin() as conn:
-                page_id = conn.execute(insert(StagedPage).values(**values).returning(StagedPage.id)).scalar_one()
+                page_id = conn.execute(
+                    insert(StagedPage).values(**_row(page, utcnow())).returning(StagedPage.id)
+                ).scalar_one()
             return int(page_id), True
         except IntegrityError:
             with self.engine.connect() as conn:
@@ -146,6 +141,33 @@ class Staging:
                     select(StagedPage.id).where(StagedPage.crawl_id == page.crawl_id, StagedPage.url == page.url)
                 ).scalar_one()
             return int(page_id), False
+
+    def stage_many(self, pages: Sequence[Page]) -> list[tuple[int, bool]]:
+        """``stage`` for several pages in one transaction (one INSERT); ``(page_id, created)``
+        in the order of ``pages``. Raises if any page cannot be stored, and then stores none:
+        the caller stages them one by one to find the culprit."""
+        if not pages:
+            return []
+        now = utcnow()
+        with self._writer.begin() as conn:
+            statement = _insert_for(conn.dialect.name)(StagedPage).values([_row(page, now) for page in pages])
+            statement = statement.on_conflict_do_nothing(index_elements=["crawl_id", "url"])
+            created = {(crawl_id, url): int(page_id) for page_id, crawl_id, url in conn.execute(
+                statement.returning(StagedPage.id, StagedPage.crawl_id, StagedPage.url))}
+            known: dict[tuple[str, str], int] = {}
+            for crawl_id in {page.crawl_id for page in pages if (page.crawl_id, page.url) not in created}:
+                urls = [page.url for page in pages if page.crawl_id == crawl_id and (crawl_id, page.url) not in created]
+                known.update(((crawl_id, url), int(page_id)) for page_id, url in conn.execute(
+                    select(StagedPage.id, StagedPage.url).where(StagedPage.crawl_id == crawl_id, StagedPage.url.in_(urls))))
+        staged: list[tuple[int, bool]] = []
+        for page in pages:
+            key = (page.crawl_id, page.url)
+            if key in created:
+                staged.append((created.pop(key), True))   # popped: a repeat in the batch is not new
+                known[key] = staged[-1][0]
+            else:
+                staged.append((known[key], False))
+        return staged
 
     def mark_sent(self, page_ids: Iterable[int]) -> None:
         ids = list(page_ids)
@@ -281,6 +303,24 @@ class Staging:
                     (StagedPage.state == "failed") & (StagedPage.updated_at < now - failed_older_than),
                 ))
             ).rowcount)
+
+
+def _row(page: Page, now: datetime) -> dict[str, object]:
+    return {
+        "crawl_id": page.crawl_id, "url": page.url, "final_url": page.final_url,
+        "source": page.source, "status": page.status, "headers": json.dumps(page.headers),
+        "html": page.html, "hints": json.dumps(page.hints), "fetched_at": page.fetched_at,
+        "state": "pending", "reason": "", "attempts": 0, "created_at": now, "updated_at": now,
+    }
+
+
+def _insert_for(dialect: str):  # type: ignore[no-untyped-def]
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING (both of ours do)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
 
 
 def _page(row) -> Page:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -290,6 +290,23 @@ class Store:
                 return None
             found = Validators(state.etag, state.last_modified)
             return found if found else None
+
+    def validators_many(self, urls: Sequence[str]) -> dict[str, Validators]:
+        """``validators`` of several URLs in a few queries (a sitemap lists hundreds);
+        URLs without any are left out."""
+        found: dict[str, Validators] = {}
+        unique = list(dict.fromkeys(urls))
+        with self._reading() as session:
+            for start in range(0, len(unique), KEYS_PER_QUERY):
+                rows = session.execute(
+                    select(FetchState.url, FetchState.etag, FetchState.last_modified)
+                    .where(FetchState.url.in_(unique[start : start + KEYS_PER_QUERY]))
+                ).all()
+                for url, etag, last_modified in rows:
+                    validators = Validators(etag, last_modified)
+                    if validators:
+                        found[url] = validators
+        return found
 
     def discovery_links(self, url: str) -> list[str] | None:
         with self._reading() as session:

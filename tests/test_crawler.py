@@ -54,6 +54,9 @@ class RecordingSink:
         saved = self.state["validators"].get(url)
         return Validators(**saved) if saved else None
 
+    def validators_many(self, urls):
+        return {url: found for url in urls if (found := self.validators(url)) is not None}
+
     def discovery_links(self, url: str) -> list[str] | None:
         saved = self.state["discovery"].get(url)
         return saved["links"] if saved else None
@@ -208,6 +211,17 @@ def test_the_crawl_listens_on_no_port(rounds):
     # while a crawl runs; a crawler has no business listening.
     assert rounds["first"]["accepted"]
     assert rounds["first"]["listening_ports"] == []
+
+
+def test_nul_characters_are_dropped_from_the_html() -> None:
+    from scrapy.http import HtmlResponse
+
+    from crawler.spider import _html_text
+
+    body = "<html><body><p>Harbour\x00 bridge reopens</p></body></html>".encode("utf-8")
+    response = HtmlResponse("https://daily.example/a.html", body=body,
+                            headers={"Content-Type": "text/html; charset=utf-8"})
+    assert _html_text(response) == "<html><body><p>Harbour bridge reopens</p></body></html>"
 
 
 def test_each_article_is_fetched_once_per_crawl(rounds):

@@ -156,6 +156,36 @@ def wait_ready(app, names: list[str], timeout: float = 60) -> None:  # type: ign
     raise AssertionError(f"workers {names} did not answer within {timeout}s")
 
 
+def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_other(settings, staging) -> None:
+    """The crawl's side alone: pages queued faster than they can be committed one by one are
+    staged in batches and sent; a page PostgreSQL refuses (a NUL character) is reported with
+    its reason, and the batch it came in with is staged all the same."""
+    from workers.distributed import DistributedSink
+
+    app = create_app(settings)
+    sender = PageSender(app)
+    store = Store.open(settings.database_url, migrate=False)
+    crawl_id = "burst"
+    urls = [f"https://daily.example/reports/{n}.html" for n in range(30)]
+    sink = DistributedSink(store, staging, sender, crawl_id)
+    try:
+        for n, url in enumerate(urls):
+            html = distinct_story(n) if n != 17 else distinct_story(n).replace("committee", "commit\x00tee")
+            sink.accept(page(url, "daily", html, "ignored: the sink's crawl id wins"))
+        sink.accept(page(urls[3], "daily", distinct_story(3), crawl_id))   # listed twice
+        sink.close()
+        assert (sink.fetched.pages_fetched, sink.fetched.errors) == (29, 1)
+        counts = staging.counts(crawl_id)
+        assert (counts.pending, counts.done, counts.failed) == (29, 0, 0)
+        assert sender.queue_length() == 29
+        assert staging.stale(crawl_id, None) == []   # every staged page is marked sent
+        [failure] = store.failures(crawl_id=crawl_id)
+        assert failure["url"] == urls[17] and "NUL" in failure["reason"]
+    finally:
+        sink.close()
+        store.close()
+
+
 def test_twenty_copies_of_one_story_at_once_make_one_article(settings, staging, workers) -> None:
     app = create_app(settings)
     workers("w1")

@@ -306,6 +306,14 @@ def test_a_stored_or_refused_page_keeps_its_validators_for_the_next_fetch(store:
     assert store.validators(A) == Validators('"ghi"', None)
 
 
+def test_validators_of_many_urls_at_once(store: Store) -> None:
+    store.record_rejection(replace(page_at(A, minutes=0), headers={"etag": '"a1"'}), "too-short", "3 words")
+    store.record_rejection(page_at(B, minutes=0), "too-short", "3 words")          # no validators
+    listed = [A, B, "https://wire.example/never-seen.html", A] + [f"https://wire.example/{n}.html" for n in range(600)]
+    assert store.validators_many(listed) == {A: Validators('"a1"', None)}
+    assert store.validators_many([]) == {}
+
+
 def test_discovery_round_trip(store: Store) -> None:
     feed_url = "https://wire.example/rss.xml"
     assert store.discovery_links(feed_url) is None

@@ -164,6 +164,17 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     # Loaded once here and inherited by every pool process, rather than by each on its first page.
     import datasketch  # noqa: F401
     import workers.pages  # noqa: F401
+    from celery.signals import worker_process_init
+
+    @worker_process_init.connect(weak=False)
+    def open_services(**_: object) -> None:
+        # Connections are opened as each pool process starts, not on its first page; if the
+        # database is not there yet, the first task tries again (and retries if need be).
+        try:
+            app.services
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not open the store and Redis yet: %s: %s", type(exc).__name__, exc)
+
     app.worker_main(args)
 
 

@@ -1,7 +1,8 @@
 """The crawling side of distributed mode: stage pages, send tasks, wait, re-send lost ones.
 
-A page's trip: the spider calls ``DistributedSink.accept`` → the page is written to the
-staging table (store/staging.py) and committed → only then is ``newsdedup.process_page``
+A page's trip: the spider calls ``DistributedSink.accept`` → a thread of its own writes the
+page to the staging table (store/staging.py, several pages per transaction when they come
+fast; workers/staging_writer.py) and commits → only then is ``newsdedup.process_page``
 sent with ``(page_id, url)`` → a worker processes it (workers/pages.py) and marks the row done
 or failed. Whoever waits for the crawl counts the rows; a pending row whose message is lost
 (its worker was SIGKILLed, or the send itself failed) is sent again.
@@ -9,6 +10,7 @@ or failed. Whoever waits for the crawl counts the rows; a pending row whose mess
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,6 +27,7 @@ from store import Store
 from store.staging import CrawlCounts, Staging
 from workers.app import PAGES_QUEUE, NewsdedupCelery, create_app
 from workers.handoff import StoreBackedDiscovery
+from workers.staging_writer import StagingWriter
 from workers.summary import CrawlSummary, record_crawl_counts
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,19 @@ class PageSender:
     def send(self, page_id: int, url: str) -> None:
         self.app.send_task("newsdedup.process_page", args=[page_id, url])
 
+    def send_many(self, pages: list[tuple[int, str]]) -> list[int]:
+        """One task per ``(page_id, url)`` over one broker connection; returns the ids sent,
+        in order, up to the first failure (logged: the rest stay unsent, to be re-sent)."""
+        sent: list[int] = []
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for page_id, url in pages:
+                    self.app.send_task("newsdedup.process_page", args=[page_id, url], producer=producer)
+                    sent.append(page_id)
+        except Exception as exc:  # noqa: BLE001 - Redis down: the pages stay pending, unsent
+            log.warning("could not send page %s: %s", pages[len(sent)][0], exc)
+        return sent
+
     def queue_length(self) -> int | None:
         """Messages waiting in the pages queue (all priority lists); None if Redis is down."""
         try:
@@ -71,14 +87,7 @@ def resend_stale(staging: Staging, sender: PageSender, crawl_id: str | None,
     lost. Safe to over-send: a page processed already makes its task a no-op."""
     queue_empty = sender.queue_length() == 0
     stale = staging.stale(crawl_id, unclaimed_grace if queue_empty else None)
-    sent = []
-    for page_id, url in stale:
-        try:
-            sender.send(page_id, url)
-        except Exception as exc:  # noqa: BLE001 - Redis down: the next round tries again
-            log.warning("could not re-send page %s: %s", page_id, exc)
-            break
-        sent.append(page_id)
+    sent = sender.send_many(stale) if stale else []   # Redis down: the next round tries again
     staging.mark_sent(sent)
     if sent:
         log.warning("re-sent %d pending pages whose message was lost or never sent", len(sent))
@@ -86,7 +95,8 @@ def resend_stale(staging: Staging, sender: PageSender, crawl_id: str | None,
 
 
 class DistributedSink(StoreBackedDiscovery):
-    """A PageSink that stages each page and sends its task; counts the fetch side."""
+    """A PageSink that stages each page and sends its task (in a thread of its own,
+    workers/staging_writer.py); counts the fetch side. ``close`` once the crawl is over."""
 
     def __init__(self, store: Store, staging: Staging, sender: PageSender, crawl_id: str,
                  on_change: ProgressCallback | None = None) -> None:
@@ -98,32 +108,29 @@ class DistributedSink(StoreBackedDiscovery):
         self.on_change = on_change
         self._counts: CrawlCounts | None = None
         self._counts_at = 0.0
+        self._lock = threading.Lock()        # the spider's thread and the writer's count
+        self.writer = StagingWriter(staging, sender, on_staged=self._staged,
+                                    on_failed=lambda page, reason: self.failed(page.url, page.source, reason))
+
+    def close(self) -> None:
+        """Stage and send every page accepted so far; then the fetch-side counts are final."""
+        self.writer.close()
 
     # --- pages ---
 
     def accept(self, page: Page) -> None:
         if page.crawl_id != self.crawl_id:
             page = replace(page, crawl_id=self.crawl_id)
-        try:
-            page_id, created = self.staging.stage(page)
-        except Exception as exc:  # noqa: BLE001 - must not raise into the spider
-            log.exception("could not stage %s", page.url)
-            self.failed(page.url, page.source, f"could not stage the page: {type(exc).__name__}: {exc}")
-            return
-        if not created:
-            log.debug("%s is staged already in crawl %s", page.url, self.crawl_id)
-            return
-        self.fetched.pages_fetched += 1
-        try:
-            # Sent only now that the row is committed: the worker always finds it.
-            self.sender.send(page_id, page.url)
-            self.staging.mark_sent([page_id])
-        except Exception as exc:  # noqa: BLE001 - the row stays pending, unsent: re-sent later
-            log.warning("could not send page %s (%s): %s; it will be re-sent", page_id, page.url, exc)
+        self.writer.submit(page)
+
+    def _staged(self, pages: int) -> None:
+        with self._lock:
+            self.fetched.pages_fetched += pages
         self._changed()
 
     def not_modified(self, url: str, source: str) -> None:
-        self.fetched.not_modified += 1
+        with self._lock:
+            self.fetched.not_modified += 1
         try:
             self.store.touch(url)
         except Exception:  # noqa: BLE001 - last_seen is a nicety
@@ -135,7 +142,8 @@ class DistributedSink(StoreBackedDiscovery):
 
     def failed(self, url: str, source: str, reason: str) -> None:
         log.warning("failed %s: %s", url, reason)
-        self.fetched.errors += 1
+        with self._lock:
+            self.fetched.errors += 1
         try:
             self.store.record_failure(url, source, self.crawl_id, "fetch", reason)
         except Exception:  # noqa: BLE001
@@ -152,14 +160,15 @@ class DistributedSink(StoreBackedDiscovery):
     def _changed(self) -> None:
         if self.on_change is None:
             return
-        now = time.monotonic()
-        if now - self._counts_at >= COUNTS_EVERY_SECONDS:
-            self._counts_at = now
-            try:
-                self._counts = self.staging.counts(self.crawl_id)
-            except Exception:  # noqa: BLE001 - progress is cosmetic
-                log.debug("could not count staged pages", exc_info=True)
-        self.on_change(self.summary())
+        with self._lock:
+            now = time.monotonic()
+            if now - self._counts_at >= COUNTS_EVERY_SECONDS:
+                self._counts_at = now
+                try:
+                    self._counts = self.staging.counts(self.crawl_id)
+                except Exception:  # noqa: BLE001 - progress is cosmetic
+                    log.debug("could not count staged pages", exc_info=True)
+            self.on_change(self.summary())
 
 
 def combine(fetched: CrawlSummary, counts: CrawlCounts | None) -> CrawlSummary:
@@ -227,9 +236,12 @@ def run_distributed_crawl(
     store = Store.open(settings.database_url)
     staging = Staging.open(settings.database_url, migrate=False)
     sender = PageSender(app)
+    sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress)
     try:
-        sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress)
-        run_crawl(sources, settings, sink, crawl_id)
+        try:
+            run_crawl(sources, settings, sink, crawl_id)
+        finally:
+            sink.close()
         record_crawl_counts(store, sink.fetched)
         if not wait:
             return sink.summary(staging.counts(crawl_id))

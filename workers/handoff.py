@@ -6,6 +6,7 @@ page and sends a Celery task.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from crawler.page import Page, Validators
@@ -17,6 +18,9 @@ if TYPE_CHECKING:  # the crawler imports this module; it must not pull in the st
 class PageSink(Protocol):
     def validators(self, url: str) -> Validators | None:
         """Validators of the last fetch of ``url`` that was fully processed, for a conditional GET."""
+
+    def validators_many(self, urls: Sequence[str]) -> dict[str, Validators]:
+        """``validators`` of the URLs a discovery document listed, at once; URLs without any are left out."""
 
     def discovery_links(self, url: str) -> list[str] | None:
         """Article URLs a feed/sitemap/listing listed last time (used when it answers 304)."""
@@ -46,6 +50,9 @@ class StoreBackedDiscovery:
 
     def validators(self, url: str) -> Validators | None:
         return self.store.validators(url)
+
+    def validators_many(self, urls: Sequence[str]) -> dict[str, Validators]:
+        return self.store.validators_many(urls)
 
     def discovery_links(self, url: str) -> list[str] | None:
         return self.store.discovery_links(url)

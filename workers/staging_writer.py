@@ -1,0 +1,114 @@
+"""Staging pages and sending their tasks in a thread of its own, in batches.
+
+Writing a page to PostgreSQL waits for the commit to reach the disk; done in Scrapy's
+reactor thread, that wait stopped every download. Here the spider only queues the page;
+one thread takes whatever has queued meanwhile (up to ``BATCH_PAGES``), stages it in one
+transaction, sends one task per new page, and marks them sent in one UPDATE. Nothing waits
+to fill a batch: a lone page goes at once.
+
+A batch that cannot be staged (one page PostgreSQL refuses) is staged page by page, so the
+others go on and the bad one is reported with its reason. A page whose send fails stays
+pending, unsent: whoever waits for the crawl sends it again (workers/distributed.py).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from crawler.page import Page
+from store.staging import Staging
+
+log = logging.getLogger(__name__)
+
+BATCH_PAGES = 32
+# Pages waiting for the thread at most; the spider then waits (a page is ~300 KB of HTML).
+QUEUE_PAGES = 64
+
+
+class TaskSender(Protocol):
+    def send_many(self, pages: list[tuple[int, str]]) -> list[int]:
+        """Send one task per ``(page_id, url)``; the ids sent, in order, up to a failure."""
+
+
+class StagingWriter:
+    """``submit`` from the spider's thread; ``close`` once the crawl is over (flushes)."""
+
+    def __init__(self, staging: Staging, sender: TaskSender, on_staged: Callable[[int], None],
+                 on_failed: Callable[[Page, str], None]) -> None:
+        self.staging = staging
+        self.sender = sender
+        self.on_staged = on_staged   # number of new pages staged (repeats in a crawl excluded)
+        self.on_failed = on_failed   # a page that could not be staged, and why
+        self._queue: queue.Queue[Page | None] = queue.Queue(maxsize=QUEUE_PAGES)
+        self._thread = threading.Thread(target=self._run, name="staging-writer", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def submit(self, page: Page) -> None:
+        if self._closed:
+            raise RuntimeError("the staging writer is closed")
+        self._queue.put(page)
+
+    def close(self) -> None:
+        """Stage and send what is queued, then stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[Page] = []
+            item = self._queue.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= BATCH_PAGES:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            else:
+                stopping = True
+            if batch:
+                try:
+                    self._write(batch)
+                except Exception:  # noqa: BLE001 - the thread must outlive any one batch
+                    log.exception("staging a batch of %d pages failed", len(batch))
+                    for page in batch:
+                        self.on_failed(page, "could not stage the page (see the log)")
+
+    def _write(self, batch: list[Page]) -> None:
+        try:
+            staged = self.staging.stage_many(batch)
+        except Exception as exc:  # noqa: BLE001 - find the page that broke it, keep the others
+            log.warning("staging %d pages at once failed (%s: %s); staging them one by one",
+                        len(batch), type(exc).__name__, exc)
+            staged = []
+            for page in batch:
+                try:
+                    staged.append(self.staging.stage(page))
+                except Exception as page_exc:  # noqa: BLE001
+                    log.exception("could not stage %s", page.url)
+                    self.on_failed(page, f"could not stage the page: {type(page_exc).__name__}: {page_exc}")
+                    staged.append((0, False))
+        new = [(page_id, page.url) for page, (page_id, created) in zip(batch, staged) if created]
+        repeats = [page.url for page, (page_id, created) in zip(batch, staged) if page_id and not created]
+        for url in repeats:
+            log.debug("%s is staged already in this crawl", url)
+        if not new:
+            return
+        # Sent only now that the rows are committed: a worker always finds its page.
+        sent = self.sender.send_many(new)
+        if len(sent) < len(new):
+            log.warning("%d of %d pages could not be sent; they will be re-sent", len(new) - len(sent), len(new))
+        try:
+            self.staging.mark_sent(sent)
+        except Exception:  # noqa: BLE001 - unmarked pages look unsent: at worst sent twice
+            log.exception("could not mark %d pages sent", len(sent))
+        self.on_staged(len(new))
