@@ -252,7 +252,9 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
 
             def classify(pid: int, ppid: int, pgid: int, comm: str) -> str | None:
                 if pgid in worker_groups:
-                    return "workers"
+                    # The Celery worker's main process reads the queue and hands tasks to
+                    # its pool process, which runs them.
+                    return "workers: main processes" if pid in worker_groups else "workers: pool processes"
                 if pid in crawl_pids or ppid in crawl_pids:
                     return "crawl command"
                 if comm == "postgres":

@@ -1,3 +1,3 @@
-from newsdedup.cli import main
+from newsdedup.cli import run
 
-main()
+run()
