@@ -183,7 +183,8 @@ class Staging:
         and return the page. One UPDATE ... WHERE, so two workers cannot both win."""
         now = utcnow()
         with self._writer.begin() as conn:
-            won = conn.execute(
+            # The winner gets the row from the UPDATE itself; only the others read it.
+            row = conn.execute(
                 update(StagedPage)
                 .where(
                     StagedPage.id == page_id,
@@ -193,8 +194,11 @@ class Staging:
                 )
                 .values(claimed_until=now + timedelta(seconds=lease_seconds),
                         attempts=StagedPage.attempts + 1, updated_at=now)
-            ).rowcount
-            row = conn.execute(select(StagedPage).where(StagedPage.id == page_id)).mappings().first()
+                .returning(*StagedPage.__table__.columns)
+            ).mappings().first()
+            won = row is not None
+            if not won:
+                row = conn.execute(select(StagedPage).where(StagedPage.id == page_id)).mappings().first()
         if row is None:
             return Claim(None, "missing")
         if won:
