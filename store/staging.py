@@ -115,8 +115,9 @@ class Staging:
         self._writer = write_engine(engine)
 
     @classmethod
-    def open(cls, database_url: str, migrate: bool = True) -> "Staging":
-        engine = make_engine(database_url)
+    def open(cls, database_url: str, migrate: bool = True, ping_on_checkout: bool = True) -> "Staging":
+        """``ping_on_checkout``: see ``store.engine.make_engine``."""
+        engine = make_engine(database_url, ping_on_checkout)
         if migrate:
             upgrade_schema(engine)
         return cls(engine)

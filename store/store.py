@@ -92,16 +92,17 @@ def _is_retryable(exc: DBAPIError) -> bool:
 class Store:
     """One object per process; thread-safe; every write is one transaction."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, ping_on_checkout: bool = True) -> None:
         self.database_url = database_url
-        self.engine = make_engine(database_url)
+        self.engine = make_engine(database_url, ping_on_checkout)
         # Sessions per call: the Store itself holds no connection, so threads may share it.
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(write_engine(self.engine), expire_on_commit=False)
 
     @classmethod
-    def open(cls, database_url: str, migrate: bool = True) -> "Store":
-        store = cls(database_url)
+    def open(cls, database_url: str, migrate: bool = True, ping_on_checkout: bool = True) -> "Store":
+        """``ping_on_checkout``: see ``store.engine.make_engine``."""
+        store = cls(database_url, ping_on_checkout)
         if migrate:
             store.migrate()
         return store

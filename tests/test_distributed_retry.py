@@ -156,3 +156,44 @@ def test_newsdedup_rebuild_index_rebuilds_it_and_refuses_embedded_mode(settings:
         assert refused.returncode == 2 and "NEWSDEDUP_REDIS_URL" in refused.stderr
     finally:
         services.close()
+
+
+def test_a_worker_whose_database_connections_are_cut_retries_and_loses_nothing(settings: Settings) -> None:
+    """Workers do not ping PostgreSQL before each statement; a connection the server dropped
+    (a restart, a failover, an idle timeout) fails one try, which is retried on a new one."""
+    import psycopg
+
+    services = WorkerServices.open(settings)           # as `newsdedup worker` opens them
+    app = create_app(settings)
+    app._services, app._services_pid = services, os.getpid()
+    watcher = Staging.open(settings.database_url, migrate=False)
+    bridge = " ".join(f"Crews closed lane {i} of the old bridge at dawn while inspectors measured crack {i * 3}."
+                      for i in range(12))
+    other = Page(**{**a_page("cut", "https://harbor.example/2024/05/bridge.html").__dict__,
+                    "html": f"<html lang='en'><head><title>Bridge lanes</title></head><body><article>"
+                            f"<h1>Bridge lanes</h1><p>{bridge}</p><p>{bridge.upper()}</p></article></body></html>"})
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
+                          queues=["newsdedup.pages"]):
+            for page in (a_page("cut"), other):
+                page_id, _ = watcher.stage(page)
+                app.send_task("newsdedup.process_page", args=[page_id, page.url])
+                deadline = time.monotonic() + 30
+                while watcher.counts("cut").pending:
+                    assert time.monotonic() < deadline, "the page never left pending"
+                    time.sleep(0.05)
+                # Every connection the worker holds is cut between the two pages.
+                database = settings.database_url.rsplit("/", 1)[1]
+                with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+                    cut = admin.execute(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()
+                assert cut and cut[0] >= 1
+        counts = watcher.counts("cut")
+        assert (counts.done, counts.failed, counts.outcomes) == (2, 0, {"created": 2})
+        with Store.open(settings.database_url, migrate=False) as store:
+            assert store.failures(crawl_id="cut") == []
+            assert len(store.feed()) == 2
+    finally:
+        watcher.close()
+        services.close()

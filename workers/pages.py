@@ -51,8 +51,9 @@ class WorkerServices:
     @classmethod
     def open(cls, settings: Settings) -> "WorkerServices":
         assert settings.redis_url, "distributed mode needs NEWSDEDUP_REDIS_URL"
-        store = Store.open(settings.database_url)
-        staging = Staging.open(settings.database_url, migrate=False)  # Store.open migrated
+        # No ping before each statement: a task whose connection died retries (TRANSIENT_ERRORS).
+        store = Store.open(settings.database_url, ping_on_checkout=False)
+        staging = Staging.open(settings.database_url, migrate=False, ping_on_checkout=False)  # Store.open migrated
         client = redis_client(settings.redis_url)
         params = dedup_params(settings)
         index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days)
