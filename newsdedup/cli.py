@@ -184,10 +184,6 @@ def _require_redis(settings: Settings) -> None:
         raise click.UsageError("this command needs distributed mode: set NEWSDEDUP_REDIS_URL")
 
 
-if __name__ == "__main__":
-    main()
-
-
 def run() -> None:
     """The ``newsdedup`` program: ``main`` as a command, for the console script and ``-m``."""
     try:
@@ -198,3 +194,6 @@ def run() -> None:
         # (0.4 s measured after a crawl); frozen, they are left for the OS to reclaim.
         gc.freeze()
 
+
+if __name__ == "__main__":
+    run()

@@ -83,24 +83,26 @@ class StagingWriter:
                     for page in batch:
                         self.on_failed(page, "could not stage the page (see the log)")
 
+    def _stage_one(self, page: Page) -> tuple[int, bool]:
+        """``Staging.stage``, or ``(0, False)`` (nothing to send) after reporting the page failed."""
+        try:
+            page_id, created = self.staging.stage(page)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("could not stage %s", page.url)
+            self.on_failed(page, f"could not stage the page: {type(exc).__name__}: {exc}")
+            return 0, False
+        if not created:
+            log.debug("%s is staged already in this crawl", page.url)
+        return page_id, created
+
     def _write(self, batch: list[Page]) -> None:
         try:
             staged = self.staging.stage_many(batch)
         except Exception as exc:  # noqa: BLE001 - find the page that broke it, keep the others
             log.warning("staging %d pages at once failed (%s: %s); staging them one by one",
                         len(batch), type(exc).__name__, exc)
-            staged = []
-            for page in batch:
-                try:
-                    staged.append(self.staging.stage(page))
-                except Exception as page_exc:  # noqa: BLE001
-                    log.exception("could not stage %s", page.url)
-                    self.on_failed(page, f"could not stage the page: {type(page_exc).__name__}: {page_exc}")
-                    staged.append((0, False))
+            staged = [self._stage_one(page) for page in batch]
         new = [(page_id, page.url) for page, (page_id, created) in zip(batch, staged) if created]
-        repeats = [page.url for page, (page_id, created) in zip(batch, staged) if page_id and not created]
-        for url in repeats:
-            log.debug("%s is staged already in this crawl", url)
         if not new:
             return
         # Sent only now that the rows are committed: a worker always finds its page.
