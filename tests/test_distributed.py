@@ -199,8 +199,8 @@ def test_twenty_copies_of_one_story_at_once_make_one_article(settings, staging, 
            for n, url in enumerate(urls)]
     sender = PageSender(app)
     started = time.monotonic()
-    for page_id, url in zip(ids, urls):   # all twenty queued at once; four processes take them
-        sender.send(page_id, url)
+    # All twenty queued at once; four processes take them.
+    assert sender.send_many(list(zip(ids, urls))) == ids
     staging.mark_sent(ids)
     summary = wait_for_crawl(staging, sender, crawl_id, CrawlSummary(pages_fetched=20), timeout=90)
     elapsed = time.monotonic() - started
@@ -229,8 +229,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_doubles_nothing(settings, s
     urls = [f"https://daily.example/reports/{n}.html" for n in range(n_pages)]
     ids = [staging.stage(page(url, "daily", distinct_story(n), crawl_id))[0] for n, url in enumerate(urls)]
     sender = PageSender(app)
-    for page_id, url in zip(ids, urls):
-        sender.send(page_id, url)
+    assert sender.send_many(list(zip(ids, urls))) == ids
     staging.mark_sent(ids)
 
     deadline = time.monotonic() + 60

@@ -54,9 +54,6 @@ class PageSender:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def send(self, page_id: int, url: str) -> None:
-        self.app.send_task("newsdedup.process_page", args=[page_id, url])
-
     def send_many(self, pages: list[tuple[int, str]]) -> list[int]:
         """One task per ``(page_id, url)`` over one broker connection; returns the ids sent,
         in order, up to the first failure (logged: the rest stay unsent, to be re-sent)."""
