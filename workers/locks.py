@@ -13,7 +13,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import redis
+from redis.backoff import ExponentialBackoff
 from redis.lock import Lock
+from redis.retry import Retry
 
 PREFIX = "newsdedup-workers:"
 DEDUP_LOCK_KEY = PREFIX + "lock:dedup"
@@ -26,8 +28,13 @@ def crawl_lock_key(source: str) -> str:
 
 
 def redis_client(url: str) -> redis.Redis:
-    """A client with timeouts: a Redis that vanishes must raise (and be retried), not hang."""
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+    """A client with timeouts: a Redis that vanishes must raise (and be retried), not hang.
+
+    redis-py's own retries are kept short (about a quarter of a second in all): the caller
+    rides out an outage itself (workers/transient.py), and a call that kept retrying inside
+    the client could outlive the decision lock it runs under."""
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30,
+                                retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2))
 
 
 # How often a worker waiting for the decision lock tries again. The lock is held for a few

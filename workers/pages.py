@@ -44,10 +44,11 @@ LEASE_RENEW_SECONDS = 4
 
 def outage_patience(settings: Settings) -> float:
     """How long a task waits for PostgreSQL or Redis to come back before it gives its page to
-    Celery's retries: well inside the soft time limit, which would fail the page."""
+    Celery's retries (``NEWSDEDUP_OUTAGE_PATIENCE``): well inside the soft time limit, which
+    would fail the page."""
     from workers.app import soft_time_limit
 
-    return max(2.0, 0.6 * soft_time_limit(settings))
+    return min(settings.outage_patience, 0.6 * soft_time_limit(settings))
 
 
 def max_attempts(settings: Settings) -> int:
