@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import create_engine, text
@@ -129,28 +130,43 @@ def finish(crawl: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str
 
 
 def test_a_crawl_rides_out_a_postgres_outage_a_redis_outage_and_worker_kills(world: World) -> None:
+    from api_factories import live_api
+    from config import Settings
+
     world.cluster.start("w1")
     world.cluster.start("w2")
-    crawl = world.crawl()
-    faults = []
-    # PostgreSQL goes away while pages are being fetched and staged...
-    if world.wait_until(lambda: world.staged() >= 10, crawl):
-        outage = world.pg.outage(5)
-        faults.append("postgres")
-        time.sleep(2)
-        world.cluster.kill("w1")          # ... a worker dies during the outage ...
-        faults.append("kill during the outage")
-        outage.join()
-        world.cluster.start("w1")
-    # ... then Redis goes away while the workers decide, and another worker dies.
-    if world.wait_until(lambda: world.staged("done") >= 40, crawl):
-        outage = world.redis_relay.outage(5)
-        faults.append("redis")
-        world.cluster.kill("w2")
-        faults.append("kill")
-        outage.join()
-        world.cluster.start("w2")
-    result = finish(crawl)
+    api_settings = Settings(database_url=world.env["NEWSDEDUP_DATABASE_URL"], redis_url=world.env["NEWSDEDUP_REDIS_URL"],
+                            lsh_basename="outages")
+    with live_api(api_settings) as api:
+        crawl = world.crawl()
+        faults = []
+        # PostgreSQL goes away while pages are being fetched and staged...
+        if world.wait_until(lambda: world.staged() >= 10, crawl):
+            outage = world.pg.outage(5)
+            faults.append("postgres")
+            time.sleep(2)
+            world.cluster.kill("w1")          # ... a worker dies during the outage ...
+            faults.append("kill during the outage")
+            during = httpx.get(f"{api.base_url}/v1/feed", timeout=30)
+            assert during.status_code == 503 and during.headers.get("retry-after"), during.text
+            outage.join()
+            world.cluster.start("w1")
+            # The API recovers by itself.
+            deadline = time.monotonic() + 15
+            while httpx.get(f"{api.base_url}/v1/feed", timeout=30).status_code != 200:
+                assert time.monotonic() < deadline, "the API did not recover after the outage"
+                time.sleep(0.2)
+        # ... then Redis goes away while the workers decide, and another worker dies.
+        if world.wait_until(lambda: world.staged("done") >= 40, crawl):
+            outage = world.redis_relay.outage(5)
+            faults.append("redis")
+            world.cluster.kill("w2")
+            faults.append("kill")
+            during = httpx.get(f"{api.base_url}/healthz", timeout=30)
+            assert during.status_code == 503 and "redis" in during.json()["failed"], during.text
+            outage.join()
+            world.cluster.start("w2")
+        result = finish(crawl)
     assert faults == ["postgres", "kill during the outage", "redis", "kill"], "the crawl ended before its faults"
     assert_all_stored(world, result)
     assert f"{PAGES} pages fetched" in result[1] and " 0 errors" in result[1], result[1]
@@ -253,3 +269,41 @@ def test_a_redis_restarted_without_its_data_loses_nothing_and_the_index_is_rebui
         dummy.close()
         private.kill()
         sys.stderr.write(cluster.log_tail())
+
+
+def test_beat_keeps_ticking_through_a_redis_outage(tmp_path: Path, redis_url: str) -> None:
+    """`newsdedup beat` reached Redis through a relay that is cut for 5 s: it stays up and its
+    ticks resume once Redis is back, without a restart."""
+    from workers.app import CONTROL_QUEUE
+
+    host, port = redis_url.split("//", 1)[1].split("/", 1)[0].split(":")
+    relay = FaultRelay(host, int(port))
+    (tmp_path / "sources.yaml").write_text(
+        "sources:\n  - name: alpha\n    feeds: [https://alpha.example/feed.xml]\n    schedule: 10m\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env.update(NEWSDEDUP_REDIS_URL=relay.url_for(redis_url, int(port)), NEWSDEDUP_CONFIG=str(tmp_path / "sources.yaml"),
+               NEWSDEDUP_SCHEDULE_TICK="0.5")
+    log = open(tmp_path / "beat.log", "wb")
+    beat = subprocess.Popen([sys.executable, "-m", "newsdedup", "beat", "--schedule", str(tmp_path / "beat-state")],
+                            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    client = redis.Redis.from_url(redis_url)
+
+    def ticks_reach(count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while client.llen(CONTROL_QUEUE) < count:
+            assert beat.poll() is None, (tmp_path / "beat.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, f"fewer than {count} ticks: {(tmp_path / 'beat.log').read_text()[-3000:]}"
+            time.sleep(0.1)
+
+    try:
+        ticks_reach(2, 30)
+        relay.outage(5).join()
+        assert beat.poll() is None, "beat died in the outage"
+        before = client.llen(CONTROL_QUEUE)
+        ticks_reach(before + 3, 30)    # ticking again, by itself
+    finally:
+        if beat.poll() is None:
+            os.killpg(beat.pid, signal.SIGKILL)
+        beat.wait(timeout=10)
+        relay.close()
+        client.close()
