@@ -12,6 +12,7 @@ processes; ``count_store`` counts what the store holds, per story.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -229,6 +230,16 @@ def build_sites(root: Path, sites: int = 5, stories: int = 60, copies: int = 40,
             f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>{name}</title>"
             f"<link>{{{{base_url}}}}/</link><description>{name}</description>{items}</channel></rss>",
             encoding="utf-8")
+    return layout
+
+
+def slow_sites(root: Path, stories: int = 60, copies: int = 40, delay: float = 0.1) -> Layout:
+    """``build_sites``, each article answering after ``delay`` seconds, so that a crawl lasts
+    long enough for faults to land in the middle of it."""
+    layout = build_sites(root, stories=stories, copies=copies)
+    for site in root.iterdir():
+        routes = {path: {"delay": delay} for places in layout.values() for name, path in places if name == site.name}
+        (site / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
     return layout
 
 

@@ -8,7 +8,6 @@ story one article, no article holding two stories.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -25,7 +24,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from faultkit import REPO, Cluster, FaultRelay, Layout, build_sites, count_store, story_urls, write_sources
+from faultkit import REPO, Cluster, FaultRelay, Layout, count_store, slow_sites, story_urls, write_sources
 from newsdedup.siteserver import SiteServer, serve_sites
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -72,16 +71,6 @@ class World:
 
     def count(self):  # type: ignore[no-untyped-def]
         return count_store(self.direct_database_url, story_urls(self.layout, self.base_urls))
-
-
-def slow_sites(root: Path) -> Layout:
-    """The web of tests/faultkit.py, each article answering after 0.1 s, so that a crawl lasts
-    long enough for faults to land in the middle of it."""
-    layout = build_sites(root, stories=STORIES, copies=COPIES)
-    for site in root.iterdir():
-        routes = {path: {"delay": 0.1} for places in layout.values() for name, path in places if name == site.name}
-        (site / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
-    return layout
 
 
 @pytest.fixture
