@@ -21,6 +21,7 @@ import argparse
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,7 @@ def run_round(work: Path, seed: int, faults: set[str], outage: float, kills: int
     layout = build_sites(root / "www")
     servers = serve_sites(root / "www")
     cluster = None
+    crawl: subprocess.Popen[str] | None = None
     try:
         base_urls = {site: server.base_url for site, server in servers.items()}
         sources = write_sources(base_urls, root / "sources.yaml")
@@ -137,6 +139,8 @@ def run_round(work: Path, seed: int, faults: set[str], outage: float, kills: int
             "stderr_tail": stderr[-1500:] if crawl.returncode else "",
         }
     finally:
+        if crawl is not None and crawl.poll() is None:
+            crawl.kill()
         if cluster is not None:
             cluster.stop()
         for server in servers.values():
@@ -156,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["pg", "redis", "kills", "none"], help="one kind of fault per round")
     parser.add_argument("--redis-db", type=int, default=11, help="Redis database the rounds use (flushed)")
     args = parser.parse_args(argv)
+    # Killed politely (SIGTERM), still stop the workers and crawls of the round in progress.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     faults = {"pg", "redis", "kills"} if args.only is None else ({args.only} - {"none"})
     rows, results = [], []
     with tempfile.TemporaryDirectory(prefix="newsdedup-faults-") as work:

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     visibility_timeout: int = 3600
     task_time_limit: int = 300
     task_max_retries: int = 5
-    dedup_lock_timeout: float = 30.0
+    dedup_lock_timeout: float = 10.0
     # Seconds a worker keeps its page while PostgreSQL or Redis is away, trying again every
     # few seconds, before it hands the page to Celery's retries (at most 0.6 of the soft time
     # limit). The crawl process itself waits for as long as an outage lasts.

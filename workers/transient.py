@@ -42,6 +42,35 @@ FIRST_WAIT_SECONDS = 0.2
 MAX_WAIT_SECONDS = 3.0
 
 
+# PostgreSQL's SQLSTATE classes that say "the server is away or busy", not "the request is
+# wrong": connection exceptions, operator intervention (shutdown, restart), insufficient
+# resources, and transaction rollbacks (serialization failures, deadlocks).
+_OUTAGE_SQLSTATE_PREFIXES = ("08", "57P", "53", "40")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (one of OUTAGE_ERRORS) means a server away or busy, rather than a
+    wrong configuration (a bad password, a database that does not exist, a missing table),
+    which waiting would not mend."""
+    if not isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:
+        return str(sqlstate).startswith(_OUTAGE_SQLSTATE_PREFIXES)
+    name = getattr(orig, "sqlite_errorname", None)
+    if name is not None:   # SQLite: only a lock held by another process is worth waiting for
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    # No code: the connection itself failed. Refused, reset or timed out is an outage; the
+    # server refusing who we are or what we asked for is a configuration to fix.
+    message = str(orig or exc)
+    return not any(words in message for words in _CONFIGURATION_ERRORS)
+
+
+_CONFIGURATION_ERRORS = ("does not exist", "authentication failed", "no pg_hba.conf entry",
+                         "password", "invalid dsn", "invalid connection option")
+
+
 def outage_wait(attempt: int) -> float:
     """Seconds to wait before try ``attempt + 1``: exponential, capped, with jitter (half to
     full), so that processes cut off together do not all come back at the same moment."""
@@ -60,6 +89,8 @@ def through_outages(call: Callable[[], T], what: str, patience: float | None = N
         try:
             result = call()
         except errors as exc:
+            if isinstance(exc, OUTAGE_ERRORS) and not is_outage(exc):
+                raise
             waited = time.monotonic() - started
             if patience is not None and waited >= patience:
                 log.error("%s: gave up after %.0fs: %s: %s", what, waited, type(exc).__name__, _short(exc))
