@@ -159,19 +159,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=["pg", "redis", "kills", "none"], help="one kind of fault per round")
     parser.add_argument("--redis-db", type=int, default=11, help="Redis database the rounds use (flushed)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds a round's crawl may take before it is killed")
     args = parser.parse_args(argv)
     # Killed politely (SIGTERM), still stop the workers and crawls of the round in progress.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     faults = {"pg", "redis", "kills"} if args.only is None else ({args.only} - {"none"})
     rows, results = [], []
     with tempfile.TemporaryDirectory(prefix="newsdedup-faults-") as work:
-        baseline = run_round(Path(work), 0, set(), args.outage, 0, args.redis_db)
+        baseline = run_round(Path(work), 0, set(), args.outage, 0, args.redis_db, crawl_timeout=args.timeout)
         print(f"fault-free round: {baseline['seconds']} s, exit {baseline['exit']}, "
               f"{baseline['urls_stored']}/{baseline['pages']} URLs, {baseline['articles']} articles", flush=True)
         for n in range(args.rounds):
             # Faults fall while the fault-free crawl would still be running.
             window = max(2.0, 0.8 * float(baseline["seconds"]))
-            result = run_round(Path(work), args.seed + n, faults, args.outage, args.kills, args.redis_db, window)
+            result = run_round(Path(work), args.seed + n, faults, args.outage, args.kills, args.redis_db, window,
+                               args.timeout)
             result["time_lost"] = round(float(result["seconds"]) - float(baseline["seconds"]), 1)
             results.append(result)
             print(f"round {n + 1}: {result}", flush=True)
