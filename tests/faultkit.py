@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import ProgrammingError
 
 REPO = Path(__file__).resolve().parents[1]
 _LINGER_RESET = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s: close() sends RST
@@ -147,8 +148,14 @@ class FaultRelay:
 
 
 def _reset(sock: socket.socket) -> None:
+    """Close ``sock`` so that its peer gets a RST at once.
+
+    A pump thread may be blocked in ``recv`` on it, which keeps the socket alive past a plain
+    ``close()`` (no RST would be sent until that ``recv`` returns): ``shutdown(SHUT_RD)`` wakes
+    it first, without sending anything to the peer."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
     sock.close()
@@ -317,6 +324,8 @@ def count_store(database_url: str, urls_by_story: dict[str, list[str]]) -> Store
         with engine.connect() as conn:
             articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
             rows = conn.execute(text("SELECT url, article_id FROM urls")).all()
+    except ProgrammingError:   # no tables: nothing was ever stored
+        articles, rows = 0, []
     finally:
         engine.dispose()
     article_of = {url: article for url, article in rows}

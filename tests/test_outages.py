@@ -45,7 +45,23 @@ class World:
 
     def crawl(self) -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, "-m", "newsdedup", "crawl"], env=self.env, cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=self.crawl_log.open("w"), text=True)
+
+    @property
+    def crawl_log(self) -> Path:
+        return self.cluster.logs / "crawl.log"
+
+    def states(self) -> str:
+        """How the staged pages stand, for a failure message."""
+        engine = create_engine(self.direct_database_url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(text(
+                    "SELECT state, sent_at IS NOT NULL, claimed_until IS NOT NULL, count(*) FROM staged_pages "
+                    "GROUP BY 1, 2, 3")).all()
+            return ", ".join(f"{state} sent={sent} leased={leased}: {n}" for state, sent, leased, n in rows)
+        finally:
+            engine.dispose()
 
     def staged(self, state: str | None = None) -> int:
         """Pages staged (in ``state``), read directly from PostgreSQL (never through the relay)."""
@@ -65,7 +81,8 @@ class World:
         while not condition():
             if crawl.poll() is not None:
                 return False
-            assert time.monotonic() < deadline, "the crawl made no progress"
+            assert time.monotonic() < deadline, (
+                f"the crawl made no progress: {self.states()}\n{self.crawl_log.read_text()[-5000:]}")
             time.sleep(0.05)
         return True
 
@@ -113,9 +130,10 @@ def assert_all_stored(world: World, result: subprocess.CompletedProcess[str] | t
     assert counted.articles == STORIES, counted
 
 
-def finish(crawl: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str, str]:
-    stdout, stderr = crawl.communicate(timeout=timeout)
-    return crawl.returncode, stdout, stderr
+def finish(world: World, crawl: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str, str]:
+    """The crawl's exit code, standard output and log, once it ended."""
+    stdout, _ = crawl.communicate(timeout=timeout)
+    return crawl.returncode, stdout, world.crawl_log.read_text()
 
 
 def test_a_crawl_rides_out_a_postgres_outage_a_redis_outage_and_worker_kills(world: World) -> None:
@@ -155,7 +173,7 @@ def test_a_crawl_rides_out_a_postgres_outage_a_redis_outage_and_worker_kills(wor
             assert during.status_code == 503 and "redis" in during.json()["failed"], during.text
             outage.join()
             world.cluster.start("w2")
-        result = finish(crawl)
+        result = finish(world, crawl)
     assert faults == ["postgres", "kill during the outage", "redis", "kill"], "the crawl ended before its faults"
     assert_all_stored(world, result)
     assert f"{PAGES} pages fetched" in result[1] and " 0 errors" in result[1], result[1]
@@ -245,7 +263,7 @@ def test_a_redis_restarted_without_its_data_loses_nothing_and_the_index_is_rebui
         private.kill()
         time.sleep(2)
         private.start()
-        result = finish(crawl)
+        result = finish(world, crawl)
         assert_all_stored(world, result)
         marker = redis.Redis(port=private.port).hgetall("restart:marker")
         assert marker and int(marker[b"entries"]) >= 1, marker   # rebuilt, and marked so
