@@ -30,7 +30,7 @@ def run_source_crawl(settings: Settings, source_name: str, crawl_id: str,
             log.info("source %s is being crawled already: skipped", source_name)
             return "skipped: a crawl of this source is running"
         started = time.monotonic()
-        env = {**settings.as_environment(os.environ), **(extra_env or {})}
+        env = {**settings.crawl_environment(os.environ), **(extra_env or {})}
         try:
             completed = subprocess.run(
                 [sys.executable, "-m", "newsdedup", "crawl", source_name, "--no-wait", "--crawl-id", crawl_id],

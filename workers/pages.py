@@ -17,6 +17,7 @@ from crawler.page import Page
 from dedup import RedisIndex
 from store import Store
 from store.staging import Staging
+from workers.budget import TIMED_OUT, PageTimedOut
 from workers.locks import dedup_lock_factory, redis_client
 from workers.pipeline import PagePipeline
 from workers.transient import TRANSIENT_ERRORS
@@ -58,7 +59,8 @@ class WorkerServices:
         params = dedup_params(settings)
         index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days)
         pipeline = PagePipeline(store, index, params, settings.min_text_words,
-                                decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout))
+                                decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout),
+                                page_time_limit=settings.page_time_limit, max_text_chars=settings.max_text_chars)
         return cls(settings, store, staging, client, pipeline)
 
     def close(self) -> None:
@@ -95,6 +97,9 @@ def process_staged_page(services: WorkerServices, page_id: int) -> str:
         except Exception:  # noqa: BLE001 - the lease then simply runs out
             log.exception("could not release the lease of page %s", page_id)
         raise
+    except PageTimedOut:
+        mark_failed(services, page_id, page, TIMED_OUT)
+        return "failed"
     except SoftTimeLimitExceeded:
         mark_failed(services, page_id, page, f"time limit: more than {settings.task_time_limit}s")
         return "failed"
