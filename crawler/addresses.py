@@ -133,7 +133,8 @@ class PolicyResolver(CachingThreadedResolver):
         problem = address_problem(address)
         if problem is None:
             return address
-        reason = f"refused: {name} resolves to {problem}" if name != address else f"refused: {problem}"
+        reason = (f"refused: {name} resolves to {address}, {problem.split(' is ', 1)[1]}"
+                  if name != address else f"refused: {problem}")
         refused_hosts[name.lower()] = reason
         log.warning("%s (allow_private_addresses is off for it)", reason)
         raise DNSLookupError(reason)

@@ -5,12 +5,13 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import DNSLookupError, TimeoutError as TwistedTimeoutError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
 from config import Source
@@ -245,9 +246,8 @@ class NewsSpider(scrapy.Spider):
             return f"HTTP {error.response.status}"
         if isinstance(error, (OffsiteRedirect, AddressRefused)):
             return str(error)
-        if isinstance(error, DNSLookupError) and request is not None:
-            from urllib.parse import urlsplit
-
+        if request is not None and refused_hosts:
+            # The resolver refused the name; Twisted and Scrapy report a bare lookup failure.
             refused = refused_hosts.get((urlsplit(request.url).hostname or "").lower())
             if refused:
                 return refused

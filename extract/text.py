@@ -123,10 +123,15 @@ def clean_text(text: str) -> str:
     return "\n".join(_without_teaser_lists(kept))
 
 
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, Chinese, Japanese.
+_UNSPACED_SCRIPT = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u9fff\uf900-\ufaff]")
+
+
 def word_count(text: str) -> int:
     words = text.split()
     # Scripts written without spaces (Chinese, Japanese, Thai) count characters: roughly
-    # two per word keeps a short brief in those languages above the same threshold.
+    # two per word keeps a short brief in those languages above the same threshold. Only
+    # their characters count: one 40 KB "word" of Latin letters is one word, not 20,000.
     if words and sum(len(word) for word in words) / len(words) > 15:
-        return sum(len(word) for word in words) // 2
+        return max(len(words), len(_UNSPACED_SCRIPT.findall(text)) // 2)
     return len(words)
