@@ -73,6 +73,12 @@ def check_timeouts(settings: Settings) -> None:
             f"NEWSDEDUP_DEDUP_LOCK_TIMEOUT ({settings.dedup_lock_timeout}s) must be below the "
             f"soft time limit ({soft_time_limit(settings)}s, from NEWSDEDUP_TASK_TIME_LIMIT)"
         )
+    if settings.page_time_limit >= soft_time_limit(settings):
+        # A page's budget ends before its task's soft limit, so it fails as "timed out".
+        raise ValueError(
+            f"NEWSDEDUP_PAGE_TIME_LIMIT ({settings.page_time_limit:g}s) must be below the soft time "
+            f"limit ({soft_time_limit(settings)}s, from NEWSDEDUP_TASK_TIME_LIMIT)"
+        )
     if settings.task_retry_backoff_max >= settings.visibility_timeout:
         raise ValueError(
             f"NEWSDEDUP_TASK_RETRY_BACKOFF_MAX ({settings.task_retry_backoff_max}s) must be below "
@@ -187,12 +193,31 @@ def run_beat(settings: Settings, argv: Sequence[str]) -> None:
     app.start(args)
 
 
-def run_flower(settings: Settings, port: int) -> None:
-    """``newsdedup flower --port P``: Flower for this app, behind basic auth."""
-    if not settings.flower_auth or ":" not in settings.flower_auth:
-        raise ValueError("NEWSDEDUP_FLOWER_AUTH must be user:password")
+def check_flower_auth(value: str | None) -> str:
+    """``NEWSDEDUP_FLOWER_AUTH`` as Flower's basic-auth credential, or ValueError saying what
+    is wrong with it. Flower splits its credentials on commas (``ops:se,cret`` would accept
+    ``ops:se`` and ``cret`` and refuse the real password) and accepts an empty password."""
+    name = "NEWSDEDUP_FLOWER_AUTH"
+    if not value:
+        raise ValueError(f"{name} must be set to user:password; Flower will not start without auth")
+    user, colon, password = value.partition(":")
+    if not colon or not user.strip():
+        raise ValueError(f"{name} must be user:password, with a user name before the first ':'")
+    if not password:
+        raise ValueError(f"{name}: the password (after the first ':') must not be empty")
+    if "," in value:
+        raise ValueError(f"{name} must not contain a comma (Flower would split it into several credentials)")
+    if any(char.isspace() or ord(char) < 32 for char in value):
+        raise ValueError(f"{name} must not contain spaces or control characters")
+    return value
+
+
+def run_flower(settings: Settings, port: int, address: str = "127.0.0.1") -> None:
+    """``newsdedup flower --port P --address A``: Flower for this app, behind basic auth,
+    on loopback unless told otherwise."""
+    credential = check_flower_auth(settings.flower_auth)
     app = create_app(settings)
     # Through Flower's own environment option rather than argv: a password in argv shows
     # in every `ps` listing of the machine.
-    os.environ["FLOWER_BASIC_AUTH"] = settings.flower_auth
-    app.start(["flower", f"--port={port}"])
+    os.environ["FLOWER_BASIC_AUTH"] = credential
+    app.start(["flower", f"--port={port}", f"--address={address}"])
