@@ -111,11 +111,14 @@ def _write_site(root: Path, internal_port: int) -> dict[str, str]:
         "nested.html": "<html><body>" + "<div>" * 5000 + "deep" + "</div>" * 5000 + "</body></html>",
         "title.html": "<html><head><title>" + "：" * 50_000 + "</title></head><body><p>short</p></body></html>",
         "too-long.html": article_html(7, "Endless", body_extra="<p>" + " ".join(WORDS) * 600 + "</p>"),
+        # 2 MB of paragraphs: about a minute of extraction on a laptop, far past its budget.
+        "huge.html": "<html><body><article>" + "<p>one two three four five six seven</p>\n" * 50_000
+                     + "</article></body></html>",
     }
     for name, html in hostile.items():
         (root / "2025" / "01" / name).write_text(html, encoding="utf-8")
         pages[f"/2025/01/{name}"] = "hostile"
-    for name in ("other-port.html", "to-other-port.html", "huge.html"):
+    for name in ("other-port.html", "to-other-port.html"):
         pages[f"/2025/01/{name}"] = "hostile"
     items = "".join(f"<item><title>{kind}</title><link>{{{{base_url}}}}{path}</link></item>" for path, kind in pages.items()
                     if not path.endswith("other-port.html"))
@@ -132,8 +135,36 @@ def _write_site(root: Path, internal_port: int) -> dict[str, str]:
     return pages
 
 
+@pytest.fixture(params=["embedded", "distributed"])
+def mode(request: pytest.FixtureRequest, tmp_path: Path):
+    """{NEWSDEDUP_* of the mode}: embedded (SQLite, extraction pool) or distributed (Redis,
+    PostgreSQL and a real `newsdedup worker`, whose page budget is a timer in the worker)."""
+    if request.param == "embedded":
+        yield {"NEWSDEDUP_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}", "NEWSDEDUP_EXTRACT_PROCESSES": "2"}
+        return
+    from config import Settings
+    from workers.app import create_app
+    from test_distributed import kill_group, wait_ready
+
+    env = {"NEWSDEDUP_DATABASE_URL": request.getfixturevalue("postgres_url"),
+           "NEWSDEDUP_REDIS_URL": request.getfixturevalue("redis_url"), "NEWSDEDUP_LSH_BASENAME": "hostile-test"}
+    worker_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    worker_env.update(env, NEWSDEDUP_PAGE_TIME_LIMIT="3", NEWSDEDUP_MAX_TEXT_CHARS="100000")
+    log = open(tmp_path / "worker.log", "wb")
+    worker = subprocess.Popen([sys.executable, "-m", "newsdedup", "worker", "--concurrency", "2", "-n", "h1@%h",
+                               "--without-mingle", "--without-gossip"], env=worker_env, cwd=Path(__file__).parents[1],
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_ready(create_app(Settings(redis_url=env["NEWSDEDUP_REDIS_URL"], database_url=env["NEWSDEDUP_DATABASE_URL"])),
+                   ["h1"])
+        yield env
+    finally:
+        kill_group(worker)
+        sys.stderr.write((tmp_path / "worker.log").read_text(errors="replace")[-3000:])
+
+
 @pytest.mark.timeout(600)
-def test_a_crawl_of_a_hostile_web_stores_every_ordinary_article_and_nothing_else(tmp_path: Path) -> None:
+def test_a_crawl_of_a_hostile_web_stores_every_ordinary_article_and_nothing_else(tmp_path: Path, mode) -> None:
     site_root, internal_root, other_root = tmp_path / "site", tmp_path / "internal", tmp_path / "other"
     for root in (internal_root, other_root):
         root.mkdir()
@@ -145,7 +176,6 @@ def test_a_crawl_of_a_hostile_web_stores_every_ordinary_article_and_nothing_else
         with SiteServer(site_root, host="127.0.0.2", routes={
             "/tree/*": {"sitemap_tree": 5},                                    # an endless tree of indexes
             "/2025/01/to-other-port.html": {"redirect": f"http://127.0.0.2:{internal.port}/admin.html?via=redirect"},
-            "/2025/01/huge.html": {"generate_bytes": 6_000_000},
         }) as site:
             base = site.base_url
             sources = {"sources": [
@@ -156,11 +186,10 @@ def test_a_crawl_of_a_hostile_web_stores_every_ordinary_article_and_nothing_else
             ]}
             config = tmp_path / "sources.yaml"
             config.write_text(yaml.safe_dump(sources))
-            database = f"sqlite:///{tmp_path / 'store.db'}"
+            database = mode["NEWSDEDUP_DATABASE_URL"]
             env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-            env.update(NEWSDEDUP_DATABASE_URL=database, NEWSDEDUP_CONFIG=str(config), NEWSDEDUP_RETRY_TIMES="0",
-                       NEWSDEDUP_MAX_SITEMAPS="30", NEWSDEDUP_PAGE_TIME_LIMIT="3", NEWSDEDUP_MAX_TEXT_CHARS="100000",
-                       NEWSDEDUP_EXTRACT_PROCESSES="2")
+            env.update(mode, NEWSDEDUP_CONFIG=str(config), NEWSDEDUP_RETRY_TIMES="0",
+                       NEWSDEDUP_MAX_SITEMAPS="30", NEWSDEDUP_PAGE_TIME_LIMIT="3", NEWSDEDUP_MAX_TEXT_CHARS="100000")
             crawl = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=env,
                                    capture_output=True, text=True, timeout=500)
             print(crawl.stdout, crawl.stderr[-5000:])

@@ -18,8 +18,11 @@ from types import FrameType
 TIMED_OUT = "timed out"
 
 
-class PageTimedOut(Exception):
-    """The page took longer than its budget (``NEWSDEDUP_PAGE_TIME_LIMIT``)."""
+class PageTimedOut(BaseException):
+    """The page took longer than its budget (``NEWSDEDUP_PAGE_TIME_LIMIT``).
+
+    A BaseException, as KeyboardInterrupt is: extraction code (trafilatura's, ours) turns any
+    Exception into "no article here", and the budget must get through that."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"{TIMED_OUT} after {seconds:g}s")
