@@ -248,3 +248,18 @@ def test_a_crawl_ends_at_its_time_limit_and_says_so(tmp_path: Path) -> None:
     with Store.open(database) as store:
         reasons = [f["reason"] for f in store.failures()]
     assert reasons == ["crawl time limit: stopped after 3s (NEWSDEDUP_CRAWL_TIME_LIMIT)"]
+
+
+@pytest.mark.parametrize(("address", "problem"), [
+    ("127.0.0.1", "a loopback address"), ("::1", "a loopback address"), ("::ffff:127.0.0.1", "a loopback address"),
+    ("10.1.2.3", "a private address"), ("192.168.0.10", "a private address"), ("172.16.5.4", "a private address"),
+    ("169.254.169.254", "a link-local address"), ("fe80::1", "a link-local address"),
+    ("224.0.0.251", "a multicast address"), ("0.0.0.0", "an unspecified address"),
+    ("240.0.0.1", "a private address"), ("100.64.0.1", "not a public address"),
+    ("93.184.216.34", None), ("2606:2800:220:1:248:1893:25c8:1946", None),
+])
+def test_only_public_addresses_pass(address: str, problem: str | None) -> None:
+    from crawler.addresses import address_problem
+
+    found = address_problem(address)
+    assert (found is None) if problem is None else found == f"{address} is {problem}"
