@@ -11,7 +11,9 @@ import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from config import Source
@@ -126,17 +128,20 @@ class NewsSpider(scrapy.Spider):
             self._failed(self.source.start_urls[0],
                          f"crawl time limit: stopped after {limit}s (NEWSDEDUP_CRAWL_TIME_LIMIT)")
 
-    def parse_discovery(self, response: Response) -> Iterable[scrapy.Request]:
+    async def parse_discovery(self, response: Response) -> AsyncIterator[scrapy.Request]:
         url, kind = response.meta["listed_url"], response.meta["kind"]
         if response.status == 304:
             links = [Link(link) for link in self.sink.discovery_links(url) or []]
-            yield from self._article_requests(links)
+            for request in self._article_requests(links):
+                yield request
             return
         if response.status != 200:
             self._failed(url, f"HTTP {response.status}")
             return
         try:
-            found = self._parse(response, kind)
+            # In a thread of the reactor's pool: a large feed or sitemap (up to
+            # NEWSDEDUP_MAX_PAGE_BYTES) does not hold up the downloads of every source.
+            found = await maybe_deferred_to_future(deferToThread(self._parse, response, kind))
         except BrokenDocument as exc:
             self._failed(url, str(exc))
             return
@@ -149,7 +154,8 @@ class NewsSpider(scrapy.Spider):
             # A sitemap index is not remembered: on a 304 we could not tell its children
             # (sitemaps) from articles. It is small; its children are asked conditionally.
             self.sink.save_discovery(url, _validators(response), [link.url for link in found.articles])
-        yield from self._article_requests(found.articles)
+        for request in self._article_requests(found.articles):
+            yield request
 
     def _parse(self, response: Response, kind: str) -> Discovered:
         if kind == FEED:

@@ -40,8 +40,10 @@ def feed_record(article: Article, urls: Iterable[Url]) -> dict[str, Any]:
 
 # A diff compares at most this much of each text (and this many lines): its cost is bounded
 # whatever was stored (texts stored before NEWSDEDUP_MAX_TEXT_CHARS existed may be longer).
-DIFF_MAX_CHARS = 200_000
-DIFF_MAX_LINES = 5_000
+# difflib is quadratic in lines on texts of many similar short lines: 1,000 lines cost at
+# most about 0.25 s (bench/hostile_input.py); a news article has a few dozen paragraphs.
+DIFF_MAX_CHARS = 100_000
+DIFF_MAX_LINES = 1_000
 
 
 def text_diff(previous: str, current: str, previous_version: int, version: int) -> str:

@@ -217,7 +217,7 @@ def test_versions_come_a_page_at_a_time_each_with_its_diff(client, store):
     assert pages == 3 and [v["version"] for v in seen] == list(range(1, 8))
     # A page that starts after version 1 still diffs its first version against the one before.
     assert "-Version 3 of the story." in seen[3]["diff"] and "+Version 4 of the story." in seen[3]["diff"]
-    assert client.get(f"/v1/articles/{created.article_id}/versions", params={"limit": 101}).status_code == 422
+    assert client.get(f"/v1/articles/{created.article_id}/versions", params={"limit": 51}).status_code == 422
     assert client.get(f"/v1/articles/{created.article_id}/versions", params={"after": 7}).json() == {
         "items": [], "next_after": None}
 
@@ -229,5 +229,5 @@ def test_a_diff_of_huge_texts_is_bounded_and_says_so():
     current = previous.replace("line 5 of", "line five of")
     diff = text_diff(previous, current, 1, 2)
     assert "+line five of a very long text" in diff
-    assert diff.endswith(f"[diff cut: only the first {DIFF_MAX_CHARS} characters and 5000 lines of each version were compared]")
+    assert diff.endswith(f"[diff cut: only the first {DIFF_MAX_CHARS} characters and 1000 lines of each version were compared]")
     assert "[diff cut" not in text_diff("a\nb", "a\nc", 1, 2)

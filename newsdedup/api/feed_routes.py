@@ -17,8 +17,8 @@ DEFAULT_LIMIT = 100
 MAX_SEQ = 2**63 - 1
 ATOM_ENTRIES = 100
 # A version carries its text (at most NEWSDEDUP_MAX_TEXT_CHARS) and a bounded diff.
-DEFAULT_VERSIONS_LIMIT = 50
-MAX_VERSIONS_LIMIT = 100
+DEFAULT_VERSIONS_LIMIT = 20
+MAX_VERSIONS_LIMIT = 50
 ATOM_MEDIA_TYPE = "application/atom+xml"
 
 router = APIRouter()
