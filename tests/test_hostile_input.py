@@ -149,7 +149,7 @@ def mode(request: pytest.FixtureRequest, tmp_path: Path):
     env = {"NEWSDEDUP_DATABASE_URL": request.getfixturevalue("postgres_url"),
            "NEWSDEDUP_REDIS_URL": request.getfixturevalue("redis_url"), "NEWSDEDUP_LSH_BASENAME": "hostile-test"}
     worker_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    worker_env.update(env, NEWSDEDUP_PAGE_TIME_LIMIT="3", NEWSDEDUP_MAX_TEXT_CHARS="100000")
+    worker_env.update(env, NEWSDEDUP_PAGE_TIME_LIMIT="8", NEWSDEDUP_MAX_TEXT_CHARS="100000")
     log = open(tmp_path / "worker.log", "wb")
     worker = subprocess.Popen([sys.executable, "-m", "newsdedup", "worker", "--concurrency", "2", "-n", "h1@%h",
                                "--without-mingle", "--without-gossip"], env=worker_env, cwd=Path(__file__).parents[1],
@@ -189,7 +189,7 @@ def test_a_crawl_of_a_hostile_web_stores_every_ordinary_article_and_nothing_else
             database = mode["NEWSDEDUP_DATABASE_URL"]
             env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
             env.update(mode, NEWSDEDUP_CONFIG=str(config), NEWSDEDUP_RETRY_TIMES="0",
-                       NEWSDEDUP_MAX_SITEMAPS="30", NEWSDEDUP_PAGE_TIME_LIMIT="3", NEWSDEDUP_MAX_TEXT_CHARS="100000")
+                       NEWSDEDUP_MAX_SITEMAPS="30", NEWSDEDUP_PAGE_TIME_LIMIT="8", NEWSDEDUP_MAX_TEXT_CHARS="100000")
             crawl = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=env,
                                    capture_output=True, text=True, timeout=500)
             print(crawl.stdout, crawl.stderr[-5000:])
