@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+
 from pebble import ProcessExpired
 
 from crawler.page import Page
@@ -75,8 +76,9 @@ class EmbeddedSink(StoreBackedDiscovery):
             # The pool killed the process that held the page past its budget, and replaced it.
             raise PageTimedOut(self.pool.time_limit) from None
         except ProcessExpired:
-            # The process died on this page (or was killed from outside): try it once more
-            # alone; if it kills a process again it is the cause, and it is recorded as failed.
+            # The process died on this page (or was killed from outside; the pool replaced it
+            # and the other pages went on): try it once more; if it kills a process again it
+            # is the cause, and it is recorded as failed.
             retry = self.pool.submit(pending.page)
             try:
                 return retry.future.result()
