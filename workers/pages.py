@@ -17,6 +17,7 @@ from crawler.page import Page
 from dedup import RedisIndex
 from store import Store
 from store.staging import Staging
+from workers.app import page_time_limit
 from workers.budget import TIMED_OUT, PageTimedOut
 from workers.locks import dedup_lock_factory, redis_client
 from workers.pipeline import PagePipeline
@@ -60,7 +61,7 @@ class WorkerServices:
         index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days)
         pipeline = PagePipeline(store, index, params, settings.min_text_words,
                                 decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout),
-                                page_time_limit=settings.page_time_limit, max_text_chars=settings.max_text_chars)
+                                page_time_limit=page_time_limit(settings), max_text_chars=settings.max_text_chars)
         return cls(settings, store, staging, client, pipeline)
 
     def close(self) -> None:
