@@ -14,8 +14,11 @@ from workers.extraction_pool import ExtractionPool, PendingExtraction
 from workers.handoff import StoreBackedDiscovery
 from workers.pipeline import PageOutcome, PagePipeline, PreparedPage
 from workers.summary import CrawlSummary
+from workers.transient import through_outages
 
 log = logging.getLogger(__name__)
+# How long a page waits for a store that refuses it (locked, away) before it is failed.
+STORE_PATIENCE_SECONDS = 120.0
 
 
 class ExtractionProcessDied(RuntimeError):
@@ -89,7 +92,9 @@ class EmbeddedSink(StoreBackedDiscovery):
 
     def _finish(self, page: Page, work: Callable[[], PageOutcome]) -> None:
         try:
-            outcome = work()
+            # SQLite answers "database is locked" once its busy timeout is spent (another
+            # process writing for that long): the page waits longer rather than fail.
+            outcome = through_outages(work, f"storing {page.url}", STORE_PATIENCE_SECONDS)
         except PageTimedOut as exc:
             log.warning("failed %s: %s", page.url, exc)
             self._record_failure(page.url, page.source, "process", TIMED_OUT)
