@@ -113,7 +113,7 @@ def _crawl_child(sitemap_url: str, host: str, workdir: str, pages: int, processe
     settings = Settings(
         database_url=f"sqlite:///{workdir}/bench.db", download_delay=0.0, autothrottle=False,
         obey_robots=False, retry_times=0, concurrent_requests_per_domain=8,
-        extract_processes=processes,
+        extract_processes=processes, allow_private_addresses=True,
     )
     source = Source(name="bench", sitemaps=(sitemap_url,), allowed_domains=(host,), max_pages=pages + 10)
     started = time.perf_counter()
@@ -231,7 +231,7 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
             env.update(
                 NEWSDEDUP_REDIS_URL=REDIS_URL, NEWSDEDUP_DATABASE_URL=database_url,
                 NEWSDEDUP_CONFIG=str(sources_file), NEWSDEDUP_AUTOTHROTTLE="false",
-                NEWSDEDUP_DOWNLOAD_DELAY="0",
+                NEWSDEDUP_DOWNLOAD_DELAY="0", NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
                 # as in the embedded run
                 NEWSDEDUP_OBEY_ROBOTS="false", NEWSDEDUP_RETRY_TIMES="0",
                 NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="8",

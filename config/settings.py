@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 ENV_PREFIX = "NEWSDEDUP_"
+# What a crawl's child process is not given (Settings.as_environment).
+NOT_FOR_CRAWLS = frozenset({"api_token", "flower_auth", "api_host", "api_port"})
 
 
 class Settings(BaseSettings):
@@ -40,9 +42,24 @@ class Settings(BaseSettings):
     autothrottle_max_delay: float = 30.0
     # Loopback test sites and the demo want no artificial delay; real sites get AutoThrottle.
     download_delay: float = 0.0
+    # Pages, feeds and sitemaps are written by strangers (README, "Security"). By default the
+    # crawler connects only to public addresses; 1 allows loopback and private ones for every
+    # source (a source alone: ``allow_private_addresses: true`` in the sources file).
+    allow_private_addresses: bool = False
+    # Sitemap documents one source may have fetched per crawl, and how deep sitemap indexes
+    # may nest (0: the listed sitemap only). A large news site's index of daily or monthly
+    # sitemaps, itself listed by a yearly index, fits in both.
+    max_sitemaps: int = Field(default=1000, ge=1)
+    max_sitemap_depth: int = Field(default=3, ge=0)
 
     # --- extraction ---
     min_text_words: int = 20
+    # Seconds one page may take to extract and fingerprint (both modes); past it the page
+    # fails as "timed out" and the crawl goes on.
+    page_time_limit: float = Field(default=30.0, gt=0)
+    # Article texts longer than this many characters are rejected ("too-long"), never cut:
+    # no feed record, version or diff grows past it.
+    max_text_chars: int = Field(default=200_000, ge=1000)
     # Embedded crawls: processes that extract pages while the crawl goes on. 0: one per CPU
     # core, at most 4; 1: extract in the crawling process itself.
     extract_processes: int = Field(default=0, ge=0)
@@ -76,9 +93,10 @@ class Settings(BaseSettings):
     # otherwise hand a retry waiting in a worker to another one).
     task_retry_backoff: float = 2.0
     task_retry_backoff_max: int = 600
-    # A scheduled or API crawl of one source is killed after this many seconds; its lock
-    # (one crawl per source at a time) expires then too.
-    crawl_time_limit: int = 3600
+    # Wall-clock limit of one crawl (both modes): the spiders stop after it (Scrapy's
+    # CLOSESPIDER_TIMEOUT, logged and recorded as a failure of the source); a scheduled or API
+    # crawl's child process is killed a little later (workers/crawl_process.py).
+    crawl_time_limit: int = Field(default=3600, ge=1)
     # How often beat checks which sources are due (the sources file is re-read each time).
     schedule_tick: float = 15.0
 
@@ -90,14 +108,21 @@ class Settings(BaseSettings):
     def distributed(self) -> bool:
         return bool(self.redis_url)
 
-    def as_environment(self, inherited: Mapping[str, str]) -> dict[str, str]:
-        """``inherited`` minus its NEWSDEDUP_* variables, plus these settings spelled as them:
-        the environment of a child process (a crawl) that must see exactly these settings."""
+    def as_environment(self, inherited: Mapping[str, str], leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
+        """``inherited`` minus its NEWSDEDUP_* variables, plus these settings spelled as them
+        (but those named in ``leave_out``): the environment of a child process that must see
+        exactly these settings."""
         env = {k: v for k, v in inherited.items() if not k.startswith(ENV_PREFIX)}
         for name, value in self.model_dump(mode="json").items():
-            if value is not None:
+            if value is not None and name not in leave_out:
                 env[ENV_PREFIX + name.upper()] = str(value)
         return env
+
+    def crawl_environment(self, inherited: Mapping[str, str]) -> dict[str, str]:
+        """The environment of a crawl's child process: ``as_environment`` without the settings
+        a crawl has no use for (``NOT_FOR_CRAWLS``: the API's token and address, Flower's
+        credentials), since a crawl runs next to pages written by strangers."""
+        return self.as_environment(inherited, leave_out=NOT_FOR_CRAWLS)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -16,7 +16,7 @@ CRON_FIELD_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 CRON_ITEM = re.compile(r"^(\*|\d+(?:-\d+)?)(?:/(\d+))?$")
 KNOWN_KEYS = {
     "name", "feeds", "sitemaps", "listings", "article_links",
-    "allowed_domains", "schedule", "max_pages",
+    "allowed_domains", "schedule", "max_pages", "allow_private_addresses",
 }
 DEFAULT_SCHEDULE = "1h"
 DEFAULT_MAX_PAGES = 1000
@@ -45,10 +45,21 @@ class Source:
     allowed_domains: tuple[str, ...] = ()
     schedule: Schedule = field(default_factory=lambda: parse_schedule(DEFAULT_SCHEDULE, "?"))
     max_pages: int = DEFAULT_MAX_PAGES
+    # An intranet source: the crawler may connect to loopback and private addresses for it.
+    allow_private_addresses: bool = False
 
     @property
     def start_urls(self) -> tuple[str, ...]:
         return self.feeds + self.sitemaps + self.listings
+
+    @property
+    def ports(self) -> frozenset[int]:
+        """The ports the crawler may fetch for this source: those of its discovery URLs, and
+        443 beside 80 (the move to HTTPS that sites answer http:// with)."""
+        ports = {urlsplit(url).port or (443 if url.startswith("https:") else 80) for url in self.start_urls}
+        if 80 in ports:
+            ports.add(443)
+        return frozenset(ports)
 
 
 def load_sources(path: str | Path) -> list[Source]:
@@ -144,10 +155,14 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
         raise fail("max_pages", "must be a positive whole number")
 
+    allow_private = entry.get("allow_private_addresses", False)
+    if not isinstance(allow_private, bool):
+        raise fail("allow_private_addresses", "must be true or false")
+
     return Source(
         name=name, feeds=feeds, sitemaps=sitemaps, listings=listings,
         article_links=article_links, allowed_domains=tuple(domains),
-        schedule=schedule, max_pages=max_pages,
+        schedule=schedule, max_pages=max_pages, allow_private_addresses=allow_private,
     )
 
 

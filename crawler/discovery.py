@@ -19,6 +19,23 @@ from scrapy.utils.gz import gunzip
 # A link we would fetch: http(s), a host, and nothing a browser would have escaped.
 _BAD_URL_CHARS = re.compile(r"[\s<>\"{}|\\^`\x00-\x1f\x7f]")
 _GZIP_MAGIC = b"\x1f\x8b"
+# An entity declaration after a DOCTYPE. Searched in the bytes with NULs dropped, so that
+# UTF-16 and UTF-32 documents are read too; the declarations are ASCII in every encoding.
+_DOCTYPE = re.compile(rb"<!doctype", re.IGNORECASE)
+_ENTITY_DECLARATION = re.compile(rb"<!entity", re.IGNORECASE)
+
+
+def declares_entities(body: bytes) -> bool:
+    """Whether an XML document declares entities in a DOCTYPE.
+
+    Feeds and sitemaps have no use for them, and an expanded entity can cost memory and time
+    exponential in its size ("billion laughs": 870 bytes took 1.7 s in feedparser, 1 MiB
+    took 19 s and 892 MB), or read a local file or URL (an external entity). Such a document
+    is refused before any parser sees it; external entities are never resolved either way.
+    """
+    plain = body.replace(b"\x00", b"") if b"\x00" in body[:4] or body[:2] in (b"\xff\xfe", b"\xfe\xff") else body
+    doctype = _DOCTYPE.search(plain)
+    return doctype is not None and _ENTITY_DECLARATION.search(plain, doctype.end()) is not None
 
 
 class BrokenDocument(ValueError):
@@ -68,7 +85,10 @@ def _iso(parsed: time.struct_time | None) -> str | None:
 
 
 def parse_feed(body: bytes, url: str, content_type: str = "") -> Discovered:
-    """RSS 0.9x/1.0/2.0 or Atom. Raises BrokenDocument when nothing usable can be read."""
+    """RSS 0.9x/1.0/2.0 or Atom. Raises BrokenDocument when nothing usable can be read,
+    and for a feed that declares entities (``declares_entities``)."""
+    if declares_entities(body):
+        raise BrokenDocument("broken feed: declares entities in a DOCTYPE (refused, never expanded)")
     parsed = feedparser.parse(
         body, response_headers={"content-location": url, "content-type": content_type or "application/xml"}
     )
@@ -107,6 +127,8 @@ def parse_sitemap(body: bytes, url: str, max_size: int = 0) -> Discovered:
             body = gunzip(body, max_size=max_size)
         except Exception as exc:  # noqa: BLE001 - gzip, zlib and size errors all mean "unreadable"
             raise BrokenDocument(f"broken sitemap: bad gzip data ({exc})") from None
+    if declares_entities(body):
+        raise BrokenDocument("broken sitemap: declares entities in a DOCTYPE (refused, never expanded)")
     found = Discovered()
     kind = ""
     try:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from scrapy.crawler import CrawlerProcess
 
 from config import Settings, Source
+from crawler.addresses import policy_settings
 from crawler.settings import scrapy_settings
 from crawler.spider import NewsSpider
 from crawler.stats import CrawlProgress, CrawlStats, SourceStats
@@ -57,7 +58,7 @@ def run_crawl(
         except Exception:  # noqa: BLE001 - a broken progress display must not stop the crawl
             logger.exception("the progress callback failed")
 
-    process = CrawlerProcess(scrapy_settings(settings))
+    process = CrawlerProcess({**scrapy_settings(settings), **policy_settings(settings, sources)})
     for source in sources:
         process.crawl(
             NewsSpider, source=source, sink=sink, crawl_id=crawl_id,

@@ -49,9 +49,19 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         # Pages that fail are reported to the sink with a reason; the log need not shout.
         "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "DOWNLOADER_MIDDLEWARES": {
+            # Before everything, robots.txt included: a refused address costs no request.
+            "crawler.addresses.AddressPolicyMiddleware": 50,
             # Higher than RedirectMiddleware (600): sees the 3xx before it is followed.
             "crawler.middlewares.OffsiteRedirectMiddleware": 650,
         },
+        # Bounded discovery (crawler/spider.py) and a wall-clock limit for the whole crawl.
+        "NEWSDEDUP_MAX_SITEMAPS": settings.max_sitemaps,
+        "NEWSDEDUP_MAX_SITEMAP_DEPTH": settings.max_sitemap_depth,
+        "CLOSESPIDER_TIMEOUT": settings.crawl_time_limit,
+        # Where the crawler may connect (crawler/addresses.py); crawler.run adds the sources'
+        # opt-ins, and the resolver that enforces them.
+        "NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES": settings.allow_private_addresses,
+        "TWISTED_DNS_RESOLVER": "crawler.addresses.PolicyResolver",
         "DOWNLOADER_MIDDLEWARES_BASE": _without(default_settings.DOWNLOADER_MIDDLEWARES_BASE,
                                                 UNUSED_DOWNLOADER_MIDDLEWARES),
         # Each crawl is stateless: every page is asked again (conditionally), no cookies kept.

@@ -5,15 +5,19 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from config import Source
+from crawler.addresses import AddressRefused, refused_hosts
 from crawler.discovery import BrokenDocument, Discovered, Link, parse_feed, parse_listing, parse_sitemap
 from crawler.encoding import decode_html
 from crawler.middlewares import OffsiteRedirect
@@ -57,6 +61,8 @@ class NewsSpider(scrapy.Spider):
         # and a sitemap) is fetched once; its hints merge, whichever document came first.
         self._articles_seen: dict[str, dict[str, str]] = {}
         self._discovery_seen: set[str] = set()
+        self._sitemaps_requested = 0
+        self._limits_hit: set[str] = set()
 
     # --- discovery ---
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -67,9 +73,11 @@ class NewsSpider(scrapy.Spider):
                 if request is not None:
                     yield request
 
-    def _discovery_request(self, url: str, kind: str) -> scrapy.Request | None:
+    def _discovery_request(self, url: str, kind: str, depth: int = 0) -> scrapy.Request | None:
         if url in self._discovery_seen:
             return None  # a sitemap index that lists itself, a feed named twice...
+        if kind == SITEMAP and not self._within_sitemap_limits(url, depth):
+            return None
         self._discovery_seen.add(url)
         headers = {}
         # Ask conditionally only when we could reuse what the document listed last time.
@@ -80,10 +88,47 @@ class NewsSpider(scrapy.Spider):
             # Before any article: a page listed by a feed and a sitemap then gets the hints of
             # both (see _article_requests), and the feeds are read before their pages are.
             priority=DISCOVERY_PRIORITY,
-            meta={"kind": kind, "listed_url": url, "handle_httpstatus_list": [304]},
+            meta={"kind": kind, "listed_url": url, "depth_of_sitemap": depth, "handle_httpstatus_list": [304]},
         )
 
-    def parse_discovery(self, response: Response) -> Iterable[scrapy.Request]:
+    def _within_sitemap_limits(self, url: str, depth: int) -> bool:
+        """Count a sitemap to be requested, or leave it out (and say so, once per limit):
+        an index of indexes can go on for ever, and nothing else bounds it."""
+        max_depth = self.settings.getint("NEWSDEDUP_MAX_SITEMAP_DEPTH", 3)
+        max_sitemaps = self.settings.getint("NEWSDEDUP_MAX_SITEMAPS", 1000)
+        if depth > max_depth:
+            self._limit_hit("depth", url, f"sitemap limit: nested deeper than {max_depth} sitemap indexes "
+                                          "(NEWSDEDUP_MAX_SITEMAP_DEPTH)")
+            return False
+        if self._sitemaps_requested >= max_sitemaps:
+            self._limit_hit("count", url, f"sitemap limit: more than {max_sitemaps} sitemaps in one crawl "
+                                          "(NEWSDEDUP_MAX_SITEMAPS)")
+            return False
+        self._sitemaps_requested += 1
+        return True
+
+    def _limit_hit(self, limit: str, url: str, reason: str) -> None:
+        self.stats.sitemaps_left_out += 1
+        if limit not in self._limits_hit:
+            self._limits_hit.add(limit)
+            logger.warning("source %s: %s; left out from %s on", self.source.name, reason, url)
+            self._failed(url, reason)
+
+    def closed(self, reason: str) -> None:
+        """Scrapy's last call: say what the limits left out; a crawl stopped by its time
+        limit is recorded as a failure of the source."""
+        if self.stats.sitemaps_left_out:
+            logger.warning("source %s: %d sitemaps left out by the sitemap limits", self.source.name,
+                           self.stats.sitemaps_left_out)
+        if reason == "closespider_timeout":
+            limit = self.settings.getint("CLOSESPIDER_TIMEOUT")
+            self.stats.timed_out = 1
+            logger.warning("source %s: crawl stopped by its time limit after %ss (NEWSDEDUP_CRAWL_TIME_LIMIT)",
+                           self.source.name, limit)
+            self._failed(self.source.start_urls[0],
+                         f"crawl time limit: stopped after {limit}s (NEWSDEDUP_CRAWL_TIME_LIMIT)")
+
+    async def parse_discovery(self, response: Response) -> AsyncIterator[scrapy.Request]:
         url, kind = response.meta["listed_url"], response.meta["kind"]
         if response.status == 304:
             stored = self.sink.discovery_links(url)
@@ -93,26 +138,30 @@ class NewsSpider(scrapy.Spider):
                 yield response.request.replace(headers={}, dont_filter=True,
                                                meta={**response.meta, "handle_httpstatus_list": []})
                 return
-            yield from self._article_requests([Link(link) for link in stored])
+            for request in self._article_requests([Link(link) for link in stored]):
+                yield request
             return
         if response.status != 200:
             self._failed(url, f"HTTP {response.status}")
             return
         try:
-            found = self._parse(response, kind)
+            # In a thread of the reactor's pool: a large feed or sitemap (up to
+            # NEWSDEDUP_MAX_PAGE_BYTES) does not hold up the downloads of every source.
+            found = await maybe_deferred_to_future(deferToThread(self._parse, response, kind))
         except BrokenDocument as exc:
             self._failed(url, str(exc))
             return
         self.stats.bad_links += len(found.bad_links)
         for child in found.sitemaps:
-            request = self._discovery_request(child, SITEMAP)
+            request = self._discovery_request(child, SITEMAP, response.meta.get("depth_of_sitemap", 0) + 1)
             if request is not None:
                 yield request
         if not found.sitemaps:
             # A sitemap index is not remembered: on a 304 we could not tell its children
             # (sitemaps) from articles. It is small; its children are asked conditionally.
             self.sink.save_discovery(url, _validators(response), [link.url for link in found.articles])
-        yield from self._article_requests(found.articles)
+        for request in self._article_requests(found.articles):
+            yield request
 
     def _parse(self, response: Response, kind: str) -> Discovered:
         if kind == FEED:
@@ -207,8 +256,13 @@ class NewsSpider(scrapy.Spider):
             return f"redirect to another host: {request.url}"
         if isinstance(error, HttpError):
             return f"HTTP {error.response.status}"
-        if isinstance(error, OffsiteRedirect):
+        if isinstance(error, (OffsiteRedirect, AddressRefused)):
             return str(error)
+        if request is not None and refused_hosts:
+            # The resolver refused the name; Twisted and Scrapy report a bare lookup failure.
+            refused = refused_hosts.get((urlsplit(request.url).hostname or "").lower())
+            if refused:
+                return refused
         if isinstance(error, (DownloadTimeoutError, TwistedTimeoutError)):
             return f"timeout after {self.settings.getfloat('DOWNLOAD_TIMEOUT'):g}s"
         if isinstance(error, DownloadCancelledError) and "max size" in str(error):

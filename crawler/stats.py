@@ -13,6 +13,8 @@ class SourceStats:
     bad_links: int = 0        # unusable URLs in feeds/sitemaps ("htp://x", "javascript:..."), skipped
     over_limit: int = 0       # article URLs left out because of max_pages
     disallowed: int = 0       # article URLs robots.txt forbids, never requested (sink.skipped)
+    sitemaps_left_out: int = 0  # sitemaps beyond NEWSDEDUP_MAX_SITEMAPS / _MAX_SITEMAP_DEPTH, never requested
+    timed_out: int = 0        # 1 when the crawl of the source was stopped by NEWSDEDUP_CRAWL_TIME_LIMIT
 
     @property
     def done(self) -> int:

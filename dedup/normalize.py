@@ -65,14 +65,18 @@ CHROME_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
 
 # A boilerplate line may be a little longer than a chrome line (copyright notices).
 BOILERPLATE_MAX_WORDS = 30
+# Lines longer than this are article text, whatever their words: no pattern reads them (one
+# 40 KB "word" counts as one word). The patterns are linear besides: none nests a repeat.
+BOILERPLATE_MAX_CHARS = 400
 
 # Site boilerplate that leaks into extracted text: the same on every article of a site, so on
 # short articles it alone can make two different stories look like versions of each other.
 # Only generic calls to action and copyright notices; a site's own wording stays.
 BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^follow (us|@\S+)\b.*\bon\b"),                                      # "Follow us on Twitter"
-    re.compile(r"\b(subscribe|sign up|signup)\b.*\b(newsletter|inbox|updates|alerts)\b"),  # newsletter prompts
-    re.compile(r"^(©|\(c\)|copyright\s*(©|\(c\))?\s*\d{4})|\ball rights reserved\b"),  # copyright lines
+    re.compile(r"^follow (?:us\b|@\S).*\bon\b"),                                     # "Follow us on Twitter"
+    # The first "subscribe" is enough (atomic group): a later "newsletter" follows it too.
+    re.compile(r"^(?>.*?\b(?:subscribe|sign up|signup)\b).*\b(?:newsletter|inbox|updates|alerts)\b"),  # newsletter prompts
+    re.compile(r"^(©|\(c\)|copyright\s*+(©|\(c\))?\s*+\d{4})|\ball rights reserved\b"),  # copyright lines
 )
 
 _CJK_RANGES = (
@@ -107,6 +111,8 @@ _SPACES = re.compile(r"\s+")
 def is_chrome_line(line: str) -> bool:
     """True if ``line`` (already NFKC-normalized and casefolded) is page chrome or boilerplate."""
     stripped = line.strip()
+    if len(stripped) > BOILERPLATE_MAX_CHARS:
+        return False
     words = len(stripped.split())
     if not stripped or words > BOILERPLATE_MAX_WORDS:
         return False

@@ -59,6 +59,7 @@ def _is_teaser_box(element: Any, words: int, first_line: str) -> bool:
 
 _LABEL = re.compile(f"(?:{_AD_LABEL_LINE.pattern})|(?:{TEASER_HEADING.pattern})", re.IGNORECASE)
 _MAX_LABEL_WORDS = 8  # the longest label, "das könnte sie auch interessieren :", has 6
+_MAX_LABEL_CHARS = 200  # a text node longer than that is no label (nor read by a pattern)
 # Every text in a subtree, as plain strings (no element objects made, unlike itertext()).
 _ALL_TEXTS = etree.XPath(".//text()", smart_strings=False)
 
@@ -77,6 +78,8 @@ def _label_blocks(tree: Any) -> set[Any]:
     """
     labels = set()
     for text in _ALL_TEXTS(tree):
+        if len(text) > _MAX_LABEL_CHARS:
+            continue
         words = text.split(None, _MAX_LABEL_WORDS)  # a long text is split no further
         if words and len(words) <= _MAX_LABEL_WORDS and _is_label(" ".join(words)):
             labels.add(text)

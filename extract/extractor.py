@@ -33,6 +33,10 @@ LOGGER = logging.getLogger(__name__)
 
 # trafilatura's own MAX_FILE_SIZE: beyond it, a page is not an article page.
 MAX_HTML_CHARS = 20_000_000
+# Longer article texts are rejected ("too-long"), not cut: a cut text would be a different
+# text on every change of the page's length, and no news article is that long (the longest
+# long-reads run to about 120,000 characters). NEWSDEDUP_MAX_TEXT_CHARS sets it.
+DEFAULT_MAX_TEXT_CHARS = 200_000
 # trafilatura settings chosen by bench/extraction.py (text F1 on the Fundus pages).
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "include_comments": False,
@@ -69,12 +73,14 @@ def extract_document(
     min_words: int = 20,
     hints: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    max_chars: int = DEFAULT_MAX_TEXT_CHARS,
 ) -> Document | Rejection:
     """The article on the page at ``url``, or a Rejection with a reason code.
 
     Reason codes: "empty" (nothing there), "not-html" (binary or no markup), "too-large",
     "no-article-text" (no main text found: navigation pages, players, galleries),
-    "too-short" (fewer than ``min_words`` words). ``hints`` are what discovery said about
+    "too-short" (fewer than ``min_words`` words), "too-long" (a text of more than
+    ``max_chars`` characters). ``hints`` are what discovery said about
     the page ("title", "published", "language"), used only where the page says nothing.
     ``now`` bounds dates from the future (default: the current time).
     """
@@ -85,13 +91,15 @@ def extract_document(
             if len(html) > MAX_HTML_CHARS:
                 return Rejection(page_url, "too-large", f"{len(html)} bytes")
             html = decode_file(html)
-        return _extract(html, url, page_url, min_words=min_words, hints=hints, now=now or datetime.now(timezone.utc))
+        return _extract(html, url, page_url, min_words=min_words, max_chars=max_chars, hints=hints,
+                        now=now or datetime.now(timezone.utc))
     except Exception as exc:  # noqa: BLE001 - a page must never crash the pipeline
         LOGGER.warning("extraction failed for %s: %r", url, exc)
         return Rejection(page_url, "not-html", f"extraction failed: {exc!r}"[:300])
 
 
-def _extract(html: str, url: str, page_url: str, *, min_words: int, hints: Mapping[str, str], now: datetime) -> Document | Rejection:
+def _extract(html: str, url: str, page_url: str, *, min_words: int, max_chars: int, hints: Mapping[str, str],
+             now: datetime) -> Document | Rejection:
     if len(html) > MAX_HTML_CHARS:
         return Rejection(page_url, "too-large", f"{len(html)} characters")
     if not html.strip():
@@ -121,6 +129,8 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, hints: Mappi
             text = body
     if not text:
         return Rejection(page_url, "no-article-text", "no main text found")
+    if len(text) > max_chars:
+        return Rejection(page_url, "too-long", f"{len(text)} characters of text, more than {max_chars}")
     words = word_count(text)
     if words < min_words:
         return Rejection(page_url, "too-short", f"{words} words, fewer than {min_words}", extra={"words": str(words)})

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from dateutil import parser as date_parser
 
-from extract.structured import StructuredData, clean_space, type_names
+from extract.structured import StructuredData, clean_field, clean_space, type_names
 from extract.urls import is_probably_section_page, normalize_url
 
 # A last-resort value, or a function computing it when (and only when) it is needed.
@@ -31,14 +31,23 @@ def resolve(fallback: Fallback) -> str | None:
 
 # --------------------------------------------------------------------------- titles
 
+# Every value below comes from the page: it is bounded before a pattern reads it, and each
+# pattern runs in time linear in what it reads (tests/test_hostile_input.py feeds them runs of
+# the characters they repeat). A headline is never this long; a byline entry, a date neither.
+MAX_TITLE_CHARS = 1000
+MAX_BYLINE_CHARS = 500
+MAX_DATE_CHARS = 200
+
 # Separators between a headline and a site name in <title> and og:title.
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—·•»:/~*]+\s+|\s*[|｜ㅣ]\s*|\s*--\s*|\s*：\s*(?=\S+$)")
+# A match starts only where a run of spaces starts ((?<!\s)): each run is read once, not once
+# per space in it.
+_TITLE_SEPARATOR = re.compile(r"(?<!\s)(?:\s+[|\-–—·•»:/~*]+\s+|\s*[|｜ㅣ]\s*|\s*--\s*|\s*：\s*(?=[^\s：]+$))")
 # A remainder that starts with a separator: "Headline | Site" given "Headline".
 _SEPARATOR_START = re.compile(r"^(?:\s+[|\-–—·•»:/~*]+\s+|\s*[|｜ㅣ：]\s*|\s*--\s*|\s*-)")
 _DATE_SEGMENT = re.compile(r"^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s*$")
 _PREFIX_SEPARATOR = re.compile(r"^([^:|]{2,40})(?::\s+|\s+[|\-–—]\s+)")
 _ALNUM = re.compile(r"[\W_]+", re.UNICODE)
-_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*$")
+_ELLIPSIS = re.compile(r"(?<!\s)\s*(?:\.\.\.|…)\s*$")
 
 
 def squash(text: str) -> str:
@@ -77,7 +86,7 @@ def strip_site_name(title: str, site_names: Iterable[str], url: str, *, drop_pip
     ``drop_pipe_suffix`` also drops a last "| anything" segment of up to four words, which
     in a <title> is nearly always the site or section (used only for the <title> fallback).
     """
-    title = clean_space(title)
+    title = clean_field(title, MAX_TITLE_CHARS)
     names = [name for name in site_names if name]
     labels = _host_labels(url)
     for _ in range(3):  # "Headline | Section | Site"
@@ -113,7 +122,8 @@ def choose_title(data: StructuredData, article: dict[str, Any] | None, site_name
     h1 = data.h1[0] if data.h1 else ""
     candidates: list[str] = []
     if article:
-        candidates += [clean_space(text_value(article.get("headline"))), clean_space(text_value(article.get("name")))]
+        candidates += [clean_field(text_value(article.get("headline")), MAX_TITLE_CHARS),
+                       clean_field(text_value(article.get("name")), MAX_TITLE_CHARS)]
     candidates += [data.first_meta("og:title") or "", data.first_meta("twitter:title") or ""]
     stripped = [strip_site_name(candidate, site_names, url) for candidate in candidates if candidate]
     others = [*stripped, *data.h1]
@@ -131,7 +141,7 @@ def choose_title(data: StructuredData, article: dict[str, Any] | None, site_name
         return h1
     if data.title_tag:
         return strip_site_name(data.title_tag, site_names, url, drop_pipe_suffix=True)
-    return clean_space(resolve(fallback)) or h1
+    return clean_field(resolve(fallback), MAX_TITLE_CHARS) or h1
 
 
 # --------------------------------------------------------------------------- the article object
@@ -178,8 +188,8 @@ def choose_article_object(data: StructuredData, page_urls: set[str]) -> dict[str
 _BYLINE_PREFIX = re.compile(
     r"^(?:(?i:(?:written|reported|posted|text|story|photos?)\s+)?(?i:by|von|par|por|door|af|av|przez|от|автор|autor|autorin|author|text)|di|de|da)\s*[:\-]?\s+",
 )
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||/|\band\b|&|\bund\b|\bet\b|\bog\b|\bsowie\b)\s*", re.IGNORECASE)
-_EMAIL = re.compile(r"\S+@\S+\.\S+")
+_AUTHOR_SPLIT = re.compile(r"(?<!\s)\s*(?:,|;|\||/|\band\b|&|\bund\b|\bet\b|\bog\b|\bsowie\b)\s*", re.IGNORECASE)
+_TOKEN = re.compile(r"\S+")
 # "Elena Oberholzer (obe)": initials or a domain in brackets; an unclosed one at the end.
 _PARENTHESIS = re.compile(r"\s*\([^)]*(?:\)|$)")
 # Picture credits that leak into author fields.
@@ -195,10 +205,23 @@ _BOILERPLATE_AUTHORS = re.compile(
     re.IGNORECASE,
 )
 _TRAILING_ROLE = re.compile(
-    r",?\s+(?:\||-|–|—)?\s*(?:staff writer|staff reporter|senior (?:writer|reporter|editor|correspondent)|"
+    r"(?:,\s++|(?<!\s)\s++)(?:\||-|–|—)?\s*+(?:staff writer|staff reporter|senior (?:writer|reporter|editor|correspondent)|"
     r"correspondent|reporter|contributor|editor)\b.*$",
     re.IGNORECASE,
 )
+
+
+def _is_email(token: str) -> bool:
+    """``token`` holds an e-mail address: a character, "@", a character, ".", a character.
+
+    What ``\\S+@\\S+\\.\\S+`` matched, decided in one pass (the pattern backtracked cubically
+    on a run of "@" in an author field: 3 s for 1,600 characters)."""
+    at = token.find("@", 1)
+    return at > 0 and token.find(".", at + 2, len(token) - 1) != -1
+
+
+def _without_emails(text: str) -> str:
+    return _TOKEN.sub(lambda m: " " if _is_email(m.group()) else m.group(), text)
 
 
 def clean_authors(raw: Iterable[str]) -> list[str]:
@@ -207,10 +230,12 @@ def clean_authors(raw: Iterable[str]) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     for entry in raw:
+        if len(entry) > 4 * MAX_BYLINE_CHARS:
+            continue  # no byline is that long
         entry = clean_space(entry)
-        if not entry or entry.startswith(("http://", "https://", "//")):
+        if not entry or len(entry) > MAX_BYLINE_CHARS or entry.startswith(("http://", "https://", "//")):
             continue
-        entry = _PARENTHESIS.sub("", _EMAIL.sub(" ", entry))
+        entry = _PARENTHESIS.sub("", _without_emails(entry))
         for part in _AUTHOR_SPLIT.split(entry):
             part = _BYLINE_PREFIX.sub("", part.strip(" .:-–—•·()[]\"'"))
             part = _TRAILING_ROLE.sub("", part).strip(" .:-–—•·()[]\"'")
@@ -295,7 +320,7 @@ def parse_date(value: str | None) -> datetime | None:
         return None
     value = value.strip()
     # A year is required: dateutil fills a missing one with this year's.
-    if not value or not _YEAR.search(value):
+    if not value or len(value) > MAX_DATE_CHARS or not _YEAR.search(value):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -387,7 +412,7 @@ def choose_canonical(data: StructuredData, article: dict[str, Any] | None, page_
     """
     candidates = [data.canonical_link, data.first_meta("og:url")]
     for candidate in candidates:
-        if not candidate:
+        if not candidate or len(candidate) > MAX_URL_CHARS:
             continue
         absolute = urljoin(page_url, candidate.strip())
         if urlsplit(absolute).scheme not in ("http", "https"):
@@ -399,6 +424,8 @@ def choose_canonical(data: StructuredData, article: dict[str, Any] | None, page_
 
 
 _LANG = re.compile(r"^([a-zA-Z]{2})(?:$|[-_])")
+# Browsers and Scrapy refuse longer URLs (Scrapy's URLLENGTH_LIMIT).
+MAX_URL_CHARS = 2083
 
 
 def _iso639_1(value: str | None) -> str | None:
@@ -425,8 +452,8 @@ def choose_site_name(data: StructuredData, article: dict[str, Any] | None, fallb
         fallback,
     ]
     for candidate in map(resolve, candidates):
-        if candidate and clean_space(candidate):
-            return clean_space(candidate)
+        if candidate and clean_field(candidate, MAX_TITLE_CHARS):
+            return clean_field(candidate, MAX_TITLE_CHARS)
     return None
 
 
@@ -441,13 +468,13 @@ def site_names_for_titles(data: StructuredData, article: dict[str, Any] | None, 
         data.first_meta("twitter:site"),
         *[text_value(org.get("name")) for org in data.organizations],
     ]
-    return [clean_space(name).lstrip("@") for name in names if name and clean_space(name)]
+    return [clean_field(name, MAX_TITLE_CHARS).lstrip("@") for name in names if name and clean_space(name[:100])]
 
 
 def choose_description(data: StructuredData, article: dict[str, Any] | None, fallback: Fallback) -> str | None:
     for candidate in map(resolve, (data.first_meta("og:description"), data.first_meta("description"), text_value(article.get("description")) if article else None, fallback)):
-        if candidate and clean_space(candidate):
-            return clean_space(candidate)
+        if candidate and clean_field(candidate):
+            return clean_field(candidate)
     return None
 
 
@@ -457,7 +484,7 @@ def choose_description(data: StructuredData, article: dict[str, Any] | None, fal
 # "Aktualisiert am 03.03.2026, 10:05 Uhr", "Mis à jour le 3 mars 2026 à 10h05".
 _UPDATE_LINE = re.compile(
     r"^\s*(?:last\s+|zuletzt\s+)?(?:updated|modified|aktualisiert|geändert|mis à jour|mise à jour|actualizado|actualización|aggiornato|bijgewerkt)"
-    r"(?:\s+(?:am|on|le|el|il|op|at|um))?\s*[:\-–—|]?\s*(?P<date>.{3,60}?)\s*$",
+    r"(?:\s+(?:am|on|le|el|il|op|at|um))?\s*+[:\-–—|]?\s*+(?P<date>.{3,60}?)\s*$",
     re.IGNORECASE,
 )
 _MONTHS = {
@@ -477,6 +504,7 @@ _ENGLISH_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}(?:[./-]\d{2,4})?\b")
 _DATE_FILLERS = re.compile(r"\b(?:uhr|um|à|a las|alle|om|at|de|del)\b|(?<=\d)h(?=\d)", re.IGNORECASE)
 _UPDATE_MAX_WORDS = 14
+_UPDATE_MAX_CHARS = 400
 _SKIPPED_CONTAINERS = {"aside", "nav", "footer", "li", "a", "script", "style", "noscript", "template"}
 
 
@@ -501,6 +529,20 @@ def _parse_update_date(text: str, published: datetime | None, now: datetime, day
     return parsed, has_time
 
 
+def _short_text(element: Any, limit: int) -> str | None:
+    """The text of ``element`` as one line, or None when it is longer than ``limit``:
+    read only that far (its text_content would copy every ancestor's whole text, once per
+    ancestor, which on deeply nested markup is quadratic)."""
+    pieces: list[str] = []
+    length = 0
+    for piece in element.itertext():
+        length += len(piece)
+        if length > limit:
+            return None
+        pieces.append(piece)
+    return " ".join("".join(pieces).split())
+
+
 def update_lines(tree: Any) -> list[str]:
     """The dates of the "Updated ..." lines of the article, in page order (read them before
     trafilatura prunes the tree). Looked for in <article> when the page has one (else the whole
@@ -508,7 +550,7 @@ def update_lines(tree: Any) -> list[str]:
     found: list[str] = []
     for scope in tree.xpath("//article") or [tree]:
         for element in scope.iter("p", "span", "div", "time", "small", "em", "strong", "b", "i", "dd", "td"):
-            text = " ".join(element.text_content().split())
+            text = _short_text(element, _UPDATE_MAX_CHARS)
             if not text or len(text.split()) > _UPDATE_MAX_WORDS:
                 continue
             match = _UPDATE_LINE.match(text)

@@ -29,6 +29,9 @@ _NEWS_TYPES = ARTICLE_TYPES - {"videoobject", "socialmediaposting", "scholarlyar
 _WEBPAGE_TYPES = frozenset({"webpage", "itempage", "collectionpage"})
 
 _WHITESPACE = re.compile(r"\s+")
+# What a page says of itself in one field (a <meta> content, <title>, an <h1>) is short;
+# longer values are cut here, before any pattern of extract/metadata.py reads them.
+MAX_FIELD_CHARS = 2000
 # Trailing commas, HTML comments and CDATA wrappers are the usual ways JSON-LD blocks break.
 _JSON_JUNK = re.compile(r"^\s*(?:<!--|/\*\s*<!\[CDATA\[\s*\*/|<!\[CDATA\[)|(?:-->|/\*\s*\]\]>\s*\*/|\]\]>)\s*$")
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -39,6 +42,13 @@ def clean_space(value: str | None) -> str:
     if not value:
         return ""
     return _WHITESPACE.sub(" ", html.unescape(str(value))).strip()
+
+
+def clean_field(value: str | None, limit: int = MAX_FIELD_CHARS) -> str:
+    """``clean_space`` of a field the page controls, at most ``limit`` characters."""
+    if not value:
+        return ""
+    return clean_space(str(value)[: 4 * limit])[:limit]
 
 
 def type_names(obj: dict[str, Any]) -> set[str]:
@@ -76,11 +86,13 @@ def _load_json(text: str) -> Any:
     text = _JSON_JUNK.sub("", text.strip()).strip().rstrip(";")
     try:
         return json.loads(text, strict=False)
+    except RecursionError:
+        return None  # nested deeper than Python's stack: no publisher writes that
     except ValueError:
         pass
     try:
         return json.loads(_TRAILING_COMMA.sub(r"\1", text), strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -117,24 +129,24 @@ def read_structured_data(tree: HtmlElement) -> StructuredData:
         key = meta.get("property") or meta.get("name") or meta.get("itemprop") or meta.get("http-equiv")
         content = meta.get("content")
         if key and content is not None:
-            data.meta.setdefault(key.strip().lower(), []).append(clean_space(content))
+            data.meta.setdefault(key.strip().lower()[:100], []).append(clean_field(content))
     # itemprop dates are often on <time>/<span> elements rather than <meta>.
     for element in tree.xpath('//*[@itemprop="datePublished" or @itemprop="dateModified"][not(self::meta)]'):
         value = element.get("datetime") or element.get("content")
         if value:
-            data.meta.setdefault(element.get("itemprop").lower(), []).append(value.strip())
+            data.meta.setdefault(element.get("itemprop").lower(), []).append(value.strip()[:MAX_FIELD_CHARS])
     for element in tree.xpath("//time[@pubdate]"):
         value = element.get("datetime") or element.get("pubdate")
         if value:
-            data.time_pubdate.append(value.strip())
+            data.time_pubdate.append(value.strip()[:MAX_FIELD_CHARS])
 
     for link in tree.xpath('//link[@href][contains(concat(" ", translate(@rel, "CANONICAL", "canonical"), " "), " canonical ")]'):
-        data.canonical_link = link.get("href").strip()
+        data.canonical_link = link.get("href").strip()[:MAX_FIELD_CHARS]
         break
     title = tree.find(".//title")
     if title is not None:
-        data.title_tag = clean_space(title.text_content())
-    data.h1 = [text for text in (clean_space(h.text_content()) for h in tree.iter("h1")) if text]
+        data.title_tag = clean_field(title.text_content())
+    data.h1 = [text for text in (clean_field(h.text_content()) for h in tree.iter("h1")) if text]
     root = tree.getroottree().getroot()
     data.html_lang = root.get("lang") or root.get("xml:lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
     return data

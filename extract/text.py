@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 
 _MAX_CHROME_WORDS = 10
+# Chrome lines are short: a longer line is article text, and no pattern below reads it (each
+# is bounded by this, so a paragraph of one 40 KB "word" costs nothing).
+_MAX_CHROME_CHARS = 400
 
 _RELATIVE_TIME = (
     r"(?:\d+|an?|one|few)\s+(?:sec(?:ond)?s?|min(?:ute)?s?|h(?:ou)?rs?|hours?|days?|weeks?|months?|years?)\s+ago"
@@ -60,7 +63,7 @@ _SENTENCE_END = re.compile(r"[.!?…:\"”»)]\s*$")
 # the time changes when the page is touched, the byline does not.
 _BYLINE_START = re.compile(r"^\s*(?:by|von|par|por|door|di|af|av)\s+\S", re.IGNORECASE)
 _BYLINE_TIME = re.compile(
-    r"(?:\s*[,|·•\-–—]\s*|\s+)(?:(?:updated|published|posted|aktualisiert(?: am)?|am|on|le|el)\s*:?\s*)?"
+    r"(?<!\s)(?:\s*[,|·•\-–—]\s*|\s+)(?:(?:updated|published|posted|aktualisiert(?: am)?|am|on|le|el)\s*:?\s*)?"
     r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?"
     r"(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|[a-zäéû]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?(?:\s+\d{4})?|\d{1,2}\.?\s+[a-zäéû]{3,9}\.?(?:\s+\d{4})?)?"
     r"[,\s]*(?:(?:at|um|à|a las)\s+)?(?:\d{1,2}[:.h]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s*(?:uhr|h|[a-z]{2,4}t|utc|gmt))?|\d{1,2}\s*[ap]\.?m\.?)\s*$",
@@ -78,6 +81,8 @@ _MAX_COOKIE_WORDS = 40
 
 
 def is_chrome_line(line: str) -> bool:
+    if len(line) > _MAX_CHROME_CHARS:
+        return False
     words = len(line.split())
     if words <= _MAX_CHROME_WORDS and _CHROME.match(line):
         return True
@@ -90,7 +95,7 @@ def is_chrome_line(line: str) -> bool:
 
 def without_byline_time(line: str) -> str:
     """A byline without the time stamp at its end: "By Jane Doe, 10:42 AM" → "By Jane Doe"."""
-    if len(line.split()) > _MAX_BYLINE_WORDS or not _BYLINE_START.match(line):
+    if len(line) > _MAX_CHROME_CHARS or len(line.split()) > _MAX_BYLINE_WORDS or not _BYLINE_START.match(line):
         return line
     stripped = _BYLINE_TIME.sub("", line).rstrip(" ,|·•-–—")
     return stripped if len(stripped.split()) >= 2 else line
@@ -100,7 +105,7 @@ def _without_teaser_lists(lines: list[str]) -> list[str]:
     kept: list[str] = []
     in_list = False
     for line in lines:
-        if TEASER_HEADING.match(line):
+        if len(line) <= _MAX_CHROME_CHARS and TEASER_HEADING.match(line):
             in_list = True
             continue
         if in_list and len(line.split()) <= _MAX_TEASER_HEADLINE_WORDS and not _SENTENCE_END.search(line):
@@ -118,10 +123,15 @@ def clean_text(text: str) -> str:
     return "\n".join(_without_teaser_lists(kept))
 
 
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, Chinese, Japanese.
+_UNSPACED_SCRIPT = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u9fff\uf900-\ufaff]")
+
+
 def word_count(text: str) -> int:
     words = text.split()
     # Scripts written without spaces (Chinese, Japanese, Thai) count characters: roughly
-    # two per word keeps a short brief in those languages above the same threshold.
+    # two per word keeps a short brief in those languages above the same threshold. Only
+    # their characters count: one 40 KB "word" of Latin letters is one word, not 20,000.
     if words and sum(len(word) for word in words) / len(words) > 15:
-        return sum(len(word) for word in words) // 2
+        return max(len(words), len(_UNSPACED_SCRIPT.findall(text)) // 2)
     return len(words)

@@ -146,15 +146,19 @@ def beat(ctx: click.Context, config_path: Path | None) -> None:
 
 @main.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5555, show_default=True)
-def flower(port: int) -> None:
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface, e.g. inside a container).")
+def flower(port: int, address: str) -> None:
     """Flower, the Celery dashboard, behind basic auth (NEWSDEDUP_FLOWER_AUTH)."""
-    from workers.app import run_flower
+    from workers.app import check_flower_auth, run_flower
 
     settings = _settings()
     _require_redis(settings)
-    if not settings.flower_auth or ":" not in settings.flower_auth:
-        raise click.UsageError("NEWSDEDUP_FLOWER_AUTH must be set to user:password; Flower will not start without auth")
-    run_flower(settings, port)
+    try:
+        check_flower_auth(settings.flower_auth)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    run_flower(settings, port, address)
 
 
 @main.command()

@@ -16,6 +16,11 @@ argument (the argument wins for a path both name). Keys of one route, all option
 ``encoding``        re-encode the (UTF-8) file in this codec before sending, e.g. ``latin-1``
 ``generate_bytes``  send this many bytes of generated HTML (a huge page) instead of a file
 ``headers``         extra response headers, a mapping
+``sitemap_tree``    answer a sitemap index listing this many children below the path asked
+                    (``/tree/1.xml`` lists ``/tree/1/1.xml`` ... ): an endless tree of indexes
+                    when the route's key ends in ``*``
+
+A route key ending in ``*`` applies to every path that starts with what comes before it.
 
 String values may use ``{base_url}``, ``{host}`` and ``{port}`` of this server; a redirect
 to another site names that server's ``base_url`` (``set_routes()`` once it is started).
@@ -177,8 +182,11 @@ class SiteServer:
             routes.update(json.loads(routes_file.read_text(encoding="utf-8")))
         with self._lock:
             routes.update(self._extra_routes)
-        route = dict(routes.get(path, {}))
-        return {k: self._expand(v) for k, v in route.items()}
+        route = routes.get(path)
+        if route is None:
+            prefixes = [key for key in routes if key.endswith("*") and path.startswith(key[:-1])]
+            route = routes[max(prefixes, key=len)] if prefixes else {}
+        return {k: self._expand(v) for k, v in dict(route).items()}
 
     def _expand(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -234,6 +242,14 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
             return status
         if "generate_bytes" in route:
             return self._send_generated(int(route["generate_bytes"]), route, send_body)
+        if "sitemap_tree" in route:
+            stem = path[:-len(".xml")] if path.endswith(".xml") else path.rstrip("/")
+            children = "".join(f"<sitemap><loc>{self.site.base_url}{stem}/{i}.xml</loc></sitemap>"
+                               for i in range(1, int(route["sitemap_tree"]) + 1))
+            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/'
+                    f'schemas/sitemap/0.9">{children}</sitemapindex>\n').encode()
+            self._send(200, body, {"Content-Type": "application/xml"}, send_body)
+            return 200
 
         body, mtime = self._body(path, route)
         if body is None:

@@ -38,22 +38,37 @@ def feed_record(article: Article, urls: Iterable[Url]) -> dict[str, Any]:
     }
 
 
+# A diff compares at most this much of each text (and this many lines): its cost is bounded
+# whatever was stored (texts stored before NEWSDEDUP_MAX_TEXT_CHARS existed may be longer).
+# difflib is quadratic in lines on texts of many similar short lines: 1,000 lines cost at
+# most about 0.25 s (bench/hostile_input.py); a news article has a few dozen paragraphs.
+DIFF_MAX_CHARS = 100_000
+DIFF_MAX_LINES = 1_000
+
+
 def text_diff(previous: str, current: str, previous_version: int, version: int) -> str:
-    """A unified diff of two texts, line (paragraph) by line."""
-    lines = difflib.unified_diff(
-        previous.splitlines(),
-        current.splitlines(),
-        fromfile=f"version {previous_version}",
-        tofile=f"version {version}",
-        lineterm="",
-    )
-    return "\n".join(lines)
+    """A unified diff of two texts, line (paragraph) by line; of their beginnings only, with
+    a note saying so, when either is longer than DIFF_MAX_CHARS or DIFF_MAX_LINES."""
+    old, old_cut = _diff_input(previous)
+    new, new_cut = _diff_input(current)
+    lines = difflib.unified_diff(old, new, fromfile=f"version {previous_version}", tofile=f"version {version}",
+                                 lineterm="")
+    diff = "\n".join(lines)
+    if old_cut or new_cut:
+        diff += (f"\n[diff cut: only the first {DIFF_MAX_CHARS} characters and {DIFF_MAX_LINES} lines "
+                 "of each version were compared]")
+    return diff
 
 
-def version_records(versions: Iterable[Version]) -> list[dict[str, Any]]:
-    """The versions of one article, oldest first (docs/http-api.md)."""
+def _diff_input(text: str) -> tuple[list[str], bool]:
+    lines = text[:DIFF_MAX_CHARS].splitlines()
+    return lines[:DIFF_MAX_LINES], len(text) > DIFF_MAX_CHARS or len(lines) > DIFF_MAX_LINES
+
+
+def version_records(versions: Iterable[Version], previous: Version | None = None) -> list[dict[str, Any]]:
+    """The versions of one article, oldest first (docs/http-api.md); ``previous`` is
+    the version before the first of them (for its diff), if any."""
     records: list[dict[str, Any]] = []
-    previous: Version | None = None
     for row in sorted(versions, key=lambda v: v.version):
         records.append({
             "version": row.version,

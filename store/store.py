@@ -347,12 +347,17 @@ class Store:
                 return None
             return feed_record(found, self._urls_of(session, [article_id]).get(article_id, []))
 
-    def versions(self, article_id: str) -> list[dict[str, Any]]:
+    def versions(self, article_id: str, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """The article's versions numbered above ``after``, oldest first, at most ``limit``;
+        each with its diff against the version before it."""
         with self._reading() as session:
-            rows = session.scalars(
-                select(Version).where(Version.article_id == article_id).order_by(Version.version)
-            ).all()
-            return version_records(rows)
+            query = (select(Version).where(Version.article_id == article_id, Version.version >= after)
+                     .order_by(Version.version))
+            if limit is not None:
+                query = query.limit(limit + 1)
+            rows = list(session.scalars(query).all())
+            previous = rows.pop(0) if rows and rows[0].version == after else None
+            return version_records(rows[:limit] if limit is not None else rows, previous)
 
     def ping(self) -> bool:
         """True when the database answers (for /healthz)."""

@@ -2,17 +2,25 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 
 from crawler.page import Page
 from dedup import DedupParams
 from workers.pipeline import PreparedPage, prepare_page
 
 KILL_MARKER = "<!-- kill the extraction process -->"
+HANG_MARKER = "<!-- hang the extraction process -->"
 
 
-def prepare_or_die(page: Page, min_words: int, params: DedupParams) -> PreparedPage:
+def prepare_or_die(page: Page, min_words: int, params: DedupParams, max_text_chars: int) -> PreparedPage:
     """``prepare_page``, except that a page carrying KILL_MARKER ends the process at once,
-    as a crash in native code or the OOM killer would."""
+    as a crash in native code or the OOM killer would, and one carrying HANG_MARKER never
+    ends (a page stuck in native code, where no signal reaches)."""
     if KILL_MARKER in page.html:
         os._exit(70)
-    return prepare_page(page, min_words, params)
+    if HANG_MARKER in page.html:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGINT, signal.SIGTERM})
+        while True:
+            time.sleep(1)
+    return prepare_page(page, min_words, params, max_text_chars)

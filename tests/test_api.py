@@ -135,6 +135,7 @@ def test_versions_oldest_first_with_similarity_and_diff(client, store):
     assert "-The harbour stays closed." in items[1]["diff"]
     assert "+The harbour reopens on Monday." in items[1]["diff"]
 
+    assert client.get(f"/v1/articles/{created.article_id}/versions").json()["next_after"] is None
     article = client.get(f"/v1/articles/{created.article_id}").json()
     assert article["sources"] == ["alpha-news", "beta-wire"]
     assert "https://beta-wire.example/copy.html" in article["urls"]
@@ -197,3 +198,36 @@ def test_many_concurrent_feed_requests_all_succeed(client, store):
         return [r.status_code for r in responses]
 
     assert asyncio.run(hammer()) == [200] * 300
+
+
+def test_versions_come_a_page_at_a_time_each_with_its_diff(client, store):
+    created = add_article(store, text="Paragraph one.\nVersion 1 of the story.", title="v1")
+    url = store.article(created.article_id)["canonical_url"]
+    for number in range(2, 8):
+        add_version(store, created.article_id, url, f"Paragraph one.\nVersion {number} of the story.", f"v{number}")
+
+    seen, after, pages = [], 0, 0
+    while True:
+        page = client.get(f"/v1/articles/{created.article_id}/versions", params={"after": after, "limit": 3}).json()
+        seen += page["items"]
+        pages += 1
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert pages == 3 and [v["version"] for v in seen] == list(range(1, 8))
+    # A page that starts after version 1 still diffs its first version against the one before.
+    assert "-Version 3 of the story." in seen[3]["diff"] and "+Version 4 of the story." in seen[3]["diff"]
+    assert client.get(f"/v1/articles/{created.article_id}/versions", params={"limit": 51}).status_code == 422
+    assert client.get(f"/v1/articles/{created.article_id}/versions", params={"after": 7}).json() == {
+        "items": [], "next_after": None}
+
+
+def test_a_diff_of_huge_texts_is_bounded_and_says_so():
+    from store.records import DIFF_MAX_CHARS, text_diff
+
+    previous = "\n".join(f"line {i} of a very long text" for i in range(100_000))
+    current = previous.replace("line 5 of", "line five of")
+    diff = text_diff(previous, current, 1, 2)
+    assert "+line five of a very long text" in diff
+    assert diff.endswith(f"[diff cut: only the first {DIFF_MAX_CHARS} characters and 1000 lines of each version were compared]")
+    assert "[diff cut" not in text_diff("a\nb", "a\nc", 1, 2)

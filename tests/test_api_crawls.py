@@ -104,7 +104,7 @@ def test_post_crawl_runs_a_real_crawl_in_a_child_process(sqlite_url, tmp_path, s
         _publish_demo_site("harbor-times", site, www)
         sources = tmp_path / "sources.yaml"
         sources.write_text(f"sources:\n  - name: harbor-times\n    feeds: ['{site.base_url}/feed.xml']\n"
-                           f"    schedule: 15m\n", encoding="utf-8")
+                           f"    schedule: 15m\n    allow_private_addresses: true\n", encoding="utf-8")
         settings = Settings(database_url=sqlite_url, config=sources, api_token=TOKEN)
         auth = {"Authorization": f"Bearer {TOKEN}"}
         with api(settings, store) as running, httpx.Client(base_url=running.base_url, headers=auth, timeout=30) as client:

@@ -91,6 +91,7 @@ def test_dead_redis_makes_healthz_503_and_metrics_say_so(sqlite_url, store):
         assert body["status"] == "unavailable"
         assert set(body["failed"]) == {"redis"}
         assert "Connection" in body["failed"]["redis"]
+        assert "127.0.0.1" not in response.text and ":1" not in response.text  # no connection details
 
         metrics = httpx.get(running.base_url + "/metrics", timeout=30)
         assert metrics.status_code == 200
@@ -114,6 +115,7 @@ def test_lost_database_makes_healthz_503(postgres_url, postgres_admin_url):
             assert response.status_code == 503
             assert set(response.json()["failed"]) == {"store"}
             assert response.json()["failed"]["store"].startswith("OperationalError")
+            assert name not in response.text and "5432" not in response.text and "postgres" not in response.text
 
             found = samples(httpx.get(running.base_url + "/metrics", timeout=30).text)
             assert found[("newsdedup_store_up", ())] == 0

@@ -32,7 +32,7 @@ def test_bad_pages_are_counted_recorded_and_never_articles(tmp_path: Path) -> No
         config.write_text(yaml.safe_dump(sources))
         database = f"sqlite:///{tmp_path / 'store.db'}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-        env.update(NEWSDEDUP_DATABASE_URL=database, NEWSDEDUP_CONFIG=str(config),
+        env.update(NEWSDEDUP_DATABASE_URL=database, NEWSDEDUP_CONFIG=str(config), NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
                    NEWSDEDUP_DOWNLOAD_TIMEOUT="1", NEWSDEDUP_MAX_PAGE_BYTES="1000000",
                    NEWSDEDUP_RETRY_TIMES="1")
         crawl = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=env,

@@ -116,3 +116,23 @@ def test_a_child_process_environment_carries_exactly_these_settings() -> None:
     assert "NEWSDEDUP_REDIS_URL" not in env          # unset here: the child runs embedded too
     assert Settings(**{k[len("NEWSDEDUP_"):].lower(): v for k, v in env.items()
                        if k.startswith("NEWSDEDUP_")}) == settings
+
+
+def test_a_crawl_child_process_gets_no_secret_it_has_no_use_for() -> None:
+    settings = Settings(database_url="sqlite:////tmp/child.db", api_token="t0ken", flower_auth="ops:s3cret")
+    env = settings.crawl_environment({"PATH": "/bin", "NEWSDEDUP_API_TOKEN": "inherited"})
+    assert env["NEWSDEDUP_DATABASE_URL"] == "sqlite:////tmp/child.db"
+    assert not {"NEWSDEDUP_API_TOKEN", "NEWSDEDUP_FLOWER_AUTH", "NEWSDEDUP_API_HOST", "NEWSDEDUP_API_PORT"} & set(env)
+    assert "t0ken" not in env.values() and "ops:s3cret" not in env.values()
+
+
+def test_private_addresses_are_an_explicit_opt_in_per_source() -> None:
+    sources = parse_sources({"sources": [
+        {"name": "intranet", "feeds": ["http://news.corp:8080/rss"], "allow_private_addresses": True},
+        {"name": "public", "feeds": ["https://example.com/rss"]},
+    ]})
+    assert [s.allow_private_addresses for s in sources] == [True, False]
+    assert sources[0].ports == {8080} and sources[1].ports == {443}
+    assert Settings.model_fields["allow_private_addresses"].default is False
+    with pytest.raises(ConfigError, match="source 'x', key 'allow_private_addresses': must be true or false"):
+        parse_sources({"sources": [{"name": "x", "feeds": ["http://a/"], "allow_private_addresses": "yes"}]})

@@ -24,6 +24,7 @@ SITES = Path(__file__).parent / "sites"
 USER_AGENT = "newsdedup-testbot/1.0 (+https://example.invalid/bot)"
 TEST_SETTINGS = {
     "user_agent": USER_AGENT,
+    "allow_private_addresses": True,  # the sites are served on loopback
     "download_timeout": 1.0,          # slow.html waits 5 s
     "max_page_bytes": 1_000_000,      # huge.html is 3 MB
     "retry_times": 1,

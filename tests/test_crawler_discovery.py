@@ -73,11 +73,47 @@ def test_sitemap_index_lists_child_sitemaps_not_articles():
     assert found.sitemaps == ["http://news.example/s1.xml"] and found.articles == []
 
 
-def test_xml_entities_are_not_expanded():
+def test_xml_entities_are_refused_never_expanded():
     xml = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
       <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>&e;</loc></url></urlset>"""
-    found = parse_sitemap(xml, "http://news.example/s.xml")
-    assert found.articles == []
+    with pytest.raises(BrokenDocument, match="declares entities"):
+        parse_sitemap(xml, "http://news.example/s.xml")
+
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY lol "lol">\n'
+                  + b"".join(b'<!ENTITY lol%d "%s">\n' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+                             for i in range(1, 10))
+                  + b']>\n<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title>'
+                  b"<link>http://news.example/2025/01/a.html</link></item></channel></rss>")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_feed_that_declares_entities_is_a_broken_feed(encoding: str):
+    body = BILLION_LAUGHS if encoding == "utf-8" else BILLION_LAUGHS.decode().replace(
+        'version="1.0"?', 'version="1.0" encoding="utf-16"?').encode("utf-16")
+    with pytest.raises(BrokenDocument, match="broken feed: declares entities"):
+        parse_feed(body, "http://news.example/rss.xml", "application/rss+xml")
+    external = (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+                b'<rss version="2.0"><channel><item><title>&xxe;</title><link>http://news.example/a</link></item></channel></rss>')
+    with pytest.raises(BrokenDocument, match="declares entities"):
+        parse_feed(external, "http://news.example/rss.xml")
+    # One flat entity of markup referenced many times: feedparser keeps its declaration, and
+    # its expansion cost super-linear time (10 KB: about 20 s) before it was refused.
+    flat = (b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + b"<b>lol</b>" * 48 + b'">\n]>\n'
+            b'<rss version="2.0"><channel><item><link>http://news.example/a</link><description>'
+            + b"&a;" * 3000 + b"</description></item></channel></rss>")
+    with pytest.raises(BrokenDocument, match="declares entities"):
+        parse_feed(flat, "http://news.example/rss.xml")
+
+
+def test_a_feed_with_a_plain_doctype_is_read():
+    body = (b'<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+            b'"http://my.netscape.com/publish/formats/rss-0.91.dtd">\n<rss version="0.91"><channel><title>T</title>'
+            b"<item><title>A &amp; B</title><link>http://news.example/2025/01/a.html</link></item></channel></rss>")
+    found = parse_feed(body, "http://news.example/rss.xml")
+    assert [link.url for link in found.articles] == ["http://news.example/2025/01/a.html"]
+    assert found.articles[0].hints["title"] == "A & B"
 
 
 def test_gzip_bomb_over_the_size_limit_is_refused():

@@ -35,6 +35,22 @@ def test_flower_refuses_to_start_without_auth(monkeypatch: pytest.MonkeyPatch) -
     assert "NEWSDEDUP_FLOWER_AUTH" in result.output
 
 
+@pytest.mark.parametrize(("auth", "why"), [
+    ("ops:se,cret", "must not contain a comma"),     # Flower would accept "ops:se" and "cret"
+    ("ops:", "password (after the first ':') must not be empty"),
+    (":s3cret", "with a user name before the first ':'"),
+    ("ops", "with a user name before the first ':'"),
+])
+def test_flower_refuses_credentials_it_would_misread(auth: str, why: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("NEWSDEDUP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSDEDUP_REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.setenv("NEWSDEDUP_FLOWER_AUTH", auth)
+    result = CliRunner().invoke(main, ["flower", "--port", "5599"])
+    assert result.exit_code == 2
+    assert "NEWSDEDUP_FLOWER_AUTH" in result.output and why in result.output
+
+
 @pytest.mark.parametrize("command", ["worker", "beat", "flower"])
 def test_distributed_commands_refuse_without_redis(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [k for k in os.environ if k.startswith("NEWSDEDUP_")]:
@@ -84,6 +100,9 @@ def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_
         assert first == 401
         assert status_of(url, "ops:wrong") == 401
         assert status_of(url, "ops:s3cret") == 200
+        # It listens on 127.0.0.1 only (--address), not on every interface.
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            status_of(f"http://127.0.0.2:{port}/", "ops:s3cret")
         # The password is not on the command line for `ps` to show.
         assert "s3cret" not in " ".join(process.args)  # type: ignore[arg-type]
     finally:

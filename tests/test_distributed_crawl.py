@@ -36,7 +36,7 @@ def world(tmp_path: Path, redis_url: str, postgres_url: str):
     with DemoSites(tmp_path) as sites:
         try:
             env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-            env.update(NEWSDEDUP_DATABASE_URL=postgres_url, NEWSDEDUP_REDIS_URL=redis_url,
+            env.update(NEWSDEDUP_DATABASE_URL=postgres_url, NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
                        NEWSDEDUP_CONFIG=str(sites.sources_file), NEWSDEDUP_LSH_BASENAME="crawl-test")
             for name in ("c1", "c2"):
                 log = open(tmp_path / f"{name}.log", "wb")

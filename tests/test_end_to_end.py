@@ -30,7 +30,7 @@ SUMMARY = re.compile(
 def world(tmp_path: Path):
     with DemoSites(tmp_path) as sites:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
+        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
                    NEWSDEDUP_CONFIG=str(sites.sources_file))
         yield sites.servers, env, sites.publish, sites.placeholders
 

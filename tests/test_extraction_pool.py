@@ -14,7 +14,7 @@ from workers.embedded import EmbeddedSink
 from workers.extraction_pool import ExtractionPool, extraction_processes
 from workers.pipeline import PageOutcome
 from workers.services import open_embedded_pipeline
-from tests.pool_helpers import KILL_MARKER, prepare_or_die
+from tests.pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -100,6 +100,42 @@ def test_a_page_that_kills_its_extraction_process_fails_alone(tmp_path) -> None:
         assert [f["url"] for f in failures if f["stage"] == "process"] == [killer.url]
     finally:
         store.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_page_past_its_time_budget_is_failed_as_timed_out_and_its_process_replaced(tmp_path) -> None:
+    pages = mixed_pages()[:5]
+    stuck = page("https://www.daily-example.com/stuck", pages[0].html.replace("<body>", "<body>" + HANG_MARKER))
+    pages.insert(1, stuck)
+    url = f"sqlite:///{tmp_path / 'stuck.db'}"
+    params = open_embedded_pipeline(Settings(database_url=url)).params
+    # One process: the pages after the stuck one can only be extracted by its replacement.
+    pool = ExtractionPool(1, 20, params, prepare=prepare_or_die, time_limit=2.0)
+    outcomes, feed = crawl(url, pages, pool)
+
+    assert [(o.url, o.kind, o.reason) for o in outcomes if o.url == stuck.url] == [(stuck.url, "failed", "timed out")]
+    others = [o for o in outcomes if o.url != stuck.url]
+    assert len(others) == 5 and "failed" not in {o.kind for o in others}
+    assert len(feed) == 2
+    from store import Store
+
+    with Store.open(url) as store:
+        assert [(f["url"], f["reason"]) for f in store.failures() if f["stage"] == "process"] == [(stuck.url, "timed out")]
+
+
+@pytest.mark.timeout(120)
+def test_the_budget_in_the_crawling_process_stops_a_runaway_pattern() -> None:
+    from workers.budget import PageTimedOut, page_budget
+
+    # The budget interrupts Python code and the regular expression engine alike: this
+    # search would take longer than the universe is old.
+    import re
+
+    with pytest.raises(PageTimedOut):
+        with page_budget(0.5):
+            re.compile(r"(a+)+b").search("a" * 64)
+    with page_budget(5):
+        assert sum(range(1000)) == 499500  # a quick block simply runs
 
 
 @pytest.mark.parametrize(("setting", "cpus", "expected"), [(0, 1, 1), (0, 2, 2), (0, 16, 4), (1, 16, 1), (3, 2, 3)])

@@ -94,7 +94,8 @@ def site(tmp_path: Path):
     sources = tmp_path / "sources.yaml"
     sources.write_text(f'sources:\n  - name: ledger\n    feeds: ["{server.base_url}/feed.xml"]\n    schedule: 15m\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_CONFIG=str(sources))
+    env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_CONFIG=str(sources),
+               NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1")
 
     def publish(round_index: int) -> None:
         for path, template in ARTICLES.items():

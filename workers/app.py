@@ -85,6 +85,12 @@ def soft_time_limit(settings: Settings) -> int:
     return max(1, settings.task_time_limit - max(1, min(30, settings.task_time_limit // 10)))
 
 
+def page_time_limit(settings: Settings) -> float:
+    """A worker's budget for one page: ``NEWSDEDUP_PAGE_TIME_LIMIT``, ending before the task's
+    soft limit (a short NEWSDEDUP_TASK_TIME_LIMIT wins), so a slow page fails as "timed out"."""
+    return min(settings.page_time_limit, max(1.0, soft_time_limit(settings) - 1.0))
+
+
 def create_app(settings: Settings) -> NewsdedupCelery:
     if not settings.redis_url:
         raise ValueError("distributed mode needs NEWSDEDUP_REDIS_URL")
@@ -197,12 +203,31 @@ def run_beat(settings: Settings, argv: Sequence[str]) -> None:
     app.start(args)
 
 
-def run_flower(settings: Settings, port: int) -> None:
-    """``newsdedup flower --port P``: Flower for this app, behind basic auth."""
-    if not settings.flower_auth or ":" not in settings.flower_auth:
-        raise ValueError("NEWSDEDUP_FLOWER_AUTH must be user:password")
+def check_flower_auth(value: str | None) -> str:
+    """``NEWSDEDUP_FLOWER_AUTH`` as Flower's basic-auth credential, or ValueError saying what
+    is wrong with it. Flower splits its credentials on commas (``ops:se,cret`` would accept
+    ``ops:se`` and ``cret`` and refuse the real password) and accepts an empty password."""
+    name = "NEWSDEDUP_FLOWER_AUTH"
+    if not value:
+        raise ValueError(f"{name} must be set to user:password; Flower will not start without auth")
+    user, colon, password = value.partition(":")
+    if not colon or not user.strip():
+        raise ValueError(f"{name} must be user:password, with a user name before the first ':'")
+    if not password:
+        raise ValueError(f"{name}: the password (after the first ':') must not be empty")
+    if "," in value:
+        raise ValueError(f"{name} must not contain a comma (Flower would split it into several credentials)")
+    if any(char.isspace() or ord(char) < 32 for char in value):
+        raise ValueError(f"{name} must not contain spaces or control characters")
+    return value
+
+
+def run_flower(settings: Settings, port: int, address: str = "127.0.0.1") -> None:
+    """``newsdedup flower --port P --address A``: Flower for this app, behind basic auth,
+    on loopback unless told otherwise."""
+    credential = check_flower_auth(settings.flower_auth)
     app = create_app(settings)
     # Through Flower's own environment option rather than argv: a password in argv shows
     # in every `ps` listing of the machine.
-    os.environ["FLOWER_BASIC_AUTH"] = settings.flower_auth
-    app.start(["flower", f"--port={port}"])
+    os.environ["FLOWER_BASIC_AUTH"] = credential
+    app.start(["flower", f"--port={port}", f"--address={address}"])

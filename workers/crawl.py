@@ -48,7 +48,8 @@ def run_embedded_crawl(
 
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)
-    pool = ExtractionPool(processes, pipeline.min_words, pipeline.params) if processes > 1 else None
+    pool = ExtractionPool(processes, pipeline.min_words, pipeline.params, time_limit=settings.page_time_limit,
+                          max_text_chars=settings.max_text_chars) if processes > 1 else None
     try:
         if pool is not None:
             pool.start()

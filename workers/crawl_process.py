@@ -17,6 +17,14 @@ from workers.locks import crawl_lock, redis_client
 
 log = logging.getLogger(__name__)
 
+# The crawl stops itself at NEWSDEDUP_CRAWL_TIME_LIMIT (Scrapy's CLOSESPIDER_TIMEOUT), then
+# stages what it holds; it is killed only if it is still there this much later.
+KILL_GRACE_SECONDS = 60
+
+
+def kill_after(settings: Settings) -> int:
+    return settings.crawl_time_limit + KILL_GRACE_SECONDS
+
 
 def run_source_crawl(settings: Settings, source_name: str, crawl_id: str,
                      extra_env: dict[str, str] | None = None) -> str:
@@ -24,21 +32,21 @@ def run_source_crawl(settings: Settings, source_name: str, crawl_id: str,
     "crawled", "skipped: ..." or "failed: ..." (also logged)."""
     assert settings.redis_url, "crawl_source needs NEWSDEDUP_REDIS_URL"
     client = redis_client(settings.redis_url)
-    lock = crawl_lock(client, source_name, timeout=settings.crawl_time_limit + 60)
+    lock = crawl_lock(client, source_name, timeout=kill_after(settings) + 60)
     try:
         if not lock.acquire():
             log.info("source %s is being crawled already: skipped", source_name)
             return "skipped: a crawl of this source is running"
         started = time.monotonic()
-        env = {**settings.as_environment(os.environ), **(extra_env or {})}
+        env = {**settings.crawl_environment(os.environ), **(extra_env or {})}
         try:
             completed = subprocess.run(
                 [sys.executable, "-m", "newsdedup", "crawl", source_name, "--no-wait", "--crawl-id", crawl_id],
-                env=env, timeout=settings.crawl_time_limit, check=False,
+                env=env, timeout=kill_after(settings), check=False,
             )
         except subprocess.TimeoutExpired:
-            log.error("crawl of %s killed after %ss", source_name, settings.crawl_time_limit)
-            return f"failed: killed after {settings.crawl_time_limit}s"
+            log.error("crawl of %s killed after %ss", source_name, kill_after(settings))
+            return f"failed: killed after {kill_after(settings)}s"
         elapsed = time.monotonic() - started
         if completed.returncode != 0:
             log.error("crawl of %s exited with %s after %.1fs", source_name, completed.returncode, elapsed)

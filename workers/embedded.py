@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
+
+from pebble import ProcessExpired
 
 from crawler.page import Page
 from store import Store
+from workers.budget import TIMED_OUT, PageTimedOut
 from workers.extraction_pool import ExtractionPool, PendingExtraction
 from workers.handoff import StoreBackedDiscovery
 from workers.pipeline import PageOutcome, PagePipeline, PreparedPage
@@ -73,15 +75,19 @@ class EmbeddedSink(StoreBackedDiscovery):
         assert self.pool is not None
         try:
             return pending.future.result()
-        except BrokenProcessPool:
-            # A process died, failing every page it held. Try this one again alone in new
-            # processes: if it kills them again it is the cause, and it is recorded as failed.
-            self.pool.restart(pending.generation)
+        except TimeoutError:
+            # The pool killed the process that held the page past its budget, and replaced it.
+            raise PageTimedOut(self.pool.time_limit) from None
+        except ProcessExpired:
+            # The process died on this page (or was killed from outside; the pool replaced it
+            # and the other pages went on): try it once more; if it kills a process again it
+            # is the cause, and it is recorded as failed.
             retry = self.pool.submit(pending.page)
             try:
                 return retry.future.result()
-            except BrokenProcessPool:
-                self.pool.restart(retry.generation)
+            except TimeoutError:
+                raise PageTimedOut(self.pool.time_limit) from None
+            except ProcessExpired:
                 raise ExtractionProcessDied("the extraction process died on this page, twice") from None
 
     def _finish(self, page: Page, work: Callable[[], PageOutcome]) -> None:
@@ -89,6 +95,10 @@ class EmbeddedSink(StoreBackedDiscovery):
             # SQLite answers "database is locked" once its busy timeout is spent (another
             # process writing for that long): the page waits longer rather than fail.
             outcome = through_outages(work, f"storing {page.url}", STORE_PATIENCE_SECONDS)
+        except PageTimedOut as exc:
+            log.warning("failed %s: %s", page.url, exc)
+            self._record_failure(page.url, page.source, "process", TIMED_OUT)
+            outcome = PageOutcome(page.url, page.source, "failed", reason=TIMED_OUT)
         except Exception as exc:  # noqa: BLE001 - one bad page must not end the crawl
             log.exception("failed to process %s", page.url)
             reason = f"{type(exc).__name__}: {exc}"

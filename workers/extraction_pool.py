@@ -6,6 +6,11 @@ embedded crawl that extracts in its own process uses one core however many the m
 fetching; ``EmbeddedSink`` commits the results in the order the pages arrived, so decisions are
 the same as with extraction in the crawling process.
 
+Each page has a time budget (``NEWSDEDUP_PAGE_TIME_LIMIT``), counted from the moment a process
+starts on it: a page still running then has its process killed and replaced, and fails as
+"timed out" (pebble's ``ProcessPool`` does the counting, killing and replacing). A process that
+dies on a page (a crash in native code, the OOM killer) fails that page alone; the others go on.
+
 The processes come from a forkserver that has already imported the extraction code: they
 start in milliseconds without inheriting the crawler's threads (Twisted's reactor, Scrapy's
 DNS pool), which a plain fork would copy in whatever state their locks were in. As with any
@@ -17,17 +22,22 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
+
+from pebble import ProcessPool
 
 from crawler.page import Page
 from dedup import DedupParams
-from workers.pipeline import PreparedPage, prepare_page
+from workers.pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
 
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the
 # bottleneck; more would only cost memory (about 100 MB each).
 MAX_AUTO_PROCESSES = 4
 _PRELOAD = ["workers.pipeline", "datasketch"]
+DEFAULT_PAGE_TIME_LIMIT = 30.0
+
+Prepare = Callable[[Page, int, DedupParams, int], PreparedPage]
 
 
 def extraction_processes(setting: int, cpu_count: int | None = None) -> int:
@@ -42,8 +52,7 @@ def extraction_processes(setting: int, cpu_count: int | None = None) -> int:
 @dataclass
 class PendingExtraction:
     page: Page
-    future: Future[PreparedPage]
-    generation: int          # of the pool that holds it (see ExtractionPool.restart)
+    future: Future[PreparedPage]   # fails with TimeoutError (budget spent) or ProcessExpired
 
 
 class ExtractionPool:
@@ -54,7 +63,9 @@ class ExtractionPool:
         processes: int,
         min_words: int,
         params: DedupParams,
-        prepare: Callable[[Page, int, DedupParams], PreparedPage] = prepare_page,
+        prepare: Prepare = prepare_page,
+        time_limit: float = DEFAULT_PAGE_TIME_LIMIT,
+        max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
     ) -> None:
         """``prepare`` must be a module-level function (it is sent to the processes by name)."""
         if processes < 1:
@@ -63,39 +74,35 @@ class ExtractionPool:
         self.min_words = min_words
         self.params = params
         self.prepare = prepare
+        self.time_limit = time_limit
+        self.max_text_chars = max_text_chars
         # How many pages may wait for extraction before the crawl waits for the oldest.
         self.max_pending = 2 * processes + 2
-        self.generation = 0
-        self._executor: ProcessPoolExecutor | None = None
+        self._pool: ProcessPool | None = None
 
     def start(self) -> None:
         """Start the processes now (the forkserver imports the extraction code, about a
         second), so that this overlaps the crawler's own start-up instead of the first page."""
-        executor = self._started()
+        pool = self._started()
         for _ in range(self.processes):
-            executor.submit(os.getpid)
+            pool.schedule(os.getpid)
 
     def submit(self, page: Page) -> PendingExtraction:
-        return PendingExtraction(page, self._started().submit(self.prepare, page, self.min_words, self.params), self.generation)
-
-    def restart(self, generation: int) -> None:
-        """Replace the executor after a worker process died (its futures all fail with
-        BrokenProcessPool); a no-op if that executor was replaced already."""
-        if generation != self.generation:
-            return
-        self.generation += 1
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        future = self._started().schedule(
+            self.prepare, args=(page, self.min_words, self.params, self.max_text_chars), timeout=self.time_limit)
+        return PendingExtraction(page, future)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        if self._pool is not None:
+            # stop(), not close(): a page still running when the crawl is over has had its
+            # result waited for already (EmbeddedSink.drain) or is being abandoned.
+            self._pool.stop()
+            self._pool.join()
+            self._pool = None
 
-    def _started(self) -> ProcessPoolExecutor:
-        if self._executor is None:
+    def _started(self) -> ProcessPool:
+        if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
-        return self._executor
+            self._pool = ProcessPool(max_workers=self.processes, context=context)
+        return self._pool

@@ -28,9 +28,10 @@ from crawler.page import Page
 from dedup import RedisIndex
 from store import Store
 from store.staging import Staging
+from workers.budget import TIMED_OUT, PageTimedOut
 from workers.index_repair import lock_keeper, rebuild
 from workers.locks import dedup_lock_factory, redis_client
-from workers.pipeline import PageOutcome, PagePipeline, prepare_page
+from workers.pipeline import PageOutcome, PagePipeline
 from workers.services import dedup_params
 from workers.transient import TRANSIENT_ERRORS, through_outages
 
@@ -116,10 +117,13 @@ class WorkerServices:
         params = dedup_params(settings)
         index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days,
                            owner=store.identity())
+        from workers.app import page_time_limit
+
         pipeline = PagePipeline(
             store, index, params, settings.min_text_words,
             decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout),
             rebuild_index=lambda held: rebuild(index, store, settings.lsh_window_days, lock_keeper(held)),
+            page_time_limit=page_time_limit(settings), max_text_chars=settings.max_text_chars,
         )
         return cls(settings, store, staging, client, pipeline)
 
@@ -154,7 +158,7 @@ def process_staged_page(services: WorkerServices, page_id: int) -> str:
     pipeline = services.pipeline
     with services.leases.holding(page_id):
         try:
-            prepared = prepare_page(page, pipeline.min_words, pipeline.params)
+            prepared = pipeline.prepare(page)   # within the page's time budget
             tries = 0
 
             def commit() -> PageOutcome:
@@ -172,6 +176,9 @@ def process_staged_page(services: WorkerServices, page_id: int) -> str:
             except Exception:  # noqa: BLE001 - the lease then simply runs out
                 log.exception("could not release the lease of page %s", page_id)
             raise
+        except PageTimedOut:
+            mark_failed(services, page_id, page, TIMED_OUT)
+            return "failed"
         except SoftTimeLimitExceeded:
             mark_failed(services, page_id, page, f"time limit: more than {settings.task_time_limit}s")
             return "failed"

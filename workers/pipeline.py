@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal
 from crawler.page import Page
 from dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide, fingerprint
 from extract import Document, Rejection, extract_document
+from extract.extractor import DEFAULT_MAX_TEXT_CHARS
+from workers.budget import page_budget
 
 if TYPE_CHECKING:  # only a type here: pool processes import this module and need no SQL
     from store import Store
@@ -47,9 +49,11 @@ class PreparedPage:
     fingerprint: Fingerprint | None = None
 
 
-def prepare_page(page: Page, min_words: int, params: DedupParams) -> PreparedPage:
+def prepare_page(page: Page, min_words: int, params: DedupParams,
+                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> PreparedPage:
     """Extract and fingerprint ``page``. Touches no store or index (safe in a pool process)."""
-    extracted = extract_document(page.html, page.final_url, min_words=min_words, hints=page.hints)
+    extracted = extract_document(page.html, page.final_url, min_words=min_words, hints=page.hints,
+                                 max_chars=max_text_chars)
     if isinstance(extracted, Rejection):
         return PreparedPage(extracted)
     return PreparedPage(extracted, fingerprint(extracted.text, params))
@@ -72,18 +76,30 @@ class PagePipeline:
         min_words: int,
         decision_lock: DecisionLock = nullcontext,
         rebuild_index: IndexRebuild | None = None,
+        page_time_limit: float = 0.0,
+        max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
     ) -> None:
+        """``page_time_limit`` > 0: ``prepare`` (and ``process``) give up on a page whose
+        extraction takes longer (``workers.budget``: raises PageTimedOut, main thread only)."""
         self.store = store
         self.index = index
         self.params = params
         self.min_words = min_words
         self.decision_lock = decision_lock
         self.rebuild_index = rebuild_index
+        self.page_time_limit = page_time_limit
+        self.max_text_chars = max_text_chars
 
     def process(self, page: Page) -> PageOutcome:
-        """Extract, decide and store one page. Raises only for infrastructure failures
-        (store or index unreachable), which the caller retries or records."""
-        return self.commit(page, prepare_page(page, self.min_words, self.params))
+        """Extract, decide and store one page. Raises PageTimedOut when extraction exceeds
+        the page's budget, and otherwise only for infrastructure failures (store or index
+        unreachable), which the caller retries or records."""
+        return self.commit(page, self.prepare(page))
+
+    def prepare(self, page: Page) -> PreparedPage:
+        """``prepare_page`` within the page's time budget (the first half of ``process``)."""
+        with page_budget(self.page_time_limit):
+            return prepare_page(page, self.min_words, self.params, self.max_text_chars)
 
     def commit(self, page: Page, prepared: PreparedPage, repair_index: bool = False) -> PageOutcome:
         """Decide and store a prepared page (the second half of ``process``).

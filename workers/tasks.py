@@ -81,7 +81,7 @@ def register_tasks(app: "NewsdedupCelery") -> None:
     # worth a second run that the visibility timeout would start an hour later; the next
     # scheduled tick starts a fresh one. The subprocess has its own time limit.
     @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.crawl_source", acks_late=False,
-              time_limit=app.settings.crawl_time_limit + 60, soft_time_limit=app.settings.crawl_time_limit + 30)
+              time_limit=app.settings.crawl_time_limit + 120, soft_time_limit=app.settings.crawl_time_limit + 90)
     def crawl_source(self: NewsdedupTask, source_name: str, crawl_id: str) -> str:
         from workers.crawl_process import run_source_crawl
 

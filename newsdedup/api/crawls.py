@@ -63,7 +63,7 @@ class EmbeddedCrawls:
     def __init__(self, settings: Settings, inherited_env: Mapping[str, str] | None = None) -> None:
         self._settings = settings
         # Copied once here: this is handing the parent's environment down, not reading settings.
-        self._env = settings.as_environment(os.environ if inherited_env is None else inherited_env)
+        self._env = settings.crawl_environment(os.environ if inherited_env is None else inherited_env)
         self._runs: OrderedDict[str, CrawlRun] = OrderedDict()
         self._lock = threading.Lock()
 

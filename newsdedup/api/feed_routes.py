@@ -16,6 +16,9 @@ DEFAULT_LIMIT = 100
 # seq is a BIGINT: a larger cursor is a client error, not a database overflow.
 MAX_SEQ = 2**63 - 1
 ATOM_ENTRIES = 100
+# A version carries its text (at most NEWSDEDUP_MAX_TEXT_CHARS) and a bounded diff.
+DEFAULT_VERSIONS_LIMIT = 20
+MAX_VERSIONS_LIMIT = 50
 ATOM_MEDIA_TYPE = "application/atom+xml"
 
 router = APIRouter()
@@ -47,12 +50,20 @@ def get_article(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)]) -> R
 
 
 @router.get("/v1/articles/{article_id}/versions", response_model=VersionList, responses={404: ERRORS[404]},
-            tags=["feed"], summary="Every version of an article, oldest first, with diffs")
-def get_versions(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)]) -> Response:
-    items = ctx.store.versions(article_id)
-    if not items:  # every stored article has a version 1
-        raise ApiError(404, f"no article with id {article_id!r}")
-    return JSONResponse({"items": items})
+            tags=["feed"], summary="The versions of an article, oldest first, with diffs, a page at a time")
+def get_versions(
+    ctx: Ctx,
+    article_id: Annotated[str, Path(max_length=200)],
+    after: Annotated[int, Query(ge=0, le=2**31 - 1, description="cursor: versions numbered above it")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_VERSIONS_LIMIT, description="page size")] = DEFAULT_VERSIONS_LIMIT,
+) -> Response:
+    """`next_after` is the cursor of the next page (the last item's version), null after the last."""
+    items = ctx.store.versions(article_id, after=after, limit=limit + 1)
+    if not items and (after == 0 or ctx.store.article(article_id) is None):
+        raise ApiError(404, f"no article with id {article_id!r}")  # every stored article has a version 1
+    more = len(items) > limit
+    items = items[:limit]
+    return JSONResponse({"items": items, "next_after": items[-1]["version"] if more else None})
 
 
 @router.get("/feed.atom", response_class=Response, tags=["feed"],

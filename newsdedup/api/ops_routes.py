@@ -1,6 +1,7 @@
 """Operations: /healthz for load balancers and orchestrators, /metrics for Prometheus."""
 from __future__ import annotations
 
+import logging
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Annotated, Callable
 
@@ -11,6 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from newsdedup.api.context import ApiContext, IndexNotReady, context
 from newsdedup.api.metrics import exposition
 from newsdedup.api.schemas import Health
+
+log = logging.getLogger("newsdedup.api")
 
 # A health check must answer even when the database hangs: each probe gets this long.
 CHECK_TIMEOUT = 5.0
@@ -43,7 +46,10 @@ def healthz(ctx: Ctx) -> Response:
         except FutureTimeout:
             failed[name] = f"no answer within {CHECK_TIMEOUT:g}s"
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
-            failed[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+            # Unauthenticated: which part failed and how, never the driver's message (host,
+            # port, database, user); that goes to the log.
+            log.warning("healthz: %s failed: %s: %s", name, type(exc).__name__, exc)
+            failed[name] = f"{type(exc).__name__}: unreachable (details in the server log)"
     if failed:
         failed.pop("index", None)   # Redis or the store is away: that says it all
         return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)

@@ -44,6 +44,8 @@ class VersionRecord(BaseModel):
 
 class VersionList(BaseModel):
     items: list[VersionRecord]
+    next_after: int | None = Field(default=None, description="ask again with after=this for the next versions; "
+                                                             "null: there are no more")
 
 
 class CrawlRequest(BaseModel):
