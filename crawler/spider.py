@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
@@ -20,6 +20,9 @@ from crawler.middlewares import OffsiteRedirect
 from crawler.page import Page, Validators
 from crawler.stats import SourceStats
 from workers.handoff import PageSink
+
+if TYPE_CHECKING:
+    from crawler.archive import ResponseArchive
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class NewsSpider(scrapy.Spider):
         crawl_id: str,
         stats: SourceStats,
         on_outcome: Outcome | None = None,
+        archive: ResponseArchive | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=source.name, **kwargs)
@@ -52,6 +56,7 @@ class NewsSpider(scrapy.Spider):
         self.crawl_id = crawl_id
         self.stats = stats
         self.on_outcome = on_outcome or (lambda source, url, outcome: None)
+        self.archive = archive   # raw responses to WARC files (crawler/archive.py), or None
         self.allowed_domains = list(source.allowed_domains)
         # Article URL → what discovery said of it. A URL listed by several documents (a feed
         # and a sitemap) is fetched once; its hints merge, whichever document came first.
@@ -146,6 +151,8 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> None:
         url = response.meta["listed_url"]
         if response.status == 304:
+            if self.archive is not None:
+                self.archive.not_modified(response, url, self.source.name, self.crawl_id)
             self.sink.not_modified(url, self.source.name)
             self.stats.not_modified += 1
             self.on_outcome(self.source.name, url, "not_modified")
@@ -172,6 +179,8 @@ class NewsSpider(scrapy.Spider):
             crawl_id=self.crawl_id,
             hints=dict(self._articles_seen.get(url, {})),
         )
+        if self.archive is not None:
+            page = self.archive.page(page, response)
         try:
             self.sink.accept(page)
         except Exception as exc:  # noqa: BLE001 - one bad hand-off must not stop the crawl
