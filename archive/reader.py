@@ -10,6 +10,7 @@ here, but reading is under 2 % of what a page costs on its way to the store (ben
 from __future__ import annotations
 
 import heapq
+import io
 import logging
 import urllib.request
 from collections import Counter
@@ -89,8 +90,25 @@ def _response(record: ArcWarcRecord, location: ArchiveLocation, body: bytes, sou
 
 
 def _payload_length(record: ArcWarcRecord) -> int:
-    headers_length = len(record.http_headers.headers_buff or b"") if record.http_headers else 0
-    return max(0, (record.length or 0) - headers_length)
+    """The HTTP body's length as the record declares it (block length less the headers)."""
+    remaining = getattr(record.raw_stream, "limit", None)
+    return int(remaining) if remaining is not None else int(record.length or 0)
+
+
+class TruncatedRecord(ValueError):
+    """A record's block ends before its Content-Length says (a file cut off mid-record)."""
+
+
+def read_body(record: ArcWarcRecord) -> bytes:
+    """The HTTP body of ``record``, de-chunked and decompressed as its headers say; raises
+    TruncatedRecord when fewer bytes are there than the record declares (warcio's reader
+    simply stops at the end of a cut-off file)."""
+    expected = getattr(record.raw_stream, "limit", None)   # warcio's LimitReader: bytes still due
+    raw = record.raw_stream.read()
+    if expected is not None and len(raw) < expected:
+        raise TruncatedRecord(f"{len(raw)} of {expected} bytes")
+    record.raw_stream = io.BytesIO(raw)
+    return record.content_stream().read()
 
 
 def _is_html(record: ArcWarcRecord) -> bool:
@@ -122,8 +140,7 @@ def read_record(file: str, offset: int, directory: Path | None = None) -> Archiv
         for record in ArchiveIterator(stream):
             if record.rec_type != "response" or record.http_headers is None:
                 return None
-            body = record.content_stream().read()
-            return _response(record, ArchiveLocation(file, offset), body, None)
+            return _response(record, ArchiveLocation(file, offset), read_body(record), None)
     return None
 
 
@@ -155,7 +172,7 @@ def read_html_responses(file: str, source: str, max_body_bytes: int, counts: Rea
                 counts.skip(reason)
                 continue
             try:
-                body = record.content_stream().read()
+                body = read_body(record)
                 offset = records.get_record_offset()
             except READ_ERRORS as exc:
                 counts.skip("truncated")
@@ -250,7 +267,7 @@ class ArchiveScan:
                         continue
                     if not self._wanted(record):
                         continue
-                    body = record.content_stream().read()
+                    body = read_body(record)
                     offset = records.get_record_offset()
                 except StopIteration:
                     return
