@@ -164,6 +164,10 @@ class ReprocessSender:
 
 def _run_distributed(settings: Settings, pages: Iterable[Page], crawl_id: str,
                      progress: Callable[[CrawlSummary], None] | None, live: Settings) -> CrawlSummary:
+    """Stage the pages and let the workers process them, as a crawl does, in rounds: a round
+    ends where the original crawl changes or a URL comes again (a later fetch of a page must
+    be decided after the earlier one, as it was), and the next round starts once the workers
+    have finished it. Pages are streamed: one round is never held in memory."""
     from store.staging import Staging
     from workers.app import create_app
     from workers.distributed import DistributedSink, wait_for_crawl
@@ -185,17 +189,40 @@ def _run_distributed(settings: Settings, pages: Iterable[Page], crawl_id: str,
     store = Store.open(settings.database_url)
     staging = Staging.open(settings.database_url, migrate=False)
     sender = ReprocessSender(app, target)
-    sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress)  # type: ignore[arg-type]
+    done = CrawlSummary()
+
+    def shown(summary: CrawlSummary) -> None:
+        if progress is not None:
+            progress(_add(done, summary))
+
+    def finish(sink: DistributedSink, round_id: str) -> None:
+        nonlocal done
+        sink.close()
+        done = _add(done, wait_for_crawl(staging, sender, round_id, sink.fetched, shown))  # type: ignore[arg-type]
+
     try:
-        try:
-            for page in pages:
-                sink.accept(page)
-        finally:
-            sink.close()
-        return wait_for_crawl(staging, sender, crawl_id, sink.fetched, progress)  # type: ignore[arg-type]
+        sink: DistributedSink | None = None
+        round_id, original, urls, rounds = "", None, set(), 0
+        for page in pages:
+            if sink is not None and (page.url in urls or page.crawl_id != original):
+                finish(sink, round_id)
+                sink = None
+            if sink is None:
+                rounds += 1
+                round_id, original, urls = f"{crawl_id}-{rounds}", page.crawl_id, set()
+                sink = DistributedSink(store, staging, sender, round_id, on_change=shown)  # type: ignore[arg-type]
+            urls.add(page.url)
+            sink.accept(page)
+        if sink is not None:
+            finish(sink, round_id)
+        return done
     finally:
         staging.close()
         store.close()
+
+
+def _add(one: CrawlSummary, other: CrawlSummary) -> CrawlSummary:
+    return CrawlSummary(**{name: value + other.as_dict()[name] for name, value in one.as_dict().items()})
 
 
 def target_services(app: "NewsdedupCelery", target: str) -> "WorkerServices":
