@@ -22,6 +22,7 @@ import queue
 import re
 import socket
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -100,6 +101,7 @@ class WarcArchiveWriter:
         self.bytes_written = 0
         self.errors = 0
         self.files: list[str] = []
+        self.cpu_seconds = 0.0       # the thread's own CPU time, known once closed
         self._builder = _MemberWriter(gzip_level)
         self._file: BinaryIO | None = None
         self._file_name = ""
@@ -174,6 +176,7 @@ class WarcArchiveWriter:
                         self._condition.notify_all()
         finally:
             self._close_file()
+            self.cpu_seconds = time.thread_time()
 
     def _write(self, build: Callable[..., object], response: FetchedResponse, record_id: str
                ) -> ArchiveLocation | None:

@@ -45,10 +45,15 @@ GOAL_SLOWDOWN = 0.05
 
 def _crawl_child(sitemap_url: str, host: str, workdir: str, pages: int, archive: bool,
                  queue: "multiprocessing.Queue[Any]") -> None:
+    import os
+
     from config import Settings
     from config.sources import Source
     from workers.crawl import run_embedded_crawl
 
+    # A process group of its own: the extraction processes (children of the forkserver this
+    # process starts) are counted with it by the parent's CPU sampler.
+    os.setpgid(0, 0)
     stamps: list[float] = []
     settings = Settings(
         database_url=f"sqlite:///{workdir}/bench.db", download_delay=0.0, autothrottle=False,
@@ -64,6 +69,7 @@ def _crawl_child(sitemap_url: str, host: str, workdir: str, pages: int, archive:
 
 
 def crawl(site_root: Path, pages: int, archive: bool, workdir: Path) -> dict[str, Any]:
+    from bench.cpu_time import CpuSampler
     from newsdedup.siteserver import SiteServer
 
     context = multiprocessing.get_context("spawn")
@@ -72,11 +78,34 @@ def crawl(site_root: Path, pages: int, archive: bool, workdir: Path) -> dict[str
         child = context.Process(target=_crawl_child, args=(
             server.url("/sitemap.xml"), server.host, str(workdir), pages, archive, queue))
         child.start()
-        result = queue.get(timeout=1800)
-        child.join(timeout=60)
+        with CpuSampler(lambda pid, ppid, pgid, comm: "crawl" if child.pid in (pid, pgid) else None,
+                        interval=0.2) as sampler:
+            result = queue.get(timeout=1800)
+            child.join(timeout=60)
+    result["cpu_seconds"] = sampler.seconds().get("crawl", 0.0)
     files = sorted((workdir / "archive").glob("*.warc.gz")) if archive else []
     result["archive_bytes"] = sum(f.stat().st_size for f in files)
     return result
+
+
+def writer_cost(pages: list[Any], directory: Path) -> dict[str, float]:
+    """CPU of the archive's writer thread per page (build the record, digests, compress,
+    write), and of the crawl's side of it (queueing a response), on the same pages."""
+    from archive.records import FetchedResponse
+    from archive.writer import WarcArchiveWriter
+
+    bodies = [p.html.encode("utf-8") for p in pages]
+    queued = 0.0
+    with WarcArchiveWriter(directory, max_file_bytes=1 << 30) as writer:
+        for i, body in enumerate(bodies):
+            started = time.thread_time()
+            writer.add(FetchedResponse(url=f"https://x.example/{i}", final_url=f"https://x.example/{i}", status=200,
+                                       headers=[("Content-Type", "text/html; charset=utf-8")], body=body,
+                                       fetched_at=datetime.now(timezone.utc), source="bench"))
+            queued += time.thread_time() - started
+    return {"thread_ms_per_page": writer.cpu_seconds / len(bodies) * 1000,
+            "queue_ms_per_page": queued / len(bodies) * 1000,
+            "bytes_per_page": writer.bytes_written / len(bodies)}
 
 
 # --- reprocess and import ----------------------------------------------------------------
@@ -190,6 +219,7 @@ def main() -> int:
         site = tmp_path / "site"
         write_site(site, pages)
 
+        results["writer"] = writer_cost(pages, tmp_path / "writer")
         runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
         last_on: Path | None = None
         for i in range(args.repeat):
@@ -210,8 +240,13 @@ def main() -> int:
 
         crawl_rows = {name: {"on": rate(True, key), "off": rate(False, key)}
                       for name, key in (("pages only", "pages_span"), ("whole call", "elapsed"))}
+        # CPU per page of the crawl's processes: what the archive costs on a busy machine,
+        # where wall-clock rates follow the other tenants' load more than ours.
+        cpu = {name: statistics.median(r["cpu_seconds"] / r["outcomes"] for r in runs[on])
+               for name, on in (("on", True), ("off", False))}
         bytes_per_page = statistics.median(r["archive_bytes"] / r["summary"]["pages_fetched"] for r in runs[True])
         results["crawl"] = {"runs": {"on": runs[True], "off": runs[False]}, "rates": crawl_rows,
+                            "cpu_ms_per_page": {k: v * 1000 for k, v in cpu.items()},
                             "archive_bytes_per_page": bytes_per_page,
                             "html_bytes_per_page": statistics.mean(len(p.html.encode("utf-8")) for p in pages)}
 
@@ -238,13 +273,18 @@ def main() -> int:
             reading["fastwarc"] = best_of(read_fastwarc, large)
         results["reading"] = reading
 
-    on, off = crawl_rows["pages only"]["on"], crawl_rows["pages only"]["off"]
     print(f"\n{len(pages)} pages of news-pages-fundus; {args.repeat} crawls with the archive on and off, medians\n")
     print_table(["what", "archive on", "archive off", "on / off"], [
-        [f"crawl, {name} (pages/s)", f"{row['on']:.2f}", f"{row['off']:.2f}", f"{row['on'] / row['off']:.3f}"]
-        for name, row in crawl_rows.items()])
-    print(f"\ngoal: archive on ≤ {GOAL_SLOWDOWN:.0%} slower (pages only): "
-          f"{'met' if on >= (1 - GOAL_SLOWDOWN) * off else 'missed'} ({(1 - on / off):+.1%} slower)")
+        *([f"crawl, {name} (pages/s)", f"{row['on']:.2f}", f"{row['off']:.2f}", f"{row['on'] / row['off']:.3f}"]
+          for name, row in crawl_rows.items()),
+        ["crawl, CPU of its processes (ms/page)", f"{cpu['on'] * 1000:.1f}", f"{cpu['off'] * 1000:.1f}",
+         f"{cpu['on'] / cpu['off']:.3f}"]])
+    slower = 1 - cpu["off"] / cpu["on"]   # the throughput lost when the CPU is what bounds it
+    print(f"\ngoal: archive on ≤ {GOAL_SLOWDOWN:.0%} slower, judged on CPU per page (bound by CPU on 2 cores): "
+          f"{'met' if slower <= GOAL_SLOWDOWN else 'missed'} ({slower:+.1%})")
+    w = results["writer"]
+    print(f"archive writer: {w['thread_ms_per_page']:.1f} ms of CPU per page in its thread, "
+          f"{w['queue_ms_per_page']:.2f} ms in the crawl's thread")
     print(f"archive: {bytes_per_page / 1000:.1f} kB per page "
           f"(HTML {results['crawl']['html_bytes_per_page'] / 1000:.1f} kB per page)\n")
     crawl_rate = statistics.median(r["outcomes"] / r["elapsed"] for r in runs[True])

@@ -25,8 +25,8 @@ def crawl_archive(settings: Settings) -> Iterator[WarcArchiveWriter | None]:
         yield writer
     finally:
         writer.close()
-        log.info("archived %d records (%d bytes) in %s: %s", writer.records_written, writer.bytes_written,
-                 settings.archive_dir, ", ".join(writer.files) or "no file")
+        log.info("archived %d records (%d bytes, %.2f s of CPU) in %s: %s", writer.records_written,
+                 writer.bytes_written, writer.cpu_seconds, settings.archive_dir, ", ".join(writer.files) or "no file")
         if writer.errors:
             log.warning("%d responses could not be archived (see the log above)", writer.errors)
 
