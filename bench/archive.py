@@ -61,11 +61,14 @@ def _crawl_child(sitemap_url: str, host: str, workdir: str, pages: int, archive:
         archive=archive, archive_dir=Path(workdir) / "archive",
     )
     source = Source(name="bench", sitemaps=(sitemap_url,), allowed_domains=(host,), max_pages=pages + 10)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     summary = run_embedded_crawl(settings, [source], "bench", on_outcome=lambda _: stamps.append(time.perf_counter()))
     elapsed = time.perf_counter() - started
+    # This process alone (reactor, decisions, SQLite, and the archive's thread): the part the
+    # archive adds to; exact, where the sampler's figure for all processes is not.
     queue.put({"elapsed": elapsed, "pages_span": (stamps[-1] - stamps[0]) if len(stamps) > 1 else None,
-               "outcomes": len(stamps), "summary": summary.as_dict()})
+               "outcomes": len(stamps), "summary": summary.as_dict(),
+               "crawl_process_cpu": time.process_time() - cpu_started})
 
 
 def crawl(site_root: Path, pages: int, archive: bool, workdir: Path) -> dict[str, Any]:
@@ -233,7 +236,6 @@ def main() -> int:
                 if archive:
                     last_on = workdir
         assert last_on is not None
-        fetched = runs[True][-1]["summary"]["pages_fetched"]
 
         def rate(archive: bool, key: str) -> float:
             return statistics.median(r["outcomes"] / r[key] for r in runs[archive])
@@ -244,9 +246,12 @@ def main() -> int:
         # where wall-clock rates follow the other tenants' load more than ours.
         cpu = {name: statistics.median(r["cpu_seconds"] / r["outcomes"] for r in runs[on])
                for name, on in (("on", True), ("off", False))}
+        own = {name: statistics.median(r["crawl_process_cpu"] / r["outcomes"] for r in runs[on])
+               for name, on in (("on", True), ("off", False))}
         bytes_per_page = statistics.median(r["archive_bytes"] / r["summary"]["pages_fetched"] for r in runs[True])
         results["crawl"] = {"runs": {"on": runs[True], "off": runs[False]}, "rates": crawl_rows,
                             "cpu_ms_per_page": {k: v * 1000 for k, v in cpu.items()},
+                            "crawl_process_cpu_ms_per_page": {k: v * 1000 for k, v in own.items()},
                             "archive_bytes_per_page": bytes_per_page,
                             "html_bytes_per_page": statistics.mean(len(p.html.encode("utf-8")) for p in pages)}
 
@@ -265,7 +270,7 @@ def main() -> int:
         records = build_warc(large, bodies, args.copies)
         reading = {"file_bytes": large.stat().st_size, "records": records, "warcio": best_of(read_warcio, large)}
         try:
-            import fastwarc  # noqa: F401
+            import fastwarc  # noqa: F401 - measured only when installed
         except ImportError:
             reading["fastwarc"] = None
             print("FastWARC is not installed (pip install fastwarc): not measured", file=sys.stderr)
@@ -277,11 +282,16 @@ def main() -> int:
     print_table(["what", "archive on", "archive off", "on / off"], [
         *([f"crawl, {name} (pages/s)", f"{row['on']:.2f}", f"{row['off']:.2f}", f"{row['on'] / row['off']:.3f}"]
           for name, row in crawl_rows.items()),
-        ["crawl, CPU of its processes (ms/page)", f"{cpu['on'] * 1000:.1f}", f"{cpu['off'] * 1000:.1f}",
-         f"{cpu['on'] / cpu['off']:.3f}"]])
-    slower = 1 - cpu["off"] / cpu["on"]   # the throughput lost when the CPU is what bounds it
-    print(f"\ngoal: archive on ≤ {GOAL_SLOWDOWN:.0%} slower, judged on CPU per page (bound by CPU on 2 cores): "
-          f"{'met' if slower <= GOAL_SLOWDOWN else 'missed'} ({slower:+.1%})")
+        ["crawl, CPU of all its processes (ms/page)", f"{cpu['on'] * 1000:.1f}", f"{cpu['off'] * 1000:.1f}",
+         f"{cpu['on'] / cpu['off']:.3f}"],
+        ["crawl, CPU of the crawling process (ms/page)", f"{own['on'] * 1000:.1f}", f"{own['off'] * 1000:.1f}",
+         f"{own['on'] / own['off']:.3f}"]])
+    # The archive only adds to the crawling process; the extraction processes do the same work
+    # either way. With every core busy, throughput falls as CPU per page rises.
+    added = own["on"] - own["off"]
+    slower = added / (cpu["off"] + added)
+    print(f"\ngoal: archive on ≤ {GOAL_SLOWDOWN:.0%} slower when the CPU bounds the crawl: "
+          f"{'met' if slower <= GOAL_SLOWDOWN else 'missed'} (+{added * 1000:.1f} ms of CPU per page, {slower:.1%})")
     w = results["writer"]
     print(f"archive writer: {w['thread_ms_per_page']:.1f} ms of CPU per page in its thread, "
           f"{w['queue_ms_per_page']:.2f} ms in the crawl's thread")
