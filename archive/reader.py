@@ -3,9 +3,9 @@ foreign WARC files (Common Crawl's CC-NEWS and the like), all streamed.
 
 Memory stays flat whatever the file's size: records are read one at a time, a body is read
 only for an HTML response no larger than the caller's limit, and everything else is skipped
-by streaming past it. warcio, not FastWARC: FastWARC read the same gzipped WARC 2.1× faster
+by streaming past it. warcio, not FastWARC: FastWARC read the same gzipped WARC 2.5× faster
 here, but reading is under 2 % of what a page costs on its way to the store (bench/README.md,
-"Archive"), and warcio is the library that writes the archive.
+"archive"), and warcio is the library that writes the archive.
 """
 from __future__ import annotations
 
