@@ -122,6 +122,16 @@ def test_crawls_are_archived_and_reprocessing_gives_the_same_feed(world) -> None
     result = newsdedup(env, "reprocess", "--database-url", target)
     assert summary_of(result.stdout)["fetched"] == fetched
     assert comparable(feed(env, target)) == comparable(crawled)
+    # ... whose versions point at the same archived records as the crawl's did.
+    from archive.reader import read_record
+
+    with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as live, Store.open(target) as fresh:
+        for old, new in zip(crawled, fresh.feed()):
+            for version in range(1, old["version"] + 1):
+                location = fresh.page_location(new["id"], version)
+                assert location == live.page_location(old["id"], version)
+                page_url = read_record(*location, directory=archive).url   # as fetched, tracking tags and all
+                assert urlsplit(page_url).path in {urlsplit(url).path for url in new["urls"]}
 
     # Without --database-url: a new store beside the live one, named on the way out.
     result = newsdedup(env, "reprocess", "--source", "coastal-wire")
