@@ -115,6 +115,7 @@ class WarcArchiveWriter:
         # (record builder, response, record id, whether someone will ask for its location)
         self._queue: queue.Queue[tuple[Callable[..., object], FetchedResponse, str, bool] | None] = \
             queue.Queue(maxsize=QUEUE_RECORDS)
+        # Written locations by record id: one small entry per page of this crawl process.
         self._done: dict[str, ArchiveLocation | None] = {}
         self._condition = threading.Condition()
         self._closed = False
@@ -148,7 +149,8 @@ class WarcArchiveWriter:
             if not self._condition.wait_for(lambda: location.record_id in self._done, timeout):
                 log.error("the archive record %s was not written within %ss", location.record_id, timeout)
                 return None
-            return self._done.pop(location.record_id)
+            # Kept, not popped: a page whose store write is retried asks again.
+            return self._done[location.record_id]
 
     def resolve_page(self, page: Page) -> Page:
         """``page`` with its archive location written out (or None), for the store."""

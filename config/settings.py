@@ -76,7 +76,11 @@ class Settings(BaseSettings):
     visibility_timeout: int = 3600
     task_time_limit: int = 300
     task_max_retries: int = 5
-    dedup_lock_timeout: float = 30.0
+    dedup_lock_timeout: float = 10.0
+    # Seconds a worker keeps its page while PostgreSQL or Redis is away, trying again every
+    # few seconds, before it hands the page to Celery's retries (at most 0.6 of the soft time
+    # limit). The crawl process itself waits for as long as an outage lasts.
+    outage_patience: float = Field(default=120.0, gt=0)
     # Retries of transient failures wait task_retry_backoff * 2**n seconds (with jitter), at
     # most task_retry_backoff_max; kept below visibility_timeout (a Redis broker would
     # otherwise hand a retry waiting in a worker to another one).

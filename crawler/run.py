@@ -69,6 +69,36 @@ def run_crawl(
             NewsSpider, source=source, sink=sink, crawl_id=crawl_id,
             stats=per_source[source.name], on_outcome=on_outcome, archive=archive,
         )
+    backlogged = getattr(sink, "backlogged", None)
+    if backlogged is not None:
+        _pause_while_backlogged(process, backlogged)
     # Signal handlers can only be installed from the main thread.
     process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
     return CrawlStats.total(per_source)
+
+
+# How often the reactor asks the sink whether it is falling behind.
+BACKLOG_CHECK_SECONDS = 0.2
+
+
+def _pause_while_backlogged(process: CrawlerProcess, backlogged: Callable[[], bool]) -> None:
+    """Pause every spider's downloads while the sink falls behind (distributed mode: its store
+    is away), and resume them once it caught up: backpressure, so that a long outage costs
+    time, not memory, and no fetched page is dropped. Downloads in flight still complete."""
+    from twisted.internet import task
+
+    paused = False
+
+    def check() -> None:
+        nonlocal paused
+        busy = backlogged()
+        if busy == paused:
+            return
+        for crawler in process.crawlers:
+            if crawler.engine is not None:
+                crawler.engine.pause() if busy else crawler.engine.unpause()
+        paused = busy
+        logger.warning("downloads %s: the pages fetched %s", "paused" if busy else "resumed",
+                       "wait to be stored" if busy else "are being stored again")
+
+    task.LoopingCall(check).start(BACKLOG_CHECK_SECONDS, now=False)

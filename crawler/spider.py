@@ -91,8 +91,14 @@ class NewsSpider(scrapy.Spider):
     def parse_discovery(self, response: Response) -> Iterable[scrapy.Request]:
         url, kind = response.meta["listed_url"], response.meta["kind"]
         if response.status == 304:
-            links = [Link(link) for link in self.sink.discovery_links(url) or []]
-            yield from self._article_requests(links)
+            stored = self.sink.discovery_links(url)
+            if stored is None:
+                # What it listed last time cannot be read now (the store is away): ask again
+                # unconditionally rather than lose the document's articles for this crawl.
+                yield response.request.replace(headers={}, dont_filter=True,
+                                               meta={**response.meta, "handle_httpstatus_list": []})
+                return
+            yield from self._article_requests([Link(link) for link in stored])
             return
         if response.status != 200:
             self._failed(url, f"HTTP {response.status}")

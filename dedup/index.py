@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 
 from dedup.fingerprint import signature_values, to_minhash
@@ -35,6 +35,11 @@ if TYPE_CHECKING:  # the client is handed in; dedup never opens a connection its
     import redis
 
 MAX_PARAGRAPH_POSTINGS = 100
+
+
+class IndexMissing(Exception):
+    """The Redis index is not the one built for this store (flushed, lost, or another
+    store's): deciding against it would miss every text match. Rebuild it first."""
 
 
 class CandidateIndex(Protocol):
@@ -220,7 +225,16 @@ end
 # generation, expected entries per generation (sizes an empty index's first one), most levels
 # per generation, the posting fields (8 bytes each) end to end, the hex of the postings' first
 # 3 bytes end to end.
-_ADD = _LEVEL_LUA + _PRUNE_LUA + """
+# A query or add names the owner the index must have been built for (ARGV's last one, "" for
+# no check): an index that was flushed, lost with its server or built for another store has
+# no marker, or another owner, and answers an error instead of silently finding nothing.
+_MARKER_LUA = """
+local owner = ARGV[#ARGV]
+if owner ~= '' and redis.call('HGET', ARGV[1] .. ':marker', 'owner') ~= owner then
+  return redis.error_reply('NEWSDEDUP_INDEX_MISSING')
+end
+"""
+_ADD = _LEVEL_LUA + _PRUNE_LUA + _MARKER_LUA + """
 local P, key, kh = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local g, gmin, gnow, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands, cap, per_article, per_shard = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -291,7 +305,7 @@ return 1
 # the number of postings: less to encode and parse than two per posting). Levels are grouped
 # first, so that one HMGET per posting and level asks for the fields of all the live
 # generations filed at that level.
-_QUERY = _LEVEL_LUA + """
+_QUERY = _LEVEL_LUA + _MARKER_LUA + """
 local P, gmin, g = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local bands, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
 local packed, hex = ARGV[6], ARGV[7]
@@ -435,7 +449,10 @@ class RedisIndex:
         generations: int = DEFAULT_GENERATIONS,
         expected_per_day: int = DEFAULT_EXPECTED_PER_DAY,
         now: Callable[[], float] = time.time,
+        owner: str | None = None,
     ) -> None:
+        """``owner`` names the store the index is built for; when given, queries and adds
+        raise ``IndexMissing`` unless ``mark_complete`` recorded that owner (after a build)."""
         if not basename or any(c.isspace() for c in basename):
             raise ValueError(f"basename must be a non-empty word, got {basename!r}")
         if not window_days > 0:
@@ -459,6 +476,7 @@ class RedisIndex:
         self._count = client.register_script(_COUNT)
         self._sweep = client.register_script(_SWEEP)
         self._dropped_before: int | None = None
+        self._owner = owner or ""
 
     # --- what the window means in generations ---
     def _span(self) -> tuple[int, int]:
@@ -508,6 +526,7 @@ class RedisIndex:
             self._per_shard_and_generation,
             max(1, round(self._expected_per_day * self._generation / 86400.0)), MAX_LEVELS,
             b"".join(p[:_POSTING_BYTES] + tag for p in postings), self._shard_hex(postings),
+            self._owner,
         ]
 
     def add(self, key: str, fp: Fingerprint, added_at: float | None = None) -> None:
@@ -516,27 +535,60 @@ class RedisIndex:
         args = self._add_args(key, fp, added_at)
         self._drop_expired_generations()
         if args is not None:
-            self._add(keys=[], args=args)
+            self._checked(self._add, args)
 
     def add_many(self, entries: Iterable[tuple[str, Fingerprint]], added_at: float | None = None) -> None:
-        """``add`` for many entries in one pipelined round trip (rebuilds, bulk loads)."""
+        """``add`` for many entries in one pipelined round trip (rebuilds, bulk loads: they
+        come before ``mark_complete``, so the owner is not checked)."""
         self._drop_expired_generations()
         pipe = self._client.pipeline(transaction=False)
         for key, fp in entries:
             args = self._add_args(key, fp, added_at)
             if args is not None:
-                self._add(keys=[], args=args, client=pipe)
+                self._add(keys=[], args=[*args[:-1], ""], client=pipe)
         pipe.execute()
 
     def query(self, fp: Fingerprint) -> set[str]:
         _check_size(fp, self._params)
         oldest, current = self._span()
         postings = self._postings(fp, QUERY_PARAGRAPHS)
-        found = self._query(keys=[], args=[
+        found = self._checked(self._query, [
             self._prefix, oldest, current, self._bands, MAX_PARAGRAPH_POSTINGS,
-            b"".join(p[:_POSTING_BYTES] for p in postings), self._shard_hex(postings),
+            b"".join(p[:_POSTING_BYTES] for p in postings), self._shard_hex(postings), self._owner,
         ])
         return {k.decode("utf-8") if isinstance(k, bytes) else k for k in found}
+
+    def _checked(self, script: Callable[..., Any], args: list[object]) -> Any:
+        from redis.exceptions import ResponseError
+
+        try:
+            return script(keys=[], args=args)
+        except ResponseError as exc:
+            if "NEWSDEDUP_INDEX_MISSING" in str(exc):
+                raise IndexMissing(f"the Redis index {self._prefix!r} was not built for this store "
+                                   "(flushed, lost, or another store's)") from None
+            raise
+
+    # --- whether the index is whole ---
+    def mark_complete(self, entries: int) -> None:
+        """Record that the index now holds every entry of its owner's store (after a build)."""
+        self._client.hset(f"{self._prefix}:marker", mapping={
+            "owner": self._owner, "entries": entries, "built_at": f"{self._now():.0f}"})
+
+    def marker(self) -> dict[str, str] | None:
+        """What ``mark_complete`` recorded (owner, entries, built_at), or None."""
+        raw = self._client.hgetall(f"{self._prefix}:marker")
+        if not raw:
+            return None
+        return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                for k, v in raw.items()}
+
+    def is_complete(self) -> bool:
+        """Whether the index was built for its owner (always true without an owner)."""
+        if not self._owner:
+            return True
+        found = self.marker()
+        return found is not None and found.get("owner") == self._owner
 
     def remove(self, key: str) -> None:
         oldest, current = self._span()

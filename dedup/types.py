@@ -44,6 +44,11 @@ class PageFacts:
     source: str
 
 
+def version_key(article_id: str, version: int) -> str:
+    """The key a stored version has in the candidate index: ``"article_id:version"``."""
+    return f"{article_id}:{version}"
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One stored version of an article that might be the same as the page."""
@@ -64,6 +69,10 @@ class Candidate:
     url_relation: Relation | None = None
     url_text_hash: str | None = None
     url_version: int | None = None    # the version the URL's text last matched
+
+    @property
+    def key(self) -> str:
+        return version_key(self.article_id, self.version)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,23 @@ def make_engine(database_url: str, ping_on_checkout: bool = True) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url)
-    return create_engine(database_url, pool_pre_ping=ping_on_checkout, future=True)
+    # Options named in the URL win over these defaults.
+    connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in url.query}
+    return create_engine(database_url, pool_pre_ping=ping_on_checkout, future=True, connect_args=connect_args)
+
+
+# libpq's connection options: a server that vanishes without a reset (a network partition, a
+# host that died) must fail the statement within seconds, so that the caller's retries take
+# over (workers/transient.py), instead of TCP's own timeouts of a quarter of an hour.
+POSTGRES_CONNECT_ARGS: dict[str, int] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    # Unacknowledged data is given up after this many milliseconds.
+    "tcp_user_timeout": 30_000,
+}
 
 
 def write_engine(engine: Engine) -> Engine:

@@ -5,10 +5,10 @@ Celery task, so a message only ever carries ``(page_id, url)`` and a lost messag
 nothing: the row is still ``pending`` and whoever watches the crawl sends it again.
 
 A row's life: ``pending`` → ``done`` (with the outcome kind) or ``failed`` (with the reason).
-``claimed_until`` is a lease, not a state: a worker that starts a page takes the lease for
-as long as a living worker may take (the task's hard time limit plus a margin); a second
-delivery of the same page (broker redelivery, a re-send of a stale page) finds the lease
-taken or the row finished and does nothing. A SIGKILLed worker's lease simply runs out.
+``claimed_until`` is a lease, not a state: a worker that starts a page takes a short lease
+and renews it while it works (workers/pages.py); a second delivery of the same page (broker
+redelivery, a re-send of a stale page) finds the lease taken or the row finished and does
+nothing. A SIGKILLed worker's lease simply runs out, within seconds.
 """
 from __future__ import annotations
 
@@ -213,6 +213,16 @@ class Staging:
         if row["attempts"] >= max_attempts and (row["claimed_until"] is None or row["claimed_until"] < now):
             return Claim(_page(row), "exhausted", row["state"], None, row["attempts"])
         return Claim(None, "busy", row["state"], None, row["attempts"])
+
+    def renew(self, page_ids: Sequence[int], lease_seconds: float) -> None:
+        """Extend the leases of pages a living worker is still working on."""
+        now = utcnow()
+        with self._writer.begin() as conn:
+            conn.execute(
+                update(StagedPage)
+                .where(StagedPage.id.in_(list(page_ids)), StagedPage.state == "pending")
+                .values(claimed_until=now + timedelta(seconds=lease_seconds))
+            )
 
     def page(self, page_id: int) -> Page | None:
         with self.engine.connect() as conn:

@@ -13,6 +13,7 @@ a read.
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.page import Validators
-from dedup.types import Candidate, Fingerprint
+from dedup.types import Candidate, Fingerprint, version_key
 from store.engine import make_engine, upgrade_schema, write_engine
 from store.models import Article, Counter, Failure, FetchState, Url, Version
 from store.records import feed_record, version_records
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # plain data the store only reads
 log = logging.getLogger(__name__)
 
 SEQ_COUNTER = "seq"
+STORE_ID_COUNTER = "store_id"
 # Rows created by migration 0003; crawls add to them when they finish.
 CRAWL_COUNTERS = ("pages_fetched", "not_modified", "fetch_errors")
 # A write that loses a race (two workers inserting one URL, a deadlock) is retried whole;
@@ -57,8 +59,7 @@ class Applied:
     index_key: str | None    # a new "article_id:version" key to add to the LSH index, else None
 
 
-def index_key(article_id: str, version: int) -> str:
-    return f"{article_id}:{version}"
+index_key = version_key
 
 
 def parse_index_key(key: str) -> tuple[str, int]:
@@ -398,6 +399,21 @@ class Store:
             return True
         except DBAPIError:
             return False
+
+    def identity(self) -> str:
+        """This store's id: random, made when first asked and kept in the ``counters`` table.
+        The Redis index records the id of the store it was built from (dedup.RedisIndex)."""
+        with self._reading() as session:
+            value = session.scalar(select(Counter.value).where(Counter.name == STORE_ID_COUNTER))
+        if value is None:
+            try:
+                with self._writing() as session:
+                    session.add(Counter(name=STORE_ID_COUNTER, value=secrets.randbits(62)))
+            except IntegrityError:
+                pass  # another process made it first: theirs is the one
+            with self._reading() as session:
+                value = session.scalar(select(Counter.value).where(Counter.name == STORE_ID_COUNTER))
+        return f"{value:016x}"
 
     def last_seq(self) -> int:
         """The highest seq handed out so far (0 for an empty store)."""

@@ -42,8 +42,10 @@ def a_page(crawl_id: str, url: str = "https://harbor.example/2024/05/ferry.html"
 
 @pytest.fixture
 def settings(redis_url: str, postgres_url: str) -> Settings:
+    # A short outage patience: these tests are about what comes after it (Celery's retries).
     return Settings(redis_url=redis_url, database_url=postgres_url, task_max_retries=2,
-                    task_retry_backoff=0.05, task_time_limit=30, dedup_lock_timeout=5, lsh_basename="t")
+                    task_retry_backoff=0.05, task_time_limit=30, dedup_lock_timeout=5, lsh_basename="t",
+                    outage_patience=0.5)
 
 
 def open_services(settings: Settings, index_client: redis.Redis) -> WorkerServices:

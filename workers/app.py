@@ -97,8 +97,10 @@ def create_app(settings: Settings) -> NewsdedupCelery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        # Messages of lost connections come back anyway (acks_late): cancel, don't run twice.
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A task running when the broker connection drops goes on: its page is in PostgreSQL
+        # and it finishes it (a cancelled one would keep its lease, and the page would wait
+        # for it). Its message may be delivered again later; that delivery finds it done.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=soft_time_limit(settings),
         # Results live in the staging table; no result backend to fill Redis.
@@ -174,6 +176,14 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
             app.services
         except Exception as exc:  # noqa: BLE001
             log.warning("could not open the store and Redis yet: %s: %s", type(exc).__name__, exc)
+
+    from celery.signals import worker_ready
+
+    @worker_ready.connect(weak=False)
+    def start_sweeping(**_: object) -> None:
+        from workers.sweeper import start_sweeper
+
+        start_sweeper(app)
 
     app.worker_main(args)
 

@@ -15,8 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
-from itertools import groupby, islice
+from datetime import timedelta
 
 from celery import Celery
 
@@ -29,9 +28,9 @@ from workers.app import PAGES_QUEUE, NewsdedupCelery, create_app
 from workers.handoff import StoreBackedDiscovery
 from workers.staging_writer import StagingWriter
 from workers.summary import CrawlSummary, record_crawl_counts
+from workers.transient import OUTAGE_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
-REBUILD_BATCH = 1000  # index entries per pipelined round trip when rebuilding
 
 ProgressCallback = Callable[[CrawlSummary], None]
 
@@ -114,6 +113,10 @@ class DistributedSink(StoreBackedDiscovery):
     def close(self) -> None:
         """Stage and send every page accepted so far; then the fetch-side counts are final."""
         self.writer.close()
+
+    def backlogged(self) -> bool:
+        """The crawl pauses its downloads while this is true (PostgreSQL away)."""
+        return self.writer.backlogged()
 
     # --- pages ---
 
@@ -199,7 +202,16 @@ def wait_for_crawl(
     last: CrawlSummary | None = None
     warned = False
     while True:
-        counts = staging.counts(crawl_id)
+        try:
+            counts = staging.counts(crawl_id)
+        except OUTAGE_ERRORS as exc:
+            # PostgreSQL away: the workers wait for it too; so do we, for as long as it takes.
+            if not warned:
+                log.warning("crawl %s: cannot read its pages (%s); waiting for the store", crawl_id,
+                            type(exc).__name__)
+                warned = True
+            time.sleep(1.0)
+            continue
         summary = combine(fetched, counts)
         now = time.monotonic()
         if summary != last:
@@ -210,7 +222,10 @@ def wait_for_crawl(
             return summary
         if now - last_resend >= RESEND_EVERY_SECONDS:
             last_resend = now
-            resend_stale(staging, sender, crawl_id, unclaimed_grace)
+            try:
+                resend_stale(staging, sender, crawl_id, unclaimed_grace)
+            except OUTAGE_ERRORS as exc:
+                log.info("could not look for lost pages now: %s", type(exc).__name__)
         if not warned and now - last_change > 60:
             warned = True
             log.warning("crawl %s: %d pages pending and nothing finished for a minute; "
@@ -233,10 +248,17 @@ def run_distributed_crawl(
     from workers.archiving import apply_retention, crawl_archive, response_archive
 
     app = create_app(settings)
-    store = Store.open(settings.database_url)
+    # The store may be away at the start too (a restart): wait for it, however long.
+    store = through_outages(lambda: Store.open(settings.database_url), "opening the store")
     staging = Staging.open(settings.database_url, migrate=False)
     sender = PageSender(app)
     try:
+        # Pages an earlier crawl staged but never sent (it was killed), or whose worker died:
+        # sent now, so that running a crawl again completes the one before it, beat or not.
+        try:
+            resend_stale(staging, sender, None)
+        except OUTAGE_ERRORS as exc:
+            log.info("could not look for pages of earlier crawls now: %s", type(exc).__name__)
         # The archive is written here, where the pages are fetched: nothing extra goes through Redis.
         with crawl_archive(settings) as archive:
             sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress,
@@ -245,10 +267,10 @@ def run_distributed_crawl(
                 run_crawl(sources, settings, sink, crawl_id, archive=response_archive(archive))
             finally:
                 sink.close()
-        record_crawl_counts(store, sink.fetched)
+        through_outages(lambda: record_crawl_counts(store, sink.fetched), "recording the crawl's counts")
         apply_retention(settings, store)
         if not wait:
-            return sink.summary(staging.counts(crawl_id))
+            return sink.summary(through_outages(lambda: staging.counts(crawl_id), "counting the pages"))
         return wait_for_crawl(staging, sender, crawl_id, sink.fetched, progress)
     finally:
         staging.close()
@@ -297,10 +319,12 @@ def sweep(settings: Settings, app: "NewsdedupCelery") -> int:
 
 
 def rebuild_index(settings: Settings) -> int:
-    """Rebuild the Redis LSH index from the signatures in the store (after a Redis loss, or a
-    change of num_perm / lsh_threshold). Holds the decision lock meanwhile, so no worker decides
-    against a half-built index; workers wait, then retry. Returns the number of entries."""
+    """``newsdedup rebuild-index``: rebuild the Redis LSH index from the signatures in the
+    store (after losing Redis, or a change of num_perm / lsh_threshold). Holds the decision
+    lock meanwhile, so no worker decides against a half-built index; workers wait, then
+    retry. Returns the number of entries."""
     from dedup import RedisIndex
+    from workers.index_repair import rebuild
     from workers.locks import DEDUP_LOCK_KEY, redis_client
     from workers.services import dedup_params
 
@@ -310,19 +334,8 @@ def rebuild_index(settings: Settings) -> int:
     try:
         with client.lock(DEDUP_LOCK_KEY, timeout=3600, blocking_timeout=600, thread_local=False):
             index = RedisIndex(client, dedup_params(settings), settings.lsh_basename,
-                               window_days=settings.lsh_window_days)
-            index.clear()
-            since = datetime.now(timezone.utc) - timedelta(days=settings.lsh_window_days)
-            count = 0
-            # Filed by the day they were fetched, so they leave the window when they would have.
-            for day, entries in groupby(store.timed_index_entries(since), key=lambda e: e[2].date()):
-                added_at = datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
-                pairs = ((key, stored) for key, stored, _ in entries)
-                while batch := list(islice(pairs, REBUILD_BATCH)):
-                    index.add_many(batch, added_at=added_at)
-                    count += len(batch)
-        log.info("rebuilt the Redis index: %d entries", count)
-        return count
+                               window_days=settings.lsh_window_days, owner=store.identity())
+            return rebuild(index, store, settings.lsh_window_days)
     finally:
         store.close()
         client.close()

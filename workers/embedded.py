@@ -12,8 +12,11 @@ from workers.extraction_pool import ExtractionPool, PendingExtraction
 from workers.handoff import StoreBackedDiscovery
 from workers.pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
 from workers.summary import CrawlSummary
+from workers.transient import through_outages
 
 log = logging.getLogger(__name__)
+# How long a page waits for a store that refuses it (locked, away) before it is failed.
+STORE_PATIENCE_SECONDS = 120.0
 
 
 class ExtractionProcessDied(RuntimeError):
@@ -93,7 +96,9 @@ class EmbeddedSink(StoreBackedDiscovery):
 
     def _finish(self, page: Page, work: Callable[[], PageOutcome]) -> None:
         try:
-            outcome = work()
+            # SQLite answers "database is locked" once its busy timeout is spent (another
+            # process writing for that long): the page waits longer rather than fail.
+            outcome = through_outages(work, f"storing {page.url}", STORE_PATIENCE_SECONDS)
         except Exception as exc:  # noqa: BLE001 - one bad page must not end the crawl
             log.exception("failed to process %s", page.url)
             reason = f"{type(exc).__name__}: {exc}"

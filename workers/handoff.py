@@ -6,13 +6,16 @@ page and sends a Celery task.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from crawler.page import Page, Validators
 
 if TYPE_CHECKING:  # the crawler imports this module; it must not pull in the store
     from store import Store
+
+log = logging.getLogger(__name__)
 
 
 class PageSink(Protocol):
@@ -44,18 +47,36 @@ class PageSink(Protocol):
 
 class StoreBackedDiscovery:
     """The conditional-request half of a PageSink, kept in the store (shared by both modes:
-    the store knows what was fully processed, so its validators are safe to send)."""
+    the store knows what was fully processed, so its validators are safe to send).
+
+    These run in the crawl's reactor thread, so they never wait for a store that is away:
+    without validators a page is simply fetched in full, and a discovery document whose
+    links cannot be saved is fetched in full next time. Nothing is lost either way.
+    """
 
     store: Store
 
     def validators(self, url: str) -> Validators | None:
-        return self.store.validators(url)
+        return _or_else(lambda: self.store.validators(url), None, "validators")
 
     def validators_many(self, urls: Sequence[str]) -> dict[str, Validators]:
-        return self.store.validators_many(urls)
+        return _or_else(lambda: self.store.validators_many(urls), {}, "validators")
 
     def discovery_links(self, url: str) -> list[str] | None:
-        return self.store.discovery_links(url)
+        return _or_else(lambda: self.store.discovery_links(url), None, "the links listed last time")
 
     def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
-        self.store.save_discovery(url, validators, links)
+        _or_else(lambda: self.store.save_discovery(url, validators, links), None, "the links listed")
+
+
+T = TypeVar("T")
+
+
+def _or_else(call: Callable[[], T], fallback: T, what: str) -> T:
+    from workers.transient import OUTAGE_ERRORS
+
+    try:
+        return call()
+    except OUTAGE_ERRORS as exc:
+        log.warning("store unreachable, going on without %s: %s", what, type(exc).__name__)
+        return fallback

@@ -9,11 +9,13 @@ the server must run with ``maxmemory-policy noeviction`` (deploy/redis.conf).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import redis
+from redis.backoff import ExponentialBackoff
 from redis.lock import Lock
+from redis.retry import Retry
 
 PREFIX = "newsdedup-workers:"
 DEDUP_LOCK_KEY = PREFIX + "lock:dedup"
@@ -26,8 +28,13 @@ def crawl_lock_key(source: str) -> str:
 
 
 def redis_client(url: str) -> redis.Redis:
-    """A client with timeouts: a Redis that vanishes must raise (and be retried), not hang."""
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+    """A client with timeouts: a Redis that vanishes must raise (and be retried), not hang.
+
+    redis-py's own retries are kept short (about a quarter of a second in all): the caller
+    rides out an outage itself (workers/transient.py), and a call that kept retrying inside
+    the client could outlive the decision lock it runs under."""
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30,
+                                retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2))
 
 
 # How often a worker waiting for the decision lock tries again. The lock is held for a few
@@ -42,13 +49,42 @@ def dedup_lock_factory(client: redis.Redis, timeout: float) -> Callable[[], Abst
     ``timeout`` bounds how long a dead holder blocks the others; a living one waits as long
     for its turn (``blocking_timeout``) and then raises ``redis.exceptions.LockError``, which
     the task retries. ``thread_local=False``: the lock is taken and released in one call.
+
+    A release that fails because Redis went away leaves the lock taken until it expires,
+    blocking every worker that long after Redis is back. The token of such a lock is kept,
+    and the next time this process takes the lock it first releases that one (if it is
+    still ours), so the cluster goes on as soon as the holder's retry comes.
     """
+    orphans: list[bytes] = []
 
-    def lock() -> Lock:
-        return client.lock(DEDUP_LOCK_KEY, timeout=timeout, blocking_timeout=timeout,
+    def release_orphans() -> None:
+        while orphans:
+            token = orphans[-1]
+            try:
+                client.lock(DEDUP_LOCK_KEY).do_release(token)
+            except redis.exceptions.LockNotOwnedError:
+                pass   # expired meanwhile, and perhaps someone else's now
+            orphans.pop()
+
+    @contextmanager
+    def held() -> Iterator[Lock]:
+        release_orphans()
+        lock = client.lock(DEDUP_LOCK_KEY, timeout=timeout, blocking_timeout=timeout,
                            sleep=DEDUP_LOCK_POLL_SECONDS, thread_local=False)
+        if not lock.acquire():
+            raise redis.exceptions.LockError(f"the decision lock stayed taken for {timeout:g}s")
+        token = lock.local.token
+        try:
+            yield lock
+        finally:
+            try:
+                lock.release()
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                if token is not None:
+                    orphans.append(token)
+                raise
 
-    return lock
+    return held
 
 
 def crawl_lock(client: redis.Redis, source: str, timeout: float) -> Lock:

@@ -3,11 +3,22 @@
 Plain functions; ``workers/tasks.py`` only calls them. Idempotent: the staging row's state
 and lease make a second delivery of the same page a no-op, and the store's apply is itself
 idempotent (a page stored already comes back "unchanged").
+
+Outages: a page whose store or Redis goes away mid-way is not given up. The worker keeps its
+page (and its lease, renewed every few seconds by ``LeaseKeeper``) and tries again with a
+short backoff until the server is back (``through_outages``), for up to ``outage_patience``;
+only then does the task fall back to Celery's retries. The page is extracted once; what is
+tried again is its decision and store work, which is idempotent. A worker that dies stops
+renewing its leases: its pages are free again within ``LEASE_SECONDS``.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
@@ -17,25 +28,68 @@ from crawler.page import Page
 from dedup import RedisIndex
 from store import Store
 from store.staging import Staging
+from workers.index_repair import lock_keeper, rebuild
 from workers.locks import dedup_lock_factory, redis_client
-from workers.pipeline import PagePipeline
-from workers.transient import TRANSIENT_ERRORS
+from workers.pipeline import PageOutcome, PagePipeline, prepare_page
 from workers.services import dedup_params
+from workers.transient import TRANSIENT_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
 
-# How long past the hard time limit a lease lasts: no living worker holds a page longer.
-LEASE_MARGIN_SECONDS = 5
+# A worker's hold on a page: renewed every LEASE_RENEW_SECONDS while it works on it, so a
+# dead worker's page is free again within LEASE_SECONDS (and re-sent by whoever watches).
+LEASE_SECONDS = 15
+LEASE_RENEW_SECONDS = 4
 
 
-def lease_seconds(settings: Settings) -> int:
-    return settings.task_time_limit + LEASE_MARGIN_SECONDS
+def outage_patience(settings: Settings) -> float:
+    """How long a task waits for PostgreSQL or Redis to come back before it gives its page to
+    Celery's retries (``NEWSDEDUP_OUTAGE_PATIENCE``): well inside the soft time limit, which
+    would fail the page."""
+    from workers.app import soft_time_limit
+
+    return min(settings.outage_patience, 0.6 * soft_time_limit(settings))
 
 
 def max_attempts(settings: Settings) -> int:
     """Every retry is an attempt; one more for a page whose worker was lost mid-way. A page
     that kills its worker each time (or always hits the hard limit) ends failed here."""
     return settings.task_max_retries + 2
+
+
+class LeaseKeeper:
+    """Renews the leases of the pages this process is working on, from a thread of its own."""
+
+    def __init__(self, staging: Staging) -> None:
+        self.staging = staging
+        self._held: set[int] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def holding(self, page_id: int) -> Iterator[None]:
+        with self._lock:
+            self._held.add(page_id)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._renew, name="lease-keeper", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.discard(page_id)
+
+    def _renew(self) -> None:
+        while True:
+            time.sleep(LEASE_RENEW_SECONDS)
+            with self._lock:
+                held = list(self._held)
+            if not held:
+                continue
+            try:
+                self.staging.renew(held, LEASE_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - PostgreSQL away: the next round tries again
+                log.info("could not renew the lease of %d pages: %s", len(held), type(exc).__name__)
 
 
 @dataclass
@@ -47,6 +101,10 @@ class WorkerServices:
     staging: Staging
     redis: redis.Redis
     pipeline: PagePipeline
+    leases: LeaseKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.leases = LeaseKeeper(self.staging)
 
     @classmethod
     def open(cls, settings: Settings) -> "WorkerServices":
@@ -56,9 +114,13 @@ class WorkerServices:
         staging = Staging.open(settings.database_url, migrate=False, ping_on_checkout=False)  # Store.open migrated
         client = redis_client(settings.redis_url)
         params = dedup_params(settings)
-        index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days)
-        pipeline = PagePipeline(store, index, params, settings.min_text_words,
-                                decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout))
+        index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days,
+                           owner=store.identity())
+        pipeline = PagePipeline(
+            store, index, params, settings.min_text_words,
+            decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout),
+            rebuild_index=lambda held: rebuild(index, store, settings.lsh_window_days, lock_keeper(held)),
+        )
         return cls(settings, store, staging, client, pipeline)
 
     def close(self) -> None:
@@ -69,11 +131,14 @@ class WorkerServices:
 
 def process_staged_page(services: WorkerServices, page_id: int) -> str:
     """Process one staged page; returns the outcome kind, or why nothing was done
-    ("busy", "missing", or the finished row's outcome). Raises TRANSIENT_ERRORS to be
-    retried, after giving the lease back."""
+    ("busy", "missing", or the finished row's outcome). Waits out an outage of PostgreSQL or
+    Redis (up to ``outage_patience``); past that raises TRANSIENT_ERRORS to be retried by
+    Celery, after giving the lease back."""
     settings = services.settings
     staging = services.staging
-    claim = staging.claim(page_id, lease_seconds(settings), max_attempts(settings))
+    patience = outage_patience(settings)
+    claim = through_outages(lambda: staging.claim(page_id, LEASE_SECONDS, max_attempts(settings)),
+                            f"page {page_id}: claiming it", patience)
     if claim.status == "finished":
         log.info("page %s already %s (%s): nothing to do", page_id, claim.state, claim.outcome)
         return claim.outcome or claim.state
@@ -86,23 +151,38 @@ def process_staged_page(services: WorkerServices, page_id: int) -> str:
         mark_failed(services, page_id, claim.page, reason)
         return "failed"
     page = claim.page
-    try:
-        outcome = services.pipeline.process(page)
-    except TRANSIENT_ERRORS as exc:
-        log.warning("page %s (%s): transient %s: %s", page_id, page.url, type(exc).__name__, exc)
+    pipeline = services.pipeline
+    with services.leases.holding(page_id):
         try:
-            staging.release(page_id, f"retrying after {type(exc).__name__}: {exc}")
-        except Exception:  # noqa: BLE001 - the lease then simply runs out
-            log.exception("could not release the lease of page %s", page_id)
-        raise
-    except SoftTimeLimitExceeded:
-        mark_failed(services, page_id, page, f"time limit: more than {settings.task_time_limit}s")
-        return "failed"
-    except Exception as exc:  # noqa: BLE001 - a bug on one page must not loop forever
-        log.exception("page %s (%s) failed", page_id, page.url)
-        mark_failed(services, page_id, page, f"{type(exc).__name__}: {exc}")
-        return "failed"
-    if not staging.finish(page_id, outcome.kind, outcome.article_id, outcome.reason):
+            prepared = prepare_page(page, pipeline.min_words, pipeline.params)
+            tries = 0
+
+            def commit() -> PageOutcome:
+                nonlocal tries
+                tries += 1
+                # A try after the first, or a page delivered before, may find its own earlier
+                # commit: its index write is made good (PagePipeline.commit).
+                return pipeline.commit(page, prepared, repair_index=tries > 1 or claim.attempts > 1)
+
+            outcome = through_outages(commit, f"page {page_id} ({page.url})", patience, TRANSIENT_ERRORS)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("page %s (%s): transient %s: %s", page_id, page.url, type(exc).__name__, exc)
+            try:
+                staging.release(page_id, f"retrying after {type(exc).__name__}: {exc}")
+            except Exception:  # noqa: BLE001 - the lease then simply runs out
+                log.exception("could not release the lease of page %s", page_id)
+            raise
+        except SoftTimeLimitExceeded:
+            mark_failed(services, page_id, page, f"time limit: more than {settings.task_time_limit}s")
+            return "failed"
+        except Exception as exc:  # noqa: BLE001 - a bug on one page must not loop forever
+            log.exception("page %s (%s) failed", page_id, page.url)
+            mark_failed(services, page_id, page, f"{type(exc).__name__}: {exc}")
+            return "failed"
+        finished = through_outages(
+            lambda: staging.finish(page_id, outcome.kind, outcome.article_id, outcome.reason),
+            f"page {page_id}: marking it done", patience)
+    if not finished:
         log.info("page %s was finished by another delivery meanwhile", page_id)
     return outcome.kind
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from crawler.page import Page
-from dedup import CandidateIndex, DedupParams, Fingerprint, PageFacts, decide, fingerprint
+from dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide, fingerprint
 from extract import Document, Rejection, extract_document
 
 if TYPE_CHECKING:  # only a type here: pool processes import this module and need no SQL
@@ -58,6 +58,9 @@ def prepare_page(page: Page, min_words: int, params: DedupParams) -> PreparedPag
 # Distributed mode passes a Redis lock here so that decide-and-insert is atomic across
 # workers; embedded mode has one writer and needs none.
 DecisionLock = Callable[[], AbstractContextManager[object]]
+# Called, under the decision lock (which it is given, to keep it alive), when the index turns
+# out not to be the one built for the store: rebuilds it (workers/index_repair.py).
+IndexRebuild = Callable[[object], None]
 
 
 class PagePipeline:
@@ -68,20 +71,27 @@ class PagePipeline:
         params: DedupParams,
         min_words: int,
         decision_lock: DecisionLock = nullcontext,
+        rebuild_index: IndexRebuild | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.params = params
         self.min_words = min_words
         self.decision_lock = decision_lock
+        self.rebuild_index = rebuild_index
 
     def process(self, page: Page) -> PageOutcome:
         """Extract, decide and store one page. Raises only for infrastructure failures
         (store or index unreachable), which the caller retries or records."""
         return self.commit(page, prepare_page(page, self.min_words, self.params))
 
-    def commit(self, page: Page, prepared: PreparedPage) -> PageOutcome:
-        """Decide and store a prepared page (the second half of ``process``)."""
+    def commit(self, page: Page, prepared: PreparedPage, repair_index: bool = False) -> PageOutcome:
+        """Decide and store a prepared page (the second half of ``process``).
+
+        ``repair_index``: this page may have been committed before by a try that failed
+        after the store's commit, before its index write (a redelivery, a retry). The page
+        then comes back "unchanged" and adds nothing, so the article's current version is
+        put in the index again (adding a key twice changes nothing)."""
         extracted = prepared.extracted
         if isinstance(extracted, Rejection):
             self.store.record_rejection(page, extracted.reason, extracted.detail)  # and its validators
@@ -90,14 +100,31 @@ class PagePipeline:
         document, page_fingerprint = extracted, prepared.fingerprint
         assert page_fingerprint is not None  # prepare_page fingerprints every document
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
-        with self.decision_lock():
+        with self.decision_lock() as held:
             candidates = self.store.candidates_for_url(document.url, document.canonical_url)
-            candidates += self.store.candidates_by_keys(self.index.query(page_fingerprint))
+            candidates += self.store.candidates_by_keys(self._query(page_fingerprint, held))
             decision = decide(facts, page_fingerprint, candidates, self.params)
             # The page's validators are saved in the same transaction: never before it is stored.
             applied = self.store.apply(decision, page, document, page_fingerprint)
             if applied.index_key:
                 self.index.add(applied.index_key, page_fingerprint)
+            elif repair_index and decision.article_id:
+                for candidate in candidates:
+                    if candidate.article_id == decision.article_id and candidate.is_latest:
+                        self.index.add(candidate.key, candidate.fingerprint)
+                        break
         kind = KIND_BY_DECISION[decision.kind]
         log.info("%s %s: %s", kind, page.url, decision.reason)
         return PageOutcome(page.url, page.source, kind, applied.article_id, applied.version, decision.reason)
+
+    def _query(self, page_fingerprint: Fingerprint, held: object) -> set[str]:
+        """The index's candidates; an index that is not the store's is rebuilt first (under
+        the decision lock, so no other decision is made against it meanwhile)."""
+        try:
+            return self.index.query(page_fingerprint)
+        except IndexMissing as exc:
+            if self.rebuild_index is None:
+                raise
+            log.error("%s: rebuilding it from the store before deciding", exc)
+            self.rebuild_index(held)
+            return self.index.query(page_fingerprint)

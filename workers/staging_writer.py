@@ -6,9 +6,13 @@ one thread takes whatever has queued meanwhile (up to ``BATCH_PAGES``), stages i
 transaction, sends one task per new page, and marks them sent in one UPDATE. Nothing waits
 to fill a batch: a lone page goes at once.
 
-A batch that cannot be staged (one page PostgreSQL refuses) is staged page by page, so the
-others go on and the bad one is reported with its reason. A page whose send fails stays
-pending, unsent: whoever waits for the crawl sends it again (workers/distributed.py).
+PostgreSQL away (an outage, a restart, a failover): the batch is tried again, with backoff,
+until it is staged; nothing fetched is dropped. Meanwhile pages pile up here, and the crawl
+pauses its downloads while more than ``PAUSE_AT`` wait (``backlogged``), so memory stays
+bounded. A batch that cannot be staged for a reason of its own (one page PostgreSQL refuses)
+is staged page by page, so the others go on and the bad one is reported with its reason. A
+page whose send fails (Redis away) stays pending, unsent: whoever waits for the crawl sends
+it again (workers/distributed.py).
 """
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ from typing import Protocol
 
 from crawler.page import Page
 from store.staging import Staging
+from workers.transient import OUTAGE_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
 
 BATCH_PAGES = 32
-# Pages waiting for the thread at most; the spider then waits (a page is ~300 KB of HTML).
-QUEUE_PAGES = 64
+# Pages waiting for the thread above which the crawl pauses its downloads (a page is ~300 KB
+# of HTML); the downloads in flight still arrive, so the queue itself is not capped.
+PAUSE_AT = 64
 
 
 class TaskSender(Protocol):
@@ -44,7 +50,10 @@ class StagingWriter:
         self.on_staged = on_staged   # number of new pages staged (repeats in a crawl excluded)
         self.on_failed = on_failed   # a page that could not be staged, and why
         self.prepare = prepare       # a page's last touch before staging (its archive location)
-        self._queue: queue.Queue[Page | None] = queue.Queue(maxsize=QUEUE_PAGES)
+        self._queue: queue.Queue[Page | None] = queue.Queue()
+        # URLs this process staged: a batch retried after an outage may have been committed
+        # already (the commit's answer was lost), and its pages must still count and be sent.
+        self._staged_urls: set[tuple[str, str]] = set()
         self._thread = threading.Thread(target=self._run, name="staging-writer", daemon=True)
         self._thread.start()
         self._closed = False
@@ -54,8 +63,12 @@ class StagingWriter:
             raise RuntimeError("the staging writer is closed")
         self._queue.put(page)
 
+    def backlogged(self) -> bool:
+        """Whether the crawl should pause its downloads until the staging catches up."""
+        return self._queue.qsize() > PAUSE_AT
+
     def close(self) -> None:
-        """Stage and send what is queued, then stop the thread."""
+        """Stage and send what is queued (however long an outage makes that), then stop."""
         if self._closed:
             return
         self._closed = True
@@ -88,7 +101,7 @@ class StagingWriter:
     def _stage_one(self, page: Page) -> tuple[int, bool]:
         """``Staging.stage``, or ``(0, False)`` (nothing to send) after reporting the page failed."""
         try:
-            page_id, created = self.staging.stage(page)
+            page_id, created = through_outages(lambda: self.staging.stage(page), f"staging {page.url}")
         except Exception as exc:  # noqa: BLE001
             log.exception("could not stage %s", page.url)
             self.on_failed(page, f"could not stage the page: {type(exc).__name__}: {exc}")
@@ -101,12 +114,18 @@ class StagingWriter:
         if self.prepare is not None:
             batch = [self.prepare(page) for page in batch]
         try:
-            staged = self.staging.stage_many(batch)
+            staged = through_outages(lambda: self.staging.stage_many(batch),
+                                     f"staging {len(batch)} pages (PostgreSQL)")
         except Exception as exc:  # noqa: BLE001 - find the page that broke it, keep the others
             log.warning("staging %d pages at once failed (%s: %s); staging them one by one",
                         len(batch), type(exc).__name__, exc)
             staged = [self._stage_one(page) for page in batch]
-        new = [(page_id, page.url) for page, (page_id, created) in zip(batch, staged) if created]
+        new = []
+        for page, (page_id, created) in zip(batch, staged):
+            key = (page.crawl_id, page.url)
+            if page_id and (created or key not in self._staged_urls):
+                new.append((page_id, page.url))
+            self._staged_urls.add(key)
         if not new:
             return
         # Sent only now that the rows are committed: a worker always finds its page.
@@ -115,6 +134,6 @@ class StagingWriter:
             log.warning("%d of %d pages could not be sent; they will be re-sent", len(new) - len(sent), len(new))
         try:
             self.staging.mark_sent(sent)
-        except Exception:  # noqa: BLE001 - unmarked pages look unsent: at worst sent twice
-            log.exception("could not mark %d pages sent", len(sent))
+        except OUTAGE_ERRORS as exc:  # unmarked pages look unsent: at worst sent twice
+            log.warning("could not mark %d pages sent: %s", len(sent), type(exc).__name__)
         self.on_staged(len(new))

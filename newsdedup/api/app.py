@@ -81,5 +81,6 @@ def _build_context(settings: Settings, store: "Store | None", queues: tuple[str,
         stats=store.stats,
         last_seq=store.last_seq,
         queue_depth=ctx.queue_depth if ctx.redis is not None else None,
+        index_complete=ctx.index_complete if ctx.redis is not None else None,
     ))
     return ctx

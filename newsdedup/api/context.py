@@ -28,6 +28,10 @@ PRIORITY_STEPS = (0, 3, 6, 9)
 REDIS_TIMEOUT = 2.0
 
 
+class IndexNotReady(RuntimeError):
+    pass
+
+
 @dataclass
 class ApiContext:
     settings: Settings
@@ -53,6 +57,22 @@ class ApiContext:
                     pipe.llen(name)
             lengths = iter(pipe.execute())
         return {queue: sum(int(next(lengths)) for _ in names) for queue, names in keys.items()}
+
+    def index_complete(self) -> bool:
+        """Whether the Redis index was built for this store (its marker, dedup.RedisIndex);
+        False after a flush or a new Redis, until a worker (or rebuild-index) rebuilt it."""
+        assert self.redis is not None
+        owner = self.redis.hget(f"{self.settings.lsh_basename}:marker", "owner")
+        if owner is not None and owner.decode() == self.store.identity():
+            return True
+        # An empty store has nothing to index: a new cluster is whole before its first page.
+        return self.store.last_seq() == 0
+
+    def check_index(self) -> None:
+        """For /healthz: raise, saying what to expect, when the index is missing."""
+        if not self.index_complete():
+            raise IndexNotReady("missing (flushed or new Redis): the workers rebuild it from the store "
+                                "within seconds, or run newsdedup rebuild-index")
 
     def close(self) -> None:
         if self.crawls is not None:

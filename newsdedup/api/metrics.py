@@ -40,10 +40,12 @@ KNOWN: dict[str, tuple[str, str, str]] = {
 
 class StoreCollector(Collector):
     def __init__(self, stats: Callable[[], Mapping[str, Any]], last_seq: Callable[[], int] | None = None,
-                 queue_depth: Callable[[], Mapping[str, int]] | None = None) -> None:
+                 queue_depth: Callable[[], Mapping[str, int]] | None = None,
+                 index_complete: Callable[[], bool] | None = None) -> None:
         self._stats = stats
         self._last_seq = last_seq
         self._queue_depth = queue_depth
+        self._index_complete = index_complete
 
     def describe(self) -> list[Metric]:
         # Nothing up front: describing would mean querying the store at registration.
@@ -81,6 +83,15 @@ class StoreCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield depth
+        if self._index_complete is not None:
+            try:
+                complete = self._index_complete()
+            except Exception as exc:  # noqa: BLE001 - the store is away: store_up says so
+                log.warning("metrics: could not check the index: %s", exc)
+                return
+            yield GaugeMetricFamily(PREFIX + "index_complete",
+                                    "1 when the Redis index was built for this store; 0: missing, "
+                                    "workers rebuild it", value=1.0 if complete else 0.0)
 
 
 def _store_metrics(stats: dict[str, Any]) -> Iterator[Metric]:

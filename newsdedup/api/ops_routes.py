@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from newsdedup.api.context import ApiContext, context
+from newsdedup.api.context import ApiContext, IndexNotReady, context
 from newsdedup.api.metrics import exposition
 from newsdedup.api.schemas import Health
 
@@ -22,23 +22,32 @@ Ctx = Annotated[ApiContext, Depends(context)]
 @router.get("/healthz", response_model=Health,
             responses={503: {"description": "what failed: {\"status\": \"unavailable\", \"failed\": {part: reason}}"}})
 def healthz(ctx: Ctx) -> Response:
-    """200 `{"status": "ok"}` when the store (and Redis, in distributed mode) answer; 503 naming what did not."""
+    """200 `{"status": "ok"}` when the store (and Redis, in distributed mode) answer; 503 naming
+    what did not. In distributed mode, a Redis index not (yet) built for this store is named
+    under `warnings`."""
     checks: dict[str, Callable[[], object]] = {"store": ctx.store.last_seq}
     if ctx.redis is not None:
         checks["redis"] = ctx.redis.ping
+        checks["index"] = ctx.check_index
     # Probes run on the context's own pool so a hung connection costs one thread, not the answer.
     futures = {name: ctx.probes.submit(probe) for name, probe in checks.items()}
     failed: dict[str, str] = {}
+    warnings: dict[str, str] = {}
     for name, future in futures.items():
         try:
             future.result(timeout=CHECK_TIMEOUT)
+        except IndexNotReady as exc:
+            # Not a 503: the API serves the feed without it, and a new cluster has none until
+            # its first page; the workers rebuild it before they decide anything.
+            warnings[name] = str(exc)
         except FutureTimeout:
             failed[name] = f"no answer within {CHECK_TIMEOUT:g}s"
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
             failed[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
     if failed:
+        failed.pop("index", None)   # Redis or the store is away: that says it all
         return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "warnings": warnings} if warnings else {"status": "ok"})
 
 
 @router.get("/metrics", response_class=Response,

@@ -74,6 +74,7 @@ class CrawlStatus(BaseModel):
 
 class Health(BaseModel):
     status: str
+    warnings: dict[str, str] | None = None
 
 
 class ErrorBody(BaseModel):

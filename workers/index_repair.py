@@ -1,0 +1,50 @@
+"""Rebuilding the Redis index from the store, the one source of truth.
+
+The index is a cache of the signatures the store keeps; it is rebuilt when it is found
+missing (flushed, a new or restarted Redis without its data, another store's index: see
+``dedup.RedisIndex`` and its marker), by the worker that finds it so while it holds the
+decision lock, or by ``newsdedup rebuild-index``. Either way the lock is held for the whole
+rebuild, so no decision is made against a half-built index.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from itertools import groupby, islice
+
+from dedup import RedisIndex
+from store import Store
+
+log = logging.getLogger(__name__)
+
+REBUILD_BATCH = 1000  # index entries per pipelined round trip
+
+
+def rebuild(index: RedisIndex, store: Store, window_days: float,
+            keep_alive: Callable[[], None] = lambda: None) -> int:
+    """Empty ``index`` and fill it with the store's versions of the last ``window_days``, then
+    mark it complete. ``keep_alive`` is called between batches (renews the caller's lock).
+    Returns the number of entries."""
+    started = time.monotonic()
+    index.clear()
+    since = datetime.now(timezone.utc) - timedelta(days=window_days)
+    count = 0
+    # Filed by the day they were fetched, so they leave the window when they would have.
+    for day, entries in groupby(store.timed_index_entries(since), key=lambda e: e[2].date()):
+        added_at = datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+        pairs = ((key, stored) for key, stored, _ in entries)
+        while batch := list(islice(pairs, REBUILD_BATCH)):
+            index.add_many(batch, added_at=added_at)
+            count += len(batch)
+            keep_alive()
+    index.mark_complete(count)
+    log.warning("rebuilt the Redis index from the store: %d entries in %.1fs", count, time.monotonic() - started)
+    return count
+
+
+def lock_keeper(held: object) -> Callable[[], None]:
+    """``keep_alive`` for a redis-py ``Lock`` (resets its expiry); a no-op for anything else."""
+    reacquire = getattr(held, "reacquire", None)
+    return reacquire if callable(reacquire) else (lambda: None)

@@ -1,0 +1,94 @@
+"""Workers look for lost pages, and for a lost index, themselves: nothing waits for beat.
+
+A page can be left pending with nobody to send it: the crawl process that staged it was
+killed before it sent the task, or the worker holding it died and nobody waits for its crawl
+(``--no-wait``, scheduled and API crawls). Every worker's main process runs this thread; each
+round one worker of the cluster (a short Redis lock) re-sends what ``resend_stale`` finds.
+Beat's own sweep does the same every minute; either suffices. The same round rebuilds the
+Redis index if it is missing (a flushed or new Redis), so that an idle cluster does not wait
+for its next page to notice.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from workers.locks import PREFIX, redis_client
+
+if TYPE_CHECKING:
+    from workers.app import NewsdedupCelery
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY_SECONDS = 20.0
+SWEEP_LOCK_KEY = PREFIX + "lock:sweep"
+
+
+def start_sweeper(app: "NewsdedupCelery") -> threading.Thread:
+    thread = threading.Thread(target=_run, args=(app,), name="lost-page-sweeper", daemon=True)
+    thread.start()
+    return thread
+
+
+def _run(app: "NewsdedupCelery") -> None:
+    while True:
+        time.sleep(SWEEP_EVERY_SECONDS)
+        try:
+            sweep_once(app)
+        except Exception as exc:  # noqa: BLE001 - an outage: the next round tries again
+            log.info("could not look for lost pages: %s: %s", type(exc).__name__, exc)
+
+
+def sweep_once(app: "NewsdedupCelery") -> int:
+    """Re-send lost pages if no other worker did in this round; returns how many were sent."""
+    from store.staging import Staging
+    from workers.distributed import PageSender, resend_stale
+
+    settings = app.settings
+    assert settings.redis_url
+    client = redis_client(settings.redis_url)
+    try:
+        # Expires before the next round: one sweep per round for the whole cluster.
+        if not client.set(SWEEP_LOCK_KEY, "1", nx=True, ex=max(1, int(SWEEP_EVERY_SECONDS) - 2)):
+            return 0
+    finally:
+        client.close()
+    # Opened and closed each round: this process forks pool processes, which must not
+    # inherit an open connection.
+    staging = Staging.open(settings.database_url, migrate=False)
+    try:
+        sent = resend_stale(staging, PageSender(app), None)
+    finally:
+        staging.close()
+    rebuild_if_missing(app)
+    return sent
+
+
+def rebuild_if_missing(app: "NewsdedupCelery") -> bool:
+    """Rebuild the Redis index under the decision lock if it is not the store's; True if it did."""
+    from dedup import RedisIndex
+    from store import Store
+    from workers.index_repair import lock_keeper, rebuild
+    from workers.locks import dedup_lock_factory
+    from workers.services import dedup_params
+
+    settings = app.settings
+    assert settings.redis_url
+    client = redis_client(settings.redis_url)
+    store = Store.open(settings.database_url, migrate=False)
+    try:
+        index = RedisIndex(client, dedup_params(settings), settings.lsh_basename,
+                           window_days=settings.lsh_window_days, owner=store.identity())
+        if index.is_complete():
+            return False
+        with dedup_lock_factory(client, settings.dedup_lock_timeout)() as held:
+            if index.is_complete():   # a worker rebuilt it while we waited for the lock
+                return False
+            log.error("the Redis index is missing (flushed or new Redis): rebuilding it from the store")
+            rebuild(index, store, settings.lsh_window_days, lock_keeper(held))
+            return True
+    finally:
+        store.close()
+        client.close()
