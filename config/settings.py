@@ -20,7 +20,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    # --- where things are (INTERFACE section 2) ---
+    # --- where things are (docs/configuration.md) ---
     database_url: str = "sqlite:///data/newsdedup.db"
     redis_url: str | None = None
     config: Path = Path("config/sources.yaml")

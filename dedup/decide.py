@@ -1,6 +1,6 @@
 """The decision rules: is a page new, unchanged, a duplicate, or a new version of an article?
 
-The rules follow ARCHITECTURE.md "Deciding what a page is", in this order:
+The rules of docs/how-it-works.md "How dedup decides", in this order:
 
 1. Known URL (a candidate ``found_by="url"``): the text last seen at the URL, or that of any
    version, is ``unchanged``; a text near-identical to a version newer than the one last seen

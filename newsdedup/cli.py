@@ -1,4 +1,4 @@
-"""The `newsdedup` command (INTERFACE section 1)."""
+"""The `newsdedup` command (docs/commands.md)."""
 from __future__ import annotations
 
 import gc
@@ -111,7 +111,7 @@ def sources(config_path: Path | None) -> None:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the HTTP API (INTERFACE section 4)."""
+    """Serve the HTTP API (docs/http-api.md)."""
     import uvicorn
 
     from newsdedup.api import create_app

@@ -1,4 +1,4 @@
-"""Rendering feed records (INTERFACE section 3) as JSON lines, a JSON array or Atom."""
+"""Rendering feed records (docs/feed.md) as JSON lines, a JSON array or Atom."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""The store's rows as the public records of INTERFACE.md sections 3 and 4."""
+"""The store's rows as the public records of docs/feed.md and docs/http-api.md."""
 from __future__ import annotations
 
 import difflib
@@ -19,7 +19,7 @@ def ordered_urls(article: Article, urls: Iterable[Url]) -> list[Url]:
 
 
 def feed_record(article: Article, urls: Iterable[Url]) -> dict[str, Any]:
-    """One feed record (INTERFACE.md section 3)."""
+    """One feed record (docs/feed.md)."""
     url_rows = ordered_urls(article, urls)
     return {
         "seq": article.seq,
@@ -51,7 +51,7 @@ def text_diff(previous: str, current: str, previous_version: int, version: int) 
 
 
 def version_records(versions: Iterable[Version]) -> list[dict[str, Any]]:
-    """The versions of one article, oldest first (INTERFACE.md section 4)."""
+    """The versions of one article, oldest first (docs/http-api.md)."""
     records: list[dict[str, Any]] = []
     previous: Version | None = None
     for row in sorted(versions, key=lambda v: v.version):

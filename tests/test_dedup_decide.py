@@ -1,4 +1,4 @@
-"""The decision table of ARCHITECTURE.md "Deciding what a page is", one test per row, plus the
+"""The decision table of docs/how-it-works.md "How dedup decides", one test per row, plus the
 cases that must never merge. Texts are written for these tests (fictional news)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP API for downstream systems (INTERFACE.md section 4)."""
+"""The HTTP API for downstream systems (docs/http-api.md)."""
 from newsdedup.api.app import create_app
 
 __all__ = ["create_app"]

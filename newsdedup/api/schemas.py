@@ -1,4 +1,4 @@
-"""Request and response shapes (INTERFACE.md sections 3 and 4), for validation and /openapi.json.
+"""Request and response shapes (docs/feed.md, docs/http-api.md), for validation and /openapi.json.
 
 Read routes document these models but return the store's dicts as a ready JSONResponse:
 the records are JSON already, and re-validating 1,000 of them per page would only cost time.
