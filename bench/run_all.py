@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[bool, bool, list[str]]] = {
     "throughput": (True, True, []),
     "index_scale": (False, True, []),
     "feed_api": (False, False, ["--articles", "10000", "--seconds", "3"]),
+    "archive": (True, False, ["--limit", "60", "--repeat", "1", "--copies", "2"]),
 }
 
 

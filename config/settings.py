@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     # core, at most 4; 1: extract in the crawling process itself.
     extract_processes: int = Field(default=0, ge=0)
 
+    # --- the archive of raw pages (WARC files, archive/) ---
+    # Off (NEWSDEDUP_ARCHIVE=0): pages are processed but their raw responses are not kept.
+    archive: bool = True
+    archive_dir: Path = Path("data/archive")
+    # A WARC file is closed and a new one started past this size (compressed bytes).
+    archive_max_file_bytes: int = Field(default=1024 * 1024 * 1024, ge=64 * 1024)
+    # WARC files whose last write is older than this are deleted after each crawl and by
+    # ``newsdedup archive prune``; 0 keeps them forever.
+    archive_retention_days: float = Field(default=0.0, ge=0)
+
     # --- dedup (defaults come from bench/dedup_calibration.py) ---
     num_perm: int = 128
     shingle_size: int = 3

@@ -17,6 +17,24 @@ class Validators:
 
 
 @dataclass(frozen=True)
+class ArchiveLocation:
+    """Where a page's raw response lies: a WARC file and the offset of its record.
+
+    ``file`` is a name inside the archive folder for pages this crawler archived, or the path
+    or URL given to ``newsdedup import-warc``. While the archive writer has not written the
+    record yet, ``offset`` is -1 and ``record_id`` says which one to wait for.
+    """
+
+    file: str
+    offset: int = -1
+    record_id: str = ""
+
+    @property
+    def written(self) -> bool:
+        return self.offset >= 0
+
+
+@dataclass(frozen=True)
 class Page:
     url: str                   # the URL discovery listed (feed, sitemap, listing)
     final_url: str             # after redirects
@@ -28,6 +46,8 @@ class Page:
     crawl_id: str = ""
     # What discovery said about the page (feed entry / sitemap news tags), as hints only.
     hints: dict[str, str] = field(default_factory=dict)
+    # The WARC record of the raw response, when the archive is on (archive/).
+    archive: ArchiveLocation | None = None
 
     @property
     def validators(self) -> Validators:

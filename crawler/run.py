@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from scrapy.crawler import CrawlerProcess
 
@@ -19,6 +20,9 @@ from crawler.settings import scrapy_settings
 from crawler.spider import NewsSpider
 from crawler.stats import CrawlProgress, CrawlStats, SourceStats
 from workers.handoff import PageSink
+
+if TYPE_CHECKING:
+    from crawler.archive import ResponseArchive
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +35,13 @@ def run_crawl(
     sink: PageSink,
     crawl_id: str,
     progress: ProgressCallback | None = None,
+    archive: ResponseArchive | None = None,
 ) -> CrawlStats:
     """Crawl ``sources`` once; every article page goes to ``sink``. Blocks until done.
 
     ``progress`` is called from the reactor thread each time a page completes (or an
-    article URL is discovered); keep it quick. Failed pages never stop the crawl: they go to
+    article URL is discovered); keep it quick. ``archive``: where the raw responses of the pages
+    handed on (and 304 answers) are written, or None. Failed pages never stop the crawl: they go to
     ``sink.failed`` with a reason and are counted in the returned stats.
     """
     names = [source.name for source in sources]
@@ -62,7 +68,7 @@ def run_crawl(
     for source in sources:
         process.crawl(
             NewsSpider, source=source, sink=sink, crawl_id=crawl_id,
-            stats=per_source[source.name], on_outcome=on_outcome,
+            stats=per_source[source.name], on_outcome=on_outcome, archive=archive,
         )
     backlogged = getattr(sink, "backlogged", None)
     if backlogged is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import scrapy
@@ -24,6 +24,9 @@ from crawler.middlewares import OffsiteRedirect
 from crawler.page import Page, Validators
 from crawler.stats import SourceStats
 from workers.handoff import PageSink
+
+if TYPE_CHECKING:
+    from crawler.archive import ResponseArchive
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class NewsSpider(scrapy.Spider):
         crawl_id: str,
         stats: SourceStats,
         on_outcome: Outcome | None = None,
+        archive: ResponseArchive | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=source.name, **kwargs)
@@ -56,6 +60,7 @@ class NewsSpider(scrapy.Spider):
         self.crawl_id = crawl_id
         self.stats = stats
         self.on_outcome = on_outcome or (lambda source, url, outcome: None)
+        self.archive = archive   # raw responses to WARC files (crawler/archive.py), or None
         self.allowed_domains = list(source.allowed_domains)
         # Article URL → what discovery said of it. A URL listed by several documents (a feed
         # and a sitemap) is fetched once; its hints merge, whichever document came first.
@@ -201,6 +206,8 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> None:
         url = response.meta["listed_url"]
         if response.status == 304:
+            if self.archive is not None:
+                self.archive.not_modified(response, url, self.source.name, self.crawl_id)
             self.sink.not_modified(url, self.source.name)
             self.stats.not_modified += 1
             self.on_outcome(self.source.name, url, "not_modified")
@@ -227,6 +234,8 @@ class NewsSpider(scrapy.Spider):
             crawl_id=self.crawl_id,
             hints=dict(self._articles_seen.get(url, {})),
         )
+        if self.archive is not None:
+            page = self.archive.page(page, response)
         try:
             self.sink.accept(page)
         except Exception as exc:  # noqa: BLE001 - one bad hand-off must not stop the crawl

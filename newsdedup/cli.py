@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from config import ConfigError, Settings, Source, load_settings, load_sources
+from newsdedup import archive_commands
 from newsdedup.feedformat import FORMATS, render
 
 log = logging.getLogger("newsdedup")
@@ -186,6 +187,12 @@ def rebuild_index_command() -> None:
 def _require_redis(settings: Settings) -> None:
     if not settings.distributed:
         raise click.UsageError("this command needs distributed mode: set NEWSDEDUP_REDIS_URL")
+
+
+# The archive of raw pages: reprocess, import-warc, archive prune (newsdedup/archive_commands.py).
+main.add_command(archive_commands.reprocess)
+main.add_command(archive_commands.import_warc)
+main.add_command(archive_commands.archive)
 
 
 def run() -> None:

@@ -73,7 +73,8 @@ def run_demo(keep: Path | None = None) -> None:
         if database.exists():
             database.unlink()
         env = {k: v for k, v in os.environ.items() if k != "NEWSDEDUP_REDIS_URL"}
-        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{database}", NEWSDEDUP_CONFIG=str(sites.sources_file))
+        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{database}", NEWSDEDUP_CONFIG=str(sites.sources_file),
+                   NEWSDEDUP_ARCHIVE_DIR=str(work / "archive"))   # the demo's pages stay in its folder
 
         click.secho("newsdedup demo", bold=True)
         for name, server in sites.servers.items():

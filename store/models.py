@@ -104,6 +104,11 @@ class Version(Base):
     paragraph_hashes: Mapped[list[str]] = mapped_column(JsonList, nullable=False)
     # Exact shingle hashes of short texts (dedup.Fingerprint.shingles), b"" for long ones.
     shingles: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, default=b"")
+    # The WARC record of the page this version was made of (archive/): a file name in the
+    # archive folder (or an imported file's path or URL) and the record's offset. None when
+    # the archive was off, the file was pruned, or the version predates migration 0009.
+    warc_file: Mapped[str | None] = mapped_column(Text, nullable=True, index=True)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Url(Base):

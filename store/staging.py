@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from sqlalchemy import (
+    BigInteger,
     Engine,
     Index,
     Integer,
@@ -36,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crawler.page import Page
+from crawler.page import ArchiveLocation, Page
 from store.engine import make_engine, upgrade_schema, write_engine
 from store.models import AutoId, Base, UTCDateTime
 
@@ -72,6 +73,9 @@ class StagedPage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's lease
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Where the crawl archived the page's raw response (Page.archive), if it did.
+    warc_file: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
 
 
 __all__ = ["StagedPage", "Staging", "Claim", "CrawlCounts"]
@@ -326,7 +330,14 @@ def _row(page: Page, now: datetime) -> dict[str, object]:
         "source": page.source, "status": page.status, "headers": json.dumps(page.headers),
         "html": page.html, "hints": json.dumps(page.hints), "fetched_at": page.fetched_at,
         "state": "pending", "reason": "", "attempts": 0, "created_at": now, "updated_at": now,
+        **_archive_columns(page),
     }
+
+
+def _archive_columns(page: Page) -> dict[str, object]:
+    written = page.archive is not None and page.archive.written
+    return {"warc_file": page.archive.file if written else None,  # type: ignore[union-attr]
+            "warc_offset": page.archive.offset if written else None}  # type: ignore[union-attr]
 
 
 def _insert_for(dialect: str):  # type: ignore[no-untyped-def]
@@ -343,4 +354,5 @@ def _page(row) -> Page:  # type: ignore[no-untyped-def]
         url=row["url"], final_url=row["final_url"], status=row["status"],
         headers=json.loads(row["headers"]), html=row["html"] or "", fetched_at=row["fetched_at"],
         source=row["source"], crawl_id=row["crawl_id"], hints=json.loads(row["hints"]),
+        archive=ArchiveLocation(row["warc_file"], row["warc_offset"]) if row["warc_file"] else None,
     )

@@ -359,6 +359,43 @@ class Store:
             previous = rows.pop(0) if rows and rows[0].version == after else None
             return version_records(rows[:limit] if limit is not None else rows, previous)
 
+    # --- the archive of raw pages ---
+
+    def page_location(self, article_id: str, version: int) -> tuple[str, int] | None:
+        """The WARC file and offset of the page version ``version`` of ``article_id`` was made
+        of; None when it has none. Raises LookupError when there is no such version."""
+        with self._reading() as session:
+            row = session.execute(
+                select(Version.warc_file, Version.warc_offset)
+                .where(Version.article_id == article_id, Version.version == version)
+            ).first()
+        if row is None:
+            raise LookupError(f"article {article_id!r} has no version {version}")
+        if row.warc_file is None or row.warc_offset is None:
+            return None
+        return row.warc_file, int(row.warc_offset)
+
+    def archived_versions(self, files: Sequence[str]) -> int:
+        """How many versions point into the WARC files ``files``."""
+        with self._reading() as session:
+            return sum(
+                session.scalar(select(func.count()).select_from(Version)
+                               .where(Version.warc_file.in_(files[start:start + KEYS_PER_QUERY]))) or 0
+                for start in range(0, len(files), KEYS_PER_QUERY)
+            )
+
+    def forget_archive_files(self, files: Sequence[str]) -> int:
+        """The WARC files ``files`` are deleted: their versions keep no location. Returns how
+        many versions had one."""
+        forgotten = 0
+        with self._writing() as session:
+            for start in range(0, len(files), KEYS_PER_QUERY):
+                forgotten += session.execute(
+                    update(Version).where(Version.warc_file.in_(files[start:start + KEYS_PER_QUERY]))
+                    .values(warc_file=None, warc_offset=None)
+                ).rowcount or 0
+        return forgotten
+
     def ping(self) -> bool:
         """True when the database answers (for /healthz)."""
         try:
@@ -444,6 +481,14 @@ class Store:
 def _failure(url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str) -> Failure:
     return Failure(url=url, source=source, crawl_id=crawl_id or "", stage=stage,
                    reason=reason, detail=detail or "", at=_utcnow())
+
+
+def _archive_columns(page: Page) -> dict[str, Any]:
+    """The version row's pointer to the page's WARC record, when it was archived."""
+    location = page.archive
+    if location is None or not location.written:
+        return {}
+    return {"warc_file": location.file, "warc_offset": location.offset}
 
 
 def _write_fetch_state(session: Session, url: str, validators: Validators, links: list[str] | None) -> None:
@@ -591,7 +636,7 @@ class _PageWrite:
             source=self.page.source, fetched_at=self.page.fetched_at, similarity=similarity,
             text_hash=fp.text_hash, signature=bytes(fp.signature),
             shingle_count=fp.shingle_count, paragraph_hashes=list(fp.paragraph_hashes),
-            shingles=bytes(fp.shingles),
+            shingles=bytes(fp.shingles), **_archive_columns(self.page),
         )
 
     def _new_url_row(self, article_id: str, relation: str, version: int) -> Url:

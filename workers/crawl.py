@@ -42,6 +42,7 @@ def run_embedded_crawl(
     on_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
     from crawler.run import run_crawl
+    from workers.archiving import apply_retention, crawl_archive, response_archive
     from workers.embedded import EmbeddedSink
     from workers.extraction_pool import ExtractionPool, extraction_processes
     from workers.services import open_embedded_pipeline
@@ -53,10 +54,13 @@ def run_embedded_crawl(
     try:
         if pool is not None:
             pool.start()
-        sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, on_outcome=on_outcome, pool=pool)
-        run_crawl(sources, settings, sink, crawl_id)
-        sink.drain()
+        with crawl_archive(settings) as archive:
+            sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, on_outcome=on_outcome, pool=pool,
+                                locate=archive.resolve_page if archive is not None else None)
+            run_crawl(sources, settings, sink, crawl_id, archive=response_archive(archive))
+            sink.drain()
         record_crawl_counts(pipeline.store, sink.summary, fetch_errors=sink.fetch_errors)
+        apply_retention(settings, pipeline.store)
         return sink.summary
     finally:
         if pool is not None:

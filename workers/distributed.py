@@ -95,7 +95,8 @@ class DistributedSink(StoreBackedDiscovery):
     workers/staging_writer.py); counts the fetch side. ``close`` once the crawl is over."""
 
     def __init__(self, store: Store, staging: Staging, sender: PageSender, crawl_id: str,
-                 on_change: ProgressCallback | None = None) -> None:
+                 on_change: ProgressCallback | None = None,
+                 locate: Callable[[Page], Page] | None = None) -> None:
         self.store = store
         self.staging = staging
         self.sender = sender
@@ -106,7 +107,8 @@ class DistributedSink(StoreBackedDiscovery):
         self._counts_at = 0.0
         self._lock = threading.Lock()        # the spider's thread and the writer's count
         self.writer = StagingWriter(staging, sender, on_staged=self._staged,
-                                    on_failed=lambda page, reason: self.failed(page.url, page.source, reason))
+                                    on_failed=lambda page, reason: self.failed(page.url, page.source, reason),
+                                    prepare=locate)   # the archive's resolve_page (workers/archiving.py)
 
     def close(self) -> None:
         """Stage and send every page accepted so far; then the fetch-side counts are final."""
@@ -243,13 +245,13 @@ def run_distributed_crawl(
     """Crawl ``sources`` in this process (Scrapy); workers process the pages. With ``wait``,
     return once all of them are done or failed; else at once, with the fetch-side counts."""
     from crawler.run import run_crawl
+    from workers.archiving import apply_retention, crawl_archive, response_archive
 
     app = create_app(settings)
     # The store may be away at the start too (a restart): wait for it, however long.
     store = through_outages(lambda: Store.open(settings.database_url), "opening the store")
     staging = Staging.open(settings.database_url, migrate=False)
     sender = PageSender(app)
-    sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress)
     try:
         # Pages an earlier crawl staged but never sent (it was killed), or whose worker died:
         # sent now, so that running a crawl again completes the one before it, beat or not.
@@ -257,11 +259,16 @@ def run_distributed_crawl(
             resend_stale(staging, sender, None)
         except OUTAGE_ERRORS as exc:
             log.info("could not look for pages of earlier crawls now: %s", type(exc).__name__)
-        try:
-            run_crawl(sources, settings, sink, crawl_id)
-        finally:
-            sink.close()
+        # The archive is written here, where the pages are fetched: nothing extra goes through Redis.
+        with crawl_archive(settings) as archive:
+            sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress,
+                                   locate=archive.resolve_page if archive is not None else None)
+            try:
+                run_crawl(sources, settings, sink, crawl_id, archive=response_archive(archive))
+            finally:
+                sink.close()
         through_outages(lambda: record_crawl_counts(store, sink.fetched), "recording the crawl's counts")
+        apply_retention(settings, store)
         if not wait:
             return sink.summary(through_outages(lambda: staging.counts(crawl_id), "counting the pages"))
         return wait_for_crawl(staging, sender, crawl_id, sink.fetched, progress)

@@ -12,7 +12,7 @@ from store import Store
 from workers.budget import TIMED_OUT, PageTimedOut
 from workers.extraction_pool import ExtractionPool, PendingExtraction
 from workers.handoff import StoreBackedDiscovery
-from workers.pipeline import PageOutcome, PagePipeline, PreparedPage
+from workers.pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
 from workers.summary import CrawlSummary
 from workers.transient import through_outages
 
@@ -39,7 +39,10 @@ class EmbeddedSink(StoreBackedDiscovery):
         on_change: Callable[[CrawlSummary], None] | None = None,
         on_outcome: Callable[[PageOutcome], None] | None = None,
         pool: ExtractionPool | None = None,
+        locate: Callable[[Page], Page] | None = None,
     ) -> None:
+        """``locate``: gives a page the written location of its archived response (the archive
+        writer's ``resolve_page``); called just before the page is stored."""
         self.pipeline = pipeline
         self.store: Store = pipeline.store
         self.crawl_id = crawl_id
@@ -48,17 +51,24 @@ class EmbeddedSink(StoreBackedDiscovery):
         self.on_change = on_change
         self.on_outcome = on_outcome
         self.pool = pool
+        self.locate = locate or (lambda page: page)
         self._pending: deque[PendingExtraction] = deque()
 
     def accept(self, page: Page) -> None:
         self.summary.pages_fetched += 1
         if self.pool is None:
-            self._finish(page, lambda: self.pipeline.process(page))
+            self._finish(page, lambda: self._process(page))
             return
         self._pending.append(self.pool.submit(page))
         # Bounded: past max_pending the crawl waits for the oldest page rather than holding
         # more pages in memory than the processes can take.
         self._commit_ready(wait_for=len(self._pending) - self.pool.max_pending)
+
+    def _process(self, page: Page) -> PageOutcome:
+        """``PagePipeline.process``, the archive location asked for after extraction (by then
+        the archive's thread has written the record)."""
+        prepared = prepare_page(page, self.pipeline.min_words, self.pipeline.params)
+        return self.pipeline.commit(self.locate(page), prepared)
 
     def drain(self) -> None:
         """Commit every page still being extracted (after the crawl; no-op without a pool)."""
@@ -69,7 +79,7 @@ class EmbeddedSink(StoreBackedDiscovery):
         while self._pending and (wait_for > 0 or self._pending[0].future.done()):
             pending = self._pending.popleft()
             wait_for -= 1
-            self._finish(pending.page, lambda: self.pipeline.commit(pending.page, self._prepared(pending)))
+            self._finish(pending.page, lambda: self.pipeline.commit(self.locate(pending.page), self._prepared(pending)))
 
     def _prepared(self, pending: PendingExtraction) -> PreparedPage:
         assert self.pool is not None

@@ -43,11 +43,13 @@ class StagingWriter:
     """``submit`` from the spider's thread; ``close`` once the crawl is over (flushes)."""
 
     def __init__(self, staging: Staging, sender: TaskSender, on_staged: Callable[[int], None],
-                 on_failed: Callable[[Page, str], None]) -> None:
+                 on_failed: Callable[[Page, str], None],
+                 prepare: Callable[[Page], Page] | None = None) -> None:
         self.staging = staging
         self.sender = sender
         self.on_staged = on_staged   # number of new pages staged (repeats in a crawl excluded)
         self.on_failed = on_failed   # a page that could not be staged, and why
+        self.prepare = prepare       # a page's last touch before staging (its archive location)
         self._queue: queue.Queue[Page | None] = queue.Queue()
         # URLs this process staged: a batch retried after an outage may have been committed
         # already (the commit's answer was lost), and its pages must still count and be sent.
@@ -109,6 +111,8 @@ class StagingWriter:
         return page_id, created
 
     def _write(self, batch: list[Page]) -> None:
+        if self.prepare is not None:
+            batch = [self.prepare(page) for page in batch]
         try:
             staged = through_outages(lambda: self.staging.stage_many(batch),
                                      f"staging {len(batch)} pages (PostgreSQL)")

@@ -67,6 +67,18 @@ class ProcessPageTask(NewsdedupTask):
             log.exception("could not mark page %s failed", page_id)
 
 
+class ReprocessPageTask(NewsdedupTask):
+    def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        from workers.pages import give_up_page
+        from workers.reprocess import target_services
+
+        page_id, target = kwargs.get("page_id", args[0]), kwargs.get("target", args[2])
+        try:
+            give_up_page(target_services(self.app, target), int(page_id), exc)
+        except Exception:  # noqa: BLE001 - the page stays pending; the waiting command re-sends it
+            log.exception("could not mark page %s of %s failed", page_id, target)
+
+
 def register_tasks(app: "NewsdedupCelery") -> None:
     """Attach the tasks to ``app`` (built by the factory: there is no module-level app)."""
 
@@ -76,6 +88,15 @@ def register_tasks(app: "NewsdedupCelery") -> None:
         from workers.pages import process_staged_page
 
         return process_staged_page(self.app.services, page_id)
+
+    @app.task(shared=False, bind=True, base=ReprocessPageTask, name="newsdedup.reprocess_page")
+    def reprocess_page(self: ReprocessPageTask, page_id: int, url: str, target: str) -> str:
+        """``process_page`` for a page staged in a reprocess target store (``newsdedup
+        reprocess``); ``target`` names the store, whose URL the workers read from Redis."""
+        from workers.pages import process_staged_page
+        from workers.reprocess import target_services
+
+        return process_staged_page(target_services(self.app, target), page_id)
 
     # A crawl is acknowledged when it starts (acks_late off): one lost with its worker is not
     # worth a second run that the visibility timeout would start an hour later; the next

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings
-from newsdedup.api import crawl_routes, feed_routes, ops_routes
+from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.api.errors import install_error_handlers
@@ -52,6 +52,7 @@ def create_app(settings: Settings, store: "Store | None" = None,
     app.include_router(feed_routes.router)
     app.include_router(crawl_routes.router)
     app.include_router(ops_routes.router)
+    app.include_router(archive_routes.router)
     return app
 
 

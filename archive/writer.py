@@ -1,0 +1,232 @@
+"""Writing fetched responses to rotating WARC files, in a thread of its own.
+
+The crawler's reactor thread only queues a response (``add``) and gets back a pending
+``ArchiveLocation`` naming the record. The thread builds the record with warcio, compresses it
+(zlib releases the GIL, so this overlaps the crawl) and appends it to the current file. Whoever
+stores the page asks ``resolve`` for the file and offset, which by then are nearly always
+known: the page spent longer being extracted than its record being written.
+
+Files are ``newsdedup-<UTC start>-<host>-<pid>-<n>.warc.gz``: unique across processes and
+hosts, in start order by name. A new file starts when the current one passes
+``max_file_bytes``; each starts with a ``warcinfo`` record. A record is flushed to the file as
+soon as it is written (readers such as the API see it at once), never fsynced.
+
+A record that cannot be written (disk full, a record warcio refuses) is logged and counted; its
+page goes on unarchived (``resolve`` returns None) and the crawl goes on.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import socket
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.warcwriter import WARCWriter
+
+from archive.records import WARC_VERSION, FetchedResponse, not_modified_record, response_record
+from crawler.page import ArchiveLocation, Page
+
+log = logging.getLogger(__name__)
+
+FILE_PREFIX = "newsdedup-"
+FILE_SUFFIX = ".warc.gz"
+# Each record's gzip member is compressed with ISA-L (python-isal), level 1: on the 258 Fundus
+# pages 0.6 ms per page for 22.1 % of the bytes, where zlib takes 3.5 ms at level 3 (21.1 %)
+# and warcio's own level 9 over 10 ms (bench/README.md, "archive"). CPU spent here is CPU the
+# extraction does not get. Without isal (no wheel for the platform), zlib at level 3.
+try:
+    from isal import isal_zlib as _deflate
+    GZIP_LEVEL = 1
+except ImportError:  # pragma: no cover - isal is a dependency; this keeps odd platforms working
+    _deflate = zlib   # type: ignore[assignment]
+    GZIP_LEVEL = 3
+# Responses waiting for the thread at most; the crawl then waits (backpressure on a slow disk).
+QUEUE_RECORDS = 64
+_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
+
+
+class _GzipMember:
+    """A file-like object warcio writes one record into: one gzip member, closed on flush()
+    (warcio flushes once, at the end of each record)."""
+
+    def __init__(self, out: BinaryIO, level: int) -> None:
+        self.out = out
+        self.compressor = _deflate.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+
+    def write(self, data: bytes) -> int:
+        self.out.write(self.compressor.compress(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.write(self.compressor.flush())
+        self.out.flush()
+
+
+class _MemberWriter(WARCWriter):
+    """warcio's writer, each record one gzip member at our level (warcio's own gzip uses 9)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(None, gzip=False, warc_version=WARC_VERSION)
+        self.level = level
+
+    def write_to(self, out: BinaryIO, record: object) -> None:
+        self.out = _GzipMember(out, self.level)
+        self.write_record(record)
+
+
+def file_name(started: datetime, serial: int) -> str:
+    host = _UNSAFE.sub("_", socket.gethostname()) or "host"
+    stamp = started.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{FILE_PREFIX}{stamp}-{host}-{os.getpid()}-{serial:05d}{FILE_SUFFIX}"
+
+
+def new_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+class WarcArchiveWriter:
+    """``add`` / ``add_not_modified`` from the crawl's thread, ``resolve`` from any thread,
+    ``close`` once (writes what is queued, closes the file)."""
+
+    def __init__(self, directory: Path, max_file_bytes: int, gzip_level: int = GZIP_LEVEL) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_file_bytes = max_file_bytes
+        self.gzip_level = gzip_level
+        self.records_written = 0
+        self.bytes_written = 0
+        self.errors = 0
+        self.files: list[str] = []
+        self.cpu_seconds = 0.0       # the thread's own CPU time, known once closed
+        self._builder = _MemberWriter(gzip_level)
+        self._file: BinaryIO | None = None
+        self._file_name = ""
+        self._warcinfo_id: str | None = None
+        # (record builder, response, record id, whether someone will ask for its location)
+        self._queue: queue.Queue[tuple[Callable[..., object], FetchedResponse, str, bool] | None] = \
+            queue.Queue(maxsize=QUEUE_RECORDS)
+        # Written locations by record id: one small entry per page of this crawl process.
+        self._done: dict[str, ArchiveLocation | None] = {}
+        self._condition = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="warc-writer", daemon=True)
+        self._thread.start()
+
+    # --- the crawl's side ---
+
+    def add(self, response: FetchedResponse) -> ArchiveLocation:
+        """Queue a page's response; returns its pending location (see ``resolve``)."""
+        return self._queue_record(response_record, response, wanted=True)
+
+    def add_not_modified(self, response: FetchedResponse) -> None:
+        """Queue a 304 answer (a revisit record); nobody waits for its location."""
+        self._queue_record(not_modified_record, response, wanted=False)
+
+    def _queue_record(self, build: Callable[..., object], response: FetchedResponse, wanted: bool
+                      ) -> ArchiveLocation:
+        if self._closed:
+            raise RuntimeError("the archive writer is closed")
+        record_id = new_record_id()
+        self._queue.put((build, response, record_id, wanted))
+        return ArchiveLocation(file="", offset=-1, record_id=record_id)
+
+    def resolve(self, location: ArchiveLocation | None, timeout: float | None = 60.0) -> ArchiveLocation | None:
+        """The written location of a pending one (waits for the thread if needed); None when
+        the record could not be written or did not come within ``timeout`` seconds."""
+        if location is None or location.written:
+            return location
+        with self._condition:
+            if not self._condition.wait_for(lambda: location.record_id in self._done, timeout):
+                log.error("the archive record %s was not written within %ss", location.record_id, timeout)
+                return None
+            # Kept, not popped: a page whose store write is retried asks again.
+            return self._done[location.record_id]
+
+    def resolve_page(self, page: Page) -> Page:
+        """``page`` with its archive location written out (or None), for the store."""
+        if page.archive is None or page.archive.written:
+            return page
+        return replace(page, archive=self.resolve(page.archive))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+
+    def __enter__(self) -> "WarcArchiveWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- the thread ---
+
+    def _run(self) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                build, response, record_id, wanted = item
+                location = self._write(build, response, record_id)
+                if wanted:
+                    with self._condition:
+                        self._done[record_id] = location
+                        self._condition.notify_all()
+        finally:
+            self._close_file()
+            self.cpu_seconds = time.thread_time()
+
+    def _write(self, build: Callable[..., object], response: FetchedResponse, record_id: str
+               ) -> ArchiveLocation | None:
+        try:
+            out = self._current_file(response.fetched_at)
+            offset = out.tell()
+            record = build(self._builder, response, record_id, self._warcinfo_id)
+            self._builder.write_to(out, record)
+        except Exception:  # noqa: BLE001 - one record must not end the archive or the crawl
+            self.errors += 1
+            log.exception("could not archive %s", response.final_url)
+            self._close_file()   # a half-written record: the next one starts a new file
+            return None
+        written = out.tell() - offset
+        self.records_written += 1
+        self.bytes_written += written
+        return ArchiveLocation(file=self._file_name, offset=offset, record_id=record_id)
+
+    def _current_file(self, first_record_at: datetime) -> BinaryIO:
+        """The file to append to; a new one is named after the fetch time of its first record
+        (no record in it is older: the reader's merge relies on that)."""
+        if self._file is not None and self._file.tell() < self.max_file_bytes:
+            return self._file
+        self._close_file()
+        name = file_name(first_record_at, len(self.files) + 1)
+        self._file = open(self.directory / name, "xb")  # noqa: SIM115 - kept open across records
+        self._file_name = name
+        self.files.append(name)
+        info = self._builder.create_warcinfo_record(name, {
+            "software": "newsdedup (warcio)", "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "hostname": socket.gethostname(),
+        })
+        self._warcinfo_id = info.rec_headers.get_header("WARC-Record-ID")
+        self._builder.write_to(self._file, info)
+        return self._file
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                log.exception("could not close %s", self._file_name)
+            self._file = None
+            self._warcinfo_id = None
