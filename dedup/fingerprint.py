@@ -43,6 +43,10 @@ EXACT_SHINGLE_LIMIT = 2000
 # Paragraphs shorter than this are not hashed for the paragraph postings: short lines
 # ("Follow us on Twitter") are shared by every article of a site.
 PARAGRAPH_MIN_WORDS = 8
+# Lines shorter than this (normalized words) are "short lines": headings, captions, credits
+# ("This story first appeared on ..."), bylines, "Print" or "Back to the article". A page
+# whose only new lines are short ones brings no new material (Fingerprint.body_shingles).
+BODY_LINE_WORDS = 12
 _SCHEME = "affine32"
 _SIGNATURE_DTYPE = "<u4"   # numpy dtype: little-endian uint32
 # Names how shingles are hashed (see the module docstring); change it with the hashing.
@@ -137,6 +141,9 @@ def fingerprint(text: str, params: DedupParams) -> Fingerprint:
 
     paragraphs = normalize_paragraphs(text)
     hashes = shingle_hashes(paragraphs, params.shingle_size)
+    words = [len(p.split()) for p in paragraphs]
+    hashed = [(p, n) for p, n in zip(paragraphs, words) if n >= PARAGRAPH_MIN_WORDS]
+    body = shingle_hashes([p for p, n in zip(paragraphs, words) if n >= BODY_LINE_WORDS], params.shingle_size)
     minhash = MinHash(
         # The shingle hashes are the MinHash's input values: ``int`` passes them through.
         num_perm=params.num_perm, hashfunc=int,
@@ -148,11 +155,19 @@ def fingerprint(text: str, params: DedupParams) -> Fingerprint:
         text_hash=hashlib.sha256("\n".join(paragraphs).encode("utf-8")).hexdigest(),
         signature=minhash.hashvalues.astype(_SIGNATURE_DTYPE).tobytes(),
         shingle_count=int(len(hashes)),
-        paragraph_hashes=tuple(
-            paragraph_hash(p) for p in paragraphs if len(p.split()) >= PARAGRAPH_MIN_WORDS
-        ),
+        paragraph_hashes=tuple(paragraph_hash(p) for p, _ in hashed),
         shingles=hashes.astype(_SIGNATURE_DTYPE).tobytes() if len(hashes) <= EXACT_SHINGLE_LIMIT else b"",
+        body_shingles=body.astype(_SIGNATURE_DTYPE).tobytes(),
+        # Shingles a paragraph of n words holds (repeats within one paragraph are rare).
+        paragraph_shingle_counts=tuple(max(1, n - params.shingle_size + 1) for _, n in hashed),
     )
+
+
+def shingle_array(packed: bytes) -> np.ndarray:
+    """Packed shingle hashes (``Fingerprint.shingles``, ``body_shingles``) as a numpy array."""
+    import numpy as np
+
+    return np.frombuffer(packed, dtype=_SIGNATURE_DTYPE)
 
 
 def signature_values(fp: Fingerprint) -> np.ndarray:

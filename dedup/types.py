@@ -33,6 +33,14 @@ class Fingerprint:
     # dedup.fingerprint.EXACT_SHINGLE_LIMIT shingles, else b"". Lets similarity() be exact where
     # MinHash is noisy (a short text against a long one). Optional: b"" falls back to MinHash.
     shingles: bytes = b""
+    # Of the page being judged only: fingerprint() fills them, the store keeps neither, so
+    # stored fingerprints leave them empty. ``body_shingles``: the exact shingle hashes of the
+    # text's body lines (paragraphs of at least dedup.fingerprint.BODY_LINE_WORDS words, not
+    # headings, credits or calls to action), to tell whether the page brings new material.
+    # ``paragraph_shingle_counts``: the number of shingles of each paragraph of
+    # ``paragraph_hashes``, to tell whether all two texts share is one paragraph.
+    body_shingles: bytes = b""
+    paragraph_shingle_counts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Literal
 
 from crawler.page import Page
 from dedup import CandidateIndex, DedupParams, Fingerprint, PageFacts, decide, fingerprint
+from dedup.normalize import normalize_paragraph
 from extract import Document, Rejection, extract_document
+from extract.text import word_count
 
 if TYPE_CHECKING:  # only a type here: pool processes import this module and need no SQL
     from store import Store
@@ -47,11 +49,25 @@ class PreparedPage:
     fingerprint: Fingerprint | None = None
 
 
+def content_words(text: str) -> int:
+    """Words of the text once the lines dedup ignores (page chrome, generic boilerplate such as
+    newsletter prompts) are dropped: what the article itself says."""
+    return word_count("\n".join(line for line in text.splitlines() if normalize_paragraph(line)))
+
+
 def prepare_page(page: Page, min_words: int, params: DedupParams) -> PreparedPage:
     """Extract and fingerprint ``page``. Touches no store or index (safe in a pool process)."""
     extracted = extract_document(page.html, page.final_url, min_words=min_words, hints=page.hints)
     if isinstance(extracted, Rejection):
         return PreparedPage(extracted)
+    # Extraction counts every word it kept; a page whose text is mostly a newsletter prompt
+    # ("Loading the live dashboard..." and a sign-up box) holds no article all the same.
+    words = content_words(extracted.text)
+    if words < min_words:
+        return PreparedPage(Rejection(
+            extracted.url, "too-short",
+            f"{words} words without page chrome and boilerplate, fewer than {min_words}", extra={"words": str(words)},
+        ))
     return PreparedPage(extracted, fingerprint(extracted.text, params))
 
 
