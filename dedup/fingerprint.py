@@ -135,11 +135,16 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
 
 def fingerprint(text: str, params: DedupParams) -> Fingerprint:
     """Fingerprint of an extracted article text (paragraphs separated by newlines)."""
+    return fingerprint_paragraphs(normalize_paragraphs(text), params)
+
+
+def fingerprint_paragraphs(paragraphs: list[str], params: DedupParams) -> Fingerprint:
+    """Fingerprint of a text already normalized (``normalize_paragraphs``: no empty ones), for
+    callers that looked at the normalized lines themselves."""
     if params.shingle_size < 1:
         raise ValueError(f"shingle_size must be at least 1, got {params.shingle_size}")
     from datasketch import MinHash
 
-    paragraphs = normalize_paragraphs(text)
     hashes = shingle_hashes(paragraphs, params.shingle_size)
     words = [len(p.split()) for p in paragraphs]
     hashed = [(p, n) for p, n in zip(paragraphs, words) if n >= PARAGRAPH_MIN_WORDS]

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from crawler.page import Page
-from dedup import CandidateIndex, DedupParams, Fingerprint, PageFacts, decide, fingerprint
+from dedup import CandidateIndex, DedupParams, Fingerprint, PageFacts, decide
+from dedup.fingerprint import fingerprint_paragraphs
 from dedup.normalize import normalize_paragraph
 from extract import Document, Rejection, extract_document
 from extract.text import word_count
@@ -52,7 +53,15 @@ class PreparedPage:
 def content_words(text: str) -> int:
     """Words of the text once the lines dedup ignores (page chrome, generic boilerplate such as
     newsletter prompts) are dropped: what the article itself says."""
-    return word_count("\n".join(line for line in text.splitlines() if normalize_paragraph(line)))
+    return _content(text)[0]
+
+
+def _content(text: str) -> tuple[int, list[str]]:
+    """``content_words`` and the normalized paragraphs, from one pass of normalization."""
+    lines = text.splitlines()
+    normalized = [normalize_paragraph(line) for line in lines]
+    words = word_count("\n".join(line for line, kept in zip(lines, normalized) if kept))
+    return words, [paragraph for paragraph in normalized if paragraph]
 
 
 def prepare_page(page: Page, min_words: int, params: DedupParams) -> PreparedPage:
@@ -62,13 +71,13 @@ def prepare_page(page: Page, min_words: int, params: DedupParams) -> PreparedPag
         return PreparedPage(extracted)
     # Extraction counts every word it kept; a page whose text is mostly a newsletter prompt
     # ("Loading the live dashboard..." and a sign-up box) holds no article all the same.
-    words = content_words(extracted.text)
+    words, paragraphs = _content(extracted.text)
     if words < min_words:
         return PreparedPage(Rejection(
             extracted.url, "too-short",
             f"{words} words without page chrome and boilerplate, fewer than {min_words}", extra={"words": str(words)},
         ))
-    return PreparedPage(extracted, fingerprint(extracted.text, params))
+    return PreparedPage(extracted, fingerprint_paragraphs(paragraphs, params))
 
 
 # Distributed mode passes a Redis lock here so that decide-and-insert is atomic across
