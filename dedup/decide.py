@@ -12,12 +12,12 @@ The rules follow ARCHITECTURE.md "Deciding what a page is", in this order:
    the same source brings new material. A canonical claim whose text is unrelated is ignored
    and the page judged on its text.
 3. Text (LSH / paragraph candidates), the best match over all versions of all articles. First,
-   two texts whose only common ground is one paragraph both hold verbatim, each telling more
-   of its own (briefs opening with the same wire paragraph), are not one article. Then:
+   two texts whose only common ground is one paragraph both hold verbatim, each with body
+   lines of its own (briefs opening with the same wire paragraph), are not one article. Then:
    - same normalized text → ``duplicate``;
    - same source: a page that adds nothing to the candidate (near-identical or contained,
-     and every shingle of its body lines in the candidate; short lines such as "Print" or a
-     credit may differ) → ``duplicate`` ("alternate": print, AMP, "old version"); a page that
+     and every shingle of its body lines in the candidate; other lines such as "Print", a
+     credit or a headline may differ) → ``duplicate`` ("alternate": print, AMP, "old version"); a page that
      brings new material and is near-identical, contains the candidate, or is similar
      (Jaccard ≥ ``version_jaccard`` or a containment ≥ ``version_containment``) → ``version``
      ("UPDATE 1-" at a new URL: the article's text becomes the page's), unless all the texts
@@ -124,9 +124,10 @@ def _adds_nothing(fp: Fingerprint, candidate: Candidate, sim: Similarity, params
 
     Near-identical or contained is not enough: an "UPDATE 1-" page that adds one paragraph and
     changes one figure of a long article is near-identical. So every shingle of the page's body
-    lines must be in the candidate (exact shingles), or, for long texts compared by MinHash,
-    every paragraph of the page long enough to be hashed must be one of the candidate's. Short
-    lines may differ: a "Print" link, a credit, a heading are no news.
+    lines (dedup.fingerprint.is_body_line) must be in the candidate (exact shingles), or, for
+    long texts compared by MinHash, every paragraph of the page long enough to be hashed must
+    be one of the candidate's. Other lines may differ: a "Print" link, a credit, a headline are
+    no news.
     """
     if not _near_identical(fp, candidate, sim, params):
         return False
@@ -138,15 +139,26 @@ def _adds_nothing(fp: Fingerprint, candidate: Candidate, sim: Similarity, params
     return set(fp.paragraph_hashes) <= set(candidate.fingerprint.paragraph_hashes)
 
 
+def _own_body(a: Fingerprint, b: Fingerprint, common: int) -> int:
+    """Shingles of a's body lines that b lacks: what a tells of its own, headings, labels and
+    credits aside; all of a's shingles that b lacks when a's body lines are not known."""
+    if not a.body_shingles:
+        return a.shingle_count - common
+    import numpy as np
+
+    return len(np.setdiff1d(shingle_array(a.body_shingles), shingle_array(b.shingles), assume_unique=True))
+
+
 def _only_a_shared_paragraph(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
     """Whether all the two texts have in common is one paragraph they both hold verbatim, while
-    each tells more of its own than a short line.
+    each tells more of its own, in body lines, than a short line holds.
 
     Two briefs from two outlets may open with the same agency paragraph and then tell different
     things; on short texts that one paragraph alone reaches the copy and version thresholds. A
-    shared opening paragraph is no evidence of one story. A trimmed copy or a brief grown into
-    the full article is unaffected: one of the two then has nothing (or only short lines) of its
-    own. Only for exact similarities, the only ones where one paragraph can weigh that much.
+    shared opening paragraph is no evidence of one story. A trimmed copy, an "old version" page
+    or a brief grown into the full article is unaffected: one of the two then has nothing of its
+    own but short lines (a byline, a heading, an "Old Version" label). Only for exact
+    similarities, the only ones where one paragraph can weigh that much.
     """
     if not sim.exact or not fp.paragraph_shingle_counts:
         return False
@@ -156,9 +168,11 @@ def _only_a_shared_paragraph(fp: Fingerprint, candidate: Candidate, sim: Similar
         return False
     slack = _short_line_shingles(params)   # a headline or a dateline may be shared too
     common = round(sim.a_in_b * fp.shingle_count)
-    own_page = fp.shingle_count - common
-    own_candidate = candidate.fingerprint.shingle_count - common
-    return common <= sum(shared.values()) + slack and own_page > slack and own_candidate > slack
+    return (
+        common <= sum(shared.values()) + slack
+        and _own_body(fp, candidate.fingerprint, common) > slack
+        and _own_body(candidate.fingerprint, fp, common) > slack
+    )
 
 
 def _only_a_short_line_shared(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:

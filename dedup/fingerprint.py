@@ -22,12 +22,13 @@ have them, ``similarity`` is exact; otherwise it falls back to the MinHash estim
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from dedup.normalize import normalize_paragraphs
+from dedup.normalize import normalize_paragraph
 from dedup.types import DedupParams, Fingerprint
 
 if TYPE_CHECKING:
@@ -44,9 +45,11 @@ EXACT_SHINGLE_LIMIT = 2000
 # ("Follow us on Twitter") are shared by every article of a site.
 PARAGRAPH_MIN_WORDS = 8
 # Lines shorter than this (normalized words) are "short lines": headings, captions, credits
-# ("This story first appeared on ..."), bylines, "Print" or "Back to the article". A page
-# whose only new lines are short ones brings no new material (Fingerprint.body_shingles).
+# ("This story first appeared on ..."), bylines, "Print" or "Back to the article". Body lines
+# are longer and end like a sentence; a page whose only new lines are not body lines brings no
+# new material (Fingerprint.body_shingles).
 BODY_LINE_WORDS = 12
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*\s*$")
 _SCHEME = "affine32"
 _SIGNATURE_DTYPE = "<u4"   # numpy dtype: little-endian uint32
 # Names how shingles are hashed (see the module docstring); change it with the hashing.
@@ -135,12 +138,24 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
 
 def fingerprint(text: str, params: DedupParams) -> Fingerprint:
     """Fingerprint of an extracted article text (paragraphs separated by newlines)."""
-    return fingerprint_paragraphs(normalize_paragraphs(text), params)
+    return fingerprint_lines(normalized_lines(text), params)
 
 
-def fingerprint_paragraphs(paragraphs: list[str], params: DedupParams) -> Fingerprint:
-    """Fingerprint of a text already normalized (``normalize_paragraphs``: no empty ones), for
-    callers that looked at the normalized lines themselves."""
+def normalized_lines(text: str) -> list[tuple[str, str]]:
+    """Each line of the text with its normalized form ("" for chrome lines), in order."""
+    return [(line, normalize_paragraph(line)) for line in text.splitlines()]
+
+
+def is_body_line(line: str, normalized: str) -> bool:
+    """A line of the article's body: a sentence of at least BODY_LINE_WORDS words, not a
+    heading, a label or a credit (a headline of twelve words has no full stop)."""
+    return len(normalized.split()) >= BODY_LINE_WORDS and bool(_SENTENCE_END.search(line))
+
+
+def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fingerprint:
+    """Fingerprint of a text given as ``normalized_lines``, for callers that looked at the
+    normalized lines themselves."""
+    paragraphs = [normalized for _, normalized in lines if normalized]
     if params.shingle_size < 1:
         raise ValueError(f"shingle_size must be at least 1, got {params.shingle_size}")
     from datasketch import MinHash
@@ -148,7 +163,7 @@ def fingerprint_paragraphs(paragraphs: list[str], params: DedupParams) -> Finger
     hashes = shingle_hashes(paragraphs, params.shingle_size)
     words = [len(p.split()) for p in paragraphs]
     hashed = [(p, n) for p, n in zip(paragraphs, words) if n >= PARAGRAPH_MIN_WORDS]
-    body = shingle_hashes([p for p, n in zip(paragraphs, words) if n >= BODY_LINE_WORDS], params.shingle_size)
+    body = shingle_hashes([n for line, n in lines if n and is_body_line(line, n)], params.shingle_size)
     minhash = MinHash(
         # The shingle hashes are the MinHash's input values: ``int`` passes them through.
         num_perm=params.num_perm, hashfunc=int,

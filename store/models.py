@@ -104,6 +104,9 @@ class Version(Base):
     paragraph_hashes: Mapped[list[str]] = mapped_column(JsonList, nullable=False)
     # Exact shingle hashes of short texts (dedup.Fingerprint.shingles), b"" for long ones.
     shingles: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, default=b"")
+    # Exact shingle hashes of the body lines (dedup.Fingerprint.body_shingles), b"" for long
+    # texts; NULL for versions stored before migration 0007.
+    body_shingles: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Url(Base):

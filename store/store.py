@@ -79,6 +79,7 @@ def _fingerprint(row: Version) -> Fingerprint:
         shingle_count=row.shingle_count,
         paragraph_hashes=tuple(row.paragraph_hashes or ()),
         shingles=bytes(row.shingles or b""),
+        body_shingles=bytes(row.body_shingles or b""),
     )
 
 
@@ -607,6 +608,8 @@ class _PageWrite:
             text_hash=fp.text_hash, signature=bytes(fp.signature),
             shingle_count=fp.shingle_count, paragraph_hashes=list(fp.paragraph_hashes),
             shingles=bytes(fp.shingles),
+            # Kept with the exact shingles only: a long text is compared by MinHash anyway.
+            body_shingles=bytes(fp.body_shingles) if fp.shingles else b"",
         )
 
     def _new_url_row(self, article_id: str, relation: str, version: int) -> Url:

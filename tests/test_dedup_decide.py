@@ -376,6 +376,21 @@ def test_briefs_sharing_only_a_wire_lead_stay_apart(source: str) -> None:
     assert decision.kind == "new", decision.reason
 
 
+# An "old version" page: labels and a long headline of its own, then the lead of the update.
+WIRE_OLD_VERSION = ("Old Version\nNews Brief\nMotorway near Lindau closed in both directions after a night of heavy rain\n"
+                    + WIRE_LEAD)
+
+
+@pytest.mark.parametrize("first", ["old", "update"])
+def test_old_version_sharing_only_the_lead_with_its_update_is_still_the_same_article(first: str) -> None:
+    if first == "old":
+        decision = judge(BRIEF_BUSES, [stored(WIRE_OLD_VERSION, source="alpine-wire")], source="alpine-wire")
+        assert (decision.kind, decision.relation) == ("version", "revision"), decision.reason
+    else:
+        decision = judge(WIRE_OLD_VERSION, [stored(BRIEF_BUSES, source="alpine-wire")], source="alpine-wire")
+        assert (decision.kind, decision.relation) == ("duplicate", "alternate"), decision.reason
+
+
 def test_the_wire_lead_alone_is_still_a_copy_of_a_brief_built_on_it() -> None:
     # A flash of the lead with a byline holds nothing of its own: a trimmed copy.
     decision = judge("By Alpine Wire staff\n" + WIRE_LEAD, [stored(BRIEF_BUSES, source="alpine-wire")], source="lake-courier")

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from crawler.page import Page
 from dedup import CandidateIndex, DedupParams, Fingerprint, PageFacts, decide
-from dedup.fingerprint import fingerprint_paragraphs
-from dedup.normalize import normalize_paragraph
+from dedup.fingerprint import fingerprint_lines, normalized_lines
 from extract import Document, Rejection, extract_document
 from extract.text import word_count
 
@@ -56,12 +55,10 @@ def content_words(text: str) -> int:
     return _content(text)[0]
 
 
-def _content(text: str) -> tuple[int, list[str]]:
-    """``content_words`` and the normalized paragraphs, from one pass of normalization."""
-    lines = text.splitlines()
-    normalized = [normalize_paragraph(line) for line in lines]
-    words = word_count("\n".join(line for line, kept in zip(lines, normalized) if kept))
-    return words, [paragraph for paragraph in normalized if paragraph]
+def _content(text: str) -> tuple[int, list[tuple[str, str]]]:
+    """``content_words`` and the normalized lines, from one pass of normalization."""
+    lines = normalized_lines(text)
+    return word_count("\n".join(line for line, normalized in lines if normalized)), lines
 
 
 def prepare_page(page: Page, min_words: int, params: DedupParams) -> PreparedPage:
@@ -71,13 +68,13 @@ def prepare_page(page: Page, min_words: int, params: DedupParams) -> PreparedPag
         return PreparedPage(extracted)
     # Extraction counts every word it kept; a page whose text is mostly a newsletter prompt
     # ("Loading the live dashboard..." and a sign-up box) holds no article all the same.
-    words, paragraphs = _content(extracted.text)
+    words, lines = _content(extracted.text)
     if words < min_words:
         return PreparedPage(Rejection(
             extracted.url, "too-short",
             f"{words} words without page chrome and boilerplate, fewer than {min_words}", extra={"words": str(words)},
         ))
-    return PreparedPage(extracted, fingerprint_paragraphs(paragraphs, params))
+    return PreparedPage(extracted, fingerprint_lines(lines, params))
 
 
 # Distributed mode passes a Redis lock here so that decide-and-insert is atomic across
