@@ -49,7 +49,7 @@ PARAGRAPH_MIN_WORDS = 8
 # are longer and end like a sentence; a page whose only new lines are not body lines brings no
 # new material (Fingerprint.body_shingles).
 BODY_LINE_WORDS = 12
-_SENTENCE_END = re.compile(r"[.!?…:。！？][\"'”’“‘»«)\]」』]*\s*$")
+_SENTENCE_END = re.compile(r"[.!?…:。！？][\"'”’“‘»«)\]」』]*$")
 # A line this long is body text even without a full stop (no headline is that long).
 BODY_LINE_ANY_END_WORDS = 25
 _SCHEME = "affine32"
@@ -152,7 +152,7 @@ def is_body_line(line: str, normalized: str) -> bool:
     """A line of the article's body: a sentence of at least BODY_LINE_WORDS words, not a
     heading, a label or a credit (a headline of twelve words has no full stop)."""
     words = len(normalized.split())
-    return words >= BODY_LINE_ANY_END_WORDS or (words >= BODY_LINE_WORDS and bool(_SENTENCE_END.search(line)))
+    return words >= BODY_LINE_ANY_END_WORDS or (words >= BODY_LINE_WORDS and bool(_SENTENCE_END.search(line.rstrip()[-8:])))
 
 
 def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fingerprint:
