@@ -7,18 +7,25 @@ The rules of docs/how-it-works.md "How dedup decides", in this order:
    at the URL caught up with a change the article got elsewhere and is ``unchanged`` too;
    anything else is a new ``version``.
 2. Canonical (the page names a stored article's URL as canonical): if the texts are similar at
-   all, the page is that article: ``duplicate`` ("alternate" on the same source, "syndicated" on
-   another), or a ``version`` ("revision") when the same source changed the text. A canonical
-   claim whose text is unrelated is ignored and the page judged on its text.
-3. Text (LSH / paragraph candidates), the best match over all versions of all articles:
-   - same normalized text, or near-identical (Jaccard ≥ ``duplicate_jaccard``), or the page is
-     contained in the candidate (≥ ``duplicate_containment``: a trimmed copy, an "old version"
-     URL seen after the update) → ``duplicate``;
-   - the candidate is contained in a larger page: on another source a syndicated copy with a
-     note or byline appended → ``duplicate``; on the same source the article grew → ``version``;
-   - same source and similar but different (Jaccard ≥ ``version_jaccard`` or a containment ≥
-     ``version_containment``) → ``version``, unless all the texts share could be one short line
-     both hold verbatim (a site's own boilerplate line on two very short articles);
+   all, the page is that article: ``duplicate`` ("syndicated" on another source; "alternate" on
+   the same source when it adds nothing to the article), or a ``version`` ("revision") when
+   the same source brings new material. A canonical claim whose text is unrelated is ignored
+   and the page judged on its text.
+3. Text (LSH / paragraph candidates), the best match over all versions of all articles. First,
+   two texts whose only common ground is one paragraph both hold verbatim, each with body
+   lines of its own (briefs opening with the same wire paragraph), are not one article. Then:
+   - same normalized text → ``duplicate``;
+   - same source: a page that adds nothing to the candidate (near-identical or contained,
+     and every shingle of its body lines in the candidate; other lines such as "Print", a
+     credit or a headline may differ) → ``duplicate`` ("alternate": print, AMP, "old version"); a page that
+     brings new material and is near-identical, contains the candidate, or is similar
+     (Jaccard ≥ ``version_jaccard`` or a containment ≥ ``version_containment``) → ``version``
+     ("UPDATE 1-" at a new URL: the article's text becomes the page's), unless all the texts
+     share could be one short line both hold verbatim (a site's own boilerplate line on two
+     very short articles);
+   - another source: near-identical (Jaccard ≥ ``duplicate_jaccard``), the page contained in
+     the candidate (≥ ``duplicate_containment``: a trimmed copy), or the candidate contained
+     in a larger page (a copy with a note or byline appended) → ``duplicate`` ("syndicated");
    - anything else → ``new``. Different sources are never versions of each other: a story told
      by two outlets is two articles unless one copied the other.
 """
@@ -27,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dedup.fingerprint import Similarity, similarity
+from dedup.fingerprint import BODY_LINE_WORDS, Similarity, shingle_array, similarity
 from dedup.types import Candidate, DecisionKind, DedupParams, Decision, Fingerprint, PageFacts, Relation
 
 
@@ -104,7 +111,68 @@ def _similar(sim: Similarity, params: DedupParams) -> bool:
 # of the site's boilerplate ("The Courier is an independent newsroom supported by its readers").
 # Such a line (at most SHORT_LINE_WORDS - 1 words) holds at most SHORT_LINE_WORDS - shingle_size
 # shingles.
-SHORT_LINE_WORDS = 12
+SHORT_LINE_WORDS = BODY_LINE_WORDS
+
+
+def _short_line_shingles(params: DedupParams) -> int:
+    return max(1, SHORT_LINE_WORDS - params.shingle_size)
+
+
+def _adds_nothing(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
+    """Whether the page holds nothing the candidate lacks, short lines aside: the same text or
+    less of it ("old version", print and AMP pages), not an update that brings new material.
+
+    Near-identical or contained is not enough: an "UPDATE 1-" page that adds one paragraph and
+    changes one figure of a long article is near-identical. So every shingle of the page's body
+    lines (dedup.fingerprint.is_body_line) must be in the candidate (exact shingles), or, for
+    long texts compared by MinHash, every paragraph of the page long enough to be hashed must
+    be one of the candidate's. Other lines may differ: a "Print" link, a credit, a headline are
+    no news.
+    """
+    if not _near_identical(fp, candidate, sim, params):
+        return False
+    if sim.exact:
+        import numpy as np
+
+        body = shingle_array(fp.body_shingles)
+        return not len(np.setdiff1d(body, shingle_array(candidate.fingerprint.shingles), assume_unique=True))
+    return set(fp.paragraph_hashes) <= set(candidate.fingerprint.paragraph_hashes)
+
+
+def _own_body(a: Fingerprint, b: Fingerprint, common: int) -> int:
+    """Shingles of a's body lines that b lacks: what a tells of its own, headings, labels and
+    credits aside; all of a's shingles that b lacks when a's body lines are not known."""
+    if not a.body_shingles:
+        return a.shingle_count - common
+    import numpy as np
+
+    return len(np.setdiff1d(shingle_array(a.body_shingles), shingle_array(b.shingles), assume_unique=True))
+
+
+def _only_a_shared_paragraph(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
+    """Whether all the two texts have in common is one paragraph they both hold verbatim, while
+    each tells more of its own, in body lines, than a short line holds.
+
+    Two briefs from two outlets may open with the same agency paragraph and then tell different
+    things; on short texts that one paragraph alone reaches the copy and version thresholds. A
+    shared opening paragraph is no evidence of one story. A trimmed copy, an "old version" page
+    or a brief grown into the full article is unaffected: one of the two then has nothing of its
+    own but short lines (a byline, a heading, an "Old Version" label). Only for exact
+    similarities, the only ones where one paragraph can weigh that much.
+    """
+    if not sim.exact or not fp.paragraph_shingle_counts:
+        return False
+    theirs = set(candidate.fingerprint.paragraph_hashes)
+    shared = {h: n for h, n in zip(fp.paragraph_hashes, fp.paragraph_shingle_counts) if h in theirs}
+    if len(shared) != 1:
+        return False
+    slack = _short_line_shingles(params)   # a headline or a dateline may be shared too
+    common = round(sim.a_in_b * fp.shingle_count)
+    return (
+        common <= sum(shared.values()) + slack
+        and _own_body(fp, candidate.fingerprint, common) > slack
+        and _own_body(candidate.fingerprint, fp, common) > slack
+    )
 
 
 def _only_a_short_line_shared(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
@@ -121,25 +189,37 @@ def _only_a_short_line_shared(fp: Fingerprint, candidate: Candidate, sim: Simila
         return False
     common = round(sim.a_in_b * fp.shingle_count)
     shares_a_line = not set(fp.paragraph_hashes).isdisjoint(candidate.fingerprint.paragraph_hashes)
-    return shares_a_line and common <= max(1, SHORT_LINE_WORDS - params.shingle_size)
+    return shares_a_line and common <= _short_line_shingles(params)
 
 
 def _judge_text(page: PageFacts, fp: Fingerprint, candidate: Candidate, params: DedupParams) -> _Match | None:
     """Rule 3 for one candidate version; None when the page is not this article."""
     sim = similarity(fp, candidate.fingerprint)
-    same_source = candidate.source == page.source
     if fp.text_hash == candidate.fingerprint.text_hash:
         return _Match(5, "duplicate", _copy_relation(page, candidate), candidate, sim, "same text as")
-    if sim.jaccard >= params.duplicate_jaccard:
-        return _Match(4, "duplicate", _copy_relation(page, candidate), candidate, sim, "near-duplicate of")
-    if sim.a_in_b >= params.duplicate_containment:
-        return _Match(3, "duplicate", _copy_relation(page, candidate), candidate, sim, "contained in")
-    if sim.b_in_a >= params.duplicate_containment and fp.shingle_count > candidate.fingerprint.shingle_count:
-        if same_source:
+    if _only_a_shared_paragraph(fp, candidate, sim, params):
+        return None
+    near_identical = sim.jaccard >= params.duplicate_jaccard
+    contained = sim.a_in_b >= params.duplicate_containment
+    grown = sim.b_in_a >= params.duplicate_containment and fp.shingle_count > candidate.fingerprint.shingle_count
+    if candidate.source == page.source:
+        if _adds_nothing(fp, candidate, sim, params):
+            if near_identical:
+                return _Match(4, "duplicate", "alternate", candidate, sim, "near-duplicate of")
+            return _Match(3, "duplicate", "alternate", candidate, sim, "contained in")
+        if near_identical or contained:
+            return _Match(2, "version", "revision", candidate, sim, "adds to")
+        if grown:
             return _Match(2, "version", "revision", candidate, sim, "grown from")
+        if _similar(sim, params) and not _only_a_short_line_shared(fp, candidate, sim, params):
+            return _Match(1, "version", "revision", candidate, sim, "revised from")
+        return None
+    if near_identical:
+        return _Match(4, "duplicate", "syndicated", candidate, sim, "near-duplicate of")
+    if contained:
+        return _Match(3, "duplicate", "syndicated", candidate, sim, "contained in")
+    if grown:
         return _Match(3, "duplicate", "syndicated", candidate, sim, "extends")
-    if same_source and _similar(sim, params) and not _only_a_short_line_shared(fp, candidate, sim, params):
-        return _Match(1, "version", "revision", candidate, sim, "revised from")
     return None
 
 
@@ -192,7 +272,8 @@ def _decide_canonical(
         sim = similarity(fp, candidate.fingerprint)
         if not (_near_identical(fp, candidate, sim, params) or _similar(sim, params)):
             continue
-        if candidate.source != page.source or _near_identical(fp, candidate, sim, params):
+        if candidate.source != page.source or fp.text_hash == candidate.fingerprint.text_hash \
+                or _adds_nothing(fp, candidate, sim, params):
             matches.append(_Match(
                 2 + (fp.text_hash == candidate.fingerprint.text_hash), "duplicate",
                 _copy_relation(page, candidate), candidate, sim, "canonical URL is",

@@ -22,12 +22,13 @@ have them, ``similarity`` is exact; otherwise it falls back to the MinHash estim
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from dedup.normalize import normalize_paragraphs
+from dedup.normalize import normalize_paragraph
 from dedup.types import DedupParams, Fingerprint
 
 if TYPE_CHECKING:
@@ -43,6 +44,14 @@ EXACT_SHINGLE_LIMIT = 2000
 # Paragraphs shorter than this are not hashed for the paragraph postings: short lines
 # ("Follow us on Twitter") are shared by every article of a site.
 PARAGRAPH_MIN_WORDS = 8
+# Lines shorter than this (normalized words) are "short lines": headings, captions, credits
+# ("This story first appeared on ..."), bylines, "Print" or "Back to the article". Body lines
+# are longer and end like a sentence; a page whose only new lines are not body lines brings no
+# new material (Fingerprint.body_shingles).
+BODY_LINE_WORDS = 12
+_SENTENCE_END = re.compile(r"[.!?…:。！？][\"'”’“‘»«)\]」』]*$")
+# A line this long is body text even without a full stop (no headline is that long).
+BODY_LINE_ANY_END_WORDS = 25
 _SCHEME = "affine32"
 _SIGNATURE_DTYPE = "<u4"   # numpy dtype: little-endian uint32
 # Names how shingles are hashed (see the module docstring); change it with the hashing.
@@ -131,12 +140,33 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
 
 def fingerprint(text: str, params: DedupParams) -> Fingerprint:
     """Fingerprint of an extracted article text (paragraphs separated by newlines)."""
+    return fingerprint_lines(normalized_lines(text), params)
+
+
+def normalized_lines(text: str) -> list[tuple[str, str]]:
+    """Each line of the text with its normalized form ("" for chrome lines), in order."""
+    return [(line, normalize_paragraph(line)) for line in text.splitlines()]
+
+
+def is_body_line(line: str, normalized: str) -> bool:
+    """A line of the article's body: a sentence of at least BODY_LINE_WORDS words, not a
+    heading, a label or a credit (a headline of twelve words has no full stop)."""
+    words = len(normalized.split())
+    return words >= BODY_LINE_ANY_END_WORDS or (words >= BODY_LINE_WORDS and bool(_SENTENCE_END.search(line.rstrip()[-8:])))
+
+
+def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fingerprint:
+    """Fingerprint of a text given as ``normalized_lines``, for callers that looked at the
+    normalized lines themselves."""
+    paragraphs = [normalized for _, normalized in lines if normalized]
     if params.shingle_size < 1:
         raise ValueError(f"shingle_size must be at least 1, got {params.shingle_size}")
     from datasketch import MinHash
 
-    paragraphs = normalize_paragraphs(text)
     hashes = shingle_hashes(paragraphs, params.shingle_size)
+    words = [len(p.split()) for p in paragraphs]
+    hashed = [(p, n) for p, n in zip(paragraphs, words) if n >= PARAGRAPH_MIN_WORDS]
+    body = shingle_hashes([n for line, n in lines if n and is_body_line(line, n)], params.shingle_size)
     minhash = MinHash(
         # The shingle hashes are the MinHash's input values: ``int`` passes them through.
         num_perm=params.num_perm, hashfunc=int,
@@ -148,11 +178,19 @@ def fingerprint(text: str, params: DedupParams) -> Fingerprint:
         text_hash=hashlib.sha256("\n".join(paragraphs).encode("utf-8")).hexdigest(),
         signature=minhash.hashvalues.astype(_SIGNATURE_DTYPE).tobytes(),
         shingle_count=int(len(hashes)),
-        paragraph_hashes=tuple(
-            paragraph_hash(p) for p in paragraphs if len(p.split()) >= PARAGRAPH_MIN_WORDS
-        ),
+        paragraph_hashes=tuple(paragraph_hash(p) for p, _ in hashed),
         shingles=hashes.astype(_SIGNATURE_DTYPE).tobytes() if len(hashes) <= EXACT_SHINGLE_LIMIT else b"",
+        body_shingles=body.astype(_SIGNATURE_DTYPE).tobytes(),
+        # Shingles a paragraph of n words holds (repeats within one paragraph are rare).
+        paragraph_shingle_counts=tuple(max(1, n - params.shingle_size + 1) for _, n in hashed),
     )
+
+
+def shingle_array(packed: bytes) -> np.ndarray:
+    """Packed shingle hashes (``Fingerprint.shingles``, ``body_shingles``) as a numpy array."""
+    import numpy as np
+
+    return np.frombuffer(packed, dtype=_SIGNATURE_DTYPE)
 
 
 def signature_values(fp: Fingerprint) -> np.ndarray:

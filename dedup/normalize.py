@@ -74,8 +74,15 @@ BOILERPLATE_MAX_CHARS = 400
 # Only generic calls to action and copyright notices; a site's own wording stays.
 BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^follow (?:us\b|@\S).*\bon\b"),                                     # "Follow us on Twitter"
-    # The first "subscribe" is enough (atomic group): a later "newsletter" follows it too.
-    re.compile(r"^(?>.*?\b(?:subscribe|sign up|signup)\b).*\b(?:newsletter|inbox|updates|alerts)\b"),  # newsletter prompts
+    # Newsletter prompts, the call and the product in either order: "Subscribe to our newsletter",
+    # "Get the Harbor Times morning briefing in your inbox. Sign up now".
+    re.compile(
+        r"^(?=.*\b(subscribe|sign up|signup)\b)"
+        r"(?=.*\b(newsletters?|inbox|updates|alerts|briefings?|bulletins?|digests?)\b)"
+    ),
+    # ... or split over two lines: "Get the Harbor Times morning briefing" / "Sign up now".
+    re.compile(r"^get (the|our)\b.*\b(newsletters?|briefings?|bulletins?|digests?)\b"),
+    re.compile(r"^(sign up|signup|subscribe)(\s+(now|today|here|for free))?\W*$"),
     re.compile(r"^(©|\(c\)|copyright\s*+(©|\(c\))?\s*+\d{4})|\ball rights reserved\b"),  # copyright lines
 )
 

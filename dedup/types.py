@@ -33,6 +33,15 @@ class Fingerprint:
     # dedup.fingerprint.EXACT_SHINGLE_LIMIT shingles, else b"". Lets similarity() be exact where
     # MinHash is noisy (a short text against a long one). Optional: b"" falls back to MinHash.
     shingles: bytes = b""
+    # The exact shingle hashes of the text's body lines (paragraphs of at least
+    # dedup.fingerprint.BODY_LINE_WORDS words, not headings, labels, credits or calls to
+    # action): whether a text brings new material, or tells something of its own. Stored with
+    # ``shingles`` (b"" for long texts, and for versions stored before it was kept).
+    body_shingles: bytes = b""
+    # Of the page being judged only (fingerprint() fills it, the store does not keep it): the
+    # number of shingles of each paragraph of ``paragraph_hashes``, to tell whether all two
+    # texts share is one paragraph.
+    paragraph_shingle_counts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ def _fingerprint(row: Version) -> Fingerprint:
         shingle_count=row.shingle_count,
         paragraph_hashes=tuple(row.paragraph_hashes or ()),
         shingles=bytes(row.shingles or b""),
+        body_shingles=bytes(row.body_shingles or b""),
     )
 
 
@@ -570,37 +571,39 @@ class _PageWrite:
                 Version.article_id == article.id, Version.version == article.current_version
             )
         )
-        # The same text as the current version is no new version (a redelivered page).
-        adds_version = kind == "version" and current_hash != self.fp.text_hash
+        # The same text as the current version is no new version (a redelivered page), and
+        # neither is a URL whose own text has not changed since it was last seen there (a
+        # "new" decision raced by another writer for this URL lands here as "version").
+        adds_version = (
+            kind == "version" and current_hash != self.fp.text_hash
+            and (url_row is None or url_row.last_text_hash != self.fp.text_hash)
+        )
         adds_url = url_row is None
+        claims_canonical = self._takes_canonical_claim(article)
         is_canonical_page = self.doc.url == article.canonical_url
         takes_source = is_canonical_page and article.source != self.page.source
 
-        seq = self._next_seq() if (adds_version or adds_url or takes_source) else None
+        seq = self._next_seq() if (adds_version or adds_url or takes_source or claims_canonical) else None
+        if takes_source:
+            # The original, known already, re-fetched after a copy claimed the source.
+            article.source = self.page.source
 
         version = article.current_version
         if adds_version:
             version += 1
             self.session.add(self._version_row(article.id, version, self.decision.similarity))
             self._set_latest(article, version)
-        if takes_source:
-            # The original arrived after a copy that named it as canonical: credit its source,
-            # and the copies that claimed to be the original become what they are.
-            article.source = self.page.source
-            self.session.execute(
-                update(Url)
-                .where(Url.article_id == article.id, Url.relation == "original",
-                       Url.source != self.page.source)
-                .values(relation="syndicated")
+        if claims_canonical:
+            article.canonical_url = self.doc.canonical_url
+            # The page named is already one of the article's URLs: it is the original.
+            named = self.session.scalar(
+                select(Url).where(Url.article_id == article.id, Url.url == article.canonical_url)
             )
-            # ... and the original site's own copies seen before it (an "old version" page) are
-            # its alternates, not syndicated copies.
-            self.session.execute(
-                update(Url)
-                .where(Url.article_id == article.id, Url.relation == "syndicated",
-                       Url.source == self.page.source)
-                .values(relation="alternate")
-            )
+            if named is not None:
+                self._make_original(article, named.url, named.source)
+        if is_canonical_page and adds_url:
+            # The original arrived after other pages of the article (a copy that named it).
+            self._make_original(article, self.doc.url, self.page.source)
         # The version the page's text stands for: the one it added, else the one it matched.
         matched_version = version if kind == "version" else (self.decision.matched_version or version)
         if adds_url:
@@ -616,6 +619,40 @@ class _PageWrite:
             article.updated_at = self.now
         self.session.flush()
         return Applied(article.id, version, seq, index_key(article.id, version) if adds_version else None)
+
+    def _make_original(self, article: Article, url: str, source: str) -> None:
+        """``url`` (of ``source``) is the article's original: credit its source, and the pages
+        that stood for the original become what they are: another source's are syndicated
+        copies, its own site's (a print or "old version" page) alternates."""
+        article.source = source
+        self.session.execute(
+            update(Url)
+            .where(Url.article_id == article.id, Url.relation == "original", Url.source != source)
+            .values(relation="syndicated")
+        )
+        self.session.execute(
+            update(Url)
+            .where(Url.article_id == article.id, Url.relation.in_(("original", "syndicated")),
+                   Url.source == source, Url.url != url)
+            .values(relation="alternate")
+        )
+        self.session.execute(update(Url).where(Url.url == url).values(relation="original"))
+
+    def _takes_canonical_claim(self, article: Article) -> bool:
+        """Whether the page's rel=canonical becomes the article's canonical URL.
+
+        A page naming another URL as canonical (a syndicated copy naming its original, a print
+        page naming the article) is believed as soon as it is seen, whatever the order the
+        pages came in: it replaces a canonical URL that no page named, i.e. the URL of the page
+        that created the article. A canonical URL some page named stays (the first claim wins).
+        """
+        claimed = self.doc.canonical_url
+        if claimed == self.doc.url or claimed == article.canonical_url:
+            return False
+        first_url = self.session.scalar(
+            select(Url.url).where(Url.article_id == article.id).order_by(Url.id).limit(1)
+        )
+        return article.canonical_url == first_url
 
     def _set_latest(self, article: Article, version: int) -> None:
         doc = self.doc
@@ -637,6 +674,8 @@ class _PageWrite:
             text_hash=fp.text_hash, signature=bytes(fp.signature),
             shingle_count=fp.shingle_count, paragraph_hashes=list(fp.paragraph_hashes),
             shingles=bytes(fp.shingles), **_archive_columns(self.page),
+            # Kept with the exact shingles only: a long text is compared by MinHash anyway.
+            body_shingles=bytes(fp.body_shingles) if fp.shingles else b"",
         )
 
     def _new_url_row(self, article_id: str, relation: str, version: int) -> Url:

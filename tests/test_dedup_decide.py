@@ -251,6 +251,41 @@ def test_update_1_revision_at_a_new_url_is_a_version() -> None:
     assert (decision.kind, decision.article_id, decision.relation) == ("version", article_id(1), "revision")
 
 
+# "UPDATE 1-" of a long article that adds one paragraph and changes one figure: still
+# near-identical (Jaccard ≈ 0.87), yet it brings new material, so it is a version.
+TRAM_UPDATE_SMALL = "UPDATE 1-" + TRAM.replace("60,000 passengers", "65,000 passengers").replace(
+    "\nOpponents argue",
+    "\nThe council also approved a feasibility study for a northern branch to the university campus, "
+    "which officials said could follow within five years of the eastern line opening.\nOpponents argue",
+)
+
+
+def test_near_identical_update_at_a_new_url_that_adds_a_paragraph_is_a_version() -> None:
+    assert similarity(fingerprint(TRAM_UPDATE_SMALL, PARAMS), fingerprint(TRAM, PARAMS)).jaccard >= PARAMS.duplicate_jaccard
+    decision = judge(TRAM_UPDATE_SMALL, [stored(TRAM)], url="https://post.example/tram-update-1")
+    assert (decision.kind, decision.article_id, decision.relation) == ("version", article_id(1), "revision"), decision.reason
+
+
+def test_figure_changed_at_a_new_url_on_the_same_source_is_a_version() -> None:
+    corrected = TRAM.replace("voted 31 to 18", "voted 32 to 17")
+    decision = judge(corrected, [stored(TRAM)], url="https://post.example/tram-corrected")
+    assert (decision.kind, decision.relation) == ("version", "revision"), decision.reason
+
+
+def test_page_that_adds_nothing_to_the_update_is_an_alternate_of_it() -> None:
+    # The article got the update as v2; the old URL now serves less of the same text.
+    versions = [stored(TRAM, version=1, is_latest=False), stored(TRAM_UPDATE_SMALL, version=2)]
+    trimmed = "\n".join(paragraphs(TRAM_UPDATE_SMALL)[:6]) + "\nPrint this article"
+    decision = judge(trimmed, versions, url="https://post.example/tram?print=1")
+    assert (decision.kind, decision.relation, decision.matched_version) == ("duplicate", "alternate", 2), decision.reason
+
+
+def test_update_naming_the_article_as_canonical_is_a_version() -> None:
+    decision = judge(TRAM_UPDATE_SMALL, [stored(TRAM, found_by="canonical")], url="https://post.example/amp/tram",
+                     canonical="https://post.example/tram")
+    assert (decision.kind, decision.relation) == ("version", "revision"), decision.reason
+
+
 def test_short_old_version_grown_into_the_full_article_is_a_version() -> None:
     decision = judge(SEED_UPDATED, [stored(SEED_OLD, url="https://post.example/tram-old")],
                      url="https://post.example/tram")
@@ -318,6 +353,53 @@ def test_same_event_told_by_another_article_is_new(source: str) -> None:
 def test_two_short_briefs_on_the_same_event_stay_apart(source: str) -> None:
     decision = judge(BRIEF_LOCAL, [stored(BRIEF_WIRE, source="lindau-wire")], source=source)
     assert decision.kind == "new", decision.reason
+
+
+# Two briefs from two outlets that open with the same agency paragraph and then tell different
+# things: the shared paragraph is more than 85 % of each text.
+WIRE_LEAD = (
+    "LINDAU, Germany (Alpine Wire) - Heavy rain overnight flooded a two-kilometre stretch of the A9 motorway "
+    "near Lindau on Thursday, forcing police to close both carriageways and divert traffic through nearby "
+    "villages, while fire crews pumped water from an underpass until midday and engineers began checking a "
+    "damaged embankment that the regional roads office said had partly slipped towards the river during the "
+    "night, the second such slip on that section in three years."
+)
+BRIEF_BUSES = WIRE_LEAD + "\nThe closure also halted the regional bus to Bregenz, and replacement taxis will run every hour."
+BRIEF_PROMENADE = WIRE_LEAD + "\nIn Lindau itself, the lakeside promenade was shut after the lake rose thirty centimetres."
+
+
+@pytest.mark.parametrize("source", ["lake-courier", "alpine-wire"])
+def test_briefs_sharing_only_a_wire_lead_stay_apart(source: str) -> None:
+    sim = similarity(fingerprint(BRIEF_PROMENADE, PARAMS), fingerprint(BRIEF_BUSES, PARAMS))
+    assert sim.containment >= PARAMS.duplicate_containment, sim   # the copy threshold alone would merge them
+    decision = judge(BRIEF_PROMENADE, [stored(BRIEF_BUSES, source="alpine-wire")], source=source)
+    assert decision.kind == "new", decision.reason
+
+
+# An "old version" page: labels and a long headline of its own, then the lead of the update.
+WIRE_OLD_VERSION = ("Old Version\nNews Brief\nMotorway near Lindau closed in both directions after a night of heavy rain\n"
+                    + WIRE_LEAD)
+
+
+@pytest.mark.parametrize("first", ["old", "update"])
+def test_old_version_sharing_only_the_lead_with_its_update_is_still_the_same_article(first: str) -> None:
+    if first == "old":
+        decision = judge(BRIEF_BUSES, [stored(WIRE_OLD_VERSION, source="alpine-wire")], source="alpine-wire")
+        assert (decision.kind, decision.relation) == ("version", "revision"), decision.reason
+    else:
+        decision = judge(WIRE_OLD_VERSION, [stored(BRIEF_BUSES, source="alpine-wire")], source="alpine-wire")
+        assert (decision.kind, decision.relation) == ("duplicate", "alternate"), decision.reason
+
+
+def test_the_wire_lead_alone_is_still_a_copy_of_a_brief_built_on_it() -> None:
+    # A flash of the lead with a byline holds nothing of its own: a trimmed copy.
+    decision = judge("By Alpine Wire staff\n" + WIRE_LEAD, [stored(BRIEF_BUSES, source="alpine-wire")], source="lake-courier")
+    assert (decision.kind, decision.relation) == ("duplicate", "syndicated"), decision.reason
+
+
+def test_brief_grown_from_the_wire_lead_is_a_version() -> None:
+    decision = judge(BRIEF_BUSES, [stored(WIRE_LEAD, source="alpine-wire")], source="alpine-wire")
+    assert (decision.kind, decision.relation) == ("version", "revision"), decision.reason
 
 
 @pytest.mark.parametrize("source", ["health-daily", "province-news"])

@@ -56,3 +56,17 @@ def test_signature_keeps_its_shape() -> None:
     assert len(fp.signature) == 4 * params.num_perm
     shingles = np.frombuffer(fp.shingles, dtype="<u4")
     assert fp.shingle_count == len(shingles) and (np.diff(shingles.astype(np.int64)) > 0).all()
+
+
+def test_body_lines_are_sentences_not_headlines_or_credits() -> None:
+    from dedup.fingerprint import is_body_line
+    from dedup.normalize import normalize_paragraph
+
+    def body(line: str) -> bool:
+        return is_body_line(line, normalize_paragraph(line))
+
+    assert body("Hours after the vote, the conservancy said it would ask the state to review the permit.")
+    assert body('„Die Stadt hat die größte Dichte an Architekten in ganz Europa", sagte sie am Dienstag.“')
+    assert not body("Motorway near Lindau closed in both directions after a night of heavy rain")   # a headline
+    assert not body("This story first appeared on Coastal Wire News, edition 3.")   # a credit: 10 words
+    assert body(" ".join(["word"] * 26))   # no headline is that long

@@ -174,6 +174,46 @@ def test_original_arriving_after_its_copy_becomes_the_source(store: Store) -> No
     assert (counts["urls_original"], counts["urls_syndicated"], counts["urls_alternate"]) == (1, 1, 1)
 
 
+def test_a_copy_naming_the_original_moves_the_canonical_url_there_at_once(store: Store) -> None:
+    # A copy naming nothing created the article; a second copy names the original, which has
+    # not been fetched yet: the canonical URL is the original's from now on.
+    C = "https://valley.example/wire/council-vote.html"
+    first = add_new(store, C, story(1), source="valley")
+    claim = store.apply(duplicate_of(first.article_id), page_at(B, "daily", minutes=5),
+                        doc_at(B, story(1), canonical_url=A), fingerprint_of(story(1)))
+    record = store.article(first.article_id)
+    assert record is not None and record["canonical_url"] == A and claim.seq is not None
+    assert record["source"] == "valley"   # the original's source, once it is seen
+
+    store.apply(duplicate_of(first.article_id), page_at(A, "wire", minutes=10), doc_at(A, story(1)),
+                fingerprint_of(story(1)))
+    record = store.article(first.article_id)
+    assert record is not None
+    assert (record["canonical_url"], record["source"], record["urls"][0]) == (A, "wire", A)
+    counts = store.stats()
+    assert (counts["urls_original"], counts["urls_syndicated"]) == (1, 2)
+
+
+def test_a_later_claim_does_not_move_a_canonical_url_a_page_named(store: Store) -> None:
+    first = add_new(store, B, story(1), source="daily", canonical_url=A)
+    store.apply(duplicate_of(first.article_id), page_at(A_PRINT, "other", minutes=5),
+                doc_at(A_PRINT, story(1), canonical_url="https://other.example/x.html"), fingerprint_of(story(1)))
+    assert store.article(first.article_id)["canonical_url"] == A  # type: ignore[index]
+
+
+def test_a_url_whose_text_did_not_change_makes_no_version(store: Store) -> None:
+    # The article's latest version came from another URL; this URL serves what it served last
+    # time. A decision that (wrongly, or in a race) calls it a version adds nothing.
+    first = add_new(store, A, story(1))
+    store.apply(version_of(first.article_id), page_at(B, "wire", minutes=5), doc_at(B, story(2)),
+                fingerprint_of(story(2)))
+    for decision in (version_of(first.article_id), new()):
+        again = store.apply(decision, page_at(A, "wire", minutes=10), doc_at(A, story(1)), fingerprint_of(story(1)))
+        assert (again.version, again.seq) == (2, None)
+    assert len(store.versions(first.article_id)) == 2
+
+
+# --- unchanged ---
 # --- unchanged ---
 
 def test_unchanged_page_changes_nothing_in_the_feed(store: Store) -> None:

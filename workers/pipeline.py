@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from crawler.page import Page
-from dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide, fingerprint
+from dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
+from dedup.fingerprint import fingerprint_lines, normalized_lines
 from extract import Document, Rejection, extract_document
 from extract.extractor import DEFAULT_MAX_TEXT_CHARS
+from extract.text import word_count
 from workers.budget import page_budget
 
 if TYPE_CHECKING:  # only a type here: pool processes import this module and need no SQL
@@ -49,6 +51,18 @@ class PreparedPage:
     fingerprint: Fingerprint | None = None
 
 
+def content_words(text: str) -> int:
+    """Words of the text once the lines dedup ignores (page chrome, generic boilerplate such as
+    newsletter prompts) are dropped: what the article itself says."""
+    return _content(text)[0]
+
+
+def _content(text: str) -> tuple[int, list[tuple[str, str]]]:
+    """``content_words`` and the normalized lines, from one pass of normalization."""
+    lines = normalized_lines(text)
+    return word_count("\n".join(line for line, normalized in lines if normalized)), lines
+
+
 def prepare_page(page: Page, min_words: int, params: DedupParams,
                  max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> PreparedPage:
     """Extract and fingerprint ``page``. Touches no store or index (safe in a pool process)."""
@@ -56,7 +70,15 @@ def prepare_page(page: Page, min_words: int, params: DedupParams,
                                  max_chars=max_text_chars)
     if isinstance(extracted, Rejection):
         return PreparedPage(extracted)
-    return PreparedPage(extracted, fingerprint(extracted.text, params))
+    # Extraction counts every word it kept; a page whose text is mostly a newsletter prompt
+    # ("Loading the live dashboard..." and a sign-up box) holds no article all the same.
+    words, lines = _content(extracted.text)
+    if words < min_words:
+        return PreparedPage(Rejection(
+            extracted.url, "too-short",
+            f"{words} words without page chrome and boilerplate, fewer than {min_words}", extra={"words": str(words)},
+        ))
+    return PreparedPage(extracted, fingerprint_lines(lines, params))
 
 
 # Distributed mode passes a Redis lock here so that decide-and-insert is atomic across
