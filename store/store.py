@@ -6,24 +6,28 @@ transaction commits, so seqs commit in the order they were handed out and a read
 follows ``seq > cursor`` never skips a lower seq that commits later. Because the counter is
 transactional, a rolled-back write gives its seq back: seqs have no gaps.
 
-Lock order inside one write (so concurrent writers cannot deadlock): the article row
-(``FOR UPDATE``), then the counter, then the rows written. Everything before the counter is
-a read.
+The counter row is the one thing every writer of the cluster shares, so it is taken last:
+inside one write the article row is locked first (``FOR UPDATE``), the rows are written (a
+new article with a placeholder seq), and only then is the seq handed out and set, one
+statement before COMMIT. The counter is held for that statement and the commit, whatever
+the page (``bench/README.md``, scaleout). The same order in every write: no deadlock.
 """
 from __future__ import annotations
 
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import Connection, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from crawler.page import Validators
 from dedup.types import Candidate, Fingerprint, version_key
@@ -51,6 +55,26 @@ RETRYABLE_SQLSTATES = {"40001", "40P01"}
 KEYS_PER_QUERY = 500
 
 
+class StaleDecision(Exception):
+    """The article a decision names changed (another version) between the candidates' read and
+    the write: the page must be decided again against what the article is now."""
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What ``Store.candidates`` found: the candidates, and each found article's current
+    version when they were read (``Store.apply`` checks it under the article's row lock)."""
+
+    found: list[Candidate]
+    current_versions: dict[str, int]
+
+
+# Called inside a page's write transaction, after its rows are written and before the seq is
+# handed out: the pipeline adds the page to the index and marks its staging row done here, so
+# that the page's commit makes all of it true at once.
+BeforeCommit = Callable[[Connection, "Applied | None"], None]
+
+
 @dataclass(frozen=True)
 class Applied:
     article_id: str
@@ -73,13 +97,22 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _fingerprint(row: Version) -> Fingerprint:
-    return Fingerprint(
-        text_hash=row.text_hash,
-        signature=bytes(row.signature),
-        shingle_count=row.shingle_count,
-        paragraph_hashes=tuple(row.paragraph_hashes or ()),
-        shingles=bytes(row.shingles or b""),
+def _candidate(row: Any, found_by: str) -> Candidate:
+    """A candidate from a row with the columns of ``Store.candidates``."""
+    return Candidate(
+        article_id=row.article_id,
+        version=row.version,
+        source=row.source,
+        url=row.url,
+        fingerprint=Fingerprint(
+            text_hash=row.text_hash,
+            signature=bytes(row.signature),
+            shingle_count=row.shingle_count,
+            paragraph_hashes=tuple(row.paragraph_hashes or ()),
+            shingles=bytes(row.shingles or b""),
+        ),
+        is_latest=row.version == row.current_version,
+        found_by=found_by,  # type: ignore[arg-type]
     )
 
 
@@ -99,6 +132,15 @@ class Store:
         # Sessions per call: the Store itself holds no connection, so threads may share it.
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(write_engine(self.engine), expire_on_commit=False)
+        self._writer = write_engine(self.engine)
+        # One statement is its own snapshot: on PostgreSQL it is sent without BEGIN/COMMIT
+        # (two round trips fewer). SQLite's connections begin their own transactions.
+        self._single_reads = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                              if self.engine.dialect.name == "postgresql" else self.engine)
+        # Seconds the seq counter was held by this process's writes, and how many: the part
+        # of a page's store work that every writer of the cluster waits for in turn.
+        self.counter_seconds = 0.0
+        self.counter_writes = 0
 
     @classmethod
     def open(cls, database_url: str, migrate: bool = True, ping_on_checkout: bool = True) -> "Store":
@@ -127,6 +169,11 @@ class Store:
             yield session
 
     @contextmanager
+    def _read_once(self) -> Iterator[Connection]:
+        with self._single_reads.connect() as connection:
+            yield connection
+
+    @contextmanager
     def _writing(self) -> Iterator[Session]:
         with self._write_sessions.begin() as session:
             yield session
@@ -136,57 +183,64 @@ class Store:
     def candidates_for_url(self, url: str, canonical_url: str) -> list[Candidate]:
         """Versions of the article ``url`` was fetched for ("url"), and of the article whose
         canonical URL, or one of whose fetched URLs, is ``canonical_url`` ("canonical")."""
-        with self._reading() as session:
-            url_rows = session.execute(
-                select(Url.article_id, Url.relation, Url.last_text_hash, Url.last_version).where(Url.url == url)
-            ).all()
-            by_url = [row.article_id for row in url_rows]
-            url_facts = {row.article_id: row for row in url_rows}
-            by_canonical = session.scalars(
-                select(Article.id).where(Article.canonical_url == canonical_url)
-                .union(select(Url.article_id).where(Url.url == canonical_url))
-            ).all()
-            found_by: dict[str, str] = {}
-            for article_id in by_url:
-                found_by.setdefault(article_id, "url")
-            for article_id in by_canonical:
-                found_by.setdefault(article_id, "canonical")
-            if not found_by:
-                return []
-            rows = session.execute(
-                select(Version, Article.current_version)
-                .join(Article, Article.id == Version.article_id)
-                .where(Version.article_id.in_(list(found_by)))
-                .order_by(Version.article_id, Version.version)
-            ).all()
-            candidates = []
-            for version, current in rows:
-                candidate = self._candidate(version, current, found_by[version.article_id])
-                if found_by[version.article_id] == "url":
-                    facts = url_facts[version.article_id]
-                    candidate = replace(candidate, url_relation=facts.relation,
-                                        url_text_hash=facts.last_text_hash, url_version=facts.last_version)
-                candidates.append(candidate)
-            return candidates
+        return self.candidates(url, canonical_url, ()).found
 
     def candidates_by_keys(self, keys: Iterable[str]) -> list[Candidate]:
         """The stored versions behind LSH keys ("article_id:version"); unknown keys are skipped."""
+        return self.candidates(None, None, keys).found
+
+    def candidates(self, url: str | None, canonical_url: str | None, keys: Iterable[str]) -> Candidates:
+        """``candidates_for_url(url, canonical_url)`` followed by ``candidates_by_keys(keys)``,
+        in one SELECT (one round trip, one snapshot): the candidate read of a page."""
         wanted = list(dict.fromkeys(parse_index_key(k) for k in keys))
-        candidates: list[Candidate] = []
-        with self._reading() as session:
-            for start in range(0, len(wanted), KEYS_PER_QUERY):
-                chunk = wanted[start:start + KEYS_PER_QUERY]
-                rows = session.execute(
-                    select(Version, Article.current_version)
-                    .join(Article, Article.id == Version.article_id)
+        here, canonical_here = aliased(Url), aliased(Url)
+        if url is None or canonical_url is None:
+            url = canonical_url = ""   # no URL matches "": only the keys count
+        found_by_url = or_(
+            Version.article_id.in_(select(Url.article_id).where(Url.url.in_([url, canonical_url]))),
+            Version.article_id.in_(select(Article.id).where(Article.canonical_url == canonical_url)),
+        )
+        first, rest = wanted[:KEYS_PER_QUERY], wanted[KEYS_PER_QUERY:]
+        columns = (
+            Version.article_id, Version.version, Version.source, Version.url, Version.text_hash,
+            Version.signature, Version.shingle_count, Version.paragraph_hashes, Version.shingles,
+            Article.current_version,
+        )
+        query = (
+            select(*columns, Article.canonical_url, here.id.label("url_row"), here.relation,
+                   here.last_text_hash, here.last_version, canonical_here.id.label("canonical_row"))
+            .join(Article, Article.id == Version.article_id)
+            .outerjoin(here, (here.article_id == Version.article_id) & (here.url == url))
+            .outerjoin(canonical_here, (canonical_here.article_id == Version.article_id)
+                       & (canonical_here.url == canonical_url))
+            .where(or_(found_by_url, tuple_(Version.article_id, Version.version).in_(first)) if first
+                   else found_by_url)
+            .order_by(Version.article_id, Version.version)
+        )
+        by_url: list[Candidate] = []
+        by_key: dict[tuple[str, int], Candidate] = {}
+        current: dict[str, int] = {}
+        keyed = set(first)
+        with self._read_once() as connection:
+            for row in connection.execute(query):
+                current[row.article_id] = row.current_version
+                candidate = _candidate(row, "index")
+                if (row.article_id, row.version) in keyed:
+                    by_key[(row.article_id, row.version)] = candidate
+                if row.url_row is not None:
+                    by_url.append(replace(candidate, found_by="url", url_relation=row.relation,
+                                          url_text_hash=row.last_text_hash, url_version=row.last_version))
+                elif row.canonical_row is not None or (canonical_url and row.canonical_url == canonical_url):
+                    by_url.append(replace(candidate, found_by="canonical"))
+            for start in range(0, len(rest), KEYS_PER_QUERY):   # a page with very many keys
+                chunk = rest[start:start + KEYS_PER_QUERY]
+                for row in connection.execute(
+                    select(*columns).join(Article, Article.id == Version.article_id)
                     .where(tuple_(Version.article_id, Version.version).in_(chunk))
-                ).all()
-                by_key = {(v.article_id, v.version): (v, current) for v, current in rows}
-                for key in chunk:
-                    if key in by_key:
-                        version, current = by_key[key]
-                        candidates.append(self._candidate(version, current, "index"))
-        return candidates
+                ):
+                    current[row.article_id] = row.current_version
+                    by_key[(row.article_id, row.version)] = _candidate(row, "index")
+        return Candidates(by_url + [by_key[key] for key in wanted if key in by_key], current)
 
     def index_entries(self) -> Iterator[tuple[str, Fingerprint]]:
         """Every stored version as (index key, fingerprint): what the LSH index is rebuilt from."""
@@ -216,45 +270,66 @@ class Store:
                     shingles=bytes(shingles or b""),
                 ), at
 
-    @staticmethod
-    def _candidate(row: Version, current_version: int, found_by: str) -> Candidate:
-        return Candidate(
-            article_id=row.article_id,
-            version=row.version,
-            source=row.source,
-            url=row.url,
-            fingerprint=_fingerprint(row),
-            is_latest=row.version == current_version,
-            found_by=found_by,  # type: ignore[arg-type]
-        )
-
     # --- writes ---
 
-    def apply(self, decision: Decision, page: Page, doc: Document, fp: Fingerprint) -> Applied:
+    def apply(self, decision: Decision, page: Page, doc: Document, fp: Fingerprint, *,
+              expected_version: int | None = None, before_commit: BeforeCommit | None = None) -> Applied:
         """Record what dedup decided about one page, and the page's HTTP validators, in one
         transaction. Idempotent: a page applied twice (a redelivered task) adds no second
         article, version or URL row. The validators are saved with the page, never before it:
-        a page that failed is fetched in full next time instead of answering 304 and being lost."""
+        a page that failed is fetched in full next time instead of answering 304 and being lost.
+
+        ``expected_version``: the current version of the decision's article when the page's
+        candidates were read; if the article has another one now (a concurrent writer gave it
+        a new version), nothing is written and ``StaleDecision`` is raised. ``before_commit``
+        runs inside the transaction once the rows are written (see ``BeforeCommit``)."""
         if decision.kind != "new" and not decision.article_id:
             raise ValueError(f"a {decision.kind!r} decision needs the article_id it refers to")
         for attempt in range(1, WRITE_ATTEMPTS + 1):
+            counter_taken: float | None = None
             try:
-                with self._writing() as session:
-                    applied = _PageWrite(session, decision, page, doc, fp).run()
-                    _write_fetch_state(session, page.url, page.validators, links=None)
-                    return applied
+                with self._writer.begin() as connection:
+                    # The first try trusts a "new" decision (made under the page's URL lock);
+                    # a retry after a lost race looks the URL up.
+                    write = _PageWrite(connection, decision, page, doc, fp, check_url=attempt > 1)
+                    applied = write.run(expected_version)
+                    _upsert_fetch_state(connection, page.url, page.validators, write.now)
+                    if before_commit is not None:
+                        before_commit(connection, applied)
+                    if write.needs_seq:
+                        counter_taken = time.perf_counter()
+                        applied = replace(applied, seq=self._hand_out_seq(connection, applied.article_id, write.now))
+                if counter_taken is not None:   # committed: the counter is free again
+                    self.counter_seconds += time.perf_counter() - counter_taken
+                    self.counter_writes += 1
+                return applied
             except DBAPIError as exc:
                 if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):
                     raise
                 log.info("retrying the write of %s after a lost race: %s", doc.url, exc.orig)
         raise AssertionError("unreachable")
 
-    def record_rejection(self, page: Page, reason: str, detail: str) -> None:
+    def _hand_out_seq(self, connection: Connection, article_id: str, now: datetime) -> int:
+        """The article's new seq, from the counter: the write's last statements before COMMIT."""
+        seq = connection.execute(
+            update(Counter).where(Counter.name == SEQ_COUNTER).values(value=Counter.value + 1)
+            .returning(Counter.value)
+        ).scalar_one()
+        connection.execute(update(Article).where(Article.id == article_id).values(seq=seq, updated_at=now))
+        return int(seq)
+
+    def record_rejection(self, page: Page, reason: str, detail: str,
+                         before_commit: BeforeCommit | None = None) -> None:
         """A page extraction refused (stage 'extract'), and its validators (it is done with:
         an unchanged page need not be fetched and refused again)."""
-        with self._writing() as session:
-            session.add(_failure(page.url, page.source, page.crawl_id, "extract", reason, detail))
-            _write_fetch_state(session, page.url, page.validators, links=None)
+        with self._writer.begin() as connection:
+            now = _utcnow()
+            connection.execute(insert(Failure).values(
+                url=page.url, source=page.source, crawl_id=page.crawl_id or "", stage="extract",
+                reason=reason, detail=detail or "", at=now))
+            _upsert_fetch_state(connection, page.url, page.validators, now)
+            if before_commit is not None:
+                before_commit(connection, None)
 
     def record_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str,
                        detail: str = "") -> None:
@@ -453,91 +528,102 @@ def _write_fetch_state(session: Session, url: str, validators: Validators, links
     state.updated_at = _utcnow()
 
 
-class _PageWrite:
-    """The writes of one ``Store.apply``, inside its transaction.
+def _upsert_fetch_state(connection: Connection, url: str, validators: Validators, now: datetime) -> None:
+    """A page's validators, in one statement (its discovery links, if any, are kept)."""
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    values = {"etag": validators.etag, "last_modified": validators.last_modified, "updated_at": now}
+    connection.execute(
+        dialect_insert(FetchState).values(url=url, **values)
+        .on_conflict_do_update(index_elements=[FetchState.url], set_=values)
+    )
 
-    Reads first (the article row locked), then the seq if the feed record changes, then the
-    writes: see the lock order in the module docstring.
+
+def _placeholder_seq() -> int:
+    """A new article's seq until the counter gives it its own, in the same transaction: negative
+    (no feed cursor is below 0), random (the column is unique), never seen by any reader."""
+    return -1 - secrets.randbits(62)
+
+
+class _PageWrite:
+    """The writes of one ``Store.apply``, inside its transaction (Core statements, no ORM).
+
+    Reads first (the article row locked), then the writes; the seq is handed out afterwards
+    by ``Store.apply`` when ``needs_seq``: see the lock order in the module docstring.
     """
 
-    def __init__(self, session: Session, decision: Decision, page: Page, doc: Document,
-                 fp: Fingerprint) -> None:
-        self.session = session
+    def __init__(self, connection: Connection, decision: Decision, page: Page, doc: Document,
+                 fp: Fingerprint, check_url: bool = True) -> None:
+        self.connection = connection
         self.decision = decision
         self.page = page
         self.doc = doc
         self.fp = fp
+        self.check_url = check_url
         self.now = _utcnow()
+        self.needs_seq = False
 
-    def run(self) -> Applied:
-        url_row = self._url_row()
+    def run(self, expected_version: int | None = None) -> Applied:
         if self.decision.kind == "new":
-            if url_row is None:
+            owner = self._url_owner() if self.check_url else None
+            if owner is None:
                 return self._create_article()
             # Redelivered (or raced): this URL already belongs to an article, which wins.
-            return self._update_article(url_row.article_id, "version")
-        return self._update_article(self.decision.article_id or "", self.decision.kind)
+            return self._update_article(owner, "version", None)
+        return self._update_article(self.decision.article_id or "", self.decision.kind, expected_version)
 
-    def _url_row(self) -> Url | None:
-        return self.session.scalar(select(Url).where(Url.url == self.doc.url))
-
-    def _next_seq(self) -> int:
-        return self.session.execute(
-            update(Counter)
-            .where(Counter.name == SEQ_COUNTER)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-        ).scalar_one()
+    def _url_owner(self) -> str | None:
+        return self.connection.scalar(select(Url.article_id).where(Url.url == self.doc.url))
 
     def _create_article(self) -> Applied:
         article_id = uuid.uuid4().hex
-        seq = self._next_seq()
         doc = self.doc
-        self.session.add(Article(
-            id=article_id, seq=seq, canonical_url=doc.canonical_url, source=self.page.source,
+        self.connection.execute(insert(Article).values(
+            id=article_id, seq=_placeholder_seq(), canonical_url=doc.canonical_url, source=self.page.source,
             current_version=1, title=doc.title, text=doc.text, authors=list(doc.authors),
             published_at=doc.published_at, modified_at=doc.modified_at, language=doc.language,
             created_at=self.now, updated_at=self.now,
         ))
         # The article first: the version and URL rows refer to it.
-        self.session.flush()
-        self.session.add(self._version_row(article_id, 1, similarity=None))
-        self.session.add(self._new_url_row(article_id, "original", 1))
-        self.session.flush()
-        return Applied(article_id, 1, seq, index_key(article_id, 1))
+        self.connection.execute(insert(Version).values(self._version_row(article_id, 1, similarity=None)))
+        self.connection.execute(insert(Url).values(self._new_url_row(article_id, "original", 1)))
+        self.needs_seq = True
+        return Applied(article_id, 1, None, index_key(article_id, 1))
 
-    def _update_article(self, article_id: str, kind: str) -> Applied:
-        article = self.session.scalar(
-            select(Article).where(Article.id == article_id).with_for_update()
-        )
+    def _update_article(self, article_id: str, kind: str, expected_version: int | None) -> Applied:
+        article = self.connection.execute(
+            select(Article.id, Article.canonical_url, Article.source, Article.current_version)
+            .where(Article.id == article_id).with_for_update()
+        ).first()
         if article is None:
             raise LookupError(f"article {article_id} named by the decision is not in the store")
-        # Read again under the article's lock: a racing writer may have added it meanwhile.
-        url_row = self._url_row()
-
-        current_hash = self.session.scalar(
-            select(Version.text_hash).where(
-                Version.article_id == article.id, Version.version == article.current_version
-            )
-        )
+        if expected_version is not None and article.current_version != expected_version:
+            raise StaleDecision(f"article {article_id} is at version {article.current_version} now, "
+                                f"the decision was made against version {expected_version}")
+        # Read after the article's lock (a statement of its own, so a fresh snapshot): a racing
+        # writer may have added the URL meanwhile. The text of the current version, too.
+        current_hash, url_row = self.connection.execute(select(
+            select(Version.text_hash).where(Version.article_id == article.id,
+                                            Version.version == article.current_version).scalar_subquery(),
+            select(Url.id).where(Url.url == self.doc.url).scalar_subquery(),
+        )).one()
         # The same text as the current version is no new version (a redelivered page).
         adds_version = kind == "version" and current_hash != self.fp.text_hash
         adds_url = url_row is None
         is_canonical_page = self.doc.url == article.canonical_url
         takes_source = is_canonical_page and article.source != self.page.source
-
-        seq = self._next_seq() if (adds_version or adds_url or takes_source) else None
+        self.needs_seq = adds_version or adds_url or takes_source
 
         version = article.current_version
         if adds_version:
             version += 1
-            self.session.add(self._version_row(article.id, version, self.decision.similarity))
-            self._set_latest(article, version)
+            self.connection.execute(insert(Version).values(
+                self._version_row(article.id, version, self.decision.similarity)))
+            self.connection.execute(update(Article).where(Article.id == article.id).values(self._latest(version)))
         if takes_source:
             # The original arrived after a copy that named it as canonical: credit its source,
             # and the copies that claimed to be the original become what they are.
-            article.source = self.page.source
-            self.session.execute(
+            self.connection.execute(update(Article).where(Article.id == article.id).values(source=self.page.source))
+            self.connection.execute(
                 update(Url)
                 .where(Url.article_id == article.id, Url.relation == "original",
                        Url.source != self.page.source)
@@ -545,7 +631,7 @@ class _PageWrite:
             )
             # ... and the original site's own copies seen before it (an "old version" page) are
             # its alternates, not syndicated copies.
-            self.session.execute(
+            self.connection.execute(
                 update(Url)
                 .where(Url.article_id == article.id, Url.relation == "syndicated",
                        Url.source == self.page.source)
@@ -555,31 +641,28 @@ class _PageWrite:
         matched_version = version if kind == "version" else (self.decision.matched_version or version)
         if adds_url:
             relation = "original" if is_canonical_page else self.decision.relation
-            self.session.add(self._new_url_row(article.id, relation, matched_version))
+            self.connection.execute(insert(Url).values(self._new_url_row(article.id, relation, matched_version)))
         else:
-            assert url_row is not None
-            url_row.last_seen = self.now
-            url_row.last_text_hash = self.fp.text_hash
-            url_row.last_version = matched_version
-        if seq is not None:
-            article.seq = seq
-            article.updated_at = self.now
-        self.session.flush()
-        return Applied(article.id, version, seq, index_key(article.id, version) if adds_version else None)
+            self.connection.execute(update(Url).where(Url.id == url_row).values(
+                last_seen=self.now, last_text_hash=self.fp.text_hash, last_version=matched_version))
+        return Applied(article.id, version, None, index_key(article.id, version) if adds_version else None)
 
-    def _set_latest(self, article: Article, version: int) -> None:
+    def _latest(self, version: int) -> dict[str, Any]:
         doc = self.doc
-        article.current_version = version
-        article.title = doc.title
-        article.text = doc.text
-        article.authors = list(doc.authors)
-        article.published_at = doc.published_at or article.published_at
-        article.modified_at = doc.modified_at
-        article.language = doc.language or article.language
+        values: dict[str, Any] = {
+            "current_version": version, "title": doc.title, "text": doc.text, "authors": list(doc.authors),
+            "modified_at": doc.modified_at,
+        }
+        # Kept when the new version has none.
+        if doc.published_at is not None:
+            values["published_at"] = doc.published_at
+        if doc.language:
+            values["language"] = doc.language
+        return values
 
-    def _version_row(self, article_id: str, version: int, similarity: float | None) -> Version:
+    def _version_row(self, article_id: str, version: int, similarity: float | None) -> dict[str, Any]:
         doc, fp = self.doc, self.fp
-        return Version(
+        return dict(
             article_id=article_id, version=version, title=doc.title, text=doc.text,
             authors=list(doc.authors), published_at=doc.published_at,
             modified_at=doc.modified_at, language=doc.language, url=doc.url,
@@ -589,8 +672,8 @@ class _PageWrite:
             shingles=bytes(fp.shingles),
         )
 
-    def _new_url_row(self, article_id: str, relation: str, version: int) -> Url:
-        return Url(
+    def _new_url_row(self, article_id: str, relation: str, version: int) -> dict[str, Any]:
+        return dict(
             url=self.doc.url, article_id=article_id, relation=relation, source=self.page.source,
             first_seen=self.now, last_seen=self.now, last_text_hash=self.fp.text_hash,
             last_version=version,
