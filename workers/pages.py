@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import Connection
 
 from config import Settings
 from crawler.page import Page
 from dedup import RedisIndex
 from store import Store
 from store.staging import Staging
-from workers.index_repair import lock_keeper, rebuild
-from workers.locks import dedup_lock_factory, redis_client
-from workers.pipeline import PageOutcome, PagePipeline, prepare_page
+from workers.index_repair import rebuild_exclusively
+from workers.locks import StoryLocks, redis_client
+from workers.pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
 from workers.services import dedup_params
 from workers.transient import TRANSIENT_ERRORS, through_outages
 
@@ -116,11 +117,13 @@ class WorkerServices:
         params = dedup_params(settings)
         index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days,
                            owner=store.identity())
-        pipeline = PagePipeline(
-            store, index, params, settings.min_text_words,
-            decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout),
-            rebuild_index=lambda held: rebuild(index, store, settings.lsh_window_days, lock_keeper(held)),
-        )
+        timeout = settings.dedup_lock_timeout
+
+        def rebuild_index() -> None:
+            rebuild_exclusively(client, index, store, settings.lsh_window_days, timeout, wait=timeout)
+
+        pipeline = PagePipeline(store, index, params, settings.min_text_words,
+                                decision_lock=StoryLocks(client, timeout, params), rebuild_index=rebuild_index)
         return cls(settings, store, staging, client, pipeline)
 
     def close(self) -> None:
@@ -129,11 +132,15 @@ class WorkerServices:
         self.redis.close()
 
 
-def process_staged_page(services: WorkerServices, page_id: int) -> str:
+def process_staged_page(services: WorkerServices, page_id: int, prepared: PreparedPage | None = None) -> str:
     """Process one staged page; returns the outcome kind, or why nothing was done
     ("busy", "missing", or the finished row's outcome). Waits out an outage of PostgreSQL or
     Redis (up to ``outage_patience``); past that raises TRANSIENT_ERRORS to be retried by
-    Celery, after giving the lease back."""
+    Celery, after giving the lease back. ``prepared``: the page extracted already (benchmarks
+    that measure the rest).
+
+    Three round trips to PostgreSQL carry a page: the claim, the candidates' read, and one
+    transaction that stores it and marks its row done (``PagePipeline.commit``'s ``on_commit``)."""
     settings = services.settings
     staging = services.staging
     patience = outage_patience(settings)
@@ -154,15 +161,21 @@ def process_staged_page(services: WorkerServices, page_id: int) -> str:
     pipeline = services.pipeline
     with services.leases.holding(page_id):
         try:
-            prepared = prepare_page(page, pipeline.min_words, pipeline.params)
+            ready = prepared or prepare_page(page, pipeline.min_words, pipeline.params)
             tries = 0
+            finished = False
+
+            def mark_done(connection: Connection, outcome: PageOutcome) -> None:
+                nonlocal finished
+                finished = staging.finish_in(connection, page_id, outcome.kind, outcome.article_id, outcome.reason)
 
             def commit() -> PageOutcome:
                 nonlocal tries
                 tries += 1
                 # A try after the first, or a page delivered before, may find its own earlier
                 # commit: its index write is made good (PagePipeline.commit).
-                return pipeline.commit(page, prepared, repair_index=tries > 1 or claim.attempts > 1)
+                return pipeline.commit(page, ready, repair_index=tries > 1 or claim.attempts > 1,
+                                       on_commit=mark_done)
 
             outcome = through_outages(commit, f"page {page_id} ({page.url})", patience, TRANSIENT_ERRORS)
         except TRANSIENT_ERRORS as exc:
@@ -179,9 +192,6 @@ def process_staged_page(services: WorkerServices, page_id: int) -> str:
             log.exception("page %s (%s) failed", page_id, page.url)
             mark_failed(services, page_id, page, f"{type(exc).__name__}: {exc}")
             return "failed"
-        finished = through_outages(
-            lambda: staging.finish(page_id, outcome.kind, outcome.article_id, outcome.reason),
-            f"page {page_id}: marking it done", patience)
     if not finished:
         log.info("page %s was finished by another delivery meanwhile", page_id)
     return outcome.kind
