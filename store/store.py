@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, func, insert, literal, null, select, text, tuple_, union, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -51,6 +52,11 @@ CRAWL_COUNTERS = ("pages_fetched", "not_modified", "fetch_errors")
 WRITE_ATTEMPTS = 5
 # PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock detected.
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
+# The counter's next value set as an article's seq, in one statement (PostgreSQL).
+_SEQ_AND_ARTICLE = text(
+    "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = :name RETURNING value) "
+    "UPDATE articles SET seq = s.value, updated_at = :now FROM s WHERE articles.id = :id RETURNING s.value"
+)
 # Bound on the number of bind parameters in one IN (...) list.
 KEYS_PER_QUERY = 500
 
@@ -95,6 +101,47 @@ def parse_index_key(key: str) -> tuple[str, int]:
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+_CANDIDATE_COLUMNS = (
+    Version.article_id, Version.version, Version.source, Version.url, Version.text_hash,
+    Version.signature, Version.shingle_count, Version.paragraph_hashes, Version.shingles,
+    Article.current_version,
+)
+
+
+@lru_cache(maxsize=4)
+def _candidates_query(with_url: bool, with_keys: bool) -> Any:
+    """The statement of ``Store.candidates``, built once (building it was most of its cost):
+    the versions of the articles found by URL (part 1), then those named by index keys
+    (part 2), ordered by part, article and version. Parameters: url, canonical, keys."""
+    parts = []
+    if with_url:
+        here, canonical_here = aliased(Url), aliased(Url)
+        url, canonical = bindparam("url"), bindparam("canonical")
+        # The articles found by URL, as a derived table: each part an index look-up, then
+        # their versions by primary key (an OR of IN (subquery) would scan the versions).
+        found = union(
+            select(Url.article_id.label("id")).where(Url.url.in_([url, canonical])),
+            select(Article.id.label("id")).where(Article.canonical_url == canonical),
+        ).subquery()
+        parts.append(
+            select(*_CANDIDATE_COLUMNS, literal(1).label("part"), here.id.label("url_row"),
+                   here.relation, here.last_text_hash, here.last_version)
+            .select_from(found)
+            .join(Version, Version.article_id == found.c.id)
+            .join(Article, Article.id == Version.article_id)
+            .outerjoin(here, (here.article_id == Version.article_id) & (here.url == url))
+        )
+    if with_keys:
+        parts.append(
+            select(*_CANDIDATE_COLUMNS, literal(2).label("part"), null().label("url_row"),
+                   null().label("relation"), null().label("last_text_hash"), null().label("last_version"))
+            .join(Article, Article.id == Version.article_id)
+            .where(tuple_(Version.article_id, Version.version).in_(bindparam("keys", expanding=True)))
+        )
+    query = union_all(*parts).subquery()
+    return select(query).order_by(query.c.part, query.c.article_id, query.c.version)
 
 
 def _candidate(row: Any, found_by: str) -> Candidate:
@@ -193,53 +240,28 @@ class Store:
         """``candidates_for_url(url, canonical_url)`` followed by ``candidates_by_keys(keys)``,
         in one SELECT (one round trip, one snapshot): the candidate read of a page."""
         wanted = list(dict.fromkeys(parse_index_key(k) for k in keys))
-        here, canonical_here = aliased(Url), aliased(Url)
-        if url is None or canonical_url is None:
-            url = canonical_url = ""   # no URL matches "": only the keys count
-        found_by_url = or_(
-            Version.article_id.in_(select(Url.article_id).where(Url.url.in_([url, canonical_url]))),
-            Version.article_id.in_(select(Article.id).where(Article.canonical_url == canonical_url)),
-        )
-        first, rest = wanted[:KEYS_PER_QUERY], wanted[KEYS_PER_QUERY:]
-        columns = (
-            Version.article_id, Version.version, Version.source, Version.url, Version.text_hash,
-            Version.signature, Version.shingle_count, Version.paragraph_hashes, Version.shingles,
-            Article.current_version,
-        )
-        query = (
-            select(*columns, Article.canonical_url, here.id.label("url_row"), here.relation,
-                   here.last_text_hash, here.last_version, canonical_here.id.label("canonical_row"))
-            .join(Article, Article.id == Version.article_id)
-            .outerjoin(here, (here.article_id == Version.article_id) & (here.url == url))
-            .outerjoin(canonical_here, (canonical_here.article_id == Version.article_id)
-                       & (canonical_here.url == canonical_url))
-            .where(or_(found_by_url, tuple_(Version.article_id, Version.version).in_(first)) if first
-                   else found_by_url)
-            .order_by(Version.article_id, Version.version)
-        )
+        with_url = url is not None and canonical_url is not None
+        if not with_url and not wanted:
+            return Candidates([], {})
+        chunks = [wanted[i:i + KEYS_PER_QUERY] for i in range(0, len(wanted), KEYS_PER_QUERY)] or [[]]
+        statements = [(_candidates_query(with_url, bool(chunks[0])),
+                       {"url": url, "canonical": canonical_url, "keys": chunks[0]})]
+        statements += [(_candidates_query(False, True), {"keys": chunk}) for chunk in chunks[1:]]
         by_url: list[Candidate] = []
         by_key: dict[tuple[str, int], Candidate] = {}
         current: dict[str, int] = {}
-        keyed = set(first)
         with self._read_once() as connection:
-            for row in connection.execute(query):
+            rows = [row for statement, params in statements for row in connection.execute(statement, params)]
+            for row in rows:
                 current[row.article_id] = row.current_version
                 candidate = _candidate(row, "index")
-                if (row.article_id, row.version) in keyed:
+                if row.part == 2:
                     by_key[(row.article_id, row.version)] = candidate
-                if row.url_row is not None:
+                elif row.url_row is not None:
                     by_url.append(replace(candidate, found_by="url", url_relation=row.relation,
                                           url_text_hash=row.last_text_hash, url_version=row.last_version))
-                elif row.canonical_row is not None or (canonical_url and row.canonical_url == canonical_url):
+                else:
                     by_url.append(replace(candidate, found_by="canonical"))
-            for start in range(0, len(rest), KEYS_PER_QUERY):   # a page with very many keys
-                chunk = rest[start:start + KEYS_PER_QUERY]
-                for row in connection.execute(
-                    select(*columns).join(Article, Article.id == Version.article_id)
-                    .where(tuple_(Version.article_id, Version.version).in_(chunk))
-                ):
-                    current[row.article_id] = row.current_version
-                    by_key[(row.article_id, row.version)] = _candidate(row, "index")
         return Candidates(by_url + [by_key[key] for key in wanted if key in by_key], current)
 
     def index_entries(self) -> Iterator[tuple[str, Fingerprint]]:
@@ -311,6 +333,9 @@ class Store:
 
     def _hand_out_seq(self, connection: Connection, article_id: str, now: datetime) -> int:
         """The article's new seq, from the counter: the write's last statements before COMMIT."""
+        if connection.dialect.name == "postgresql":   # one statement: one round trip less under the counter
+            return int(connection.execute(_SEQ_AND_ARTICLE, {"name": SEQ_COUNTER, "id": article_id, "now": now})
+                       .scalar_one())
         seq = connection.execute(
             update(Counter).where(Counter.name == SEQ_COUNTER).values(value=Counter.value + 1)
             .returning(Counter.value)

@@ -212,7 +212,8 @@ def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterat
     the pages that held some when it was taken have finished (or their locks expired).
 
     ``timeout``: the lock's life, renewed by calling the function it yields (between batches);
-    ``wait``: how long to wait for another rebuild to end. Raises ``LockError`` on either wait.
+    ``wait``: how long to wait for another rebuild to end, and then for the pages holding
+    story locks. Raises ``LockError`` when either wait is spent.
     """
     lock = client.lock(REBUILD_LOCK_KEY, timeout=timeout, blocking_timeout=wait, sleep=0.05, thread_local=False)
     if not lock.acquire():
@@ -221,8 +222,10 @@ def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterat
         living = client.register_script(_LIVING_HOLDERS)
         # Story locks live at most NEWSDEDUP_DEDUP_LOCK_TIMEOUT: a page that died holding some
         # stops counting by then; the living ones finish within milliseconds.
-        renewed = time.monotonic()
+        renewed = started = time.monotonic()
         while int(living(keys=[STORY_HOLDERS_KEY])):
+            if time.monotonic() - started > wait:
+                raise redis.exceptions.LockError(f"pages held story locks for more than {wait:g}s")
             time.sleep(FIRST_POLL_SECONDS)
             if time.monotonic() - renewed > timeout / 3:
                 lock.reacquire()
