@@ -51,7 +51,7 @@ def redis_client(url: str) -> redis.Redis:
 
     redis-py's own retries are kept short (about a quarter of a second in all): the caller
     rides out an outage itself (workers/transient.py), and a call that kept retrying inside
-    the client could outlive the decision lock it runs under."""
+    the client could outlive the story locks it runs under."""
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30,
                                 retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2))
 
