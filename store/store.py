@@ -563,6 +563,13 @@ def _upsert_fetch_state(connection: Connection, url: str, validators: Validators
     )
 
 
+# Built once: a statement built per page (``insert(Model).values(...)``) cost more CPU than
+# running it. The rows' values are passed as parameters.
+_INSERT_ARTICLE = insert(Article.__table__)
+_INSERT_VERSION = insert(Version.__table__)
+_INSERT_URL = insert(Url.__table__)
+
+
 def _placeholder_seq() -> int:
     """A new article's seq until the counter gives it its own, in the same transaction: negative
     (no feed cursor is below 0), random (the column is unique), never seen by any reader."""
@@ -602,15 +609,15 @@ class _PageWrite:
     def _create_article(self) -> Applied:
         article_id = uuid.uuid4().hex
         doc = self.doc
-        self.connection.execute(insert(Article).values(
+        self.connection.execute(_INSERT_ARTICLE, dict(
             id=article_id, seq=_placeholder_seq(), canonical_url=doc.canonical_url, source=self.page.source,
             current_version=1, title=doc.title, text=doc.text, authors=list(doc.authors),
             published_at=doc.published_at, modified_at=doc.modified_at, language=doc.language,
             created_at=self.now, updated_at=self.now,
         ))
         # The article first: the version and URL rows refer to it.
-        self.connection.execute(insert(Version).values(self._version_row(article_id, 1, similarity=None)))
-        self.connection.execute(insert(Url).values(self._new_url_row(article_id, "original", 1)))
+        self.connection.execute(_INSERT_VERSION, self._version_row(article_id, 1, similarity=None))
+        self.connection.execute(_INSERT_URL, self._new_url_row(article_id, "original", 1))
         self.needs_seq = True
         return Applied(article_id, 1, None, index_key(article_id, 1))
 
@@ -641,8 +648,7 @@ class _PageWrite:
         version = article.current_version
         if adds_version:
             version += 1
-            self.connection.execute(insert(Version).values(
-                self._version_row(article.id, version, self.decision.similarity)))
+            self.connection.execute(_INSERT_VERSION, self._version_row(article.id, version, self.decision.similarity))
             self.connection.execute(update(Article).where(Article.id == article.id).values(self._latest(version)))
         if takes_source:
             # The original arrived after a copy that named it as canonical: credit its source,
@@ -666,7 +672,7 @@ class _PageWrite:
         matched_version = version if kind == "version" else (self.decision.matched_version or version)
         if adds_url:
             relation = "original" if is_canonical_page else self.decision.relation
-            self.connection.execute(insert(Url).values(self._new_url_row(article.id, relation, matched_version)))
+            self.connection.execute(_INSERT_URL, self._new_url_row(article.id, relation, matched_version))
         else:
             self.connection.execute(update(Url).where(Url.id == url_row).values(
                 last_seen=self.now, last_text_hash=self.fp.text_hash, last_version=matched_version))
