@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, tuple[bool, bool, list[str]]] = {
     "dates": (True, False, ["--limit", "60"]),
     "dedup_calibration": (True, True, []),
     "throughput": (True, True, []),
+    "scaleout": (True, True, []),
     "index_scale": (False, True, []),
     "feed_api": (False, False, ["--articles", "10000", "--seconds", "3"]),
     "archive": (True, False, ["--limit", "60", "--repeat", "1", "--copies", "2"]),

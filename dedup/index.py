@@ -490,15 +490,7 @@ class RedisIndex:
 
     def _postings(self, fp: Fingerprint, paragraphs: int) -> list[bytes]:
         """8-byte postings: the LSH bands, then up to ``paragraphs`` long paragraphs."""
-        values = signature_values(fp)
-        rows = self._rows
-        postings = [
-            hashlib.blake2b(values[band * rows:(band + 1) * rows].tobytes(), digest_size=8,
-                            person=band.to_bytes(2, "little")).digest()
-            for band in range(self._bands)
-        ]
-        postings.extend(_paragraph_posting(p) for p in list(dict.fromkeys(fp.paragraph_hashes))[:paragraphs])
-        return postings
+        return _postings(fp, self._bands, self._rows, paragraphs)
 
     @staticmethod
     def _shard_hex(postings: list[bytes]) -> bytes:
@@ -644,6 +636,28 @@ class RedisIndex:
     def clear(self) -> int:
         """Delete every key of this index (before a rebuild); returns how many keys."""
         return self._unlink(f"{self._prefix}:*")
+
+
+def _postings(fp: Fingerprint, bands: int, rows: int, paragraphs: int) -> list[bytes]:
+    values = signature_values(fp)
+    postings = [
+        hashlib.blake2b(values[band * rows:(band + 1) * rows].tobytes(), digest_size=8,
+                        person=band.to_bytes(2, "little")).digest()
+        for band in range(bands)
+    ]
+    postings.extend(_paragraph_posting(p) for p in list(dict.fromkeys(fp.paragraph_hashes))[:paragraphs])
+    return postings
+
+
+def query_postings(fp: Fingerprint, params: DedupParams) -> list[bytes]:
+    """The postings ``RedisIndex.query`` looks up for ``fp``: its LSH bands and its first
+    ``QUERY_PARAGRAPHS`` long paragraphs. They include every posting ``add`` writes for it (the
+    bands and the first ``INDEXED_PARAGRAPHS``), so when the index finds one entry for another
+    page's query, the two pages have a posting of this list in common (whichever came first):
+    what distributed mode's per-story locks are keyed by (workers/locks.py)."""
+    _check_size(fp, params)
+    bands, rows = lsh_bands(params.lsh_threshold, params.num_perm)
+    return _postings(fp, bands, rows, QUERY_PARAGRAPHS)
 
 
 def _paragraph_posting(paragraph: str) -> bytes:

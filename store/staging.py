@@ -21,6 +21,7 @@ from typing import Literal
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Engine,
     Index,
     Integer,
@@ -233,12 +234,17 @@ class Staging:
         """Mark a pending page done with its outcome; drops the HTML (nothing reads it again).
         False when it was finished already (a concurrent redelivery got there first)."""
         with self._writer.begin() as conn:
-            return bool(conn.execute(
-                update(StagedPage)
-                .where(StagedPage.id == page_id, StagedPage.state == "pending")
-                .values(state="done", outcome=outcome, article_id=article_id, reason=reason[:2000],
-                        html=None, claimed_until=None, updated_at=utcnow())
-            ).rowcount)
+            return self.finish_in(conn, page_id, outcome, article_id, reason)
+
+    @staticmethod
+    def finish_in(conn: Connection, page_id: int, outcome: str, article_id: str | None, reason: str) -> bool:
+        """``finish`` inside the caller's transaction (a worker's: the one that stores the page)."""
+        return bool(conn.execute(
+            update(StagedPage)
+            .where(StagedPage.id == page_id, StagedPage.state == "pending")
+            .values(state="done", outcome=outcome, article_id=article_id, reason=reason[:2000],
+                    html=None, claimed_until=None, updated_at=utcnow())
+        ).rowcount)
 
     def fail(self, page_id: int, reason: str) -> bool:
         """Mark a pending page failed for good. The HTML stays, for whoever looks into it."""

@@ -6,24 +6,29 @@ transaction commits, so seqs commit in the order they were handed out and a read
 follows ``seq > cursor`` never skips a lower seq that commits later. Because the counter is
 transactional, a rolled-back write gives its seq back: seqs have no gaps.
 
-Lock order inside one write (so concurrent writers cannot deadlock): the article row
-(``FOR UPDATE``), then the counter, then the rows written. Everything before the counter is
-a read.
+The counter row is the one thing every writer of the cluster shares, so it is taken last:
+inside one write the article row is locked first (``FOR UPDATE``), the rows are written (a
+new article with a placeholder seq), and only then is the seq handed out and set, one
+statement before COMMIT. The counter is held for that statement and the commit, whatever
+the page (``bench/README.md``, scaleout). The same order in every write: no deadlock.
 """
 from __future__ import annotations
 
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import Connection, bindparam, func, insert, literal, null, select, text, tuple_, union, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from crawler.page import Validators
 from dedup.types import Candidate, Fingerprint, version_key
@@ -47,8 +52,33 @@ CRAWL_COUNTERS = ("pages_fetched", "not_modified", "fetch_errors")
 WRITE_ATTEMPTS = 5
 # PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock detected.
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
+# The counter's next value set as an article's seq, in one statement (PostgreSQL).
+_SEQ_AND_ARTICLE = text(
+    "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = :name RETURNING value) "
+    "UPDATE articles SET seq = s.value, updated_at = :now FROM s WHERE articles.id = :id RETURNING s.value"
+)
 # Bound on the number of bind parameters in one IN (...) list.
 KEYS_PER_QUERY = 500
+
+
+class StaleDecision(Exception):
+    """The article a decision names changed (another version) between the candidates' read and
+    the write: the page must be decided again against what the article is now."""
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What ``Store.candidates`` found: the candidates, and each found article's current
+    version when they were read (``Store.apply`` checks it under the article's row lock)."""
+
+    found: list[Candidate]
+    current_versions: dict[str, int]
+
+
+# Called inside a page's write transaction, after its rows are written and before the seq is
+# handed out: the pipeline adds the page to the index and marks its staging row done here, so
+# that the page's commit makes all of it true at once.
+BeforeCommit = Callable[[Connection, "Applied | None"], None]
 
 
 @dataclass(frozen=True)
@@ -73,14 +103,64 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _fingerprint(row: Version) -> Fingerprint:
-    return Fingerprint(
-        text_hash=row.text_hash,
-        signature=bytes(row.signature),
-        shingle_count=row.shingle_count,
-        paragraph_hashes=tuple(row.paragraph_hashes or ()),
-        shingles=bytes(row.shingles or b""),
-        body_shingles=bytes(row.body_shingles or b""),
+_CANDIDATE_COLUMNS = (
+    Version.article_id, Version.version, Version.source, Version.url, Version.text_hash,
+    Version.signature, Version.shingle_count, Version.paragraph_hashes, Version.shingles, Version.body_shingles,
+    Article.current_version,
+)
+
+
+@lru_cache(maxsize=4)
+def _candidates_query(with_url: bool, with_keys: bool) -> Any:
+    """The statement of ``Store.candidates``, built once (building it was most of its cost):
+    the versions of the articles found by URL (part 1), then those named by index keys
+    (part 2), ordered by part, article and version. Parameters: url, canonical, keys."""
+    parts = []
+    if with_url:
+        here, canonical_here = aliased(Url), aliased(Url)
+        url, canonical = bindparam("url"), bindparam("canonical")
+        # The articles found by URL, as a derived table: each part an index look-up, then
+        # their versions by primary key (an OR of IN (subquery) would scan the versions).
+        found = union(
+            select(Url.article_id.label("id")).where(Url.url.in_([url, canonical])),
+            select(Article.id.label("id")).where(Article.canonical_url == canonical),
+        ).subquery()
+        parts.append(
+            select(*_CANDIDATE_COLUMNS, literal(1).label("part"), here.id.label("url_row"),
+                   here.relation, here.last_text_hash, here.last_version)
+            .select_from(found)
+            .join(Version, Version.article_id == found.c.id)
+            .join(Article, Article.id == Version.article_id)
+            .outerjoin(here, (here.article_id == Version.article_id) & (here.url == url))
+        )
+    if with_keys:
+        parts.append(
+            select(*_CANDIDATE_COLUMNS, literal(2).label("part"), null().label("url_row"),
+                   null().label("relation"), null().label("last_text_hash"), null().label("last_version"))
+            .join(Article, Article.id == Version.article_id)
+            .where(tuple_(Version.article_id, Version.version).in_(bindparam("keys", expanding=True)))
+        )
+    query = union_all(*parts).subquery()
+    return select(query).order_by(query.c.part, query.c.article_id, query.c.version)
+
+
+def _candidate(row: Any, found_by: str) -> Candidate:
+    """A candidate from a row with the columns of ``Store.candidates``."""
+    return Candidate(
+        article_id=row.article_id,
+        version=row.version,
+        source=row.source,
+        url=row.url,
+        fingerprint=Fingerprint(
+            text_hash=row.text_hash,
+            signature=bytes(row.signature),
+            shingle_count=row.shingle_count,
+            paragraph_hashes=tuple(row.paragraph_hashes or ()),
+            shingles=bytes(row.shingles or b""),
+            body_shingles=bytes(row.body_shingles or b""),
+        ),
+        is_latest=row.version == row.current_version,
+        found_by=found_by,  # type: ignore[arg-type]
     )
 
 
@@ -100,6 +180,15 @@ class Store:
         # Sessions per call: the Store itself holds no connection, so threads may share it.
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(write_engine(self.engine), expire_on_commit=False)
+        self._writer = write_engine(self.engine)
+        # One statement is its own snapshot: on PostgreSQL it is sent without BEGIN/COMMIT
+        # (two round trips fewer). SQLite's connections begin their own transactions.
+        self._single_reads = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                              if self.engine.dialect.name == "postgresql" else self.engine)
+        # Seconds the seq counter was held by this process's writes, and how many: the part
+        # of a page's store work that every writer of the cluster waits for in turn.
+        self.counter_seconds = 0.0
+        self.counter_writes = 0
 
     @classmethod
     def open(cls, database_url: str, migrate: bool = True, ping_on_checkout: bool = True) -> "Store":
@@ -128,6 +217,11 @@ class Store:
             yield session
 
     @contextmanager
+    def _read_once(self) -> Iterator[Connection]:
+        with self._single_reads.connect() as connection:
+            yield connection
+
+    @contextmanager
     def _writing(self) -> Iterator[Session]:
         with self._write_sessions.begin() as session:
             yield session
@@ -137,57 +231,39 @@ class Store:
     def candidates_for_url(self, url: str, canonical_url: str) -> list[Candidate]:
         """Versions of the article ``url`` was fetched for ("url"), and of the article whose
         canonical URL, or one of whose fetched URLs, is ``canonical_url`` ("canonical")."""
-        with self._reading() as session:
-            url_rows = session.execute(
-                select(Url.article_id, Url.relation, Url.last_text_hash, Url.last_version).where(Url.url == url)
-            ).all()
-            by_url = [row.article_id for row in url_rows]
-            url_facts = {row.article_id: row for row in url_rows}
-            by_canonical = session.scalars(
-                select(Article.id).where(Article.canonical_url == canonical_url)
-                .union(select(Url.article_id).where(Url.url == canonical_url))
-            ).all()
-            found_by: dict[str, str] = {}
-            for article_id in by_url:
-                found_by.setdefault(article_id, "url")
-            for article_id in by_canonical:
-                found_by.setdefault(article_id, "canonical")
-            if not found_by:
-                return []
-            rows = session.execute(
-                select(Version, Article.current_version)
-                .join(Article, Article.id == Version.article_id)
-                .where(Version.article_id.in_(list(found_by)))
-                .order_by(Version.article_id, Version.version)
-            ).all()
-            candidates = []
-            for version, current in rows:
-                candidate = self._candidate(version, current, found_by[version.article_id])
-                if found_by[version.article_id] == "url":
-                    facts = url_facts[version.article_id]
-                    candidate = replace(candidate, url_relation=facts.relation,
-                                        url_text_hash=facts.last_text_hash, url_version=facts.last_version)
-                candidates.append(candidate)
-            return candidates
+        return self.candidates(url, canonical_url, ()).found
 
     def candidates_by_keys(self, keys: Iterable[str]) -> list[Candidate]:
         """The stored versions behind LSH keys ("article_id:version"); unknown keys are skipped."""
+        return self.candidates(None, None, keys).found
+
+    def candidates(self, url: str | None, canonical_url: str | None, keys: Iterable[str]) -> Candidates:
+        """``candidates_for_url(url, canonical_url)`` followed by ``candidates_by_keys(keys)``,
+        in one SELECT (one round trip, one snapshot): the candidate read of a page."""
         wanted = list(dict.fromkeys(parse_index_key(k) for k in keys))
-        candidates: list[Candidate] = []
-        with self._reading() as session:
-            for start in range(0, len(wanted), KEYS_PER_QUERY):
-                chunk = wanted[start:start + KEYS_PER_QUERY]
-                rows = session.execute(
-                    select(Version, Article.current_version)
-                    .join(Article, Article.id == Version.article_id)
-                    .where(tuple_(Version.article_id, Version.version).in_(chunk))
-                ).all()
-                by_key = {(v.article_id, v.version): (v, current) for v, current in rows}
-                for key in chunk:
-                    if key in by_key:
-                        version, current = by_key[key]
-                        candidates.append(self._candidate(version, current, "index"))
-        return candidates
+        with_url = url is not None and canonical_url is not None
+        if not with_url and not wanted:
+            return Candidates([], {})
+        chunks = [wanted[i:i + KEYS_PER_QUERY] for i in range(0, len(wanted), KEYS_PER_QUERY)] or [[]]
+        statements = [(_candidates_query(with_url, bool(chunks[0])),
+                       {"url": url, "canonical": canonical_url, "keys": chunks[0]})]
+        statements += [(_candidates_query(False, True), {"keys": chunk}) for chunk in chunks[1:]]
+        by_url: list[Candidate] = []
+        by_key: dict[tuple[str, int], Candidate] = {}
+        current: dict[str, int] = {}
+        with self._read_once() as connection:
+            rows = [row for statement, params in statements for row in connection.execute(statement, params)]
+            for row in rows:
+                current[row.article_id] = row.current_version
+                candidate = _candidate(row, "index")
+                if row.part == 2:
+                    by_key[(row.article_id, row.version)] = candidate
+                elif row.url_row is not None:
+                    by_url.append(replace(candidate, found_by="url", url_relation=row.relation,
+                                          url_text_hash=row.last_text_hash, url_version=row.last_version))
+                else:
+                    by_url.append(replace(candidate, found_by="canonical"))
+        return Candidates(by_url + [by_key[key] for key in wanted if key in by_key], current)
 
     def index_entries(self) -> Iterator[tuple[str, Fingerprint]]:
         """Every stored version as (index key, fingerprint): what the LSH index is rebuilt from."""
@@ -217,45 +293,69 @@ class Store:
                     shingles=bytes(shingles or b""),
                 ), at
 
-    @staticmethod
-    def _candidate(row: Version, current_version: int, found_by: str) -> Candidate:
-        return Candidate(
-            article_id=row.article_id,
-            version=row.version,
-            source=row.source,
-            url=row.url,
-            fingerprint=_fingerprint(row),
-            is_latest=row.version == current_version,
-            found_by=found_by,  # type: ignore[arg-type]
-        )
-
     # --- writes ---
 
-    def apply(self, decision: Decision, page: Page, doc: Document, fp: Fingerprint) -> Applied:
+    def apply(self, decision: Decision, page: Page, doc: Document, fp: Fingerprint, *,
+              expected_version: int | None = None, before_commit: BeforeCommit | None = None) -> Applied:
         """Record what dedup decided about one page, and the page's HTTP validators, in one
         transaction. Idempotent: a page applied twice (a redelivered task) adds no second
         article, version or URL row. The validators are saved with the page, never before it:
-        a page that failed is fetched in full next time instead of answering 304 and being lost."""
+        a page that failed is fetched in full next time instead of answering 304 and being lost.
+
+        ``expected_version``: the current version of the decision's article when the page's
+        candidates were read; if the article has another one now (a concurrent writer gave it
+        a new version), nothing is written and ``StaleDecision`` is raised. ``before_commit``
+        runs inside the transaction once the rows are written (see ``BeforeCommit``)."""
         if decision.kind != "new" and not decision.article_id:
             raise ValueError(f"a {decision.kind!r} decision needs the article_id it refers to")
         for attempt in range(1, WRITE_ATTEMPTS + 1):
+            counter_taken: float | None = None
             try:
-                with self._writing() as session:
-                    applied = _PageWrite(session, decision, page, doc, fp).run()
-                    _write_fetch_state(session, page.url, page.validators, links=None)
-                    return applied
+                with self._writer.begin() as connection:
+                    # The first try trusts a "new" decision (made under the page's URL lock);
+                    # a retry after a lost race looks the URL up.
+                    write = _PageWrite(connection, decision, page, doc, fp, check_url=attempt > 1)
+                    applied = write.run(expected_version)
+                    _upsert_fetch_state(connection, page.url, page.validators, write.now)
+                    if before_commit is not None:
+                        before_commit(connection, applied)
+                    if write.needs_seq:
+                        counter_taken = time.perf_counter()
+                        applied = replace(applied, seq=self._hand_out_seq(connection, applied.article_id, write.now))
+                if counter_taken is not None:   # committed: the counter is free again
+                    self.counter_seconds += time.perf_counter() - counter_taken
+                    self.counter_writes += 1
+                return applied
             except DBAPIError as exc:
                 if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):
                     raise
                 log.info("retrying the write of %s after a lost race: %s", doc.url, exc.orig)
         raise AssertionError("unreachable")
 
-    def record_rejection(self, page: Page, reason: str, detail: str) -> None:
+    def _hand_out_seq(self, connection: Connection, article_id: str, now: datetime) -> int:
+        """The article's new seq, from the counter: the write's last statements before COMMIT."""
+        if connection.dialect.name == "postgresql":   # one statement: one round trip less under the counter
+            return int(connection.execute(_SEQ_AND_ARTICLE, {"name": SEQ_COUNTER, "id": article_id, "now": now})
+                       .scalar_one())
+        seq = connection.execute(
+            update(Counter).where(Counter.name == SEQ_COUNTER).values(value=Counter.value + 1)
+            .returning(Counter.value)
+        ).scalar_one()
+        connection.execute(update(Article).where(Article.id == article_id).values(seq=seq, updated_at=now))
+        return int(seq)
+
+    def record_rejection(self, page: Page, reason: str, detail: str,
+                         before_commit: BeforeCommit | None = None) -> None:
         """A page extraction refused (stage 'extract'), and its validators (it is done with:
         an unchanged page need not be fetched and refused again)."""
-        with self._writing() as session:
-            session.add(_failure(page.url, page.source, page.crawl_id, "extract", reason, detail))
-            _write_fetch_state(session, page.url, page.validators, links=None)
+        with self._writer.begin() as connection:
+            now = _utcnow()
+            connection.execute(insert(Failure).values(
+                url=page.url, source=page.source, crawl_id=page.crawl_id or "", stage="extract",
+                reason=reason, detail=detail or "", at=now))
+            _upsert_fetch_state(connection, page.url, page.validators, now)
+            if before_commit is not None:
+                before_commit(connection, None)
 
     def record_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str,
                        detail: str = "") -> None:
@@ -504,141 +604,154 @@ def _write_fetch_state(session: Session, url: str, validators: Validators, links
     state.updated_at = _utcnow()
 
 
-class _PageWrite:
-    """The writes of one ``Store.apply``, inside its transaction.
+def _upsert_fetch_state(connection: Connection, url: str, validators: Validators, now: datetime) -> None:
+    """A page's validators, in one statement (its discovery links, if any, are kept)."""
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    values = {"etag": validators.etag, "last_modified": validators.last_modified, "updated_at": now}
+    connection.execute(
+        dialect_insert(FetchState).values(url=url, **values)
+        .on_conflict_do_update(index_elements=[FetchState.url], set_=values)
+    )
 
-    Reads first (the article row locked), then the seq if the feed record changes, then the
-    writes: see the lock order in the module docstring.
+
+# Built once: a statement built per page (``insert(Model).values(...)``) cost more CPU than
+# running it. The rows' values are passed as parameters.
+_INSERT_ARTICLE = insert(Article.__table__)
+_INSERT_VERSION = insert(Version.__table__)
+_INSERT_URL = insert(Url.__table__)
+
+
+def _placeholder_seq() -> int:
+    """A new article's seq until the counter gives it its own, in the same transaction: negative
+    (no feed cursor is below 0), random (the column is unique), never seen by any reader."""
+    return -1 - secrets.randbits(62)
+
+
+class _PageWrite:
+    """The writes of one ``Store.apply``, inside its transaction (Core statements, no ORM).
+
+    Reads first (the article row locked), then the writes; the seq is handed out afterwards
+    by ``Store.apply`` when ``needs_seq``: see the lock order in the module docstring.
     """
 
-    def __init__(self, session: Session, decision: Decision, page: Page, doc: Document,
-                 fp: Fingerprint) -> None:
-        self.session = session
+    def __init__(self, connection: Connection, decision: Decision, page: Page, doc: Document,
+                 fp: Fingerprint, check_url: bool = True) -> None:
+        self.connection = connection
         self.decision = decision
         self.page = page
         self.doc = doc
         self.fp = fp
+        self.check_url = check_url
         self.now = _utcnow()
+        self.needs_seq = False
 
-    def run(self) -> Applied:
-        url_row = self._url_row()
+    def run(self, expected_version: int | None = None) -> Applied:
         if self.decision.kind == "new":
-            if url_row is None:
+            owner = self._url_owner() if self.check_url else None
+            if owner is None:
                 return self._create_article()
             # Redelivered (or raced): this URL already belongs to an article, which wins.
-            return self._update_article(url_row.article_id, "version")
-        return self._update_article(self.decision.article_id or "", self.decision.kind)
+            return self._update_article(owner, "version", None)
+        return self._update_article(self.decision.article_id or "", self.decision.kind, expected_version)
 
-    def _url_row(self) -> Url | None:
-        return self.session.scalar(select(Url).where(Url.url == self.doc.url))
-
-    def _next_seq(self) -> int:
-        return self.session.execute(
-            update(Counter)
-            .where(Counter.name == SEQ_COUNTER)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-        ).scalar_one()
+    def _url_owner(self) -> str | None:
+        return self.connection.scalar(select(Url.article_id).where(Url.url == self.doc.url))
 
     def _create_article(self) -> Applied:
         article_id = uuid.uuid4().hex
-        seq = self._next_seq()
         doc = self.doc
-        self.session.add(Article(
-            id=article_id, seq=seq, canonical_url=doc.canonical_url, source=self.page.source,
+        self.connection.execute(_INSERT_ARTICLE, dict(
+            id=article_id, seq=_placeholder_seq(), canonical_url=doc.canonical_url, source=self.page.source,
             current_version=1, title=doc.title, text=doc.text, authors=list(doc.authors),
             published_at=doc.published_at, modified_at=doc.modified_at, language=doc.language,
             created_at=self.now, updated_at=self.now,
         ))
         # The article first: the version and URL rows refer to it.
-        self.session.flush()
-        self.session.add(self._version_row(article_id, 1, similarity=None))
-        self.session.add(self._new_url_row(article_id, "original", 1))
-        self.session.flush()
-        return Applied(article_id, 1, seq, index_key(article_id, 1))
+        self.connection.execute(_INSERT_VERSION, self._version_row(article_id, 1, similarity=None))
+        self.connection.execute(_INSERT_URL, self._new_url_row(article_id, "original", 1))
+        self.needs_seq = True
+        return Applied(article_id, 1, None, index_key(article_id, 1))
 
-    def _update_article(self, article_id: str, kind: str) -> Applied:
-        article = self.session.scalar(
-            select(Article).where(Article.id == article_id).with_for_update()
-        )
+    def _update_article(self, article_id: str, kind: str, expected_version: int | None) -> Applied:
+        article = self.connection.execute(
+            select(Article.id, Article.canonical_url, Article.source, Article.current_version)
+            .where(Article.id == article_id).with_for_update()
+        ).first()
         if article is None:
             raise LookupError(f"article {article_id} named by the decision is not in the store")
-        # Read again under the article's lock: a racing writer may have added it meanwhile.
-        url_row = self._url_row()
-
-        current_hash = self.session.scalar(
-            select(Version.text_hash).where(
-                Version.article_id == article.id, Version.version == article.current_version
-            )
-        )
+        if expected_version is not None and article.current_version != expected_version:
+            raise StaleDecision(f"article {article_id} is at version {article.current_version} now, "
+                                f"the decision was made against version {expected_version}")
+        # Read after the article's lock (a statement of its own, so a fresh snapshot): a racing
+        # writer may have added the URL meanwhile. The text of the current version, too.
+        current_hash, url_row, url_text_hash = self.connection.execute(select(
+            select(Version.text_hash).where(Version.article_id == article.id,
+                                            Version.version == article.current_version).scalar_subquery(),
+            select(Url.id).where(Url.url == self.doc.url).scalar_subquery(),
+            select(Url.last_text_hash).where(Url.url == self.doc.url).scalar_subquery(),
+        )).one()
         # The same text as the current version is no new version (a redelivered page), and
         # neither is a URL whose own text has not changed since it was last seen there (a
         # "new" decision raced by another writer for this URL lands here as "version").
         adds_version = (
             kind == "version" and current_hash != self.fp.text_hash
-            and (url_row is None or url_row.last_text_hash != self.fp.text_hash)
+            and (url_row is None or url_text_hash != self.fp.text_hash)
         )
         adds_url = url_row is None
         claims_canonical = self._takes_canonical_claim(article)
         is_canonical_page = self.doc.url == article.canonical_url
         takes_source = is_canonical_page and article.source != self.page.source
-
-        seq = self._next_seq() if (adds_version or adds_url or takes_source or claims_canonical) else None
+        self.needs_seq = adds_version or adds_url or takes_source or claims_canonical
         if takes_source:
             # The original, known already, re-fetched after a copy claimed the source.
-            article.source = self.page.source
+            self.connection.execute(update(Article).where(Article.id == article.id).values(source=self.page.source))
 
         version = article.current_version
         if adds_version:
             version += 1
-            self.session.add(self._version_row(article.id, version, self.decision.similarity))
-            self._set_latest(article, version)
+            self.connection.execute(_INSERT_VERSION, self._version_row(article.id, version, self.decision.similarity))
+            self.connection.execute(update(Article).where(Article.id == article.id).values(self._latest(version)))
         if claims_canonical:
-            article.canonical_url = self.doc.canonical_url
+            canonical_url = self.doc.canonical_url
+            self.connection.execute(update(Article).where(Article.id == article.id).values(canonical_url=canonical_url))
             # The page named is already one of the article's URLs: it is the original.
-            named = self.session.scalar(
-                select(Url).where(Url.article_id == article.id, Url.url == article.canonical_url)
-            )
+            named = self.connection.execute(
+                select(Url.url, Url.source).where(Url.article_id == article.id, Url.url == canonical_url)
+            ).first()
             if named is not None:
-                self._make_original(article, named.url, named.source)
+                self._make_original(article.id, named.url, named.source)
         if is_canonical_page and adds_url:
             # The original arrived after other pages of the article (a copy that named it).
-            self._make_original(article, self.doc.url, self.page.source)
+            self._make_original(article.id, self.doc.url, self.page.source)
         # The version the page's text stands for: the one it added, else the one it matched.
         matched_version = version if kind == "version" else (self.decision.matched_version or version)
         if adds_url:
             relation = "original" if is_canonical_page else self.decision.relation
-            self.session.add(self._new_url_row(article.id, relation, matched_version))
+            self.connection.execute(_INSERT_URL, self._new_url_row(article.id, relation, matched_version))
         else:
-            assert url_row is not None
-            url_row.last_seen = self.now
-            url_row.last_text_hash = self.fp.text_hash
-            url_row.last_version = matched_version
-        if seq is not None:
-            article.seq = seq
-            article.updated_at = self.now
-        self.session.flush()
-        return Applied(article.id, version, seq, index_key(article.id, version) if adds_version else None)
+            self.connection.execute(update(Url).where(Url.id == url_row).values(
+                last_seen=self.now, last_text_hash=self.fp.text_hash, last_version=matched_version))
+        return Applied(article.id, version, None, index_key(article.id, version) if adds_version else None)
 
-    def _make_original(self, article: Article, url: str, source: str) -> None:
+    def _make_original(self, article_id: str, url: str, source: str) -> None:
         """``url`` (of ``source``) is the article's original: credit its source, and the pages
         that stood for the original become what they are: another source's are syndicated
         copies, its own site's (a print or "old version" page) alternates."""
-        article.source = source
-        self.session.execute(
+        self.connection.execute(update(Article).where(Article.id == article_id).values(source=source))
+        self.connection.execute(
             update(Url)
-            .where(Url.article_id == article.id, Url.relation == "original", Url.source != source)
+            .where(Url.article_id == article_id, Url.relation == "original", Url.source != source)
             .values(relation="syndicated")
         )
-        self.session.execute(
+        self.connection.execute(
             update(Url)
-            .where(Url.article_id == article.id, Url.relation.in_(("original", "syndicated")),
+            .where(Url.article_id == article_id, Url.relation.in_(("original", "syndicated")),
                    Url.source == source, Url.url != url)
             .values(relation="alternate")
         )
-        self.session.execute(update(Url).where(Url.url == url).values(relation="original"))
+        self.connection.execute(update(Url).where(Url.url == url).values(relation="original"))
 
-    def _takes_canonical_claim(self, article: Article) -> bool:
+    def _takes_canonical_claim(self, article: Any) -> bool:
         """Whether the page's rel=canonical becomes the article's canonical URL.
 
         A page naming another URL as canonical (a syndicated copy naming its original, a print
@@ -649,24 +762,27 @@ class _PageWrite:
         claimed = self.doc.canonical_url
         if claimed == self.doc.url or claimed == article.canonical_url:
             return False
-        first_url = self.session.scalar(
+        first_url = self.connection.scalar(
             select(Url.url).where(Url.article_id == article.id).order_by(Url.id).limit(1)
         )
         return article.canonical_url == first_url
 
-    def _set_latest(self, article: Article, version: int) -> None:
+    def _latest(self, version: int) -> dict[str, Any]:
         doc = self.doc
-        article.current_version = version
-        article.title = doc.title
-        article.text = doc.text
-        article.authors = list(doc.authors)
-        article.published_at = doc.published_at or article.published_at
-        article.modified_at = doc.modified_at
-        article.language = doc.language or article.language
+        values: dict[str, Any] = {
+            "current_version": version, "title": doc.title, "text": doc.text, "authors": list(doc.authors),
+            "modified_at": doc.modified_at,
+        }
+        # Kept when the new version has none.
+        if doc.published_at is not None:
+            values["published_at"] = doc.published_at
+        if doc.language:
+            values["language"] = doc.language
+        return values
 
-    def _version_row(self, article_id: str, version: int, similarity: float | None) -> Version:
+    def _version_row(self, article_id: str, version: int, similarity: float | None) -> dict[str, Any]:
         doc, fp = self.doc, self.fp
-        return Version(
+        return dict(
             article_id=article_id, version=version, title=doc.title, text=doc.text,
             authors=list(doc.authors), published_at=doc.published_at,
             modified_at=doc.modified_at, language=doc.language, url=doc.url,
@@ -678,8 +794,8 @@ class _PageWrite:
             body_shingles=bytes(fp.body_shingles) if fp.shingles else b"",
         )
 
-    def _new_url_row(self, article_id: str, relation: str, version: int) -> Url:
-        return Url(
+    def _new_url_row(self, article_id: str, relation: str, version: int) -> dict[str, Any]:
+        return dict(
             url=self.doc.url, article_id=article_id, relation=relation, source=self.page.source,
             first_seen=self.now, last_seen=self.now, last_text_hash=self.fp.text_hash,
             last_version=version,

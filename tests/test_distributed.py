@@ -86,7 +86,7 @@ def env(redis_url: str, postgres_url: str) -> dict[str, str]:
         NEWSDEDUP_TASK_RETRY_BACKOFF="0.2",
         NEWSDEDUP_TASK_MAX_RETRIES="3",
         NEWSDEDUP_LSH_BASENAME="test-lsh",
-        # A worker killed while holding the decision lock blocks the others this long.
+        # A worker killed while holding story locks blocks their story this long.
         NEWSDEDUP_DEDUP_LOCK_TIMEOUT=str(DEDUP_LOCK_TIMEOUT),
         PYTHONUNBUFFERED="1",
     )

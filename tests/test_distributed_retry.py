@@ -20,7 +20,7 @@ from dedup import RedisIndex
 from store import Store
 from store.staging import Staging
 from workers.app import create_app
-from workers.locks import dedup_lock_factory, redis_client
+from workers.locks import StoryLocks, redis_client
 from workers.pages import WorkerServices, max_attempts, process_staged_page
 from workers.pipeline import PagePipeline
 from workers.services import dedup_params
@@ -54,7 +54,7 @@ def open_services(settings: Settings, index_client: redis.Redis) -> WorkerServic
     client = redis_client(settings.redis_url)  # type: ignore[arg-type]
     params = dedup_params(settings)
     pipeline = PagePipeline(store, RedisIndex(index_client, params, settings.lsh_basename), params,
-                            settings.min_text_words, decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout))
+                            settings.min_text_words, decision_lock=StoryLocks(client, settings.dedup_lock_timeout, params))
     return WorkerServices(settings, store, staging, client, pipeline)
 
 

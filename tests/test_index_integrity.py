@@ -22,8 +22,8 @@ from faultkit import FaultRelay
 from store import Store
 from store.staging import Staging
 from workers.app import create_app
-from workers.index_repair import lock_keeper, rebuild
-from workers.locks import dedup_lock_factory, redis_client
+from workers.index_repair import rebuild_exclusively
+from workers.locks import StoryLocks, redis_client
 from workers.pages import WorkerServices, process_staged_page
 from workers.pipeline import PagePipeline
 from workers.services import dedup_params
@@ -82,8 +82,8 @@ def test_an_index_write_lost_after_the_commit_is_made_good_and_copies_are_still_
     params = dedup_params(settings)
     index = IndexThatLosesItsFirstWrite(relay, index_client, params, settings.lsh_basename, owner=store.identity())
     pipeline = PagePipeline(store, index, params, settings.min_text_words,
-                            decision_lock=dedup_lock_factory(lock_client, settings.dedup_lock_timeout),
-                            rebuild_index=lambda held: rebuild(index, store, 30, lock_keeper(held)))
+                            decision_lock=StoryLocks(lock_client, settings.dedup_lock_timeout, params),
+                            rebuild_index=lambda: rebuild_exclusively(lock_client, index, store, 30, 5, wait=5))
     services = WorkerServices(settings, store, staging, lock_client, pipeline)
     try:
         original_id, _ = staging.stage(ORIGINAL)

@@ -67,8 +67,8 @@ def check_timeouts(settings: Settings) -> None:
             f"NEWSDEDUP_VISIBILITY_TIMEOUT ({settings.visibility_timeout}s)"
         )
     if settings.dedup_lock_timeout >= soft_time_limit(settings):
-        # A task waiting for the decision lock held by a dead worker must get it (the lock
-        # expires) before its own soft limit marks the page failed.
+        # A task waiting for story locks held by a dead worker must get them (the locks
+        # expire) before its own soft limit marks the page failed.
         raise ValueError(
             f"NEWSDEDUP_DEDUP_LOCK_TIMEOUT ({settings.dedup_lock_timeout}s) must be below the "
             f"soft time limit ({soft_time_limit(settings)}s, from NEWSDEDUP_TASK_TIME_LIMIT)"

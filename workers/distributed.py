@@ -320,22 +320,26 @@ def sweep(settings: Settings, app: "NewsdedupCelery") -> int:
 
 def rebuild_index(settings: Settings) -> int:
     """``newsdedup rebuild-index``: rebuild the Redis LSH index from the signatures in the
-    store (after losing Redis, or a change of num_perm / lsh_threshold). Holds the decision
+    store (after losing Redis, or a change of num_perm / lsh_threshold). Holds the whole-index
     lock meanwhile, so no worker decides against a half-built index; workers wait, then
     retry. Returns the number of entries."""
     from dedup import RedisIndex
-    from workers.index_repair import rebuild
-    from workers.locks import DEDUP_LOCK_KEY, redis_client
+    from workers.index_repair import rebuild_exclusively
+    from workers.locks import redis_client
     from workers.services import dedup_params
 
     assert settings.redis_url, "rebuild_index needs NEWSDEDUP_REDIS_URL"
     client = redis_client(settings.redis_url)
     store = Store.open(settings.database_url)
     try:
-        with client.lock(DEDUP_LOCK_KEY, timeout=3600, blocking_timeout=600, thread_local=False):
-            index = RedisIndex(client, dedup_params(settings), settings.lsh_basename,
-                               window_days=settings.lsh_window_days, owner=store.identity())
-            return rebuild(index, store, settings.lsh_window_days)
+        index = RedisIndex(client, dedup_params(settings), settings.lsh_basename,
+                           window_days=settings.lsh_window_days, owner=store.identity())
+        # Renewed between batches; long enough for emptying a large index first. A rebuild
+        # that dies blocks the workers no longer than that.
+        count = rebuild_exclusively(client, index, store, settings.lsh_window_days,
+                                    max(settings.dedup_lock_timeout, 300), wait=600, only_if_missing=False)
+        assert count is not None
+        return count
     finally:
         store.close()
         client.close()

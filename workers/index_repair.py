@@ -2,9 +2,10 @@
 
 The index is a cache of the signatures the store keeps; it is rebuilt when it is found
 missing (flushed, a new or restarted Redis without its data, another store's index: see
-``dedup.RedisIndex`` and its marker), by the worker that finds it so while it holds the
-decision lock, or by ``newsdedup rebuild-index``. Either way the lock is held for the whole
-rebuild, so no decision is made against a half-built index.
+``dedup.RedisIndex`` and its marker), by the worker that finds it so, by the workers' sweeper,
+or by ``newsdedup rebuild-index``. Each holds the whole-index lock for the whole rebuild
+(``workers.locks.whole_index_lock``): no page takes its story locks meanwhile, and the pages
+that held some have finished, so no decision is made against a half-built index.
 """
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from itertools import groupby, islice
 
+from typing import TYPE_CHECKING
+
 from dedup import RedisIndex
 from store import Store
+from workers.locks import whole_index_lock
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +51,11 @@ def rebuild(index: RedisIndex, store: Store, window_days: float,
     return count
 
 
-def lock_keeper(held: object) -> Callable[[], None]:
-    """``keep_alive`` for a redis-py ``Lock`` (resets its expiry); a no-op for anything else."""
-    reacquire = getattr(held, "reacquire", None)
-    return reacquire if callable(reacquire) else (lambda: None)
+def rebuild_exclusively(client: "redis.Redis", index: RedisIndex, store: Store, window_days: float,
+                        lock_timeout: float, wait: float, only_if_missing: bool = True) -> int | None:
+    """``rebuild`` under the whole-index lock; with ``only_if_missing``, nothing (None) when the
+    index turns out complete once the lock is held (another process rebuilt it meanwhile)."""
+    with whole_index_lock(client, lock_timeout, wait) as keep_alive:
+        if only_if_missing and index.is_complete():
+            return None
+        return rebuild(index, store, window_days, keep_alive)

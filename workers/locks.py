@@ -9,16 +9,35 @@ the server must run with ``maxmemory-policy noeviction`` (deploy/redis.conf).
 """
 from __future__ import annotations
 
+import hashlib
+import logging
+import random
+import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.lock import Lock
 from redis.retry import Retry
 
+if TYPE_CHECKING:  # processes that only send tasks (a crawl, beat) import this module too
+    from dedup import DedupParams, Fingerprint, PageFacts
+
+log = logging.getLogger(__name__)
+
 PREFIX = "newsdedup-workers:"
-DEDUP_LOCK_KEY = PREFIX + "lock:dedup"
+# Held by whoever rebuilds the whole index (``newsdedup rebuild-index``, a worker that found the
+# index missing): no page takes its story locks meanwhile. (Before 0.2 every page's decision
+# ran under this one key.)
+REBUILD_LOCK_KEY = PREFIX + "lock:dedup"
+STORY_LOCK_PREFIX = PREFIX + "lock:story:"
+# Sorted set: the token of every page that holds story locks, scored by when they expire
+# (milliseconds, Redis's clock). A rebuild waits until it has no living member.
+STORY_HOLDERS_KEY = PREFIX + "lock:story-holders"
 SCHEDULE_LOCK_KEY = PREFIX + "lock:schedule-tick"
 LAST_START_KEY = PREFIX + "schedule:last-start"   # hash: source name -> ISO time of last start
 
@@ -32,59 +51,191 @@ def redis_client(url: str) -> redis.Redis:
 
     redis-py's own retries are kept short (about a quarter of a second in all): the caller
     rides out an outage itself (workers/transient.py), and a call that kept retrying inside
-    the client could outlive the decision lock it runs under."""
+    the client could outlive the story locks it runs under."""
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30,
                                 retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2))
 
 
-# How often a worker waiting for the decision lock tries again. The lock is held for a few
-# milliseconds per page; redis-py's default (0.1 s) made two workers wait for each other far
-# longer than the work itself (two workers, 258 pages: 10.9 → 9.9 s, bench/README.md).
-DEDUP_LOCK_POLL_SECONDS = 0.002
+# Taking a page's story locks: every key is SET NX PX, or none (what was set is deleted again
+# on the first key another page holds); never while the whole index is being rebuilt.
+# KEYS: the rebuild lock, the holders set, the page's keys. ARGV: token, milliseconds.
+# Returns 1 (taken), 0 (a key is held by another page), -1 (a rebuild is on).
+_ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+for i = 3, #KEYS do
+  if not redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    for j = 3, i - 1 do redis.call('DEL', KEYS[j]) end
+    return 0
+  end
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
+"""
+# Releasing them: only the keys still holding our token (one that expired may be another
+# page's now). KEYS: the holders set, the page's keys. ARGV: token.
+_RELEASE = """
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+"""
+# Pages holding story locks that have not expired. KEYS: the holders set.
+_LIVING_HOLDERS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+"""
+
+# Waiting for a story lock that another page holds: a few milliseconds (a page holds its
+# locks for about that long), growing, jittered so that copies that collided do not collide
+# again. Redis-py's default poll (0.1 s) once made two workers wait ten times longer than the
+# work itself (bench/README.md).
+FIRST_POLL_SECONDS = 0.002
+MAX_POLL_SECONDS = 0.05
+REBUILD_POLL_SECONDS = 0.1
 
 
-def dedup_lock_factory(client: redis.Redis, timeout: float) -> Callable[[], AbstractContextManager[object]]:
-    """The decision lock of PagePipeline: decide-and-insert runs under it on every worker.
+def story_lock_keys(url: str, canonical_url: str, fp: Fingerprint, params: DedupParams) -> list[str]:
+    """What two pages that could be judged the same article share: their URL or canonical URL
+    (the store finds an article by both), or a posting of the index (an LSH band, a long
+    paragraph: ``dedup.query_postings``, cut to the bytes the index keeps). Sorted."""
+    from dedup import query_postings
 
-    ``timeout`` bounds how long a dead holder blocks the others; a living one waits as long
-    for its turn (``blocking_timeout``) and then raises ``redis.exceptions.LockError``, which
-    the task retries. ``thread_local=False``: the lock is taken and released in one call.
+    keys = {f"{STORY_LOCK_PREFIX}u:{_digest(u)}" for u in (url, canonical_url)}
+    keys.update(f"{STORY_LOCK_PREFIX}p:{posting[:6].hex()}" for posting in query_postings(fp, params))
+    return sorted(keys)
 
-    A release that fails because Redis went away leaves the lock taken until it expires,
-    blocking every worker that long after Redis is back. The token of such a lock is kept,
-    and the next time this process takes the lock it first releases that one (if it is
-    still ours), so the cluster goes on as soon as the holder's retry comes.
+
+def _digest(url: str) -> str:
+    return hashlib.blake2b(url.encode("utf-8"), digest_size=12).hexdigest()
+
+
+@dataclass
+class LockStats:
+    """What a process's story locks cost: the time they were held (the part of a page's work
+    that copies of one story do in turn) and the time spent waiting for them."""
+
+    taken: int = 0
+    held_seconds: float = 0.0
+    waited_seconds: float = 0.0
+    conflicts: int = 0
+
+
+class StoryLocks:
+    """The decision locks of distributed mode: one per URL and per index posting of a page,
+    taken all at once in one round trip (``_ACQUIRE``), released in one (``_RELEASE``).
+
+    Pages of unrelated stories share no key and decide at the same time; copies of one story
+    share a key and decide one after the other (README, "How it works"). ``timeout`` is how
+    long the locks live (a dead holder blocks its story that long) and how long a page waits
+    for them before ``redis.exceptions.LockError``, which the task retries.
+
+    A release that fails because Redis went away would leave the story blocked until the
+    locks expire: their token is kept, and this process releases them before it takes locks
+    again, so the story goes on as soon as the holder's retry comes.
+
+    ``one_for_all``: every page takes the same single key: the one cluster-wide lock of
+    0.1, kept to measure against (``bench/scaleout.py``).
     """
-    orphans: list[bytes] = []
 
-    def release_orphans() -> None:
-        while orphans:
-            token = orphans[-1]
-            try:
-                client.lock(DEDUP_LOCK_KEY).do_release(token)
-            except redis.exceptions.LockNotOwnedError:
-                pass   # expired meanwhile, and perhaps someone else's now
-            orphans.pop()
+    def __init__(self, client: redis.Redis, timeout: float, params: DedupParams, one_for_all: bool = False) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.params = params
+        self.one_for_all = one_for_all
+        self.stats = LockStats()
+        self._acquire = client.register_script(_ACQUIRE)
+        self._release = client.register_script(_RELEASE)
+        self._orphans: list[tuple[str, list[str]]] = []
+
+    def keys_for(self, facts: PageFacts, fp: Fingerprint) -> list[str]:
+        if self.one_for_all:
+            return [STORY_LOCK_PREFIX + "all"]
+        return story_lock_keys(facts.url, facts.canonical_url, fp, self.params)
+
+    def __call__(self, facts: PageFacts, fp: Fingerprint) -> AbstractContextManager[object]:
+        return self.holding(self.keys_for(facts, fp))
 
     @contextmanager
-    def held() -> Iterator[Lock]:
-        release_orphans()
-        lock = client.lock(DEDUP_LOCK_KEY, timeout=timeout, blocking_timeout=timeout,
-                           sleep=DEDUP_LOCK_POLL_SECONDS, thread_local=False)
-        if not lock.acquire():
-            raise redis.exceptions.LockError(f"the decision lock stayed taken for {timeout:g}s")
-        token = lock.local.token
+    def holding(self, keys: list[str]) -> Iterator[str]:
+        self._release_orphans()
+        token = secrets.token_hex(12)
+        self._take(keys, token)
+        taken = time.perf_counter()
         try:
-            yield lock
+            yield token
         finally:
+            self.stats.held_seconds += time.perf_counter() - taken
             try:
-                lock.release()
+                self._release(keys=[STORY_HOLDERS_KEY, *keys], args=[token])
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-                if token is not None:
-                    orphans.append(token)
+                self._orphans.append((token, keys))
                 raise
 
-    return held
+    def _take(self, keys: list[str], token: str) -> None:
+        started = time.perf_counter()
+        deadline = time.monotonic() + self.timeout
+        ttl = max(1, int(self.timeout * 1000))
+        poll = FIRST_POLL_SECONDS
+        while True:
+            got = self._acquire(keys=[REBUILD_LOCK_KEY, STORY_HOLDERS_KEY, *keys], args=[token, ttl])
+            if got == 1:
+                self.stats.taken += 1
+                self.stats.waited_seconds += time.perf_counter() - started
+                return
+            self.stats.conflicts += 1
+            if time.monotonic() >= deadline:
+                what = "the index is being rebuilt" if got == -1 else "another page of the story holds them"
+                raise redis.exceptions.LockError(f"story locks not taken within {self.timeout:g}s: {what}")
+            if got == -1:
+                time.sleep(REBUILD_POLL_SECONDS)
+            else:
+                time.sleep(random.uniform(poll / 2, poll * 1.5))
+                poll = min(MAX_POLL_SECONDS, poll * 1.5)
+
+    def _release_orphans(self) -> None:
+        while self._orphans:
+            token, keys = self._orphans[-1]
+            self._release(keys=[STORY_HOLDERS_KEY, *keys], args=[token])
+            self._orphans.pop()
+
+
+@contextmanager
+def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterator[Callable[[], None]]:
+    """Exclusive use of the index, for rebuilding it: no page takes story locks meanwhile, and
+    the pages that held some when it was taken have finished (or their locks expired).
+
+    ``timeout``: the lock's life, renewed by calling the function it yields (between batches);
+    ``wait``: how long to wait for another rebuild to end, and then for the pages holding
+    story locks. Raises ``LockError`` when either wait is spent.
+    """
+    lock = client.lock(REBUILD_LOCK_KEY, timeout=timeout, blocking_timeout=wait, sleep=0.05, thread_local=False)
+    if not lock.acquire():
+        raise redis.exceptions.LockError(f"the index was being rebuilt by another process for {wait:g}s")
+    try:
+        living = client.register_script(_LIVING_HOLDERS)
+        # Story locks live at most NEWSDEDUP_DEDUP_LOCK_TIMEOUT: a page that died holding some
+        # stops counting by then; the living ones finish within milliseconds.
+        renewed = started = time.monotonic()
+        while int(living(keys=[STORY_HOLDERS_KEY])):
+            if time.monotonic() - started > wait:
+                raise redis.exceptions.LockError(f"pages held story locks for more than {wait:g}s")
+            time.sleep(FIRST_POLL_SECONDS)
+            if time.monotonic() - renewed > timeout / 3:
+                lock.reacquire()
+                renewed = time.monotonic()
+        yield lock.reacquire
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockNotOwnedError:
+            log.error("the index rebuild outlived its lock (%gs without renewal)", timeout)
 
 
 def crawl_lock(client: redis.Redis, source: str, timeout: float) -> Lock:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import Connection
 
 from config import Settings
 from crawler.page import Page
@@ -29,9 +30,9 @@ from dedup import RedisIndex
 from store import Store
 from store.staging import Staging
 from workers.budget import TIMED_OUT, PageTimedOut
-from workers.index_repair import lock_keeper, rebuild
-from workers.locks import dedup_lock_factory, redis_client
-from workers.pipeline import PageOutcome, PagePipeline
+from workers.index_repair import rebuild_exclusively
+from workers.locks import StoryLocks, redis_client
+from workers.pipeline import PageOutcome, PagePipeline, PreparedPage
 from workers.services import dedup_params
 from workers.transient import TRANSIENT_ERRORS, through_outages
 
@@ -119,10 +120,14 @@ class WorkerServices:
                            owner=store.identity())
         from workers.app import page_time_limit
 
+        timeout = settings.dedup_lock_timeout
+
+        def rebuild_index() -> None:
+            rebuild_exclusively(client, index, store, settings.lsh_window_days, timeout, wait=timeout)
+
         pipeline = PagePipeline(
             store, index, params, settings.min_text_words,
-            decision_lock=dedup_lock_factory(client, settings.dedup_lock_timeout),
-            rebuild_index=lambda held: rebuild(index, store, settings.lsh_window_days, lock_keeper(held)),
+            decision_lock=StoryLocks(client, timeout, params), rebuild_index=rebuild_index,
             page_time_limit=page_time_limit(settings), max_text_chars=settings.max_text_chars,
         )
         return cls(settings, store, staging, client, pipeline)
@@ -133,11 +138,15 @@ class WorkerServices:
         self.redis.close()
 
 
-def process_staged_page(services: WorkerServices, page_id: int) -> str:
+def process_staged_page(services: WorkerServices, page_id: int, prepared: PreparedPage | None = None) -> str:
     """Process one staged page; returns the outcome kind, or why nothing was done
     ("busy", "missing", or the finished row's outcome). Waits out an outage of PostgreSQL or
     Redis (up to ``outage_patience``); past that raises TRANSIENT_ERRORS to be retried by
-    Celery, after giving the lease back."""
+    Celery, after giving the lease back. ``prepared``: the page extracted already (benchmarks
+    that measure the rest).
+
+    Three round trips to PostgreSQL carry a page: the claim, the candidates' read, and one
+    transaction that stores it and marks its row done (``PagePipeline.commit``'s ``on_commit``)."""
     settings = services.settings
     staging = services.staging
     patience = outage_patience(settings)
@@ -158,15 +167,21 @@ def process_staged_page(services: WorkerServices, page_id: int) -> str:
     pipeline = services.pipeline
     with services.leases.holding(page_id):
         try:
-            prepared = pipeline.prepare(page)   # within the page's time budget
+            ready = prepared or pipeline.prepare(page)   # within the page's time budget
             tries = 0
+            finished = False
+
+            def mark_done(connection: Connection, outcome: PageOutcome) -> None:
+                nonlocal finished
+                finished = staging.finish_in(connection, page_id, outcome.kind, outcome.article_id, outcome.reason)
 
             def commit() -> PageOutcome:
                 nonlocal tries
                 tries += 1
                 # A try after the first, or a page delivered before, may find its own earlier
                 # commit: its index write is made good (PagePipeline.commit).
-                return pipeline.commit(page, prepared, repair_index=tries > 1 or claim.attempts > 1)
+                return pipeline.commit(page, ready, repair_index=tries > 1 or claim.attempts > 1,
+                                       on_commit=mark_done)
 
             outcome = through_outages(commit, f"page {page_id} ({page.url})", patience, TRANSIENT_ERRORS)
         except TRANSIENT_ERRORS as exc:
@@ -186,9 +201,6 @@ def process_staged_page(services: WorkerServices, page_id: int) -> str:
             log.exception("page %s (%s) failed", page_id, page.url)
             mark_failed(services, page_id, page, f"{type(exc).__name__}: {exc}")
             return "failed"
-        finished = through_outages(
-            lambda: staging.finish(page_id, outcome.kind, outcome.article_id, outcome.reason),
-            f"page {page_id}: marking it done", patience)
     if not finished:
         log.info("page %s was finished by another delivery meanwhile", page_id)
     return outcome.kind

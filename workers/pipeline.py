@@ -1,8 +1,8 @@
 """The work done on one fetched page: extract → dedup → store. Plain functions, no Celery.
 
 Two halves: ``prepare_page`` (extract and fingerprint: pure, most of the CPU time, may run in
-another process) and ``PagePipeline.commit`` (candidates, decision, store: one writer at a
-time). ``PagePipeline.process`` does both; distributed mode calls it from a thin Celery task,
+another process) and ``PagePipeline.commit`` (candidates, decision, store: one page of a
+story at a time). ``PagePipeline.process`` does both; distributed mode calls it from a thin Celery task,
 embedded mode calls it in the crawling process or runs ``prepare_page`` in an
 ``ExtractionPool`` and commits the results in the order the pages arrived.
 """
@@ -22,8 +22,10 @@ from extract.extractor import DEFAULT_MAX_TEXT_CHARS
 from extract.text import word_count
 from workers.budget import page_budget
 
-if TYPE_CHECKING:  # only a type here: pool processes import this module and need no SQL
-    from store import Store
+if TYPE_CHECKING:  # only types here: pool processes import this module and need no SQL
+    from sqlalchemy import Connection
+
+    from store import Applied, Store
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +83,24 @@ def prepare_page(page: Page, min_words: int, params: DedupParams,
     return PreparedPage(extracted, fingerprint_lines(lines, params))
 
 
-# Distributed mode passes a Redis lock here so that decide-and-insert is atomic across
-# workers; embedded mode has one writer and needs none.
-DecisionLock = Callable[[], AbstractContextManager[object]]
-# Called, under the decision lock (which it is given, to keep it alive), when the index turns
-# out not to be the one built for the store: rebuilds it (workers/index_repair.py).
-IndexRebuild = Callable[[object], None]
+# Distributed mode passes its story locks here (workers/locks.py): a page's candidates are read,
+# its decision made and its rows written while it holds the locks of everything a near-duplicate
+# of it would share with it, so two copies of one story never decide at once while unrelated
+# pages do. Embedded mode has one writer and needs none.
+DecisionLock = Callable[[PageFacts, Fingerprint], AbstractContextManager[object]]
+# Called, with no story lock held, when the index turns out not to be the one built for the
+# store: rebuilds it, excluding every decision meanwhile (workers/index_repair.py).
+IndexRebuild = Callable[[], object]
+# Called inside the page's store transaction with its outcome (distributed mode marks the
+# staging row done there: the page is done exactly when its rows are committed).
+OnCommit = Callable[["Connection", PageOutcome], None]
+# A decision made against an article that another page changed meanwhile is made again; this
+# many times in a row means something else is wrong (the task's retries take over).
+DECIDE_ATTEMPTS = 5
+
+
+def _unlocked(facts: PageFacts, fp: Fingerprint) -> AbstractContextManager[object]:
+    return nullcontext()
 
 
 class PagePipeline:
@@ -96,7 +110,7 @@ class PagePipeline:
         index: CandidateIndex,
         params: DedupParams,
         min_words: int,
-        decision_lock: DecisionLock = nullcontext,
+        decision_lock: DecisionLock = _unlocked,
         rebuild_index: IndexRebuild | None = None,
         page_time_limit: float = 0.0,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
@@ -123,46 +137,68 @@ class PagePipeline:
         with page_budget(self.page_time_limit):
             return prepare_page(page, self.min_words, self.params, self.max_text_chars)
 
-    def commit(self, page: Page, prepared: PreparedPage, repair_index: bool = False) -> PageOutcome:
+    def commit(self, page: Page, prepared: PreparedPage, repair_index: bool = False,
+               on_commit: OnCommit | None = None) -> PageOutcome:
         """Decide and store a prepared page (the second half of ``process``).
 
-        ``repair_index``: this page may have been committed before by a try that failed
-        after the store's commit, before its index write (a redelivery, a retry). The page
-        then comes back "unchanged" and adds nothing, so the article's current version is
-        put in the index again (adding a key twice changes nothing)."""
+        ``repair_index``: this page may have been committed before by a try whose index write
+        Redis lost. The page then comes back "unchanged" and adds nothing, so the article's
+        current version is put in the index again (adding a key twice changes nothing)."""
         extracted = prepared.extracted
         if isinstance(extracted, Rejection):
-            self.store.record_rejection(page, extracted.reason, extracted.detail)  # and its validators
+            outcome = PageOutcome(page.url, page.source, "rejected",
+                                  reason=f"{extracted.reason}: {extracted.detail}".rstrip(": "))
+            self.store.record_rejection(  # and its validators
+                page, extracted.reason, extracted.detail,
+                before_commit=None if on_commit is None else lambda connection, _: on_commit(connection, outcome))
             log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
-            return PageOutcome(page.url, page.source, "rejected", reason=f"{extracted.reason}: {extracted.detail}".rstrip(": "))
-        document, page_fingerprint = extracted, prepared.fingerprint
-        assert page_fingerprint is not None  # prepare_page fingerprints every document
+            return outcome
+        assert prepared.fingerprint is not None  # prepare_page fingerprints every document
+        from store.store import StaleDecision  # here: pool processes import this module, without SQL
+
+        rebuilt = False
+        for attempt in range(1, DECIDE_ATTEMPTS + 1):
+            try:
+                return self._decide_and_store(page, extracted, prepared.fingerprint, repair_index, on_commit)
+            except StaleDecision as exc:
+                if attempt == DECIDE_ATTEMPTS:
+                    raise
+                log.info("%s: deciding again: %s", page.url, exc)
+            except IndexMissing as exc:
+                if self.rebuild_index is None or rebuilt:
+                    raise
+                log.error("%s: rebuilding it from the store before deciding", exc)
+                self.rebuild_index()
+                rebuilt = True
+        raise AssertionError("unreachable")
+
+    def _decide_and_store(self, page: Page, document: Document, page_fingerprint: Fingerprint,
+                          repair_index: bool, on_commit: OnCommit | None) -> PageOutcome:
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
-        with self.decision_lock() as held:
-            candidates = self.store.candidates_for_url(document.url, document.canonical_url)
-            candidates += self.store.candidates_by_keys(self._query(page_fingerprint, held))
-            decision = decide(facts, page_fingerprint, candidates, self.params)
-            # The page's validators are saved in the same transaction: never before it is stored.
-            applied = self.store.apply(decision, page, document, page_fingerprint)
-            if applied.index_key:
-                self.index.add(applied.index_key, page_fingerprint)
-            elif repair_index and decision.article_id:
-                for candidate in candidates:
-                    if candidate.article_id == decision.article_id and candidate.is_latest:
-                        self.index.add(candidate.key, candidate.fingerprint)
-                        break
-        kind = KIND_BY_DECISION[decision.kind]
+        with self.decision_lock(facts, page_fingerprint):
+            found = self.store.candidates(document.url, document.canonical_url, self.index.query(page_fingerprint))
+            decision = decide(facts, page_fingerprint, found.found, self.params)
+            kind = KIND_BY_DECISION[decision.kind]
+
+            def before_commit(connection: Connection, applied: Applied | None) -> None:
+                # Inside the store's transaction, before its commit: an index write that fails
+                # undoes the page's rows (the page is tried again); one whose rows fail to commit
+                # leaves a key the store does not know, which finds nothing.
+                assert applied is not None
+                if applied.index_key:
+                    self.index.add(applied.index_key, page_fingerprint)
+                elif repair_index and decision.article_id:
+                    for candidate in found.found:
+                        if candidate.article_id == decision.article_id and candidate.is_latest:
+                            self.index.add(candidate.key, candidate.fingerprint)
+                            break
+                if on_commit is not None:
+                    on_commit(connection, PageOutcome(page.url, page.source, kind, applied.article_id,
+                                                      applied.version, decision.reason))
+
+            applied = self.store.apply(
+                decision, page, document, page_fingerprint, before_commit=before_commit,
+                expected_version=found.current_versions.get(decision.article_id) if decision.article_id else None,
+            )
         log.info("%s %s: %s", kind, page.url, decision.reason)
         return PageOutcome(page.url, page.source, kind, applied.article_id, applied.version, decision.reason)
-
-    def _query(self, page_fingerprint: Fingerprint, held: object) -> set[str]:
-        """The index's candidates; an index that is not the store's is rebuilt first (under
-        the decision lock, so no other decision is made against it meanwhile)."""
-        try:
-            return self.index.query(page_fingerprint)
-        except IndexMissing as exc:
-            if self.rebuild_index is None:
-                raise
-            log.error("%s: rebuilding it from the store before deciding", exc)
-            self.rebuild_index(held)
-            return self.index.query(page_fingerprint)

@@ -67,11 +67,10 @@ def sweep_once(app: "NewsdedupCelery") -> int:
 
 
 def rebuild_if_missing(app: "NewsdedupCelery") -> bool:
-    """Rebuild the Redis index under the decision lock if it is not the store's; True if it did."""
+    """Rebuild the Redis index under the whole-index lock if it is not the store's; True if it did."""
     from dedup import RedisIndex
     from store import Store
-    from workers.index_repair import lock_keeper, rebuild
-    from workers.locks import dedup_lock_factory
+    from workers.index_repair import rebuild_exclusively
     from workers.services import dedup_params
 
     settings = app.settings
@@ -83,12 +82,10 @@ def rebuild_if_missing(app: "NewsdedupCelery") -> bool:
                            window_days=settings.lsh_window_days, owner=store.identity())
         if index.is_complete():
             return False
-        with dedup_lock_factory(client, settings.dedup_lock_timeout)() as held:
-            if index.is_complete():   # a worker rebuilt it while we waited for the lock
-                return False
-            log.error("the Redis index is missing (flushed or new Redis): rebuilding it from the store")
-            rebuild(index, store, settings.lsh_window_days, lock_keeper(held))
-            return True
+        log.error("the Redis index is missing (flushed or new Redis): rebuilding it from the store")
+        timeout = settings.dedup_lock_timeout
+        # None: a worker rebuilt it while we waited for the lock
+        return rebuild_exclusively(client, index, store, settings.lsh_window_days, timeout, wait=timeout) is not None
     finally:
         store.close()
         client.close()

@@ -14,6 +14,8 @@ from typing import TypeVar
 import redis
 import sqlalchemy.exc
 
+from store.store import StaleDecision
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -27,13 +29,15 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.InterfaceError,
 )
 
-# For the tasks' retries: outages, and the decision lock held too long by others (LockError).
-# IntegrityError: a uniqueness race the decision lock should prevent; if it ever happens, a
-# second run sees the winner's row and agrees with it.
+# For the tasks' retries: outages, and the story locks held too long by others (LockError).
+# IntegrityError: a uniqueness race the story locks should prevent; if it ever happens, a
+# second run sees the winner's row and agrees with it. StaleDecision: the page's article kept
+# changing under it (PagePipeline.commit decides again a few times first).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     *OUTAGE_ERRORS,
     redis.exceptions.LockError,
     sqlalchemy.exc.IntegrityError,
+    StaleDecision,
 )
 
 # Backoff while a server is away: first tries come quickly (a restart takes a second or
