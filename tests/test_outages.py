@@ -90,6 +90,20 @@ class World:
         return count_store(self.direct_database_url, story_urls(self.layout, self.base_urls))
 
 
+def crawl_env(database_url: str, redis_url: str, base_urls: dict[str, str], tmp_path: Path,
+              basename: str) -> dict[str, str]:
+    """The environment of the crawl and worker processes: this store, this Redis, the sites."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env.update(
+        NEWSDEDUP_DATABASE_URL=database_url, NEWSDEDUP_REDIS_URL=redis_url,
+        NEWSDEDUP_CONFIG=str(write_sources(base_urls, tmp_path / "sources.yaml")),
+        NEWSDEDUP_LSH_BASENAME=basename, NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+        NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "archive"),
+        NEWSDEDUP_AUTOTHROTTLE="0", NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="2", PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
 @pytest.fixture
 def world(tmp_path: Path, redis_url: str, postgres_url: str) -> Iterator[World]:
     pg = FaultRelay("127.0.0.1", 5432)
@@ -98,14 +112,8 @@ def world(tmp_path: Path, redis_url: str, postgres_url: str) -> Iterator[World]:
     layout = slow_sites(tmp_path / "www")
     servers = serve_sites(tmp_path / "www")
     base_urls = {site: server.base_url for site, server in servers.items()}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    env.update(
-        NEWSDEDUP_DATABASE_URL=pg.url_for(postgres_url, 5432),
-        NEWSDEDUP_REDIS_URL=redis_relay.url_for(redis_url, int(redis_port)),
-        NEWSDEDUP_CONFIG=str(write_sources(base_urls, tmp_path / "sources.yaml")),
-        NEWSDEDUP_LSH_BASENAME="outages", NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
-        NEWSDEDUP_AUTOTHROTTLE="0", NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="2", PYTHONUNBUFFERED="1",
-    )
+    env = crawl_env(pg.url_for(postgres_url, 5432), redis_relay.url_for(redis_url, int(redis_port)),
+                    base_urls, tmp_path, "outages")
     cluster = Cluster(env, tmp_path)
     try:
         yield World(env, postgres_url, pg, redis_relay, layout, base_urls, cluster)
@@ -243,13 +251,7 @@ def test_a_redis_restarted_without_its_data_loses_nothing_and_the_index_is_rebui
     layout = slow_sites(tmp_path / "www")
     servers: dict[str, SiteServer] = serve_sites(tmp_path / "www")
     base_urls = {site: server.base_url for site, server in servers.items()}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    env.update(
-        NEWSDEDUP_DATABASE_URL=postgres_url, NEWSDEDUP_REDIS_URL=f"redis://127.0.0.1:{private.port}/0",
-        NEWSDEDUP_CONFIG=str(write_sources(base_urls, tmp_path / "sources.yaml")),
-        NEWSDEDUP_LSH_BASENAME="restart", NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1", NEWSDEDUP_AUTOTHROTTLE="0",
-        NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="2", PYTHONUNBUFFERED="1",
-    )
+    env = crawl_env(postgres_url, f"redis://127.0.0.1:{private.port}/0", base_urls, tmp_path, "restart")
     cluster = Cluster(env, tmp_path)
     dummy = FaultRelay("127.0.0.1", 5432)   # only for the World's helpers; never cut here
     world = World(env, postgres_url, dummy, dummy, layout, base_urls, cluster)
