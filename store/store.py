@@ -117,7 +117,7 @@ def _candidates_query(with_url: bool, with_keys: bool) -> Any:
     (part 2), ordered by part, article and version. Parameters: url, canonical, keys."""
     parts = []
     if with_url:
-        here, canonical_here = aliased(Url), aliased(Url)
+        here = aliased(Url)
         url, canonical = bindparam("url"), bindparam("canonical")
         # The articles found by URL, as a derived table: each part an index look-up, then
         # their versions by primary key (an OR of IN (subquery) would scan the versions).
