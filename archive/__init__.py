@@ -5,6 +5,7 @@ Modules: ``records`` (the WARC records of a fetched response, and reading them b
 order, one record at a location, and foreign WARC files), ``prune`` (retention). Plain I/O:
 nothing here imports Scrapy, SQL or Celery.
 """
+
 from archive.records import ArchivedResponse, FetchedResponse
 from archive.writer import WarcArchiveWriter
 

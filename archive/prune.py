@@ -5,6 +5,7 @@ old. Only this archive's own files (``newsdedup-*.warc.gz``) are touched, never 
 that were imported from elsewhere. The store is told first (``forget``), so versions whose
 page is gone say so instead of pointing at a missing file.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,12 +25,14 @@ SECONDS_PER_DAY = 86_400.0
 class Pruned:
     files: list[str] = field(default_factory=list)
     bytes: int = 0
-    versions: int = 0        # versions whose archived page went with the files
+    versions: int = 0  # versions whose archived page went with the files
 
     def line(self, dry_run: bool = False) -> str:
         verb = "would delete" if dry_run else "deleted"
-        return (f"{verb} {len(self.files)} WARC files ({self.bytes / 1e6:.1f} MB); "
-                f"{self.versions} versions {'would lose' if dry_run else 'lost'} their archived page")
+        return (
+            f"{verb} {len(self.files)} WARC files ({self.bytes / 1e6:.1f} MB); "
+            f"{self.versions} versions {'would lose' if dry_run else 'lost'} their archived page"
+        )
 
 
 def expired_files(directory: Path, older_than_days: float, now: float | None = None) -> list[Path]:
@@ -59,7 +62,7 @@ def prune_archive(
     for path in expired:
         try:
             path.unlink()
-        except FileNotFoundError:   # another prune got there first
+        except FileNotFoundError:  # another prune got there first
             pass
         log.info("pruned %s", path.name)
     return pruned

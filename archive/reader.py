@@ -7,6 +7,7 @@ by streaming past it. warcio, not FastWARC: FastWARC read the same gzipped WARC 
 here, but reading is under 2 % of what a page costs on its way to the store (bench/README.md,
 "archive"), and warcio is the library that writes the archive.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -16,7 +17,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -74,18 +75,24 @@ class ByteCounter:
 
 # --- one record ---
 
-def _response(record: ArcWarcRecord, location: ArchiveLocation, body: bytes, source: str | None
-              ) -> ArchivedResponse:
+
+def _response(
+    record: ArcWarcRecord, location: ArchiveLocation, body: bytes, source: str | None
+) -> ArchivedResponse:
     """``source`` None: the one the record names (our archive); else this one (an import)."""
     warc = record.rec_headers
     target = warc.get_header("WARC-Target-URI") or ""
     return ArchivedResponse(
-        url=warc.get_header(REQUEST_URI) or target, final_url=target,
+        url=warc.get_header(REQUEST_URI) or target,
+        final_url=target,
         status=int(record.http_headers.get_statuscode() or 0),
-        headers=list(record.http_headers.headers), body=body,
+        headers=list(record.http_headers.headers),
+        body=body,
         fetched_at=parse_warc_date(warc.get_header("WARC-Date") or "1970-01-01T00:00:00Z"),
-        source=source if source is not None else warc.get_header(SOURCE) or "", crawl_id=warc.get_header(CRAWL_ID) or "",
-        hints=hints_of(warc.get_header(HINTS)), location=location,
+        source=source if source is not None else warc.get_header(SOURCE) or "",
+        crawl_id=warc.get_header(CRAWL_ID) or "",
+        hints=hints_of(warc.get_header(HINTS)),
+        location=location,
     )
 
 
@@ -103,7 +110,7 @@ def read_body(record: ArcWarcRecord) -> bytes:
     """The HTTP body of ``record``, de-chunked and decompressed as its headers say; raises
     TruncatedRecord when fewer bytes are there than the record declares (warcio's reader
     simply stops at the end of a cut-off file)."""
-    expected = getattr(record.raw_stream, "limit", None)   # warcio's LimitReader: bytes still due
+    expected = getattr(record.raw_stream, "limit", None)  # warcio's LimitReader: bytes still due
     raw = record.raw_stream.read()
     if expected is not None and len(raw) < expected:
         raise TruncatedRecord(f"{len(raw)} of {expected} bytes")
@@ -119,8 +126,8 @@ def _is_html(record: ArcWarcRecord) -> bool:
 def _open(file: str) -> BinaryIO:
     if file.startswith(("http://", "https://")):
         request = urllib.request.Request(file, headers={"User-Agent": USER_AGENT})
-        return urllib.request.urlopen(request, timeout=60)  # noqa: S310 - the operator's URL
-    return open(file, "rb")  # noqa: SIM115 - closed by the caller
+        return urllib.request.urlopen(request, timeout=60)
+    return open(file, "rb")
 
 
 def read_record(file: str, offset: int, directory: Path | None = None) -> ArchivedResponse | None:
@@ -128,8 +135,10 @@ def read_record(file: str, offset: int, directory: Path | None = None) -> Archiv
     http(s) URL, read with a Range request); None when it is no response record. Raises
     FileNotFoundError when the file is gone (pruned, or on another host)."""
     if file.startswith(("http://", "https://")):
-        request = urllib.request.Request(file, headers={"User-Agent": USER_AGENT, "Range": f"bytes={offset}-"})
-        stream: BinaryIO = urllib.request.urlopen(request, timeout=60)  # noqa: S310
+        request = urllib.request.Request(
+            file, headers={"User-Agent": USER_AGENT, "Range": f"bytes={offset}-"}
+        )
+        stream: BinaryIO = urllib.request.urlopen(request, timeout=60)
     else:
         path = Path(file)
         if not path.is_absolute() and directory is not None:
@@ -146,8 +155,14 @@ def read_record(file: str, offset: int, directory: Path | None = None) -> Archiv
 
 # --- foreign WARC files (import-warc) ---
 
-def read_html_responses(file: str, source: str, max_body_bytes: int, counts: ReadCounts,
-                        on_read: Callable[[int], None] | None = None) -> Iterator[ArchivedResponse]:
+
+def read_html_responses(
+    file: str,
+    source: str,
+    max_body_bytes: int,
+    counts: ReadCounts,
+    on_read: Callable[[int], None] | None = None,
+) -> Iterator[ArchivedResponse]:
     """The HTML responses of one WARC file (path or http(s) URL), gzipped or not, in file
     order; everything else is skipped and counted in ``counts`` by reason: records that are
     no response, no HTTP, not HTML, truncated (``WARC-Truncated``, a body cut short, or the
@@ -164,8 +179,12 @@ def read_html_responses(file: str, source: str, max_body_bytes: int, counts: Rea
                 return
             except READ_ERRORS as exc:
                 counts.skip("truncated")
-                log.warning("%s: unreadable after offset %s, rest of the file skipped: %s",
-                            file, getattr(records, "offset", "?"), exc)
+                log.warning(
+                    "%s: unreadable after offset %s, rest of the file skipped: %s",
+                    file,
+                    getattr(records, "offset", "?"),
+                    exc,
+                )
                 return
             reason = _skip_reason(record, max_body_bytes)
             if reason:
@@ -176,9 +195,13 @@ def read_html_responses(file: str, source: str, max_body_bytes: int, counts: Rea
                 offset = records.get_record_offset()
             except READ_ERRORS as exc:
                 counts.skip("truncated")
-                log.warning("%s: the record of %s is cut short: %s", file,
-                            record.rec_headers.get_header("WARC-Target-URI"), exc)
-                continue   # the next record is read by the iterator (or fails, and ends the file)
+                log.warning(
+                    "%s: the record of %s is cut short: %s",
+                    file,
+                    record.rec_headers.get_header("WARC-Target-URI"),
+                    exc,
+                )
+                continue  # the next record is read by the iterator (or fails, and ends the file)
             yield _response(record, ArchiveLocation(label, offset), body, source)
     finally:
         raw.close()
@@ -200,14 +223,15 @@ def _skip_reason(record: ArcWarcRecord, max_body_bytes: int) -> str:
 
 # --- the archive, in fetch order (reprocess) ---
 
+
 def archive_files(directory: Path) -> list[Path]:
     """Our WARC files in ``directory``, oldest first (their names start with their start time)."""
     return sorted(Path(directory).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
 
 
 def file_started(path: Path) -> datetime:
-    stamp = path.name[len(FILE_PREFIX):].split("-", 1)[0]
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=timezone.utc)
+    stamp = path.name[len(FILE_PREFIX) :].split("-", 1)[0]
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
 
 
 @dataclass
@@ -274,8 +298,12 @@ class ArchiveScan:
                 except READ_ERRORS as exc:
                     # A crawl killed mid-record leaves a file cut short: what precedes stands.
                     self.counts.skip("unreadable")
-                    log.warning("%s: unreadable after offset %s, rest of the file skipped: %s",
-                                path.name, getattr(records, "offset", "?"), exc)
+                    log.warning(
+                        "%s: unreadable after offset %s, rest of the file skipped: %s",
+                        path.name,
+                        getattr(records, "offset", "?"),
+                        exc,
+                    )
                     return
                 yield _response(record, ArchiveLocation(path.name, offset), body, None)
 
@@ -286,4 +314,3 @@ class ArchiveScan:
         if self.since is not None:
             return parse_warc_date(headers.get_header("WARC-Date") or "1970-01-01T00:00:00Z") >= self.since
         return True
-

@@ -17,12 +17,13 @@ reader then reads the body back byte for byte.
 A 304 Not Modified answer is a ``revisit`` record with the 1.1 ``server-not-modified``
 profile: its headers only, no body.
 """
+
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from io import BytesIO
 
@@ -48,12 +49,12 @@ ORIGINAL_PREFIX = "X-Archive-Orig-"
 class FetchedResponse:
     """A response as the crawler got it, in plain data (no Scrapy)."""
 
-    url: str                            # the URL discovery listed
-    final_url: str                      # after redirects
+    url: str  # the URL discovery listed
+    final_url: str  # after redirects
     status: int
-    headers: list[tuple[str, str]]      # every header line, in order
+    headers: list[tuple[str, str]]  # every header line, in order
     body: bytes
-    fetched_at: datetime                # aware, UTC
+    fetched_at: datetime  # aware, UTC
     source: str
     crawl_id: str = ""
     hints: dict[str, str] = field(default_factory=dict)
@@ -88,24 +89,23 @@ class ArchivedResponse:
 
 def warc_date(value: datetime) -> str:
     """ISO 8601 UTC with microseconds (WARC/1.1): fetch order survives in the archive."""
-    value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    value = value.astimezone(UTC).replace(tzinfo=None)
     return datetime_to_iso_date(value, use_micros=True)
 
 
 def parse_warc_date(text: str) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _http_headers(status: int, protocol: str, headers: Iterable[tuple[str, str]], body_length: int | None
-                  ) -> StatusAndHeaders:
+def _http_headers(
+    status: int, protocol: str, headers: Iterable[tuple[str, str]], body_length: int | None
+) -> StatusAndHeaders:
     lines: list[tuple[str, str]] = []
     for name, value in headers:
         lower = name.lower()
         if lower in _WIRE_HEADERS:
-            if lower != "content-length" or body_length is None:
-                lines.append((ORIGINAL_PREFIX + name, value))
-            elif value.strip() != str(body_length):
+            if lower != "content-length" or body_length is None or value.strip() != str(body_length):
                 lines.append((ORIGINAL_PREFIX + name, value))
             continue
         lines.append((name, value))
@@ -128,29 +128,43 @@ def _extension_fields(response: FetchedResponse) -> dict[str, str]:
     return fields
 
 
-def response_record(builder: RecordBuilder, response: FetchedResponse, record_id: str,
-                    warcinfo_id: str | None) -> ArcWarcRecord:
-    fields = {"WARC-Record-ID": record_id, "WARC-Date": warc_date(response.fetched_at),
-              **_extension_fields(response)}
+def response_record(
+    builder: RecordBuilder, response: FetchedResponse, record_id: str, warcinfo_id: str | None
+) -> ArcWarcRecord:
+    fields = {
+        "WARC-Record-ID": record_id,
+        "WARC-Date": warc_date(response.fetched_at),
+        **_extension_fields(response),
+    }
     if response.ip_address:
         fields["WARC-IP-Address"] = response.ip_address
     if warcinfo_id:
         fields["WARC-Warcinfo-ID"] = warcinfo_id
     return builder.create_warc_record(
-        response.final_url, "response", payload=BytesIO(response.body), length=len(response.body),
+        response.final_url,
+        "response",
+        payload=BytesIO(response.body),
+        length=len(response.body),
         warc_headers_dict=fields,
         http_headers=_http_headers(response.status, response.protocol, response.headers, len(response.body)),
     )
 
 
-def not_modified_record(builder: RecordBuilder, response: FetchedResponse, record_id: str,
-                        warcinfo_id: str | None) -> ArcWarcRecord:
-    fields = {"WARC-Record-ID": record_id, "WARC-Date": warc_date(response.fetched_at),
-              "WARC-Profile": NOT_MODIFIED_PROFILE, **_extension_fields(response)}
+def not_modified_record(
+    builder: RecordBuilder, response: FetchedResponse, record_id: str, warcinfo_id: str | None
+) -> ArcWarcRecord:
+    fields = {
+        "WARC-Record-ID": record_id,
+        "WARC-Date": warc_date(response.fetched_at),
+        "WARC-Profile": NOT_MODIFIED_PROFILE,
+        **_extension_fields(response),
+    }
     if warcinfo_id:
         fields["WARC-Warcinfo-ID"] = warcinfo_id
     return builder.create_warc_record(
-        response.final_url, "revisit", warc_headers_dict=fields,
+        response.final_url,
+        "revisit",
+        warc_headers_dict=fields,
         http_headers=_http_headers(response.status, response.protocol, response.headers, None),
     )
 

@@ -14,6 +14,7 @@ soon as it is written (readers such as the API see it at once), never fsynced.
 A record that cannot be written (disk full, a record warcio refuses) is logged and counted; its
 page goes on unarchived (``resolve`` returns None) and the crawl goes on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,9 +47,10 @@ FILE_SUFFIX = ".warc.gz"
 # extraction does not get. Without isal (no wheel for the platform), zlib at level 3.
 try:
     from isal import isal_zlib as _deflate
+
     GZIP_LEVEL = 1
 except ImportError:  # pragma: no cover - isal is a dependency; this keeps odd platforms working
-    _deflate = zlib   # type: ignore[assignment]
+    _deflate = zlib  # type: ignore[assignment]
     GZIP_LEVEL = 3
 # Responses waiting for the thread at most; the crawl then waits (backpressure on a slow disk).
 QUEUE_RECORDS = 64
@@ -86,7 +88,7 @@ class _MemberWriter(WARCWriter):
 
 def file_name(started: datetime, serial: int) -> str:
     host = _UNSAFE.sub("_", socket.gethostname()) or "host"
-    stamp = started.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{FILE_PREFIX}{stamp}-{host}-{os.getpid()}-{serial:05d}{FILE_SUFFIX}"
 
 
@@ -107,14 +109,15 @@ class WarcArchiveWriter:
         self.bytes_written = 0
         self.errors = 0
         self.files: list[str] = []
-        self.cpu_seconds = 0.0       # the thread's own CPU time, known once closed
+        self.cpu_seconds = 0.0  # the thread's own CPU time, known once closed
         self._builder = _MemberWriter(gzip_level)
         self._file: BinaryIO | None = None
         self._file_name = ""
         self._warcinfo_id: str | None = None
         # (record builder, response, record id, whether someone will ask for its location)
-        self._queue: queue.Queue[tuple[Callable[..., object], FetchedResponse, str, bool] | None] = \
+        self._queue: queue.Queue[tuple[Callable[..., object], FetchedResponse, str, bool] | None] = (
             queue.Queue(maxsize=QUEUE_RECORDS)
+        )
         # Written locations by record id: one small entry per page of this crawl process.
         self._done: dict[str, ArchiveLocation | None] = {}
         self._condition = threading.Condition()
@@ -132,15 +135,18 @@ class WarcArchiveWriter:
         """Queue a 304 answer (a revisit record); nobody waits for its location."""
         self._queue_record(not_modified_record, response, wanted=False)
 
-    def _queue_record(self, build: Callable[..., object], response: FetchedResponse, wanted: bool
-                      ) -> ArchiveLocation:
+    def _queue_record(
+        self, build: Callable[..., object], response: FetchedResponse, wanted: bool
+    ) -> ArchiveLocation:
         if self._closed:
             raise RuntimeError("the archive writer is closed")
         record_id = new_record_id()
         self._queue.put((build, response, record_id, wanted))
         return ArchiveLocation(file="", offset=-1, record_id=record_id)
 
-    def resolve(self, location: ArchiveLocation | None, timeout: float | None = 60.0) -> ArchiveLocation | None:
+    def resolve(
+        self, location: ArchiveLocation | None, timeout: float | None = 60.0
+    ) -> ArchiveLocation | None:
         """The written location of a pending one (waits for the thread if needed); None when
         the record could not be written or did not come within ``timeout`` seconds."""
         if location is None or location.written:
@@ -165,7 +171,7 @@ class WarcArchiveWriter:
         self._queue.put(None)
         self._thread.join()
 
-    def __enter__(self) -> "WarcArchiveWriter":
+    def __enter__(self) -> WarcArchiveWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -186,17 +192,18 @@ class WarcArchiveWriter:
             self._close_file()
             self.cpu_seconds = time.thread_time()
 
-    def _write(self, build: Callable[..., object], response: FetchedResponse, record_id: str
-               ) -> ArchiveLocation | None:
+    def _write(
+        self, build: Callable[..., object], response: FetchedResponse, record_id: str
+    ) -> ArchiveLocation | None:
         try:
             out = self._current_file(response.fetched_at)
             offset = out.tell()
             record = build(self._builder, response, record_id, self._warcinfo_id)
             self._builder.write_to(out, record)
-        except Exception:  # noqa: BLE001 - one record must not end the archive or the crawl
+        except Exception:
             self.errors += 1
             log.exception("could not archive %s", response.final_url)
-            self._close_file()   # a half-written record: the next one starts a new file
+            self._close_file()  # a half-written record: the next one starts a new file
             return None
         written = out.tell() - offset
         self.records_written += 1
@@ -213,11 +220,15 @@ class WarcArchiveWriter:
         self._file = open(self.directory / name, "xb")  # noqa: SIM115 - kept open across records
         self._file_name = name
         self.files.append(name)
-        info = self._builder.create_warcinfo_record(name, {
-            "software": "newsdedup (warcio)", "format": "WARC File Format 1.1",
-            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-            "hostname": socket.gethostname(),
-        })
+        info = self._builder.create_warcinfo_record(
+            name,
+            {
+                "software": "newsdedup (warcio)",
+                "format": "WARC File Format 1.1",
+                "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                "hostname": socket.gethostname(),
+            },
+        )
         self._warcinfo_id = info.rec_headers.get_header("WARC-Record-ID")
         self._builder.write_to(self._file, info)
         return self._file

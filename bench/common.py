@@ -3,6 +3,7 @@
 Benchmarks read the real pages in ``../shared/data`` beside the checkout (never copied into
 the repository) and write their numbers to ``bench/results/<name>.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,19 +11,24 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # Word tokens, with each CJK/Thai character a token of its own (those scripts use no spaces).
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]|[^\W_]+", re.UNICODE)
+_TOKEN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]|[^\W_]+", re.UNICODE
+)
 
 
 def data_argument_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"shared data folder (default {DEFAULT_DATA})")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help=f"shared data folder (default {DEFAULT_DATA})"
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N pages (0: all)")
     return parser
 
@@ -78,7 +84,10 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         return str(value)
 
     rendered = [[cell(value) for value in row] for row in rows]
-    widths = [max(len(str(header)), *(len(row[i]) for row in rendered)) if rendered else len(header) for i, header in enumerate(headers)]
+    widths = [
+        max(len(str(header)), *(len(row[i]) for row in rendered)) if rendered else len(header)
+        for i, header in enumerate(headers)
+    ]
     print("  ".join(str(header).ljust(width) for header, width in zip(headers, widths)))
     print("  ".join("-" * width for width in widths))
     for row in rendered:

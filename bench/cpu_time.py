@@ -7,6 +7,7 @@ of a core at 0.5 s, and taken off the figures) and keeps
 the last figure seen for every process a classifier names, so a process that exits during
 the measurement (the crawl command's PostgreSQL backend) still counts, up to its last sample.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,11 +46,11 @@ class CpuSampler:
         self.interval = interval
         self._start: dict[int, float] = {}
         self._last: dict[int, tuple[str, float]] = {}
-        self._started = False          # processes first seen after the start count from 0
+        self._started = False  # processes first seen after the start count from 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
         self.available = PROC.joinpath("self", "stat").exists()
-        self.own_seconds = 0.0        # the sampler's own CPU time (it runs in the caller's process)
+        self.own_seconds = 0.0  # the sampler's own CPU time (it runs in the caller's process)
 
     def _sample(self) -> None:
         for entry in PROC.iterdir():
@@ -71,9 +72,9 @@ class CpuSampler:
             self._sample()
         self.own_seconds = time.thread_time()
 
-    def __enter__(self) -> "CpuSampler":
+    def __enter__(self) -> CpuSampler:
         if self.available:
-            self._sample()            # processes alive now count from here, not from their start
+            self._sample()  # processes alive now count from here, not from their start
             self._started = True
             self._thread.start()
         return self

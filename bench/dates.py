@@ -8,6 +8,7 @@ gold day (our datetime's own calendar day, in the zone the page gave). Also chec
 Document has a ``modified_at`` earlier than its ``published_at``. newspaper4k runs when installed
 (``pip install -e '.[bench]'``), else it is skipped with a note.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -38,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             path = folder / "pages" / record["file"]
         raw = path.read_bytes()
-        pages.append((url, record["date"], decode_file(gzip.decompress(raw) if path.suffix == ".gz" else raw)))
+        pages.append(
+            (url, record["date"], decode_file(gzip.decompress(raw) if path.suffix == ".gz" else raw))
+        )
 
     ours_days: list[str | None] = []
     order_violations = 0
@@ -87,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     def summary(days: list[str | None]) -> dict[str, Any]:
         right = sum(day == gold_day for day, (_, gold_day, _) in zip(days, pages))
         found = sum(day is not None for day in days)
-        return {"accuracy": right / len(pages), "coverage": found / len(pages), "precision": right / found if found else None}
+        return {
+            "accuracy": right / len(pages),
+            "coverage": found / len(pages),
+            "precision": right / found if found else None,
+        }
 
     reports = {"ours": summary(ours_days), "htmldate extensive": summary(htmldate_days)}
     speeds = {"ours": ours_speed, "htmldate extensive": htmldate_speed}
@@ -97,12 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dates-mediacloud: {len(pages)} pages\n")
     print_table(
         ["system", "day accuracy", "coverage", "precision", "pages/s"],
-        [[name, report["accuracy"], report["coverage"], report["precision"], speeds[name]] for name, report in reports.items()],
+        [
+            [name, report["accuracy"], report["coverage"], report["precision"], speeds[name]]
+            for name, report in reports.items()
+        ],
     )
     print(f"\nmodified_at earlier than published_at: {order_violations} documents")
     write_results(
         "dates",
-        {"dataset": "dates-mediacloud", "pages": len(pages), "scores": reports, "pages_per_second": speeds, "modified_before_published": order_violations},
+        {
+            "dataset": "dates-mediacloud",
+            "pages": len(pages),
+            "scores": reports,
+            "pages_per_second": speeds,
+            "modified_before_published": order_violations,
+        },
     )
     return 0
 

@@ -31,6 +31,7 @@ shingle_size × num_perm × lsh_threshold with a coarse threshold grid; stage 2 
 thresholds finely for the best stage-1 setting. The goal: no merge of different documents
 with ≥ 98 % of revisions and copies linked to the right article.
 """
+
 from __future__ import annotations
 
 import functools
@@ -67,7 +68,7 @@ STRICT = {"update": ("version",), "alternate": ("duplicate",)}
 
 @dataclass(frozen=True)
 class Pair:
-    family: str        # what kind of case, for the per-family table
+    family: str  # what kind of case, for the per-family table
     page: str
     stored: str
     same_source: bool
@@ -77,6 +78,7 @@ class Pair:
 
 
 # --- building the pairs ---------------------------------------------------------------------
+
 
 def wiki_pairs(folder: Path, titles_wanted: int, rng: random.Random) -> list[Pair]:
     titles = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -89,24 +91,38 @@ def wiki_pairs(folder: Path, titles_wanted: int, rng: random.Random) -> list[Pai
     pairs: list[Pair] = []
     for title in chosen:
         texts = revisions(title)
-        for older, newer in zip(texts, texts[1:]):
+        for older, newer in itertools.pairwise(texts):
             if " ".join(older.split()) == " ".join(newer.split()):
                 continue
             if reference_containment(older, newer) < REWRITE_BELOW:
                 # Blanked, vandalized or rewritten: nothing textual links the two; not scored.
-                pairs.append(Pair(f"wiki rewrite (keeps < {REWRITE_BELOW:.0%}, not scored)", newer, older, True, "skip"))
+                pairs.append(
+                    Pair(
+                        f"wiki rewrite (keeps < {REWRITE_BELOW:.0%}, not scored)", newer, older, True, "skip"
+                    )
+                )
             else:
                 pairs.append(Pair("wiki revision", newer, older, True, "version"))
         # Neighbours in the alphabet often share a template ("Demographics of ...").
         neighbour = titles[(titles.index(title) + 1) % len(titles)]
-        for family, other in (("wiki different (neighbour)", revisions(neighbour)[-1]),
-                              ("wiki different (random)", revisions(rng.choice(titles))[0])):
+        for family, other in (
+            ("wiki different (neighbour)", revisions(neighbour)[-1]),
+            ("wiki different (random)", revisions(rng.choice(titles))[0]),
+        ):
             if other in texts:
                 continue
             if reference_containment(texts[-1], other) >= FORK_FROM:
                 # Two articles of which one holds most of the other (a content fork, e.g.
                 # "Hopwood Award" / "Hopwood Program"): a copy, whatever the titles say.
-                pairs.append(Pair(f"wiki content fork (≥ {FORK_FROM:.0%} shared, not scored)", texts[-1], other, True, "skip"))
+                pairs.append(
+                    Pair(
+                        f"wiki content fork (≥ {FORK_FROM:.0%} shared, not scored)",
+                        texts[-1],
+                        other,
+                        True,
+                        "skip",
+                    )
+                )
             else:
                 pairs.append(Pair(family, texts[-1], other, True, "new"))
     return pairs
@@ -114,9 +130,10 @@ def wiki_pairs(folder: Path, titles_wanted: int, rng: random.Random) -> list[Pai
 
 def reference_containment(a: str, b: str, n: int = 5) -> float:
     """Independent yardstick (not dedup's code): the larger exact word 5-gram containment."""
+
     def grams(text: str) -> set[tuple[str, ...]]:
         words = tokens(text)
-        return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+        return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
 
     ga, gb = grams(a), grams(b)
     common = len(ga & gb)
@@ -147,7 +164,9 @@ BOILERPLATE = [
 ]
 
 
-def fundus_pairs(by_country: dict[str, list[list[str]]], articles_wanted: int, rng: random.Random) -> list[Pair]:
+def fundus_pairs(
+    by_country: dict[str, list[list[str]]], articles_wanted: int, rng: random.Random
+) -> list[Pair]:
     every = [(country, article) for country, articles in by_country.items() for article in articles]
     chosen = rng.sample(every, min(articles_wanted, len(every)))
     # The hard cases draw from a generator of their own: the other families keep their pairs.
@@ -156,14 +175,14 @@ def fundus_pairs(by_country: dict[str, list[list[str]]], articles_wanted: int, r
     pairs: list[Pair] = []
     for country, paras in chosen:
         full = join(paras)
-        brief = join(paras[:3])   # title + first two paragraphs
+        brief = join(paras[:3])  # title + first two paragraphs
         swap = rng.randrange(1, len(paras) - 1)
-        reordered = paras[:swap] + [paras[swap + 1], paras[swap]] + paras[swap + 2:]
+        reordered = paras[:swap] + [paras[swap + 1], paras[swap]] + paras[swap + 2 :]
         copies = {
             "copy: byline added": join(["By Jane Doe, staff writer"] + paras),
             "copy: last paragraph dropped": join(paras[:-1]),
             "copy: note appended": full + "\nThis article first appeared on the original publisher's site "
-                                          "and is republished with permission.",
+            "and is republished with permission.",
             "copy: paragraphs swapped": join(reordered),
             "copy: boilerplate leaking": join(paras + BOILERPLATE),
         }
@@ -173,18 +192,31 @@ def fundus_pairs(by_country: dict[str, list[list[str]]], articles_wanted: int, r
             pairs.append(Pair(family, copy, full, False, "duplicate"))
         pairs.append(Pair("brief grown into full article", full, brief, True, "version"))
 
-        others = [a for c, a in every if a is not paras and c == country] or [a for _, a in every if a is not paras]
+        others = [a for c, a in every if a is not paras and c == country] or [
+            a for _, a in every if a is not paras
+        ]
         other = rng.choice(others)
         pairs.append(Pair("news different (same country)", full, join(other), True, "new"))
         pairs.append(Pair("briefs of different articles", brief, join(other[:3]), True, "new"))
         pairs.append(Pair("brief vs other full article", brief, join(other), True, "new"))
         quote = max(other[1:], key=len)
-        with_quote = paras[: len(paras) // 2] + [quote] + paras[len(paras) // 2:]
+        with_quote = paras[: len(paras) // 2] + [quote] + paras[len(paras) // 2 :]
         for same_source in (True, False):
-            pairs.append(Pair("sharing a quoted paragraph", join(with_quote), join(other), same_source, "new"))
-        pairs.append(Pair("sharing site boilerplate", join(paras[:3] + BOILERPLATE[3:]),
-                          join(other[:3] + BOILERPLATE[3:]), True, "new"))
-        third = hard.choice([a for a in others if a is not other] or [a for _, a in every if a not in (paras, other)])
+            pairs.append(
+                Pair("sharing a quoted paragraph", join(with_quote), join(other), same_source, "new")
+            )
+        pairs.append(
+            Pair(
+                "sharing site boilerplate",
+                join(paras[:3] + BOILERPLATE[3:]),
+                join(other[:3] + BOILERPLATE[3:]),
+                True,
+                "new",
+            )
+        )
+        third = hard.choice(
+            [a for a in others if a is not other] or [a for _, a in every if a not in (paras, other)]
+        )
         pairs += hard_case_pairs(paras, other, third, hard)
     return pairs
 
@@ -194,8 +226,10 @@ PRINT_LINES = ["Print this article", "Back to the story", "Photo: staff photogra
 # Newsletter prompts written for this benchmark, as they leak into the text of pages with no
 # article (a live dashboard that renders in the browser).
 PROMPTS = [
-    ["Get the Valley Courier morning briefing: the day's top stories in your inbox before 7 a.m. every weekday.",
-     "Sign up now"],
+    [
+        "Get the Valley Courier morning briefing: the day's top stories in your inbox before 7 a.m. every weekday.",
+        "Sign up now",
+    ],
     ["Sign up for the Valley Courier newsletter and never miss a story from your neighbourhood again."],
     ["Subscribe to our evening bulletin for the headlines, the weather and the traffic, free every weekday."],
     ["Never miss a story: get our weekend digest delivered to your inbox every Saturday. Subscribe"],
@@ -225,31 +259,54 @@ def hard_case_pairs(paras: list[str], other: list[str], third: list[str], rng: r
         i = rng.choice(with_figure)
         changed = list(grown)
         changed[i] = _DIGITS.sub(lambda m: str(int(m.group()) + 1), changed[i], count=1)
-        pairs.append(Pair("update at a new URL: paragraph added, figure changed", join(changed), full, True, "update"))
+        pairs.append(
+            Pair("update at a new URL: paragraph added, figure changed", join(changed), full, True, "update")
+        )
     # The same text, or less of it, at another URL of the same site.
     pairs.append(Pair("alternate: print page", join(paras + PRINT_LINES), full, True, "alternate"))
     if len(paras) >= 6:
-        pairs.append(Pair("alternate: old version (first half)", join(paras[: len(paras) // 2 + 1]), full, True, "alternate"))
+        pairs.append(
+            Pair(
+                "alternate: old version (first half)",
+                join(paras[: len(paras) // 2 + 1]),
+                full,
+                True,
+                "alternate",
+            )
+        )
     # Two short briefs opening with the same lead (the article's first body paragraph), then
     # each telling something else.
     lead = paras[1]
     tails = [max(other[1:], key=len), max(third[1:], key=len)]
-    for shape, (mine, theirs) in (("short tails", [first_sentence(t) for t in tails]), ("one-paragraph tails", tails)):
+    for shape, (mine, theirs) in (
+        ("short tails", [first_sentence(t) for t in tails]),
+        ("one-paragraph tails", tails),
+    ):
         for same_source in (True, False):
             where = "one source" if same_source else "two sources"
-            pairs.append(Pair(f"briefs sharing a lead, {shape} ({where})", join([lead, mine]), join([lead, theirs]),
-                              same_source, "new"))
+            pairs.append(
+                Pair(
+                    f"briefs sharing a lead, {shape} ({where})",
+                    join([lead, mine]),
+                    join([lead, theirs]),
+                    same_source,
+                    "new",
+                )
+            )
     # Pages with no article: a real headline, a loading line and the site's newsletter prompt.
     prompt = PROMPTS[rng.randrange(len(PROMPTS))]
     # Their own text: a real headline cut to its first ten words (the dashboard's heading) and
     # the loading line, fewer words than an article's minimum; the rest is boilerplate.
-    padded = [[" ".join(headline.split()[:10]), "Loading the live dashboard..."] + prompt + [BOILERPLATE[4]]
-              for headline in (paras[0], other[0])]
+    padded = [
+        [" ".join(headline.split()[:10]), "Loading the live dashboard..."] + prompt + [BOILERPLATE[4]]
+        for headline in (paras[0], other[0])
+    ]
     pairs.append(Pair("boilerplate-padded non-article", join(padded[0]), join(padded[1]), True, "rejected"))
     return pairs
 
 
 # --- measuring ------------------------------------------------------------------------------
+
 
 def fingerprints(texts: list[str], params: DedupParams) -> dict[str, Fingerprint]:
     return {text: fingerprint(text, params) for text in dict.fromkeys(texts)}
@@ -264,22 +321,30 @@ def retrieved(pairs: list[Pair], fps: dict[str, Fingerprint], params: DedupParam
     return [keys[p.stored] in index.query(fps[p.page]) for p in pairs]
 
 
-def decisions(pairs: list[Pair], fps: dict[str, Fingerprint], found: list[bool], params: DedupParams) -> list[str]:
+def decisions(
+    pairs: list[Pair], fps: dict[str, Fingerprint], found: list[bool], params: DedupParams
+) -> list[str]:
     kinds = []
     for pair, hit in zip(pairs, found):
         if rejected(pair.page):
             kinds.append("rejected")
             continue
         candidate = Candidate(
-            article_id="stored", version=1, source="origin" if pair.same_source else "elsewhere",
-            url="https://origin.example/a", fingerprint=fps[pair.stored], is_latest=True,
+            article_id="stored",
+            version=1,
+            source="origin" if pair.same_source else "elsewhere",
+            url="https://origin.example/a",
+            fingerprint=fps[pair.stored],
+            is_latest=True,
         )
-        page = PageFacts(url="https://page.example/b", canonical_url="https://page.example/b", source="origin")
+        page = PageFacts(
+            url="https://page.example/b", canonical_url="https://page.example/b", source="origin"
+        )
         kinds.append(decide(page, fps[pair.page], [candidate] if hit else [], params).kind)
     return kinds
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rejected(text: str) -> bool:
     """Whether the pipeline refuses the text as no article (too few words of its own)."""
     return content_words(text) < MIN_WORDS
@@ -322,7 +387,8 @@ def score(pairs: list[Pair], kinds: list[str]) -> dict[str, Any]:
         result[kind] = {
             "precision": (sum(right(p, kind) for p in decided) / len(decided)) if decided else None,
             "recall": (sum(right(p, k) for p, k in expected) / len(expected)) if expected else None,
-            "decided": len(decided), "expected": len(expected),
+            "decided": len(decided),
+            "expected": len(expected),
         }
     return result
 
@@ -334,7 +400,13 @@ def meets_goal(s: dict[str, Any]) -> bool:
 def rank(s: dict[str, Any], params: DedupParams) -> tuple[float, ...]:
     # Goal first, then recall, then right kinds, then the settings farthest from the edges.
     kinds = (s["duplicate"]["recall"] or 0) + (s["version"]["recall"] or 0)
-    return (meets_goal(s), -s["merges"], round(s["linked_recall"], 3), round(kinds, 3), params.num_perm == 128)
+    return (
+        meets_goal(s),
+        -s["merges"],
+        round(s["linked_recall"], 3),
+        round(kinds, 3),
+        params.num_perm == 128,
+    )
 
 
 def threshold_grid(fine: bool) -> list[dict[str, float]]:
@@ -368,11 +440,15 @@ def main(argv: list[str] | None = None) -> int:
     pairs = wiki_pairs(wiki / "version_documents", 40 if args.quick else 80, rng)
     pairs += fundus_pairs(fundus_articles(news), 40 if args.quick else 80, rng)
     texts = [p.page for p in pairs] + [p.stored for p in pairs]
-    print(f"{len(pairs)} pairs, {time.perf_counter() - started:.0f} s to build: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(p.expected for p in pairs).items())))
+    print(
+        f"{len(pairs)} pairs, {time.perf_counter() - started:.0f} s to build: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(Counter(p.expected for p in pairs).items()))
+    )
 
     base = DedupParams()
-    shapes = [(3, 128), (4, 128), (5, 128)] if args.quick else [
-        (k, n) for k in (3, 4, 5) for n in (64, 128, 256)]
+    shapes = (
+        [(3, 128), (4, 128), (5, 128)] if args.quick else [(k, n) for k in (3, 4, 5) for n in (64, 128, 256)]
+    )
     lsh_thresholds = (0.2, 0.3, 0.5)
     stage1: list[dict[str, Any]] = []
     cache: dict[tuple[int, int], dict[str, Fingerprint]] = {}
@@ -384,16 +460,43 @@ def main(argv: list[str] | None = None) -> int:
             for thresholds in threshold_grid(fine=False):
                 params = replace(shape, lsh_threshold=lsh_threshold, **thresholds)
                 s = score(pairs, decisions(pairs, fps, found, params))
-                s["index_recall"] = sum(f for p, f in zip(pairs, found) if p.expected in LINKED) / s["positives"]
+                s["index_recall"] = (
+                    sum(f for p, f in zip(pairs, found) if p.expected in LINKED) / s["positives"]
+                )
                 stage1.append({"params": asdict(params), "score": s})
     best1 = max(stage1, key=lambda r: rank(r["score"], DedupParams(**r["params"])))
     print_table(
-        ["k", "perm", "lsh", "ver_j", "ver_c", "index rec", "linked rec", "merges", "dup P", "dup R", "ver P", "ver R"],
-        [[r["params"]["shingle_size"], r["params"]["num_perm"], r["params"]["lsh_threshold"],
-          r["params"]["version_jaccard"], r["params"]["version_containment"], r["score"]["index_recall"],
-          r["score"]["linked_recall"], r["score"]["merges"], r["score"]["duplicate"]["precision"],
-          r["score"]["duplicate"]["recall"], r["score"]["version"]["precision"], r["score"]["version"]["recall"]]
-         for r in stage1],
+        [
+            "k",
+            "perm",
+            "lsh",
+            "ver_j",
+            "ver_c",
+            "index rec",
+            "linked rec",
+            "merges",
+            "dup P",
+            "dup R",
+            "ver P",
+            "ver R",
+        ],
+        [
+            [
+                r["params"]["shingle_size"],
+                r["params"]["num_perm"],
+                r["params"]["lsh_threshold"],
+                r["params"]["version_jaccard"],
+                r["params"]["version_containment"],
+                r["score"]["index_recall"],
+                r["score"]["linked_recall"],
+                r["score"]["merges"],
+                r["score"]["duplicate"]["precision"],
+                r["score"]["duplicate"]["recall"],
+                r["score"]["version"]["precision"],
+                r["score"]["version"]["recall"],
+            ]
+            for r in stage1
+        ],
     )
 
     shape = DedupParams(**best1["params"])
@@ -404,57 +507,107 @@ def main(argv: list[str] | None = None) -> int:
         params = replace(shape, **thresholds)
         kinds = decisions(pairs, fps, found, params)
         stage2.append((params, score(pairs, kinds), kinds))
-    chosen, chosen_score, chosen_kinds = max(stage2, key=lambda r: rank(r[1], r[0]))
+    chosen, chosen_score, _chosen_kinds = max(stage2, key=lambda r: rank(r[1], r[0]))
     passing = [(p, s) for p, s, _ in stage2 if meets_goal(s)]
 
-    print(f"\nstage 2: {len(stage2)} threshold settings, {len(passing)} meet the goal "
-          f"(0 merges, linked recall ≥ {RECALL_GOAL:.0%})")
+    print(
+        f"\nstage 2: {len(stage2)} threshold settings, {len(passing)} meet the goal "
+        f"(0 merges, linked recall ≥ {RECALL_GOAL:.0%})"
+    )
     # The defaults the service runs with (Settings), whatever the sweep ranks first: the
     # per-family table is theirs.
     defaults = DedupParams()
     default_fps = cache[(defaults.shingle_size, defaults.num_perm)]
     default_kinds = decisions(pairs, default_fps, retrieved(pairs, default_fps, defaults), defaults)
     default_score = score(pairs, default_kinds)
-    print("\nchosen:", {k: v for k, v in asdict(chosen).items()})
-    print(f"linked recall {chosen_score['linked_recall']:.3f}, merges {chosen_score['merges']} "
-          f"of {chosen_score['negatives']} different pairs")
+    print("\nchosen:", dict(asdict(chosen).items()))
+    print(
+        f"linked recall {chosen_score['linked_recall']:.3f}, merges {chosen_score['merges']} "
+        f"of {chosen_score['negatives']} different pairs"
+    )
     print(f"\ndefaults: {asdict(defaults)}")
     families = sorted({p.family for p in pairs})
     family_rows = []
     for family in families:
         kinds = Counter(k for p, k in zip(pairs, default_kinds) if p.family == family)
         expected = next(p.expected for p in pairs if p.family == family)
-        family_rows.append([family, expected, sum(kinds.values()), kinds["duplicate"], kinds["version"], kinds["new"],
-                            kinds["rejected"]])
+        family_rows.append(
+            [
+                family,
+                expected,
+                sum(kinds.values()),
+                kinds["duplicate"],
+                kinds["version"],
+                kinds["new"],
+                kinds["rejected"],
+            ]
+        )
     print_table(["family", "expected", "pairs", "duplicate", "version", "new", "rejected"], family_rows)
-    print_table(["decision", "precision", "recall", "decided", "expected"],
-                [[k, default_score[k]["precision"], default_score[k]["recall"], default_score[k]["decided"],
-                  default_score[k]["expected"]] for k in ("duplicate", "version", "new")])
-    print(f"linked recall {default_score['linked_recall']:.3f}, merges {default_score['merges']} "
-          f"of {default_score['negatives']} different pairs, goal {'met' if meets_goal(default_score) else 'MISSED'}")
+    print_table(
+        ["decision", "precision", "recall", "decided", "expected"],
+        [
+            [
+                k,
+                default_score[k]["precision"],
+                default_score[k]["recall"],
+                default_score[k]["decided"],
+                default_score[k]["expected"],
+            ]
+            for k in ("duplicate", "version", "new")
+        ],
+    )
+    print(
+        f"linked recall {default_score['linked_recall']:.3f}, merges {default_score['merges']} "
+        f"of {default_score['negatives']} different pairs, goal {'met' if meets_goal(default_score) else 'MISSED'}"
+    )
     plain = sum(word_count(p.page) >= MIN_WORDS for p in pairs if p.expected == "rejected")
-    plain_refused = sum(word_count(p.page) < MIN_WORDS for p in pairs if p.expected not in ("rejected", "skip"))
-    print(f"non-articles padded with boilerplate: {default_score['non_articles_stored']} of "
-          f"{default_score['non_articles']} stored (extraction's plain word count alone: {plain} stored); "
-          f"articles refused as too short: {default_score['articles_rejected']} (plain word count: {plain_refused})")
-    ranges = {
-        key: [min(getattr(p, key) for p, _ in passing), max(getattr(p, key) for p, _ in passing)]
-        for key in ("duplicate_jaccard", "duplicate_containment", "version_jaccard", "version_containment")
-    } if passing else {}
+    plain_refused = sum(
+        word_count(p.page) < MIN_WORDS for p in pairs if p.expected not in ("rejected", "skip")
+    )
+    print(
+        f"non-articles padded with boilerplate: {default_score['non_articles_stored']} of "
+        f"{default_score['non_articles']} stored (extraction's plain word count alone: {plain} stored); "
+        f"articles refused as too short: {default_score['articles_rejected']} (plain word count: {plain_refused})"
+    )
+    ranges = (
+        {
+            key: [min(getattr(p, key) for p, _ in passing), max(getattr(p, key) for p, _ in passing)]
+            for key in (
+                "duplicate_jaccard",
+                "duplicate_containment",
+                "version_jaccard",
+                "version_containment",
+            )
+        }
+        if passing
+        else {}
+    )
     if ranges:
         print("threshold ranges meeting the goal:", ranges)
     elapsed = time.perf_counter() - started
     print(f"{elapsed:.0f} s")
-    write_results("dedup_calibration", {
-        "quick": args.quick, "seed": SEED, "pairs": len(pairs), "seconds": round(elapsed, 1),
-        "goal": {"merges": 0, "linked_recall_at_least": RECALL_GOAL},
-        "chosen": asdict(chosen), "chosen_score": chosen_score,
-        "defaults": asdict(defaults), "defaults_score": default_score,
-        "non_articles_stored_by_plain_word_count": plain, "articles_refused_by_plain_word_count": plain_refused,
-        "families": [dict(zip(["family", "expected", "pairs", "duplicate", "version", "new", "rejected"], r))
-                     for r in family_rows],
-        "passing_ranges": ranges, "stage1": stage1,
-    })
+    write_results(
+        "dedup_calibration",
+        {
+            "quick": args.quick,
+            "seed": SEED,
+            "pairs": len(pairs),
+            "seconds": round(elapsed, 1),
+            "goal": {"merges": 0, "linked_recall_at_least": RECALL_GOAL},
+            "chosen": asdict(chosen),
+            "chosen_score": chosen_score,
+            "defaults": asdict(defaults),
+            "defaults_score": default_score,
+            "non_articles_stored_by_plain_word_count": plain,
+            "articles_refused_by_plain_word_count": plain_refused,
+            "families": [
+                dict(zip(["family", "expected", "pairs", "duplicate", "version", "new", "rejected"], r))
+                for r in family_rows
+            ],
+            "passing_ranges": ranges,
+            "stage1": stage1,
+        },
+    )
     return 0
 
 

@@ -20,6 +20,7 @@ title, authors, publish_date) and goose3 (``Goose().extract(raw_html=...)``: cle
 title, authors, publish date). ``--settings`` also scores trafilatura option sets on text alone
 (how ``extract.extractor.TRAFILATURA_OPTIONS`` was chosen).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -28,11 +29,13 @@ import re
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import trafilatura
+from trafilatura.utils import load_html
 
 from bench.common import (
     data_argument_parser,
@@ -43,8 +46,6 @@ from bench.common import (
     squash_space,
     write_results,
 )
-from trafilatura.utils import load_html
-
 from extract import Document, extract_document
 from extract import metadata as meta
 from extract.structured import read_structured_data
@@ -102,7 +103,9 @@ def load_cases(folder: Path, limit: int) -> list[Case]:
             if (match := _PAGE_NAME.match(page.name)) and match.group("publisher") == publisher
         )
         if len(pages) != len(records):
-            print(f"skipping {gold_path}: {len(pages)} pages for {len(records)} gold records", file=sys.stderr)
+            print(
+                f"skipping {gold_path}: {len(pages)} pages for {len(records)} gold records", file=sys.stderr
+            )
             continue
         for page, record in zip(pages, records):
             raw = gzip.decompress(page.read_bytes())
@@ -130,7 +133,9 @@ def predict_ours(case: Case) -> Prediction:
 def predict_trafilatura(case: Case) -> Prediction:
     text = trafilatura.extract(case.html, url=case.url) or ""
     metadata = trafilatura.extract_metadata(case.html, default_url=case.url)
-    authors = [name.strip() for name in (metadata.author or "").split(";") if name.strip()] if metadata else []
+    authors = (
+        [name.strip() for name in (metadata.author or "").split(";") if name.strip()] if metadata else []
+    )
     return Prediction(
         text=text,
         title=metadata.title if metadata else None,
@@ -165,7 +170,12 @@ def predict_goose3(case: Case) -> Prediction:
     article = _GOOSE.extract(url=case.url, raw_html=case.html)
     published = article.publish_datetime_utc
     day = published.date().isoformat() if published else (article.publish_date or "")[:10] or None
-    return Prediction(text=article.cleaned_text or "", title=article.title or None, authors=_names(article.authors), published_day=day)
+    return Prediction(
+        text=article.cleaned_text or "",
+        title=article.title or None,
+        authors=_names(article.authors),
+        published_day=day,
+    )
 
 
 def _names(value: Any) -> list[str]:
@@ -228,7 +238,9 @@ def score(cases: list[Case], predictions: list[Prediction], languages: list[str]
     return report
 
 
-def run_system(name: str, predict: Callable[[Case], Prediction], cases: list[Case]) -> tuple[list[Prediction], float]:
+def run_system(
+    name: str, predict: Callable[[Case], Prediction], cases: list[Case]
+) -> tuple[list[Prediction], float]:
     started = time.perf_counter()
     predictions = []
     for case in cases:
@@ -282,8 +294,14 @@ def title_sources(cases: list[Case]) -> dict[str, Any]:
     Where the JSON-LD headline and og:title disagree, both are the publisher's own headline
     and the gold (Fundus's per-publisher parsers) follows one or the other by publisher."""
     matches: dict[str, int] = defaultdict(int)
-    split = {"pages": 0, "gold is headline": 0, "gold is og:title": 0, "neither": 0,
-             "h1 agrees with og:title": 0, "of which gold is og:title": 0}
+    split = {
+        "pages": 0,
+        "gold is headline": 0,
+        "gold is og:title": 0,
+        "neither": 0,
+        "h1 agrees with og:title": 0,
+        "of which gold is og:title": 0,
+    }
     for case in cases:
         gold = squash_space(case.gold.get("title"))
         candidates = _title_candidates(case)
@@ -291,7 +309,9 @@ def title_sources(cases: list[Case]) -> dict[str, Any]:
         for source in hits:
             matches[source] += 1
         matches["any of them"] += bool(hits)
-        headline, og, h1 = (meta.squash(candidates.get(source, "")) for source in ("json-ld headline", "og:title", "<h1>"))
+        headline, og, h1 = (
+            meta.squash(candidates.get(source, "")) for source in ("json-ld headline", "og:title", "<h1>")
+        )
         if headline and og and headline != og:
             split["pages"] += 1
             split["gold is headline"] += "json-ld headline" in hits
@@ -311,7 +331,9 @@ def title_sources(cases: list[Case]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip newspaper4k and goose3")
-    parser.add_argument("--settings", action="store_true", help="also compare trafilatura option sets on text F1")
+    parser.add_argument(
+        "--settings", action="store_true", help="also compare trafilatura option sets on text F1"
+    )
     args = parser.parse_args(argv)
     folder = require_dataset(args.data, "news-pages-fundus")
     if folder is None:
@@ -324,16 +346,30 @@ def main(argv: list[str] | None = None) -> int:
     speeds = {"ours": ours_speed, "trafilatura": baseline_speed}
     for name, (module, predict) in PEERS.items():
         if not args.peers or not installed(module):
-            print(f"{name}: not installed, skipped (pip install -e '.[bench]')" if args.peers else f"{name}: skipped (--no-peers)")
+            print(
+                f"{name}: not installed, skipped (pip install -e '.[bench]')"
+                if args.peers
+                else f"{name}: skipped (--no-peers)"
+            )
             continue
         predictions, speeds[name] = run_system(name, predict, cases)
         reports[name] = score(cases, predictions, languages)
 
-    metrics = ["text_f1", "title_exact", "author_precision", "author_recall", "published_day", "published_coverage"]
+    metrics = [
+        "text_f1",
+        "title_exact",
+        "author_precision",
+        "author_recall",
+        "published_day",
+        "published_coverage",
+    ]
     print(f"news-pages-fundus: {len(cases)} pages\n")
     print_table(
         ["system", *metrics, "pages/s"],
-        [[system, *(reports[system]["all"][metric] for metric in metrics), speeds[system]] for system in reports],
+        [
+            [system, *(reports[system]["all"][metric] for metric in metrics), speeds[system]]
+            for system in reports
+        ],
     )
     print("\nper language (pages >= 5): text F1 / title exact, ours vs trafilatura")
     rows = []
@@ -341,10 +377,28 @@ def main(argv: list[str] | None = None) -> int:
         if language == "all" or reports["ours"][language]["pages"] < 5:
             continue
         ours_row, base_row = reports["ours"][language], reports["trafilatura"][language]
-        rows.append([language, ours_row["pages"], ours_row["text_f1"], base_row["text_f1"], ours_row["title_exact"], base_row["title_exact"], ours_row["published_day"], base_row["published_day"]])
-    print_table(["lang", "pages", "F1 ours", "F1 traf", "title ours", "title traf", "day ours", "day traf"], rows)
+        rows.append(
+            [
+                language,
+                ours_row["pages"],
+                ours_row["text_f1"],
+                base_row["text_f1"],
+                ours_row["title_exact"],
+                base_row["title_exact"],
+                ours_row["published_day"],
+                base_row["published_day"],
+            ]
+        )
+    print_table(
+        ["lang", "pages", "F1 ours", "F1 traf", "title ours", "title traf", "day ours", "day traf"], rows
+    )
 
-    payload: dict[str, Any] = {"dataset": "news-pages-fundus", "pages": len(cases), "pages_per_second": speeds, "scores": reports}
+    payload: dict[str, Any] = {
+        "dataset": "news-pages-fundus",
+        "pages": len(cases),
+        "pages_per_second": speeds,
+        "scores": reports,
+    }
     payload["title_sources"] = title_sources(cases)
     if args.settings:
         print()

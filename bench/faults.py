@@ -15,6 +15,7 @@ doubled (more articles than stories), the crawl's exit code and time, and the ti
 faults against a fault-free round measured first in the same run. Needs the machine's Redis
 and PostgreSQL; writes ``bench/results/faults.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,16 @@ REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 SUMMARY = re.compile(r"(\d+) pages fetched")
 
 
-def run_round(work: Path, seed: int, faults: set[str], outage: float, kills: int, redis_db: int,
-              window: float = 10.0, crawl_timeout: float = 900) -> dict[str, object]:
+def run_round(
+    work: Path,
+    seed: int,
+    faults: set[str],
+    outage: float,
+    kills: int,
+    redis_db: int,
+    window: float = 10.0,
+    crawl_timeout: float = 900,
+) -> dict[str, object]:
     """One crawl; the faults fall at random moments of its first ``window`` seconds."""
     from newsdedup.siteserver import serve_sites
 
@@ -70,20 +79,30 @@ def run_round(work: Path, seed: int, faults: set[str], outage: float, kills: int
         env.update(
             NEWSDEDUP_DATABASE_URL=database_url,
             NEWSDEDUP_REDIS_URL=f"redis://127.0.0.1:{redis_relay.port}/{redis_db}",
-            NEWSDEDUP_CONFIG=str(sources), NEWSDEDUP_LSH_BASENAME="faults",
-            NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1", NEWSDEDUP_AUTOTHROTTLE="0", PYTHONUNBUFFERED="1",
+            NEWSDEDUP_CONFIG=str(sources),
+            NEWSDEDUP_LSH_BASENAME="faults",
+            NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+            NEWSDEDUP_AUTOTHROTTLE="0",
+            PYTHONUNBUFFERED="1",
         )
         # The store exists before the workers start (they would migrate it too).
-        subprocess.run([sys.executable, "-m", "newsdedup", "sources"], env=env, cwd=REPO,
-                       capture_output=True, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "newsdedup", "sources"], env=env, cwd=REPO, capture_output=True, check=True
+        )
         cluster = Cluster(env, root)
         for worker in ("w1", "w2"):
             cluster.start(worker)
-        time.sleep(4)   # workers up (a crawl started before them just waits longer)
+        time.sleep(4)  # workers up (a crawl started before them just waits longer)
         events: list[str] = []
         started = time.monotonic()
-        crawl = subprocess.Popen([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "newsdedup", "crawl"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         plan: list[tuple[float, str]] = []
         if "kills" in faults:
             plan += [(rng.uniform(0.5, window), "kill") for _ in range(kills)]
@@ -129,12 +148,20 @@ def run_round(work: Path, seed: int, faults: set[str], outage: float, kills: int
         counted = count_store(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", urls)
         fetched = SUMMARY.search(stdout)
         return {
-            "seed": seed, "events": events, "exit": crawl.returncode, "seconds": round(elapsed, 1),
-            "fetched": int(fetched.group(1)) if fetched else None, "summary": stdout.strip().splitlines()[-1:] ,
-            "pages": sum(len(u) for u in urls.values()), "stories": len(urls),
-            "urls_stored": counted.urls, "articles": counted.articles,
-            "lost": counted.missing_urls, "stories_lost": len(urls) - counted.stories_stored,
-            "split": counted.split_stories, "mixed": counted.mixed_articles,
+            "seed": seed,
+            "events": events,
+            "exit": crawl.returncode,
+            "seconds": round(elapsed, 1),
+            "fetched": int(fetched.group(1)) if fetched else None,
+            "summary": stdout.strip().splitlines()[-1:],
+            "pages": sum(len(u) for u in urls.values()),
+            "stories": len(urls),
+            "urls_stored": counted.urls,
+            "articles": counted.articles,
+            "lost": counted.missing_urls,
+            "stories_lost": len(urls) - counted.stories_stored,
+            "split": counted.split_stories,
+            "mixed": counted.mixed_articles,
             "doubled": max(0, counted.articles - counted.stories_stored),
             "stderr_tail": stderr[-1500:] if crawl.returncode else "",
         }
@@ -157,9 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage", type=float, default=4.0, help="seconds of each outage")
     parser.add_argument("--kills", type=int, default=3, help="worker SIGKILLs per round")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", choices=["pg", "redis", "kills", "none"], help="one kind of fault per round")
+    parser.add_argument(
+        "--only", choices=["pg", "redis", "kills", "none"], help="one kind of fault per round"
+    )
     parser.add_argument("--redis-db", type=int, default=11, help="Redis database the rounds use (flushed)")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds a round's crawl may take before it is killed")
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="seconds a round's crawl may take before it is killed"
+    )
     args = parser.parse_args(argv)
     # Killed politely (SIGTERM), still stop the workers and crawls of the round in progress.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -167,25 +198,64 @@ def main(argv: list[str] | None = None) -> int:
     rows, results = [], []
     with tempfile.TemporaryDirectory(prefix="newsdedup-faults-") as work:
         baseline = run_round(Path(work), 0, set(), args.outage, 0, args.redis_db, crawl_timeout=args.timeout)
-        print(f"fault-free round: {baseline['seconds']} s, exit {baseline['exit']}, "
-              f"{baseline['urls_stored']}/{baseline['pages']} URLs, {baseline['articles']} articles", flush=True)
+        print(
+            f"fault-free round: {baseline['seconds']} s, exit {baseline['exit']}, "
+            f"{baseline['urls_stored']}/{baseline['pages']} URLs, {baseline['articles']} articles",
+            flush=True,
+        )
         for n in range(args.rounds):
             # Faults fall while the fault-free crawl would still be running.
             window = max(2.0, 0.8 * float(baseline["seconds"]))
-            result = run_round(Path(work), args.seed + n, faults, args.outage, args.kills, args.redis_db, window,
-                               args.timeout)
+            result = run_round(
+                Path(work),
+                args.seed + n,
+                faults,
+                args.outage,
+                args.kills,
+                args.redis_db,
+                window,
+                args.timeout,
+            )
             result["time_lost"] = round(float(result["seconds"]) - float(baseline["seconds"]), 1)
             results.append(result)
             print(f"round {n + 1}: {result}", flush=True)
-            rows.append([n + 1, "; ".join(result["events"]) or "-", result["fetched"], result["urls_stored"],
-                         result["articles"], result["lost"], result["doubled"], result["split"],
-                         result["exit"], result["seconds"], result["time_lost"]])
-    print_table(["round", "faults", "fetched", "URLs stored", "articles", "lost", "doubled", "split",
-                 "exit", "seconds", "lost to faults (s)"], rows)
+            rows.append(
+                [
+                    n + 1,
+                    "; ".join(result["events"]) or "-",
+                    result["fetched"],
+                    result["urls_stored"],
+                    result["articles"],
+                    result["lost"],
+                    result["doubled"],
+                    result["split"],
+                    result["exit"],
+                    result["seconds"],
+                    result["time_lost"],
+                ]
+            )
+    print_table(
+        [
+            "round",
+            "faults",
+            "fetched",
+            "URLs stored",
+            "articles",
+            "lost",
+            "doubled",
+            "split",
+            "exit",
+            "seconds",
+            "lost to faults (s)",
+        ],
+        rows,
+    )
     ok = all(r["lost"] == 0 and r["doubled"] == 0 and r["split"] == 0 and r["exit"] == 0 for r in results)
     print(f"fault-free round: {baseline['seconds']} s; every round lossless, undoubled, exit 0: {ok}")
-    write_results("faults", {"baseline": baseline, "rounds": results, "outage": args.outage,
-                            "kills": args.kills, "all_ok": ok})
+    write_results(
+        "faults",
+        {"baseline": baseline, "rounds": results, "outage": args.outage, "kills": args.kills, "all_ok": ok},
+    )
     return 0
 
 

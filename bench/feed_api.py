@@ -19,6 +19,7 @@ when not reachable) it:
 
 Prints a table and writes bench/results/feed_api.json. Not a test: numbers depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,11 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 from sqlalchemy import insert, update
@@ -49,17 +51,39 @@ from store.models import Article, Counter, Url
 RESULTS = Path(__file__).resolve().parent / "results" / "feed_api.json"
 BATCH = 5000
 PAGE_RUNS = 15
-WORDS = ("harbour council ferry strike terminal expansion mayor budget port union vote weather "
-         "storm bridge repairs schedule commuters minister report court ruling").split()
+WORDS = [
+    "harbour",
+    "council",
+    "ferry",
+    "strike",
+    "terminal",
+    "expansion",
+    "mayor",
+    "budget",
+    "port",
+    "union",
+    "vote",
+    "weather",
+    "storm",
+    "bridge",
+    "repairs",
+    "schedule",
+    "commuters",
+    "minister",
+    "report",
+    "court",
+    "ruling",
+]
 
 
 # --- filling ---------------------------------------------------------------------------------
+
 
 def fill(store: Store, count: int) -> float:
     """Bulk-insert ``count`` articles with one URL each; returns seconds taken."""
     rng = random.Random(7)
     start = time.perf_counter()
-    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2024, 1, 1, tzinfo=UTC)
     text = "\n".join(" ".join(rng.choice(WORDS) for _ in range(60)) for _ in range(5))  # ~2 KB
     with store.engine.begin() as conn:
         for first in range(1, count + 1, BATCH):
@@ -69,15 +93,34 @@ def fill(store: Store, count: int) -> float:
                 article_id = uuid.UUID(int=seq).hex
                 url = f"https://news{seq % 50}.example/2024/story-{seq}.html"
                 when = base + timedelta(minutes=seq)
-                articles.append({
-                    "id": article_id, "seq": seq, "canonical_url": url, "source": f"source-{seq % 50}",
-                    "current_version": 1, "title": f"Story {seq}: {' '.join(WORDS[seq % 7:seq % 7 + 5])}",
-                    "text": f"{seq} {text}", "authors": ["Ann Writer"], "published_at": when,
-                    "modified_at": when, "language": "en", "created_at": when, "updated_at": when,
-                })
-                urls.append({"url": url, "article_id": article_id, "relation": "original",
-                             "source": f"source-{seq % 50}", "first_seen": when, "last_seen": when,
-                             "last_text_hash": None})
+                articles.append(
+                    {
+                        "id": article_id,
+                        "seq": seq,
+                        "canonical_url": url,
+                        "source": f"source-{seq % 50}",
+                        "current_version": 1,
+                        "title": f"Story {seq}: {' '.join(WORDS[seq % 7 : seq % 7 + 5])}",
+                        "text": f"{seq} {text}",
+                        "authors": ["Ann Writer"],
+                        "published_at": when,
+                        "modified_at": when,
+                        "language": "en",
+                        "created_at": when,
+                        "updated_at": when,
+                    }
+                )
+                urls.append(
+                    {
+                        "url": url,
+                        "article_id": article_id,
+                        "relation": "original",
+                        "source": f"source-{seq % 50}",
+                        "first_seen": when,
+                        "last_seen": when,
+                        "last_text_hash": None,
+                    }
+                )
             conn.execute(insert(Article), articles)
             conn.execute(insert(Url), urls)
         conn.execute(update(Counter).where(Counter.name == "seq").values(value=count))
@@ -85,6 +128,7 @@ def fill(store: Store, count: int) -> float:
 
 
 # --- the server --------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -98,14 +142,21 @@ def api_server(database_url: str) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
     env["NEWSDEDUP_DATABASE_URL"] = database_url
-    process = subprocess.Popen([sys.executable, "-m", "newsdedup", "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsdedup", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"newsdedup serve exited: {process.stderr.read() if process.stderr else ''}")
+                raise RuntimeError(
+                    f"newsdedup serve exited: {process.stderr.read() if process.stderr else ''}"
+                )
             try:
                 if httpx.get(base_url + "/healthz", timeout=2).status_code == 200:
                     break
@@ -125,6 +176,7 @@ def api_server(database_url: str) -> Iterator[str]:
 
 # --- measurements ------------------------------------------------------------------------------
 
+
 def time_page(store: Store, base_url: str, count: int) -> dict[str, float]:
     rng = random.Random(1)
     cursors = [rng.randrange(0, count - 1000) for _ in range(PAGE_RUNS)]
@@ -142,8 +194,11 @@ def time_page(store: Store, base_url: str, count: int) -> dict[str, float]:
             body = response.content
             http.append(time.perf_counter() - start)
             assert response.status_code == 200 and len(response.json()["items"]) == 1000
-    return {"store_ms": statistics.median(raw) * 1000, "http_ms": statistics.median(http) * 1000,
-            "http_bytes": len(body)}
+    return {
+        "store_ms": statistics.median(raw) * 1000,
+        "http_ms": statistics.median(http) * 1000,
+        "http_bytes": len(body),
+    }
 
 
 def raw_throughput(store: Store, count: int, seconds: float, threads: int) -> float:
@@ -169,8 +224,10 @@ def raw_throughput(store: Store, count: int, seconds: float, threads: int) -> fl
 def http_throughput(base_url: str, count: int, seconds: float, concurrency: int) -> dict[str, float]:
     async def run() -> dict[str, float]:
         # Several small clients: one httpx client's pool gets slow with many connections.
-        clients = [httpx.AsyncClient(base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=8))
-                   for _ in range((concurrency + 7) // 8)]
+        clients = [
+            httpx.AsyncClient(base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=8))
+            for _ in range((concurrency + 7) // 8)
+        ]
         latencies: list[float] = []
         errors = 0
         stop = time.monotonic() + seconds
@@ -181,7 +238,9 @@ def http_throughput(base_url: str, count: int, seconds: float, concurrency: int)
             client = clients[slot % len(clients)]
             while time.monotonic() < stop:
                 start = time.perf_counter()
-                response = await client.get("/v1/feed", params={"after": rng.randrange(0, count - 100), "limit": 100})
+                response = await client.get(
+                    "/v1/feed", params={"after": rng.randrange(0, count - 100), "limit": 100}
+                )
                 await response.aread()
                 latencies.append(time.perf_counter() - start)
                 if response.status_code != 200:
@@ -193,9 +252,13 @@ def http_throughput(base_url: str, count: int, seconds: float, concurrency: int)
         for client in clients:
             await client.aclose()
         latencies.sort()
-        return {"rps": len(latencies) / elapsed, "requests": len(latencies), "errors": errors,
-                "p50_ms": latencies[len(latencies) // 2] * 1000,
-                "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
+        return {
+            "rps": len(latencies) / elapsed,
+            "requests": len(latencies),
+            "errors": errors,
+            "p50_ms": latencies[len(latencies) // 2] * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        }
 
     return asyncio.run(run())
 
@@ -212,9 +275,19 @@ def bench_backend(name: str, database_url: str, args: argparse.Namespace) -> dic
             http = http_throughput(base_url, args.articles, args.seconds, args.concurrency)
     finally:
         store.close()
-    return {"backend": name, "articles": args.articles, "fill_seconds": fill_seconds, "page_1000": page,
-            "feed_100": {"store_calls_per_s": raw_rps, "store_threads": args.threads, **http,
-                         "concurrency": args.concurrency, "seconds": args.seconds}}
+    return {
+        "backend": name,
+        "articles": args.articles,
+        "fill_seconds": fill_seconds,
+        "page_1000": page,
+        "feed_100": {
+            "store_calls_per_s": raw_rps,
+            "store_threads": args.threads,
+            **http,
+            "concurrency": args.concurrency,
+            "seconds": args.seconds,
+        },
+    }
 
 
 @contextmanager
@@ -238,16 +311,20 @@ def postgres_database(admin_url: str) -> Iterator[str | None]:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     print("\nfeed API benchmark (medians; ratios against the direct store call in the same run)")
-    header = (f"{'backend':<11}{'fill s':>8}{'page1000 store ms':>19}{'page1000 HTTP ms':>18}{'ratio':>7}"
-              f"{'store calls/s':>15}{'HTTP req/s':>12}{'ratio':>7}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}")
+    header = (
+        f"{'backend':<11}{'fill s':>8}{'page1000 store ms':>19}{'page1000 HTTP ms':>18}{'ratio':>7}"
+        f"{'store calls/s':>15}{'HTTP req/s':>12}{'ratio':>7}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         page, feed = r["page_1000"], r["feed_100"]
-        print(f"{r['backend']:<11}{r['fill_seconds']:>8.1f}{page['store_ms']:>19.1f}{page['http_ms']:>18.1f}"
-              f"{page['http_ms'] / page['store_ms']:>7.2f}{feed['store_calls_per_s']:>15.0f}{feed['rps']:>12.0f}"
-              f"{feed['rps'] / feed['store_calls_per_s']:>7.2f}{feed['p50_ms']:>8.1f}{feed['p99_ms']:>8.1f}"
-              f"{feed['errors']:>8}")
+        print(
+            f"{r['backend']:<11}{r['fill_seconds']:>8.1f}{page['store_ms']:>19.1f}{page['http_ms']:>18.1f}"
+            f"{page['http_ms'] / page['store_ms']:>7.2f}{feed['store_calls_per_s']:>15.0f}{feed['rps']:>12.0f}"
+            f"{feed['rps'] / feed['store_calls_per_s']:>7.2f}{feed['p50_ms']:>8.1f}{feed['p99_ms']:>8.1f}"
+            f"{feed['errors']:>8}"
+        )
 
 
 def main() -> None:
@@ -256,8 +333,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent HTTP requests in flight")
     parser.add_argument("--threads", type=int, default=4, help="threads of the direct store.feed() baseline")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="admin URL; a temporary database is created and dropped")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="admin URL; a temporary database is created and dropped",
+    )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     if args.articles < 2000:
@@ -273,12 +353,24 @@ def main() -> None:
 
     print_table(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "results": results,
-    }, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                },
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(
+        f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ flushed before each size; only that database is touched):
 Goals: p99 ≤ 2 ms at 1 M in Redis; ≤ 1.5 KB per indexed article in Redis; memory flat once
 the window is full. Results: ``bench/results/index_scale.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,18 @@ import gc
 import hashlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from bench.common import print_table, write_results
 from dedup import DedupParams, Fingerprint, InMemoryIndex, RedisIndex, similarity
 
-
 PARAMS = DedupParams()
 DAY = 86400.0
-START = 1_700_000_000.0      # the fake clock starts here (any time works)
+START = 1_700_000_000.0  # the fake clock starts here (any time works)
 PARAGRAPHS = 8
 BATCH = 1000
 
@@ -54,9 +55,15 @@ BATCH = 1000
 def make_fingerprint(i: int) -> Fingerprint:
     rng = np.random.default_rng(i)
     signature = rng.integers(0, 2**32 - 1, size=PARAMS.num_perm, dtype=np.uint32)
-    paragraphs = tuple(hashlib.blake2b(f"{i}:{p}".encode(), digest_size=8).hexdigest() for p in range(PARAGRAPHS))
-    return Fingerprint(text_hash=f"{i:064x}", signature=signature.astype("<u4").tobytes(),
-                       shingle_count=400, paragraph_hashes=paragraphs)
+    paragraphs = tuple(
+        hashlib.blake2b(f"{i}:{p}".encode(), digest_size=8).hexdigest() for p in range(PARAGRAPHS)
+    )
+    return Fingerprint(
+        text_hash=f"{i:064x}",
+        signature=signature.astype("<u4").tobytes(),
+        shingle_count=400,
+        paragraph_hashes=paragraphs,
+    )
 
 
 def near_duplicate(i: int, seed: int) -> Fingerprint:
@@ -67,8 +74,9 @@ def near_duplicate(i: int, seed: int) -> Fingerprint:
     changed = rng.choice(PARAMS.num_perm, size=PARAMS.num_perm // 4, replace=False)
     values[changed] = rng.integers(0, 2**32 - 1, size=len(changed), dtype=np.uint32)
     paragraphs = base.paragraph_hashes[:1] + tuple(f"{seed:016x}"[-16:] for _ in range(1))
-    return Fingerprint(text_hash=f"dup{seed}", signature=values.tobytes(), shingle_count=400,
-                       paragraph_hashes=paragraphs)
+    return Fingerprint(
+        text_hash=f"dup{seed}", signature=values.tobytes(), shingle_count=400, paragraph_hashes=paragraphs
+    )
 
 
 def key_of(i: int) -> str:
@@ -99,12 +107,14 @@ class Run:
     bytes_per_added: float | None = None
     memory_by_window: list[dict[str, Any]] | None = None
     redis_keys: int | None = None
-    key_bytes: int | None = None           # sum of MEMORY USAGE
+    key_bytes: int | None = None  # sum of MEMORY USAGE
     key_bytes_per_live: float | None = None
-    server_us_per_query: float | None = None   # EVALSHA time inside Redis (INFO commandstats)
+    server_us_per_query: float | None = None  # EVALSHA time inside Redis (INFO commandstats)
 
 
-def _latencies(index: Any, size: int, queries: int, arrival: Callable[[int], float], clock: Clock | None) -> tuple[list[float], float, float]:
+def _latencies(
+    index: Any, size: int, queries: int, arrival: Callable[[int], float], clock: Clock | None
+) -> tuple[list[float], float, float]:
     by_key = {}
     rng = np.random.default_rng(7)
     # Near-duplicates of articles inside the window (the last half of the arrivals), and strangers.
@@ -140,7 +150,7 @@ def _index_of(key: str, size: int) -> int:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run_memory(size: int, queries: int) -> Run:
@@ -150,21 +160,35 @@ def run_memory(size: int, queries: int) -> Run:
         index.add(key_of(i), make_fingerprint(i))
     fill = time.perf_counter() - started
     times, recall, mean_candidates = _latencies(index, size, queries, lambda i: 0.0, None)
-    result = Run("memory", size, fill, 1000 * percentile(times, 0.5), 1000 * percentile(times, 0.99),
-                 mean_candidates, recall, len(index))
+    result = Run(
+        "memory",
+        size,
+        fill,
+        1000 * percentile(times, 0.5),
+        1000 * percentile(times, 0.99),
+        mean_candidates,
+        recall,
+        len(index),
+    )
     del index
     gc.collect()
     return result
 
 
 def run_redis(client: Any, size: int, queries: int, days: float, window_days: float) -> Run:
-    client.flushdb(asynchronous=True)   # FLUSHDB ASYNC: never blocks the shared server
+    client.flushdb(asynchronous=True)  # FLUSHDB ASYNC: never blocks the shared server
     time.sleep(1.0)
     before = int(client.info("memory")["used_memory"])
     clock = Clock(START)
     # The operator's estimate of the article rate sizes the first generation of the empty index.
-    index = RedisIndex(client, PARAMS, basename="bench", window_days=window_days,
-                       expected_per_day=round(size / days), now=clock)
+    index = RedisIndex(
+        client,
+        PARAMS,
+        basename="bench",
+        window_days=window_days,
+        expected_per_day=round(size / days),
+        now=clock,
+    )
     step = days * DAY / size
     samples: list[dict[str, Any]] = []
     next_sample = window_days / 2
@@ -178,8 +202,14 @@ def run_redis(client: Any, size: int, queries: int, days: float, window_days: fl
         elapsed_days = (clock.t - START) / DAY
         if elapsed_days >= next_sample:
             used = int(client.info("memory")["used_memory"]) - before
-            samples.append({"day": round(elapsed_days, 1), "added": first + len(items), "live": len(index),
-                            "used_memory": used})
+            samples.append(
+                {
+                    "day": round(elapsed_days, 1),
+                    "added": first + len(items),
+                    "live": len(index),
+                    "used_memory": used,
+                }
+            )
             next_sample += window_days / 2
     clock.t = START + size * step
     fill = time.perf_counter() - started
@@ -191,10 +221,24 @@ def run_redis(client: Any, size: int, queries: int, days: float, window_days: fl
     calls_before, usec_before = evalsha_stats(client)
     times, recall, mean_candidates = _latencies(index, size, queries, lambda i: 0.0, clock)
     calls_after, usec_after = evalsha_stats(client)
-    return Run("redis", size, fill, 1000 * percentile(times, 0.5), 1000 * percentile(times, 0.99),
-               mean_candidates, recall, live, used, used / max(1, live), used / size, samples,
-               keys, key_bytes, key_bytes / max(1, live),
-               (usec_after - usec_before) / max(1, calls_after - calls_before))
+    return Run(
+        "redis",
+        size,
+        fill,
+        1000 * percentile(times, 0.5),
+        1000 * percentile(times, 0.99),
+        mean_candidates,
+        recall,
+        live,
+        used,
+        used / max(1, live),
+        used / size,
+        samples,
+        keys,
+        key_bytes,
+        key_bytes / max(1, live),
+        (usec_after - usec_before) / max(1, calls_after - calls_before),
+    )
 
 
 def evalsha_stats(client: Any) -> tuple[int, int]:
@@ -230,14 +274,18 @@ def memory_usage(client: Any) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000",
-                        help="comma-separated article counts (1000000: ≈ 20 min more)")
+    parser.add_argument(
+        "--sizes", default="10000,100000", help="comma-separated article counts (1000000: ≈ 20 min more)"
+    )
     parser.add_argument("--quick", action="store_true", help="10000 articles and 1000 queries (≈ 30 s)")
     parser.add_argument("--queries", type=int, default=4000)
     parser.add_argument("--days", type=float, default=45.0, help="articles arrive evenly over this many days")
     parser.add_argument("--window-days", type=float, default=30.0, help="RedisIndex candidate window")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9",
-                        help="a database of its own: it is flushed (FLUSHDB) before each size")
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/9",
+        help="a database of its own: it is flushed (FLUSHDB) before each size",
+    )
     parser.add_argument("--no-memory-index", action="store_true", help="Redis only")
     parser.add_argument("--no-redis", action="store_true", help="in memory only")
     args = parser.parse_args(argv)
@@ -267,36 +315,91 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run_redis(client, size, queries, args.days, args.window_days))
     print()
     print_table(
-        ["index", "articles", "indexed", "fill s", "p50 ms", "p99 ms", "server µs", "candidates", "recall",
-         "used MB", "B/indexed", "B/added", "keys", "MEMORY USAGE B/indexed"],
-        [(r.index, r.size, r.live, r.fill_s, r.p50_ms, r.p99_ms, r.server_us_per_query, r.mean_candidates,
-          r.recall, None if r.memory_bytes is None else r.memory_bytes / 1e6, r.bytes_per_live,
-          r.bytes_per_added, r.redis_keys, r.key_bytes_per_live)
-         for r in runs],
+        [
+            "index",
+            "articles",
+            "indexed",
+            "fill s",
+            "p50 ms",
+            "p99 ms",
+            "server µs",
+            "candidates",
+            "recall",
+            "used MB",
+            "B/indexed",
+            "B/added",
+            "keys",
+            "MEMORY USAGE B/indexed",
+        ],
+        [
+            (
+                r.index,
+                r.size,
+                r.live,
+                r.fill_s,
+                r.p50_ms,
+                r.p99_ms,
+                r.server_us_per_query,
+                r.mean_candidates,
+                r.recall,
+                None if r.memory_bytes is None else r.memory_bytes / 1e6,
+                r.bytes_per_live,
+                r.bytes_per_added,
+                r.redis_keys,
+                r.key_bytes_per_live,
+            )
+            for r in runs
+        ],
     )
     for r in runs:
         if r.memory_by_window:
-            print(f"\nredis memory as the clock runs, {r.size} articles over {args.days:g} days "
-                  f"(window {args.window_days:g} days):")
-            print_table(["day", "added", "indexed", "used MB", "B/indexed"],
-                        [(s["day"], s["added"], s["live"], s["used_memory"] / 1e6,
-                          s["used_memory"] / max(1, s["live"])) for s in r.memory_by_window])
+            print(
+                f"\nredis memory as the clock runs, {r.size} articles over {args.days:g} days "
+                f"(window {args.window_days:g} days):"
+            )
+            print_table(
+                ["day", "added", "indexed", "used MB", "B/indexed"],
+                [
+                    (
+                        s["day"],
+                        s["added"],
+                        s["live"],
+                        s["used_memory"] / 1e6,
+                        s["used_memory"] / max(1, s["live"]),
+                    )
+                    for s in r.memory_by_window
+                ],
+            )
     redis_runs = [r for r in runs if r.index == "redis"]
     memory_runs = {r.size: r for r in runs if r.index == "memory"}
     if redis_runs and memory_runs:
-        print("\nredis against in memory (same run): p99 ratio " + ", ".join(
-            f"{r.size}: {r.p99_ms / memory_runs[r.size].p99_ms:.2f}×" for r in redis_runs if r.size in memory_runs))
+        print(
+            "\nredis against in memory (same run): p99 ratio "
+            + ", ".join(
+                f"{r.size}: {r.p99_ms / memory_runs[r.size].p99_ms:.2f}×"
+                for r in redis_runs
+                if r.size in memory_runs
+            )
+        )
     if redis_runs:
         biggest = max(redis_runs, key=lambda r: r.size)
-        print(f"goals at {biggest.size}: p99 {biggest.p99_ms:.2f} ms (≤ 2), "
-              f"{(biggest.bytes_per_live or 0) / 1000:.2f} KB per indexed article (≤ 1.5)")
+        print(
+            f"goals at {biggest.size}: p99 {biggest.p99_ms:.2f} ms (≤ 2), "
+            f"{(biggest.bytes_per_live or 0) / 1000:.2f} KB per indexed article (≤ 1.5)"
+        )
     if client is not None:
         client.flushdb(asynchronous=True)
         client.close()
-    write_results("index_scale", {
-        "params": PARAMS.__dict__, "queries": queries, "days": args.days, "window_days": args.window_days,
-        "runs": [r.__dict__ for r in runs],
-    })
+    write_results(
+        "index_scale",
+        {
+            "params": PARAMS.__dict__,
+            "queries": queries,
+            "days": args.days,
+            "window_days": args.window_days,
+            "runs": [r.__dict__ for r in runs],
+        },
+    )
     return 0
 
 

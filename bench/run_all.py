@@ -6,6 +6,7 @@ Each benchmark prints its own table and writes ``bench/results/<name>.json``; th
 line per benchmark at the end (exit code, seconds) and returns non-zero if any failed. Its
 own process per benchmark: Scrapy's reactor cannot restart, and a crash stays contained.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; known: {', '.join(BENCHMARKS)}")
 
     root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    )
     rows = []
     for name, (takes_data, takes_quick, quick_extra) in BENCHMARKS.items():
         if (only and name not in only) or name in skip:

@@ -34,6 +34,7 @@ given a single key):
 
 Results: ``bench/results/scaleout.json``. Model of larger clusters: ``bench/README.md``.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -45,14 +46,14 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
 from bench.throughput import load_pages
 
-REDIS_URL = "redis://127.0.0.1:6379/11"      # FLUSHDB before each run and after; never FLUSHALL
+REDIS_URL = "redis://127.0.0.1:6379/11"  # FLUSHDB before each run and after; never FLUSHALL
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SCHEMES = ("story locks", "one lock")
 GOAL_K4 = 1.6
@@ -61,8 +62,8 @@ SITE = "https://fundus.example"
 
 @dataclass(frozen=True)
 class Job:
-    page: Any        # crawler.page.Page
-    prepared: Any    # workers.pipeline.PreparedPage
+    page: Any  # crawler.page.Page
+    prepared: Any  # workers.pipeline.PreparedPage
 
 
 def prepare_jobs(folder: Path, limit: int, copies: float, seed: int = 7) -> list[Job]:
@@ -76,12 +77,20 @@ def prepare_jobs(folder: Path, limit: int, copies: float, seed: int = 7) -> list
     settings = Settings()
     params = dedup_params(settings)
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     jobs: list[Job] = []
     for n, site_page in enumerate(load_pages(folder, limit)):
         url = SITE + site_page.path
-        page = Page(url, url, 200, {"content-type": "text/html; charset=utf-8"}, site_page.html, now,
-                    "fundus", "scaleout")
+        page = Page(
+            url,
+            url,
+            200,
+            {"content-type": "text/html; charset=utf-8"},
+            site_page.html,
+            now,
+            "fundus",
+            "scaleout",
+        )
         prepared = prepare_page(page, settings.min_text_words, params)
         jobs.append(Job(page, prepared))
         if isinstance(prepared.extracted, Document) and rng.random() < copies:
@@ -104,6 +113,7 @@ def articles_of(feed: list[dict[str, Any]]) -> list[tuple[tuple[str, ...], int]]
 
 # --- embedded mode, for the decisions to compare with -----------------------------------
 
+
 def embedded_articles(jobs: list[Job]) -> list[tuple[tuple[str, ...], int]]:
     from config import Settings
     from workers.services import open_embedded_pipeline
@@ -120,8 +130,10 @@ def embedded_articles(jobs: list[Job]) -> list[tuple[tuple[str, ...], int]]:
 
 # --- one worker process -----------------------------------------------------------------
 
-def _worker(settings_kwargs: dict[str, Any], scheme: str, work: list[tuple[int, Job]],
-            barrier: Any, results: Any) -> None:
+
+def _worker(
+    settings_kwargs: dict[str, Any], scheme: str, work: list[tuple[int, Job]], barrier: Any, results: Any
+) -> None:
     from sqlalchemy import event
 
     from config import Settings
@@ -131,8 +143,9 @@ def _worker(settings_kwargs: dict[str, Any], scheme: str, work: list[tuple[int, 
     settings = Settings(**settings_kwargs)
     services = WorkerServices.open(settings)
     if scheme == "one lock":
-        services.pipeline.decision_lock = StoryLocks(services.redis, settings.dedup_lock_timeout,
-                                                     services.pipeline.params, one_for_all=True)
+        services.pipeline.decision_lock = StoryLocks(
+            services.redis, settings.dedup_lock_timeout, services.pipeline.params, one_for_all=True
+        )
     counts = {"statements": 0, "transactions": 0, "redis": 0}
 
     def statement(*_: Any) -> None:
@@ -165,12 +178,21 @@ def _worker(settings_kwargs: dict[str, Any], scheme: str, work: list[tuple[int, 
         outcomes[kind] = outcomes.get(kind, 0) + 1
     finished = time.time()
     locks = services.pipeline.decision_lock.stats  # type: ignore[attr-defined]
-    results.put({
-        "started": started, "finished": finished, "pages": len(work), "outcomes": outcomes,
-        "held_s": locks.held_seconds, "waited_s": locks.waited_seconds, "taken": locks.taken,
-        "conflicts": locks.conflicts, "counter_s": services.store.counter_seconds,
-        "counter_writes": services.store.counter_writes, **counts,
-    })
+    results.put(
+        {
+            "started": started,
+            "finished": finished,
+            "pages": len(work),
+            "outcomes": outcomes,
+            "held_s": locks.held_seconds,
+            "waited_s": locks.waited_seconds,
+            "taken": locks.taken,
+            "conflicts": locks.conflicts,
+            "counter_s": services.store.counter_seconds,
+            "counter_writes": services.store.counter_writes,
+            **counts,
+        }
+    )
     services.close()
 
 
@@ -190,7 +212,7 @@ def run_once(jobs: list[Job], scheme: str, k: int, redis_url: str) -> dict[str, 
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
     settings_kwargs = {"database_url": database_url, "redis_url": redis_url, "lsh_basename": "scaleout"}
     try:
-        store = Store.open(database_url)      # migrated, and its (empty) index built, before the clock starts
+        store = Store.open(database_url)  # migrated, and its (empty) index built, before the clock starts
         try:
             from dedup import RedisIndex
             from workers.index_repair import rebuild
@@ -212,8 +234,10 @@ def run_once(jobs: list[Job], scheme: str, k: int, redis_url: str) -> dict[str, 
         context = multiprocessing.get_context("spawn")
         barrier = context.Barrier(k)
         results = context.Queue()
-        processes = [context.Process(target=_worker, args=(settings_kwargs, scheme, share, barrier, results))
-                     for share in shares]
+        processes = [
+            context.Process(target=_worker, args=(settings_kwargs, scheme, share, barrier, results))
+            for share in shares
+        ]
         for process in processes:
             process.start()
         reports = [results.get(timeout=1800) for _ in processes]
@@ -245,7 +269,11 @@ def run_once(jobs: list[Job], scheme: str, k: int, redis_url: str) -> dict[str, 
     taken = sum(r["taken"] for r in reports) or 1
     counter_writes = sum(r["counter_writes"] for r in reports) or 1
     return {
-        "scheme": scheme, "processes": k, "pages": pages, "seconds": wall, "rate": pages / wall,
+        "scheme": scheme,
+        "processes": k,
+        "pages": pages,
+        "seconds": wall,
+        "rate": pages / wall,
         "outcomes": outcomes,
         "lock_held_ms": 1000 * sum(r["held_s"] for r in reports) / taken,
         "lock_waited_ms": 1000 * sum(r["waited_s"] for r in reports) / taken,
@@ -255,17 +283,21 @@ def run_once(jobs: list[Job], scheme: str, k: int, redis_url: str) -> dict[str, 
         "statements_per_page": sum(r["statements"] for r in reports) / pages,
         "transactions_per_page": sum(r["transactions"] for r in reports) / pages,
         "redis_calls_per_page": sum(r["redis"] for r in reports) / pages,
-        "articles": articles, "order": [ids.index(page_id) for page_id in decided],
+        "articles": articles,
+        "order": [ids.index(page_id) for page_id in decided],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2,4,8", help="numbers of processes (default 1,2,4,8)")
-    parser.add_argument("--copies", type=float, default=0.5,
-                        help="share of pages that get a syndicated copy (default 0.5)")
+    parser.add_argument(
+        "--copies", type=float, default=0.5, help="share of pages that get a syndicated copy (default 0.5)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each K; the fastest counts")
-    parser.add_argument("--redis-url", default=REDIS_URL, help=f"a Redis database to FLUSHDB (default {REDIS_URL})")
+    parser.add_argument(
+        "--redis-url", default=REDIS_URL, help=f"a Redis database to FLUSHDB (default {REDIS_URL})"
+    )
     parser.add_argument("--quick", action="store_true", help="60 pages, K = 1 and 4")
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-lock baseline")
     args = parser.parse_args(argv)
@@ -278,21 +310,27 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     jobs = prepare_jobs(folder, limit, args.copies)
-    print(f"{len(jobs)} pages ({sum(1 for j in jobs if j.page.source != 'fundus')} copies), extracted in "
-          f"{time.perf_counter() - started:.1f}s; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    print(
+        f"{len(jobs)} pages ({sum(1 for j in jobs if j.page.source != 'fundus')} copies), extracted in "
+        f"{time.perf_counter() - started:.1f}s; load average {os.getloadavg()[0]:.1f}",
+        file=sys.stderr,
+    )
     embedded = embedded_articles(jobs)
 
     runs: list[dict[str, Any]] = []
     for _ in range(max(1, args.repeat)):
-        for k in ks:                 # interleaved: a change of load hits both schemes
+        for k in ks:  # interleaved: a change of load hits both schemes
             for scheme in schemes:
                 run = run_once(jobs, scheme, k, args.redis_url)
                 articles = run.pop("articles")
                 run["same_as_embedded"] = articles == embedded_articles([jobs[n] for n in run.pop("order")])
                 run["same_as_embedded_in_arrival_order"] = articles == embedded
                 run["load"] = os.getloadavg()[0]
-                print(f"  {scheme}, K={k}: {run['rate']:.1f} decisions/s, locks held {run['lock_held_ms']:.2f} ms, "
-                      f"counter held {run['counter_held_ms']:.2f} ms, load {run['load']:.1f}", file=sys.stderr)
+                print(
+                    f"  {scheme}, K={k}: {run['rate']:.1f} decisions/s, locks held {run['lock_held_ms']:.2f} ms, "
+                    f"counter held {run['counter_held_ms']:.2f} ms, load {run['load']:.1f}",
+                    file=sys.stderr,
+                )
                 runs.append(run)
     best: dict[tuple[str, int], dict[str, Any]] = {}
     for run in runs:
@@ -305,30 +343,70 @@ def main(argv: list[str] | None = None) -> int:
         base = best[(scheme, ks[0])]["rate"] if ks[0] == 1 else None
         for k in ks:
             run = best[(scheme, k)]
-            rows.append((scheme, k, run["pages"], run["seconds"], run["rate"],
-                         run["rate"] / base if base else None, run["lock_held_ms"], run["lock_waited_ms"],
-                         run["counter_held_ms"], run["statements_per_page"], run["transactions_per_page"],
-                         run["redis_calls_per_page"], "yes" if run["same_as_embedded"] else "NO",
-                 "yes" if run["same_as_embedded_in_arrival_order"] else "no"))
+            rows.append(
+                (
+                    scheme,
+                    k,
+                    run["pages"],
+                    run["seconds"],
+                    run["rate"],
+                    run["rate"] / base if base else None,
+                    run["lock_held_ms"],
+                    run["lock_waited_ms"],
+                    run["counter_held_ms"],
+                    run["statements_per_page"],
+                    run["transactions_per_page"],
+                    run["redis_calls_per_page"],
+                    "yes" if run["same_as_embedded"] else "NO",
+                    "yes" if run["same_as_embedded_in_arrival_order"] else "no",
+                )
+            )
     print()
-    print_table(["scheme", "K", "pages", "seconds", "decisions/s", "× K=1", "locks held ms", "waited ms",
-                 "counter held ms", "SQL stmts/page", "txns/page", "Redis calls/page", "= embedded",
-                 "= embedded, staged order"], rows)
+    print_table(
+        [
+            "scheme",
+            "K",
+            "pages",
+            "seconds",
+            "decisions/s",
+            "× K=1",
+            "locks held ms",
+            "waited ms",
+            "counter held ms",
+            "SQL stmts/page",
+            "txns/page",
+            "Redis calls/page",
+            "= embedded",
+            "= embedded, staged order",
+        ],
+        rows,
+    )
     story = {k: best[("story locks", k)] for k in ks}
     if 1 in story and 4 in story:
         ratio = story[4]["rate"] / story[1]["rate"]
-        print(f"\ngoal: story locks, K=4 ≥ {GOAL_K4} × K=1 → {'met' if ratio >= GOAL_K4 else 'MISSED'} ({ratio:.2f})")
+        print(
+            f"\ngoal: story locks, K=4 ≥ {GOAL_K4} × K=1 → {'met' if ratio >= GOAL_K4 else 'MISSED'} ({ratio:.2f})"
+        )
     serial = statistics.median(run["counter_held_ms"] for run in story.values())
-    print(f"cluster-wide serialized time per page (seq counter held, median over K): {serial:.2f} ms "
-          f"→ at most {1000 / serial:.0f} decisions/s for any number of workers on this PostgreSQL")
+    print(
+        f"cluster-wide serialized time per page (seq counter held, median over K): {serial:.2f} ms "
+        f"→ at most {1000 / serial:.0f} decisions/s for any number of workers on this PostgreSQL"
+    )
     outcomes = story[ks[0]]["outcomes"]
     print(f"outcomes (story locks, K={ks[0]}): {outcomes}")
-    write_results("scaleout", {
-        "pages": len(jobs), "copies": sum(1 for j in jobs if j.page.source != "fundus"),
-        "workers": ks, "repeat": args.repeat, "goal_k4_ratio": GOAL_K4,
-        "best": [best[(scheme, k)] for scheme in schemes for k in ks], "runs": runs,
-        "serialized_ms_median": serial,
-    })
+    write_results(
+        "scaleout",
+        {
+            "pages": len(jobs),
+            "copies": sum(1 for j in jobs if j.page.source != "fundus"),
+            "workers": ks,
+            "repeat": args.repeat,
+            "goal_k4_ratio": GOAL_K4,
+            "best": [best[(scheme, k)] for scheme in schemes for k in ks],
+            "runs": runs,
+            "serialized_ms_median": serial,
+        },
+    )
     return 0
 
 

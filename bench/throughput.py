@@ -28,6 +28,7 @@ loopback. Measured in the same run, on the same decoded pages:
 Goal: end to end ≥ 0.90 × trafilatura alone (pages per second). Results:
 ``bench/results/throughput.json``.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -42,7 +43,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -50,21 +51,21 @@ from xml.sax.saxutils import escape
 import trafilatura
 from trafilatura.utils import decode_file
 
-from bench.cpu_time import CpuSampler
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
+from bench.cpu_time import CpuSampler
 from workers.extraction_pool import extraction_processes
 
 GOAL = 0.90
 REPO = Path(__file__).resolve().parents[1]
-REDIS_URL = "redis://127.0.0.1:6379/8"          # db 8: FLUSHDB before and after, never FLUSHALL
+REDIS_URL = "redis://127.0.0.1:6379/8"  # db 8: FLUSHDB before and after, never FLUSHALL
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKERS = ("b1", "b2")
 
 
 @dataclass(frozen=True)
 class SitePage:
-    path: str    # path on the site, e.g. "/de/Welt_2024_03_01.html"
-    html: str    # decoded text (written as UTF-8)
+    path: str  # path on the site, e.g. "/de/Welt_2024_03_01.html"
+    html: str  # decoded text (written as UTF-8)
 
 
 def load_pages(folder: Path, limit: int) -> list[SitePage]:
@@ -94,6 +95,7 @@ def write_site(root: Path, pages: list[SitePage]) -> None:
 
 # --- baseline ---------------------------------------------------------------------------
 
+
 def time_trafilatura(pages: list[SitePage], base_url: str) -> float:
     started = time.perf_counter()
     for page in pages:
@@ -103,30 +105,40 @@ def time_trafilatura(pages: list[SitePage], base_url: str) -> float:
 
 # --- end to end, in a child process -----------------------------------------------------
 
-def _crawl_child(sitemap_url: str, host: str, workdir: str, pages: int, processes: int,
-                 queue: "multiprocessing.Queue[Any]") -> None:
+
+def _crawl_child(
+    sitemap_url: str, host: str, workdir: str, pages: int, processes: int, queue: multiprocessing.Queue[Any]
+) -> None:
     from config import Settings
     from config.sources import Source
     from workers.crawl import run_embedded_crawl
 
     stamps: list[float] = []
     settings = Settings(
-        database_url=f"sqlite:///{workdir}/bench.db", download_delay=0.0, autothrottle=False,
-        obey_robots=False, retry_times=0, concurrent_requests_per_domain=8,
-        extract_processes=processes, allow_private_addresses=True,
+        database_url=f"sqlite:///{workdir}/bench.db",
+        download_delay=0.0,
+        autothrottle=False,
+        obey_robots=False,
+        retry_times=0,
+        concurrent_requests_per_domain=8,
+        extract_processes=processes,
+        allow_private_addresses=True,
     )
     source = Source(name="bench", sitemaps=(sitemap_url,), allowed_domains=(host,), max_pages=pages + 10)
     started = time.perf_counter()
-    summary = run_embedded_crawl(settings, [source], "bench",
-                                 on_outcome=lambda _: stamps.append(time.perf_counter()))
+    summary = run_embedded_crawl(
+        settings, [source], "bench", on_outcome=lambda _: stamps.append(time.perf_counter())
+    )
     elapsed = time.perf_counter() - started
-    queue.put({
-        "elapsed": elapsed,
-        "first_page": (stamps[0] - started) if stamps else None,
-        "pages_span": (stamps[-1] - stamps[0]) if len(stamps) > 1 else None,
-        "outcomes": len(stamps),
-        "summary": summary.as_dict(),
-    })
+    queue.put(
+        {
+            "elapsed": elapsed,
+            "first_page": (stamps[0] - started) if stamps else None,
+            "pages_span": (stamps[-1] - stamps[0]) if len(stamps) > 1 else None,
+            "outcomes": len(stamps),
+            "summary": summary.as_dict(),
+        }
+    )
 
 
 def time_end_to_end(site_root: Path, pages: int, processes: int = 0) -> dict[str, Any]:
@@ -137,8 +149,10 @@ def time_end_to_end(site_root: Path, pages: int, processes: int = 0) -> dict[str
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as workdir, SiteServer(site_root) as server:
-        child = context.Process(target=_crawl_child, args=(
-            server.url("/sitemap.xml"), server.host, workdir, pages, processes, queue))
+        child = context.Process(
+            target=_crawl_child,
+            args=(server.url("/sitemap.xml"), server.host, workdir, pages, processes, queue),
+        )
         child.start()
         result = queue.get(timeout=1800)
         child.join(timeout=60)
@@ -148,6 +162,7 @@ def time_end_to_end(site_root: Path, pages: int, processes: int = 0) -> dict[str
 
 
 # --- distributed: two workers, PostgreSQL, Redis db 8 -----------------------------------
+
 
 def distributed_unavailable() -> str | None:
     """Why distributed mode cannot run here, or None when Redis and PostgreSQL both answer."""
@@ -166,7 +181,7 @@ def distributed_unavailable() -> str | None:
     return None
 
 
-def _kill_group(process: "subprocess.Popen[bytes]") -> None:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -177,8 +192,9 @@ def _kill_group(process: "subprocess.Popen[bytes]") -> None:
         pass
 
 
-def _wait_ready(settings: Any, names: tuple[str, ...], processes: list["subprocess.Popen[bytes]"],
-                timeout: float = 90) -> None:
+def _wait_ready(
+    settings: Any, names: tuple[str, ...], processes: list[subprocess.Popen[bytes]], timeout: float = 90
+) -> None:
     from workers.app import create_app
 
     app = create_app(settings)
@@ -217,33 +233,53 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
             client.flushdb()
             admin.execute(f'CREATE DATABASE "{database}"')
             created = True
-            Store.open(database_url).close()   # every migration, before the clock starts
+            Store.open(database_url).close()  # every migration, before the clock starts
             sources_file = work / "sources.yaml"
             sources_file.write_text(
                 "sources:\n"
                 "  - name: bench\n"
-                f"    sitemaps: [\"{server.url('/sitemap.xml')}\"]\n"
-                f"    allowed_domains: [\"{server.host}\"]\n"
+                f'    sitemaps: ["{server.url("/sitemap.xml")}"]\n'
+                f'    allowed_domains: ["{server.host}"]\n'
                 f"    max_pages: {pages + 10}\n",
                 encoding="utf-8",
             )
             env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
             env.update(
-                NEWSDEDUP_REDIS_URL=REDIS_URL, NEWSDEDUP_DATABASE_URL=database_url,
-                NEWSDEDUP_CONFIG=str(sources_file), NEWSDEDUP_AUTOTHROTTLE="false",
-                NEWSDEDUP_DOWNLOAD_DELAY="0", NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+                NEWSDEDUP_REDIS_URL=REDIS_URL,
+                NEWSDEDUP_DATABASE_URL=database_url,
+                NEWSDEDUP_CONFIG=str(sources_file),
+                NEWSDEDUP_AUTOTHROTTLE="false",
+                NEWSDEDUP_DOWNLOAD_DELAY="0",
+                NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
                 # as in the embedded run
-                NEWSDEDUP_OBEY_ROBOTS="false", NEWSDEDUP_RETRY_TIMES="0",
+                NEWSDEDUP_OBEY_ROBOTS="false",
+                NEWSDEDUP_RETRY_TIMES="0",
                 NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="8",
                 PYTHONUNBUFFERED="1",
             )
             for name in WORKERS:
                 log = open(work / f"{name}.log", "wb")
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "1", "-n", f"{name}@%h",
-                     "--without-mingle", "--without-gossip"],
-                    env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                ))
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "newsdedup",
+                            "worker",
+                            "--concurrency",
+                            "1",
+                            "-n",
+                            f"{name}@%h",
+                            "--without-mingle",
+                            "--without-gossip",
+                        ],
+                        env=env,
+                        cwd=REPO,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
                 log.close()
             _wait_ready(Settings(redis_url=REDIS_URL, database_url=database_url), WORKERS, processes)
             worker_groups = {process.pid for process in processes}
@@ -268,14 +304,22 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
             with CpuSampler(classify) as cpu:
                 wall_started = time.time()
                 started = time.perf_counter()
-                crawl = subprocess.Popen([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                crawl = subprocess.Popen(
+                    [sys.executable, "-m", "newsdedup", "crawl"],
+                    env=env,
+                    cwd=REPO,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
                 crawl_pids.add(crawl.pid)
                 stdout, stderr = crawl.communicate(timeout=1800)
                 elapsed = time.perf_counter() - started
             result = subprocess.CompletedProcess(crawl.args, crawl.returncode, stdout, stderr)
             if result.returncode != 0:
-                raise RuntimeError(f"newsdedup crawl exited with {result.returncode}: {result.stderr[-3000:]}")
+                raise RuntimeError(
+                    f"newsdedup crawl exited with {result.returncode}: {result.stderr[-3000:]}"
+                )
             line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
             match = SUMMARY_LINE.search(line)
             if match is None:
@@ -285,12 +329,20 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
                 first_staged, first_done, last_done, done = conn.execute(
                     "SELECT min(created_at), min(updated_at) FILTER (WHERE state = 'done'), "
                     "max(updated_at) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state = 'done') "
-                    "FROM staged_pages").fetchone()
+                    "FROM staged_pages"
+                ).fetchone()
             span = (last_done - first_done).total_seconds() if done > 1 else None
-            return {"elapsed": elapsed, "outcomes": int(match.group(1)), "errors": int(match.group(2)),
-                    "summary": line, "done": done, "pages_span": span, "cpu_s": cpu.seconds(),
-                    "first_staged": (first_staged.timestamp() - wall_started) if first_staged else None,
-                    "first_done": (first_done.timestamp() - wall_started) if first_done else None}
+            return {
+                "elapsed": elapsed,
+                "outcomes": int(match.group(1)),
+                "errors": int(match.group(2)),
+                "summary": line,
+                "done": done,
+                "pages_span": span,
+                "cpu_s": cpu.seconds(),
+                "first_staged": (first_staged.timestamp() - wall_started) if first_staged else None,
+                "first_done": (first_done.timestamp() - wall_started) if first_done else None,
+            }
         except Exception:
             for name in WORKERS:
                 if (work / f"{name}.log").exists():
@@ -332,11 +384,20 @@ def time_stages(pages: list[SitePage], base_url: str) -> tuple[dict[str, float],
         try:
             for site_page in pages:
                 url = base_url + site_page.path
-                page = Page(url, url, 200, {"content-type": "text/html; charset=utf-8"}, site_page.html,
-                            datetime.now(timezone.utc), "bench", "bench")
+                page = Page(
+                    url,
+                    url,
+                    200,
+                    {"content-type": "text/html; charset=utf-8"},
+                    site_page.html,
+                    datetime.now(UTC),
+                    "bench",
+                    "bench",
+                )
                 t0 = time.perf_counter()
-                document = extract_document(page.html, page.final_url, min_words=pipeline.min_words,
-                                            hints=page.hints)
+                document = extract_document(
+                    page.html, page.final_url, min_words=pipeline.min_words, hints=page.hints
+                )
                 t1 = time.perf_counter()
                 totals["extract"] += t1 - t0
                 if isinstance(document, Rejection):
@@ -368,14 +429,24 @@ def time_stages(pages: list[SitePage], base_url: str) -> tuple[dict[str, float],
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 pages, one repetition (≈ 30 s)")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="repetitions of baseline and crawl; the best of each counts (default 2)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="repetitions of baseline and crawl; the best of each counts (default 2)",
+    )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--distributed", dest="distributed", action="store_true", default=None,
-                      help="also measure distributed mode with two workers (fails if Redis or "
-                           "PostgreSQL on 127.0.0.1 does not answer); default: when both answer")
-    mode.add_argument("--no-distributed", dest="distributed", action="store_false",
-                      help="skip distributed mode")
+    mode.add_argument(
+        "--distributed",
+        dest="distributed",
+        action="store_true",
+        default=None,
+        help="also measure distributed mode with two workers (fails if Redis or "
+        "PostgreSQL on 127.0.0.1 does not answer); default: when both answer",
+    )
+    mode.add_argument(
+        "--no-distributed", dest="distributed", action="store_false", help="skip distributed mode"
+    )
     args = parser.parse_args(argv)
     distributed = args.distributed is not False
     if distributed:
@@ -393,8 +464,10 @@ def main(argv: list[str] | None = None) -> int:
     repeat = 1 if args.quick else max(1, args.repeat)
     pages = load_pages(folder, limit)
     n = len(pages)
-    print(f"{n} Fundus pages, {sum(len(p.html) for p in pages) / 1e6:.1f} M characters; repeat {repeat}",
-          file=sys.stderr)
+    print(
+        f"{n} Fundus pages, {sum(len(p.html) for p in pages) / 1e6:.1f} M characters; repeat {repeat}",
+        file=sys.stderr,
+    )
 
     with tempfile.TemporaryDirectory(prefix="bench-site-") as root:
         write_site(Path(root), pages)
@@ -423,81 +496,138 @@ def main(argv: list[str] | None = None) -> int:
     processes = extraction_processes(0)
     rows = [
         ("trafilatura.extract (with_metadata), in process", n, baseline, base_rate, 1.0),
-        (f"end to end: run_embedded_crawl, whole call ({processes} extraction processes)",
-         crawl["outcomes"], crawl["elapsed"], e2e_rate, e2e_rate / base_rate),
-        ("end to end: first → last page stored", crawl["outcomes"], span, steady_rate,
-         (steady_rate / base_rate) if steady_rate else None),
-        ("end to end, extracting in the crawling process (NEWSDEDUP_EXTRACT_PROCESSES=1)",
-         one_core["outcomes"], one_core["elapsed"], one_core_rate, one_core_rate / base_rate),
+        (
+            f"end to end: run_embedded_crawl, whole call ({processes} extraction processes)",
+            crawl["outcomes"],
+            crawl["elapsed"],
+            e2e_rate,
+            e2e_rate / base_rate,
+        ),
+        (
+            "end to end: first → last page stored",
+            crawl["outcomes"],
+            span,
+            steady_rate,
+            (steady_rate / base_rate) if steady_rate else None,
+        ),
+        (
+            "end to end, extracting in the crawling process (NEWSDEDUP_EXTRACT_PROCESSES=1)",
+            one_core["outcomes"],
+            one_core["elapsed"],
+            one_core_rate,
+            one_core_rate / base_rate,
+        ),
     ]
     dist = min(dist_runs, key=lambda r: r["elapsed"]) if dist_runs else None
     dist_rate = dist["outcomes"] / dist["elapsed"] if dist else None
     dist_steady = None
     if dist is not None:
-        rows.append(("distributed, 2 workers × 1: newsdedup crawl, whole command", dist["outcomes"],
-                     dist["elapsed"], dist_rate, dist_rate / base_rate))
+        rows.append(
+            (
+                "distributed, 2 workers × 1: newsdedup crawl, whole command",
+                dist["outcomes"],
+                dist["elapsed"],
+                dist_rate,
+                dist_rate / base_rate,
+            )
+        )
         dist_steady = (dist["done"] - 1) / dist["pages_span"] if dist["pages_span"] else None
-        rows.append(("distributed: first → last page done (workers' stamps)", dist["done"],
-                     dist["pages_span"], dist_steady, (dist_steady / base_rate) if dist_steady else None))
-    rows.append(("pipeline stages in process (sum below)", n, stage_sum, n / stage_sum,
-                 (n / stage_sum) / base_rate))
+        rows.append(
+            (
+                "distributed: first → last page done (workers' stamps)",
+                dist["done"],
+                dist["pages_span"],
+                dist_steady,
+                (dist_steady / base_rate) if dist_steady else None,
+            )
+        )
+    rows.append(
+        ("pipeline stages in process (sum below)", n, stage_sum, n / stage_sum, (n / stage_sum) / base_rate)
+    )
     print()
     print_table(["what", "pages", "seconds", "pages/s", "× trafilatura"], rows)
-    print(f"\ngoal: end to end ≥ {GOAL:.2f} × trafilatura alone → whole call "
-          f"{'met' if e2e_rate / base_rate >= GOAL else 'MISSED'} ({e2e_rate / base_rate:.2f}); "
-          f"Scrapy start-up and sitemap before the first page: {crawl['first_page']:.2f} s")
+    print(
+        f"\ngoal: end to end ≥ {GOAL:.2f} × trafilatura alone → whole call "
+        f"{'met' if e2e_rate / base_rate >= GOAL else 'MISSED'} ({e2e_rate / base_rate:.2f}); "
+        f"Scrapy start-up and sitemap before the first page: {crawl['first_page']:.2f} s"
+    )
     if dist is not None:
-        print(f"goal, distributed with two workers → whole command "
-              f"{'met' if dist_rate / base_rate >= GOAL else 'MISSED'} ({dist_rate / base_rate:.2f}); "
-              f"{dist['summary']}; first page staged after {dist['first_staged']:.2f} s, "
-              f"first done after {dist['first_done']:.2f} s")
+        print(
+            f"goal, distributed with two workers → whole command "
+            f"{'met' if dist_rate / base_rate >= GOAL else 'MISSED'} ({dist_rate / base_rate:.2f}); "
+            f"{dist['summary']}; first page staged after {dist['first_staged']:.2f} s, "
+            f"first done after {dist['first_done']:.2f} s"
+        )
         if dist["cpu_s"]:
             print()
             cores = os.cpu_count() or 1
-            print_table(["distributed: CPU time during the command", "seconds", "ms/page", f"share of {cores} cores"],
-                        [(group, t, 1000 * t / n, f"{t / (dist['elapsed'] * cores):.1%}")
-                         for group, t in sorted(dist["cpu_s"].items(), key=lambda item: -item[1])])
+            print_table(
+                ["distributed: CPU time during the command", "seconds", "ms/page", f"share of {cores} cores"],
+                [
+                    (group, t, 1000 * t / n, f"{t / (dist['elapsed'] * cores):.1%}")
+                    for group, t in sorted(dist["cpu_s"].items(), key=lambda item: -item[1])
+                ],
+            )
     else:
         print("distributed mode: not measured")
     print()
-    print_table(["stage", "seconds", "ms/page", "share"],
-                [(name, t, 1000 * t / n, f"{t / stage_sum:.1%}") for name, t in stage_totals.items()])
+    print_table(
+        ["stage", "seconds", "ms/page", "share"],
+        [(name, t, 1000 * t / n, f"{t / stage_sum:.1%}") for name, t in stage_totals.items()],
+    )
     print(f"\ncrawl outcomes: {crawl['summary']}; stage run decisions: {decisions}")
 
-    write_results("throughput", {
-        "pages": n,
-        "characters": sum(len(p.html) for p in pages),
-        "repeat": repeat,
-        "goal_ratio": GOAL,
-        "baseline_trafilatura": {"seconds": baseline, "pages_per_s": base_rate, "runs": baseline_runs},
-        "end_to_end": {
-            "seconds": crawl["elapsed"], "pages_per_s": e2e_rate, "ratio": e2e_rate / base_rate,
-            "first_page_after_s": crawl["first_page"], "pages_span_s": span,
-            "steady_pages_per_s": steady_rate,
-            "steady_ratio": (steady_rate / base_rate) if steady_rate else None,
-            "runs_s": [r["elapsed"] for r in crawl_runs], "summary": crawl["summary"],
-            "extraction_processes": processes,
+    write_results(
+        "throughput",
+        {
+            "pages": n,
+            "characters": sum(len(p.html) for p in pages),
+            "repeat": repeat,
+            "goal_ratio": GOAL,
+            "baseline_trafilatura": {"seconds": baseline, "pages_per_s": base_rate, "runs": baseline_runs},
+            "end_to_end": {
+                "seconds": crawl["elapsed"],
+                "pages_per_s": e2e_rate,
+                "ratio": e2e_rate / base_rate,
+                "first_page_after_s": crawl["first_page"],
+                "pages_span_s": span,
+                "steady_pages_per_s": steady_rate,
+                "steady_ratio": (steady_rate / base_rate) if steady_rate else None,
+                "runs_s": [r["elapsed"] for r in crawl_runs],
+                "summary": crawl["summary"],
+                "extraction_processes": processes,
+            },
+            "end_to_end_one_process": {
+                "seconds": one_core["elapsed"],
+                "pages_per_s": one_core_rate,
+                "ratio": one_core_rate / base_rate,
+                "runs_s": [r["elapsed"] for r in one_core_runs],
+            },
+            "distributed": None
+            if dist is None
+            else {
+                "workers": len(WORKERS),
+                "concurrency_per_worker": 1,
+                "seconds": dist["elapsed"],
+                "pages_per_s": dist_rate,
+                "ratio": dist_rate / base_rate,
+                "goal_met": dist_rate / base_rate >= GOAL,
+                "first_page_staged_after_s": dist["first_staged"],
+                "first_page_done_after_s": dist["first_done"],
+                "pages_span_s": dist["pages_span"],
+                "steady_pages_per_s": dist_steady,
+                "steady_ratio": (dist_steady / base_rate) if dist_steady else None,
+                "runs_s": [r["elapsed"] for r in dist_runs],
+                "summary": dist["summary"],
+                "cpu_s": dist["cpu_s"],
+            },
+            "stages_s": stage_totals,
+            "stages_ms_per_page": {k: 1000 * v / n for k, v in stage_totals.items()},
+            "stage_decisions": decisions,
+            "goal_met": e2e_rate / base_rate >= GOAL,
+            "spread_baseline_s": statistics.pstdev(baseline_runs) if len(baseline_runs) > 1 else 0.0,
         },
-        "end_to_end_one_process": {
-            "seconds": one_core["elapsed"], "pages_per_s": one_core_rate, "ratio": one_core_rate / base_rate,
-            "runs_s": [r["elapsed"] for r in one_core_runs],
-        },
-        "distributed": None if dist is None else {
-            "workers": len(WORKERS), "concurrency_per_worker": 1,
-            "seconds": dist["elapsed"], "pages_per_s": dist_rate, "ratio": dist_rate / base_rate,
-            "goal_met": dist_rate / base_rate >= GOAL,
-            "first_page_staged_after_s": dist["first_staged"], "first_page_done_after_s": dist["first_done"],
-            "pages_span_s": dist["pages_span"], "steady_pages_per_s": dist_steady,
-            "steady_ratio": (dist_steady / base_rate) if dist_steady else None,
-            "runs_s": [r["elapsed"] for r in dist_runs], "summary": dist["summary"],
-            "cpu_s": dist["cpu_s"],
-        },
-        "stages_s": stage_totals,
-        "stages_ms_per_page": {k: 1000 * v / n for k, v in stage_totals.items()},
-        "stage_decisions": decisions,
-        "goal_met": e2e_rate / base_rate >= GOAL,
-        "spread_baseline_s": statistics.pstdev(baseline_runs) if len(baseline_runs) > 1 else 0.0,
-    })
+    )
     return 0
 
 

@@ -22,6 +22,7 @@ the first fetch as the known-URL candidate (rule 1: its ``url_text_hash``), as t
 judges a re-fetched URL. Beside it, in the same run: plain trafilatura text hashing
 (``trafilatura.extract`` with its defaults; a new version whenever the hash changes).
 """
+
 from __future__ import annotations
 
 import copy
@@ -30,8 +31,9 @@ import re
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import trafilatura
 from lxml import html as lxml_html
@@ -53,41 +55,100 @@ STATES = {
         "last_updated": ("Last updated: March 3, 2026 10:05", "Last updated: March 3, 2026 11:40"),
         "byline": ("By Jane Doe, 10:42 AM", "By Jane Doe, 11:07 AM"),
         "comments": ("12 comments", "31 comments"),
-        "most_read": (["Ferry timetable changes for the summer season", "Local bakery wins national bread award", "Storm warning for the coast tonight"],
-                      ["Police appeal after break-ins at allotments", "Ferry timetable changes for the summer season", "Council tax bills explained"]),
-        "ad": (("Advertisement", "Find the best mortgage rates today with our partners"),
-               ("Advertisement", "Holiday deals to the coast from 99 dollars, book this week only")),
-        "cookie": ("We use cookies to improve your experience. Read our cookie policy.",
-                   "This website uses cookies and similar technologies. Manage your preferences."),
-        "related_line": ("Related: Flood repairs to start on the ring road next week",
-                         "Related: Bus depot plan goes to public consultation in April"),
-        "related_box": (("Related stories", ["Flood repairs to start on the ring road next week", "New head teacher named at the academy"]),
-                        ("Related stories", ["Bus depot plan goes to public consultation", "Flood repairs to start on the ring road next week"])),
+        "most_read": (
+            [
+                "Ferry timetable changes for the summer season",
+                "Local bakery wins national bread award",
+                "Storm warning for the coast tonight",
+            ],
+            [
+                "Police appeal after break-ins at allotments",
+                "Ferry timetable changes for the summer season",
+                "Council tax bills explained",
+            ],
+        ),
+        "ad": (
+            ("Advertisement", "Find the best mortgage rates today with our partners"),
+            ("Advertisement", "Holiday deals to the coast from 99 dollars, book this week only"),
+        ),
+        "cookie": (
+            "We use cookies to improve your experience. Read our cookie policy.",
+            "This website uses cookies and similar technologies. Manage your preferences.",
+        ),
+        "related_line": (
+            "Related: Flood repairs to start on the ring road next week",
+            "Related: Bus depot plan goes to public consultation in April",
+        ),
+        "related_box": (
+            (
+                "Related stories",
+                [
+                    "Flood repairs to start on the ring road next week",
+                    "New head teacher named at the academy",
+                ],
+            ),
+            (
+                "Related stories",
+                [
+                    "Bus depot plan goes to public consultation",
+                    "Flood repairs to start on the ring road next week",
+                ],
+            ),
+        ),
     },
     "de": {
         "updated": ("vor 5 Minuten", "vor 2 Stunden"),
         "last_updated": ("Aktualisiert am 03.03.2026, 10:05 Uhr", "Aktualisiert am 03.03.2026, 12:40 Uhr"),
         "byline": ("Von Anna Berg, 10:42 Uhr", "Von Anna Berg, 11:07 Uhr"),
         "comments": ("12 Kommentare", "31 Kommentare"),
-        "most_read": (["Unfall auf der B27 sorgt für Stau", "Bäckerei am Markt schließt", "Unwetterwarnung für heute Nacht"],
-                      ["Polizei sucht Zeugen nach Einbruch", "Unfall auf der B27 sorgt für Stau", "Grundsteuer einfach erklärt"]),
-        "ad": (("Anzeige", "Jetzt Strom vergleichen und bis zu 300 Euro im Jahr sparen"),
-               ("Anzeige", "Urlaub an der Ostsee ab 199 Euro buchen")),
-        "cookie": ("Wir verwenden Cookies, um Ihnen ein besseres Erlebnis zu bieten.",
-                   "Diese Website nutzt Cookies. Einstellungen anpassen."),
-        "related_line": ("Lesen Sie auch: Neue Radwege am Flussufer geplant", "Lesen Sie auch: Feuerwehr bekommt neues Gerätehaus"),
-        "related_box": (("Mehr zum Thema", ["Neue Radwege am Flussufer geplant", "Schule bekommt neue Turnhalle"]),
-                        ("Mehr zum Thema", ["Feuerwehr bekommt neues Gerätehaus", "Neue Radwege am Flussufer geplant"])),
+        "most_read": (
+            [
+                "Unfall auf der B27 sorgt für Stau",
+                "Bäckerei am Markt schließt",
+                "Unwetterwarnung für heute Nacht",
+            ],
+            [
+                "Polizei sucht Zeugen nach Einbruch",
+                "Unfall auf der B27 sorgt für Stau",
+                "Grundsteuer einfach erklärt",
+            ],
+        ),
+        "ad": (
+            ("Anzeige", "Jetzt Strom vergleichen und bis zu 300 Euro im Jahr sparen"),
+            ("Anzeige", "Urlaub an der Ostsee ab 199 Euro buchen"),
+        ),
+        "cookie": (
+            "Wir verwenden Cookies, um Ihnen ein besseres Erlebnis zu bieten.",
+            "Diese Website nutzt Cookies. Einstellungen anpassen.",
+        ),
+        "related_line": (
+            "Lesen Sie auch: Neue Radwege am Flussufer geplant",
+            "Lesen Sie auch: Feuerwehr bekommt neues Gerätehaus",
+        ),
+        "related_box": (
+            ("Mehr zum Thema", ["Neue Radwege am Flussufer geplant", "Schule bekommt neue Turnhalle"]),
+            ("Mehr zum Thema", ["Feuerwehr bekommt neues Gerätehaus", "Neue Radwege am Flussufer geplant"]),
+        ),
     },
 }
-KINDS = ["updated", "last_updated", "byline", "comments", "most_read", "ad", "cookie", "related_line", "related_box"]
+KINDS = [
+    "updated",
+    "last_updated",
+    "byline",
+    "comments",
+    "most_read",
+    "ad",
+    "cookie",
+    "related_line",
+    "related_box",
+]
 
 
 @dataclass
 class Prepared:
     case: Case
     tree: Any
-    body: list[Any]      # the tree's <p>-like elements holding gold body paragraphs, in order
+    body: list[Any]  # the tree's <p>-like elements holding gold body paragraphs, in order
     language: str
 
 
@@ -119,7 +180,9 @@ def _chrome(kind: str, value: Any) -> tuple[str, str]:
     raise ValueError(kind)
 
 
-def render(prepared: Prepared, kinds: list[str], state: int, correct: Callable[[Any], None] | None = None) -> str:
+def render(
+    prepared: Prepared, kinds: list[str], state: int, correct: Callable[[Any], None] | None = None
+) -> str:
     paths = [prepared.tree.getroottree().getpath(el) for el in prepared.body]
     tree = copy.deepcopy(prepared.tree)
     elements = [tree.getroottree().xpath(path)[0] for path in paths]
@@ -148,10 +211,17 @@ def prepare(case: Case) -> Prepared | None:
     # Paragraphs of the body's sections (the gold's "summary" is often a teaser or the
     # description, outside the article text).
     sections = (case.gold.get("body") or {}).get("sections") or []
-    paragraphs = [squash(p)[:60] for section in sections for p in section.get("paragraphs") or [] if len(p.split()) >= 8]
+    paragraphs = [
+        squash(p)[:60] for section in sections for p in section.get("paragraphs") or [] if len(p.split()) >= 8
+    ]
     wanted = {p for p in paragraphs if len(p) >= 30}
-    body = [el for el in tree.iter("p", "div", "li") if len(el) <= 6 and squash(el.text_content())[:60] in wanted
-            and not any(child.tag in ("p", "div") for child in el)]
+    body = [
+        el
+        for el in tree.iter("p", "div", "li")
+        if len(el) <= 6
+        and squash(el.text_content())[:60] in wanted
+        and not any(child.tag in ("p", "div") for child in el)
+    ]
     if len(body) < 2:
         return None
     lang = (tree.get("lang") or "")[:2].lower()
@@ -166,7 +236,7 @@ def _replace_in(element: Any, pattern: re.Pattern[str], change: Callable[[str], 
                 continue
             value = getattr(node, attr)
             if value and (match := pattern.search(value)):
-                setattr(node, attr, value[: match.start()] + change(match.group(0)) + value[match.end():])
+                setattr(node, attr, value[: match.start()] + change(match.group(0)) + value[match.end() :])
                 return True
     return False
 
@@ -204,10 +274,20 @@ def ours_is_new_version(url: str, before: str, after: str) -> bool | None:
         return None
     fp_first, fp_second = fingerprint(first.text, PARAMS), fingerprint(second.text, PARAMS)
     candidate = Candidate(
-        article_id="a", version=1, source="s", url=first.url, fingerprint=fp_first, is_latest=True,
-        found_by="url", url_relation="original", url_text_hash=fp_first.text_hash,
+        article_id="a",
+        version=1,
+        source="s",
+        url=first.url,
+        fingerprint=fp_first,
+        is_latest=True,
+        found_by="url",
+        url_relation="original",
+        url_text_hash=fp_first.text_hash,
     )
-    return decide(PageFacts(second.url, second.canonical_url, "s"), fp_second, [candidate], PARAMS).kind == "version"
+    return (
+        decide(PageFacts(second.url, second.canonical_url, "s"), fp_second, [candidate], PARAMS).kind
+        == "version"
+    )
 
 
 def trafilatura_is_new_version(url: str, before: str, after: str) -> bool | None:
@@ -226,7 +306,9 @@ SYSTEMS: dict[str, Callable[[str, str, str], bool | None]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
     parser.set_defaults(limit=60)
-    parser.description = "Spurious-version rate under chrome churn and correction recall (default --limit 60 pages)"
+    parser.description = (
+        "Spurious-version rate under chrome churn and correction recall (default --limit 60 pages)"
+    )
     args = parser.parse_args(argv)
     folder = require_dataset(args.data, "news-pages-fundus")
     if folder is None:
@@ -268,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         for system in SYSTEMS:
             value = rate(by_system[system])
             row.append(value)
-            report.setdefault(system, {}).setdefault(family, {})[kind] = {label: value, "pairs": len(by_system[system])}
+            report.setdefault(system, {}).setdefault(family, {})[kind] = {
+                label: value,
+                "pairs": len(by_system[system]),
+            }
         rows.append(row)
     print(f"news-pages-fundus: {len(prepared)} pages with body paragraphs found (of --limit {args.limit})\n")
     print("churn: share of chrome-only changes judged a new version (goal 0)")
@@ -276,22 +361,35 @@ def main(argv: list[str] | None = None) -> int:
     print_table(["family", "kind", "pairs", *SYSTEMS], rows)
     totals = {
         system: {
-            "spurious_version_rate": rate([v for (f, _), s in verdicts.items() if f == "churn" for v in s[system]]),
-            "correction_recall": rate([v for (f, _), s in verdicts.items() if f == "correction" for v in s[system]]),
+            "spurious_version_rate": rate(
+                [v for (f, _), s in verdicts.items() if f == "churn" for v in s[system]]
+            ),
+            "correction_recall": rate(
+                [v for (f, _), s in verdicts.items() if f == "correction" for v in s[system]]
+            ),
         }
         for system in SYSTEMS
     }
     print()
-    print_table(["system", "spurious-version rate", "correction recall"],
-                [[system, t["spurious_version_rate"], t["correction_recall"]] for system, t in totals.items()])
+    print_table(
+        ["system", "spurious-version rate", "correction recall"],
+        [[system, t["spurious_version_rate"], t["correction_recall"]] for system, t in totals.items()],
+    )
     if examples:
         print("\nours, failing pages (up to 5 per kind):", file=sys.stderr)
         for kind, pages in examples.items():
             print(f"  {kind}: {', '.join(pages)}", file=sys.stderr)
-    write_results("versions", {
-        "dataset": "news-pages-fundus", "pages": len(prepared), "totals": totals, "by_kind": report,
-        "failing_examples": examples, "seconds": round(time.perf_counter() - started, 1),
-    })
+    write_results(
+        "versions",
+        {
+            "dataset": "news-pages-fundus",
+            "pages": len(prepared),
+            "totals": totals,
+            "by_kind": report,
+            "failing_examples": examples,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """The typed settings object. Nothing else in the project reads the environment."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,7 +7,6 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
 
 ENV_PREFIX = "NEWSDEDUP_"
 # What a crawl's child process is not given (Settings.as_environment).
@@ -118,7 +118,9 @@ class Settings(BaseSettings):
     def distributed(self) -> bool:
         return bool(self.redis_url)
 
-    def as_environment(self, inherited: Mapping[str, str], leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
+    def as_environment(
+        self, inherited: Mapping[str, str], leave_out: frozenset[str] = frozenset()
+    ) -> dict[str, str]:
         """``inherited`` minus its NEWSDEDUP_* variables, plus these settings spelled as them
         (but those named in ``leave_out``): the environment of a child process that must see
         exactly these settings."""

@@ -1,4 +1,5 @@
 """The sources file: schema, loader and the errors that name the source and the key."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,15 @@ INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 CRON_FIELD_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 CRON_ITEM = re.compile(r"^(\*|\d+(?:-\d+)?)(?:/(\d+))?$")
 KNOWN_KEYS = {
-    "name", "feeds", "sitemaps", "listings", "article_links",
-    "allowed_domains", "schedule", "max_pages", "allow_private_addresses",
+    "name",
+    "feeds",
+    "sitemaps",
+    "listings",
+    "article_links",
+    "allowed_domains",
+    "schedule",
+    "max_pages",
+    "allow_private_addresses",
 }
 DEFAULT_SCHEDULE = "1h"
 DEFAULT_MAX_PAGES = 1000
@@ -160,9 +168,15 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
         raise fail("allow_private_addresses", "must be true or false")
 
     return Source(
-        name=name, feeds=feeds, sitemaps=sitemaps, listings=listings,
-        article_links=article_links, allowed_domains=tuple(domains),
-        schedule=schedule, max_pages=max_pages, allow_private_addresses=allow_private,
+        name=name,
+        feeds=feeds,
+        sitemaps=sitemaps,
+        listings=listings,
+        article_links=article_links,
+        allowed_domains=tuple(domains),
+        schedule=schedule,
+        max_pages=max_pages,
+        allow_private_addresses=allow_private,
     )
 
 

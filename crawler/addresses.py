@@ -16,6 +16,7 @@ Opt-ins: ``NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES=1`` for every source; ``allow_priva
 true`` for one source (its ``allowed_domains`` may then resolve to private addresses). A
 refusal fails the request with ``AddressRefused`` (the spider records it with its reason).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -91,8 +92,14 @@ def is_ip_literal(host: str) -> bool:
 
 def private_domains(sources: Iterable[Source]) -> list[str]:
     """The domains whose names may resolve to private addresses: those of opted-in sources."""
-    return sorted({domain.lower() for source in sources if source.allow_private_addresses
-                   for domain in source.allowed_domains})
+    return sorted(
+        {
+            domain.lower()
+            for source in sources
+            if source.allow_private_addresses
+            for domain in source.allowed_domains
+        }
+    )
 
 
 def policy_settings(settings: Settings, sources: Sequence[Source]) -> dict[str, Any]:
@@ -110,14 +117,20 @@ class PolicyResolver(CachingThreadedResolver):
     made to pass by a DNS answer that differs from a first lookup (the connection uses this
     very answer)."""
 
-    def __init__(self, reactor: ReactorBase, cache_size: int, timeout: float,
-                 allow_all: bool = False, domains: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        reactor: ReactorBase,
+        cache_size: int,
+        timeout: float,
+        allow_all: bool = False,
+        domains: Sequence[str] = (),
+    ) -> None:
         super().__init__(reactor, cache_size, timeout)
         self.allow_all = allow_all
         self.domains = tuple(domains)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> "PolicyResolver":
+    def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> PolicyResolver:
         resolver = super().from_crawler(crawler, reactor)
         resolver.allow_all = crawler.settings.getbool(ALLOW_ALL_SETTING)
         resolver.domains = tuple(crawler.settings.getlist(PRIVATE_DOMAINS_SETTING))
@@ -133,8 +146,11 @@ class PolicyResolver(CachingThreadedResolver):
         problem = address_problem(address)
         if problem is None:
             return address
-        reason = (f"refused: {name} resolves to {address}, {problem.split(' is ', 1)[1]}"
-                  if name != address else f"refused: {problem}")
+        reason = (
+            f"refused: {name} resolves to {address}, {problem.split(' is ', 1)[1]}"
+            if name != address
+            else f"refused: {problem}"
+        )
         refused_hosts[name.lower()] = reason
         log.warning("%s (allow_private_addresses is off for it)", reason)
         raise DNSLookupError(reason)
@@ -151,7 +167,7 @@ class AddressPolicyMiddleware:
         self.allow_all = crawler.settings.getbool(ALLOW_ALL_SETTING)
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "AddressPolicyMiddleware":
+    def from_crawler(cls, crawler: Crawler) -> AddressPolicyMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:

@@ -2,18 +2,20 @@
 
 Pure functions over bytes: no Scrapy engine, no network, so they are easy to test alone.
 """
+
 from __future__ import annotations
 
 import calendar
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from lxml import etree, html as lxml_html
+from lxml import etree
+from lxml import html as lxml_html
 from scrapy.utils.gz import gunzip
 
 # A link we would fetch: http(s), a host, and nothing a browser would have escaped.
@@ -33,7 +35,9 @@ def declares_entities(body: bytes) -> bool:
     took 19 s and 892 MB), or read a local file or URL (an external entity). Such a document
     is refused before any parser sees it; external entities are never resolved either way.
     """
-    plain = body.replace(b"\x00", b"") if b"\x00" in body[:4] or body[:2] in (b"\xff\xfe", b"\xfe\xff") else body
+    plain = (
+        body.replace(b"\x00", b"") if b"\x00" in body[:4] or body[:2] in (b"\xff\xfe", b"\xfe\xff") else body
+    )
     doctype = _DOCTYPE.search(plain)
     return doctype is not None and _ENTITY_DECLARATION.search(plain, doctype.end()) is not None
 
@@ -53,7 +57,7 @@ class Discovered:
     """What one discovery document listed."""
 
     articles: list[Link] = field(default_factory=list)
-    sitemaps: list[str] = field(default_factory=list)   # children of a sitemap index
+    sitemaps: list[str] = field(default_factory=list)  # children of a sitemap index
     bad_links: list[str] = field(default_factory=list)  # listed but unusable ("htp://x", "javascript:")
 
 
@@ -81,7 +85,7 @@ def clean_url(link: str | None, base: str) -> str | None:
 def _iso(parsed: time.struct_time | None) -> str | None:
     if not parsed:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).isoformat()
 
 
 def parse_feed(body: bytes, url: str, content_type: str = "") -> Discovered:
@@ -135,8 +139,14 @@ def parse_sitemap(body: bytes, url: str, max_size: int = 0) -> Discovered:
         # Scrapy's scrapy.utils.sitemap.Sitemap keeps no nested tags (news:title), so we read
         # the XML ourselves, streaming and with the same safety options (no entities, recover).
         events = etree.iterparse(
-            BytesIO(body), events=("start", "end"), recover=True, resolve_entities=False,
-            remove_comments=True, remove_pis=True, no_network=True, huge_tree=False,
+            BytesIO(body),
+            events=("start", "end"),
+            recover=True,
+            resolve_entities=False,
+            remove_comments=True,
+            remove_pis=True,
+            no_network=True,
+            huge_tree=False,
         )
         for event, element in events:
             name = _local(element.tag)

@@ -11,6 +11,7 @@ check it against the bytes:
    (a header saying UTF-8 over latin-1 bytes fails, and the page's meta is used).
 3. With no usable declaration, Scrapy's own detection (``response.text``) decides.
 """
+
 from __future__ import annotations
 
 import codecs

@@ -1,4 +1,5 @@
 """Downloader middleware: redirects may only lead inside the source's allowed domains."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -42,7 +43,7 @@ class OffsiteRedirectMiddleware:
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "OffsiteRedirectMiddleware":
+    def from_crawler(cls, crawler: Crawler) -> OffsiteRedirectMiddleware:
         return cls(crawler)
 
     def process_response(self, request: Request, response: Response) -> Response:

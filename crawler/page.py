@@ -1,4 +1,5 @@
 """What the crawler hands on: one fetched article page. Plain data, no Scrapy."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,13 +37,13 @@ class ArchiveLocation:
 
 @dataclass(frozen=True)
 class Page:
-    url: str                   # the URL discovery listed (feed, sitemap, listing)
-    final_url: str             # after redirects
+    url: str  # the URL discovery listed (feed, sitemap, listing)
+    final_url: str  # after redirects
     status: int
-    headers: dict[str, str]    # lower-case names; one value each
-    html: str                  # decoded text (Scrapy's encoding detection: header, BOM, meta, sniffing)
-    fetched_at: datetime       # aware, UTC
-    source: str                # name of the source in the sources file
+    headers: dict[str, str]  # lower-case names; one value each
+    html: str  # decoded text (Scrapy's encoding detection: header, BOM, meta, sniffing)
+    fetched_at: datetime  # aware, UTC
+    source: str  # name of the source in the sources file
     crawl_id: str = ""
     # What discovery said about the page (feed entry / sitemap news tags), as hints only.
     hints: dict[str, str] = field(default_factory=dict)

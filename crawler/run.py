@@ -5,6 +5,7 @@ once per process (the CLI runs it as a command, the workers start one process pe
 the tests start a child process per crawl). All the given sources are crawled at the same
 time in one ``CrawlerProcess``, one spider per source.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,19 +57,31 @@ def run_crawl(
             return
         totals = CrawlStats.total(per_source)
         try:
-            progress(CrawlProgress(
-                source=source, url=url, outcome=outcome, discovered=totals.discovered,
-                done=totals.done, pages_fetched=totals.pages_fetched,
-                not_modified=totals.not_modified, errors=totals.errors,
-            ))
-        except Exception:  # noqa: BLE001 - a broken progress display must not stop the crawl
+            progress(
+                CrawlProgress(
+                    source=source,
+                    url=url,
+                    outcome=outcome,
+                    discovered=totals.discovered,
+                    done=totals.done,
+                    pages_fetched=totals.pages_fetched,
+                    not_modified=totals.not_modified,
+                    errors=totals.errors,
+                )
+            )
+        except Exception:
             logger.exception("the progress callback failed")
 
     process = CrawlerProcess({**scrapy_settings(settings), **policy_settings(settings, sources)})
     for source in sources:
         process.crawl(
-            NewsSpider, source=source, sink=sink, crawl_id=crawl_id,
-            stats=per_source[source.name], on_outcome=on_outcome, archive=archive,
+            NewsSpider,
+            source=source,
+            sink=sink,
+            crawl_id=crawl_id,
+            stats=per_source[source.name],
+            on_outcome=on_outcome,
+            archive=archive,
         )
     backlogged = getattr(sink, "backlogged", None)
     if backlogged is not None:
@@ -99,7 +112,10 @@ def _pause_while_backlogged(process: CrawlerProcess, backlogged: Callable[[], bo
             if crawler.engine is not None:
                 crawler.engine.pause() if busy else crawler.engine.unpause()
         paused = busy
-        logger.warning("downloads %s: the pages fetched %s", "paused" if busy else "resumed",
-                       "wait to be stored" if busy else "are being stored again")
+        logger.warning(
+            "downloads %s: the pages fetched %s",
+            "paused" if busy else "resumed",
+            "wait to be stored" if busy else "are being stored again",
+        )
 
     task.LoopingCall(check).start(BACKLOG_CHECK_SECONDS, now=False)

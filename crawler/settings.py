@@ -1,4 +1,5 @@
 """Scrapy settings built from our Settings object (never from the environment)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,8 +16,8 @@ UNUSED_EXTENSIONS = (
     "scrapy.extensions.telnet.TelnetConsole",
     "scrapy.extensions.remote_control.RemoteControl",
     "scrapy.extensions.memdebug.MemoryDebugger",
-    "scrapy.extensions.feedexport.FeedExporter",   # pages go to our sink, not to feed files
-    "scrapy.extensions.spiderstate.SpiderState",   # no JOBDIR: every crawl starts afresh
+    "scrapy.extensions.feedexport.FeedExporter",  # pages go to our sink, not to feed files
+    "scrapy.extensions.spiderstate.SpiderState",  # no JOBDIR: every crawl starts afresh
 )
 UNUSED_DOWNLOADER_MIDDLEWARES = (
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
@@ -62,8 +63,9 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         # opt-ins, and the resolver that enforces them.
         "NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES": settings.allow_private_addresses,
         "TWISTED_DNS_RESOLVER": "crawler.addresses.PolicyResolver",
-        "DOWNLOADER_MIDDLEWARES_BASE": _without(default_settings.DOWNLOADER_MIDDLEWARES_BASE,
-                                                UNUSED_DOWNLOADER_MIDDLEWARES),
+        "DOWNLOADER_MIDDLEWARES_BASE": _without(
+            default_settings.DOWNLOADER_MIDDLEWARES_BASE, UNUSED_DOWNLOADER_MIDDLEWARES
+        ),
         # Each crawl is stateless: every page is asked again (conditionally), no cookies kept.
         "HTTPCACHE_ENABLED": False,
         "COOKIES_ENABLED": False,

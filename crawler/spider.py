@@ -1,9 +1,10 @@
 """One spider class, configured per source: discovery documents in, article pages out."""
+
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -60,7 +61,7 @@ class NewsSpider(scrapy.Spider):
         self.crawl_id = crawl_id
         self.stats = stats
         self.on_outcome = on_outcome or (lambda source, url, outcome: None)
-        self.archive = archive   # raw responses to WARC files (crawler/archive.py), or None
+        self.archive = archive  # raw responses to WARC files (crawler/archive.py), or None
         self.allowed_domains = list(source.allowed_domains)
         # Article URL → what discovery said of it. A URL listed by several documents (a feed
         # and a sitemap) is fetched once; its hints merge, whichever document came first.
@@ -71,8 +72,11 @@ class NewsSpider(scrapy.Spider):
 
     # --- discovery ---
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for kind, urls in ((FEED, self.source.feeds), (SITEMAP, self.source.sitemaps),
-                           (LISTING, self.source.listings)):
+        for kind, urls in (
+            (FEED, self.source.feeds),
+            (SITEMAP, self.source.sitemaps),
+            (LISTING, self.source.listings),
+        ):
             for url in urls:
                 request = self._discovery_request(url, kind)
                 if request is not None:
@@ -89,11 +93,19 @@ class NewsSpider(scrapy.Spider):
         if self.sink.discovery_links(url) is not None:
             headers = _conditional_headers(self.sink.validators(url))
         return scrapy.Request(
-            url, callback=self.parse_discovery, errback=self.on_error, headers=headers,
+            url,
+            callback=self.parse_discovery,
+            errback=self.on_error,
+            headers=headers,
             # Before any article: a page listed by a feed and a sitemap then gets the hints of
             # both (see _article_requests), and the feeds are read before their pages are.
             priority=DISCOVERY_PRIORITY,
-            meta={"kind": kind, "listed_url": url, "depth_of_sitemap": depth, "handle_httpstatus_list": [304]},
+            meta={
+                "kind": kind,
+                "listed_url": url,
+                "depth_of_sitemap": depth,
+                "handle_httpstatus_list": [304],
+            },
         )
 
     def _within_sitemap_limits(self, url: str, depth: int) -> bool:
@@ -102,12 +114,19 @@ class NewsSpider(scrapy.Spider):
         max_depth = self.settings.getint("NEWSDEDUP_MAX_SITEMAP_DEPTH", 3)
         max_sitemaps = self.settings.getint("NEWSDEDUP_MAX_SITEMAPS", 1000)
         if depth > max_depth:
-            self._limit_hit("depth", url, f"sitemap limit: nested deeper than {max_depth} sitemap indexes "
-                                          "(NEWSDEDUP_MAX_SITEMAP_DEPTH)")
+            self._limit_hit(
+                "depth",
+                url,
+                f"sitemap limit: nested deeper than {max_depth} sitemap indexes "
+                "(NEWSDEDUP_MAX_SITEMAP_DEPTH)",
+            )
             return False
         if self._sitemaps_requested >= max_sitemaps:
-            self._limit_hit("count", url, f"sitemap limit: more than {max_sitemaps} sitemaps in one crawl "
-                                          "(NEWSDEDUP_MAX_SITEMAPS)")
+            self._limit_hit(
+                "count",
+                url,
+                f"sitemap limit: more than {max_sitemaps} sitemaps in one crawl (NEWSDEDUP_MAX_SITEMAPS)",
+            )
             return False
         self._sitemaps_requested += 1
         return True
@@ -123,15 +142,23 @@ class NewsSpider(scrapy.Spider):
         """Scrapy's last call: say what the limits left out; a crawl stopped by its time
         limit is recorded as a failure of the source."""
         if self.stats.sitemaps_left_out:
-            logger.warning("source %s: %d sitemaps left out by the sitemap limits", self.source.name,
-                           self.stats.sitemaps_left_out)
+            logger.warning(
+                "source %s: %d sitemaps left out by the sitemap limits",
+                self.source.name,
+                self.stats.sitemaps_left_out,
+            )
         if reason == "closespider_timeout":
             limit = self.settings.getint("CLOSESPIDER_TIMEOUT")
             self.stats.timed_out = 1
-            logger.warning("source %s: crawl stopped by its time limit after %ss (NEWSDEDUP_CRAWL_TIME_LIMIT)",
-                           self.source.name, limit)
-            self._failed(self.source.start_urls[0],
-                         f"crawl time limit: stopped after {limit}s (NEWSDEDUP_CRAWL_TIME_LIMIT)")
+            logger.warning(
+                "source %s: crawl stopped by its time limit after %ss (NEWSDEDUP_CRAWL_TIME_LIMIT)",
+                self.source.name,
+                limit,
+            )
+            self._failed(
+                self.source.start_urls[0],
+                f"crawl time limit: stopped after {limit}s (NEWSDEDUP_CRAWL_TIME_LIMIT)",
+            )
 
     async def parse_discovery(self, response: Response) -> AsyncIterator[scrapy.Request]:
         url, kind = response.meta["listed_url"], response.meta["kind"]
@@ -140,8 +167,9 @@ class NewsSpider(scrapy.Spider):
             if stored is None:
                 # What it listed last time cannot be read now (the store is away): ask again
                 # unconditionally rather than lose the document's articles for this crawl.
-                yield response.request.replace(headers={}, dont_filter=True,
-                                               meta={**response.meta, "handle_httpstatus_list": []})
+                yield response.request.replace(
+                    headers={}, dont_filter=True, meta={**response.meta, "handle_httpstatus_list": []}
+                )
                 return
             for request in self._article_requests([Link(link) for link in stored]):
                 yield request
@@ -175,7 +203,9 @@ class NewsSpider(scrapy.Spider):
             return parse_sitemap(response.body, response.url, self.settings.getint("DOWNLOAD_MAXSIZE"))
         text = _html_text(response)
         if text is None:
-            raise BrokenDocument(f"listing page is not HTML: {_header(response, 'Content-Type') or 'no type'}")
+            raise BrokenDocument(
+                f"listing page is not HTML: {_header(response, 'Content-Type') or 'no type'}"
+            )
         return parse_listing(text, response.url, self.source.article_links)
 
     def _article_requests(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
@@ -196,10 +226,11 @@ class NewsSpider(scrapy.Spider):
             self.stats.discovered += 1
             self.on_outcome(self.source.name, link.url, "discovered")
             yield scrapy.Request(
-                link.url, callback=self.parse_article, errback=self.on_error,
+                link.url,
+                callback=self.parse_article,
+                errback=self.on_error,
                 headers=_conditional_headers(known.get(link.url)),
-                meta={"kind": ARTICLE, "listed_url": link.url,
-                      "handle_httpstatus_list": [304]},
+                meta={"kind": ARTICLE, "listed_url": link.url, "handle_httpstatus_list": [304]},
             )
 
     # --- article pages ---
@@ -220,16 +251,20 @@ class NewsSpider(scrapy.Spider):
             return
         html = _html_text(response)
         if html is None:
-            self._failed(url, f"not HTML: {_header(response, 'Content-Type').split(';')[0].strip() or 'unknown type'}")
+            self._failed(
+                url, f"not HTML: {_header(response, 'Content-Type').split(';')[0].strip() or 'unknown type'}"
+            )
             return
         page = Page(
             url=url,
             final_url=response.url,
             status=response.status,
-            headers={name.decode("latin-1").lower(): (values[-1] if values else b"").decode("latin-1")
-                     for name, values in response.headers.items()},
+            headers={
+                name.decode("latin-1").lower(): (values[-1] if values else b"").decode("latin-1")
+                for name, values in response.headers.items()
+            },
             html=html,
-            fetched_at=datetime.now(timezone.utc),
+            fetched_at=datetime.now(UTC),
             source=self.source.name,
             crawl_id=self.crawl_id,
             hints=dict(self._articles_seen.get(url, {})),
@@ -238,7 +273,7 @@ class NewsSpider(scrapy.Spider):
             page = self.archive.page(page, response)
         try:
             self.sink.accept(page)
-        except Exception as exc:  # noqa: BLE001 - one bad hand-off must not stop the crawl
+        except Exception as exc:
             logger.exception("the sink refused %s", url)
             self._failed(url, f"hand-off failed: {exc}")
             return
@@ -259,8 +294,12 @@ class NewsSpider(scrapy.Spider):
 
     def _reason(self, failure: Failure, request: scrapy.Request | None) -> str:
         error = failure.value
-        if (isinstance(error, IgnoreRequest) and "offsite" in str(error).lower()
-                and request is not None and request.meta.get("redirect_urls")):
+        if (
+            isinstance(error, IgnoreRequest)
+            and "offsite" in str(error).lower()
+            and request is not None
+            and request.meta.get("redirect_urls")
+        ):
             # A redirect that only Scrapy's OffsiteMiddleware caught (e.g. a meta refresh).
             return f"redirect to another host: {request.url}"
         if isinstance(error, HttpError):
@@ -282,7 +321,7 @@ class NewsSpider(scrapy.Spider):
     def _failed(self, url: str, reason: str) -> None:
         try:
             self.sink.failed(url, self.source.name, reason)
-        except Exception:  # noqa: BLE001 - counting goes on even if the sink cannot record
+        except Exception:
             logger.exception("the sink could not record the failure of %s", url)
         self.stats.errors += 1
         self.on_outcome(self.source.name, url, "failed")

@@ -2,13 +2,25 @@
 
 Pure: knows nothing of Celery, Scrapy or SQL. The Redis index talks to a client it is given.
 """
-from dedup.types import Candidate, DedupParams, Decision, Fingerprint, PageFacts
-from dedup.fingerprint import Similarity, fingerprint, similarity
+
 from dedup.decide import decide
-from dedup.index import CandidateIndex, InMemoryIndex, IndexMissing, RedisIndex, query_postings
+from dedup.fingerprint import Similarity, fingerprint, similarity
+from dedup.index import CandidateIndex, IndexMissing, InMemoryIndex, RedisIndex, query_postings
+from dedup.types import Candidate, Decision, DedupParams, Fingerprint, PageFacts
 
 __all__ = [
-    "Candidate", "DedupParams", "Decision", "Fingerprint", "PageFacts",
-    "Similarity", "fingerprint", "similarity", "decide", "CandidateIndex", "InMemoryIndex", "IndexMissing", "RedisIndex",
+    "Candidate",
+    "CandidateIndex",
+    "Decision",
+    "DedupParams",
+    "Fingerprint",
+    "InMemoryIndex",
+    "IndexMissing",
+    "PageFacts",
+    "RedisIndex",
+    "Similarity",
+    "decide",
+    "fingerprint",
     "query_postings",
+    "similarity",
 ]

@@ -29,25 +29,26 @@ The rules of docs/how-it-works.md "How dedup decides", in this order:
    - anything else → ``new``. Different sources are never versions of each other: a story told
      by two outlets is two articles unless one copied the other.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dedup.fingerprint import BODY_LINE_WORDS, Similarity, shingle_array, similarity
-from dedup.types import Candidate, DecisionKind, DedupParams, Decision, Fingerprint, PageFacts, Relation
+from dedup.types import Candidate, Decision, DecisionKind, DedupParams, Fingerprint, PageFacts, Relation
 
 
 @dataclass(frozen=True)
 class _Match:
     """One candidate version judged against the page."""
 
-    rank: int                 # strength of the rule that matched; higher wins
+    rank: int  # strength of the rule that matched; higher wins
     kind: DecisionKind
     relation: Relation
     candidate: Candidate
     sim: Similarity
-    why: str                  # the rule, for the reason sentence
+    why: str  # the rule, for the reason sentence
 
     @property
     def order(self) -> tuple[int, float, float, int]:
@@ -77,9 +78,13 @@ def _decision(match: _Match, page: PageFacts) -> Decision:
         f"{where}: {_outcome(match)}"
     )
     return Decision(
-        kind=match.kind, article_id=c.article_id, relation=match.relation,
-        similarity=round(match.sim.jaccard, 4), containment=round(match.sim.containment, 4),
-        reason=reason, matched_version=c.version,
+        kind=match.kind,
+        article_id=c.article_id,
+        relation=match.relation,
+        similarity=round(match.sim.jaccard, 4),
+        containment=round(match.sim.containment, 4),
+        reason=reason,
+        matched_version=c.version,
     )
 
 
@@ -149,7 +154,9 @@ def _own_body(a: Fingerprint, b: Fingerprint, common: int) -> int:
     return len(np.setdiff1d(shingle_array(a.body_shingles), shingle_array(b.shingles), assume_unique=True))
 
 
-def _only_a_shared_paragraph(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
+def _only_a_shared_paragraph(
+    fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams
+) -> bool:
     """Whether all the two texts have in common is one paragraph they both hold verbatim, while
     each tells more of its own, in body lines, than a short line holds.
 
@@ -166,7 +173,7 @@ def _only_a_shared_paragraph(fp: Fingerprint, candidate: Candidate, sim: Similar
     shared = {h: n for h, n in zip(fp.paragraph_hashes, fp.paragraph_shingle_counts) if h in theirs}
     if len(shared) != 1:
         return False
-    slack = _short_line_shingles(params)   # a headline or a dateline may be shared too
+    slack = _short_line_shingles(params)  # a headline or a dateline may be shared too
     common = round(sim.a_in_b * fp.shingle_count)
     return (
         common <= sum(shared.values()) + slack
@@ -175,7 +182,9 @@ def _only_a_shared_paragraph(fp: Fingerprint, candidate: Candidate, sim: Similar
     )
 
 
-def _only_a_short_line_shared(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
+def _only_a_short_line_shared(
+    fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams
+) -> bool:
     """Whether all the two texts have in common could be one short line they both hold verbatim.
 
     Every article of a site may carry the site's own boilerplate lines, which no pattern in
@@ -201,7 +210,9 @@ def _judge_text(page: PageFacts, fp: Fingerprint, candidate: Candidate, params: 
         return None
     near_identical = sim.jaccard >= params.duplicate_jaccard
     contained = sim.a_in_b >= params.duplicate_containment
-    grown = sim.b_in_a >= params.duplicate_containment and fp.shingle_count > candidate.fingerprint.shingle_count
+    grown = (
+        sim.b_in_a >= params.duplicate_containment and fp.shingle_count > candidate.fingerprint.shingle_count
+    )
     if candidate.source == page.source:
         if _adds_nothing(fp, candidate, sim, params):
             if near_identical:
@@ -236,7 +247,9 @@ def _decide_known_url(
     relation: Relation = latest.url_relation or "original"
     if fp.text_hash == latest.url_text_hash:
         sim = Similarity(1.0, 1.0, 1.0, exact=True)
-        return _decision(_Match(9, "unchanged", relation, latest, sim, "same text as last time at this URL,"), page)
+        return _decision(
+            _Match(9, "unchanged", relation, latest, sim, "same text as last time at this URL,"), page
+        )
     for candidate in candidates:
         if candidate.fingerprint.text_hash == fp.text_hash:
             sim = Similarity(1.0, 1.0, 1.0, exact=True)
@@ -250,12 +263,14 @@ def _decide_known_url(
         (c.version for c in candidates if c.fingerprint.text_hash == latest.url_text_hash), default=None
     )
     if latest.url_text_hash is not None:
-        tracked = _best([
-            _Match(9, "unchanged", relation, c, sim, "caught up with")
-            for c in candidates
-            if (seen_here is None or c.version > seen_here)
-            and _near_identical(fp, c, sim := similarity(fp, c.fingerprint), params)
-        ])
+        tracked = _best(
+            [
+                _Match(9, "unchanged", relation, c, sim, "caught up with")
+                for c in candidates
+                if (seen_here is None or c.version > seen_here)
+                and _near_identical(fp, c, sim := similarity(fp, c.fingerprint), params)
+            ]
+        )
         if tracked is not None:
             return _decision(tracked, page)
     # The text changed: a new version of the article this URL belongs to.
@@ -272,19 +287,30 @@ def _decide_canonical(
         sim = similarity(fp, candidate.fingerprint)
         if not (_near_identical(fp, candidate, sim, params) or _similar(sim, params)):
             continue
-        if candidate.source != page.source or fp.text_hash == candidate.fingerprint.text_hash \
-                or _adds_nothing(fp, candidate, sim, params):
-            matches.append(_Match(
-                2 + (fp.text_hash == candidate.fingerprint.text_hash), "duplicate",
-                _copy_relation(page, candidate), candidate, sim, "canonical URL is",
-            ))
+        if (
+            candidate.source != page.source
+            or fp.text_hash == candidate.fingerprint.text_hash
+            or _adds_nothing(fp, candidate, sim, params)
+        ):
+            matches.append(
+                _Match(
+                    2 + (fp.text_hash == candidate.fingerprint.text_hash),
+                    "duplicate",
+                    _copy_relation(page, candidate),
+                    candidate,
+                    sim,
+                    "canonical URL is",
+                )
+            )
         else:
             matches.append(_Match(1, "version", "revision", candidate, sim, "canonical URL is"))
     best = _best(matches)
     return _decision(best, page) if best else None
 
 
-def decide(page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate], params: DedupParams) -> Decision:
+def decide(
+    page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate], params: DedupParams
+) -> Decision:
     """What the page is, given the stored versions that might be the same article.
 
     ``candidates`` are all versions the store and the index returned (several per article are
@@ -306,7 +332,11 @@ def decide(page: PageFacts, fp: Fingerprint, candidates: Sequence[Candidate], pa
         return Decision("new", None, "original", reason="new article: no similar text seen before")
     sim = similarity(fp, closest.fingerprint)
     return Decision(
-        "new", None, "original", similarity=round(sim.jaccard, 4), containment=round(sim.containment, 4),
+        "new",
+        None,
+        "original",
+        similarity=round(sim.jaccard, 4),
+        containment=round(sim.containment, 4),
         reason=(
             f"new article: closest is article {_short(closest.article_id)} ({_numbers(sim)}) "
             f"{_where(page, closest)}, below the thresholds"

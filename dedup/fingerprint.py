@@ -19,6 +19,7 @@ Jaccard of 0.1 is off by ±0.2). So the fingerprint also carries the exact shing
 ``EXACT_SHINGLE_LIMIT`` shingles, nearly every news article (≤ 8 KB each). When both sides
 have them, ``similarity`` is exact; otherwise it falls back to the MinHash estimate.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,7 +54,7 @@ _SENTENCE_END = re.compile(r"[.!?…:。！？][\"'”’“‘»«)\]」』]*$"
 # A line this long is body text even without a full stop (no headline is that long).
 BODY_LINE_ANY_END_WORDS = 25
 _SCHEME = "affine32"
-_SIGNATURE_DTYPE = "<u4"   # numpy dtype: little-endian uint32
+_SIGNATURE_DTYPE = "<u4"  # numpy dtype: little-endian uint32
 # Names how shingles are hashed (see the module docstring); change it with the hashing.
 SHINGLE_HASH = "crc32-words+splitmix64"
 # Fills the window of a paragraph shorter than a shingle ("a b" → "a b <pad>").
@@ -66,10 +67,10 @@ _MIX2 = 0x94D049BB133111EB
 class Similarity:
     """How alike two texts a and b are, on their sets of shingles A and B."""
 
-    jaccard: float   # |A∩B| / |A∪B|
-    a_in_b: float    # |A∩B| / |A|: share of a found in b (1.0: a is contained in b)
-    b_in_a: float    # |A∩B| / |B|
-    exact: bool      # computed from exact shingles, not estimated from MinHash
+    jaccard: float  # |A∩B| / |A∪B|
+    a_in_b: float  # |A∩B| / |A|: share of a found in b (1.0: a is contained in b)
+    b_in_a: float  # |A∩B| / |B|
+    exact: bool  # computed from exact shingles, not estimated from MinHash
 
     @property
     def containment(self) -> float:
@@ -152,7 +153,9 @@ def is_body_line(line: str, normalized: str) -> bool:
     """A line of the article's body: a sentence of at least BODY_LINE_WORDS words, not a
     heading, a label or a credit (a headline of twelve words has no full stop)."""
     words = len(normalized.split())
-    return words >= BODY_LINE_ANY_END_WORDS or (words >= BODY_LINE_WORDS and bool(_SENTENCE_END.search(line.rstrip()[-8:])))
+    return words >= BODY_LINE_ANY_END_WORDS or (
+        words >= BODY_LINE_WORDS and bool(_SENTENCE_END.search(line.rstrip()[-8:]))
+    )
 
 
 def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fingerprint:
@@ -169,15 +172,17 @@ def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fing
     body = shingle_hashes([n for line, n in lines if n and is_body_line(line, n)], params.shingle_size)
     minhash = MinHash(
         # The shingle hashes are the MinHash's input values: ``int`` passes them through.
-        num_perm=params.num_perm, hashfunc=int,
-        permutations=_permutations(params.num_perm), scheme=_SCHEME,
+        num_perm=params.num_perm,
+        hashfunc=int,
+        permutations=_permutations(params.num_perm),
+        scheme=_SCHEME,
     )
     if len(hashes):
         minhash.update_batch(hashes.tolist())
     return Fingerprint(
         text_hash=hashlib.sha256("\n".join(paragraphs).encode("utf-8")).hexdigest(),
         signature=minhash.hashvalues.astype(_SIGNATURE_DTYPE).tobytes(),
-        shingle_count=int(len(hashes)),
+        shingle_count=len(hashes),
         paragraph_hashes=tuple(paragraph_hash(p) for p, _ in hashed),
         shingles=hashes.astype(_SIGNATURE_DTYPE).tobytes() if len(hashes) <= EXACT_SHINGLE_LIMIT else b"",
         body_shingles=body.astype(_SIGNATURE_DTYPE).tobytes(),

@@ -18,6 +18,7 @@ holds only a candidate window (the last ``window_days`` of entries: updates of o
 are found by URL in the store), and posts only the first ``INDEXED_PARAGRAPHS`` long
 paragraphs of an entry (a page's paragraphs are all looked up).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,6 @@ import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
-
 
 from dedup.fingerprint import signature_values, to_minhash
 from dedup.types import DedupParams, Fingerprint
@@ -81,7 +81,8 @@ class InMemoryIndex:
 
         self._params = params
         self._lsh = MinHashLSH(
-            threshold=params.lsh_threshold, num_perm=params.num_perm,
+            threshold=params.lsh_threshold,
+            num_perm=params.num_perm,
             params=lsh_bands(params.lsh_threshold, params.num_perm),
         )
         self._paragraphs_of: dict[str, tuple[str, ...]] = {}
@@ -119,7 +120,6 @@ class InMemoryIndex:
 
     def __len__(self) -> int:
         return len(self._paragraphs_of)
-
 
 
 # --- Redis ---------------------------------------------------------------------------------
@@ -234,7 +234,11 @@ if owner ~= '' and redis.call('HGET', ARGV[1] .. ':marker', 'owner') ~= owner th
   return redis.error_reply('NEWSDEDUP_INDEX_MISSING')
 end
 """
-_ADD = _LEVEL_LUA + _PRUNE_LUA + _MARKER_LUA + """
+_ADD = (
+    _LEVEL_LUA
+    + _PRUNE_LUA
+    + _MARKER_LUA
+    + """
 local P, key, kh = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local g, gmin, gnow, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands, cap, per_article, per_shard = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -300,12 +304,16 @@ for i = 1, #packed / 8 do
 end
 return 1
 """
+)
 # ARGV: P, oldest live generation, current generation, bands, paragraph cap, the postings'
 # first 6 bytes end to end, the hex of their first 3 bytes end to end (two arguments whatever
 # the number of postings: less to encode and parse than two per posting). Levels are grouped
 # first, so that one HMGET per posting and level asks for the fields of all the live
 # generations filed at that level.
-_QUERY = _LEVEL_LUA + _MARKER_LUA + """
+_QUERY = (
+    _LEVEL_LUA
+    + _MARKER_LUA
+    + """
 local P, gmin, g = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local bands, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
 local packed, hex = ARGV[6], ARGV[7]
@@ -361,9 +369,12 @@ for j = 1, #hits, 2 do
 end
 return found
 """
+)
 # ARGV: P, key, key hash, oldest live generation, generation. The postings of a removed entry
 # stay until their generation leaves; they point to an id without a key and find nothing.
-_REMOVE = _LEVEL_LUA + """
+_REMOVE = (
+    _LEVEL_LUA
+    + """
 local P, key, kh = ARGV[1], ARGV[2], tonumber(ARGV[3])
 for gen = tonumber(ARGV[4]), tonumber(ARGV[5]) do
   local id, kk = find(P, gen, key, kh)
@@ -377,6 +388,7 @@ for gen = tonumber(ARGV[4]), tonumber(ARGV[5]) do
 end
 return 0
 """
+)
 # ARGV: P, oldest live generation, generation.
 _COUNT = """
 local total = 0
@@ -387,7 +399,9 @@ return total
 """
 # ARGV: oldest live generation, current generation, then posting hash names. Prunes those
 # holding generations out of the window; returns how many were left empty (and deleted).
-_SWEEP = _PRUNE_LUA + """
+_SWEEP = (
+    _PRUNE_LUA
+    + """
 local gmin, g = tonumber(ARGV[1]), tonumber(ARGV[2])
 local deleted = 0
 for j = 3, #ARGV do
@@ -396,6 +410,7 @@ for j = 3, #ARGV do
 end
 return deleted
 """
+)
 
 # Only the first few long paragraphs of an entry get postings: enough to find a trimmed copy
 # or an old short version (they share the lead), at a fraction of the memory. Queries still
@@ -441,7 +456,7 @@ class RedisIndex:
 
     def __init__(
         self,
-        client: "redis.Redis",
+        client: redis.Redis,
         params: DedupParams,
         basename: str,
         *,
@@ -513,11 +528,21 @@ class RedisIndex:
         postings = self._postings(fp, INDEXED_PARAGRAPHS)
         tag = (generation % 65536).to_bytes(2, "big")
         return [
-            self._prefix, key, self._key_hash(key), generation, oldest, current, self._ttl(generation),
-            self._bands, MAX_PARAGRAPH_POSTINGS, self._bands + INDEXED_PARAGRAPHS,
+            self._prefix,
+            key,
+            self._key_hash(key),
+            generation,
+            oldest,
+            current,
+            self._ttl(generation),
+            self._bands,
+            MAX_PARAGRAPH_POSTINGS,
+            self._bands + INDEXED_PARAGRAPHS,
             self._per_shard_and_generation,
-            max(1, round(self._expected_per_day * self._generation / 86400.0)), MAX_LEVELS,
-            b"".join(p[:_POSTING_BYTES] + tag for p in postings), self._shard_hex(postings),
+            max(1, round(self._expected_per_day * self._generation / 86400.0)),
+            MAX_LEVELS,
+            b"".join(p[:_POSTING_BYTES] + tag for p in postings),
+            self._shard_hex(postings),
             self._owner,
         ]
 
@@ -544,10 +569,19 @@ class RedisIndex:
         _check_size(fp, self._params)
         oldest, current = self._span()
         postings = self._postings(fp, QUERY_PARAGRAPHS)
-        found = self._checked(self._query, [
-            self._prefix, oldest, current, self._bands, MAX_PARAGRAPH_POSTINGS,
-            b"".join(p[:_POSTING_BYTES] for p in postings), self._shard_hex(postings), self._owner,
-        ])
+        found = self._checked(
+            self._query,
+            [
+                self._prefix,
+                oldest,
+                current,
+                self._bands,
+                MAX_PARAGRAPH_POSTINGS,
+                b"".join(p[:_POSTING_BYTES] for p in postings),
+                self._shard_hex(postings),
+                self._owner,
+            ],
+        )
         return {k.decode("utf-8") if isinstance(k, bytes) else k for k in found}
 
     def _checked(self, script: Callable[..., Any], args: list[object]) -> Any:
@@ -557,23 +591,29 @@ class RedisIndex:
             return script(keys=[], args=args)
         except ResponseError as exc:
             if "NEWSDEDUP_INDEX_MISSING" in str(exc):
-                raise IndexMissing(f"the Redis index {self._prefix!r} was not built for this store "
-                                   "(flushed, lost, or another store's)") from None
+                raise IndexMissing(
+                    f"the Redis index {self._prefix!r} was not built for this store "
+                    "(flushed, lost, or another store's)"
+                ) from None
             raise
 
     # --- whether the index is whole ---
     def mark_complete(self, entries: int) -> None:
         """Record that the index now holds every entry of its owner's store (after a build)."""
-        self._client.hset(f"{self._prefix}:marker", mapping={
-            "owner": self._owner, "entries": entries, "built_at": f"{self._now():.0f}"})
+        self._client.hset(
+            f"{self._prefix}:marker",
+            mapping={"owner": self._owner, "entries": entries, "built_at": f"{self._now():.0f}"},
+        )
 
     def marker(self) -> dict[str, str] | None:
         """What ``mark_complete`` recorded (owner, entries, built_at), or None."""
         raw = self._client.hgetall(f"{self._prefix}:marker")
         if not raw:
             return None
-        return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                for k, v in raw.items()}
+        return {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()
+        }
 
     def is_complete(self) -> bool:
         """Whether the index was built for its owner (always true without an owner)."""
@@ -612,7 +652,9 @@ class RedisIndex:
 
     def _unlink(self, pattern: str) -> int:
         batch = list(self._client.scan_iter(match=pattern, count=_SCAN_BATCH))
-        return sum(self._client.unlink(*batch[i:i + _SCAN_BATCH]) for i in range(0, len(batch), _SCAN_BATCH))
+        return sum(
+            self._client.unlink(*batch[i : i + _SCAN_BATCH]) for i in range(0, len(batch), _SCAN_BATCH)
+        )
 
     def _prune_postings(self, oldest: int, current: int) -> int:
         """Prune every posting hash of the generations before ``oldest``; returns how many
@@ -641,8 +683,11 @@ class RedisIndex:
 def _postings(fp: Fingerprint, bands: int, rows: int, paragraphs: int) -> list[bytes]:
     values = signature_values(fp)
     postings = [
-        hashlib.blake2b(values[band * rows:(band + 1) * rows].tobytes(), digest_size=8,
-                        person=band.to_bytes(2, "little")).digest()
+        hashlib.blake2b(
+            values[band * rows : (band + 1) * rows].tobytes(),
+            digest_size=8,
+            person=band.to_bytes(2, "little"),
+        ).digest()
         for band in range(bands)
     ]
     postings.extend(_paragraph_posting(p) for p in list(dict.fromkeys(fp.paragraph_hashes))[:paragraphs])

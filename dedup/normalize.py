@@ -16,6 +16,7 @@ articles must not be made to look alike. So the steps are few:
 Paragraphs (lines of the input) are kept apart: shingles never span two paragraphs, so a
 dropped or moved paragraph disturbs only its own shingles.
 """
+
 from __future__ import annotations
 
 import re
@@ -73,7 +74,7 @@ BOILERPLATE_MAX_CHARS = 400
 # short articles it alone can make two different stories look like versions of each other.
 # Only generic calls to action and copyright notices; a site's own wording stays.
 BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^follow (?:us\b|@\S).*\bon\b"),                                     # "Follow us on Twitter"
+    re.compile(r"^follow (?:us\b|@\S).*\bon\b"),  # "Follow us on Twitter"
     # Newsletter prompts, the call and the product in either order: "Subscribe to our newsletter",
     # "Get the Harbor Times morning briefing in your inbox. Sign up now".
     re.compile(
@@ -87,10 +88,10 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 _CJK_RANGES = (
-    (0x3040, 0x30FF),    # hiragana, katakana
-    (0x3400, 0x4DBF),    # CJK extension A
-    (0x4E00, 0x9FFF),    # CJK unified ideographs
-    (0xF900, 0xFAFF),    # CJK compatibility ideographs
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
     (0x20000, 0x2FFFF),  # CJK extensions B..
 )
 

@@ -1,4 +1,5 @@
 """The values dedup works with. Plain data: no Celery, Scrapy or SQL anywhere in dedup/."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,10 +26,10 @@ class DedupParams:
 class Fingerprint:
     """What dedup keeps of one text. Storable: ``signature`` is bytes (num_perm little-endian uint32)."""
 
-    text_hash: str                       # hex sha256 of the normalized text
-    signature: bytes                     # MinHash hash values
-    shingle_count: int                   # number of distinct shingles (for containment estimates)
-    paragraph_hashes: tuple[str, ...]    # hashes of the normalized paragraphs long enough to count
+    text_hash: str  # hex sha256 of the normalized text
+    signature: bytes  # MinHash hash values
+    shingle_count: int  # number of distinct shingles (for containment estimates)
+    paragraph_hashes: tuple[str, ...]  # hashes of the normalized paragraphs long enough to count
     # Exact shingle hashes (sorted little-endian uint32) for texts of at most
     # dedup.fingerprint.EXACT_SHINGLE_LIMIT shingles, else b"". Lets similarity() be exact where
     # MinHash is noisy (a short text against a long one). Optional: b"" falls back to MinHash.
@@ -48,8 +49,8 @@ class Fingerprint:
 class PageFacts:
     """What decide() needs to know of the page being judged."""
 
-    url: str              # normalized URL the page was fetched at
-    canonical_url: str    # normalized canonical URL the page names (or url)
+    url: str  # normalized URL the page was fetched at
+    canonical_url: str  # normalized canonical URL the page names (or url)
     source: str
 
 
@@ -64,10 +65,10 @@ class Candidate:
 
     article_id: str
     version: int
-    source: str              # source of the page this version came from
-    url: str                 # URL this version was fetched at
+    source: str  # source of the page this version came from
+    url: str  # URL this version was fetched at
     fingerprint: Fingerprint
-    is_latest: bool          # the article's current version
+    is_latest: bool  # the article's current version
     # How this candidate was found: "url" (the page's URL was fetched before for this
     # article), "canonical" (the page's canonical URL is the article's), "index" (LSH or
     # paragraph postings).
@@ -77,7 +78,7 @@ class Candidate:
     # a copy that merely follows the original's update makes no version of its own.
     url_relation: Relation | None = None
     url_text_hash: str | None = None
-    url_version: int | None = None    # the version the URL's text last matched
+    url_version: int | None = None  # the version the URL's text last matched
 
     @property
     def key(self) -> str:
@@ -87,9 +88,9 @@ class Candidate:
 @dataclass(frozen=True)
 class Decision:
     kind: DecisionKind
-    article_id: str | None           # None only for "new"
-    relation: Relation               # how the page's URL relates to the article
+    article_id: str | None  # None only for "new"
+    relation: Relation  # how the page's URL relates to the article
     similarity: float | None = None  # estimated Jaccard against the matched version
     containment: float | None = None
-    reason: str = ""                 # one sentence a human can read ("near-duplicate of ... ")
+    reason: str = ""  # one sentence a human can read ("near-duplicate of ... ")
     matched_version: int | None = None  # the stored version the page was judged the same as

@@ -6,6 +6,7 @@ Each article comes once at its latest state; an article that changes again comes
 a higher seq, so handle records as upserts keyed by ``id``. The cursor is saved only after a
 page was handled: a crash repeats at most one page, never skips one.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,13 @@ def save_cursor(path: Path, cursor: int) -> None:
     os.replace(tmp, path)
 
 
-def follow(base_url: str, cursor_file: Path, handle: Callable[[dict], None],
-           stop_when_idle: bool = False, client: httpx.Client | None = None) -> int:
+def follow(
+    base_url: str,
+    cursor_file: Path,
+    handle: Callable[[dict], None],
+    stop_when_idle: bool = False,
+    client: httpx.Client | None = None,
+) -> int:
     """Read pages from the saved cursor on; returns the cursor when stopping (idle, if asked)."""
     own = client is None
     client = client or httpx.Client(base_url=base_url, timeout=30)

@@ -8,6 +8,7 @@ look like a new version. A block is removed only when its first line is such a l
 the block is small (an ad) or made of links (a teaser list); lines of chrome that are not in
 a block of their own are left to ``extract.text.clean_text``.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Results of extraction. Plain data."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,14 +8,14 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Document:
-    text: str                          # clean article text, paragraphs separated by "\n"
+    text: str  # clean article text, paragraphs separated by "\n"
     title: str
-    url: str                           # the URL the page was fetched at (final, after redirects)
-    canonical_url: str                 # normalized: rel=canonical / og:url when trustworthy, else url
+    url: str  # the URL the page was fetched at (final, after redirects)
+    canonical_url: str  # normalized: rel=canonical / og:url when trustworthy, else url
     authors: tuple[str, ...] = ()
-    published_at: datetime | None = None   # aware (UTC when the page gives no zone)
+    published_at: datetime | None = None  # aware (UTC when the page gives no zone)
     modified_at: datetime | None = None
-    language: str | None = None        # ISO 639-1
+    language: str | None = None  # ISO 639-1
     description: str | None = None
     site_name: str | None = None
 
@@ -28,6 +29,6 @@ class Rejection:
     """A page that holds no article. ``reason`` is a short stable code, ``detail`` for humans."""
 
     url: str
-    reason: str      # e.g. "not-html", "empty", "no-article-text", "too-short", "too-large"
+    reason: str  # e.g. "not-html", "empty", "no-article-text", "too-short", "too-large"
     detail: str = ""
     extra: dict[str, str] = field(default_factory=dict)

@@ -9,12 +9,14 @@ version): ad slots and teaser boxes are cut from the tree first (``extract/chrom
 chrome lines that get through are dropped from the text (``extract/text.py``). "Updated ..."
 lines are read for ``modified_at`` before either happens.
 """
+
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from htmldate import find_date
 from lxml import etree
@@ -48,8 +50,8 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 # of the time) unless that result looks like it missed the article (``_missed_article``):
 # then the full cascade runs. Text F1 on the Fundus pages: full cascade 0.947, fast alone
 # 0.935, fast with this fallback 0.950 (on 3 % of pages).
-_FAST_MIN_SHARE_OF_PARAGRAPHS = 0.25   # of the characters in the page's <p> elements
-_FAST_MIN_SHARE_IN_LONG_LINES = 0.25   # of the text in lines of _LONG_LINE_CHARS or more
+_FAST_MIN_SHARE_OF_PARAGRAPHS = 0.25  # of the characters in the page's <p> elements
+_FAST_MIN_SHARE_IN_LONG_LINES = 0.25  # of the text in lines of _LONG_LINE_CHARS or more
 _LONG_LINE_CHARS = 80
 _PARAGRAPH_TEXTS = etree.XPath("//p//text()", smart_strings=False)
 # Keys of Page.hints the extractor understands (what a feed entry or a news sitemap said).
@@ -91,15 +93,30 @@ def extract_document(
             if len(html) > MAX_HTML_CHARS:
                 return Rejection(page_url, "too-large", f"{len(html)} bytes")
             html = decode_file(html)
-        return _extract(html, url, page_url, min_words=min_words, max_chars=max_chars, hints=hints,
-                        now=now or datetime.now(timezone.utc))
+        return _extract(
+            html,
+            url,
+            page_url,
+            min_words=min_words,
+            max_chars=max_chars,
+            hints=hints,
+            now=now or datetime.now(UTC),
+        )
     except Exception as exc:  # noqa: BLE001 - a page must never crash the pipeline
         LOGGER.warning("extraction failed for %s: %r", url, exc)
         return Rejection(page_url, "not-html", f"extraction failed: {exc!r}"[:300])
 
 
-def _extract(html: str, url: str, page_url: str, *, min_words: int, max_chars: int, hints: Mapping[str, str],
-             now: datetime) -> Document | Rejection:
+def _extract(
+    html: str,
+    url: str,
+    page_url: str,
+    *,
+    min_words: int,
+    max_chars: int,
+    hints: Mapping[str, str],
+    now: datetime,
+) -> Document | Rejection:
     if len(html) > MAX_HTML_CHARS:
         return Rejection(page_url, "too-large", f"{len(html)} characters")
     if not html.strip():
@@ -112,7 +129,10 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, max_chars: i
 
     data = read_structured_data(tree)
     # "Updated ..." lines are read before trafilatura prunes the tree and clean_text drops them.
-    has_structured_modified = any(meta.parse_date(value) for value in meta.modified_candidates(data, meta.choose_article_object(data, {page_url})))
+    has_structured_modified = any(
+        meta.parse_date(value)
+        for value in meta.modified_candidates(data, meta.choose_article_object(data, {page_url}))
+    )
     updates = [] if has_structured_modified else meta.update_lines(tree)
     strip_chrome_blocks(tree)
     # Text only: trafilatura's metadata is a fallback, asked below when the page's own
@@ -133,7 +153,9 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, max_chars: i
         return Rejection(page_url, "too-long", f"{len(text)} characters of text, more than {max_chars}")
     words = word_count(text)
     if words < min_words:
-        return Rejection(page_url, "too-short", f"{words} words, fewer than {min_words}", extra={"words": str(words)})
+        return Rejection(
+            page_url, "too-short", f"{words} words, fewer than {min_words}", extra={"words": str(words)}
+        )
 
     canonical_url = meta.choose_canonical(data, article, page_url)
     if canonical_url != page_url and article is not None:
@@ -145,7 +167,13 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, max_chars: i
         return (lambda: heuristics.get(name)) if heuristics is not None else None
 
     site_name = meta.choose_site_name(data, article, heuristic("sitename"))
-    title = meta.choose_title(data, article, meta.site_names_for_titles(data, article, site_name), page_url, hints.get(HINT_TITLE) or heuristic("title"))
+    title = meta.choose_title(
+        data,
+        article,
+        meta.site_names_for_titles(data, article, site_name),
+        page_url,
+        hints.get(HINT_TITLE) or heuristic("title"),
+    )
     text = _without_leading_title(text, title)
     published_at, modified_at = meta.choose_dates(
         data,
@@ -155,8 +183,13 @@ def _extract(html: str, url: str, page_url: str, *, min_words: int, max_chars: i
         heuristic_modified=lambda: _heuristic_modified(tree, data, article, url, now),
         hinted_published=hints.get(HINT_PUBLISHED),
         visible_modified=(
-            (lambda published: meta.visible_modified(updates, published, now, meta.choose_language(data, article, None)))
-            if updates else None
+            (
+                lambda published: meta.visible_modified(
+                    updates, published, now, meta.choose_language(data, article, None)
+                )
+            )
+            if updates
+            else None
         ),
     )
     return Document(
@@ -212,18 +245,26 @@ class _TrafilaturaMetadata:
                 self._document = extract_metadata(
                     self._tree,
                     self._url,
-                    {"original_date": True, "extensive_search": True, "max_date": self._now.strftime("%Y-%m-%d")},
+                    {
+                        "original_date": True,
+                        "extensive_search": True,
+                        "max_date": self._now.strftime("%Y-%m-%d"),
+                    },
                 )
             except Exception:  # noqa: BLE001 - a heuristic that fails gives no value
                 self._document = None
         return getattr(self._document, name, None) if self._document is not None else None
 
 
-def _heuristic_modified(tree: Any, data: StructuredData, article: dict[str, Any] | None, url: str, now: datetime) -> str | None:
+def _heuristic_modified(
+    tree: Any, data: StructuredData, article: dict[str, Any] | None, url: str, now: datetime
+) -> str | None:
     """htmldate's latest date, asked only when the page states no modification date (it is slow)."""
     if any(meta.parse_date(value) for value in meta.modified_candidates(data, article)):
         return None
     try:
-        return find_date(tree, extensive_search=True, original_date=False, url=url, max_date=now.strftime("%Y-%m-%d"))
+        return find_date(
+            tree, extensive_search=True, original_date=False, url=url, max_date=now.strftime("%Y-%m-%d")
+        )
     except Exception:  # noqa: BLE001 - htmldate on odd markup; no date is an answer
         return None

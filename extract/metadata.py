@@ -8,12 +8,14 @@ The heuristics are slow (htmldate's search, trafilatura's author search on a cop
 tree) and most pages never need them: every ``choose_*`` takes them as a ``Fallback``, a value
 or a function called only when everything before it gave nothing.
 """
+
 from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from dateutil import parser as date_parser
@@ -29,6 +31,7 @@ def resolve(fallback: Fallback) -> str | None:
     """The value of a ``Fallback`` (calls it when it is a function)."""
     return fallback() if callable(fallback) else fallback
 
+
 # --------------------------------------------------------------------------- titles
 
 # Every value below comes from the page: it is bounded before a pattern reads it, and each
@@ -41,7 +44,9 @@ MAX_DATE_CHARS = 200
 # Separators between a headline and a site name in <title> and og:title.
 # A match starts only where a run of spaces starts ((?<!\s)): each run is read once, not once
 # per space in it.
-_TITLE_SEPARATOR = re.compile(r"(?<!\s)(?:\s+[|\-–—·•»:/~*]+\s+|\s*[|｜ㅣ]\s*|\s*--\s*|\s*：\s*(?=[^\s：]+$))")
+_TITLE_SEPARATOR = re.compile(
+    r"(?<!\s)(?:\s+[|\-–—·•»:/~*]+\s+|\s*[|｜ㅣ]\s*|\s*--\s*|\s*：\s*(?=[^\s：]+$))"
+)
 # A remainder that starts with a separator: "Headline | Site" given "Headline".
 _SEPARATOR_START = re.compile(r"^(?:\s+[|\-–—·•»:/~*]+\s+|\s*[|｜ㅣ：]\s*|\s*--\s*|\s*-)")
 _DATE_SEGMENT = re.compile(r"^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s*$")
@@ -72,15 +77,27 @@ def _is_site_name(segment: str, site_names: Iterable[str], host_labels: set[str]
         if other and (squashed == other or (len(other) >= 4 and (other in squashed or squashed in other))):
             return True
     for label in host_labels:
-        if squashed == label or (len(label) >= 4 and (squashed.startswith(label) or label.startswith(squashed) and len(squashed) >= 4)):
+        if squashed == label or (
+            len(label) >= 4
+            and (squashed.startswith(label) or (label.startswith(squashed) and len(squashed) >= 4))
+        ):
             return True
         # "BBC News" on bbc.co.uk, "BR24" on br.de: the label starts the name.
-        if len(label) >= 2 and squashed.startswith(label) and len(segment.split()) <= 3 and squashed[len(label):].isalnum() and len(squashed) - len(label) <= 6 and segment[:1].isupper():
+        if (
+            len(label) >= 2
+            and squashed.startswith(label)
+            and len(segment.split()) <= 3
+            and squashed[len(label) :].isalnum()
+            and len(squashed) - len(label) <= 6
+            and segment[:1].isupper()
+        ):
             return True
     return False
 
 
-def strip_site_name(title: str, site_names: Iterable[str], url: str, *, drop_pipe_suffix: bool = False) -> str:
+def strip_site_name(
+    title: str, site_names: Iterable[str], url: str, *, drop_pipe_suffix: bool = False
+) -> str:
     """``title`` without a leading or trailing site name ("Headline | Site", "Site: Headline").
 
     ``drop_pipe_suffix`` also drops a last "| anything" segment of up to four words, which
@@ -97,14 +114,14 @@ def strip_site_name(title: str, site_names: Iterable[str], url: str, *, drop_pip
         if _is_site_name(parts[-1], names, labels) or _DATE_SEGMENT.match(parts[-1]):
             title = title[: len(title) - len(parts[-1]) - len(separators[-1])].strip()
         elif _is_site_name(parts[0], names, labels):
-            title = title[len(parts[0]) + len(separators[0]):].strip()
+            title = title[len(parts[0]) + len(separators[0]) :].strip()
         elif drop_pipe_suffix and "|" in separators[-1] and len(parts[-1].split()) <= 4:
             title = title[: len(title) - len(parts[-1]) - len(separators[-1])].strip()
         else:
             break
     match = _PREFIX_SEPARATOR.match(title)
     if match and _is_site_name(match.group(1), names, labels):
-        title = title[match.end():].strip()
+        title = title[match.end() :].strip()
     return title
 
 
@@ -112,18 +129,27 @@ def _without_unknown_suffix(title: str, others: list[str]) -> str:
     """``title`` cut to another candidate it begins with when the rest is a separated suffix
     ("Headline | Sport" beside the <h1> "Headline"): a site or section name we did not know."""
     for other in sorted(others, key=len):
-        if len(other) >= 8 and len(other) < len(title) and title.startswith(other) and _SEPARATOR_START.match(title[len(other):]):
+        if (
+            len(other) >= 8
+            and len(other) < len(title)
+            and title.startswith(other)
+            and _SEPARATOR_START.match(title[len(other) :])
+        ):
             return other
     return title
 
 
-def choose_title(data: StructuredData, article: dict[str, Any] | None, site_names: list[str], url: str, fallback: Fallback) -> str:
+def choose_title(
+    data: StructuredData, article: dict[str, Any] | None, site_names: list[str], url: str, fallback: Fallback
+) -> str:
     """The headline: JSON-LD headline, og:title, <h1>, then <title>, each without site names."""
     h1 = data.h1[0] if data.h1 else ""
     candidates: list[str] = []
     if article:
-        candidates += [clean_field(text_value(article.get("headline")), MAX_TITLE_CHARS),
-                       clean_field(text_value(article.get("name")), MAX_TITLE_CHARS)]
+        candidates += [
+            clean_field(text_value(article.get("headline")), MAX_TITLE_CHARS),
+            clean_field(text_value(article.get("name")), MAX_TITLE_CHARS),
+        ]
     candidates += [data.first_meta("og:title") or "", data.first_meta("twitter:title") or ""]
     stripped = [strip_site_name(candidate, site_names, url) for candidate in candidates if candidate]
     others = [*stripped, *data.h1]
@@ -178,7 +204,20 @@ def choose_article_object(data: StructuredData, page_urls: set[str]) -> dict[str
     for obj in pool:
         if _object_urls(obj) & page_urls:
             return obj
-    news = [obj for obj in pool if type_names(obj) & {"newsarticle", "reportagenewsarticle", "article", "blogposting", "liveblogposting", "analysisnewsarticle", "opinionnewsarticle"}]
+    news = [
+        obj
+        for obj in pool
+        if type_names(obj)
+        & {
+            "newsarticle",
+            "reportagenewsarticle",
+            "article",
+            "blogposting",
+            "liveblogposting",
+            "analysisnewsarticle",
+            "opinionnewsarticle",
+        }
+    ]
     return (news or pool)[0]
 
 
@@ -188,15 +227,21 @@ def choose_article_object(data: StructuredData, page_urls: set[str]) -> dict[str
 _BYLINE_PREFIX = re.compile(
     r"^(?:(?i:(?:written|reported|posted|text|story|photos?)\s+)?(?i:by|von|par|por|door|af|av|przez|от|автор|autor|autorin|author|text)|di|de|da)\s*[:\-]?\s+",
 )
-_AUTHOR_SPLIT = re.compile(r"(?<!\s)\s*(?:,|;|\||/|\band\b|&|\bund\b|\bet\b|\bog\b|\bsowie\b)\s*", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(
+    r"(?<!\s)\s*(?:,|;|\||/|\band\b|&|\bund\b|\bet\b|\bog\b|\bsowie\b)\s*", re.IGNORECASE
+)
 _TOKEN = re.compile(r"\S+")
 # "Elena Oberholzer (obe)": initials or a domain in brackets; an unclosed one at the end.
 _PARENTHESIS = re.compile(r"\s*\([^)]*(?:\)|$)")
 # Picture credits that leak into author fields.
-_CREDIT = re.compile(r"\b(?:image|images|photo|photos|foto|getty|istock\w*|shutterstock|copyright)\b|©", re.IGNORECASE)
+_CREDIT = re.compile(
+    r"\b(?:image|images|photo|photos|foto|getty|istock\w*|shutterstock|copyright)\b|©", re.IGNORECASE
+)
 _DOMAIN_LIKE = re.compile(r"^\S+\.[a-z]{2,}$", re.IGNORECASE)
 _SLUG_LIKE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
-_DATE_LIKE = re.compile(r"\d{1,4}[./:-]\d{1,2}|\b\d{4}\b|\b(?:updated|published|am|pm|gmt|utc)\b", re.IGNORECASE)
+_DATE_LIKE = re.compile(
+    r"\d{1,4}[./:-]\d{1,2}|\b\d{4}\b|\b(?:updated|published|am|pm|gmt|utc)\b", re.IGNORECASE
+)
 # Job titles and newsroom boilerplate that sit next to names in bylines.
 _BOILERPLATE_AUTHORS = re.compile(
     r"^(?:the\s+)?(?:\w+\s+)?(?:staff|staff writer|staff reporter|newsroom|editorial(?: team| staff| board)?|"
@@ -276,11 +321,15 @@ def _jsonld_people(article: dict[str, Any] | None) -> tuple[list[str], list[str]
             if not name and (item.get("givenName") or item.get("familyName")):
                 name = f"{text_value(item.get('givenName'))} {text_value(item.get('familyName'))}"
             if name:
-                (organizations if type_names(item) & {"organization", "newsmediaorganization"} else persons).append(name)
+                (
+                    organizations if type_names(item) & {"organization", "newsmediaorganization"} else persons
+                ).append(name)
     return persons, organizations
 
 
-def choose_authors(data: StructuredData, article: dict[str, Any] | None, trafilatura_author: Fallback) -> list[str]:
+def choose_authors(
+    data: StructuredData, article: dict[str, Any] | None, trafilatura_author: Fallback
+) -> list[str]:
     persons, organizations = _jsonld_people(article)
 
     def heuristic() -> list[str]:
@@ -289,7 +338,15 @@ def choose_authors(data: StructuredData, article: dict[str, Any] | None, trafila
 
     for source in (
         lambda: persons,
-        lambda: data.all_meta("author", "article:author", "byl", "dc.creator", "sailthru.author", "parsely-author", "cxenseparse:author"),
+        lambda: data.all_meta(
+            "author",
+            "article:author",
+            "byl",
+            "dc.creator",
+            "sailthru.author",
+            "parsely-author",
+            "cxenseparse:author",
+        ),
         heuristic,
         lambda: organizations,
     ):
@@ -301,14 +358,34 @@ def choose_authors(data: StructuredData, article: dict[str, Any] | None, trafila
 
 # --------------------------------------------------------------------------- dates
 
-_UTC = timezone.utc
+_UTC = UTC
 # Zone abbreviations common on news pages (dateutil knows only UTC/GMT by name).
 _ZONES = {
     name: hours * 3600
     for name, hours in {
-        "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
-        "BST": 1, "CET": 1, "CEST": 2, "MEZ": 1, "MESZ": 2, "EET": 2, "EEST": 3, "MSK": 3,
-        "IST": 5.5, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "SAST": 2, "WAT": 1,
+        "EST": -5,
+        "EDT": -4,
+        "CST": -6,
+        "CDT": -5,
+        "MST": -7,
+        "MDT": -6,
+        "PST": -8,
+        "PDT": -7,
+        "BST": 1,
+        "CET": 1,
+        "CEST": 2,
+        "MEZ": 1,
+        "MESZ": 2,
+        "EET": 2,
+        "EEST": 3,
+        "MSK": 3,
+        "IST": 5.5,
+        "JST": 9,
+        "KST": 9,
+        "AEST": 10,
+        "AEDT": 11,
+        "SAST": 2,
+        "WAT": 1,
     }.items()
 }
 _YEAR = re.compile(r"(?<!\d)(?:19|20|21)\d\d(?!\d)")
@@ -348,16 +425,31 @@ def _first_date(values: Iterable[str | None], latest_allowed: datetime) -> datet
 
 
 def published_candidates(data: StructuredData, article: dict[str, Any] | None) -> list[str | None]:
-    from_article = [text_value(article.get("datePublished")), text_value(article.get("dateCreated"))] if article else []
+    from_article = (
+        [text_value(article.get("datePublished")), text_value(article.get("dateCreated"))] if article else []
+    )
     from_webpage = [text_value(page.get("datePublished")) for page in data.webpages]
     return [
         *from_article,
-        *data.all_meta("article:published_time", "datepublished", "og:article:published_time", "article.published"),
+        *data.all_meta(
+            "article:published_time", "datepublished", "og:article:published_time", "article.published"
+        ),
         *data.time_pubdate,
         *data.all_meta(
-            "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.issued", "dcterms.created",
-            "dc.date", "pubdate", "publishdate", "publish-date", "publication_date", "date", "og:published_time",
-            "article:published", "cxenseparse:recs:publishtime",
+            "parsely-pub-date",
+            "sailthru.date",
+            "dc.date.issued",
+            "dcterms.issued",
+            "dcterms.created",
+            "dc.date",
+            "pubdate",
+            "publishdate",
+            "publish-date",
+            "publication_date",
+            "date",
+            "og:published_time",
+            "article:published",
+            "cxenseparse:recs:publishtime",
         ),
         *from_webpage,
     ]
@@ -367,7 +459,14 @@ def modified_candidates(data: StructuredData, article: dict[str, Any] | None) ->
     from_article = [text_value(article.get("dateModified"))] if article else []
     return [
         *from_article,
-        *data.all_meta("article:modified_time", "datemodified", "og:updated_time", "dcterms.modified", "last-modified", "lastmod"),
+        *data.all_meta(
+            "article:modified_time",
+            "datemodified",
+            "og:updated_time",
+            "dcterms.modified",
+            "last-modified",
+            "lastmod",
+        ),
     ]
 
 
@@ -393,7 +492,11 @@ def choose_dates(
     if heuristic:
         candidate = parse_date(heuristic)
         # htmldate gives days only: a "modified" day equal to the published day says nothing.
-        if candidate and candidate <= latest_allowed and (published is None or candidate.date() > published.date()):
+        if (
+            candidate
+            and candidate <= latest_allowed
+            and (published is None or candidate.date() > published.date())
+        ):
             modified = candidate
     if modified is not None and published is not None and modified < published:
         modified = None
@@ -435,7 +538,13 @@ def _iso639_1(value: str | None) -> str | None:
 
 def choose_language(data: StructuredData, article: dict[str, Any] | None, detected: Fallback) -> str | None:
     in_language = text_value(article.get("inLanguage")) if article else ""
-    for value in (data.html_lang, in_language, data.first_meta("og:locale"), data.first_meta("content-language", "language", "dc.language"), detected):
+    for value in (
+        data.html_lang,
+        in_language,
+        data.first_meta("og:locale"),
+        data.first_meta("content-language", "language", "dc.language"),
+        detected,
+    ):
         code = _iso639_1(resolve(value))
         if code:
             return code
@@ -457,7 +566,9 @@ def choose_site_name(data: StructuredData, article: dict[str, Any] | None, fallb
     return None
 
 
-def site_names_for_titles(data: StructuredData, article: dict[str, Any] | None, site_name: str | None) -> list[str]:
+def site_names_for_titles(
+    data: StructuredData, article: dict[str, Any] | None, site_name: str | None
+) -> list[str]:
     publisher = article.get("publisher") if article else None
     names = [
         site_name,
@@ -468,11 +579,23 @@ def site_names_for_titles(data: StructuredData, article: dict[str, Any] | None, 
         data.first_meta("twitter:site"),
         *[text_value(org.get("name")) for org in data.organizations],
     ]
-    return [clean_field(name, MAX_TITLE_CHARS).lstrip("@") for name in names if name and clean_space(name[:100])]
+    return [
+        clean_field(name, MAX_TITLE_CHARS).lstrip("@") for name in names if name and clean_space(name[:100])
+    ]
 
 
-def choose_description(data: StructuredData, article: dict[str, Any] | None, fallback: Fallback) -> str | None:
-    for candidate in map(resolve, (data.first_meta("og:description"), data.first_meta("description"), text_value(article.get("description")) if article else None, fallback)):
+def choose_description(
+    data: StructuredData, article: dict[str, Any] | None, fallback: Fallback
+) -> str | None:
+    for candidate in map(
+        resolve,
+        (
+            data.first_meta("og:description"),
+            data.first_meta("description"),
+            text_value(article.get("description")) if article else None,
+            fallback,
+        ),
+    ):
         if candidate and clean_field(candidate):
             return clean_field(candidate)
     return None
@@ -488,19 +611,60 @@ _UPDATE_LINE = re.compile(
     re.IGNORECASE,
 )
 _MONTHS = {
-    "januar": "January", "jänner": "January", "februar": "February", "märz": "March", "maerz": "March", "mai": "May",
-    "juni": "June", "juli": "July", "oktober": "October", "dezember": "December",
-    "janvier": "January", "février": "February", "fevrier": "February", "mars": "March", "avril": "April",
-    "juin": "June", "juillet": "July", "août": "August", "aout": "August", "septembre": "September",
-    "octobre": "October", "novembre": "November", "décembre": "December",
-    "enero": "January", "febrero": "February", "marzo": "March", "abril": "April", "mayo": "May", "junio": "June",
-    "julio": "July", "agosto": "August", "septiembre": "September", "octubre": "October", "noviembre": "November",
-    "diciembre": "December", "gennaio": "January", "febbraio": "February", "aprile": "April", "maggio": "May",
-    "giugno": "June", "luglio": "July", "settembre": "September", "ottobre": "October", "dicembre": "December",
-    "januari": "January", "februari": "February", "maart": "March", "mei": "May", "augustus": "August",
+    "januar": "January",
+    "jänner": "January",
+    "februar": "February",
+    "märz": "March",
+    "maerz": "March",
+    "mai": "May",
+    "juni": "June",
+    "juli": "July",
+    "oktober": "October",
+    "dezember": "December",
+    "janvier": "January",
+    "février": "February",
+    "fevrier": "February",
+    "mars": "March",
+    "avril": "April",
+    "juin": "June",
+    "juillet": "July",
+    "août": "August",
+    "aout": "August",
+    "septembre": "September",
+    "octobre": "October",
+    "novembre": "November",
+    "décembre": "December",
+    "enero": "January",
+    "febrero": "February",
+    "marzo": "March",
+    "abril": "April",
+    "mayo": "May",
+    "junio": "June",
+    "julio": "July",
+    "agosto": "August",
+    "septiembre": "September",
+    "octubre": "October",
+    "noviembre": "November",
+    "diciembre": "December",
+    "gennaio": "January",
+    "febbraio": "February",
+    "aprile": "April",
+    "maggio": "May",
+    "giugno": "June",
+    "luglio": "July",
+    "settembre": "September",
+    "ottobre": "October",
+    "dicembre": "December",
+    "januari": "January",
+    "februari": "February",
+    "maart": "March",
+    "mei": "May",
+    "augustus": "August",
 }
 _MONTH_WORD = re.compile(r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?", re.IGNORECASE)
-_ENGLISH_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b\.?", re.IGNORECASE)
+_ENGLISH_MONTH = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b\.?", re.IGNORECASE
+)
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[./-]\d{1,2}(?:[./-]\d{2,4})?\b")
 _DATE_FILLERS = re.compile(r"\b(?:uhr|um|à|a las|alle|om|at|de|del)\b|(?<=\d)h(?=\d)", re.IGNORECASE)
 _UPDATE_MAX_WORDS = 14
@@ -508,20 +672,26 @@ _UPDATE_MAX_CHARS = 400
 _SKIPPED_CONTAINERS = {"aside", "nav", "footer", "li", "a", "script", "style", "noscript", "template"}
 
 
-def _parse_update_date(text: str, published: datetime | None, now: datetime, day_first: bool) -> tuple[datetime, bool] | None:
+def _parse_update_date(
+    text: str, published: datetime | None, now: datetime, day_first: bool
+) -> tuple[datetime, bool] | None:
     """(the datetime a "Updated ..." line names, whether it gave a time), or None."""
-    if "ago" in text.lower() or not (_ENGLISH_MONTH.search(text) or _MONTH_WORD.search(text) or _NUMERIC_DATE.search(text)):
+    if "ago" in text.lower() or not (
+        _ENGLISH_MONTH.search(text) or _MONTH_WORD.search(text) or _NUMERIC_DATE.search(text)
+    ):
         return None  # relative times and bare times say too little
     cleaned = _MONTH_WORD.sub(lambda m: _MONTHS[m.group(1).lower()] + " ", text)
     cleaned = _DATE_FILLERS.sub(lambda m: ":" if m.group(0).lower() == "h" else " ", cleaned)
-    cleaned = re.sub(r"(?<=[A-Za-z])\.(?=\s*\d)", " ", cleaned)   # "Apr.1" → "Apr 1"
+    cleaned = re.sub(r"(?<=[A-Za-z])\.(?=\s*\d)", " ", cleaned)  # "Apr.1" → "Apr 1"
     has_time = bool(re.search(r"\d{1,2}:\d{2}|\d\s*[ap]\.?m\b", cleaned, re.IGNORECASE))
     base = published or now
     default = datetime(base.year, 1, 1, tzinfo=base.tzinfo or _UTC)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = date_parser.parse(cleaned, fuzzy=True, default=default, dayfirst=day_first, tzinfos=_ZONES)
+            parsed = date_parser.parse(
+                cleaned, fuzzy=True, default=default, dayfirst=day_first, tzinfos=_ZONES
+            )
     except (ValueError, OverflowError, TypeError):
         return None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
@@ -559,7 +729,9 @@ def update_lines(tree: Any) -> list[str]:
     return found
 
 
-def visible_modified(lines: list[str], published: datetime | None, now: datetime, language: str | None) -> datetime | None:
+def visible_modified(
+    lines: list[str], published: datetime | None, now: datetime, language: str | None
+) -> datetime | None:
     """The time the first usable "Updated ..." line names (``update_lines``), or None: never
     before ``published`` nor after ``now``; a line naming only the published day says nothing."""
     for text in lines:

@@ -4,23 +4,37 @@ Read once from the parsed tree into plain values; the choices between them are m
 ``extract/metadata.py``. Nothing here raises on malformed markup: a broken JSON-LD block or a
 missing attribute just contributes nothing.
 """
+
 from __future__ import annotations
 
 import html
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from lxml.html import HtmlElement
 
 # schema.org types whose object is the article itself.
 ARTICLE_TYPES = frozenset(
     {
-        "newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle",
-        "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle",
-        "askpublicnewsarticle", "satiricalarticle", "blogposting", "liveblogposting",
-        "report", "techarticle", "socialmediaposting", "scholarlyarticle", "posting",
+        "newsarticle",
+        "article",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "backgroundnewsarticle",
+        "reviewnewsarticle",
+        "askpublicnewsarticle",
+        "satiricalarticle",
+        "blogposting",
+        "liveblogposting",
+        "report",
+        "techarticle",
+        "socialmediaposting",
+        "scholarlyarticle",
+        "posting",
         "videoobject",
     }
 )
@@ -33,7 +47,9 @@ _WHITESPACE = re.compile(r"\s+")
 # longer values are cut here, before any pattern of extract/metadata.py reads them.
 MAX_FIELD_CHARS = 2000
 # Trailing commas, HTML comments and CDATA wrappers are the usual ways JSON-LD blocks break.
-_JSON_JUNK = re.compile(r"^\s*(?:<!--|/\*\s*<!\[CDATA\[\s*\*/|<!\[CDATA\[)|(?:-->|/\*\s*\]\]>\s*\*/|\]\]>)\s*$")
+_JSON_JUNK = re.compile(
+    r"^\s*(?:<!--|/\*\s*<!\[CDATA\[\s*\*/|<!\[CDATA\[)|(?:-->|/\*\s*\]\]>\s*\*/|\]\]>)\s*$"
+)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
@@ -61,15 +77,15 @@ def type_names(obj: dict[str, Any]) -> set[str]:
 class StructuredData:
     """Everything the markup says, unprocessed except for whitespace."""
 
-    articles: list[dict[str, Any]] = field(default_factory=list)   # JSON-LD article objects
-    webpages: list[dict[str, Any]] = field(default_factory=list)   # JSON-LD WebPage objects
+    articles: list[dict[str, Any]] = field(default_factory=list)  # JSON-LD article objects
+    webpages: list[dict[str, Any]] = field(default_factory=list)  # JSON-LD WebPage objects
     organizations: list[dict[str, Any]] = field(default_factory=list)
-    meta: dict[str, list[str]] = field(default_factory=dict)       # lower-case name/property/itemprop → contents
+    meta: dict[str, list[str]] = field(default_factory=dict)  # lower-case name/property/itemprop → contents
     canonical_link: str | None = None
     title_tag: str = ""
     h1: list[str] = field(default_factory=list)
     html_lang: str | None = None
-    time_pubdate: list[str] = field(default_factory=list)          # <time pubdate datetime=...>
+    time_pubdate: list[str] = field(default_factory=list)  # <time pubdate datetime=...>
 
     def first_meta(self, *names: str) -> str | None:
         for name in names:
@@ -140,7 +156,9 @@ def read_structured_data(tree: HtmlElement) -> StructuredData:
         if value:
             data.time_pubdate.append(value.strip()[:MAX_FIELD_CHARS])
 
-    for link in tree.xpath('//link[@href][contains(concat(" ", translate(@rel, "CANONICAL", "canonical"), " "), " canonical ")]'):
+    for link in tree.xpath(
+        '//link[@href][contains(concat(" ", translate(@rel, "CANONICAL", "canonical"), " "), " canonical ")]'
+    ):
         data.canonical_link = link.get("href").strip()[:MAX_FIELD_CHARS]
         break
     title = tree.find(".//title")
@@ -148,5 +166,7 @@ def read_structured_data(tree: HtmlElement) -> StructuredData:
         data.title_tag = clean_field(title.text_content())
     data.h1 = [text for text in (clean_field(h.text_content()) for h in tree.iter("h1")) if text]
     root = tree.getroottree().getroot()
-    data.html_lang = root.get("lang") or root.get("xml:lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    data.html_lang = (
+        root.get("lang") or root.get("xml:lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    )
     return data

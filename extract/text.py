@@ -5,6 +5,7 @@ The text is what dedup fingerprints, so a line that changes every time the page 
 The filter drops only short whole lines that match one of the patterns below; article
 sentences that merely mention comments or updates are longer and stay.
 """
+
 from __future__ import annotations
 
 import re
@@ -95,7 +96,11 @@ def is_chrome_line(line: str) -> bool:
 
 def without_byline_time(line: str) -> str:
     """A byline without the time stamp at its end: "By Jane Doe, 10:42 AM" → "By Jane Doe"."""
-    if len(line) > _MAX_CHROME_CHARS or len(line.split()) > _MAX_BYLINE_WORDS or not _BYLINE_START.match(line):
+    if (
+        len(line) > _MAX_CHROME_CHARS
+        or len(line.split()) > _MAX_BYLINE_WORDS
+        or not _BYLINE_START.match(line)
+    ):
         return line
     stripped = _BYLINE_TIME.sub("", line).rstrip(" ,|·•-–—")
     return stripped if len(stripped.split()) >= 2 else line

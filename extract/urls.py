@@ -18,6 +18,7 @@ loses one of them), so every rule here is conservative:
   server, and nothing in the URL says when they don't;
 - the path's percent-encoding is made uniform (IRIs and encoded URLs compare equal).
 """
+
 from __future__ import annotations
 
 import re
@@ -29,13 +30,59 @@ from courlan.clean import decode_punycode
 # Exact parameter names (lower-case) that only say how a reader arrived.
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "twclid", "igshid", "igsh",
-        "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "referrer", "cmpid", "cmp", "icid",
-        "ocid", "smid", "s_cid", "sr_share", "xtor", "_ga", "_gl", "ito", "ftag", "soc_src",
-        "soc_trk", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",
-        "wt.mc_id", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3",
-        "at_custom4", "spm", "share", "shared", "mbid", "cid_source", "__twitter_impression",
-        "guccounter", "guce_referrer", "guce_referrer_sig", "dicbo", "tpcc", "taid",
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "igshid",
+        "igsh",
+        "mc_cid",
+        "mc_eid",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "referrer",
+        "cmpid",
+        "cmp",
+        "icid",
+        "ocid",
+        "smid",
+        "s_cid",
+        "sr_share",
+        "xtor",
+        "_ga",
+        "_gl",
+        "ito",
+        "ftag",
+        "soc_src",
+        "soc_trk",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "wt.mc_id",
+        "at_medium",
+        "at_campaign",
+        "at_custom1",
+        "at_custom2",
+        "at_custom3",
+        "at_custom4",
+        "spm",
+        "share",
+        "shared",
+        "mbid",
+        "cid_source",
+        "__twitter_impression",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        "dicbo",
+        "tpcc",
+        "taid",
     }
 )
 # Prefixes of parameter names that are tracking by convention.
@@ -98,9 +145,9 @@ def normalize_url(url: str) -> str:
         return url
     host = decode_punycode(parts.hostname.lower().rstrip("."))
     if host.startswith("amp.") and host.count(".") >= 2:
-        host = host[len("amp."):]
+        host = host[len("amp.") :]
     netloc = host
-    if port is not None and not (scheme == "http" and port == 80 or scheme == "https" and port == 443):
+    if port is not None and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         netloc = f"{host}:{port}"
     # netloc is rebuilt from host and port: credentials never select an article, and keeping
     # them would leak them into the store.

@@ -1,9 +1,10 @@
 """The archive's commands: ``reprocess``, ``import-warc`` and ``archive prune``."""
+
 from __future__ import annotations
 
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -17,7 +18,7 @@ SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 def _settings() -> Settings:
     try:
         return load_settings()
-    except Exception as exc:  # pydantic's ValidationError names the variable
+    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError names the variable
         raise click.UsageError(f"bad setting: {exc}") from None
 
 
@@ -27,9 +28,10 @@ def _since(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is no ISO 8601 date or time (2026-12-01, 2026-12-01T08:00)",
-                                 param_hint="'--since'") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        raise click.BadParameter(
+            f"{value!r} is no ISO 8601 date or time (2026-12-01, 2026-12-01T08:00)", param_hint="'--since'"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class _Bar:
@@ -38,10 +40,19 @@ class _Bar:
     def __init__(self, total_bytes: int, label: str) -> None:
         self.enabled = sys.stderr.isatty() and total_bytes > 0
         self.done = 0
-        self.bar = click.progressbar(length=max(total_bytes, 1), label=label, file=sys.stderr,
-                                     item_show_func=lambda line: line, show_pos=False) if self.enabled else None
+        self.bar = (
+            click.progressbar(
+                length=max(total_bytes, 1),
+                label=label,
+                file=sys.stderr,
+                item_show_func=lambda line: line,
+                show_pos=False,
+            )
+            if self.enabled
+            else None
+        )
 
-    def __enter__(self) -> "_Bar":
+    def __enter__(self) -> _Bar:
         if self.bar is not None:
             self.bar.__enter__()
         return self
@@ -60,9 +71,14 @@ class _Bar:
 
 @click.command()
 @click.option("--source", "sources", multiple=True, help="Only pages of this source (repeatable).")
-@click.option("--since", default=None, help="Only pages fetched at or after this ISO 8601 date or time (UTC unless it says).")
-@click.option("--database-url", default=None,
-              help="The store to write into (default: a new one beside the live store).")
+@click.option(
+    "--since",
+    default=None,
+    help="Only pages fetched at or after this ISO 8601 date or time (UTC unless it says).",
+)
+@click.option(
+    "--database-url", default=None, help="The store to write into (default: a new one beside the live store)."
+)
 def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | None) -> None:
     """Run the archived pages, in fetch order, through the current extraction and dedup."""
     from archive.reader import ArchiveScan
@@ -71,12 +87,16 @@ def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | N
     settings = _settings()
     if not settings.archive_dir.is_dir():
         raise click.UsageError(f"no archive at {settings.archive_dir} (NEWSDEDUP_ARCHIVE_DIR)")
-    scan = ArchiveScan(settings.archive_dir, since=_since(since), sources=frozenset(sources) if sources else None)
+    scan = ArchiveScan(
+        settings.archive_dir, since=_since(since), sources=frozenset(sources) if sources else None
+    )
     files = scan.files()
     target = database_url or default_target(settings.database_url)
     if target == settings.database_url:
         click.echo("note: reprocessing into the live store", err=True)
-    click.echo(f"reprocessing {len(files)} WARC files of {settings.archive_dir} into {shown_url(target)}", err=True)
+    click.echo(
+        f"reprocessing {len(files)} WARC files of {settings.archive_dir} into {shown_url(target)}", err=True
+    )
     with _Bar(scan.total_bytes, "reprocess") as bar:
         result = run_reprocess(settings, target, progress=bar, scan=scan)
     click.echo(result.summary.line())
@@ -111,8 +131,13 @@ def archive() -> None:
 
 
 @archive.command()
-@click.option("--older-than", "days", type=click.FloatRange(min=0), default=None,
-              help="Days (default: NEWSDEDUP_ARCHIVE_RETENTION_DAYS).")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Days (default: NEWSDEDUP_ARCHIVE_RETENTION_DAYS).",
+)
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
 def prune(days: float | None, dry_run: bool) -> None:
     """Delete the WARC files last written more than the retention period ago."""
@@ -122,14 +147,21 @@ def prune(days: float | None, dry_run: bool) -> None:
     settings = _settings()
     days = settings.archive_retention_days if days is None else days
     if days <= 0:
-        raise click.UsageError("no retention period: set NEWSDEDUP_ARCHIVE_RETENTION_DAYS or pass --older-than DAYS")
+        raise click.UsageError(
+            "no retention period: set NEWSDEDUP_ARCHIVE_RETENTION_DAYS or pass --older-than DAYS"
+        )
     if not settings.archive_dir.is_dir():
         click.echo(f"no archive at {settings.archive_dir}: nothing to prune")
         return
     store = open_store(settings)
     try:
-        pruned = prune_archive(settings.archive_dir, days, forget=store.forget_archive_files, dry_run=dry_run,
-                               count=store.archived_versions)
+        pruned = prune_archive(
+            settings.archive_dir,
+            days,
+            forget=store.forget_archive_files,
+            dry_run=dry_run,
+            count=store.archived_versions,
+        )
     finally:
         store.close()
     click.echo(pruned.line(dry_run))

@@ -1,4 +1,5 @@
 """The `newsdedup` command (docs/commands.md)."""
+
 from __future__ import annotations
 
 import gc
@@ -19,7 +20,7 @@ log = logging.getLogger("newsdedup")
 def _settings(config_path: Path | None = None) -> Settings:
     try:
         return load_settings(config=config_path)
-    except Exception as exc:  # pydantic's ValidationError names the variable
+    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError names the variable
         raise click.UsageError(f"bad setting: {exc}") from None
 
 
@@ -41,7 +42,9 @@ def _select_sources(settings: Settings, names: tuple[str, ...]) -> list[Source]:
 
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,16 +59,25 @@ def main(verbose: int) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The sources file.")
 @click.option("--no-wait", is_flag=True, help="Distributed mode: return once the crawl is queued.")
 @click.option("--explain", is_flag=True, help="Embedded mode: print each page's decision and why.")
-@click.option("--crawl-id", default=None, hidden=True, help="Id to record the crawl under (the API passes its own).")
-def crawl(sources: tuple[str, ...], config_path: Path | None, no_wait: bool, explain: bool, crawl_id: str | None) -> None:
+@click.option(
+    "--crawl-id", default=None, hidden=True, help="Id to record the crawl under (the API passes its own)."
+)
+def crawl(
+    sources: tuple[str, ...], config_path: Path | None, no_wait: bool, explain: bool, crawl_id: str | None
+) -> None:
     """Crawl the named sources (all when none are named) once, now."""
     settings = _settings(config_path)
     selected = _select_sources(settings, sources)
     from workers.crawl import run_crawl_command
 
-    summary = run_crawl_command(settings, selected, crawl_id=crawl_id or uuid.uuid4().hex, wait=not no_wait,
-                                show_progress=sys.stderr.isatty(),
-                                on_outcome=_explain_outcome if explain else None)
+    summary = run_crawl_command(
+        settings,
+        selected,
+        crawl_id=crawl_id or uuid.uuid4().hex,
+        wait=not no_wait,
+        show_progress=sys.stderr.isatty(),
+        on_outcome=_explain_outcome if explain else None,
+    )
     click.echo(summary.line())
 
 
@@ -77,8 +89,16 @@ def _explain_outcome(outcome) -> None:  # workers.pipeline.PageOutcome
 
 
 @main.command()
-@click.option("--after", type=click.IntRange(min=0), default=0, show_default=True, help="Cursor: only records with seq above it.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many records (default: all).")
+@click.option(
+    "--after",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Cursor: only records with seq above it.",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most this many records (default: all)."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 def feed(after: int, limit: int | None, fmt: str) -> None:
     """Print the deduplicated feed, oldest seq first."""
@@ -101,10 +121,17 @@ def sources(config_path: Path | None) -> None:
     click.echo(f"{settings.config}: {len(selected)} sources")
     for source in selected:
         kinds = ", ".join(
-            f"{len(urls)} {label}" for label, urls in
-            (("feeds", source.feeds), ("sitemaps", source.sitemaps), ("listings", source.listings)) if urls
+            f"{len(urls)} {label}"
+            for label, urls in (
+                ("feeds", source.feeds),
+                ("sitemaps", source.sitemaps),
+                ("listings", source.listings),
+            )
+            if urls
         )
-        click.echo(f"  {source.name:<24} every {source.schedule.text:<14} {kinds}; max {source.max_pages} pages")
+        click.echo(
+            f"  {source.name:<24} every {source.schedule.text:<14} {kinds}; max {source.max_pages} pages"
+        )
 
 
 @main.command()
@@ -117,8 +144,9 @@ def serve(host: str | None, port: int | None) -> None:
     from newsdedup.api import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
-                log_level="info")
+    uvicorn.run(
+        create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="info"
+    )
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -147,8 +175,12 @@ def beat(ctx: click.Context, config_path: Path | None) -> None:
 
 @main.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5555, show_default=True)
-@click.option("--address", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0: every interface, e.g. inside a container).")
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every interface, e.g. inside a container).",
+)
 def flower(port: int, address: str) -> None:
     """Flower, the Celery dashboard, behind basic auth (NEWSDEDUP_FLOWER_AUTH)."""
     from workers.app import check_flower_auth, run_flower
@@ -163,8 +195,12 @@ def flower(port: int, address: str) -> None:
 
 
 @main.command()
-@click.option("--keep", type=click.Path(path_type=Path), default=None,
-              help="Keep the demo's database in this folder instead of a temporary one.")
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the demo's database in this folder instead of a temporary one.",
+)
 def demo(keep: Path | None) -> None:
     """Serve the bundled sample news sites on loopback, crawl them twice, show the feed and why."""
     from newsdedup.demo import run_demo
@@ -181,7 +217,9 @@ def rebuild_index_command() -> None:
     from workers.distributed import rebuild_index
 
     count = rebuild_index(settings)
-    click.echo(f"rebuilt the Redis index: {count} entries (article versions of the last {settings.lsh_window_days:g} days)")
+    click.echo(
+        f"rebuilt the Redis index: {count} entries (article versions of the last {settings.lsh_window_days:g} days)"
+    )
 
 
 def _require_redis(settings: Settings) -> None:

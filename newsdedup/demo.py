@@ -4,6 +4,7 @@ Round 1 serves the first state of the sites; between the rounds one story is upd
 place and another is republished as an "UPDATE 1-" revision at a new URL. Each round is a
 separate `newsdedup crawl` process, exactly as an operator would run it.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ class DemoSites:
         self.servers: dict[str, SiteServer] = {}
         self.sources_file = work / "sources.yaml"
 
-    def __enter__(self) -> "DemoSites":
+    def __enter__(self) -> DemoSites:
         try:
             for name, address in SITES.items():
                 root = self.work / "www" / name
@@ -49,7 +50,8 @@ class DemoSites:
             raise
         self.placeholders = {f"{{{name}}}": server.base_url for name, server in self.servers.items()}
         self.sources_file.write_text(
-            _fill((self.bundle / "sources.yaml").read_text(encoding="utf-8"), self.placeholders), encoding="utf-8"
+            _fill((self.bundle / "sources.yaml").read_text(encoding="utf-8"), self.placeholders),
+            encoding="utf-8",
         )
         return self
 
@@ -66,15 +68,22 @@ class DemoSites:
 
 def run_demo(keep: Path | None = None) -> None:
     with ExitStack() as stack:
-        work = Path(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdedup-demo-")))
+        work = (
+            Path(keep)
+            if keep
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdedup-demo-")))
+        )
         work.mkdir(parents=True, exist_ok=True)
         sites = stack.enter_context(DemoSites(work))
         database = work / "demo.db"
         if database.exists():
             database.unlink()
         env = {k: v for k, v in os.environ.items() if k != "NEWSDEDUP_REDIS_URL"}
-        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{database}", NEWSDEDUP_CONFIG=str(sites.sources_file),
-                   NEWSDEDUP_ARCHIVE_DIR=str(work / "archive"))   # the demo's pages stay in its folder
+        env.update(
+            NEWSDEDUP_DATABASE_URL=f"sqlite:///{database}",
+            NEWSDEDUP_CONFIG=str(sites.sources_file),
+            NEWSDEDUP_ARCHIVE_DIR=str(work / "archive"),
+        )  # the demo's pages stay in its folder
 
         click.secho("newsdedup demo", bold=True)
         for name, server in sites.servers.items():
@@ -83,28 +92,37 @@ def run_demo(keep: Path | None = None) -> None:
             sites.publish(round_number)
             click.secho(f"\nRound {round_number}: newsdedup crawl --explain", bold=True)
             if round_number == 2:
-                click.echo("  (between rounds: the terminal story was updated in place, and the bridge story "
-                           "republished as an \"UPDATE 1-\" revision at a new URL)")
+                click.echo(
+                    "  (between rounds: the terminal story was updated in place, and the bridge story "
+                    'republished as an "UPDATE 1-" revision at a new URL)'
+                )
             _run([sys.executable, "-m", "newsdedup", "crawl", "--explain"], env)
 
         click.secho("\nThe deduplicated feed (newsdedup feed):", bold=True)
-        feed = subprocess.run([sys.executable, "-m", "newsdedup", "feed"], env=env, check=True,
-                              capture_output=True, text=True).stdout
+        feed = subprocess.run(
+            [sys.executable, "-m", "newsdedup", "feed"], env=env, check=True, capture_output=True, text=True
+        ).stdout
         for line in feed.splitlines():
             record = json.loads(line)
             click.echo(f"  seq {record['seq']:>2}  v{record['version']}  {record['title']}")
-            click.echo(f"          canonical {record['canonical_url']}  sources: {', '.join(record['sources'])}")
+            click.echo(
+                f"          canonical {record['canonical_url']}  sources: {', '.join(record['sources'])}"
+            )
             for url in record["urls"]:
                 if url != record["canonical_url"]:
                     click.echo(f"          also at   {url}")
 
         requests = [r for server in sites.servers.values() for r in server.requests]
         disallowed = [r for r in requests if r.path.startswith("/drafts/")]
-        conditional = [r for r in requests if r.headers.get("if-none-match") or r.headers.get("if-modified-since")]
+        conditional = [
+            r for r in requests if r.headers.get("if-none-match") or r.headers.get("if-modified-since")
+        ]
         not_modified = [r for r in requests if r.status == 304]
         click.secho("\nPoliteness:", bold=True)
-        click.echo(f"  {len(requests)} requests in all; {len(disallowed)} to the robots.txt-disallowed /drafts/; "
-                   f"{len(conditional)} conditional requests in round 2, {len(not_modified)} answered 304 Not Modified")
+        click.echo(
+            f"  {len(requests)} requests in all; {len(disallowed)} to the robots.txt-disallowed /drafts/; "
+            f"{len(conditional)} conditional requests in round 2, {len(not_modified)} answered 304 Not Modified"
+        )
         if keep:
             click.echo(f"\nThe demo's database is kept at {database}")
 
@@ -125,7 +143,7 @@ def _fill(text: str, placeholders: dict[str, str]) -> str:
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
-    result = subprocess.run(command, env=env, text=True, capture_output=True)
+    result = subprocess.run(command, env=env, text=True, capture_output=True, check=False)
     sys.stdout.write(result.stdout)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)

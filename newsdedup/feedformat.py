@@ -1,9 +1,10 @@
 """Rendering feed records (docs/feed.md) as JSON lines, a JSON array or Atom."""
+
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from feedgen.feed import FeedGenerator
@@ -27,7 +28,7 @@ def render_atom(records: Sequence[dict[str, Any]], feed_url: str = "urn:newsdedu
     generator.link(href=feed_url, rel="self")
     generator.generator("newsdedup")
     latest = max((_parse(r.get("modified_at") or r.get("published_at")) for r in records), default=None)
-    generator.updated(latest or datetime.now(timezone.utc))
+    generator.updated(latest or datetime.now(UTC))
     # feedgen prepends entries, so adding oldest first leaves the newest on top.
     for record in records:
         entry = generator.add_entry()
@@ -38,7 +39,7 @@ def render_atom(records: Sequence[dict[str, Any]], feed_url: str = "urn:newsdedu
             if url != record["canonical_url"]:
                 entry.link(href=url, rel="related")
         updated = _parse(record.get("modified_at")) or _parse(record.get("published_at"))
-        entry.updated(updated or datetime.now(timezone.utc))
+        entry.updated(updated or datetime.now(UTC))
         published = _parse(record.get("published_at"))
         if published:
             entry.published(published)
@@ -66,4 +67,4 @@ def _parse(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -33,6 +33,7 @@ Different sites should run on different loopback addresses (Linux routes all of 
 to ``lo``), so that host-based checks (allowed domains, offsite redirects) work:
 ``serve_sites(parent)`` starts one server per sub-directory on 127.0.0.2, 127.0.0.3, ...
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -73,9 +74,9 @@ class LoggedRequest:
     """One request the server answered."""
 
     method: str
-    path: str                    # path and query as requested
-    headers: dict[str, str]      # lower-case names, only LOGGED_HEADERS
-    status: int                  # what the server answered; 0: never answered (server stopped)
+    path: str  # path and query as requested
+    headers: dict[str, str]  # lower-case names, only LOGGED_HEADERS
+    status: int  # what the server answered; 0: never answered (server stopped)
     time: float = field(default=0.0, compare=False)
 
 
@@ -104,15 +105,17 @@ class SiteServer:
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---
-    def start(self) -> "SiteServer":
+    def start(self) -> SiteServer:
         if self._httpd is not None:
             return self
         handler = type("SiteHandler", (_SiteHandler,), {"site": self})
         self._httpd = _QuietServer((self.host, self._requested_port), handler)
         self._stopping.clear()
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"siteserver-{self.host}", daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"siteserver-{self.host}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -128,7 +131,7 @@ class SiteServer:
         self._httpd = None
         self._thread = None
 
-    def __enter__(self) -> "SiteServer":
+    def __enter__(self) -> SiteServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -190,8 +193,11 @@ class SiteServer:
 
     def _expand(self, value: Any) -> Any:
         if isinstance(value, str):
-            return (value.replace("{base_url}", self.base_url)
-                    .replace("{host}", self.host).replace("{port}", str(self.port)))
+            return (
+                value.replace("{base_url}", self.base_url)
+                .replace("{host}", self.host)
+                .replace("{port}", str(self.port))
+            )
         if isinstance(value, dict):
             return {k: self._expand(v) for k, v in value.items()}
         return value
@@ -211,7 +217,7 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "newsdedup-siteserver/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is self.site.requests; stderr noise helps nobody
 
     def do_HEAD(self) -> None:
@@ -243,18 +249,26 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
         if "generate_bytes" in route:
             return self._send_generated(int(route["generate_bytes"]), route, send_body)
         if "sitemap_tree" in route:
-            stem = path[:-len(".xml")] if path.endswith(".xml") else path.rstrip("/")
-            children = "".join(f"<sitemap><loc>{self.site.base_url}{stem}/{i}.xml</loc></sitemap>"
-                               for i in range(1, int(route["sitemap_tree"]) + 1))
-            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/'
-                    f'schemas/sitemap/0.9">{children}</sitemapindex>\n').encode()
+            stem = path[: -len(".xml")] if path.endswith(".xml") else path.rstrip("/")
+            children = "".join(
+                f"<sitemap><loc>{self.site.base_url}{stem}/{i}.xml</loc></sitemap>"
+                for i in range(1, int(route["sitemap_tree"]) + 1)
+            )
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/'
+                f'schemas/sitemap/0.9">{children}</sitemapindex>\n'
+            ).encode()
             self._send(200, body, {"Content-Type": "application/xml"}, send_body)
             return 200
 
         body, mtime = self._body(path, route)
         if body is None:
-            self._send(404, b"<html><body><h1>Not found</h1></body></html>",
-                       {"Content-Type": "text/html; charset=utf-8"}, send_body)
+            self._send(
+                404,
+                b"<html><body><h1>Not found</h1></body></html>",
+                {"Content-Type": "text/html; charset=utf-8"},
+                send_body,
+            )
             return 404
         status = int(route.get("status", 200))
         headers = {"Content-Type": route.get("content_type") or _content_type(path)}
@@ -264,8 +278,12 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
             if mtime is not None:
                 headers["Last-Modified"] = email.utils.formatdate(mtime, usegmt=True)
             if self._not_modified(etag, mtime):
-                self._send(304, b"", {"ETag": etag, **{k: v for k, v in headers.items()
-                                                       if k == "Last-Modified"}}, False)
+                self._send(
+                    304,
+                    b"",
+                    {"ETag": etag, **{k: v for k, v in headers.items() if k == "Last-Modified"}},
+                    False,
+                )
                 return 304
         headers.update(route.get("headers", {}))
         self._send(status, body, headers, send_body)
@@ -279,9 +297,11 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
             return (b"" if "status" in route else None), None
         data = file.read_bytes()
         if file.suffix.lower() in TEMPLATED_SUFFIXES:
-            data = (data.replace(b"{{base_url}}", self.site.base_url.encode())
-                    .replace(b"{{host}}", self.site.host.encode())
-                    .replace(b"{{port}}", str(self.site.port).encode()))
+            data = (
+                data.replace(b"{{base_url}}", self.site.base_url.encode())
+                .replace(b"{{host}}", self.site.host.encode())
+                .replace(b"{{port}}", str(self.site.port).encode())
+            )
         if "encoding" in route:
             data = data.decode("utf-8").encode(route["encoding"])
         return data, file.stat().st_mtime

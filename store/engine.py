@@ -1,4 +1,5 @@
 """Building the store's Engine and bringing its schema up to date."""
+
 from __future__ import annotations
 
 import re
@@ -127,7 +128,7 @@ def _set_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
-def alembic_config(connection: Connection | None = None, database_url: str | None = None) -> "Config":
+def alembic_config(connection: Connection | None = None, database_url: str | None = None) -> Config:
     """Alembic's configuration built in code (the package ships no alembic.ini)."""
     from alembic.config import Config
 

@@ -1,8 +1,9 @@
 """SQLAlchemy models of the article store. The schema itself is created by the Alembic
 migrations in ``store/migrations``; these classes must stay in step with them."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,8 +16,8 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    UniqueConstraint,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -42,16 +43,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -171,7 +172,6 @@ class FetchState(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     links: Mapped[list[str] | None] = mapped_column(JsonList)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-
 
 
 def load_all_models() -> None:

@@ -1,4 +1,5 @@
 """The store's rows as the public records of docs/feed.md and docs/http-api.md."""
+
 from __future__ import annotations
 
 import difflib
@@ -51,12 +52,15 @@ def text_diff(previous: str, current: str, previous_version: int, version: int) 
     a note saying so, when either is longer than DIFF_MAX_CHARS or DIFF_MAX_LINES."""
     old, old_cut = _diff_input(previous)
     new, new_cut = _diff_input(current)
-    lines = difflib.unified_diff(old, new, fromfile=f"version {previous_version}", tofile=f"version {version}",
-                                 lineterm="")
+    lines = difflib.unified_diff(
+        old, new, fromfile=f"version {previous_version}", tofile=f"version {version}", lineterm=""
+    )
     diff = "\n".join(lines)
     if old_cut or new_cut:
-        diff += (f"\n[diff cut: only the first {DIFF_MAX_CHARS} characters and {DIFF_MAX_LINES} lines "
-                 "of each version were compared]")
+        diff += (
+            f"\n[diff cut: only the first {DIFF_MAX_CHARS} characters and {DIFF_MAX_LINES} lines "
+            "of each version were compared]"
+        )
     return diff
 
 
@@ -70,15 +74,17 @@ def version_records(versions: Iterable[Version], previous: Version | None = None
     the version before the first of them (for its diff), if any."""
     records: list[dict[str, Any]] = []
     for row in sorted(versions, key=lambda v: v.version):
-        records.append({
-            "version": row.version,
-            "title": row.title,
-            "text": row.text,
-            "url": row.url,
-            "fetched_at": iso(row.fetched_at),
-            "modified_at": iso(row.modified_at),
-            "similarity": row.similarity if previous is not None else None,
-            "diff": text_diff(previous.text, row.text, previous.version, row.version) if previous else "",
-        })
+        records.append(
+            {
+                "version": row.version,
+                "title": row.title,
+                "text": row.text,
+                "url": row.url,
+                "fetched_at": iso(row.fetched_at),
+                "modified_at": iso(row.modified_at),
+                "similarity": row.similarity if previous is not None else None,
+                "diff": text_diff(previous.text, row.text, previous.version, row.version) if previous else "",
+            }
+        )
         previous = row
     return records

@@ -10,13 +10,14 @@ and renews it while it works (workers/pages.py); a second delivery of the same p
 redelivery, a re-send of a stale page) finds the lease taken or the row finished and does
 nothing. A SIGKILLed worker's lease simply runs out, within seconds.
 """
+
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import (
@@ -61,16 +62,16 @@ class StagedPage(Base):
     final_url: Mapped[str] = mapped_column(Text, nullable=False)
     source: Mapped[str] = mapped_column(String(200), nullable=False)
     status: Mapped[int] = mapped_column(Integer, nullable=False)
-    headers: Mapped[str] = mapped_column(Text, nullable=False)      # JSON object
-    html: Mapped[str | None] = mapped_column(Text)                  # emptied once done
-    hints: Mapped[str] = mapped_column(Text, nullable=False)        # JSON object
+    headers: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
+    html: Mapped[str | None] = mapped_column(Text)  # emptied once done
+    hints: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     state: Mapped[str] = mapped_column(String(16), nullable=False)  # pending | done | failed
-    outcome: Mapped[str | None] = mapped_column(String(16))       # PageOutcome.kind when done
+    outcome: Mapped[str | None] = mapped_column(String(16))  # PageOutcome.kind when done
     article_id: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)        # last task message sent
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last task message sent
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's lease
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -79,11 +80,11 @@ class StagedPage(Base):
     warc_offset: Mapped[int | None] = mapped_column(BigInteger)
 
 
-__all__ = ["StagedPage", "Staging", "Claim", "CrawlCounts"]
+__all__ = ["Claim", "CrawlCounts", "StagedPage", "Staging"]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,8 @@ class CrawlCounts:
     pending: int
     done: int
     failed: int
-    outcomes: dict[str, int]     # kind -> pages, for the done ones
-    leased: int                  # pending pages a worker is on right now
+    outcomes: dict[str, int]  # kind -> pages, for the done ones
+    leased: int  # pending pages a worker is on right now
 
     @property
     def total(self) -> int:
@@ -120,7 +121,7 @@ class Staging:
         self._writer = write_engine(engine)
 
     @classmethod
-    def open(cls, database_url: str, migrate: bool = True, ping_on_checkout: bool = True) -> "Staging":
+    def open(cls, database_url: str, migrate: bool = True, ping_on_checkout: bool = True) -> Staging:
         """``ping_on_checkout``: see ``store.engine.make_engine``."""
         engine = make_engine(database_url, ping_on_checkout)
         if migrate:
@@ -144,7 +145,9 @@ class Staging:
         except IntegrityError:
             with self.engine.connect() as conn:
                 page_id = conn.execute(
-                    select(StagedPage.id).where(StagedPage.crawl_id == page.crawl_id, StagedPage.url == page.url)
+                    select(StagedPage.id).where(
+                        StagedPage.crawl_id == page.crawl_id, StagedPage.url == page.url
+                    )
                 ).scalar_one()
             return int(page_id), False
 
@@ -158,18 +161,32 @@ class Staging:
         with self._writer.begin() as conn:
             statement = _insert_for(conn.dialect.name)(StagedPage).values([_row(page, now) for page in pages])
             statement = statement.on_conflict_do_nothing(index_elements=["crawl_id", "url"])
-            created = {(crawl_id, url): int(page_id) for page_id, crawl_id, url in conn.execute(
-                statement.returning(StagedPage.id, StagedPage.crawl_id, StagedPage.url))}
+            created = {
+                (crawl_id, url): int(page_id)
+                for page_id, crawl_id, url in conn.execute(
+                    statement.returning(StagedPage.id, StagedPage.crawl_id, StagedPage.url)
+                )
+            }
             known: dict[tuple[str, str], int] = {}
             for crawl_id in {page.crawl_id for page in pages if (page.crawl_id, page.url) not in created}:
-                urls = [page.url for page in pages if page.crawl_id == crawl_id and (crawl_id, page.url) not in created]
-                known.update(((crawl_id, url), int(page_id)) for page_id, url in conn.execute(
-                    select(StagedPage.id, StagedPage.url).where(StagedPage.crawl_id == crawl_id, StagedPage.url.in_(urls))))
+                urls = [
+                    page.url
+                    for page in pages
+                    if page.crawl_id == crawl_id and (crawl_id, page.url) not in created
+                ]
+                known.update(
+                    ((crawl_id, url), int(page_id))
+                    for page_id, url in conn.execute(
+                        select(StagedPage.id, StagedPage.url).where(
+                            StagedPage.crawl_id == crawl_id, StagedPage.url.in_(urls)
+                        )
+                    )
+                )
         staged: list[tuple[int, bool]] = []
         for page in pages:
             key = (page.crawl_id, page.url)
             if key in created:
-                staged.append((created.pop(key), True))   # popped: a repeat in the batch is not new
+                staged.append((created.pop(key), True))  # popped: a repeat in the batch is not new
                 known[key] = staged[-1][0]
             else:
                 staged.append((known[key], False))
@@ -190,18 +207,25 @@ class Staging:
         now = utcnow()
         with self._writer.begin() as conn:
             # The winner gets the row from the UPDATE itself; only the others read it.
-            row = conn.execute(
-                update(StagedPage)
-                .where(
-                    StagedPage.id == page_id,
-                    StagedPage.state == "pending",
-                    or_(StagedPage.claimed_until.is_(None), StagedPage.claimed_until < now),
-                    StagedPage.attempts < max_attempts,
+            row = (
+                conn.execute(
+                    update(StagedPage)
+                    .where(
+                        StagedPage.id == page_id,
+                        StagedPage.state == "pending",
+                        or_(StagedPage.claimed_until.is_(None), StagedPage.claimed_until < now),
+                        StagedPage.attempts < max_attempts,
+                    )
+                    .values(
+                        claimed_until=now + timedelta(seconds=lease_seconds),
+                        attempts=StagedPage.attempts + 1,
+                        updated_at=now,
+                    )
+                    .returning(*StagedPage.__table__.columns)
                 )
-                .values(claimed_until=now + timedelta(seconds=lease_seconds),
-                        attempts=StagedPage.attempts + 1, updated_at=now)
-                .returning(*StagedPage.__table__.columns)
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
             won = row is not None
             if not won:
                 row = conn.execute(select(StagedPage).where(StagedPage.id == page_id)).mappings().first()
@@ -239,22 +263,38 @@ class Staging:
     @staticmethod
     def finish_in(conn: Connection, page_id: int, outcome: str, article_id: str | None, reason: str) -> bool:
         """``finish`` inside the caller's transaction (a worker's: the one that stores the page)."""
-        return bool(conn.execute(
-            update(StagedPage)
-            .where(StagedPage.id == page_id, StagedPage.state == "pending")
-            .values(state="done", outcome=outcome, article_id=article_id, reason=reason[:2000],
-                    html=None, claimed_until=None, updated_at=utcnow())
-        ).rowcount)
+        return bool(
+            conn.execute(
+                update(StagedPage)
+                .where(StagedPage.id == page_id, StagedPage.state == "pending")
+                .values(
+                    state="done",
+                    outcome=outcome,
+                    article_id=article_id,
+                    reason=reason[:2000],
+                    html=None,
+                    claimed_until=None,
+                    updated_at=utcnow(),
+                )
+            ).rowcount
+        )
 
     def fail(self, page_id: int, reason: str) -> bool:
         """Mark a pending page failed for good. The HTML stays, for whoever looks into it."""
         with self._writer.begin() as conn:
-            return bool(conn.execute(
-                update(StagedPage)
-                .where(StagedPage.id == page_id, StagedPage.state == "pending")
-                .values(state="failed", outcome="failed", reason=reason[:2000], claimed_until=None,
-                        updated_at=utcnow())
-            ).rowcount)
+            return bool(
+                conn.execute(
+                    update(StagedPage)
+                    .where(StagedPage.id == page_id, StagedPage.state == "pending")
+                    .values(
+                        state="failed",
+                        outcome="failed",
+                        reason=reason[:2000],
+                        claimed_until=None,
+                        updated_at=utcnow(),
+                    )
+                ).rowcount
+            )
 
     def release(self, page_id: int, reason: str) -> None:
         """Give the lease back after a transient error, so the retry can claim the page."""
@@ -277,7 +317,9 @@ class Staging:
             ).all()
             leased = conn.execute(
                 select(func.count()).where(
-                    StagedPage.crawl_id == crawl_id, StagedPage.state == "pending", StagedPage.claimed_until >= now
+                    StagedPage.crawl_id == crawl_id,
+                    StagedPage.state == "pending",
+                    StagedPage.claimed_until >= now,
                 )
             ).scalar_one()
         by_state: Counter[str] = Counter()
@@ -311,39 +353,59 @@ class Staging:
 
     def failed_pages(self, crawl_id: str) -> list[tuple[str, str]]:
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-                select(StagedPage.url, StagedPage.reason)
-                .where(StagedPage.crawl_id == crawl_id, StagedPage.state == "failed")
-                .order_by(StagedPage.id)
-            ).all()]
+            return [
+                tuple(r)
+                for r in conn.execute(  # type: ignore[misc]
+                    select(StagedPage.url, StagedPage.reason)
+                    .where(StagedPage.crawl_id == crawl_id, StagedPage.state == "failed")
+                    .order_by(StagedPage.id)
+                ).all()
+            ]
 
     def purge(self, done_older_than: timedelta, failed_older_than: timedelta) -> int:
         """Forget finished rows: done ones soon (their counts only serve the crawl's summary),
         failed ones later (operators look at them)."""
         now = utcnow()
         with self._writer.begin() as conn:
-            return int(conn.execute(
-                delete(StagedPage).where(or_(
-                    (StagedPage.state == "done") & (StagedPage.updated_at < now - done_older_than),
-                    (StagedPage.state == "failed") & (StagedPage.updated_at < now - failed_older_than),
-                ))
-            ).rowcount)
+            return int(
+                conn.execute(
+                    delete(StagedPage).where(
+                        or_(
+                            (StagedPage.state == "done") & (StagedPage.updated_at < now - done_older_than),
+                            (StagedPage.state == "failed")
+                            & (StagedPage.updated_at < now - failed_older_than),
+                        )
+                    )
+                ).rowcount
+            )
 
 
 def _row(page: Page, now: datetime) -> dict[str, object]:
     return {
-        "crawl_id": page.crawl_id, "url": page.url, "final_url": page.final_url,
-        "source": page.source, "status": page.status, "headers": json.dumps(page.headers),
-        "html": page.html, "hints": json.dumps(page.hints), "fetched_at": page.fetched_at,
-        "state": "pending", "reason": "", "attempts": 0, "created_at": now, "updated_at": now,
+        "crawl_id": page.crawl_id,
+        "url": page.url,
+        "final_url": page.final_url,
+        "source": page.source,
+        "status": page.status,
+        "headers": json.dumps(page.headers),
+        "html": page.html,
+        "hints": json.dumps(page.hints),
+        "fetched_at": page.fetched_at,
+        "state": "pending",
+        "reason": "",
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
         **_archive_columns(page),
     }
 
 
 def _archive_columns(page: Page) -> dict[str, object]:
     written = page.archive is not None and page.archive.written
-    return {"warc_file": page.archive.file if written else None,  # type: ignore[union-attr]
-            "warc_offset": page.archive.offset if written else None}  # type: ignore[union-attr]
+    return {
+        "warc_file": page.archive.file if written else None,  # type: ignore[union-attr]
+        "warc_offset": page.archive.offset if written else None,
+    }  # type: ignore[union-attr]
 
 
 def _insert_for(dialect: str):  # type: ignore[no-untyped-def]
@@ -357,8 +419,14 @@ def _insert_for(dialect: str):  # type: ignore[no-untyped-def]
 
 def _page(row) -> Page:  # type: ignore[no-untyped-def]
     return Page(
-        url=row["url"], final_url=row["final_url"], status=row["status"],
-        headers=json.loads(row["headers"]), html=row["html"] or "", fetched_at=row["fetched_at"],
-        source=row["source"], crawl_id=row["crawl_id"], hints=json.loads(row["hints"]),
+        url=row["url"],
+        final_url=row["final_url"],
+        status=row["status"],
+        headers=json.loads(row["headers"]),
+        html=row["html"] or "",
+        fetched_at=row["fetched_at"],
+        source=row["source"],
+        crawl_id=row["crawl_id"],
+        hints=json.loads(row["hints"]),
         archive=ArchiveLocation(row["warc_file"], row["warc_offset"]) if row["warc_file"] else None,
     )

@@ -12,20 +12,34 @@ new article with a placeholder seq), and only then is the seq handed out and set
 statement before COMMIT. The counter is held for that statement and the commit, whatever
 the page (``bench/README.md``, scaleout). The same order in every write: no deadlock.
 """
+
 from __future__ import annotations
 
 import logging
 import secrets
-import uuid
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, insert, literal, null, select, text, tuple_, union, union_all, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    tuple_,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -85,8 +99,8 @@ BeforeCommit = Callable[[Connection, "Applied | None"], None]
 class Applied:
     article_id: str
     version: int
-    seq: int | None          # the new seq if the feed record changed, else None
-    index_key: str | None    # a new "article_id:version" key to add to the LSH index, else None
+    seq: int | None  # the new seq if the feed record changed, else None
+    index_key: str | None  # a new "article_id:version" key to add to the LSH index, else None
 
 
 index_key = version_key
@@ -100,12 +114,20 @@ def parse_index_key(key: str) -> tuple[str, int]:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _CANDIDATE_COLUMNS = (
-    Version.article_id, Version.version, Version.source, Version.url, Version.text_hash,
-    Version.signature, Version.shingle_count, Version.paragraph_hashes, Version.shingles, Version.body_shingles,
+    Version.article_id,
+    Version.version,
+    Version.source,
+    Version.url,
+    Version.text_hash,
+    Version.signature,
+    Version.shingle_count,
+    Version.paragraph_hashes,
+    Version.shingles,
+    Version.body_shingles,
     Article.current_version,
 )
 
@@ -126,8 +148,14 @@ def _candidates_query(with_url: bool, with_keys: bool) -> Any:
             select(Article.id.label("id")).where(Article.canonical_url == canonical),
         ).subquery()
         parts.append(
-            select(*_CANDIDATE_COLUMNS, literal(1).label("part"), here.id.label("url_row"),
-                   here.relation, here.last_text_hash, here.last_version)
+            select(
+                *_CANDIDATE_COLUMNS,
+                literal(1).label("part"),
+                here.id.label("url_row"),
+                here.relation,
+                here.last_text_hash,
+                here.last_version,
+            )
             .select_from(found)
             .join(Version, Version.article_id == found.c.id)
             .join(Article, Article.id == Version.article_id)
@@ -135,8 +163,14 @@ def _candidates_query(with_url: bool, with_keys: bool) -> Any:
         )
     if with_keys:
         parts.append(
-            select(*_CANDIDATE_COLUMNS, literal(2).label("part"), null().label("url_row"),
-                   null().label("relation"), null().label("last_text_hash"), null().label("last_version"))
+            select(
+                *_CANDIDATE_COLUMNS,
+                literal(2).label("part"),
+                null().label("url_row"),
+                null().label("relation"),
+                null().label("last_text_hash"),
+                null().label("last_version"),
+            )
             .join(Article, Article.id == Version.article_id)
             .where(tuple_(Version.article_id, Version.version).in_(bindparam("keys", expanding=True)))
         )
@@ -183,15 +217,18 @@ class Store:
         self._writer = write_engine(self.engine)
         # One statement is its own snapshot: on PostgreSQL it is sent without BEGIN/COMMIT
         # (two round trips fewer). SQLite's connections begin their own transactions.
-        self._single_reads = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
-                              if self.engine.dialect.name == "postgresql" else self.engine)
+        self._single_reads = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else self.engine
+        )
         # Seconds the seq counter was held by this process's writes, and how many: the part
         # of a page's store work that every writer of the cluster waits for in turn.
         self.counter_seconds = 0.0
         self.counter_writes = 0
 
     @classmethod
-    def open(cls, database_url: str, migrate: bool = True, ping_on_checkout: bool = True) -> "Store":
+    def open(cls, database_url: str, migrate: bool = True, ping_on_checkout: bool = True) -> Store:
         """``ping_on_checkout``: see ``store.engine.make_engine``."""
         store = cls(database_url, ping_on_checkout)
         if migrate:
@@ -205,7 +242,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -244,9 +281,13 @@ class Store:
         with_url = url is not None and canonical_url is not None
         if not with_url and not wanted:
             return Candidates([], {})
-        chunks = [wanted[i:i + KEYS_PER_QUERY] for i in range(0, len(wanted), KEYS_PER_QUERY)] or [[]]
-        statements = [(_candidates_query(with_url, bool(chunks[0])),
-                       {"url": url, "canonical": canonical_url, "keys": chunks[0]})]
+        chunks = [wanted[i : i + KEYS_PER_QUERY] for i in range(0, len(wanted), KEYS_PER_QUERY)] or [[]]
+        statements = [
+            (
+                _candidates_query(with_url, bool(chunks[0])),
+                {"url": url, "canonical": canonical_url, "keys": chunks[0]},
+            )
+        ]
         statements += [(_candidates_query(False, True), {"keys": chunk}) for chunk in chunks[1:]]
         by_url: list[Candidate] = []
         by_key: dict[tuple[str, int], Candidate] = {}
@@ -259,8 +300,15 @@ class Store:
                 if row.part == 2:
                     by_key[(row.article_id, row.version)] = candidate
                 elif row.url_row is not None:
-                    by_url.append(replace(candidate, found_by="url", url_relation=row.relation,
-                                          url_text_hash=row.last_text_hash, url_version=row.last_version))
+                    by_url.append(
+                        replace(
+                            candidate,
+                            found_by="url",
+                            url_relation=row.relation,
+                            url_text_hash=row.last_text_hash,
+                            url_version=row.last_version,
+                        )
+                    )
                 else:
                     by_url.append(replace(candidate, found_by="canonical"))
         return Candidates(by_url + [by_key[key] for key in wanted if key in by_key], current)
@@ -270,33 +318,63 @@ class Store:
         for key, stored, _ in self.timed_index_entries():
             yield key, stored
 
-    def timed_index_entries(self, since: datetime | None = None) -> Iterator[tuple[str, Fingerprint, datetime]]:
+    def timed_index_entries(
+        self, since: datetime | None = None
+    ) -> Iterator[tuple[str, Fingerprint, datetime]]:
         """Stored versions fetched at or after ``since`` (all when None), oldest first, with
         their fetch time: a windowed index is rebuilt from these."""
         query = select(
-            Version.article_id, Version.version, Version.text_hash, Version.signature,
-            Version.shingle_count, Version.paragraph_hashes, Version.shingles, Version.fetched_at,
+            Version.article_id,
+            Version.version,
+            Version.text_hash,
+            Version.signature,
+            Version.shingle_count,
+            Version.paragraph_hashes,
+            Version.shingles,
+            Version.fetched_at,
         )
         if since is not None:
             query = query.where(Version.fetched_at >= since)
         with self._reading() as session:
             rows = session.execute(
-                query.order_by(Version.fetched_at, Version.article_id, Version.version)
-                .execution_options(yield_per=1000)
+                query.order_by(Version.fetched_at, Version.article_id, Version.version).execution_options(
+                    yield_per=1000
+                )
             )
-            for article_id, version, text_hash, signature, shingle_count, paragraph_hashes, shingles, at in rows:
-                yield index_key(article_id, version), Fingerprint(
-                    text_hash=text_hash,
-                    signature=bytes(signature),
-                    shingle_count=shingle_count,
-                    paragraph_hashes=tuple(paragraph_hashes or ()),
-                    shingles=bytes(shingles or b""),
-                ), at
+            for (
+                article_id,
+                version,
+                text_hash,
+                signature,
+                shingle_count,
+                paragraph_hashes,
+                shingles,
+                at,
+            ) in rows:
+                yield (
+                    index_key(article_id, version),
+                    Fingerprint(
+                        text_hash=text_hash,
+                        signature=bytes(signature),
+                        shingle_count=shingle_count,
+                        paragraph_hashes=tuple(paragraph_hashes or ()),
+                        shingles=bytes(shingles or b""),
+                    ),
+                    at,
+                )
 
     # --- writes ---
 
-    def apply(self, decision: Decision, page: Page, doc: Document, fp: Fingerprint, *,
-              expected_version: int | None = None, before_commit: BeforeCommit | None = None) -> Applied:
+    def apply(
+        self,
+        decision: Decision,
+        page: Page,
+        doc: Document,
+        fp: Fingerprint,
+        *,
+        expected_version: int | None = None,
+        before_commit: BeforeCommit | None = None,
+    ) -> Applied:
         """Record what dedup decided about one page, and the page's HTTP validators, in one
         transaction. Idempotent: a page applied twice (a redelivered task) adds no second
         article, version or URL row. The validators are saved with the page, never before it:
@@ -321,8 +399,10 @@ class Store:
                         before_commit(connection, applied)
                     if write.needs_seq:
                         counter_taken = time.perf_counter()
-                        applied = replace(applied, seq=self._hand_out_seq(connection, applied.article_id, write.now))
-                if counter_taken is not None:   # committed: the counter is free again
+                        applied = replace(
+                            applied, seq=self._hand_out_seq(connection, applied.article_id, write.now)
+                        )
+                if counter_taken is not None:  # committed: the counter is free again
                     self.counter_seconds += time.perf_counter() - counter_taken
                     self.counter_writes += 1
                 return applied
@@ -334,35 +414,51 @@ class Store:
 
     def _hand_out_seq(self, connection: Connection, article_id: str, now: datetime) -> int:
         """The article's new seq, from the counter: the write's last statements before COMMIT."""
-        if connection.dialect.name == "postgresql":   # one statement: one round trip less under the counter
-            return int(connection.execute(_SEQ_AND_ARTICLE, {"name": SEQ_COUNTER, "id": article_id, "now": now})
-                       .scalar_one())
+        if connection.dialect.name == "postgresql":  # one statement: one round trip less under the counter
+            return int(
+                connection.execute(
+                    _SEQ_AND_ARTICLE, {"name": SEQ_COUNTER, "id": article_id, "now": now}
+                ).scalar_one()
+            )
         seq = connection.execute(
-            update(Counter).where(Counter.name == SEQ_COUNTER).values(value=Counter.value + 1)
+            update(Counter)
+            .where(Counter.name == SEQ_COUNTER)
+            .values(value=Counter.value + 1)
             .returning(Counter.value)
         ).scalar_one()
         connection.execute(update(Article).where(Article.id == article_id).values(seq=seq, updated_at=now))
         return int(seq)
 
-    def record_rejection(self, page: Page, reason: str, detail: str,
-                         before_commit: BeforeCommit | None = None) -> None:
+    def record_rejection(
+        self, page: Page, reason: str, detail: str, before_commit: BeforeCommit | None = None
+    ) -> None:
         """A page extraction refused (stage 'extract'), and its validators (it is done with:
         an unchanged page need not be fetched and refused again)."""
         with self._writer.begin() as connection:
             now = _utcnow()
-            connection.execute(insert(Failure).values(
-                url=page.url, source=page.source, crawl_id=page.crawl_id or "", stage="extract",
-                reason=reason, detail=detail or "", at=now))
+            connection.execute(
+                insert(Failure).values(
+                    url=page.url,
+                    source=page.source,
+                    crawl_id=page.crawl_id or "",
+                    stage="extract",
+                    reason=reason,
+                    detail=detail or "",
+                    at=now,
+                )
+            )
             _upsert_fetch_state(connection, page.url, page.validators, now)
             if before_commit is not None:
                 before_commit(connection, None)
 
-    def record_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str,
-                       detail: str = "") -> None:
+    def record_failure(
+        self, url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str = ""
+    ) -> None:
         self._add_failure(url, source, crawl_id, stage, reason, detail)
 
-    def _add_failure(self, url: str, source: str, crawl_id: str, stage: str, reason: str,
-                     detail: str) -> None:
+    def _add_failure(
+        self, url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str
+    ) -> None:
         with self._writing() as session:
             session.add(_failure(url, source, crawl_id, stage, reason, detail))
 
@@ -373,8 +469,15 @@ class Store:
             query = query.where(Failure.crawl_id == crawl_id)
         with self._reading() as session:
             return [
-                {"url": f.url, "source": f.source, "crawl_id": f.crawl_id, "stage": f.stage,
-                 "reason": f.reason, "detail": f.detail, "at": f.at.isoformat()}
+                {
+                    "url": f.url,
+                    "source": f.source,
+                    "crawl_id": f.crawl_id,
+                    "stage": f.stage,
+                    "reason": f.reason,
+                    "detail": f.detail,
+                    "at": f.at.isoformat(),
+                }
                 for f in session.scalars(query)
             ]
 
@@ -402,8 +505,9 @@ class Store:
         with self._reading() as session:
             for start in range(0, len(unique), KEYS_PER_QUERY):
                 rows = session.execute(
-                    select(FetchState.url, FetchState.etag, FetchState.last_modified)
-                    .where(FetchState.url.in_(unique[start : start + KEYS_PER_QUERY]))
+                    select(FetchState.url, FetchState.etag, FetchState.last_modified).where(
+                        FetchState.url.in_(unique[start : start + KEYS_PER_QUERY])
+                    )
                 ).all()
                 for url, etag, last_modified in rows:
                     validators = Validators(etag, last_modified)
@@ -452,8 +556,11 @@ class Store:
         """The article's versions numbered above ``after``, oldest first, at most ``limit``;
         each with its diff against the version before it."""
         with self._reading() as session:
-            query = (select(Version).where(Version.article_id == article_id, Version.version >= after)
-                     .order_by(Version.version))
+            query = (
+                select(Version)
+                .where(Version.article_id == article_id, Version.version >= after)
+                .order_by(Version.version)
+            )
             if limit is not None:
                 query = query.limit(limit + 1)
             rows = list(session.scalars(query).all())
@@ -467,8 +574,9 @@ class Store:
         of; None when it has none. Raises LookupError when there is no such version."""
         with self._reading() as session:
             row = session.execute(
-                select(Version.warc_file, Version.warc_offset)
-                .where(Version.article_id == article_id, Version.version == version)
+                select(Version.warc_file, Version.warc_offset).where(
+                    Version.article_id == article_id, Version.version == version
+                )
             ).first()
         if row is None:
             raise LookupError(f"article {article_id!r} has no version {version}")
@@ -480,8 +588,12 @@ class Store:
         """How many versions point into the WARC files ``files``."""
         with self._reading() as session:
             return sum(
-                session.scalar(select(func.count()).select_from(Version)
-                               .where(Version.warc_file.in_(files[start:start + KEYS_PER_QUERY]))) or 0
+                session.scalar(
+                    select(func.count())
+                    .select_from(Version)
+                    .where(Version.warc_file.in_(files[start : start + KEYS_PER_QUERY]))
+                )
+                or 0
                 for start in range(0, len(files), KEYS_PER_QUERY)
             )
 
@@ -491,10 +603,14 @@ class Store:
         forgotten = 0
         with self._writing() as session:
             for start in range(0, len(files), KEYS_PER_QUERY):
-                forgotten += session.execute(
-                    update(Version).where(Version.warc_file.in_(files[start:start + KEYS_PER_QUERY]))
-                    .values(warc_file=None, warc_offset=None)
-                ).rowcount or 0
+                forgotten += (
+                    session.execute(
+                        update(Version)
+                        .where(Version.warc_file.in_(files[start : start + KEYS_PER_QUERY]))
+                        .values(warc_file=None, warc_offset=None)
+                    ).rowcount
+                    or 0
+                )
         return forgotten
 
     def ping(self) -> bool:
@@ -539,16 +655,15 @@ class Store:
             }
             for relation in ("original", "alternate", "syndicated", "revision"):
                 counts[f"urls_{relation}"] = 0
-            for relation, count in session.execute(
-                select(Url.relation, func.count()).group_by(Url.relation)
-            ):
+            for relation, count in session.execute(select(Url.relation, func.count()).group_by(Url.relation)):
                 counts[f"urls_{relation}"] = count
                 counts["urls"] += count
             # Pages merged into an article as copies (print/AMP alternates, syndication).
             counts["duplicates"] = counts["urls_alternate"] + counts["urls_syndicated"]
-            counts["rejections"] = session.scalar(
-                select(func.count()).select_from(Failure).where(Failure.stage == "extract")
-            ) or 0
+            counts["rejections"] = (
+                session.scalar(select(func.count()).select_from(Failure).where(Failure.stage == "extract"))
+                or 0
+            )
             for name, value in session.execute(
                 select(Counter.name, Counter.value).where(Counter.name.in_(CRAWL_COUNTERS))
             ):
@@ -571,7 +686,7 @@ class Store:
     def _urls_of(session: Session, article_ids: list[str]) -> dict[str, list[Any]]:
         grouped: dict[str, list[Any]] = {}  # rows with the columns of Url
         for start in range(0, len(article_ids), KEYS_PER_QUERY):
-            chunk = article_ids[start:start + KEYS_PER_QUERY]
+            chunk = article_ids[start : start + KEYS_PER_QUERY]
             for row in session.execute(
                 select(*Url.__table__.columns).where(Url.article_id.in_(chunk)).order_by(Url.id)
             ):
@@ -580,8 +695,15 @@ class Store:
 
 
 def _failure(url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str) -> Failure:
-    return Failure(url=url, source=source, crawl_id=crawl_id or "", stage=stage,
-                   reason=reason, detail=detail or "", at=_utcnow())
+    return Failure(
+        url=url,
+        source=source,
+        crawl_id=crawl_id or "",
+        stage=stage,
+        reason=reason,
+        detail=detail or "",
+        at=_utcnow(),
+    )
 
 
 def _archive_columns(page: Page) -> dict[str, Any]:
@@ -609,7 +731,8 @@ def _upsert_fetch_state(connection: Connection, url: str, validators: Validators
     dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     values = {"etag": validators.etag, "last_modified": validators.last_modified, "updated_at": now}
     connection.execute(
-        dialect_insert(FetchState).values(url=url, **values)
+        dialect_insert(FetchState)
+        .values(url=url, **values)
         .on_conflict_do_update(index_elements=[FetchState.url], set_=values)
     )
 
@@ -634,8 +757,15 @@ class _PageWrite:
     by ``Store.apply`` when ``needs_seq``: see the lock order in the module docstring.
     """
 
-    def __init__(self, connection: Connection, decision: Decision, page: Page, doc: Document,
-                 fp: Fingerprint, check_url: bool = True) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        decision: Decision,
+        page: Page,
+        doc: Document,
+        fp: Fingerprint,
+        check_url: bool = True,
+    ) -> None:
         self.connection = connection
         self.decision = decision
         self.page = page
@@ -660,12 +790,24 @@ class _PageWrite:
     def _create_article(self) -> Applied:
         article_id = uuid.uuid4().hex
         doc = self.doc
-        self.connection.execute(_INSERT_ARTICLE, dict(
-            id=article_id, seq=_placeholder_seq(), canonical_url=doc.canonical_url, source=self.page.source,
-            current_version=1, title=doc.title, text=doc.text, authors=list(doc.authors),
-            published_at=doc.published_at, modified_at=doc.modified_at, language=doc.language,
-            created_at=self.now, updated_at=self.now,
-        ))
+        self.connection.execute(
+            _INSERT_ARTICLE,
+            dict(
+                id=article_id,
+                seq=_placeholder_seq(),
+                canonical_url=doc.canonical_url,
+                source=self.page.source,
+                current_version=1,
+                title=doc.title,
+                text=doc.text,
+                authors=list(doc.authors),
+                published_at=doc.published_at,
+                modified_at=doc.modified_at,
+                language=doc.language,
+                created_at=self.now,
+                updated_at=self.now,
+            ),
+        )
         # The article first: the version and URL rows refer to it.
         self.connection.execute(_INSERT_VERSION, self._version_row(article_id, 1, similarity=None))
         self.connection.execute(_INSERT_URL, self._new_url_row(article_id, "original", 1))
@@ -675,26 +817,33 @@ class _PageWrite:
     def _update_article(self, article_id: str, kind: str, expected_version: int | None) -> Applied:
         article = self.connection.execute(
             select(Article.id, Article.canonical_url, Article.source, Article.current_version)
-            .where(Article.id == article_id).with_for_update()
+            .where(Article.id == article_id)
+            .with_for_update()
         ).first()
         if article is None:
             raise LookupError(f"article {article_id} named by the decision is not in the store")
         if expected_version is not None and article.current_version != expected_version:
-            raise StaleDecision(f"article {article_id} is at version {article.current_version} now, "
-                                f"the decision was made against version {expected_version}")
+            raise StaleDecision(
+                f"article {article_id} is at version {article.current_version} now, "
+                f"the decision was made against version {expected_version}"
+            )
         # Read after the article's lock (a statement of its own, so a fresh snapshot): a racing
         # writer may have added the URL meanwhile. The text of the current version, too.
-        current_hash, url_row, url_text_hash = self.connection.execute(select(
-            select(Version.text_hash).where(Version.article_id == article.id,
-                                            Version.version == article.current_version).scalar_subquery(),
-            select(Url.id).where(Url.url == self.doc.url).scalar_subquery(),
-            select(Url.last_text_hash).where(Url.url == self.doc.url).scalar_subquery(),
-        )).one()
+        current_hash, url_row, url_text_hash = self.connection.execute(
+            select(
+                select(Version.text_hash)
+                .where(Version.article_id == article.id, Version.version == article.current_version)
+                .scalar_subquery(),
+                select(Url.id).where(Url.url == self.doc.url).scalar_subquery(),
+                select(Url.last_text_hash).where(Url.url == self.doc.url).scalar_subquery(),
+            )
+        ).one()
         # The same text as the current version is no new version (a redelivered page), and
         # neither is a URL whose own text has not changed since it was last seen there (a
         # "new" decision raced by another writer for this URL lands here as "version").
         adds_version = (
-            kind == "version" and current_hash != self.fp.text_hash
+            kind == "version"
+            and current_hash != self.fp.text_hash
             and (url_row is None or url_text_hash != self.fp.text_hash)
         )
         adds_url = url_row is None
@@ -704,16 +853,24 @@ class _PageWrite:
         self.needs_seq = adds_version or adds_url or takes_source or claims_canonical
         if takes_source:
             # The original, known already, re-fetched after a copy claimed the source.
-            self.connection.execute(update(Article).where(Article.id == article.id).values(source=self.page.source))
+            self.connection.execute(
+                update(Article).where(Article.id == article.id).values(source=self.page.source)
+            )
 
         version = article.current_version
         if adds_version:
             version += 1
-            self.connection.execute(_INSERT_VERSION, self._version_row(article.id, version, self.decision.similarity))
-            self.connection.execute(update(Article).where(Article.id == article.id).values(self._latest(version)))
+            self.connection.execute(
+                _INSERT_VERSION, self._version_row(article.id, version, self.decision.similarity)
+            )
+            self.connection.execute(
+                update(Article).where(Article.id == article.id).values(self._latest(version))
+            )
         if claims_canonical:
             canonical_url = self.doc.canonical_url
-            self.connection.execute(update(Article).where(Article.id == article.id).values(canonical_url=canonical_url))
+            self.connection.execute(
+                update(Article).where(Article.id == article.id).values(canonical_url=canonical_url)
+            )
             # The page named is already one of the article's URLs: it is the original.
             named = self.connection.execute(
                 select(Url.url, Url.source).where(Url.article_id == article.id, Url.url == canonical_url)
@@ -729,8 +886,11 @@ class _PageWrite:
             relation = "original" if is_canonical_page else self.decision.relation
             self.connection.execute(_INSERT_URL, self._new_url_row(article.id, relation, matched_version))
         else:
-            self.connection.execute(update(Url).where(Url.id == url_row).values(
-                last_seen=self.now, last_text_hash=self.fp.text_hash, last_version=matched_version))
+            self.connection.execute(
+                update(Url)
+                .where(Url.id == url_row)
+                .values(last_seen=self.now, last_text_hash=self.fp.text_hash, last_version=matched_version)
+            )
         return Applied(article.id, version, None, index_key(article.id, version) if adds_version else None)
 
     def _make_original(self, article_id: str, url: str, source: str) -> None:
@@ -745,8 +905,12 @@ class _PageWrite:
         )
         self.connection.execute(
             update(Url)
-            .where(Url.article_id == article_id, Url.relation.in_(("original", "syndicated")),
-                   Url.source == source, Url.url != url)
+            .where(
+                Url.article_id == article_id,
+                Url.relation.in_(("original", "syndicated")),
+                Url.source == source,
+                Url.url != url,
+            )
             .values(relation="alternate")
         )
         self.connection.execute(update(Url).where(Url.url == url).values(relation="original"))
@@ -770,7 +934,10 @@ class _PageWrite:
     def _latest(self, version: int) -> dict[str, Any]:
         doc = self.doc
         values: dict[str, Any] = {
-            "current_version": version, "title": doc.title, "text": doc.text, "authors": list(doc.authors),
+            "current_version": version,
+            "title": doc.title,
+            "text": doc.text,
+            "authors": list(doc.authors),
             "modified_at": doc.modified_at,
         }
         # Kept when the new version has none.
@@ -783,20 +950,36 @@ class _PageWrite:
     def _version_row(self, article_id: str, version: int, similarity: float | None) -> dict[str, Any]:
         doc, fp = self.doc, self.fp
         return dict(
-            article_id=article_id, version=version, title=doc.title, text=doc.text,
-            authors=list(doc.authors), published_at=doc.published_at,
-            modified_at=doc.modified_at, language=doc.language, url=doc.url,
-            source=self.page.source, fetched_at=self.page.fetched_at, similarity=similarity,
-            text_hash=fp.text_hash, signature=bytes(fp.signature),
-            shingle_count=fp.shingle_count, paragraph_hashes=list(fp.paragraph_hashes),
-            shingles=bytes(fp.shingles), **_archive_columns(self.page),
+            article_id=article_id,
+            version=version,
+            title=doc.title,
+            text=doc.text,
+            authors=list(doc.authors),
+            published_at=doc.published_at,
+            modified_at=doc.modified_at,
+            language=doc.language,
+            url=doc.url,
+            source=self.page.source,
+            fetched_at=self.page.fetched_at,
+            similarity=similarity,
+            text_hash=fp.text_hash,
+            signature=bytes(fp.signature),
+            shingle_count=fp.shingle_count,
+            paragraph_hashes=list(fp.paragraph_hashes),
+            shingles=bytes(fp.shingles),
+            **_archive_columns(self.page),
             # Kept with the exact shingles only: a long text is compared by MinHash anyway.
             body_shingles=bytes(fp.body_shingles) if fp.shingles else b"",
         )
 
     def _new_url_row(self, article_id: str, relation: str, version: int) -> dict[str, Any]:
         return dict(
-            url=self.doc.url, article_id=article_id, relation=relation, source=self.page.source,
-            first_seen=self.now, last_seen=self.now, last_text_hash=self.fp.text_hash,
+            url=self.doc.url,
+            article_id=article_id,
+            relation=relation,
+            source=self.page.source,
+            first_seen=self.now,
+            last_seen=self.now,
+            last_text_hash=self.fp.text_hash,
             last_version=version,
         )

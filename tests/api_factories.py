@@ -3,6 +3,7 @@
 Records go in through ``Store.apply`` like the pipeline's, with Fingerprint values built
 directly: the API tests are about what a client sees, not about dedup.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +11,7 @@ import itertools
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from config import Settings
@@ -22,7 +23,7 @@ from newsdedup.api.server import RunningServer, serve_in_thread
 from store import Applied, Store
 
 NUM_PERM = 128
-BASE_TIME = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 _counter = itertools.count(1)
 
 SOURCES_YAML = """\
@@ -39,8 +40,10 @@ sources:
 def fingerprint(text: str) -> Fingerprint:
     digest = hashlib.sha256(text.encode()).digest()
     # Deterministic per text; the values only have to be num_perm little-endian uint32.
-    values = [int.from_bytes(hashlib.blake2b(digest + bytes([i]), digest_size=4).digest(), "little")
-              for i in range(NUM_PERM)]
+    values = [
+        int.from_bytes(hashlib.blake2b(digest + bytes([i]), digest_size=4).digest(), "little")
+        for i in range(NUM_PERM)
+    ]
     return Fingerprint(
         text_hash=digest.hex(),
         signature=struct.pack(f"<{NUM_PERM}I", *values),
@@ -49,39 +52,77 @@ def fingerprint(text: str) -> Fingerprint:
     )
 
 
-def page_and_doc(url: str, text: str, title: str, source: str = "alpha-news",
-                 canonical_url: str | None = None, minutes: int = 0) -> tuple[Page, Document]:
+def page_and_doc(
+    url: str,
+    text: str,
+    title: str,
+    source: str = "alpha-news",
+    canonical_url: str | None = None,
+    minutes: int = 0,
+) -> tuple[Page, Document]:
     fetched = BASE_TIME + timedelta(minutes=minutes)
-    page = Page(url=url, final_url=url, status=200, headers={}, html=f"<html>{text}</html>",
-                fetched_at=fetched, source=source)
-    doc = Document(text=text, title=title, url=url, canonical_url=canonical_url or url,
-                   authors=("Ann Writer",), published_at=fetched, modified_at=fetched, language="en")
+    page = Page(
+        url=url,
+        final_url=url,
+        status=200,
+        headers={},
+        html=f"<html>{text}</html>",
+        fetched_at=fetched,
+        source=source,
+    )
+    doc = Document(
+        text=text,
+        title=title,
+        url=url,
+        canonical_url=canonical_url or url,
+        authors=("Ann Writer",),
+        published_at=fetched,
+        modified_at=fetched,
+        language="en",
+    )
     return page, doc
 
 
-def add_article(store: Store, title: str | None = None, text: str | None = None,
-                source: str = "alpha-news", url: str | None = None) -> Applied:
+def add_article(
+    store: Store,
+    title: str | None = None,
+    text: str | None = None,
+    source: str = "alpha-news",
+    url: str | None = None,
+) -> Applied:
     n = next(_counter)
     title = title or f"Story number {n}"
     text = text or f"Paragraph one of story {n} about the harbour.\nParagraph two with more words {n}."
-    page, doc = page_and_doc(url or f"https://{source}.example/2024/05/story-{n}.html", text, title, source, minutes=n)
+    page, doc = page_and_doc(
+        url or f"https://{source}.example/2024/05/story-{n}.html", text, title, source, minutes=n
+    )
     return store.apply(Decision("new", None, "original", reason="test"), page, doc, fingerprint(text))
 
 
-def add_version(store: Store, article_id: str, url: str, text: str, title: str,
-                source: str = "alpha-news") -> Applied:
+def add_version(
+    store: Store, article_id: str, url: str, text: str, title: str, source: str = "alpha-news"
+) -> Applied:
     n = next(_counter)
     page, doc = page_and_doc(url, text, title, source, minutes=n)
-    return store.apply(Decision("version", article_id, "revision", similarity=0.72, reason="test"),
-                       page, doc, fingerprint(text))
+    return store.apply(
+        Decision("version", article_id, "revision", similarity=0.72, reason="test"),
+        page,
+        doc,
+        fingerprint(text),
+    )
 
 
-def add_duplicate(store: Store, article_id: str, url: str, text: str, title: str,
-                  source: str, relation: str = "syndicated") -> Applied:
+def add_duplicate(
+    store: Store, article_id: str, url: str, text: str, title: str, source: str, relation: str = "syndicated"
+) -> Applied:
     n = next(_counter)
     page, doc = page_and_doc(url, text, title, source, minutes=n)
-    return store.apply(Decision("duplicate", article_id, relation, similarity=0.95, reason="test"),  # type: ignore[arg-type]
-                       page, doc, fingerprint(text))
+    return store.apply(
+        Decision("duplicate", article_id, relation, similarity=0.95, reason="test"),  # type: ignore[arg-type]
+        page,
+        doc,
+        fingerprint(text),
+    )
 
 
 def write_sources(directory: Path) -> Path:

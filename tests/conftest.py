@@ -1,4 +1,5 @@
 """Shared fixtures: the machine's real Redis and PostgreSQL, one private database each per test run."""
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ looks like.
 for ``newsdedup.siteserver.serve_sites``; ``Cluster`` starts and SIGKILLs ``newsdedup worker``
 processes; ``count_store`` counts what the store holds, per story.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
 REPO = Path(__file__).resolve().parents[1]
-_LINGER_RESET = struct.pack("ii", 1, 0)   # SO_LINGER on, 0 s: close() sends RST
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 class FaultRelay:
@@ -73,7 +74,7 @@ class FaultRelay:
                 _reset(client)
                 continue
             with self._lock:
-                if self._listener is not listener:   # cut meanwhile
+                if self._listener is not listener:  # cut meanwhile
                     _reset(client)
                     _reset(upstream)
                     continue
@@ -163,22 +164,120 @@ def _reset(sock: socket.socket) -> None:
 
 # --- a web of news sites -------------------------------------------------------------------
 
-_WORDS = (
-    "harbor council budget ferry strike minister court ruling election storm flood bridge rail "
-    "airport hospital school teachers union farmers drought river energy prices inflation bank "
-    "market export factory workers police investigation museum festival season league coach "
-    "stadium transit housing rent mayor governor senate bill vote protest climate coast fishing "
-    "port shipping freight tariff trade talks summit treaty border customs tourism hotel record "
-    "survey report study scientists vaccine clinic patients doctors nurses budget deficit audit "
-    "contract tender construction tunnel highway district residents neighbours landlord tenants "
-    "library archive university students campus research grant ministry agency regulator fine "
-    "company shares profit quarter forecast analysts outlook demand supply shortage harvest wheat"
-).split()
+_WORDS = [
+    "harbor",
+    "council",
+    "budget",
+    "ferry",
+    "strike",
+    "minister",
+    "court",
+    "ruling",
+    "election",
+    "storm",
+    "flood",
+    "bridge",
+    "rail",
+    "airport",
+    "hospital",
+    "school",
+    "teachers",
+    "union",
+    "farmers",
+    "drought",
+    "river",
+    "energy",
+    "prices",
+    "inflation",
+    "bank",
+    "market",
+    "export",
+    "factory",
+    "workers",
+    "police",
+    "investigation",
+    "museum",
+    "festival",
+    "season",
+    "league",
+    "coach",
+    "stadium",
+    "transit",
+    "housing",
+    "rent",
+    "mayor",
+    "governor",
+    "senate",
+    "bill",
+    "vote",
+    "protest",
+    "climate",
+    "coast",
+    "fishing",
+    "port",
+    "shipping",
+    "freight",
+    "tariff",
+    "trade",
+    "talks",
+    "summit",
+    "treaty",
+    "border",
+    "customs",
+    "tourism",
+    "hotel",
+    "record",
+    "survey",
+    "report",
+    "study",
+    "scientists",
+    "vaccine",
+    "clinic",
+    "patients",
+    "doctors",
+    "nurses",
+    "budget",
+    "deficit",
+    "audit",
+    "contract",
+    "tender",
+    "construction",
+    "tunnel",
+    "highway",
+    "district",
+    "residents",
+    "neighbours",
+    "landlord",
+    "tenants",
+    "library",
+    "archive",
+    "university",
+    "students",
+    "campus",
+    "research",
+    "grant",
+    "ministry",
+    "agency",
+    "regulator",
+    "fine",
+    "company",
+    "shares",
+    "profit",
+    "quarter",
+    "forecast",
+    "analysts",
+    "outlook",
+    "demand",
+    "supply",
+    "shortage",
+    "harvest",
+    "wheat",
+]
 
 
 @dataclass(frozen=True)
 class Story:
-    key: str                       # which story (stable across copies)
+    key: str  # which story (stable across copies)
     title: str
     paragraphs: tuple[str, ...]
 
@@ -188,7 +287,9 @@ def make_story(rng: random.Random, n: int) -> Story:
     for p in range(5):
         words = [rng.choice(_WORDS) for _ in range(34)]
         paragraphs.append(f"Story {n} paragraph {p}: " + " ".join(words).capitalize() + ".")
-    return Story(f"story-{n}", f"Story {n}: " + " ".join(rng.choice(_WORDS) for _ in range(5)), tuple(paragraphs))
+    return Story(
+        f"story-{n}", f"Story {n}: " + " ".join(rng.choice(_WORDS) for _ in range(5)), tuple(paragraphs)
+    )
 
 
 def story_html(story: Story, site: str, copy_note: str = "") -> str:
@@ -202,7 +303,7 @@ def story_html(story: Story, site: str, copy_note: str = "") -> str:
 {note}</article></main><footer>Copyright {site}</footer></body></html>"""
 
 
-Layout = dict[str, list[tuple[str, str]]]   # story -> [(site, path)]
+Layout = dict[str, list[tuple[str, str]]]  # story -> [(site, path)]
 
 
 def build_sites(root: Path, sites: int = 5, stories: int = 60, copies: int = 40, seed: int = 7) -> Layout:
@@ -211,7 +312,7 @@ def build_sites(root: Path, sites: int = 5, stories: int = 60, copies: int = 40,
     copies of them on other sites. Returns where each story was published."""
     rng = random.Random(seed)
     names = [f"site{i}" for i in range(sites)]
-    pages: dict[str, list[tuple[str, str]]] = {name: [] for name in names}   # site -> (path, html)
+    pages: dict[str, list[tuple[str, str]]] = {name: [] for name in names}  # site -> (path, html)
     layout: Layout = {}
     all_stories = [make_story(rng, n) for n in range(stories)]
     for n, story in enumerate(all_stories):
@@ -231,12 +332,15 @@ def build_sites(root: Path, sites: int = 5, stories: int = 60, copies: int = 40,
             target = folder / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(html, encoding="utf-8")
-        items = "\n".join(f"<item><title>{path}</title><link>{{{{base_url}}}}{path}</link></item>"
-                          for path, _ in pages[name])
+        items = "\n".join(
+            f"<item><title>{path}</title><link>{{{{base_url}}}}{path}</link></item>"
+            for path, _ in pages[name]
+        )
         (folder / "feed.xml").write_text(
             f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>{name}</title>"
             f"<link>{{{{base_url}}}}/</link><description>{name}</description>{items}</channel></rss>",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     return layout
 
 
@@ -245,7 +349,9 @@ def slow_sites(root: Path, stories: int = 60, copies: int = 40, delay: float = 0
     long enough for faults to land in the middle of it."""
     layout = build_sites(root, stories=stories, copies=copies)
     for site in root.iterdir():
-        routes = {path: {"delay": delay} for places in layout.values() for name, path in places if name == site.name}
+        routes = {
+            path: {"delay": delay} for places in layout.values() for name, path in places if name == site.name
+        }
         (site / "_routes.json").write_text(json.dumps(routes), encoding="utf-8")
     return layout
 
@@ -266,6 +372,7 @@ def write_sources(base_urls: dict[str, str], path: Path) -> Path:
 
 # --- worker processes ----------------------------------------------------------------------
 
+
 class Cluster:
     """``newsdedup worker`` processes, each in a process group of its own (SIGKILL kills all)."""
 
@@ -281,9 +388,24 @@ class Cluster:
         log = open(self.logs / f"{name}.{self.starts[name]}.log", "wb")
         self._log_files.append(log)
         self.workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "newsdedup", "worker", "--concurrency", str(concurrency),
-             "-n", f"{name}-{self.starts[name]}@%h", "--without-mingle", "--without-gossip"],
-            env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "newsdedup",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "-n",
+                f"{name}-{self.starts[name]}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def kill(self, name: str) -> None:
         """SIGKILL the worker and its pool processes (mid-page, lock held or not)."""
@@ -311,10 +433,10 @@ class Cluster:
 class StoreCount:
     articles: int
     urls: int
-    stories_stored: int          # distinct stories with at least one article
-    split_stories: int           # stories spread over more than one article
-    mixed_articles: int          # articles holding URLs of more than one story
-    missing_urls: int            # URLs of the web the store does not hold
+    stories_stored: int  # distinct stories with at least one article
+    split_stories: int  # stories spread over more than one article
+    mixed_articles: int  # articles holding URLs of more than one story
+    missing_urls: int  # URLs of the web the store does not hold
 
 
 def count_store(database_url: str, urls_by_story: dict[str, list[str]]) -> StoreCount:
@@ -324,11 +446,11 @@ def count_store(database_url: str, urls_by_story: dict[str, list[str]]) -> Store
         with engine.connect() as conn:
             articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
             rows = conn.execute(text("SELECT url, article_id FROM urls")).all()
-    except ProgrammingError:   # no tables: nothing was ever stored
+    except ProgrammingError:  # no tables: nothing was ever stored
         articles, rows = 0, []
     finally:
         engine.dispose()
-    article_of = {url: article for url, article in rows}
+    article_of = dict(rows)
     story_of = {url: story for story, urls in urls_by_story.items() for url in urls}
     articles_by_story: dict[str, set[str]] = {}
     stories_by_article: dict[str, set[str]] = {}
@@ -341,7 +463,9 @@ def count_store(database_url: str, urls_by_story: dict[str, list[str]]) -> Store
         articles_by_story.setdefault(story, set()).add(article)
         stories_by_article.setdefault(article, set()).add(story)
     return StoreCount(
-        articles=int(articles), urls=len(rows), stories_stored=len(articles_by_story),
+        articles=int(articles),
+        urls=len(rows),
+        stories_stored=len(articles_by_story),
         split_stories=sum(1 for a in articles_by_story.values() if len(a) > 1),
         mixed_articles=sum(1 for s in stories_by_article.values() if len(s) > 1),
         missing_urls=missing,

@@ -1,4 +1,5 @@
 """Functions the extraction-pool tests send to pool processes (they travel by module name)."""
+
 from __future__ import annotations
 
 import os

@@ -1,15 +1,29 @@
 """The HTTP API over real HTTP (uvicorn on a loopback port) against a real SQLite store."""
+
 from __future__ import annotations
 
 import httpx
 import pytest
+from api_factories import add_article, add_duplicate, add_version, live_api, write_sources
 
 from config import Settings
 from store import Store
-from api_factories import add_article, add_duplicate, add_version, live_api, write_sources
 
-FEED_FIELDS = {"seq", "id", "version", "canonical_url", "urls", "title", "text", "authors",
-               "published_at", "modified_at", "language", "source", "sources"}
+FEED_FIELDS = {
+    "seq",
+    "id",
+    "version",
+    "canonical_url",
+    "urls",
+    "title",
+    "text",
+    "authors",
+    "published_at",
+    "modified_at",
+    "language",
+    "source",
+    "sources",
+}
 VERSION_FIELDS = {"version", "title", "text", "url", "fetched_at", "modified_at", "similarity", "diff"}
 
 
@@ -47,8 +61,15 @@ def follow(client: httpx.Client, after: int = 0, limit: int = 100) -> tuple[list
 
 def test_openapi_lists_every_route(client):
     spec = client.get("/openapi.json").json()
-    assert {"/v1/feed", "/v1/articles/{article_id}", "/v1/articles/{article_id}/versions",
-            "/feed.atom", "/v1/crawls", "/healthz", "/metrics"} <= set(spec["paths"])
+    assert {
+        "/v1/feed",
+        "/v1/articles/{article_id}",
+        "/v1/articles/{article_id}/versions",
+        "/feed.atom",
+        "/v1/crawls",
+        "/healthz",
+        "/metrics",
+    } <= set(spec["paths"])
     feed_params = {p["name"]: p for p in spec["paths"]["/v1/feed"]["get"]["parameters"]}
     assert feed_params["limit"]["schema"]["maximum"] == 1000
 
@@ -66,11 +87,17 @@ def test_feed_pages_follow_the_cursor_and_see_each_article_once(client, store):
 
     # A changed article comes again, once, with a higher seq and its new state.
     first = created[0]
-    changed = add_version(store, first.article_id, f"{seen[0]['canonical_url']}?update=1",
-                          "A rewritten text.\nWith a new paragraph.", "Updated title")
+    changed = add_version(
+        store,
+        first.article_id,
+        f"{seen[0]['canonical_url']}?update=1",
+        "A rewritten text.\nWith a new paragraph.",
+        "Updated title",
+    )
     again, _ = follow(client, after=cursor)
     assert [(r["id"], r["seq"], r["version"], r["title"]) for r in again] == [
-        (first.article_id, changed.seq, 2, "Updated title")]
+        (first.article_id, changed.seq, 2, "Updated title")
+    ]
 
 
 def test_feed_defaults_to_100_items(client, store):
@@ -82,16 +109,19 @@ def test_feed_defaults_to_100_items(client, store):
     assert len(client.get("/v1/feed", params={"limit": 1000}).json()["items"]) == 105
 
 
-@pytest.mark.parametrize(("query", "names"), [
-    ("after=abc", "after"),
-    ("after=1.5", "after"),
-    ("after=-1", "after"),
-    (f"after={2**70}", "after"),
-    ("limit=0", "limit"),
-    ("limit=1001", "limit"),
-    ("limit=ten", "limit"),
-    ("after=x&limit=5000", "after"),
-])
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("after=abc", "after"),
+        ("after=1.5", "after"),
+        ("after=-1", "after"),
+        (f"after={2**70}", "after"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("after=x&limit=5000", "after"),
+    ],
+)
 def test_bad_feed_parameters_are_a_clear_422(client, query, names):
     response = client.get(f"/v1/feed?{query}")
     assert response.status_code == 422
@@ -122,10 +152,21 @@ def test_article_and_unknown_article(client, store):
 def test_versions_oldest_first_with_similarity_and_diff(client, store):
     created = add_article(store, text="The mayor spoke.\nThe harbour stays closed.", title="v1")
     record = store.article(created.article_id)
-    add_version(store, created.article_id, record["canonical_url"],
-                "The mayor spoke.\nThe harbour reopens on Monday.", "v2")
-    add_duplicate(store, created.article_id, "https://beta-wire.example/copy.html",
-                  "The mayor spoke.\nThe harbour reopens on Monday.", "v2 copy", source="beta-wire")
+    add_version(
+        store,
+        created.article_id,
+        record["canonical_url"],
+        "The mayor spoke.\nThe harbour reopens on Monday.",
+        "v2",
+    )
+    add_duplicate(
+        store,
+        created.article_id,
+        "https://beta-wire.example/copy.html",
+        "The mayor spoke.\nThe harbour reopens on Monday.",
+        "v2 copy",
+        source="beta-wire",
+    )
 
     items = client.get(f"/v1/articles/{created.article_id}/versions").json()["items"]
     assert [v["version"] for v in items] == [1, 2]
@@ -147,7 +188,9 @@ def test_atom_feed_is_valid_and_holds_the_latest_100(client, store):
     created = [add_article(store, title=f"Headline {i}") for i in range(130)]
     # The oldest article changes: it is now the latest and must lead the Atom feed.
     oldest = store.article(created[0].article_id)
-    add_version(store, oldest["id"], oldest["canonical_url"], "Brand new text.\nSecond line.", "Fresh headline")
+    add_version(
+        store, oldest["id"], oldest["canonical_url"], "Brand new text.\nSecond line.", "Fresh headline"
+    )
 
     response = client.get("/feed.atom")
     assert response.status_code == 200
@@ -184,12 +227,16 @@ def test_many_concurrent_feed_requests_all_succeed(client, store):
     async def hammer() -> list[int]:
         # 30 clients of 10 connections: one httpx client with 300 connections spends seconds
         # in its own pool bookkeeping (quadratic in the connection count).
-        clients = [httpx.AsyncClient(base_url=str(client.base_url), timeout=60,
-                                     limits=httpx.Limits(max_connections=10)) for _ in range(30)]
+        clients = [
+            httpx.AsyncClient(
+                base_url=str(client.base_url), timeout=60, limits=httpx.Limits(max_connections=10)
+            )
+            for _ in range(30)
+        ]
         try:
-            responses = await asyncio.gather(*(
-                clients[i % 30].get("/v1/feed", params={"after": i % 50, "limit": 20}) for i in range(300)
-            ))
+            responses = await asyncio.gather(
+                *(clients[i % 30].get("/v1/feed", params={"after": i % 50, "limit": 20}) for i in range(300))
+            )
         finally:
             for http in clients:
                 await http.aclose()
@@ -204,11 +251,15 @@ def test_versions_come_a_page_at_a_time_each_with_its_diff(client, store):
     created = add_article(store, text="Paragraph one.\nVersion 1 of the story.", title="v1")
     url = store.article(created.article_id)["canonical_url"]
     for number in range(2, 8):
-        add_version(store, created.article_id, url, f"Paragraph one.\nVersion {number} of the story.", f"v{number}")
+        add_version(
+            store, created.article_id, url, f"Paragraph one.\nVersion {number} of the story.", f"v{number}"
+        )
 
     seen, after, pages = [], 0, 0
     while True:
-        page = client.get(f"/v1/articles/{created.article_id}/versions", params={"after": after, "limit": 3}).json()
+        page = client.get(
+            f"/v1/articles/{created.article_id}/versions", params={"after": after, "limit": 3}
+        ).json()
         seen += page["items"]
         pages += 1
         if page["next_after"] is None:
@@ -219,7 +270,9 @@ def test_versions_come_a_page_at_a_time_each_with_its_diff(client, store):
     assert "-Version 3 of the story." in seen[3]["diff"] and "+Version 4 of the story." in seen[3]["diff"]
     assert client.get(f"/v1/articles/{created.article_id}/versions", params={"limit": 51}).status_code == 422
     assert client.get(f"/v1/articles/{created.article_id}/versions", params={"after": 7}).json() == {
-        "items": [], "next_after": None}
+        "items": [],
+        "next_after": None,
+    }
 
 
 def test_a_diff_of_huge_texts_is_bounded_and_says_so():
@@ -229,5 +282,7 @@ def test_a_diff_of_huge_texts_is_bounded_and_says_so():
     current = previous.replace("line 5 of", "line five of")
     diff = text_diff(previous, current, 1, 2)
     assert "+line five of a very long text" in diff
-    assert diff.endswith(f"[diff cut: only the first {DIFF_MAX_CHARS} characters and 1000 lines of each version were compared]")
+    assert diff.endswith(
+        f"[diff cut: only the first {DIFF_MAX_CHARS} characters and 1000 lines of each version were compared]"
+    )
     assert "[diff cut" not in text_diff("a\nb", "a\nc", 1, 2)

@@ -1,4 +1,5 @@
 """A consumer following /v1/feed over HTTP while writers change the PostgreSQL store."""
+
 from __future__ import annotations
 
 import random
@@ -6,10 +7,10 @@ import threading
 
 import httpx
 import pytest
+from api_factories import add_article, add_version, live_api
 
 from config import Settings
 from store import Store
-from api_factories import add_article, add_version, live_api
 
 WRITERS = 4
 WRITES_PER_WRITER = 60
@@ -18,7 +19,7 @@ WRITES_PER_WRITER = 60
 @pytest.mark.postgres
 def test_consumer_sees_every_article_at_its_last_seq_while_writers_run(postgres_url):
     store = Store.open(postgres_url)
-    articles: list[tuple[str, str]] = []   # (id, canonical_url) of every created article
+    articles: list[tuple[str, str]] = []  # (id, canonical_url) of every created article
     lock = threading.Lock()
     errors: list[BaseException] = []
     done = threading.Event()
@@ -33,8 +34,13 @@ def test_consumer_sees_every_article_at_its_last_seq_while_writers_run(postgres_
                     # Writers update each other's articles too: the article row lock and the
                     # seq counter decide the order.
                     article_id, url = rng.choice(known)
-                    add_version(store, article_id, url, f"Text by writer {number}, step {step}.\nMore.",
-                                f"Update {number}.{step}")
+                    add_version(
+                        store,
+                        article_id,
+                        url,
+                        f"Text by writer {number}, step {step}.\nMore.",
+                        f"Update {number}.{step}",
+                    )
                 else:
                     applied = add_article(store, source="alpha-news")
                     record = store.article(applied.article_id)
@@ -44,8 +50,10 @@ def test_consumer_sees_every_article_at_its_last_seq_while_writers_run(postgres_
             errors.append(exc)
 
     try:
-        with live_api(Settings(database_url=postgres_url), store) as running, \
-             httpx.Client(base_url=running.base_url, timeout=30) as client:
+        with (
+            live_api(Settings(database_url=postgres_url), store) as running,
+            httpx.Client(base_url=running.base_url, timeout=30) as client,
+        ):
             threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
             for thread in threads:
                 thread.start()

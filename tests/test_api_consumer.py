@@ -1,14 +1,15 @@
 """The consumer example (examples/feed_consumer.py) against the real API: two runs, one cursor file."""
+
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
 import pytest
+from api_factories import add_article, add_version, live_api
 
 from config import Settings
 from store import Store
-from api_factories import add_article, add_version, live_api
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "feed_consumer.py"
 
@@ -36,7 +37,9 @@ def test_consumer_resumes_from_its_saved_cursor(consumer, sqlite_url, tmp_path, 
 
         # The consumer is stopped; meanwhile one article changes and two are new.
         record = store.article(first[2].article_id)
-        changed = add_version(store, record["id"], record["canonical_url"], "Corrected.\nText.", "Corrected title")
+        changed = add_version(
+            store, record["id"], record["canonical_url"], "Corrected.\nText.", "Corrected title"
+        )
         new = [add_article(store) for _ in range(2)]
 
         # A restarted server and a restarted consumer: it picks up exactly what it missed.
@@ -44,7 +47,9 @@ def test_consumer_resumes_from_its_saved_cursor(consumer, sqlite_url, tmp_path, 
             again: list[dict] = []
             end = consumer.follow(running.base_url, cursor_file, again.append, stop_when_idle=True)
             assert [(r["id"], r["seq"]) for r in again] == [
-                (record["id"], changed.seq), *((a.article_id, a.seq) for a in new)]
+                (record["id"], changed.seq),
+                *((a.article_id, a.seq) for a in new),
+            ]
             assert again[0]["title"] == "Corrected title"
             assert end == new[-1].seq
             # Nothing new: a third run reads nothing and keeps the cursor.

@@ -1,4 +1,5 @@
 """POST /v1/crawls: the bearer token, source names, and a real crawl in a child process."""
+
 from __future__ import annotations
 
 import shutil
@@ -8,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from api_factories import live_api, write_sources
 
 from config import Settings
 from newsdedup.siteserver import SiteServer
 from store import Store
-from api_factories import live_api, write_sources
 
 TOKEN = "correct horse battery staple"
 
@@ -32,25 +33,40 @@ def test_no_token_configured_refuses_every_write(sqlite_url, tmp_path, store):
     settings = Settings(database_url=sqlite_url, config=write_sources(tmp_path), api_token=None)
     with api(settings, store) as running:
         for headers in ({}, {"Authorization": "Bearer anything"}):
-            response = httpx.post(running.base_url + "/v1/crawls", json={"sources": ["alpha-news"]}, headers=headers)
+            response = httpx.post(
+                running.base_url + "/v1/crawls", json={"sources": ["alpha-news"]}, headers=headers
+            )
             assert response.status_code == 403
             assert response.json()["error"] == "writes_disabled"
             assert "no API token configured" in response.json()["message"]
 
 
-@pytest.mark.parametrize("authorization", [
-    None, "Bearer wrong", f"Bearer {TOKEN}x", f"Basic {TOKEN}", "Bearer", "Bearer äöü-not-ascii",
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer wrong",
+        f"Bearer {TOKEN}x",
+        f"Basic {TOKEN}",
+        "Bearer",
+        "Bearer äöü-not-ascii",
+    ],
+)
 def test_missing_or_wrong_token_is_401(sqlite_url, tmp_path, store, authorization):
     settings = Settings(database_url=sqlite_url, config=write_sources(tmp_path), api_token=TOKEN)
     headers = {"Authorization": authorization.encode("utf-8")} if authorization else {}
     with api(settings, store) as running:
-        response = httpx.post(running.base_url + "/v1/crawls", json={"sources": ["alpha-news"]}, headers=headers)
+        response = httpx.post(
+            running.base_url + "/v1/crawls", json={"sources": ["alpha-news"]}, headers=headers
+        )
         assert response.status_code == 401, response.text
         assert response.json()["error"] == "unauthorized"
         assert response.headers["www-authenticate"].startswith("Bearer")
         # Even an invalid body gets the 401 first: nothing is said to a stranger about it.
-        assert httpx.post(running.base_url + "/v1/crawls", content=b"{not json", headers=headers).status_code == 401
+        assert (
+            httpx.post(running.base_url + "/v1/crawls", content=b"{not json", headers=headers).status_code
+            == 401
+        )
 
 
 def test_unknown_source_and_bad_bodies_are_clear_422s(sqlite_url, tmp_path, store):
@@ -81,8 +97,11 @@ def test_broken_sources_file_is_503_naming_the_problem(sqlite_url, tmp_path, sto
     bad.write_text("sources:\n  - name: x\n    schedule: 15m\n", encoding="utf-8")
     settings = Settings(database_url=sqlite_url, config=bad, api_token=TOKEN)
     with api(settings, store) as running:
-        response = httpx.post(running.base_url + "/v1/crawls", json={"sources": []},
-                              headers={"Authorization": f"Bearer {TOKEN}"})
+        response = httpx.post(
+            running.base_url + "/v1/crawls",
+            json={"sources": []},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
         assert response.status_code == 503
         assert response.json()["error"] == "config_error"
         assert "source 'x'" in response.json()["message"]
@@ -94,7 +113,9 @@ def _publish_demo_site(name: str, server: SiteServer, www: Path) -> None:
     shutil.copytree(bundle, www, dirs_exist_ok=True)
     for path in www.rglob("*"):
         if path.suffix in (".html", ".xml", ".txt"):
-            path.write_text(path.read_text(encoding="utf-8").replace(f"{{{name}}}", server.base_url), encoding="utf-8")
+            path.write_text(
+                path.read_text(encoding="utf-8").replace(f"{{{name}}}", server.base_url), encoding="utf-8"
+            )
 
 
 def test_post_crawl_runs_a_real_crawl_in_a_child_process(sqlite_url, tmp_path, store):
@@ -103,11 +124,17 @@ def test_post_crawl_runs_a_real_crawl_in_a_child_process(sqlite_url, tmp_path, s
     with SiteServer(www, host="127.0.0.2") as site:
         _publish_demo_site("harbor-times", site, www)
         sources = tmp_path / "sources.yaml"
-        sources.write_text(f"sources:\n  - name: harbor-times\n    feeds: ['{site.base_url}/feed.xml']\n"
-                           f"    schedule: 15m\n    allow_private_addresses: true\n", encoding="utf-8")
+        sources.write_text(
+            f"sources:\n  - name: harbor-times\n    feeds: ['{site.base_url}/feed.xml']\n"
+            f"    schedule: 15m\n    allow_private_addresses: true\n",
+            encoding="utf-8",
+        )
         settings = Settings(database_url=sqlite_url, config=sources, api_token=TOKEN)
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        with api(settings, store) as running, httpx.Client(base_url=running.base_url, headers=auth, timeout=30) as client:
+        with (
+            api(settings, store) as running,
+            httpx.Client(base_url=running.base_url, headers=auth, timeout=30) as client,
+        ):
             started = client.post("/v1/crawls", json={"sources": ["harbor-times"]})
             assert started.status_code == 202, started.text
             crawl_id = started.json()["crawl_id"]
@@ -140,12 +167,18 @@ def test_distributed_post_crawl_queues_one_task_per_source(sqlite_url, tmp_path,
 
     from workers.app import CRAWLS_QUEUE
 
-    settings = Settings(database_url=sqlite_url, config=write_sources(tmp_path), api_token=TOKEN, redis_url=redis_url)
+    settings = Settings(
+        database_url=sqlite_url, config=write_sources(tmp_path), api_token=TOKEN, redis_url=redis_url
+    )
     client = redis.Redis.from_url(redis_url)
     try:
         with api(settings, store) as running:
-            response = httpx.post(running.base_url + "/v1/crawls", json={"sources": []},
-                                  headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+            response = httpx.post(
+                running.base_url + "/v1/crawls",
+                json={"sources": []},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=30,
+            )
             # No worker runs: both tasks wait in the broker. (Checked at once: other test runs
             # on this machine share and flush the test Redis databases.)
             queued = client.llen(CRAWLS_QUEUE)

@@ -1,14 +1,15 @@
 """/healthz and /metrics over real HTTP, against real SQLite, PostgreSQL and Redis."""
+
 from __future__ import annotations
 
 import httpx
 import psycopg
 import pytest
+from api_factories import add_article, add_duplicate, add_version, live_api
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import Settings
 from store import Store
-from api_factories import add_article, add_duplicate, add_version, live_api
 
 # Nothing listens on port 1: a Redis that does not answer.
 DEAD_REDIS = "redis://127.0.0.1:1/0"
@@ -33,15 +34,26 @@ def test_metrics_come_from_the_store_at_scrape_time(sqlite_url, store):
     first = add_article(store)
     record = store.article(first.article_id)
     add_version(store, first.article_id, record["canonical_url"], "New text.\nMore.", "New title")
-    add_duplicate(store, first.article_id, "https://beta.example/copy.html", "New text.\nMore.", "copy", "beta-wire")
-    add_duplicate(store, first.article_id, "https://alpha-news.example/print.html", "New text.\nMore.", "p",
-                  "alpha-news", relation="alternate")
+    add_duplicate(
+        store, first.article_id, "https://beta.example/copy.html", "New text.\nMore.", "copy", "beta-wire"
+    )
+    add_duplicate(
+        store,
+        first.article_id,
+        "https://alpha-news.example/print.html",
+        "New text.\nMore.",
+        "p",
+        "alpha-news",
+        relation="alternate",
+    )
     add_article(store)
     store.record_failure("https://alpha-news.example/broken", "alpha-news", "c1", "fetch", "HTTP 500")
 
     # Two apps in one process: each has its own registry, so both can exist and be scraped.
-    with live_api(Settings(database_url=sqlite_url), store) as one, \
-         live_api(Settings(database_url=sqlite_url), store) as two:
+    with (
+        live_api(Settings(database_url=sqlite_url), store) as one,
+        live_api(Settings(database_url=sqlite_url), store) as two,
+    ):
         response = httpx.get(one.base_url + "/metrics")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
@@ -115,7 +127,9 @@ def test_lost_database_makes_healthz_503(postgres_url, postgres_admin_url):
             assert response.status_code == 503
             assert set(response.json()["failed"]) == {"store"}
             assert response.json()["failed"]["store"].startswith("OperationalError")
-            assert name not in response.text and "5432" not in response.text and "postgres" not in response.text
+            assert (
+                name not in response.text and "5432" not in response.text and "postgres" not in response.text
+            )
 
             found = samples(httpx.get(running.base_url + "/metrics", timeout=30).text)
             assert found[("newsdedup_store_up", ())] == 0

@@ -1,6 +1,7 @@
 """The WARC archive end to end: crawls through the `newsdedup` command write it, warcio reads
 it back, `newsdedup reprocess` rebuilds the same feed from it, the API serves a version's
 raw page, `newsdedup archive prune` deletes old files."""
+
 from __future__ import annotations
 
 import json
@@ -13,19 +14,19 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from api_factories import live_api
+from test_end_to_end import summary_of
 from warcio.archiveiterator import ArchiveIterator
 
 from config import Settings
 from newsdedup.demo import DemoSites
 from store import Store
 
-from api_factories import live_api
-from test_end_to_end import summary_of
-
 
 def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True,
-                            timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=240
+    )
     print(result.stdout, result.stderr[-5000:])  # shown by pytest when the test fails
     assert result.returncode == 0
     return result
@@ -37,13 +38,16 @@ def records(archive: Path) -> list[dict]:
     for path in sorted(archive.glob("*.warc.gz")):
         with open(path, "rb") as stream:
             for record in ArchiveIterator(stream):
-                found.append({
-                    "type": record.rec_type, "file": path.name,
-                    "url": record.rec_headers.get_header("WARC-Target-URI"),
-                    "source": record.rec_headers.get_header("Newsdedup-Source"),
-                    "status": record.http_headers.get_statuscode() if record.http_headers else None,
-                    "body": record.content_stream().read(),
-                })
+                found.append(
+                    {
+                        "type": record.rec_type,
+                        "file": path.name,
+                        "url": record.rec_headers.get_header("WARC-Target-URI"),
+                        "source": record.rec_headers.get_header("Newsdedup-Source"),
+                        "status": record.http_headers.get_statuscode() if record.http_headers else None,
+                        "body": record.content_stream().read(),
+                    }
+                )
     return found
 
 
@@ -55,17 +59,33 @@ def feed(env: dict[str, str], database_url: str) -> list[dict]:
 def comparable(records_: list[dict]) -> list[tuple]:
     """A feed without what only names a store's rows (ids): articles in seq order, with their
     versions, URL groups, texts and sources."""
-    return [(r["seq"], r["version"], r["canonical_url"], sorted(r["urls"]), r["title"], r["text"], r["authors"],
-             r["published_at"], r["source"], r["sources"]) for r in records_]
+    return [
+        (
+            r["seq"],
+            r["version"],
+            r["canonical_url"],
+            sorted(r["urls"]),
+            r["title"],
+            r["text"],
+            r["authors"],
+            r["published_at"],
+            r["source"],
+            r["sources"],
+        )
+        for r in records_
+    ]
 
 
 @pytest.fixture
 def world(tmp_path: Path):
     with DemoSites(tmp_path) as sites:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
-                   NEWSDEDUP_CONFIG=str(sites.sources_file), NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "archive"),
-                   NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1")
+        env.update(
+            NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
+            NEWSDEDUP_CONFIG=str(sites.sources_file),
+            NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "archive"),
+            NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+        )
         yield sites, env, tmp_path
 
 
@@ -83,7 +103,7 @@ def test_crawls_are_archived_and_reprocessing_gives_the_same_feed(world) -> None
     fetched = not_modified = 0
     seen = 0
     for round_number in (1, 2, 3):
-        if round_number == 3:   # every page in full again: "unchanged" pages are archived too
+        if round_number == 3:  # every page in full again: "unchanged" pages are archived too
             for server in sites.servers.values():
                 server.conditional = False
         else:
@@ -130,7 +150,7 @@ def test_crawls_are_archived_and_reprocessing_gives_the_same_feed(world) -> None
             for version in range(1, old["version"] + 1):
                 location = fresh.page_location(new["id"], version)
                 assert location == live.page_location(old["id"], version)
-                page_url = read_record(*location, directory=archive).url   # as fetched, tracking tags and all
+                page_url = read_record(*location, directory=archive).url  # as fetched, tracking tags and all
                 assert urlsplit(page_url).path in {urlsplit(url).path for url in new["urls"]}
 
     # Without --database-url: a new store beside the live one, named on the way out.
@@ -139,8 +159,9 @@ def test_crawls_are_archived_and_reprocessing_gives_the_same_feed(world) -> None
     assert Path(new_store.removeprefix("sqlite:///")).parent == tmp_path
     assert {r["source"] for r in feed(env, new_store)} == {"coastal-wire"}
     assert summary_of(result.stdout)["fetched"] == sum(
-        1 for r in everything if r["type"] == "response" and r["source"] == "coastal-wire")
-    assert feed(env, env["NEWSDEDUP_DATABASE_URL"]) == crawled   # the live store is untouched
+        1 for r in everything if r["type"] == "response" and r["source"] == "coastal-wire"
+    )
+    assert feed(env, env["NEWSDEDUP_DATABASE_URL"]) == crawled  # the live store is untouched
 
 
 def test_the_api_serves_a_versions_raw_page_with_a_token_and_prune_deletes_old_files(world) -> None:
@@ -150,19 +171,26 @@ def test_the_api_serves_a_versions_raw_page_with_a_token_and_prune_deletes_old_f
     sites.publish(2)
     newsdedup(env, "crawl")
     database_url = env["NEWSDEDUP_DATABASE_URL"]
-    settings = Settings(database_url=database_url, config=Path(env["NEWSDEDUP_CONFIG"]), api_token="s3cret",
-                        archive_dir=tmp_path / "archive")
+    settings = Settings(
+        database_url=database_url,
+        config=Path(env["NEWSDEDUP_CONFIG"]),
+        api_token="s3cret",
+        archive_dir=tmp_path / "archive",
+    )
     with Store.open(database_url) as store:
         updated = next(r for r in store.feed() if r["version"] == 2)
         url_v1, url_v2 = (v["url"] for v in store.versions(updated["id"]))
-        with live_api(settings, store) as running, httpx.Client(base_url=running.base_url, timeout=30) as http:
+        with (
+            live_api(settings, store) as running,
+            httpx.Client(base_url=running.base_url, timeout=30) as http,
+        ):
             path = f"/v1/articles/{updated['id']}/versions/2/page"
             assert http.get(path).status_code == 401
             assert http.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
             auth = {"Authorization": "Bearer s3cret"}
             page = http.get(path, headers=auth)
             assert page.status_code == 200, page.text
-            assert page.content == served_body(sites, tmp_path, url_v2)     # round 2's page
+            assert page.content == served_body(sites, tmp_path, url_v2)  # round 2's page
             assert page.headers["content-type"].startswith("text/html")
             assert page.headers["content-security-policy"] == "sandbox"
             first = http.get(f"/v1/articles/{updated['id']}/versions/1/page", headers=auth)
@@ -183,11 +211,13 @@ def test_the_api_serves_a_versions_raw_page_with_a_token_and_prune_deletes_old_f
             assert not files[0].exists() and files[1].exists()
             gone = http.get(f"/v1/articles/{updated['id']}/versions/1/page", headers=auth)
             assert gone.status_code == 404 and "no archived page" in gone.json()["message"]
-            assert http.get(path, headers=auth).status_code == 200   # round 2's file stays
+            assert http.get(path, headers=auth).status_code == 200  # round 2's file stays
 
     no_token = Settings(database_url=database_url, config=Path(env["NEWSDEDUP_CONFIG"]))
     with live_api(no_token) as running, httpx.Client(base_url=running.base_url, timeout=30) as http:
-        refused = http.get(f"/v1/articles/{updated['id']}/versions/2/page", headers={"Authorization": "Bearer x"})
+        refused = http.get(
+            f"/v1/articles/{updated['id']}/versions/2/page", headers={"Authorization": "Bearer x"}
+        )
         assert refused.status_code == 403
 
 

@@ -1,5 +1,6 @@
 """Distributed mode: a crawl writes the archive in the crawling process, and `newsdedup
 reprocess` fans the archived pages out to real workers, into a new PostgreSQL store."""
+
 from __future__ import annotations
 
 import os
@@ -10,14 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from test_archive import comparable, feed, newsdedup, records
+from test_distributed import kill_group, wait_ready
+from test_end_to_end import summary_of
 
 from config import Settings
 from newsdedup.demo import DemoSites
 from workers.app import create_app
-
-from test_archive import comparable, feed, newsdedup, records
-from test_distributed import kill_group, wait_ready  # noqa: E402 - the worker helpers
-from test_end_to_end import summary_of
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -25,20 +25,41 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_a_distributed_crawl_is_archived_and_reprocessed_by_the_workers(
-        tmp_path: Path, redis_url: str, postgres_url: str, postgres_admin_url: str) -> None:
+    tmp_path: Path, redis_url: str, postgres_url: str, postgres_admin_url: str
+) -> None:
     worker = None
     created: str | None = None
     with DemoSites(tmp_path) as sites:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-        env.update(NEWSDEDUP_DATABASE_URL=postgres_url, NEWSDEDUP_REDIS_URL=redis_url,
-                   NEWSDEDUP_CONFIG=str(sites.sources_file), NEWSDEDUP_LSH_BASENAME="archive-test",
-                   NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "archive"), NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1")
+        env.update(
+            NEWSDEDUP_DATABASE_URL=postgres_url,
+            NEWSDEDUP_REDIS_URL=redis_url,
+            NEWSDEDUP_CONFIG=str(sites.sources_file),
+            NEWSDEDUP_LSH_BASENAME="archive-test",
+            NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "archive"),
+            NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+        )
         log = open(tmp_path / "worker.log", "wb")
         try:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "2", "-n", "a1@%h",
-                 "--without-mingle", "--without-gossip"],
-                env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "newsdedup",
+                    "worker",
+                    "--concurrency",
+                    "2",
+                    "-n",
+                    "a1@%h",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                env=env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             settings = Settings(redis_url=redis_url, database_url=postgres_url, lsh_basename="archive-test")
             wait_ready(create_app(settings), ["a1"])
 
@@ -56,7 +77,9 @@ def test_a_distributed_crawl_is_archived_and_reprocessed_by_the_workers(
             assert summary_of(result.stdout)["fetched"] == len(responses)
             # The workers did the work into the new store, whose feed is the crawl's again
             # (two workers may order same-moment pages differently: compare without seqs).
-            assert sorted(c[1:] for c in comparable(feed(env, created))) == sorted(c[1:] for c in comparable(crawled))
+            assert sorted(c[1:] for c in comparable(feed(env, created))) == sorted(
+                c[1:] for c in comparable(crawled)
+            )
             assert feed(env, postgres_url) == crawled
             assert b"newsdedup.reprocess_page" in (tmp_path / "worker.log").read_bytes()
         finally:

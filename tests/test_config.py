@@ -1,4 +1,5 @@
 """The sources file and settings: bad configuration stops with a message naming source and key."""
+
 from __future__ import annotations
 
 import subprocess
@@ -65,7 +66,9 @@ def test_bad_entry_names_source_and_key(entry: str, source: str, key: str) -> No
 
 
 def test_duplicate_name_is_an_error() -> None:
-    data = {"sources": [{"name": "a", "feeds": ["https://x.org/f"]}, {"name": "a", "feeds": ["https://y.org/f"]}]}
+    data = {
+        "sources": [{"name": "a", "feeds": ["https://x.org/f"]}, {"name": "a", "feeds": ["https://y.org/f"]}]
+    }
     with pytest.raises(ConfigError, match="source 'a', key 'name': duplicate name"):
         parse_sources(data)
 
@@ -89,7 +92,12 @@ def test_sources_command_lists_and_validates(tmp_path: Path) -> None:
     assert good.returncode == 0, good.stderr
     assert "newschina" in good.stdout and "15m" in good.stdout and "wire-2" in good.stdout
 
-    bad = run_cli("sources", "--config", str(write(tmp_path, GOOD.replace("schedule: 15m", "schedule: soon"))), cwd=tmp_path)
+    bad = run_cli(
+        "sources",
+        "--config",
+        str(write(tmp_path, GOOD.replace("schedule: 15m", "schedule: soon"))),
+        cwd=tmp_path,
+    )
     assert bad.returncode == 2
     assert "source 'newschina', key 'schedule'" in bad.stderr
 
@@ -113,24 +121,35 @@ def test_a_child_process_environment_carries_exactly_these_settings() -> None:
     settings = Settings(database_url="sqlite:////tmp/child.db", redis_url=None, obey_robots=False)
     env = settings.as_environment({"PATH": "/bin", "NEWSDEDUP_REDIS_URL": "redis://elsewhere"})
     assert env["PATH"] == "/bin"
-    assert "NEWSDEDUP_REDIS_URL" not in env          # unset here: the child runs embedded too
-    assert Settings(**{k[len("NEWSDEDUP_"):].lower(): v for k, v in env.items()
-                       if k.startswith("NEWSDEDUP_")}) == settings
+    assert "NEWSDEDUP_REDIS_URL" not in env  # unset here: the child runs embedded too
+    assert (
+        Settings(**{k[len("NEWSDEDUP_") :].lower(): v for k, v in env.items() if k.startswith("NEWSDEDUP_")})
+        == settings
+    )
 
 
 def test_a_crawl_child_process_gets_no_secret_it_has_no_use_for() -> None:
     settings = Settings(database_url="sqlite:////tmp/child.db", api_token="t0ken", flower_auth="ops:s3cret")
     env = settings.crawl_environment({"PATH": "/bin", "NEWSDEDUP_API_TOKEN": "inherited"})
     assert env["NEWSDEDUP_DATABASE_URL"] == "sqlite:////tmp/child.db"
-    assert not {"NEWSDEDUP_API_TOKEN", "NEWSDEDUP_FLOWER_AUTH", "NEWSDEDUP_API_HOST", "NEWSDEDUP_API_PORT"} & set(env)
+    assert not {
+        "NEWSDEDUP_API_TOKEN",
+        "NEWSDEDUP_FLOWER_AUTH",
+        "NEWSDEDUP_API_HOST",
+        "NEWSDEDUP_API_PORT",
+    } & set(env)
     assert "t0ken" not in env.values() and "ops:s3cret" not in env.values()
 
 
 def test_private_addresses_are_an_explicit_opt_in_per_source() -> None:
-    sources = parse_sources({"sources": [
-        {"name": "intranet", "feeds": ["http://news.corp:8080/rss"], "allow_private_addresses": True},
-        {"name": "public", "feeds": ["https://example.com/rss"]},
-    ]})
+    sources = parse_sources(
+        {
+            "sources": [
+                {"name": "intranet", "feeds": ["http://news.corp:8080/rss"], "allow_private_addresses": True},
+                {"name": "public", "feeds": ["https://example.com/rss"]},
+            ]
+        }
+    )
     assert [s.allow_private_addresses for s in sources] == [True, False]
     assert sources[0].ports == {8080} and sources[1].ports == {443}
     assert Settings.model_fields["allow_private_addresses"].default is False

@@ -8,6 +8,7 @@ rounds, as the store would.
 Sites (tests/sites/): ``daily`` on 127.0.0.2 has every kind of discovery document and every
 bad input; ``wire`` on 127.0.0.3 is a second source and the target of an offsite redirect.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,8 @@ USER_AGENT = "newsdedup-testbot/1.0 (+https://example.invalid/bot)"
 TEST_SETTINGS = {
     "user_agent": USER_AGENT,
     "allow_private_addresses": True,  # the sites are served on loopback
-    "download_timeout": 1.0,          # slow.html waits 5 s
-    "max_page_bytes": 1_000_000,      # huge.html is 3 MB
+    "download_timeout": 1.0,  # slow.html waits 5 s
+    "max_page_bytes": 1_000_000,  # huge.html is 3 MB
     "retry_times": 1,
     "autothrottle_start_delay": 0.0,
     "autothrottle_max_delay": 1.0,
@@ -41,8 +42,9 @@ class RecordingSink:
 
     def __init__(self, state_path: Path) -> None:
         self.state_path = state_path
-        self.state = json.loads(state_path.read_text()) if state_path.exists() else {
-            "validators": {}, "discovery": {}}
+        self.state = (
+            json.loads(state_path.read_text()) if state_path.exists() else {"validators": {}, "discovery": {}}
+        )
         self.accepted: list[dict[str, Any]] = []
         self.not_modified_urls: list[str] = []
         self.failures: list[dict[str, str]] = []
@@ -119,25 +121,46 @@ def _child_main(job_path: str) -> None:
     sink = RecordingSink(Path(job["state"]))
     progress: list[dict[str, Any]] = []
     stats = run_crawl(
-        parse_sources({"sources": job["sources"]}), Settings(**job["settings"]), sink,
-        crawl_id=job["crawl_id"], progress=lambda p: progress.append(asdict(p)),
+        parse_sources({"sources": job["sources"]}),
+        Settings(**job["settings"]),
+        sink,
+        crawl_id=job["crawl_id"],
+        progress=lambda p: progress.append(asdict(p)),
     )
     sink.finish()
-    Path(job["out"]).write_text(json.dumps({
-        "accepted": sink.accepted, "not_modified": sink.not_modified_urls,
-        "failed": sink.failures, "skipped": sink.skips, "stats": asdict(stats), "progress": progress,
-        "listening_ports": sorted(sink.listening_ports),
-    }))
+    Path(job["out"]).write_text(
+        json.dumps(
+            {
+                "accepted": sink.accepted,
+                "not_modified": sink.not_modified_urls,
+                "failed": sink.failures,
+                "skipped": sink.skips,
+                "stats": asdict(stats),
+                "progress": progress,
+                "listening_ports": sorted(sink.listening_ports),
+            }
+        )
+    )
 
 
 # --------------------------------------------------------------------------- test helpers
 def crawl(sources: list[dict[str, Any]], work: Path, crawl_id: str) -> dict[str, Any]:
-    job = {"sources": sources, "settings": TEST_SETTINGS, "crawl_id": crawl_id,
-           "state": str(work / "state.json"), "out": str(work / f"{crawl_id}.json")}
+    job = {
+        "sources": sources,
+        "settings": TEST_SETTINGS,
+        "crawl_id": crawl_id,
+        "state": str(work / "state.json"),
+        "out": str(work / f"{crawl_id}.json"),
+    }
     job_path = work / f"{crawl_id}-job.json"
     job_path.write_text(json.dumps(job))
-    done = subprocess.run([sys.executable, __file__, str(job_path)], cwd=Path(__file__).parents[1],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, __file__, str(job_path)],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(Path(job["out"]).read_text())
 
@@ -156,35 +179,57 @@ def rounds(tmp_path_factory):
     work = tmp_path_factory.mktemp("crawl")
     daily_root = work / "daily"
     shutil.copytree(SITES / "daily", daily_root)  # round 2 edits a page: never in the repo
-    with SiteServer(daily_root, host="127.0.0.2") as daily, \
-            SiteServer(SITES / "wire", host="127.0.0.3") as wire:
+    with (
+        SiteServer(daily_root, host="127.0.0.2") as daily,
+        SiteServer(SITES / "wire", host="127.0.0.3") as wire,
+    ):
         daily.set_routes({"/2025/01/moved.html": {"redirect": wire.url("/stories/landing.html")}})
         d = daily.base_url
         sources = [
-            {"name": "daily",
-             "feeds": [f"{d}/rss.xml", f"{d}/atom.xml", f"{d}/rdf.xml", f"{d}/feed-broken.xml",
-                       f"{d}/feed-badlinks.xml"],
-             "sitemaps": [f"{d}/sitemap_index.xml"],
-             "listings": [f"{d}/news/index.html"],
-             "article_links": r"/(2025/\d\d|private)/[^/]+$"},
+            {
+                "name": "daily",
+                "feeds": [
+                    f"{d}/rss.xml",
+                    f"{d}/atom.xml",
+                    f"{d}/rdf.xml",
+                    f"{d}/feed-broken.xml",
+                    f"{d}/feed-badlinks.xml",
+                ],
+                "sitemaps": [f"{d}/sitemap_index.xml"],
+                "listings": [f"{d}/news/index.html"],
+                "article_links": r"/(2025/\d\d|private)/[^/]+$",
+            },
             {"name": "wire", "feeds": [wire.url("/feed.rss")]},
             # A listing of three stories nobody else lists (a shared sink would answer 304).
-            {"name": "capped", "listings": [wire.url("/index.html")],
-             "article_links": r"/stories/[a-z-]+\.html$", "max_pages": 2},
+            {
+                "name": "capped",
+                "listings": [wire.url("/index.html")],
+                "article_links": r"/stories/[a-z-]+\.html$",
+                "max_pages": 2,
+            },
         ]
         first = crawl(sources, work, "round-1")
         first_log = daily.requests
         daily.clear_log()
 
         changed = daily_root / "2025/01/harbour-bridge.html"
-        changed.write_text(changed.read_text(encoding="utf-8").replace(
-            "Traders on the waterfront fear a quiet spring",
-            "UPDATE: the council has now agreed to keep one lane open for buses"), encoding="utf-8")
+        changed.write_text(
+            changed.read_text(encoding="utf-8").replace(
+                "Traders on the waterfront fear a quiet spring",
+                "UPDATE: the council has now agreed to keep one lane open for buses",
+            ),
+            encoding="utf-8",
+        )
         second = crawl(sources[:1], work, "round-2")
         second_log = daily.requests
         wire_log = wire.requests
-    return {"first": first, "second": second, "first_log": first_log, "second_log": second_log,
-            "wire_log": wire_log}
+    return {
+        "first": first,
+        "second": second,
+        "first_log": first_log,
+        "second_log": second_log,
+        "wire_log": wire_log,
+    }
 
 
 # --------------------------------------------------------------------------- round 1
@@ -195,12 +240,17 @@ def daily_pages(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_articles_from_every_kind_of_discovery_reach_the_sink(rounds):
     pages = daily_pages(rounds["first"])
     expected = {
-        "harbour-bridge", "city-council-budget",         # RSS 2.0 (+ Atom, + sitemap)
-        "zurich-tram",                                   # Atom
-        "river-festival",                                # RSS 1.0 (RDF)
-        "election-results", "museum-reopens",            # Google News sitemap, sitemap via index
-        "school-strike", "latin1-meta", "latin1-wrong-header", "cut-off",  # listing
-        "moved-inside",                                  # RSS, redirected inside the site
+        "harbour-bridge",
+        "city-council-budget",  # RSS 2.0 (+ Atom, + sitemap)
+        "zurich-tram",  # Atom
+        "river-festival",  # RSS 1.0 (RDF)
+        "election-results",
+        "museum-reopens",  # Google News sitemap, sitemap via index
+        "school-strike",
+        "latin1-meta",
+        "latin1-wrong-header",
+        "cut-off",  # listing
+        "moved-inside",  # RSS, redirected inside the site
     }
     assert set(pages) == {f"{ARTICLES}{slug}.html" for slug in expected}
     wire_pages = by_path([p for p in rounds["first"]["accepted"] if p["source"] == "wire"])
@@ -219,9 +269,10 @@ def test_nul_characters_are_dropped_from_the_html() -> None:
 
     from crawler.spider import _html_text
 
-    body = "<html><body><p>Harbour\x00 bridge reopens</p></body></html>".encode("utf-8")
-    response = HtmlResponse("https://daily.example/a.html", body=body,
-                            headers={"Content-Type": "text/html; charset=utf-8"})
+    body = b"<html><body><p>Harbour\x00 bridge reopens</p></body></html>"
+    response = HtmlResponse(
+        "https://daily.example/a.html", body=body, headers={"Content-Type": "text/html; charset=utf-8"}
+    )
     assert _html_text(response) == "<html><body><p>Harbour bridge reopens</p></body></html>"
 
 
@@ -229,7 +280,7 @@ def test_each_article_is_fetched_once_per_crawl(rounds):
     fetched = [r.path for r in rounds["first_log"] if r.path.startswith(ARTICLES)]
     counts = {path: fetched.count(path) for path in fetched}
     assert counts[f"{ARTICLES}city-council-budget.html"] == 1  # RSS and Atom both list it
-    assert counts[f"{ARTICLES}harbour-bridge.html"] == 1       # RSS and sitemap both list it
+    assert counts[f"{ARTICLES}harbour-bridge.html"] == 1  # RSS and sitemap both list it
     accepted_urls = [p["url"] for p in rounds["first"]["accepted"] if p["source"] == "daily"]
     assert len(accepted_urls) == len(set(accepted_urls))
 

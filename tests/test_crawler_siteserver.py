@@ -1,4 +1,5 @@
 """The fixture-site server: what tests and ``newsdedup demo`` rely on."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[st
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 - stdlib signature
+    def redirect_request(self, *args, **kwargs):
         return None
 
 
@@ -34,13 +35,17 @@ def site(tmp_path: Path):
     (tmp_path / "story.html").write_text("<p>Zürich café</p>", encoding="utf-8")
     (tmp_path / "feed.rss").write_text("<rss><channel><link>{{base_url}}/</link></channel></rss>")
     (tmp_path / "paper.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
-    (tmp_path / "_routes.json").write_text(json.dumps({
-        "/latin.html": {"content_type": "text/html", "encoding": "latin-1"},
-        "/gone.html": {"status": 410},
-        "/moved.html": {"redirect": "{base_url}/story.html"},
-        "/empty.html": {"status": 200, "body": ""},
-        "/huge.html": {"generate_bytes": 300_000},
-    }))
+    (tmp_path / "_routes.json").write_text(
+        json.dumps(
+            {
+                "/latin.html": {"content_type": "text/html", "encoding": "latin-1"},
+                "/gone.html": {"status": 410},
+                "/moved.html": {"redirect": "{base_url}/story.html"},
+                "/empty.html": {"status": 200, "body": ""},
+                "/huge.html": {"generate_bytes": 300_000},
+            }
+        )
+    )
     (tmp_path / "latin.html").write_text("<p>Grüße aus Köln</p>", encoding="utf-8")
     with SiteServer(tmp_path, host="127.0.0.2") as server:
         yield server
@@ -88,7 +93,10 @@ def test_routes_can_be_set_while_running(site):
 
 
 def test_templates_name_the_running_server(site):
-    assert fetch(site.url("/feed.rss"))[2] == f"<rss><channel><link>{site.base_url}/</link></channel></rss>".encode()
+    assert (
+        fetch(site.url("/feed.rss"))[2]
+        == f"<rss><channel><link>{site.base_url}/</link></channel></rss>".encode()
+    )
 
 
 def test_never_serves_outside_the_root_nor_the_routes_file(site):
@@ -101,7 +109,11 @@ def test_logs_user_agent_and_status(site):
     fetch(site.url("/story.html"), {"User-Agent": "test-agent/1"})
     (entry,) = site.requests
     assert (entry.method, entry.path, entry.status, entry.headers["user-agent"]) == (
-        "GET", "/story.html", 200, "test-agent/1")
+        "GET",
+        "/story.html",
+        200,
+        "test-agent/1",
+    )
 
 
 def test_serve_sites_puts_each_site_on_its_own_address(tmp_path: Path):

@@ -1,10 +1,11 @@
 """The decision table of docs/how-it-works.md "How dedup decides", one test per row, plus the
 cases that must never merge. Texts are written for these tests (fictional news)."""
+
 from __future__ import annotations
 
 import pytest
 
-from dedup import Candidate, DedupParams, Decision, PageFacts, decide, fingerprint, similarity
+from dedup import Candidate, Decision, DedupParams, PageFacts, decide, fingerprint, similarity
 from dedup.normalize import normalize
 
 PARAMS = DedupParams()
@@ -98,16 +99,35 @@ def article_id(n: int) -> str:
     return f"{n:04x}aaaa-0000-4000-8000-000000000000"
 
 
-def stored(text: str, *, art: int = 1, version: int = 1, source: str = "riverton-post",
-           url: str = "https://post.example/tram", found_by: str = "index", is_latest: bool = True) -> Candidate:
+def stored(
+    text: str,
+    *,
+    art: int = 1,
+    version: int = 1,
+    source: str = "riverton-post",
+    url: str = "https://post.example/tram",
+    found_by: str = "index",
+    is_latest: bool = True,
+) -> Candidate:
     return Candidate(
-        article_id=article_id(art), version=version, source=source, url=url,
-        fingerprint=fingerprint(text, PARAMS), is_latest=is_latest, found_by=found_by,  # type: ignore[arg-type]
+        article_id=article_id(art),
+        version=version,
+        source=source,
+        url=url,
+        fingerprint=fingerprint(text, PARAMS),
+        is_latest=is_latest,
+        found_by=found_by,  # type: ignore[arg-type]
     )
 
 
-def judge(text: str, candidates: list[Candidate], *, source: str = "riverton-post",
-          url: str = "https://post.example/new", canonical: str | None = None) -> Decision:
+def judge(
+    text: str,
+    candidates: list[Candidate],
+    *,
+    source: str = "riverton-post",
+    url: str = "https://post.example/new",
+    canonical: str | None = None,
+) -> Decision:
     page = PageFacts(url=url, canonical_url=canonical or url, source=source)
     return decide(page, fingerprint(text, PARAMS), candidates, PARAMS)
 
@@ -118,6 +138,7 @@ def paragraphs(text: str) -> list[str]:
 
 # --- row 1: same URL, same normalized text: nothing new ---
 
+
 def test_same_url_same_text_is_unchanged() -> None:
     decision = judge(TRAM, [stored(TRAM, found_by="url")], url="https://post.example/tram")
     assert (decision.kind, decision.article_id) == ("unchanged", article_id(1))
@@ -125,8 +146,10 @@ def test_same_url_same_text_is_unchanged() -> None:
 
 def test_same_url_with_only_chrome_changed_is_unchanged() -> None:
     before = TRAM.replace("\nMayor", "\nPublished 2 hours ago\n12 comments\nMayor")
-    after = TRAM.replace("\nMayor", "\nUpdated 5 minutes ago\nLast updated: 14 March 2024, 10:05\n"
-                                   "Share this article\n15 comments\nMayor")
+    after = TRAM.replace(
+        "\nMayor",
+        "\nUpdated 5 minutes ago\nLast updated: 14 March 2024, 10:05\nShare this article\n15 comments\nMayor",
+    )
     after = after.replace("  ", " ").replace("euro", "euro ").replace("’", "'")  # spacing noise
     decision = judge(after, [stored(before, found_by="url")], url="https://post.example/tram")
     assert decision.kind == "unchanged"
@@ -138,6 +161,7 @@ def test_normalization_keeps_bylines_and_drops_relative_times() -> None:
 
 
 # --- row 2: same URL, different text: a new version of that article ---
+
 
 def test_same_url_one_word_correction_is_a_version() -> None:
     corrected = TRAM.replace("voted 31 to 18", "voted 32 to 17")
@@ -160,8 +184,13 @@ def test_refetched_copy_url_is_judged_against_its_own_last_text() -> None:
     # time at that URL, though no stored version has exactly that text.
     copy = "By Wire staff\n" + TRAM + "\nThis article first appeared in the Riverton Post."
     known = stored(TRAM, found_by="url")
-    known = Candidate(**{**known.__dict__, "url_relation": "syndicated",
-                         "url_text_hash": fingerprint(copy, PARAMS).text_hash})
+    known = Candidate(
+        **{
+            **known.__dict__,
+            "url_relation": "syndicated",
+            "url_text_hash": fingerprint(copy, PARAMS).text_hash,
+        }
+    )
     decision = judge(copy, [known], source="wire", url="https://wire.example/tram")
     assert (decision.kind, decision.relation) == ("unchanged", "syndicated")
 
@@ -173,8 +202,16 @@ def test_copy_that_follows_the_originals_update_makes_no_version() -> None:
         stored(TRAM, version=1, found_by="url", is_latest=False),
         stored(TRAM_UPDATE, version=2, found_by="url"),
     ]
-    versions = [Candidate(**{**c.__dict__, "url_relation": "syndicated",
-                             "url_text_hash": fingerprint(old_copy, PARAMS).text_hash}) for c in versions]
+    versions = [
+        Candidate(
+            **{
+                **c.__dict__,
+                "url_relation": "syndicated",
+                "url_text_hash": fingerprint(old_copy, PARAMS).text_hash,
+            }
+        )
+        for c in versions
+    ]
     decision = judge(new_copy, versions, source="wire", url="https://wire.example/tram")
     assert decision.kind == "unchanged"
     assert "v2" in decision.reason
@@ -187,17 +224,24 @@ def test_original_url_catching_up_with_a_version_from_its_print_page_makes_no_ve
         stored(TRAM, version=1, found_by="url", is_latest=False),
         stored(TRAM_UPDATE, version=2, url="https://post.example/tram?print=1", found_by="url"),
     ]
-    versions = [Candidate(**{**c.__dict__, "url_relation": "original",
-                             "url_text_hash": fingerprint(TRAM, PARAMS).text_hash}) for c in versions]
-    decision = judge(TRAM_UPDATE + "\nReporting by the Riverton Post newsroom", versions,
-                     url="https://post.example/tram")
+    versions = [
+        Candidate(
+            **{**c.__dict__, "url_relation": "original", "url_text_hash": fingerprint(TRAM, PARAMS).text_hash}
+        )
+        for c in versions
+    ]
+    decision = judge(
+        TRAM_UPDATE + "\nReporting by the Riverton Post newsroom", versions, url="https://post.example/tram"
+    )
     assert decision.kind == "unchanged"
 
 
 def test_one_word_correction_at_a_known_url_is_a_version_even_though_near_identical() -> None:
     corrected = TRAM.replace("22 stops", "23 stops")
     known = stored(TRAM, found_by="url")
-    known = Candidate(**{**known.__dict__, "url_relation": "original", "url_text_hash": known.fingerprint.text_hash})
+    known = Candidate(
+        **{**known.__dict__, "url_relation": "original", "url_text_hash": known.fingerprint.text_hash}
+    )
     decision = judge(corrected, [known], url="https://post.example/tram")
     assert (decision.kind, decision.article_id) == ("version", article_id(1))
 
@@ -207,31 +251,47 @@ def test_one_word_correction_at_an_alternate_url_is_a_version() -> None:
     # alternate whose own text (a byline more) matches no stored version exactly.
     main_text = "By Riverton Post staff\n" + TRAM
     known = stored(TRAM, found_by="url", url="https://post.example/tram-old")
-    known = Candidate(**{**known.__dict__, "url_relation": "alternate", "url_version": 1,
-                         "url_text_hash": fingerprint(main_text, PARAMS).text_hash})
+    known = Candidate(
+        **{
+            **known.__dict__,
+            "url_relation": "alternate",
+            "url_version": 1,
+            "url_text_hash": fingerprint(main_text, PARAMS).text_hash,
+        }
+    )
     decision = judge(main_text.replace("22 stops", "23 stops"), [known], url="https://post.example/tram")
     assert (decision.kind, decision.article_id) == ("version", article_id(1))
 
 
 def test_copy_updated_before_the_original_is_a_version() -> None:
     known = stored(TRAM, found_by="url")
-    known = Candidate(**{**known.__dict__, "url_relation": "syndicated",
-                         "url_text_hash": known.fingerprint.text_hash})
+    known = Candidate(
+        **{**known.__dict__, "url_relation": "syndicated", "url_text_hash": known.fingerprint.text_hash}
+    )
     decision = judge(TRAM_UPDATE, [known], source="wire", url="https://wire.example/tram")
     assert (decision.kind, decision.article_id) == ("version", article_id(1))
 
 
 # --- row 3: same source, other URL, near-identical text: duplicate (alternate URL) ---
 
+
 def test_print_version_on_same_source_is_an_alternate_duplicate() -> None:
     print_copy = TRAM + "\nPrint\nBack to the article"
     decision = judge(print_copy, [stored(TRAM)], url="https://post.example/tram?print=1")
-    assert (decision.kind, decision.article_id, decision.relation) == ("duplicate", article_id(1), "alternate")
+    assert (decision.kind, decision.article_id, decision.relation) == (
+        "duplicate",
+        article_id(1),
+        "alternate",
+    )
 
 
 def test_old_version_url_seen_after_the_update_is_an_alternate_duplicate() -> None:
     decision = judge(SEED_OLD, [stored(SEED_UPDATED)], url="https://post.example/tram-old")
-    assert (decision.kind, decision.article_id, decision.relation) == ("duplicate", article_id(1), "alternate")
+    assert (decision.kind, decision.article_id, decision.relation) == (
+        "duplicate",
+        article_id(1),
+        "alternate",
+    )
 
 
 def test_best_version_of_an_article_wins() -> None:
@@ -245,6 +305,7 @@ def test_best_version_of_an_article_wins() -> None:
 
 
 # --- row 4: same source, other URL, similar text that differs: a new version ---
+
 
 def test_update_1_revision_at_a_new_url_is_a_version() -> None:
     decision = judge(TRAM_UPDATE, [stored(TRAM)], url="https://post.example/tram-update-1")
@@ -261,9 +322,16 @@ TRAM_UPDATE_SMALL = "UPDATE 1-" + TRAM.replace("60,000 passengers", "65,000 pass
 
 
 def test_near_identical_update_at_a_new_url_that_adds_a_paragraph_is_a_version() -> None:
-    assert similarity(fingerprint(TRAM_UPDATE_SMALL, PARAMS), fingerprint(TRAM, PARAMS)).jaccard >= PARAMS.duplicate_jaccard
+    assert (
+        similarity(fingerprint(TRAM_UPDATE_SMALL, PARAMS), fingerprint(TRAM, PARAMS)).jaccard
+        >= PARAMS.duplicate_jaccard
+    )
     decision = judge(TRAM_UPDATE_SMALL, [stored(TRAM)], url="https://post.example/tram-update-1")
-    assert (decision.kind, decision.article_id, decision.relation) == ("version", article_id(1), "revision"), decision.reason
+    assert (decision.kind, decision.article_id, decision.relation) == (
+        "version",
+        article_id(1),
+        "revision",
+    ), decision.reason
 
 
 def test_figure_changed_at_a_new_url_on_the_same_source_is_a_version() -> None:
@@ -277,35 +345,57 @@ def test_page_that_adds_nothing_to_the_update_is_an_alternate_of_it() -> None:
     versions = [stored(TRAM, version=1, is_latest=False), stored(TRAM_UPDATE_SMALL, version=2)]
     trimmed = "\n".join(paragraphs(TRAM_UPDATE_SMALL)[:6]) + "\nPrint this article"
     decision = judge(trimmed, versions, url="https://post.example/tram?print=1")
-    assert (decision.kind, decision.relation, decision.matched_version) == ("duplicate", "alternate", 2), decision.reason
+    assert (decision.kind, decision.relation, decision.matched_version) == ("duplicate", "alternate", 2), (
+        decision.reason
+    )
 
 
 def test_update_naming_the_article_as_canonical_is_a_version() -> None:
-    decision = judge(TRAM_UPDATE_SMALL, [stored(TRAM, found_by="canonical")], url="https://post.example/amp/tram",
-                     canonical="https://post.example/tram")
+    decision = judge(
+        TRAM_UPDATE_SMALL,
+        [stored(TRAM, found_by="canonical")],
+        url="https://post.example/amp/tram",
+        canonical="https://post.example/tram",
+    )
     assert (decision.kind, decision.relation) == ("version", "revision"), decision.reason
 
 
 def test_short_old_version_grown_into_the_full_article_is_a_version() -> None:
-    decision = judge(SEED_UPDATED, [stored(SEED_OLD, url="https://post.example/tram-old")],
-                     url="https://post.example/tram")
+    decision = judge(
+        SEED_UPDATED, [stored(SEED_OLD, url="https://post.example/tram-old")], url="https://post.example/tram"
+    )
     assert (decision.kind, decision.article_id, decision.relation) == ("version", article_id(1), "revision")
 
 
 # --- row 5: other source, near-duplicate text: duplicate (syndicated copy) ---
 
-@pytest.mark.parametrize("copy", [
-    pytest.param("By Anna Lindqvist, Riverton Post\n" + TRAM, id="byline-added"),
-    pytest.param("\n".join(paragraphs(TRAM)[:-1]), id="last-paragraph-dropped"),
-    pytest.param(TRAM + "\nThis article first appeared on the Riverton Post and is republished "
-                        "here under a content-sharing agreement.", id="first-appeared-note"),
-    pytest.param("\n".join(paragraphs(TRAM)[:5]), id="trimmed-to-half"),
-    pytest.param("\n".join(paragraphs(TRAM)[:3] + [paragraphs(TRAM)[4], paragraphs(TRAM)[3]]
-                           + paragraphs(TRAM)[5:]), id="paragraphs-reordered"),
-])
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        pytest.param("By Anna Lindqvist, Riverton Post\n" + TRAM, id="byline-added"),
+        pytest.param("\n".join(paragraphs(TRAM)[:-1]), id="last-paragraph-dropped"),
+        pytest.param(
+            TRAM + "\nThis article first appeared on the Riverton Post and is republished "
+            "here under a content-sharing agreement.",
+            id="first-appeared-note",
+        ),
+        pytest.param("\n".join(paragraphs(TRAM)[:5]), id="trimmed-to-half"),
+        pytest.param(
+            "\n".join(
+                paragraphs(TRAM)[:3] + [paragraphs(TRAM)[4], paragraphs(TRAM)[3]] + paragraphs(TRAM)[5:]
+            ),
+            id="paragraphs-reordered",
+        ),
+    ],
+)
 def test_copy_on_another_source_is_a_syndicated_duplicate(copy: str) -> None:
     decision = judge(copy, [stored(TRAM)], source="valley-courier", url="https://courier.example/a/1")
-    assert (decision.kind, decision.article_id, decision.relation) == ("duplicate", article_id(1), "syndicated")
+    assert (decision.kind, decision.article_id, decision.relation) == (
+        "duplicate",
+        article_id(1),
+        "syndicated",
+    )
 
 
 def test_reason_names_the_article_and_the_numbers() -> None:
@@ -318,25 +408,41 @@ def test_reason_names_the_article_and_the_numbers() -> None:
 
 # --- the canonical URL ---
 
+
 def test_page_naming_the_article_as_canonical_on_another_source_is_syndicated() -> None:
     copy = "\n".join(paragraphs(TRAM)[:6]) + "\nRead the full story on the Riverton Post."
-    decision = judge(copy, [stored(TRAM, found_by="canonical")], source="valley-courier",
-                     canonical="https://post.example/tram")
-    assert (decision.kind, decision.article_id, decision.relation) == ("duplicate", article_id(1), "syndicated")
+    decision = judge(
+        copy,
+        [stored(TRAM, found_by="canonical")],
+        source="valley-courier",
+        canonical="https://post.example/tram",
+    )
+    assert (decision.kind, decision.article_id, decision.relation) == (
+        "duplicate",
+        article_id(1),
+        "syndicated",
+    )
 
 
 def test_canonical_on_the_same_source_with_changed_text_is_a_version() -> None:
-    decision = judge(TRAM_UPDATE, [stored(TRAM, found_by="canonical")], url="https://post.example/amp/tram",
-                     canonical="https://post.example/tram")
+    decision = judge(
+        TRAM_UPDATE,
+        [stored(TRAM, found_by="canonical")],
+        url="https://post.example/amp/tram",
+        canonical="https://post.example/tram",
+    )
     assert (decision.kind, decision.article_id, decision.relation) == ("version", article_id(1), "revision")
 
 
 def test_canonical_claim_with_unrelated_text_is_not_trusted() -> None:
-    decision = judge(GAZETTE_FERRY, [stored(TRAM, found_by="canonical")], canonical="https://post.example/tram")
+    decision = judge(
+        GAZETTE_FERRY, [stored(TRAM, found_by="canonical")], canonical="https://post.example/tram"
+    )
     assert decision.kind == "new"
 
 
 # --- row 6: anything else is a new article; same story, different article is never merged ---
+
 
 def test_nothing_similar_is_new() -> None:
     decision = judge(TRAM, [])
@@ -364,21 +470,28 @@ WIRE_LEAD = (
     "damaged embankment that the regional roads office said had partly slipped towards the river during the "
     "night, the second such slip on that section in three years."
 )
-BRIEF_BUSES = WIRE_LEAD + "\nThe closure also halted the regional bus to Bregenz, and replacement taxis will run every hour."
-BRIEF_PROMENADE = WIRE_LEAD + "\nIn Lindau itself, the lakeside promenade was shut after the lake rose thirty centimetres."
+BRIEF_BUSES = (
+    WIRE_LEAD
+    + "\nThe closure also halted the regional bus to Bregenz, and replacement taxis will run every hour."
+)
+BRIEF_PROMENADE = (
+    WIRE_LEAD + "\nIn Lindau itself, the lakeside promenade was shut after the lake rose thirty centimetres."
+)
 
 
 @pytest.mark.parametrize("source", ["lake-courier", "alpine-wire"])
 def test_briefs_sharing_only_a_wire_lead_stay_apart(source: str) -> None:
     sim = similarity(fingerprint(BRIEF_PROMENADE, PARAMS), fingerprint(BRIEF_BUSES, PARAMS))
-    assert sim.containment >= PARAMS.duplicate_containment, sim   # the copy threshold alone would merge them
+    assert sim.containment >= PARAMS.duplicate_containment, sim  # the copy threshold alone would merge them
     decision = judge(BRIEF_PROMENADE, [stored(BRIEF_BUSES, source="alpine-wire")], source=source)
     assert decision.kind == "new", decision.reason
 
 
 # An "old version" page: labels and a long headline of its own, then the lead of the update.
-WIRE_OLD_VERSION = ("Old Version\nNews Brief\nMotorway near Lindau closed in both directions after a night of heavy rain\n"
-                    + WIRE_LEAD)
+WIRE_OLD_VERSION = (
+    "Old Version\nNews Brief\nMotorway near Lindau closed in both directions after a night of heavy rain\n"
+    + WIRE_LEAD
+)
 
 
 @pytest.mark.parametrize("first", ["old", "update"])
@@ -393,7 +506,11 @@ def test_old_version_sharing_only_the_lead_with_its_update_is_still_the_same_art
 
 def test_the_wire_lead_alone_is_still_a_copy_of_a_brief_built_on_it() -> None:
     # A flash of the lead with a byline holds nothing of its own: a trimmed copy.
-    decision = judge("By Alpine Wire staff\n" + WIRE_LEAD, [stored(BRIEF_BUSES, source="alpine-wire")], source="lake-courier")
+    decision = judge(
+        "By Alpine Wire staff\n" + WIRE_LEAD,
+        [stored(BRIEF_BUSES, source="alpine-wire")],
+        source="lake-courier",
+    )
     assert (decision.kind, decision.relation) == ("duplicate", "syndicated"), decision.reason
 
 
@@ -409,7 +526,9 @@ def test_articles_sharing_a_quoted_paragraph_stay_apart(source: str) -> None:
 
 
 def test_articles_sharing_the_sites_boilerplate_stay_apart() -> None:
-    decision = judge(GAZETTE_MARKET, [stored(GAZETTE_FERRY, source="harbour-gazette")], source="harbour-gazette")
+    decision = judge(
+        GAZETTE_MARKET, [stored(GAZETTE_FERRY, source="harbour-gazette")], source="harbour-gazette"
+    )
     assert decision.kind == "new", decision.reason
 
 
@@ -437,13 +556,16 @@ def test_short_items_sharing_only_a_site_line_stay_apart() -> None:
     sim = similarity(page, other)
     assert sim.jaccard >= PARAMS.version_jaccard, sim
     # ... yet one line shared verbatim is no evidence of one article.
-    decision = judge(HERALD_FERRY, [stored(HERALD_FESTIVAL, source="quayside-herald")], source="quayside-herald")
+    decision = judge(
+        HERALD_FERRY, [stored(HERALD_FESTIVAL, source="quayside-herald")], source="quayside-herald"
+    )
     assert decision.kind == "new", decision.reason
 
 
 def test_short_item_revised_is_still_a_version() -> None:
-    decision = judge(HERALD_FESTIVAL_REVISED, [stored(HERALD_FESTIVAL, source="quayside-herald")],
-                     source="quayside-herald")
+    decision = judge(
+        HERALD_FESTIVAL_REVISED, [stored(HERALD_FESTIVAL, source="quayside-herald")], source="quayside-herald"
+    )
     assert (decision.kind, decision.relation) == ("version", "revision"), decision.reason
 
 
@@ -453,6 +575,7 @@ def test_the_closest_article_is_named_when_nothing_matches() -> None:
 
 
 # --- similarity itself ---
+
 
 def test_similarity_of_a_short_text_inside_a_long_one_is_exact() -> None:
     short, long = fingerprint(SEED_OLD, PARAMS), fingerprint(SEED_UPDATED, PARAMS)

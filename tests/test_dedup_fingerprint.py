@@ -1,4 +1,5 @@
 """Shingle hashes: stable values, one per word run inside a paragraph, same in every process."""
+
 from __future__ import annotations
 
 import importlib
@@ -30,8 +31,11 @@ def test_shingle_hashes_do_not_depend_on_the_process() -> None:
     )
     for seed in ("0", "12345"):
         out = subprocess.run(
-            [sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         assert out.strip() == str(PINNED)
 
@@ -67,6 +71,8 @@ def test_body_lines_are_sentences_not_headlines_or_credits() -> None:
 
     assert body("Hours after the vote, the conservancy said it would ask the state to review the permit.")
     assert body('„Die Stadt hat die größte Dichte an Architekten in ganz Europa", sagte sie am Dienstag.“')
-    assert not body("Motorway near Lindau closed in both directions after a night of heavy rain")   # a headline
-    assert not body("This story first appeared on Coastal Wire News, edition 3.")   # a credit: 10 words
-    assert body(" ".join(["word"] * 26))   # no headline is that long
+    assert not body(
+        "Motorway near Lindau closed in both directions after a night of heavy rain"
+    )  # a headline
+    assert not body("This story first appeared on Coastal Wire News, edition 3.")  # a credit: 10 words
+    assert body(" ".join(["word"] * 26))  # no headline is that long

@@ -1,4 +1,5 @@
 """The candidate index, in memory and in the real Redis: same behaviour for both."""
+
 from __future__ import annotations
 
 import random
@@ -10,18 +11,38 @@ from dedup import CandidateIndex, DedupParams, InMemoryIndex, RedisIndex, finger
 
 PARAMS = DedupParams()
 
-_SUBJECTS = ["The council", "The ministry", "A spokesperson for the port", "Local traders", "The union",
-             "Police", "The regional court", "Hospital managers", "The mayor's office", "Residents"]
-_VERBS = ["said on Monday that", "warned that", "confirmed that", "denied reports that", "announced that",
-          "told reporters that", "argued in a statement that", "insisted that"]
-_CLAUSES = ["the budget for the new bridge would rise by {n} percent",
-            "{n} jobs were at risk after the closure of the northern plant",
-            "the harbour would stay closed to cargo ships for {n} days",
-            "a decision on the school merger was expected within {n} weeks",
-            "water prices would be frozen until at least {n}",
-            "the strike had cost the airport about {n} million euros",
-            "{n} families had been moved to temporary housing after the fire",
-            "the inquiry had received more than {n} written submissions"]
+_SUBJECTS = [
+    "The council",
+    "The ministry",
+    "A spokesperson for the port",
+    "Local traders",
+    "The union",
+    "Police",
+    "The regional court",
+    "Hospital managers",
+    "The mayor's office",
+    "Residents",
+]
+_VERBS = [
+    "said on Monday that",
+    "warned that",
+    "confirmed that",
+    "denied reports that",
+    "announced that",
+    "told reporters that",
+    "argued in a statement that",
+    "insisted that",
+]
+_CLAUSES = [
+    "the budget for the new bridge would rise by {n} percent",
+    "{n} jobs were at risk after the closure of the northern plant",
+    "the harbour would stay closed to cargo ships for {n} days",
+    "a decision on the school merger was expected within {n} weeks",
+    "water prices would be frozen until at least {n}",
+    "the strike had cost the airport about {n} million euros",
+    "{n} families had been moved to temporary housing after the fire",
+    "the inquiry had received more than {n} written submissions",
+]
 
 
 def _words(rng: random.Random) -> str:
@@ -70,7 +91,7 @@ def test_near_duplicate_is_found_and_unrelated_text_is_not(index: CandidateIndex
 def test_containment_cases_are_found_through_shared_paragraphs(index: CandidateIndex) -> None:
     full = article(3, paragraphs=12)
     index.add("full:1", fingerprint(full, PARAMS))
-    short_old_version = "\n".join(full.split("\n")[:2])   # far below the LSH threshold in Jaccard
+    short_old_version = "\n".join(full.split("\n")[:2])  # far below the LSH threshold in Jaccard
     assert "full:1" in index.query(fingerprint(short_old_version, PARAMS))
 
 
@@ -78,7 +99,7 @@ def test_adding_a_key_twice_changes_nothing(index: CandidateIndex) -> None:
     fp = fingerprint(article(1), PARAMS)
     index.add("a1:1", fp)
     index.add("a1:1", fp)
-    index.add("a1:1", fingerprint(article(2), PARAMS))   # an existing key keeps its first entry
+    index.add("a1:1", fingerprint(article(2), PARAMS))  # an existing key keeps its first entry
     assert len(index) == 1
     assert index.query(fp) == {"a1:1"}
     assert index.query(fingerprint(article(2), PARAMS)) == set()
@@ -97,7 +118,9 @@ def test_removed_keys_are_no_longer_found(index: CandidateIndex) -> None:
 def test_paragraphs_every_article_shares_find_nothing(index: CandidateIndex) -> None:
     footer = "The Harbour Gazette is an independent newsroom funded by readers like you, not by advertisers."
     for n in range(120):
-        index.add(f"g{n}:1", fingerprint(f"Story {n}\nShort item number {n} about the harbour.\n{footer}", PARAMS))
+        index.add(
+            f"g{n}:1", fingerprint(f"Story {n}\nShort item number {n} about the harbour.\n{footer}", PARAMS)
+        )
     other = fingerprint(article(42) + "\n" + footer, PARAMS)
     assert index.query(other) == set()
 
@@ -132,7 +155,7 @@ class FakeClock:
 
 
 @pytest.fixture
-def windowed(redis_url: str) -> Iterator[tuple[RedisIndex, FakeClock, "object"]]:
+def windowed(redis_url: str) -> Iterator[tuple[RedisIndex, FakeClock, object]]:
     import redis
 
     client = redis.Redis.from_url(redis_url)
@@ -147,10 +170,10 @@ def test_entries_are_found_inside_the_window_and_not_after_it(windowed) -> None:
     index.add("old:1", old)
     clock.t += 20 * DAY
     index.add("recent:1", recent)
-    clock.t += 9 * DAY                      # old is 29 days old: still inside
+    clock.t += 9 * DAY  # old is 29 days old: still inside
     assert index.query(old) == {"old:1"}
     assert len(index) == 2
-    clock.t += 7 * DAY                      # 36 days: out (window 30 + at most one 5-day generation)
+    clock.t += 7 * DAY  # 36 days: out (window 30 + at most one 5-day generation)
     assert index.query(old) == set()
     assert index.query(recent) == {"recent:1"}
     assert len(index) == 1
@@ -201,7 +224,7 @@ def test_adds_prune_postings_of_generations_that_left_the_window(windowed, monke
     index.add("old:1", fp)
     shards = sorted(client.keys("win:p:*"))
     clock.t += 40 * DAY
-    index.add("new:1", fp)                  # the same postings: the same hashes
+    index.add("new:1", fp)  # the same postings: the same hashes
     assert sorted(client.keys("win:p:*")) == shards
     current = int(clock.t // (5 * DAY))
     for shard in shards:
@@ -210,7 +233,9 @@ def test_adds_prune_postings_of_generations_that_left_the_window(windowed, monke
     assert index.query(fp) == {"new:1"}
 
 
-def test_a_posting_hash_turned_hashtable_by_boilerplate_goes_back_to_a_listpack(windowed, monkeypatch) -> None:
+def test_a_posting_hash_turned_hashtable_by_boilerplate_goes_back_to_a_listpack(
+    windowed, monkeypatch
+) -> None:
     # A paragraph many entries share makes a long value, which turns its hash into a (bigger)
     # hashtable; Redis never converts it back, the prune that drops the value does.
     index, clock, client = windowed
@@ -220,7 +245,7 @@ def test_a_posting_hash_turned_hashtable_by_boilerplate_goes_back_to_a_listpack(
     hashtables = [k for k in client.keys("win:p:*") if client.object("encoding", k) == b"hashtable"]
     assert hashtables
     clock.t += 40 * DAY
-    index.add("new:1", fingerprint(f"Item 0\n{footer}", PARAMS))   # g0's postings: the same hashes
+    index.add("new:1", fingerprint(f"Item 0\n{footer}", PARAMS))  # g0's postings: the same hashes
     current = int(clock.t // (5 * DAY))
     touched = [k for k in client.keys("win:p:*") if int(client.hget(k, "g")) == current]
     assert set(touched) & set(hashtables)
@@ -231,11 +256,11 @@ def test_a_posting_hash_turned_hashtable_by_boilerplate_goes_back_to_a_listpack(
 def test_entries_rebuilt_with_their_age_land_in_their_generation(windowed) -> None:
     index, clock, _ = windowed
     fp_old, fp_new = fingerprint(article(4), PARAMS), fingerprint(article(5), PARAMS)
-    index.add_many([("a4:1", fp_old)], added_at=clock.t - 60 * DAY)   # long out of the window
+    index.add_many([("a4:1", fp_old)], added_at=clock.t - 60 * DAY)  # long out of the window
     index.add_many([("a5:1", fp_new)], added_at=clock.t - 10 * DAY)
     assert index.query(fp_old) == set()
     assert index.query(fp_new) == {"a5:1"}
-    clock.t += 26 * DAY                                                # a5 is now 36 days old
+    clock.t += 26 * DAY  # a5 is now 36 days old
     assert index.query(fp_new) == set()
 
 
@@ -268,13 +293,13 @@ def test_a_reader_finds_entries_filed_at_a_level_it_has_not_seen_yet(redis_url: 
         clock = FakeClock()
         writer = RedisIndex(writer_client, PARAMS, basename="lv", expected_per_day=1, now=clock)
         reader = RedisIndex(reader_client, PARAMS, basename="lv", expected_per_day=1, now=clock)
-        assert reader.query(fingerprint(article(0), PARAMS)) == set()   # caches "no generation"
+        assert reader.query(fingerprint(article(0), PARAMS)) == set()  # caches "no generation"
         writer.add("first:1", fingerprint(article(0), PARAMS))
         assert reader.query(fingerprint(article(0), PARAMS)) == {"first:1"}
         masks_before = writer_client.hget("lv:g:" + str(int(clock.t // (15 * DAY))) + ":m", "l")
         writer.add_many([(f"m{n}:1", fingerprint(article(100 + n), PARAMS)) for n in range(400)])
         masks_after = writer_client.hget("lv:g:" + str(int(clock.t // (15 * DAY))) + ":m", "l")
-        assert masks_before != masks_after                               # a level was added
+        assert masks_before != masks_after  # a level was added
         for n in (0, 100, 399):
             assert f"m{n}:1" in reader.query(fingerprint(article(100 + n), PARAMS))
         writer.remove("first:1")

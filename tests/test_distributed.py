@@ -3,6 +3,7 @@
 Pages are staged directly (no Scrapy here) and their tasks sent the way the crawling process
 sends them; the workers run the very pipeline of embedded mode.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -64,16 +65,26 @@ def distinct_story(n: int) -> str:
     words = " ".join(f"w{n}x{i}" for i in range(40))
     paragraphs = "\n".join(
         f"<p>Report number {n}, part {p}: the committee for district {n} discussed budget line {n * 7 + p} "
-        f"and {words[p * 20:p * 20 + 200]} before adjourning until the following week.</p>"
+        f"and {words[p * 20 : p * 20 + 200]} before adjourning until the following week.</p>"
         for p in range(5)
     )
-    return (f"<!doctype html><html lang='en'><head><title>Report {n}</title></head><body><article>"
-            f"<h1>District {n} committee report</h1>{paragraphs}</article></body></html>")
+    return (
+        f"<!doctype html><html lang='en'><head><title>Report {n}</title></head><body><article>"
+        f"<h1>District {n} committee report</h1>{paragraphs}</article></body></html>"
+    )
 
 
 def page(url: str, source: str, html: str, crawl_id: str) -> Page:
-    return Page(url=url, final_url=url, status=200, headers={"content-type": "text/html; charset=utf-8"},
-                html=html, fetched_at=datetime.now(timezone.utc), source=source, crawl_id=crawl_id)
+    return Page(
+        url=url,
+        final_url=url,
+        status=200,
+        headers={"content-type": "text/html; charset=utf-8"},
+        html=html,
+        fetched_at=datetime.now(UTC),
+        source=source,
+        crawl_id=crawl_id,
+    )
 
 
 @pytest.fixture
@@ -96,8 +107,12 @@ def env(redis_url: str, postgres_url: str) -> dict[str, str]:
 @pytest.fixture
 def settings(env: dict[str, str]) -> Settings:
     return Settings(
-        redis_url=env["NEWSDEDUP_REDIS_URL"], database_url=env["NEWSDEDUP_DATABASE_URL"],
-        task_time_limit=TASK_TIME_LIMIT, task_retry_backoff=0.2, task_max_retries=3, lsh_basename="test-lsh",
+        redis_url=env["NEWSDEDUP_REDIS_URL"],
+        database_url=env["NEWSDEDUP_DATABASE_URL"],
+        task_time_limit=TASK_TIME_LIMIT,
+        task_retry_backoff=0.2,
+        task_max_retries=3,
+        lsh_basename="test-lsh",
         dedup_lock_timeout=DEDUP_LOCK_TIMEOUT,
     )
 
@@ -119,9 +134,25 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subpr
     def start(name: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"{name}.log", "wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "newsdedup", "worker", "--concurrency", str(concurrency),
-             "--pool", "prefork", "-n", f"{name}@%h", "--without-mingle", "--without-gossip"],
-            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "newsdedup",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--pool",
+                "prefork",
+                "-n",
+                f"{name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         started[name] = process
         return process
@@ -129,7 +160,7 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subpr
     yield start
     for process in started.values():
         kill_group(process)
-    for name in started:   # shown by pytest when the test failed
+    for name in started:  # shown by pytest when the test failed
         text = (tmp_path / f"{name}.log").read_text(errors="replace")
         sys.stderr.write(f"--- worker {name} (log tail) ---\n{text[-4000:]}\n")
 
@@ -156,7 +187,9 @@ def wait_ready(app, names: list[str], timeout: float = 60) -> None:  # type: ign
     raise AssertionError(f"workers {names} did not answer within {timeout}s")
 
 
-def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_other(settings, staging) -> None:
+def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_other(
+    settings, staging
+) -> None:
     """The crawl's side alone: pages queued faster than they can be committed one by one are
     staged in batches and sent; a page PostgreSQL refuses (a NUL character) is reported with
     its reason, and the batch it came in with is staged all the same."""
@@ -172,13 +205,13 @@ def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_ot
         for n, url in enumerate(urls):
             html = distinct_story(n) if n != 17 else distinct_story(n).replace("committee", "commit\x00tee")
             sink.accept(page(url, "daily", html, "ignored: the sink's crawl id wins"))
-        sink.accept(page(urls[3], "daily", distinct_story(3), crawl_id))   # listed twice
+        sink.accept(page(urls[3], "daily", distinct_story(3), crawl_id))  # listed twice
         sink.close()
         assert (sink.fetched.pages_fetched, sink.fetched.errors) == (29, 1)
         counts = staging.counts(crawl_id)
         assert (counts.pending, counts.done, counts.failed) == (29, 0, 0)
         assert sender.queue_length() == 29
-        assert staging.stale(crawl_id, None) == []   # every staged page is marked sent
+        assert staging.stale(crawl_id, None) == []  # every staged page is marked sent
         [failure] = store.failures(crawl_id=crawl_id)
         assert failure["url"] == urls[17] and "NUL" in failure["reason"]
     finally:
@@ -195,8 +228,10 @@ def test_twenty_copies_of_one_story_at_once_make_one_article(settings, staging, 
     crawl_id = "wire-burst"
     sources = ["coastal-wire", "harbor-times", "metro-daily"]
     urls = [f"https://{sources[n % 3]}.example/{2024}/05/transit-{n}.html" for n in range(20)]
-    ids = [staging.stage(page(url, sources[n % 3], story_copy(n, sources[n % 3]), crawl_id))[0]
-           for n, url in enumerate(urls)]
+    ids = [
+        staging.stage(page(url, sources[n % 3], story_copy(n, sources[n % 3]), crawl_id))[0]
+        for n, url in enumerate(urls)
+    ]
     sender = PageSender(app)
     started = time.monotonic()
     # All twenty queued at once; four processes take them.
@@ -236,7 +271,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_doubles_nothing(settings, s
     while staging.counts(crawl_id).done < 3:
         assert time.monotonic() < deadline, "the first worker processed nothing"
         time.sleep(0.02)
-    kill_group(first)   # SIGKILL to the master and its children, mid-crawl
+    kill_group(first)  # SIGKILL to the master and its children, mid-crawl
     at_kill = staging.counts(crawl_id)
     sys.stderr.write(f"killed with {at_kill.done} done, {at_kill.pending} pending, {at_kill.leased} leased\n")
     assert at_kill.pending > 0, "the crawl finished before the kill; the test proves nothing"
@@ -244,8 +279,9 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_doubles_nothing(settings, s
     workers("rescuer")
     started = time.monotonic()
     # The wait re-sends what the dead worker took: leases run out after the hard limit + margin.
-    summary = wait_for_crawl(staging, sender, crawl_id, CrawlSummary(pages_fetched=n_pages),
-                             unclaimed_grace=2, timeout=90)
+    summary = wait_for_crawl(
+        staging, sender, crawl_id, CrawlSummary(pages_fetched=n_pages), unclaimed_grace=2, timeout=90
+    )
     sys.stderr.write(f"recovered in {time.monotonic() - started:.1f}s: {summary.line()}\n")
 
     # A page the dead worker stored but could not mark done is processed again and found
@@ -259,5 +295,5 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_doubles_nothing(settings, s
         records = store.feed()
     finally:
         store.close()
-    assert len(records) == n_pages                                # nothing lost
+    assert len(records) == n_pages  # nothing lost
     assert sorted(u for r in records for u in r["urls"]) == sorted(urls)  # nothing doubled

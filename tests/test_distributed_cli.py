@@ -1,4 +1,5 @@
 """The distributed commands as an operator meets them: refusals, and Flower behind auth."""
+
 from __future__ import annotations
 
 import base64
@@ -35,13 +36,18 @@ def test_flower_refuses_to_start_without_auth(monkeypatch: pytest.MonkeyPatch) -
     assert "NEWSDEDUP_FLOWER_AUTH" in result.output
 
 
-@pytest.mark.parametrize(("auth", "why"), [
-    ("ops:se,cret", "must not contain a comma"),     # Flower would accept "ops:se" and "cret"
-    ("ops:", "password (after the first ':') must not be empty"),
-    (":s3cret", "with a user name before the first ':'"),
-    ("ops", "with a user name before the first ':'"),
-])
-def test_flower_refuses_credentials_it_would_misread(auth: str, why: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("auth", "why"),
+    [
+        ("ops:se,cret", "must not contain a comma"),  # Flower would accept "ops:se" and "cret"
+        ("ops:", "password (after the first ':') must not be empty"),
+        (":s3cret", "with a user name before the first ':'"),
+        ("ops", "with a user name before the first ':'"),
+    ],
+)
+def test_flower_refuses_credentials_it_would_misread(
+    auth: str, why: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in [k for k in os.environ if k.startswith("NEWSDEDUP_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("NEWSDEDUP_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -84,7 +90,10 @@ def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_
     process = subprocess.Popen(
         [sys.executable, "-m", "newsdedup", "flower", "--port", str(port)],
         env=clean_env(NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_FLOWER_AUTH="ops:s3cret"),
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         url = f"http://127.0.0.1:{port}/"

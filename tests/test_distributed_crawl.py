@@ -4,6 +4,7 @@ Round 1 runs `newsdedup crawl` in distributed mode (the command waits for the wo
 is started the way the API starts one (``start_crawl`` → ``newsdedup.crawl_source`` tasks, each
 crawling in a child process of a worker).
 """
+
 from __future__ import annotations
 
 import os
@@ -14,16 +15,15 @@ from pathlib import Path
 
 import pytest
 import redis
+from test_distributed import kill_group, wait_ready
 
 from config import Settings
 from newsdedup.demo import SITES, DemoSites
 from store import Store
 from store.staging import Staging
+from workers.app import create_app
 from workers.distributed import start_crawl
 from workers.locks import crawl_lock_key
-
-from test_distributed import kill_group, wait_ready  # noqa: E402 - the worker helpers
-from workers.app import create_app
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -36,34 +36,67 @@ def world(tmp_path: Path, redis_url: str, postgres_url: str):
     with DemoSites(tmp_path) as sites:
         try:
             env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-            env.update(NEWSDEDUP_DATABASE_URL=postgres_url, NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
-                       NEWSDEDUP_CONFIG=str(sites.sources_file), NEWSDEDUP_LSH_BASENAME="crawl-test")
+            env.update(
+                NEWSDEDUP_DATABASE_URL=postgres_url,
+                NEWSDEDUP_REDIS_URL=redis_url,
+                NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+                NEWSDEDUP_CONFIG=str(sites.sources_file),
+                NEWSDEDUP_LSH_BASENAME="crawl-test",
+            )
             for name in ("c1", "c2"):
                 log = open(tmp_path / f"{name}.log", "wb")
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "2", "-n", f"{name}@%h",
-                     "--without-mingle", "--without-gossip"],
-                    env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                ))
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "newsdedup",
+                            "worker",
+                            "--concurrency",
+                            "2",
+                            "-n",
+                            f"{name}@%h",
+                            "--without-mingle",
+                            "--without-gossip",
+                        ],
+                        env=env,
+                        cwd=REPO,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
             yield env, sites.publish
         finally:
             for process in processes:
                 kill_group(process)
             for name in ("c1", "c2"):
                 if (tmp_path / f"{name}.log").exists():
-                    sys.stderr.write(f"--- {name} ---\n{(tmp_path / f'{name}.log').read_text(errors='replace')[-4000:]}\n")
+                    sys.stderr.write(
+                        f"--- {name} ---\n{(tmp_path / f'{name}.log').read_text(errors='replace')[-4000:]}\n"
+                    )
 
 
 def test_a_distributed_crawl_from_the_command_and_from_the_api(world) -> None:
     env, publish = world
-    settings = Settings(redis_url=env["NEWSDEDUP_REDIS_URL"], database_url=env["NEWSDEDUP_DATABASE_URL"],
-                        config=Path(env["NEWSDEDUP_CONFIG"]), lsh_basename="crawl-test")
+    settings = Settings(
+        redis_url=env["NEWSDEDUP_REDIS_URL"],
+        database_url=env["NEWSDEDUP_DATABASE_URL"],
+        config=Path(env["NEWSDEDUP_CONFIG"]),
+        lsh_basename="crawl-test",
+    )
     wait_ready(create_app(settings), ["c1", "c2"])
 
     publish(1)
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", "crawl"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr
     sys.stderr.write(f"round 1 (command, waited): {time.monotonic() - started:.1f}s: {result.stdout}")
     assert "5 articles created" in result.stdout and "3 duplicates" in result.stdout, result.stdout
@@ -77,7 +110,7 @@ def test_a_distributed_crawl_from_the_command_and_from_the_api(world) -> None:
     try:
         deadline = time.monotonic() + 120
         quiet = 0
-        while quiet < 3:   # three polls in a row: no crawl running, nothing pending
+        while quiet < 3:  # three polls in a row: no crawl running, nothing pending
             assert time.monotonic() < deadline, "the API-started crawl did not finish"
             time.sleep(1)
             running = any(client.exists(crawl_lock_key(name)) for name in SITES)

@@ -4,21 +4,17 @@ The lock keys are what two near-duplicates must share (a URL, an LSH band, a lon
 taking them is all or nothing; a rebuild of the index excludes every decision; and with real
 `newsdedup worker` processes, pages of other stories are decided while one story is locked.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis
-
-from config import Settings
-from crawler.page import Page
-from extract import Document
 from faultkit import FaultRelay
-from store import Store
 from test_distributed import (  # noqa: F401 - fixtures used by name
     WIRE_PARAGRAPHS,
     distinct_story,
@@ -30,6 +26,11 @@ from test_distributed import (  # noqa: F401 - fixtures used by name
     wait_ready,
     workers,
 )
+
+from config import Settings
+from crawler.page import Page
+from extract import Document
+from store import Store
 from workers.app import create_app
 from workers.distributed import PageSender, wait_for_crawl
 from workers.locks import StoryLocks, redis_client, story_lock_keys, whole_index_lock
@@ -45,7 +46,7 @@ SOURCES = ["coastal-wire", "harbor-times", "metro-daily"]
 
 
 def keys_of(url: str, html: str) -> set[str]:
-    prepared = prepare_page(Page(url, url, 200, {}, html, datetime.now(timezone.utc), "s", "c"), 20, PARAMS)
+    prepared = prepare_page(Page(url, url, 200, {}, html, datetime.now(UTC), "s", "c"), 20, PARAMS)
     assert isinstance(prepared.extracted, Document) and prepared.fingerprint is not None
     doc = prepared.extracted
     return set(story_lock_keys(doc.url, doc.canonical_url, prepared.fingerprint, PARAMS))
@@ -60,16 +61,18 @@ def trimmed(n: int, source: str, keep: int) -> str:
 
 
 def test_lock_keys_of_copies_overlap_and_those_of_unrelated_pages_are_disjoint() -> None:
-    copies = [keys_of(f"https://{SOURCES[n % 3]}.example/transit-{n}.html", story_copy(n, SOURCES[n % 3]))
-              for n in range(4)]
+    copies = [
+        keys_of(f"https://{SOURCES[n % 3]}.example/transit-{n}.html", story_copy(n, SOURCES[n % 3]))
+        for n in range(4)
+    ]
     copies.append(keys_of("https://brief.example/transit.html", trimmed(9, "brief", keep=2)))
     others = [keys_of(f"https://daily.example/reports/{n}.html", distinct_story(n)) for n in range(4)]
     for i, a in enumerate(copies):
-        for b in copies[i + 1:]:
+        for b in copies[i + 1 :]:
             assert a & b, "two copies of one story must share a lock"
     for i, a in enumerate(others):
         assert not a & set().union(*copies), "an unrelated page must not wait for the story"
-        for b in others[i + 1:]:
+        for b in others[i + 1 :]:
             assert not a & b, "two unrelated pages must not share a lock"
     # The same URL is one key whatever the text (a re-fetch, a redelivery).
     url = "https://daily.example/reports/1.html"
@@ -85,13 +88,13 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 def test_story_locks_are_taken_all_or_nothing(client: redis.Redis) -> None:
     first = StoryLocks(client, 5, PARAMS)
-    second = StoryLocks(client, 0.3, PARAMS)   # another worker, waiting 0.3 s at most
+    second = StoryLocks(client, 0.3, PARAMS)  # another worker, waiting 0.3 s at most
     with first.holding(["k:a", "k:b"]):
         with pytest.raises(redis.exceptions.LockError, match="another page"):
             with second.holding(["k:b", "k:c"]):
                 pass
-        assert client.exists("k:c") == 0          # nothing left half-taken
-        with second.holding(["k:c", "k:d"]):      # an unrelated story goes on meanwhile
+        assert client.exists("k:c") == 0  # nothing left half-taken
+        with second.holding(["k:c", "k:d"]):  # an unrelated story goes on meanwhile
             assert client.exists("k:a", "k:b", "k:c", "k:d") == 4
     with second.holding(["k:b", "k:c"]):
         pass
@@ -100,28 +103,28 @@ def test_story_locks_are_taken_all_or_nothing(client: redis.Redis) -> None:
 
 
 def test_story_locks_expire_with_their_dead_holder(client: redis.Redis) -> None:
-    StoryLocks(client, 0.5, PARAMS).holding(["k:x"]).__enter__()   # taken, never released
+    StoryLocks(client, 0.5, PARAMS).holding(["k:x"]).__enter__()  # taken, never released
     started = time.monotonic()
     with StoryLocks(client, 5, PARAMS).holding(["k:x"]):
         assert time.monotonic() - started < 5
 
 
-def test_locks_whose_release_redis_missed_are_released_by_the_holders_next_try(redis_url: str,
-                                                                                client: redis.Redis) -> None:
+def test_locks_whose_release_redis_missed_are_released_by_the_holders_next_try(
+    redis_url: str, client: redis.Redis
+) -> None:
     host, port = redis_url.split("//", 1)[1].split("/", 1)[0].split(":")
     relay = FaultRelay(host, int(port))
     through_relay = redis_client(relay.url_for(redis_url, int(port)))
     try:
         holder = StoryLocks(through_relay, 30, PARAMS)
-        with pytest.raises(redis.exceptions.ConnectionError):
-            with holder.holding(["k:story"]):
-                relay.cut()                     # Redis goes away before the release
+        with pytest.raises(redis.exceptions.ConnectionError), holder.holding(["k:story"]):
+            relay.cut()  # Redis goes away before the release
         relay.restore()
         other = StoryLocks(client, 0.2, PARAMS)
         with pytest.raises(redis.exceptions.LockError):
-            with other.holding(["k:story"]):    # still held: its release was lost
+            with other.holding(["k:story"]):  # still held: its release was lost
                 pass
-        with holder.holding(["k:elsewhere"]):   # the holder's next try releases it first
+        with holder.holding(["k:elsewhere"]):  # the holder's next try releases it first
             pass
         with other.holding(["k:story"]):
             pass
@@ -146,26 +149,32 @@ def test_a_rebuild_waits_for_the_pages_deciding_and_no_page_decides_during_it(cl
     thread.join(timeout=10)
     assert events == ["page done", "rebuild"]
 
-    with whole_index_lock(client, 5, wait=5):
-        with pytest.raises(redis.exceptions.LockError, match="rebuilt"):
-            with StoryLocks(client, 0.3, PARAMS).holding(["k:q"]):
-                pass
+    with whole_index_lock(client, 5, wait=5), pytest.raises(redis.exceptions.LockError, match="rebuilt"):
+        with StoryLocks(client, 0.3, PARAMS).holding(["k:q"]):
+            pass
     with StoryLocks(client, 0.3, PARAMS).holding(["k:q"]):
         pass
 
 
 # --- with real workers ------------------------------------------------------------------
 
+
 @pytest.fixture
-def slow_settings(env: dict[str, str]) -> Settings:  # noqa: F811
+def slow_settings(env: dict[str, str]) -> Settings:
     """Locks that may be waited for long enough to keep a story locked from the test."""
     env.update(NEWSDEDUP_DEDUP_LOCK_TIMEOUT="20", NEWSDEDUP_TASK_TIME_LIMIT="60")
-    return Settings(redis_url=env["NEWSDEDUP_REDIS_URL"], database_url=env["NEWSDEDUP_DATABASE_URL"],
-                    task_time_limit=60, task_retry_backoff=0.2, task_max_retries=3, lsh_basename="test-lsh",
-                    dedup_lock_timeout=20)
+    return Settings(
+        redis_url=env["NEWSDEDUP_REDIS_URL"],
+        database_url=env["NEWSDEDUP_DATABASE_URL"],
+        task_time_limit=60,
+        task_retry_backoff=0.2,
+        task_max_retries=3,
+        lsh_basename="test-lsh",
+        dedup_lock_timeout=20,
+    )
 
 
-def stage_and_send(staging, app, pages: list[Page]) -> tuple[PageSender, list[int]]:  # noqa: F811
+def stage_and_send(staging, app, pages: list[Page]) -> tuple[PageSender, list[int]]:
     ids = [staging.stage(p)[0] for p in pages]
     sender = PageSender(app)
     assert sender.send_many([(i, p.url) for i, p in zip(ids, pages)]) == ids
@@ -173,22 +182,39 @@ def stage_and_send(staging, app, pages: list[Page]) -> tuple[PageSender, list[in
     return sender, ids
 
 
-def test_pages_of_other_stories_are_decided_while_one_story_is_locked(slow_settings, staging, workers) -> None:  # noqa: F811
+def test_pages_of_other_stories_are_decided_while_one_story_is_locked(
+    slow_settings, staging, workers
+) -> None:
     settings = slow_settings
     app = create_app(settings)
     workers("w1")
     workers("w2")
     wait_ready(app, ["w1", "w2"])
-    rebuild_if_missing(app)   # the (empty) index built now: a rebuild would wait for the story's locks
+    rebuild_if_missing(app)  # the (empty) index built now: a rebuild would wait for the story's locks
     crawl_id = "locked-story"
-    copies = [page(f"https://{SOURCES[n]}.example/2024/05/transit-{n}.html", SOURCES[n], story_copy(n, SOURCES[n]),
-                   crawl_id) for n in range(2)]
-    others = [page(f"https://daily.example/reports/{n}.html", "daily", distinct_story(n), crawl_id) for n in range(6)]
+    copies = [
+        page(
+            f"https://{SOURCES[n]}.example/2024/05/transit-{n}.html",
+            SOURCES[n],
+            story_copy(n, SOURCES[n]),
+            crawl_id,
+        )
+        for n in range(2)
+    ]
+    others = [
+        page(f"https://daily.example/reports/{n}.html", "daily", distinct_story(n), crawl_id)
+        for n in range(6)
+    ]
     # This test holds the story's locks, as a worker deciding one of its copies would.
     prepared = prepare_page(copies[0], settings.min_text_words, PARAMS)
     assert prepared.fingerprint is not None
-    story_keys = sorted(set(story_lock_keys("https://nowhere.example/", "https://nowhere.example/",
-                                            prepared.fingerprint, PARAMS)))
+    story_keys = sorted(
+        set(
+            story_lock_keys(
+                "https://nowhere.example/", "https://nowhere.example/", prepared.fingerprint, PARAMS
+            )
+        )
+    )
     client = redis_client(settings.redis_url)  # type: ignore[arg-type]
     holder = StoryLocks(client, 60, PARAMS)
     try:
@@ -205,7 +231,9 @@ def test_pages_of_other_stories_are_decided_while_one_story_is_locked(slow_setti
         summary = wait_for_crawl(staging, sender, crawl_id, CrawlSummary(pages_fetched=len(ids)), timeout=120)
     finally:
         client.close()
-    assert (summary.created, summary.duplicates, summary.errors) == (len(others) + 1, len(copies) - 1, 0), summary
+    assert (summary.created, summary.duplicates, summary.errors) == (len(others) + 1, len(copies) - 1, 0), (
+        summary
+    )
     store = Store.open(settings.database_url, migrate=False)
     try:
         records = store.feed()
@@ -215,22 +243,44 @@ def test_pages_of_other_stories_are_decided_while_one_story_is_locked(slow_setti
     assert sorted(story["urls"]) == sorted(c.url for c in copies)
 
 
-def test_copies_of_two_stories_racing_across_workers_make_two_articles(slow_settings, staging, workers) -> None:  # noqa: F811
+def test_copies_of_two_stories_racing_across_workers_make_two_articles(
+    slow_settings, staging, workers
+) -> None:
     settings = slow_settings
     app = create_app(settings)
     workers("w1")
     workers("w2")
     wait_ready(app, ["w1", "w2"])
     crawl_id = "two-stories"
-    first = [page(f"https://{SOURCES[n % 3]}.example/2024/05/transit-{n}.html", SOURCES[n % 3],
-                  story_copy(n, SOURCES[n % 3]), crawl_id) for n in range(8)]
+    first = [
+        page(
+            f"https://{SOURCES[n % 3]}.example/2024/05/transit-{n}.html",
+            SOURCES[n % 3],
+            story_copy(n, SOURCES[n % 3]),
+            crawl_id,
+        )
+        for n in range(8)
+    ]
     # The second story: one report, syndicated under other URLs with a line of its own each.
-    second = [page(f"https://{SOURCES[n % 3]}.example/reports/district-{n}.html", SOURCES[n % 3],
-                   distinct_story(77).replace("</article>", f"<p>Seen on {SOURCES[n % 3]}.</p></article>"),
-                   crawl_id) for n in range(8)]
-    mixed = [p for pair in zip(first, second) for p in pair]   # the two stories interleaved
-    sender, ids = stage_and_send(staging, app, mixed + [
-        page(f"https://daily.example/other/{n}.html", "daily", distinct_story(n), crawl_id) for n in range(4)])
+    second = [
+        page(
+            f"https://{SOURCES[n % 3]}.example/reports/district-{n}.html",
+            SOURCES[n % 3],
+            distinct_story(77).replace("</article>", f"<p>Seen on {SOURCES[n % 3]}.</p></article>"),
+            crawl_id,
+        )
+        for n in range(8)
+    ]
+    mixed = [p for pair in zip(first, second) for p in pair]  # the two stories interleaved
+    sender, ids = stage_and_send(
+        staging,
+        app,
+        mixed
+        + [
+            page(f"https://daily.example/other/{n}.html", "daily", distinct_story(n), crawl_id)
+            for n in range(4)
+        ],
+    )
     summary = wait_for_crawl(staging, sender, crawl_id, CrawlSummary(pages_fetched=len(ids)), timeout=120)
     assert (summary.created, summary.duplicates, summary.errors) == (2 + 4, 14, 0), summary
     store = Store.open(settings.database_url, migrate=False)

@@ -3,12 +3,13 @@
 The transient failure is a real one: the LSH index talks to a Redis port nobody listens on,
 while the broker and the store work.
 """
+
 from __future__ import annotations
 
 import os
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -31,21 +32,38 @@ TEXT = " ".join(
     f"Sentence {i} of the harbor report says the ferry schedule changes in spring for route {i}."
     for i in range(12)
 )
-HTML = f"<html lang='en'><head><title>Ferry schedule</title></head><body><article><h1>Ferry schedule</h1>" \
-       f"<p>{TEXT}</p><p>{TEXT.upper()}</p></article></body></html>"
+HTML = (
+    f"<html lang='en'><head><title>Ferry schedule</title></head><body><article><h1>Ferry schedule</h1>"
+    f"<p>{TEXT}</p><p>{TEXT.upper()}</p></article></body></html>"
+)
 
 
 def a_page(crawl_id: str, url: str = "https://harbor.example/2024/05/ferry.html") -> Page:
-    return Page(url=url, final_url=url, status=200, headers={}, html=HTML,
-                fetched_at=datetime.now(timezone.utc), source="harbor", crawl_id=crawl_id)
+    return Page(
+        url=url,
+        final_url=url,
+        status=200,
+        headers={},
+        html=HTML,
+        fetched_at=datetime.now(UTC),
+        source="harbor",
+        crawl_id=crawl_id,
+    )
 
 
 @pytest.fixture
 def settings(redis_url: str, postgres_url: str) -> Settings:
     # A short outage patience: these tests are about what comes after it (Celery's retries).
-    return Settings(redis_url=redis_url, database_url=postgres_url, task_max_retries=2,
-                    task_retry_backoff=0.05, task_time_limit=30, dedup_lock_timeout=5, lsh_basename="t",
-                    outage_patience=0.5)
+    return Settings(
+        redis_url=redis_url,
+        database_url=postgres_url,
+        task_max_retries=2,
+        task_retry_backoff=0.05,
+        task_time_limit=30,
+        dedup_lock_timeout=5,
+        lsh_basename="t",
+        outage_patience=0.5,
+    )
 
 
 def open_services(settings: Settings, index_client: redis.Redis) -> WorkerServices:
@@ -53,8 +71,13 @@ def open_services(settings: Settings, index_client: redis.Redis) -> WorkerServic
     staging = Staging.open(settings.database_url, migrate=False)
     client = redis_client(settings.redis_url)  # type: ignore[arg-type]
     params = dedup_params(settings)
-    pipeline = PagePipeline(store, RedisIndex(index_client, params, settings.lsh_basename), params,
-                            settings.min_text_words, decision_lock=StoryLocks(client, settings.dedup_lock_timeout, params))
+    pipeline = PagePipeline(
+        store,
+        RedisIndex(index_client, params, settings.lsh_basename),
+        params,
+        settings.min_text_words,
+        decision_lock=StoryLocks(client, settings.dedup_lock_timeout, params),
+    )
     return WorkerServices(settings, store, staging, client, pipeline)
 
 
@@ -65,9 +88,12 @@ def test_transient_failures_are_retried_then_the_page_fails_with_its_reason(sett
     app._services, app._services_pid = services, os.getpid()
     page_id, _ = services.staging.stage(a_page("retry-crawl"))
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
-                          queues=["newsdedup.pages"]):
-            app.send_task("newsdedup.process_page", args=[page_id, "https://harbor.example/2024/05/ferry.html"])
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=["newsdedup.pages"]
+        ):
+            app.send_task(
+                "newsdedup.process_page", args=[page_id, "https://harbor.example/2024/05/ferry.html"]
+            )
             deadline = time.monotonic() + 30
             while services.staging.counts("retry-crawl").pending:
                 assert time.monotonic() < deadline, "the page never left pending"
@@ -106,7 +132,7 @@ def test_a_page_whose_worker_keeps_dying_ends_failed(settings: Settings) -> None
     services = open_services(settings, redis_client(settings.redis_url))  # type: ignore[arg-type]
     try:
         page_id, _ = services.staging.stage(a_page("doomed"))
-        for _ in range(max_attempts(settings)):   # each worker takes a lease, then dies
+        for _ in range(max_attempts(settings)):  # each worker takes a lease, then dies
             assert services.staging.claim(page_id, 0, max_attempts(settings)).status == "claimed"
         assert process_staged_page(services, page_id) == "failed"
         [(_, reason)] = services.staging.failed_pages("doomed")
@@ -125,7 +151,7 @@ def one_article_then_redis_lost(settings: Settings) -> tuple[WorkerServices, Red
     assert process_staged_page(services, page_id) == "created"
     index = RedisIndex(client, dedup_params(settings), settings.lsh_basename)
     assert len(index) == 1
-    client.flushdb()                       # Redis lost its data (or the layout changed)
+    client.flushdb()  # Redis lost its data (or the layout changed)
     assert len(index) == 0
     return services, index
 
@@ -147,14 +173,28 @@ def test_the_redis_index_is_rebuilt_from_the_store(settings: Settings) -> None:
 def test_newsdedup_rebuild_index_rebuilds_it_and_refuses_embedded_mode(settings: Settings, tmp_path) -> None:
     services, index = one_article_then_redis_lost(settings)
     try:
-        done = subprocess.run(["newsdedup", "rebuild-index"], env=settings.as_environment(os.environ),
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["newsdedup", "rebuild-index"],
+            env=settings.as_environment(os.environ),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         assert "rebuilt the Redis index: 1 entries" in done.stdout
         assert len(index) == 1
-        embedded = {k: v for k, v in settings.as_environment(os.environ).items() if k != "NEWSDEDUP_REDIS_URL"}
-        refused = subprocess.run(["newsdedup", "rebuild-index"], env=embedded, cwd=tmp_path,
-                                 capture_output=True, text=True, timeout=60)
+        embedded = {
+            k: v for k, v in settings.as_environment(os.environ).items() if k != "NEWSDEDUP_REDIS_URL"
+        }
+        refused = subprocess.run(
+            ["newsdedup", "rebuild-index"],
+            env=embedded,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert refused.returncode == 2 and "NEWSDEDUP_REDIS_URL" in refused.stderr
     finally:
         services.close()
@@ -165,18 +205,25 @@ def test_a_worker_whose_database_connections_are_cut_retries_and_loses_nothing(s
     (a restart, a failover, an idle timeout) fails one try, which is retried on a new one."""
     import psycopg
 
-    services = WorkerServices.open(settings)           # as `newsdedup worker` opens them
+    services = WorkerServices.open(settings)  # as `newsdedup worker` opens them
     app = create_app(settings)
     app._services, app._services_pid = services, os.getpid()
     watcher = Staging.open(settings.database_url, migrate=False)
-    bridge = " ".join(f"Crews closed lane {i} of the old bridge at dawn while inspectors measured crack {i * 3}."
-                      for i in range(12))
-    other = Page(**{**a_page("cut", "https://harbor.example/2024/05/bridge.html").__dict__,
-                    "html": f"<html lang='en'><head><title>Bridge lanes</title></head><body><article>"
-                            f"<h1>Bridge lanes</h1><p>{bridge}</p><p>{bridge.upper()}</p></article></body></html>"})
+    bridge = " ".join(
+        f"Crews closed lane {i} of the old bridge at dawn while inspectors measured crack {i * 3}."
+        for i in range(12)
+    )
+    other = Page(
+        **{
+            **a_page("cut", "https://harbor.example/2024/05/bridge.html").__dict__,
+            "html": f"<html lang='en'><head><title>Bridge lanes</title></head><body><article>"
+            f"<h1>Bridge lanes</h1><p>{bridge}</p><p>{bridge.upper()}</p></article></body></html>",
+        }
+    )
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
-                          queues=["newsdedup.pages"]):
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=["newsdedup.pages"]
+        ):
             for page in (a_page("cut"), other):
                 page_id, _ = watcher.stage(page)
                 app.send_task("newsdedup.process_page", args=[page_id, page.url])
@@ -186,10 +233,14 @@ def test_a_worker_whose_database_connections_are_cut_retries_and_loses_nothing(s
                     time.sleep(0.05)
                 # Every connection the worker holds is cut between the two pages.
                 database = settings.database_url.rsplit("/", 1)[1]
-                with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+                with psycopg.connect(
+                    "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+                ) as admin:
                     cut = admin.execute(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()
+                        "WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (database,),
+                    ).fetchone()
                 assert cut and cut[0] >= 1
         counts = watcher.counts("cut")
         assert (counts.done, counts.failed, counts.outcomes) == (2, 0, {"created": 2})

@@ -1,5 +1,6 @@
 """Embedded mode keeps the same promise: a crawl killed mid-way loses nothing that the next
 crawl does not fetch again, and a reader of the SQLite store (the API) never fails a page."""
+
 from __future__ import annotations
 
 import os
@@ -11,10 +12,10 @@ import time
 from pathlib import Path
 
 import httpx
-
 from api_factories import live_api
-from config import Settings
 from faultkit import REPO, count_store, slow_sites, story_urls, write_sources
+
+from config import Settings
 from newsdedup.siteserver import serve_sites
 
 STORIES, COPIES = 30, 20
@@ -40,12 +41,22 @@ def test_a_killed_embedded_crawl_is_completed_by_the_next_one_while_the_api_read
     try:
         base_urls = {site: server.base_url for site, server in servers.items()}
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-        env.update(NEWSDEDUP_DATABASE_URL=database_url,
-                   NEWSDEDUP_CONFIG=str(write_sources(base_urls, tmp_path / "sources.yaml")),
-                   NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1", NEWSDEDUP_AUTOTHROTTLE="0",
-                   NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="1", PYTHONUNBUFFERED="1")
-        crawl = subprocess.Popen([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env.update(
+            NEWSDEDUP_DATABASE_URL=database_url,
+            NEWSDEDUP_CONFIG=str(write_sources(base_urls, tmp_path / "sources.yaml")),
+            NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+            NEWSDEDUP_AUTOTHROTTLE="0",
+            NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="1",
+            PYTHONUNBUFFERED="1",
+        )
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "newsdedup", "crawl"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 120
         while stored_urls(database_url) < 10:
             assert crawl.poll() is None, "the crawl ended before it was killed"
@@ -60,6 +71,7 @@ def test_a_killed_embedded_crawl_is_completed_by_the_next_one_while_the_api_read
         reads = 0
         stop = threading.Event()
         with live_api(Settings(database_url=database_url)) as api:
+
             def read() -> None:
                 nonlocal reads
                 with httpx.Client(base_url=api.base_url, timeout=30) as client:
@@ -72,8 +84,14 @@ def test_a_killed_embedded_crawl_is_completed_by_the_next_one_while_the_api_read
 
             reader = threading.Thread(target=read, daemon=True)
             reader.start()
-            again = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=env, cwd=REPO,
-                                   capture_output=True, text=True, timeout=300)
+            again = subprocess.run(
+                [sys.executable, "-m", "newsdedup", "crawl"],
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             stop.set()
             reader.join(timeout=30)
         assert again.returncode == 0, again.stderr[-3000:]
@@ -81,7 +99,9 @@ def test_a_killed_embedded_crawl_is_completed_by_the_next_one_while_the_api_read
         assert reads > 10 and errors == [], errors[:5]
         counted = count_store(database_url, story_urls(layout, base_urls))
         assert counted.missing_urls == 0 and counted.urls == STORIES + COPIES, counted
-        assert counted.articles == STORIES and counted.split_stories == 0 and counted.mixed_articles == 0, counted
+        assert counted.articles == STORIES and counted.split_stories == 0 and counted.mixed_articles == 0, (
+            counted
+        )
     finally:
         for server in servers.values():
             server.stop()

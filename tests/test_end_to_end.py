@@ -5,6 +5,7 @@ wire site with a syndicated copy, a listing site with a print URL and a robots.t
 draft. Between the rounds one story is updated in place and another republished as an
 "UPDATE 1-" revision at a new URL.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,13 +31,18 @@ SUMMARY = re.compile(
 def world(tmp_path: Path):
     with DemoSites(tmp_path) as sites:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-        env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
-                   NEWSDEDUP_CONFIG=str(sites.sources_file))
+        env.update(
+            NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
+            NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+            NEWSDEDUP_CONFIG=str(sites.sources_file),
+        )
         yield sites.servers, env, sites.publish, sites.placeholders
 
 
 def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=240
+    )
     print(result.stdout, result.stderr)  # shown by pytest when the test fails
     assert result.returncode == 0
     return result
@@ -49,7 +55,7 @@ def summary_of(output: str) -> dict[str, int]:
 
 
 def test_two_rounds_find_duplicates_and_updates(world) -> None:
-    servers, env, publish, placeholders = world
+    servers, env, publish, _placeholders = world
     harbor, wire, metro = (servers[n].base_url for n in ("harbor-times", "coastal-wire", "metro-daily"))
 
     publish(1)
@@ -62,9 +68,9 @@ def test_two_rounds_find_duplicates_and_updates(world) -> None:
     publish(2)
     second = newsdedup(env, "crawl", "--explain")
     counts = summary_of(second.stdout)
-    assert counts["updated"] == 2, second.stdout       # in place, and "UPDATE 1-" at a new URL
+    assert counts["updated"] == 2, second.stdout  # in place, and "UPDATE 1-" at a new URL
     assert counts["created"] == 0, second.stdout
-    assert counts["not_modified"] >= 5, second.stdout   # unchanged pages answered 304
+    assert counts["not_modified"] >= 5, second.stdout  # unchanged pages answered 304
 
     from store import Store
 
@@ -97,8 +103,11 @@ def test_two_rounds_find_duplicates_and_updates(world) -> None:
     assert f"{metro}/print/2026/03/bridge-closure.html" in bridge["urls"]
 
     # Different stories on the same topic stay apart.
-    assert {"Ferry Crews Vote to Strike Over Rosters", "Port Budget Leaves Little Room for Road Upgrades",
-            "Night Trains Return to the Coastal Line"} <= set(by_title)
+    assert {
+        "Ferry Crews Vote to Strike Over Rosters",
+        "Port Budget Leaves Little Room for Road Upgrades",
+        "Night Trains Return to the Coastal Line",
+    } <= set(by_title)
 
     # Politeness: robots.txt obeyed, conditional requests on the second round.
     assert not servers["metro-daily"].requests_for("/drafts/embargoed.html")
@@ -109,8 +118,9 @@ def test_two_rounds_find_duplicates_and_updates(world) -> None:
     # The cursor: nothing after the last seq; the Atom form parses.
     last = max(record["seq"] for record in records)
     assert newsdedup(env, "feed", "--after", str(last)).stdout == ""
-    assert [json.loads(line)["seq"] for line in newsdedup(env, "feed", "--limit", "2").stdout.splitlines()] == \
-        sorted(r["seq"] for r in records)[:2]
+    assert [
+        json.loads(line)["seq"] for line in newsdedup(env, "feed", "--limit", "2").stdout.splitlines()
+    ] == sorted(r["seq"] for r in records)[:2]
     atom = feedparser.parse(newsdedup(env, "feed", "--format", "atom").stdout)
     assert not atom.bozo and len(atom.entries) == 5
 
@@ -127,8 +137,13 @@ def test_two_rounds_find_duplicates_and_updates(world) -> None:
 
 def test_demo_runs_offline(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    result = subprocess.run([sys.executable, "-m", "newsdedup", "demo", "--keep", str(tmp_path)],
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", "demo", "--keep", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     print(result.stdout, result.stderr)  # shown by pytest when the test fails
     assert result.returncode == 0
     assert "syndicated" in result.stdout

@@ -1,4 +1,5 @@
 """URL normalization: the same article under its URL variants compares equal; different ones never."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,8 +30,14 @@ def test_variants_of_one_article_normalize_to_the_same_url(variant: str) -> None
 
 
 def test_normalized_url_keeps_what_selects_the_article() -> None:
-    assert normalize_url("https://example.com/article.php?id=42&page=2") == "https://example.com/article.php?id=42&page=2"
-    assert normalize_url("https://example.com/article.php?page=2&id=42") == "https://example.com/article.php?id=42&page=2"
+    assert (
+        normalize_url("https://example.com/article.php?id=42&page=2")
+        == "https://example.com/article.php?id=42&page=2"
+    )
+    assert (
+        normalize_url("https://example.com/article.php?page=2&id=42")
+        == "https://example.com/article.php?id=42&page=2"
+    )
     assert normalize_url("https://example.com/a?id=1") != normalize_url("https://example.com/a?id=2")
     # www is kept: it can be another site, and redirects between the two are seen by the crawler.
     assert normalize_url("https://example.com/a") != normalize_url("https://www.example.com/a")
@@ -48,7 +55,9 @@ def test_amp_subdomain_and_amp_html_point_to_the_regular_page() -> None:
 
 
 def test_unicode_and_percent_encoded_paths_compare_equal() -> None:
-    assert normalize_url("https://example.de/nachrichten/grüße") == normalize_url("https://example.de/nachrichten/gr%c3%bc%c3%9fe")
+    assert normalize_url("https://example.de/nachrichten/grüße") == normalize_url(
+        "https://example.de/nachrichten/gr%c3%bc%c3%9fe"
+    )
 
 
 def test_not_a_url_comes_back_unchanged() -> None:
@@ -73,7 +82,11 @@ def test_home_pages(url: str, home: bool) -> None:
 
 
 def test_section_pages() -> None:
-    assert is_probably_section_page("https://example.com/politics/", "https://example.com/politics/2024/05/01/story")
+    assert is_probably_section_page(
+        "https://example.com/politics/", "https://example.com/politics/2024/05/01/story"
+    )
     assert is_probably_section_page("https://example.com/tag/elections/")
     assert not is_probably_section_page(ARTICLE, ARTICLE)
-    assert not is_probably_section_page("https://other.example/science/2024/04/20/deepest-cave-mapped", ARTICLE)
+    assert not is_probably_section_page(
+        "https://other.example/science/2024/04/20/deepest-cave-mapped", ARTICLE
+    )

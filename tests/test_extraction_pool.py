@@ -1,27 +1,35 @@
 """Embedded crawls extracting in pool processes: same decisions, in the same order, as
 extracting in the crawling process; a page that kills its process fails alone."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from config import Settings
 from crawler.page import Page
+from tests.pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
 from workers.embedded import EmbeddedSink
 from workers.extraction_pool import ExtractionPool, extraction_processes
 from workers.pipeline import PageOutcome
 from workers.services import open_embedded_pipeline
-from tests.pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
 
 PAGES = Path(__file__).parent / "pages"
 
 
 def page(url: str, html: str, source: str = "daily") -> Page:
-    return Page(url=url, final_url=url, status=200, headers={"content-type": "text/html", "etag": f'"{url}"'},
-                html=html, fetched_at=datetime(2024, 5, 2, 12, 0, tzinfo=timezone.utc), source=source)
+    return Page(
+        url=url,
+        final_url=url,
+        status=200,
+        headers={"content-type": "text/html", "etag": f'"{url}"'},
+        html=html,
+        fetched_at=datetime(2024, 5, 2, 12, 0, tzinfo=UTC),
+        source=source,
+    )
 
 
 def mixed_pages() -> list[Page]:
@@ -36,11 +44,15 @@ def mixed_pages() -> list[Page]:
         page("https://www.daily-example.com/brief", read("short_brief.html")),
     ]
     for name in sorted((PAGES / "churn").iterdir()):
-        pages.append(page(f"https://www.daily-example.com/churn/{name.name}", name.read_text(encoding="utf-8")))
+        pages.append(
+            page(f"https://www.daily-example.com/churn/{name.name}", name.read_text(encoding="utf-8"))
+        )
     return pages
 
 
-def crawl(database_url: str, pages: list[Page], pool: ExtractionPool | None) -> tuple[list[PageOutcome], list[dict]]:
+def crawl(
+    database_url: str, pages: list[Page], pool: ExtractionPool | None
+) -> tuple[list[PageOutcome], list[dict]]:
     pipeline = open_embedded_pipeline(Settings(database_url=database_url))
     outcomes: list[PageOutcome] = []
     try:
@@ -48,7 +60,10 @@ def crawl(database_url: str, pages: list[Page], pool: ExtractionPool | None) -> 
         for item in pages:
             sink.accept(item)
         sink.drain()
-        feed = [{k: v for k, v in record.items() if k not in ("id", "seq")} for record in pipeline.store.feed(after=0, limit=100)]
+        feed = [
+            {k: v for k, v in record.items() if k not in ("id", "seq")}
+            for record in pipeline.store.feed(after=0, limit=100)
+        ]
         return outcomes, feed
     finally:
         if pool is not None:
@@ -59,14 +74,18 @@ def crawl(database_url: str, pages: list[Page], pool: ExtractionPool | None) -> 
 def test_pool_makes_the_same_decisions_in_the_same_order_as_the_crawling_process(tmp_path) -> None:
     pages = mixed_pages()
     inline_outcomes, inline_feed = crawl(f"sqlite:///{tmp_path / 'inline.db'}", pages, None)
-    pool = ExtractionPool(2, 20, open_embedded_pipeline(Settings(database_url=f"sqlite:///{tmp_path / 'p.db'}")).params)
+    pool = ExtractionPool(
+        2, 20, open_embedded_pipeline(Settings(database_url=f"sqlite:///{tmp_path / 'p.db'}")).params
+    )
     pooled_outcomes, pooled_feed = crawl(f"sqlite:///{tmp_path / 'pooled.db'}", pages, pool)
 
     def shape(outcomes: list[PageOutcome]) -> list[tuple[str, str, int | None, str]]:
         # Article ids are random: name them by order of appearance instead.
         names: dict[str, str] = {}
         name = lambda match: names.setdefault(match.group(1), f"a{len(names)}")  # noqa: E731
-        return [(o.url, o.kind, o.version, re.sub(r"\barticle ([0-9a-f]{8})", name, o.reason)) for o in outcomes]
+        return [
+            (o.url, o.kind, o.version, re.sub(r"\barticle ([0-9a-f]{8})", name, o.reason)) for o in outcomes
+        ]
 
     assert shape(pooled_outcomes) == shape(inline_outcomes)
     kinds = [o.kind for o in inline_outcomes]
@@ -76,7 +95,9 @@ def test_pool_makes_the_same_decisions_in_the_same_order_as_the_crawling_process
 
 def test_a_page_that_kills_its_extraction_process_fails_alone(tmp_path) -> None:
     pages = mixed_pages()[:5]
-    killer = page("https://www.daily-example.com/crash", pages[0].html.replace("<body>", "<body>" + KILL_MARKER))
+    killer = page(
+        "https://www.daily-example.com/crash", pages[0].html.replace("<body>", "<body>" + KILL_MARKER)
+    )
     pages.insert(2, killer)
     url = f"sqlite:///{tmp_path / 'kill.db'}"
     pipeline_params = open_embedded_pipeline(Settings(database_url=url)).params
@@ -105,7 +126,9 @@ def test_a_page_that_kills_its_extraction_process_fails_alone(tmp_path) -> None:
 @pytest.mark.timeout(300)
 def test_a_page_past_its_time_budget_is_failed_as_timed_out_and_its_process_replaced(tmp_path) -> None:
     pages = mixed_pages()[:5]
-    stuck = page("https://www.daily-example.com/stuck", pages[0].html.replace("<body>", "<body>" + HANG_MARKER))
+    stuck = page(
+        "https://www.daily-example.com/stuck", pages[0].html.replace("<body>", "<body>" + HANG_MARKER)
+    )
     pages.insert(1, stuck)
     url = f"sqlite:///{tmp_path / 'stuck.db'}"
     params = open_embedded_pipeline(Settings(database_url=url)).params
@@ -113,31 +136,38 @@ def test_a_page_past_its_time_budget_is_failed_as_timed_out_and_its_process_repl
     pool = ExtractionPool(1, 20, params, prepare=prepare_or_die, time_limit=2.0)
     outcomes, feed = crawl(url, pages, pool)
 
-    assert [(o.url, o.kind, o.reason) for o in outcomes if o.url == stuck.url] == [(stuck.url, "failed", "timed out")]
+    assert [(o.url, o.kind, o.reason) for o in outcomes if o.url == stuck.url] == [
+        (stuck.url, "failed", "timed out")
+    ]
     others = [o for o in outcomes if o.url != stuck.url]
     assert len(others) == 5 and "failed" not in {o.kind for o in others}
     assert len(feed) == 2
     from store import Store
 
     with Store.open(url) as store:
-        assert [(f["url"], f["reason"]) for f in store.failures() if f["stage"] == "process"] == [(stuck.url, "timed out")]
+        assert [(f["url"], f["reason"]) for f in store.failures() if f["stage"] == "process"] == [
+            (stuck.url, "timed out")
+        ]
 
 
 @pytest.mark.timeout(120)
 def test_the_budget_in_the_crawling_process_stops_a_runaway_pattern() -> None:
-    from workers.budget import PageTimedOut, page_budget
-
     # The budget interrupts Python code and the regular expression engine alike: this
     # search would take longer than the universe is old.
     import re
 
-    with pytest.raises(PageTimedOut):
-        with page_budget(0.5):
-            re.compile(r"(a+)+b").search("a" * 64)
+    from workers.budget import PageTimedOut, page_budget
+
+    with pytest.raises(PageTimedOut), page_budget(0.5):
+        re.compile(r"(a+)+b").search("a" * 64)
     with page_budget(5):
         assert sum(range(1000)) == 499500  # a quick block simply runs
 
 
-@pytest.mark.parametrize(("setting", "cpus", "expected"), [(0, 1, 1), (0, 2, 2), (0, 16, 4), (1, 16, 1), (3, 2, 3)])
-def test_automatic_process_count_uses_the_cores_but_not_without_bound(setting: int, cpus: int, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("setting", "cpus", "expected"), [(0, 1, 1), (0, 2, 2), (0, 16, 4), (1, 16, 1), (3, 2, 3)]
+)
+def test_automatic_process_count_uses_the_cores_but_not_without_bound(
+    setting: int, cpus: int, expected: int
+) -> None:
     assert extraction_processes(setting, cpus) == expected

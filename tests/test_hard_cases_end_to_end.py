@@ -15,6 +15,7 @@ newsletter prompt, "Most read" list — changes every round; no site answers 304
   naming the original (still not online) with rel=canonical.
 - round 3: the harbor-times original of the syndicated story comes online.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,43 +38,96 @@ SITE_NAMES = {"harbor-times": "Harbor Times", "coast-post": "Coast Post", "valle
 
 # path → (site, title, author, canonical path on harbor-times or None, first round served)
 ARTICLES = {
-    "harbor/2026/04/desal-plant.html": ("harbor-times", "Water board approves Pier 9 desalination plant", "Nora Quist", None, 1),
+    "harbor/2026/04/desal-plant.html": (
+        "harbor-times",
+        "Water board approves Pier 9 desalination plant",
+        "Nora Quist",
+        None,
+        1,
+    ),
     "harbor/briefs/a9-buses.html": ("harbor-times", "A9 closure halts Bregenz buses", "Alpine Wire", None, 1),
-    "coast/news/a9-promenade.html": ("coast-post", "Lindau promenade shut as lake rises", "Alpine Wire", None, 1),
-    "valley/wire/ferry-tender.html": ("valley-news", "Norwegian yard to build electric ferries for Marrow Island", "Dev Patel", None, 1),
+    "coast/news/a9-promenade.html": (
+        "coast-post",
+        "Lindau promenade shut as lake rises",
+        "Alpine Wire",
+        None,
+        1,
+    ),
+    "valley/wire/ferry-tender.html": (
+        "valley-news",
+        "Norwegian yard to build electric ferries for Marrow Island",
+        "Dev Patel",
+        None,
+        1,
+    ),
     "harbor/2026/04/desal-plant-update-1.html": (
-        "harbor-times", "UPDATE 1-Water board approves Pier 9 desalination plant, conservancy to appeal", "Nora Quist", None, 2),
+        "harbor-times",
+        "UPDATE 1-Water board approves Pier 9 desalination plant, conservancy to appeal",
+        "Nora Quist",
+        None,
+        2,
+    ),
     "coast/syndication/ferry-tender.html": (
-        "coast-post", "Electric ferries ordered for Marrow Island crossing", "Dev Patel", "/2026/04/ferry-tender.html", 2),
-    "harbor/2026/04/ferry-tender.html": ("harbor-times", "Norwegian yard to build electric ferries for Marrow Island", "Dev Patel", None, 3),
+        "coast-post",
+        "Electric ferries ordered for Marrow Island crossing",
+        "Dev Patel",
+        "/2026/04/ferry-tender.html",
+        2,
+    ),
+    "harbor/2026/04/ferry-tender.html": (
+        "harbor-times",
+        "Norwegian yard to build electric ferries for Marrow Island",
+        "Dev Patel",
+        None,
+        3,
+    ),
 }
 DASHBOARD = "harbor/live/dashboard.html"
 
 CHROME = [
-    dict(cookie_banner="We use cookies to improve your experience. Read our cookie policy.", byline_time="9:12 AM",
-         updated_line="Updated 5 minutes ago", comments="4 comments",
-         newsletter="Get the $site morning briefing: the day's top stories in your inbox before 7 a.m.",
-         most_read='<li><a href="/m1">Harbor tunnel reopens after repairs</a></li>'
-                   '<li><a href="/m2">Fish market rents to rise</a></li>'),
-    dict(cookie_banner="This website uses cookies. Manage your preferences.", byline_time="11:40 AM",
-         updated_line="Updated 2 hours ago", comments="19 comments",
-         newsletter="Never miss a story: sign up for the $site evening briefing, free every weekday.",
-         most_read='<li><a href="/m3">Council delays vote on bus lanes</a></li>'
-                   '<li><a href="/m1">Harbor tunnel reopens after repairs</a></li>'),
-    dict(cookie_banner="Cookies help us deliver our services. By using them you agree.", byline_time="2:05 PM",
-         updated_line="Updated 1 minute ago", comments="33 comments",
-         newsletter="Subscribe to the $site weekend digest and get our best reads every Saturday.",
-         most_read='<li><a href="/m4">Lighthouse keeper retires after 40 years</a></li>'),
+    dict(
+        cookie_banner="We use cookies to improve your experience. Read our cookie policy.",
+        byline_time="9:12 AM",
+        updated_line="Updated 5 minutes ago",
+        comments="4 comments",
+        newsletter="Get the $site morning briefing: the day's top stories in your inbox before 7 a.m.",
+        most_read='<li><a href="/m1">Harbor tunnel reopens after repairs</a></li>'
+        '<li><a href="/m2">Fish market rents to rise</a></li>',
+    ),
+    dict(
+        cookie_banner="This website uses cookies. Manage your preferences.",
+        byline_time="11:40 AM",
+        updated_line="Updated 2 hours ago",
+        comments="19 comments",
+        newsletter="Never miss a story: sign up for the $site evening briefing, free every weekday.",
+        most_read='<li><a href="/m3">Council delays vote on bus lanes</a></li>'
+        '<li><a href="/m1">Harbor tunnel reopens after repairs</a></li>',
+    ),
+    dict(
+        cookie_banner="Cookies help us deliver our services. By using them you agree.",
+        byline_time="2:05 PM",
+        updated_line="Updated 1 minute ago",
+        comments="33 comments",
+        newsletter="Subscribe to the $site weekend digest and get our best reads every Saturday.",
+        most_read='<li><a href="/m4">Lighthouse keeper retires after 40 years</a></li>',
+    ),
 ]
 
 
 def render(path: str, round_number: int, base: dict[str, str]) -> str:
     site, title, author, canonical, _ = ARTICLES[path]
     own_url = f"{base[site]}/{path.split('/', 1)[1]}"
-    chrome = {key: Template(value).safe_substitute(site=SITE_NAMES[site]) for key, value in CHROME[round_number - 1].items()}
+    chrome = {
+        key: Template(value).safe_substitute(site=SITE_NAMES[site])
+        for key, value in CHROME[round_number - 1].items()
+    }
     layout = Template((FIXTURES / "_layout.html").read_text(encoding="utf-8"))
     return layout.substitute(
-        chrome, title=title, author=author, site=SITE_NAMES[site], head="",
+        chrome,
+        title=title,
+        author=author,
+        site=SITE_NAMES[site],
+        head="",
         canonical=f"{base['harbor-times']}{canonical}" if canonical else own_url,
         body=(FIXTURES / path).read_text(encoding="utf-8"),
     )
@@ -99,15 +153,22 @@ def publish(root: Path, round_number: int, base: dict[str, str]) -> None:
         items = "".join(f"<item><title>{url}</title><link>{url}</link></item>" for url in listed[site])
         (root / folder / "feed.xml").write_text(
             f'<?xml version="1.0"?><rss version="2.0"><channel><title>{site}</title>'
-            f"<link>{base[site]}/</link>{items}</channel></rss>", encoding="utf-8")
+            f"<link>{base[site]}/</link>{items}</channel></rss>",
+            encoding="utf-8",
+        )
     urls = "".join(f"<url><loc>{url}</loc></url>" for url in listed["coast-post"])
     (root / "coast" / "sitemap.xml").write_text(
         f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
 
-@pytest.fixture(params=["embedded", pytest.param("distributed", marks=[pytest.mark.redis, pytest.mark.postgres])])
-def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[dict[str, str], Callable[[int], None], dict[str, str]]]:
+@pytest.fixture(
+    params=["embedded", pytest.param("distributed", marks=[pytest.mark.redis, pytest.mark.postgres])]
+)
+def world(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[dict[str, str], Callable[[int], None], dict[str, str]]]:
     root = tmp_path / "www"
     servers = {}
     workers: list[subprocess.Popen[bytes]] = []
@@ -115,7 +176,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[dict
         for site, folder in (("harbor-times", "harbor"), ("coast-post", "coast"), ("valley-news", "valley")):
             (root / folder).mkdir(parents=True)
             servers[site] = SiteServer(root / folder, host=HOSTS[site]).start()
-            servers[site].conditional = False   # every page in full, every round
+            servers[site].conditional = False  # every page in full, every round
         base = {site: server.base_url for site, server in servers.items()}
         config = tmp_path / "sources.yaml"
         config.write_text(
@@ -123,14 +184,18 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[dict
             f'  - {{name: harbor-times, feeds: ["{base["harbor-times"]}/feed.xml"]}}\n'
             f'  - {{name: coast-post, sitemaps: ["{base["coast-post"]}/sitemap.xml"]}}\n'
             f'  - {{name: valley-news, feeds: ["{base["valley-news"]}/feed.xml"]}}\n',
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
         env.update(NEWSDEDUP_CONFIG=str(config), NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1")
         if request.param == "embedded":
             env["NEWSDEDUP_DATABASE_URL"] = f"sqlite:///{tmp_path / 'store.db'}"
         else:
-            env.update(NEWSDEDUP_DATABASE_URL=request.getfixturevalue("postgres_url"),
-                       NEWSDEDUP_REDIS_URL=request.getfixturevalue("redis_url"), NEWSDEDUP_LSH_BASENAME="hard-cases")
+            env.update(
+                NEWSDEDUP_DATABASE_URL=request.getfixturevalue("postgres_url"),
+                NEWSDEDUP_REDIS_URL=request.getfixturevalue("redis_url"),
+                NEWSDEDUP_LSH_BASENAME="hard-cases",
+            )
             workers.append(start_worker(env, tmp_path))
         yield env, lambda n: publish(root, n, base), base
     finally:
@@ -138,7 +203,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[dict
 
         for process in workers:
             kill_group(process)
-        if (tmp_path / "worker.log").exists():   # shown by pytest when the test failed
+        if (tmp_path / "worker.log").exists():  # shown by pytest when the test failed
             sys.stderr.write((tmp_path / "worker.log").read_text(errors="replace")[-4000:])
         for server in servers.values():
             server.stop()
@@ -151,12 +216,29 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]
 
     log = open(tmp_path / "worker.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "2", "-n", "hard@%h",
-         "--without-mingle", "--without-gossip"],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "newsdedup",
+            "worker",
+            "--concurrency",
+            "2",
+            "-n",
+            "hard@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    settings = Settings(redis_url=env["NEWSDEDUP_REDIS_URL"], database_url=env["NEWSDEDUP_DATABASE_URL"],
-                        lsh_basename="hard-cases")
+    settings = Settings(
+        redis_url=env["NEWSDEDUP_REDIS_URL"],
+        database_url=env["NEWSDEDUP_DATABASE_URL"],
+        lsh_basename="hard-cases",
+    )
     wait_ready(create_app(settings), ["hard"])
     return process
 
@@ -208,7 +290,10 @@ def test_hard_cases_over_three_rounds(world) -> None:
     # The copy named the original: that is the canonical URL now, before the original is seen.
     ferry = with_url(found, f"{coast}/syndication/ferry-tender.html")
     assert ferry["canonical_url"] == original
-    assert set(ferry["urls"]) == {f"{valley}/wire/ferry-tender.html", f"{coast}/syndication/ferry-tender.html"}
+    assert set(ferry["urls"]) == {
+        f"{valley}/wire/ferry-tender.html",
+        f"{coast}/syndication/ferry-tender.html",
+    }
 
     publish_round(3)
     third = newsdedup(env, "crawl", "--explain").stdout

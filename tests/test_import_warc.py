@@ -1,6 +1,7 @@
 """`newsdedup import-warc` on WARC files written here (CC-NEWS layout: request, response and
 metadata records, gzip per record), with records it must skip and count; and the archive
 writer's rotation and fetch-order merge."""
+
 from __future__ import annotations
 
 import gzip
@@ -9,27 +10,40 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from test_end_to_end import summary_of
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archive.reader import ArchiveScan
 from archive.records import FetchedResponse
 from archive.writer import WarcArchiveWriter
-from test_end_to_end import summary_of
 
 PAGES = Path(__file__).parent / "pages"
 ARTICLES = ["news_jsonld.html", "news_zh.html", "byline_staff.html", "no_structured_data.html"]
 
 
-def _response(writer: WARCWriter, url: str, body: bytes, content_type: str = "text/html; charset=utf-8",
-              status: str = "200 OK", extra: dict[str, str] | None = None) -> None:
-    http = StatusAndHeaders(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))],
-                            protocol="HTTP/1.1")
-    record = writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
-                                       http_headers=http, warc_headers_dict=extra or {})
+def _response(
+    writer: WARCWriter,
+    url: str,
+    body: bytes,
+    content_type: str = "text/html; charset=utf-8",
+    status: str = "200 OK",
+    extra: dict[str, str] | None = None,
+) -> None:
+    http = StatusAndHeaders(
+        status, [("Content-Type", content_type), ("Content-Length", str(len(body)))], protocol="HTTP/1.1"
+    )
+    record = writer.create_warc_record(
+        url,
+        "response",
+        payload=io.BytesIO(body),
+        length=len(body),
+        http_headers=http,
+        warc_headers_dict=extra or {},
+    )
     writer.write_record(record)
 
 
@@ -59,11 +73,21 @@ def build_warcs(tmp_path: Path) -> tuple[Path, Path, list[str]]:
         _response(writer, "https://news.example/report.pdf", b"%PDF-1.4 ...", "application/pdf")
         _response(writer, "https://news.example/gone.html", b"<html>gone</html>", status="404 Not Found")
         body = (PAGES / "short_brief.html").read_bytes()
-        _response(writer, "https://news.example/cut.html", body[: len(body) // 2],
-                  extra={"WARC-Truncated": "length"})
-        writer.write_record(writer.create_warc_record(
-            "https://news.example/2026/12/0.html", "metadata", payload=io.BytesIO(b"fetchTimeMs: 12\r\n"),
-            length=17, warc_content_type="application/warc-fields"))
+        _response(
+            writer,
+            "https://news.example/cut.html",
+            body[: len(body) // 2],
+            extra={"WARC-Truncated": "length"},
+        )
+        writer.write_record(
+            writer.create_warc_record(
+                "https://news.example/2026/12/0.html",
+                "metadata",
+                payload=io.BytesIO(b"fetchTimeMs: 12\r\n"),
+                length=17,
+                warc_content_type="application/warc-fields",
+            )
+        )
     second = tmp_path / "CC-NEWS-20261201000000-00002.warc.gz"
     buffer = io.BytesIO()
     writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
@@ -71,7 +95,9 @@ def build_warcs(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     urls.append(url)
     _response(writer, url, (PAGES / "syndicated_copy.html").read_bytes())
     whole = len(buffer.getvalue())
-    _response(writer, "https://news.example/2026/12/lost.html", (PAGES / "news_jsonld_new_chrome.html").read_bytes())
+    _response(
+        writer, "https://news.example/2026/12/lost.html", (PAGES / "news_jsonld_new_chrome.html").read_bytes()
+    )
     second.write_bytes(buffer.getvalue()[: whole + (len(buffer.getvalue()) - whole) // 2])
     return first, second, urls
 
@@ -79,9 +105,16 @@ def build_warcs(tmp_path: Path) -> tuple[Path, Path, list[str]]:
 def test_import_warc_stores_the_html_responses_and_counts_the_rest(tmp_path: Path) -> None:
     first, second, urls = build_warcs(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "a"))
-    result = subprocess.run([sys.executable, "-m", "newsdedup", "import-warc", str(first), str(second),
-                             "--source", "cc-news"], env=env, capture_output=True, text=True, timeout=240)
+    env.update(
+        NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "a")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", "import-warc", str(first), str(second), "--source", "cc-news"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     print(result.stdout, result.stderr[-4000:])
     assert result.returncode == 0
     counts = summary_of(result.stdout)
@@ -89,8 +122,14 @@ def test_import_warc_stores_the_html_responses_and_counts_the_rest(tmp_path: Pat
     assert counts["created"] + counts["duplicates"] + counts["updated"] + counts["rejected"] == 5
     assert counts["errors"] == 0
     skipped = result.stdout.strip().splitlines()[-1]
-    for part in ("2 not HTML", "2 truncated", "1 HTTP 404", "4 request records", "1 metadata records",
-                 "1 warcinfo records"):
+    for part in (
+        "2 not HTML",
+        "2 truncated",
+        "1 HTTP 404",
+        "4 request records",
+        "1 metadata records",
+        "1 warcinfo records",
+    ):
         assert part in skipped, skipped
 
     out = subprocess.run([sys.executable, "-m", "newsdedup", "feed"], env=env, capture_output=True, text=True)
@@ -112,32 +151,46 @@ def test_import_warc_stores_the_html_responses_and_counts_the_rest(tmp_path: Pat
 def test_an_uncompressed_warc_file_imports_too(tmp_path: Path) -> None:
     first, _, _ = build_warcs(tmp_path)
     plain = tmp_path / "plain.warc"
-    plain.write_bytes(gzip.decompress(first.read_bytes()))   # every member, concatenated
+    plain.write_bytes(gzip.decompress(first.read_bytes()))  # every member, concatenated
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
     env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}")
-    result = subprocess.run([sys.executable, "-m", "newsdedup", "import-warc", str(plain), "--source", "plain"],
-                            env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", "import-warc", str(plain), "--source", "plain"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     print(result.stdout, result.stderr[-4000:])
     assert result.returncode == 0 and summary_of(result.stdout)["fetched"] == 4
 
 
 def test_the_writer_rotates_files_and_the_scan_merges_them_in_fetch_order(tmp_path: Path) -> None:
-    start = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
-    body = (PAGES / "news_jsonld.html").read_bytes() * 40    # ≈ incompressible enough to fill files
+    start = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    body = (PAGES / "news_jsonld.html").read_bytes() * 40  # ≈ incompressible enough to fill files
     body = os.urandom(40_000) + body
     a, b = tmp_path / "a", tmp_path / "b"
 
     def response(i: int, source: str) -> FetchedResponse:
-        return FetchedResponse(url=f"https://x.example/{source}/{i}", final_url=f"https://x.example/{source}/{i}",
-                               status=200, headers=[("Content-Type", "text/html")], body=body + str(i).encode(),
-                               fetched_at=start + timedelta(seconds=i), source=source)
+        return FetchedResponse(
+            url=f"https://x.example/{source}/{i}",
+            final_url=f"https://x.example/{source}/{i}",
+            status=200,
+            headers=[("Content-Type", "text/html")],
+            body=body + str(i).encode(),
+            fetched_at=start + timedelta(seconds=i),
+            source=source,
+        )
 
     # Two "processes" writing at the same time, interleaved in time.
-    with WarcArchiveWriter(a, max_file_bytes=64 * 1024) as one, WarcArchiveWriter(b, max_file_bytes=64 * 1024) as two:
+    with (
+        WarcArchiveWriter(a, max_file_bytes=64 * 1024) as one,
+        WarcArchiveWriter(b, max_file_bytes=64 * 1024) as two,
+    ):
         locations = [one.add(response(i, "one")) if i % 2 else two.add(response(i, "two")) for i in range(12)]
         resolved = [(one if i % 2 else two).resolve(loc) for i, loc in enumerate(locations)]
     assert all(loc is not None and loc.written for loc in resolved)
-    assert len(list(a.iterdir())) > 1   # rotated
+    assert len(list(a.iterdir())) > 1  # rotated
     for path in b.iterdir():
         path.rename(a / path.name)
     scan = ArchiveScan(a)

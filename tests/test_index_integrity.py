@@ -5,20 +5,21 @@ that article become new articles, silently; these tests make it miss one for rea
 cut off by a relay in front of Redis, a FLUSHDB) and check that the copy is still judged a
 duplicate, and that /healthz and /metrics say when the index is missing.
 """
+
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import redis
-
 from api_factories import live_api
+from faultkit import FaultRelay
+
 from config import Settings
 from crawler.page import Page
 from dedup import Fingerprint, RedisIndex
-from faultkit import FaultRelay
 from store import Store
 from store.staging import Staging
 from workers.app import create_app
@@ -31,15 +32,28 @@ from workers.sweeper import rebuild_if_missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-STORY = " ".join(f"Dock workers in the northern port voted on offer {i} while the shipping firms waited "
-                 f"for the result of ballot {i * 7} late into the night." for i in range(10))
+STORY = " ".join(
+    f"Dock workers in the northern port voted on offer {i} while the shipping firms waited "
+    f"for the result of ballot {i * 7} late into the night."
+    for i in range(10)
+)
 
 
 def page(url: str, source: str) -> Page:
-    html = (f"<html lang='en'><head><title>Dock workers vote</title></head><body><article>"
-            f"<h1>Dock workers vote</h1><p>{STORY}</p><p>Reported by the {source} desk.</p></article></body></html>")
-    return Page(url=url, final_url=url, status=200, headers={}, html=html,
-                fetched_at=datetime.now(timezone.utc), source=source, crawl_id="integrity")
+    html = (
+        f"<html lang='en'><head><title>Dock workers vote</title></head><body><article>"
+        f"<h1>Dock workers vote</h1><p>{STORY}</p><p>Reported by the {source} desk.</p></article></body></html>"
+    )
+    return Page(
+        url=url,
+        final_url=url,
+        status=200,
+        headers={},
+        html=html,
+        fetched_at=datetime.now(UTC),
+        source=source,
+        crawl_id="integrity",
+    )
 
 
 ORIGINAL = page("https://port-news.example/2026/dock-vote.html", "port-news")
@@ -48,8 +62,14 @@ COPY = page("https://wire-daily.example/world/dock-vote.html", "wire-daily")
 
 @pytest.fixture
 def settings(redis_url: str, postgres_url: str) -> Settings:
-    return Settings(redis_url=redis_url, database_url=postgres_url, lsh_basename="integrity",
-                    task_time_limit=30, dedup_lock_timeout=5, outage_patience=10)
+    return Settings(
+        redis_url=redis_url,
+        database_url=postgres_url,
+        lsh_basename="integrity",
+        task_time_limit=30,
+        dedup_lock_timeout=5,
+        outage_patience=10,
+    )
 
 
 class IndexThatLosesItsFirstWrite(RedisIndex):
@@ -72,7 +92,9 @@ class IndexThatLosesItsFirstWrite(RedisIndex):
             self.relay.restore()
 
 
-def test_an_index_write_lost_after_the_commit_is_made_good_and_copies_are_still_found(settings: Settings) -> None:
+def test_an_index_write_lost_after_the_commit_is_made_good_and_copies_are_still_found(
+    settings: Settings,
+) -> None:
     host, port = settings.redis_url.split("//", 1)[1].split("/", 1)[0].split(":")  # type: ignore[union-attr]
     relay = FaultRelay(host, int(port))
     store = Store.open(settings.database_url)
@@ -80,16 +102,23 @@ def test_an_index_write_lost_after_the_commit_is_made_good_and_copies_are_still_
     lock_client = redis_client(settings.redis_url)  # type: ignore[arg-type]
     index_client = redis_client(relay.url_for(settings.redis_url, int(port)))  # type: ignore[arg-type]
     params = dedup_params(settings)
-    index = IndexThatLosesItsFirstWrite(relay, index_client, params, settings.lsh_basename, owner=store.identity())
-    pipeline = PagePipeline(store, index, params, settings.min_text_words,
-                            decision_lock=StoryLocks(lock_client, settings.dedup_lock_timeout, params),
-                            rebuild_index=lambda: rebuild_exclusively(lock_client, index, store, 30, 5, wait=5))
+    index = IndexThatLosesItsFirstWrite(
+        relay, index_client, params, settings.lsh_basename, owner=store.identity()
+    )
+    pipeline = PagePipeline(
+        store,
+        index,
+        params,
+        settings.min_text_words,
+        decision_lock=StoryLocks(lock_client, settings.dedup_lock_timeout, params),
+        rebuild_index=lambda: rebuild_exclusively(lock_client, index, store, 30, 5, wait=5),
+    )
     services = WorkerServices(settings, store, staging, lock_client, pipeline)
     try:
         original_id, _ = staging.stage(ORIGINAL)
         process_staged_page(services, original_id)
         assert index.writes_lost == 1
-        assert len(index) == 1                      # made good by the retry
+        assert len(index) == 1  # made good by the retry
         copy_id, _ = staging.stage(COPY)
         assert process_staged_page(services, copy_id) == "duplicate"
         assert len(store.feed()) == 1
@@ -99,8 +128,10 @@ def test_an_index_write_lost_after_the_commit_is_made_good_and_copies_are_still_
         relay.close()
 
 
-def test_a_flushed_index_is_rebuilt_before_any_decision_and_the_api_says_so_meanwhile(settings: Settings) -> None:
-    services = WorkerServices.open(settings)          # as `newsdedup worker` opens them
+def test_a_flushed_index_is_rebuilt_before_any_decision_and_the_api_says_so_meanwhile(
+    settings: Settings,
+) -> None:
+    services = WorkerServices.open(settings)  # as `newsdedup worker` opens them
     client = redis.Redis.from_url(settings.redis_url)  # type: ignore[arg-type]
     try:
         original_id, _ = services.staging.stage(ORIGINAL)
@@ -109,13 +140,13 @@ def test_a_flushed_index_is_rebuilt_before_any_decision_and_the_api_says_so_mean
             assert httpx.get(f"{running.base_url}/healthz").json() == {"status": "ok"}
             assert "newsdedup_index_complete 1.0" in httpx.get(f"{running.base_url}/metrics").text
 
-            client.flushdb()                           # Redis lost its data
+            client.flushdb()  # Redis lost its data
             health = httpx.get(f"{running.base_url}/healthz")
             assert health.status_code == 200 and "missing" in health.json()["warnings"]["index"]
             assert "newsdedup_index_complete 0.0" in httpx.get(f"{running.base_url}/metrics").text
 
             copy_id, _ = services.staging.stage(COPY)
-            assert process_staged_page(services, copy_id) == "duplicate"   # not a new article
+            assert process_staged_page(services, copy_id) == "duplicate"  # not a new article
             assert httpx.get(f"{running.base_url}/healthz").json() == {"status": "ok"}
         assert len(services.store.feed()) == 1
     finally:
@@ -130,9 +161,9 @@ def test_an_idle_cluster_rebuilds_a_lost_index_without_waiting_for_a_page(settin
     try:
         original_id, _ = services.staging.stage(ORIGINAL)
         assert process_staged_page(services, original_id) == "created"
-        assert rebuild_if_missing(app) is False       # whole: nothing to do
+        assert rebuild_if_missing(app) is False  # whole: nothing to do
         client.flushdb()
-        assert rebuild_if_missing(app) is True        # what each worker's sweeper does
+        assert rebuild_if_missing(app) is True  # what each worker's sweeper does
         owner = services.store.identity()
         index = RedisIndex(client, dedup_params(settings), settings.lsh_basename, owner=owner)
         assert index.is_complete() and len(index) == 1
@@ -162,7 +193,9 @@ def test_an_index_built_for_another_store_is_not_used(settings: Settings, postgr
         copy_id, _ = other.staging.stage(COPY)
         # Its own (empty) store: the copy is a new article there, judged against its own index.
         assert process_staged_page(other, copy_id) == "created"
-        index = RedisIndex(other.redis, dedup_params(settings), settings.lsh_basename, owner=other.store.identity())
+        index = RedisIndex(
+            other.redis, dedup_params(settings), settings.lsh_basename, owner=other.store.identity()
+        )
         assert index.is_complete() and len(index) == 1
     finally:
         other.close()

@@ -6,6 +6,7 @@ cut resets every connection and refuses new ones. Two `newsdedup worker` process
 syndicated copies). Each test counts what the store holds afterwards: every URL stored, each
 story one article, no article holding two stories.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from faultkit import REPO, Cluster, FaultRelay, Layout, count_store, slow_sites, story_urls, write_sources
 from sqlalchemy import create_engine, text
 
-from faultkit import REPO, Cluster, FaultRelay, Layout, count_store, slow_sites, story_urls, write_sources
 from newsdedup.siteserver import SiteServer, serve_sites
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -36,16 +37,22 @@ PAGES = STORIES + COPIES
 @dataclass
 class World:
     env: dict[str, str]
-    direct_database_url: str        # the store, not through the relay (for counting)
-    pg: FaultRelay | None          # the relays a test cuts (None: reached directly)
+    direct_database_url: str  # the store, not through the relay (for counting)
+    pg: FaultRelay | None  # the relays a test cuts (None: reached directly)
     redis_relay: FaultRelay | None
     layout: Layout
     base_urls: dict[str, str]
     cluster: Cluster
 
     def crawl(self) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "newsdedup", "crawl"], env=self.env, cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=self.crawl_log.open("w"), text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "newsdedup", "crawl"],
+            env=self.env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=self.crawl_log.open("w"),
+            text=True,
+        )
 
     @property
     def crawl_log(self) -> Path:
@@ -56,9 +63,12 @@ class World:
         engine = create_engine(self.direct_database_url)
         try:
             with engine.connect() as conn:
-                rows = conn.execute(text(
-                    "SELECT state, sent_at IS NOT NULL, claimed_until IS NOT NULL, count(*) FROM staged_pages "
-                    "GROUP BY 1, 2, 3")).all()
+                rows = conn.execute(
+                    text(
+                        "SELECT state, sent_at IS NOT NULL, claimed_until IS NOT NULL, count(*) FROM staged_pages "
+                        "GROUP BY 1, 2, 3"
+                    )
+                ).all()
             return ", ".join(f"{state} sent={sent} leased={leased}: {n}" for state, sent, leased, n in rows)
         finally:
             engine.dispose()
@@ -75,14 +85,17 @@ class World:
         finally:
             engine.dispose()
 
-    def wait_until(self, condition: Callable[[], bool], crawl: subprocess.Popen[str], timeout: float = 120) -> bool:
+    def wait_until(
+        self, condition: Callable[[], bool], crawl: subprocess.Popen[str], timeout: float = 120
+    ) -> bool:
         """Wait for ``condition``; False if the crawl ended first."""
         deadline = time.monotonic() + timeout
         while not condition():
             if crawl.poll() is not None:
                 return False
             assert time.monotonic() < deadline, (
-                f"the crawl made no progress: {self.states()}\n{self.crawl_log.read_text()[-5000:]}")
+                f"the crawl made no progress: {self.states()}\n{self.crawl_log.read_text()[-5000:]}"
+            )
             time.sleep(0.05)
         return True
 
@@ -90,16 +103,21 @@ class World:
         return count_store(self.direct_database_url, story_urls(self.layout, self.base_urls))
 
 
-def crawl_env(database_url: str, redis_url: str, base_urls: dict[str, str], tmp_path: Path,
-              basename: str) -> dict[str, str]:
+def crawl_env(
+    database_url: str, redis_url: str, base_urls: dict[str, str], tmp_path: Path, basename: str
+) -> dict[str, str]:
     """The environment of the crawl and worker processes: this store, this Redis, the sites."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
     env.update(
-        NEWSDEDUP_DATABASE_URL=database_url, NEWSDEDUP_REDIS_URL=redis_url,
+        NEWSDEDUP_DATABASE_URL=database_url,
+        NEWSDEDUP_REDIS_URL=redis_url,
         NEWSDEDUP_CONFIG=str(write_sources(base_urls, tmp_path / "sources.yaml")),
-        NEWSDEDUP_LSH_BASENAME=basename, NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+        NEWSDEDUP_LSH_BASENAME=basename,
+        NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
         NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "archive"),
-        NEWSDEDUP_AUTOTHROTTLE="0", NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="2", PYTHONUNBUFFERED="1",
+        NEWSDEDUP_AUTOTHROTTLE="0",
+        NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="2",
+        PYTHONUNBUFFERED="1",
     )
     return env
 
@@ -112,8 +130,13 @@ def world(tmp_path: Path, redis_url: str, postgres_url: str) -> Iterator[World]:
     layout = slow_sites(tmp_path / "www")
     servers = serve_sites(tmp_path / "www")
     base_urls = {site: server.base_url for site, server in servers.items()}
-    env = crawl_env(pg.url_for(postgres_url, 5432), redis_relay.url_for(redis_url, int(redis_port)),
-                    base_urls, tmp_path, "outages")
+    env = crawl_env(
+        pg.url_for(postgres_url, 5432),
+        redis_relay.url_for(redis_url, int(redis_port)),
+        base_urls,
+        tmp_path,
+        "outages",
+    )
     cluster = Cluster(env, tmp_path)
     try:
         yield World(env, postgres_url, pg, redis_relay, layout, base_urls, cluster)
@@ -127,14 +150,16 @@ def world(tmp_path: Path, redis_url: str, postgres_url: str) -> Iterator[World]:
 
 
 def assert_all_stored(world: World, result: subprocess.CompletedProcess[str] | tuple[int, str, str]) -> None:
-    returncode, stdout, stderr = result if isinstance(result, tuple) else (result.returncode, result.stdout, result.stderr)
+    returncode, _stdout, stderr = (
+        result if isinstance(result, tuple) else (result.returncode, result.stdout, result.stderr)
+    )
     assert returncode == 0, stderr[-3000:]
     counted = world.count()
-    assert counted.missing_urls == 0, counted           # no page lost
+    assert counted.missing_urls == 0, counted  # no page lost
     assert counted.urls == PAGES, counted
-    assert counted.stories_stored == STORIES, counted   # no story lost
-    assert counted.split_stories == 0, counted          # no story doubled (two articles)
-    assert counted.mixed_articles == 0, counted         # no two stories merged
+    assert counted.stories_stored == STORIES, counted  # no story lost
+    assert counted.split_stories == 0, counted  # no story doubled (two articles)
+    assert counted.mixed_articles == 0, counted  # no two stories merged
     assert counted.articles == STORIES, counted
 
 
@@ -146,13 +171,17 @@ def finish(world: World, crawl: subprocess.Popen[str], timeout: float = 300) -> 
 
 def test_a_crawl_rides_out_a_postgres_outage_a_redis_outage_and_worker_kills(world: World) -> None:
     from api_factories import live_api
+
     from config import Settings
 
     assert world.pg is not None and world.redis_relay is not None
     world.cluster.start("w1")
     world.cluster.start("w2")
-    api_settings = Settings(database_url=world.env["NEWSDEDUP_DATABASE_URL"], redis_url=world.env["NEWSDEDUP_REDIS_URL"],
-                            lsh_basename="outages")
+    api_settings = Settings(
+        database_url=world.env["NEWSDEDUP_DATABASE_URL"],
+        redis_url=world.env["NEWSDEDUP_REDIS_URL"],
+        lsh_basename="outages",
+    )
     with live_api(api_settings) as api:
         crawl = world.crawl()
         faults = []
@@ -161,7 +190,7 @@ def test_a_crawl_rides_out_a_postgres_outage_a_redis_outage_and_worker_kills(wor
             outage = world.pg.outage(5)
             faults.append("postgres")
             time.sleep(2)
-            world.cluster.kill("w1")          # ... a worker dies during the outage ...
+            world.cluster.kill("w1")  # ... a worker dies during the outage ...
             faults.append("kill during the outage")
             during = httpx.get(f"{api.base_url}/v1/feed", timeout=30)
             assert during.status_code == 503 and during.headers.get("retry-after"), during.text
@@ -183,7 +212,9 @@ def test_a_crawl_rides_out_a_postgres_outage_a_redis_outage_and_worker_kills(wor
             outage.join()
             world.cluster.start("w2")
         result = finish(world, crawl)
-    assert faults == ["postgres", "kill during the outage", "redis", "kill"], "the crawl ended before its faults"
+    assert faults == ["postgres", "kill during the outage", "redis", "kill"], (
+        "the crawl ended before its faults"
+    )
     assert_all_stored(world, result)
     assert f"{PAGES} pages fetched" in result[1] and " 0 errors" in result[1], result[1]
 
@@ -204,12 +235,19 @@ def test_the_crawl_process_killed_mid_way_is_completed_by_the_next_crawl_without
         time.sleep(0.2)
     assert world.count().urls >= staged
     # Running the crawl again completes it; nothing is doubled.
-    again = subprocess.run([sys.executable, "-m", "newsdedup", "crawl"], env=world.env, cwd=REPO,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "newsdedup", "crawl"],
+        env=world.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert_all_stored(world, again)
 
 
 # --- Redis restarted without its data --------------------------------------------------------
+
 
 class PrivateRedis:
     """A redis-server of the test's own (no persistence), so that it can be killed and restarted."""
@@ -225,8 +263,22 @@ class PrivateRedis:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed"
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
         while True:
@@ -244,7 +296,8 @@ class PrivateRedis:
 
 
 def test_a_redis_restarted_without_its_data_loses_nothing_and_the_index_is_rebuilt(
-        tmp_path: Path, postgres_url: str) -> None:
+    tmp_path: Path, postgres_url: str
+) -> None:
     if shutil.which("redis-server") is None:
         pytest.skip("needs the redis-server binary")
     private = PrivateRedis(tmp_path)
@@ -268,7 +321,7 @@ def test_a_redis_restarted_without_its_data_loses_nothing_and_the_index_is_rebui
         result = finish(world, crawl)
         assert_all_stored(world, result)
         marker = redis.Redis(port=private.port).hgetall("restart:marker")
-        assert marker and int(marker[b"entries"]) >= 1, marker   # rebuilt, and marked so
+        assert marker and int(marker[b"entries"]) >= 1, marker  # rebuilt, and marked so
         logs = cluster.log_tail(200_000)
         assert "rebuilt the Redis index from the store" in logs
     finally:
@@ -287,20 +340,33 @@ def test_beat_keeps_ticking_through_a_redis_outage(tmp_path: Path, redis_url: st
     host, port = redis_url.split("//", 1)[1].split("/", 1)[0].split(":")
     relay = FaultRelay(host, int(port))
     (tmp_path / "sources.yaml").write_text(
-        "sources:\n  - name: alpha\n    feeds: [https://alpha.example/feed.xml]\n    schedule: 10m\n", encoding="utf-8")
+        "sources:\n  - name: alpha\n    feeds: [https://alpha.example/feed.xml]\n    schedule: 10m\n",
+        encoding="utf-8",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    env.update(NEWSDEDUP_REDIS_URL=relay.url_for(redis_url, int(port)), NEWSDEDUP_CONFIG=str(tmp_path / "sources.yaml"),
-               NEWSDEDUP_SCHEDULE_TICK="0.5")
+    env.update(
+        NEWSDEDUP_REDIS_URL=relay.url_for(redis_url, int(port)),
+        NEWSDEDUP_CONFIG=str(tmp_path / "sources.yaml"),
+        NEWSDEDUP_SCHEDULE_TICK="0.5",
+    )
     log = open(tmp_path / "beat.log", "wb")
-    beat = subprocess.Popen([sys.executable, "-m", "newsdedup", "beat", "--schedule", str(tmp_path / "beat-state")],
-                            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "newsdedup", "beat", "--schedule", str(tmp_path / "beat-state")],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     client = redis.Redis.from_url(redis_url)
 
     def ticks_reach(count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while client.llen(CONTROL_QUEUE) < count:
             assert beat.poll() is None, (tmp_path / "beat.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, f"fewer than {count} ticks: {(tmp_path / 'beat.log').read_text()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"fewer than {count} ticks: {(tmp_path / 'beat.log').read_text()[-3000:]}"
+            )
             time.sleep(0.1)
 
     try:
@@ -308,7 +374,7 @@ def test_beat_keeps_ticking_through_a_redis_outage(tmp_path: Path, redis_url: st
         relay.outage(5).join()
         assert beat.poll() is None, "beat died in the outage"
         before = client.llen(CONTROL_QUEUE)
-        ticks_reach(before + 3, 30)    # ticking again, by itself
+        ticks_reach(before + 3, 30)  # ticking again, by itself
     finally:
         if beat.poll() is None:
             os.killpg(beat.pid, signal.SIGKILL)

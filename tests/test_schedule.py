@@ -1,7 +1,8 @@
 """Which sources are due: plain functions, plus the tick against the real Redis."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from config.sources import parse_schedule
 from workers.locks import LAST_START_KEY, crawl_lock
 from workers.schedule import Cron, is_due, tick
 
-T0 = datetime(2024, 5, 6, 12, 0, 30, tzinfo=timezone.utc)   # a Monday
+T0 = datetime(2024, 5, 6, 12, 0, 30, tzinfo=UTC)  # a Monday
 
 
 def at(**delta: float) -> datetime:
@@ -24,13 +25,13 @@ def test_an_interval_source_is_due_at_once_then_every_interval() -> None:
     assert is_due(every_15m, None, T0)
     assert not is_due(every_15m, T0, at(minutes=14, seconds=59))
     assert is_due(every_15m, T0, at(minutes=15))
-    assert is_due(every_15m, T0, at(days=3))    # missed runs make one crawl, not many
+    assert is_due(every_15m, T0, at(days=3))  # missed runs make one crawl, not many
 
 
 def test_a_cron_source_is_due_once_a_matching_minute_passed() -> None:
     every_5 = parse_schedule("*/5 * * * *", "s")
-    assert not is_due(every_5, None, T0)               # first sighting: wait for a match
-    assert not is_due(every_5, T0, at(minutes=4))      # 12:04:30 - next match is 12:05
+    assert not is_due(every_5, None, T0)  # first sighting: wait for a match
+    assert not is_due(every_5, T0, at(minutes=4))  # 12:04:30 - next match is 12:05
     assert is_due(every_5, T0, at(minutes=4, seconds=30))
     nightly = parse_schedule("30 2 * * *", "s")
     assert not is_due(nightly, T0, at(hours=14, minutes=29))
@@ -38,16 +39,16 @@ def test_a_cron_source_is_due_once_a_matching_minute_passed() -> None:
 
 
 def test_cron_fields_ranges_lists_steps_and_weekdays() -> None:
-    cron = Cron("0,30 9-17/4 * * 1-5".split())
-    assert cron.next_after(T0) == datetime(2024, 5, 6, 13, 0, tzinfo=timezone.utc)
-    friday_evening = datetime(2024, 5, 10, 18, 0, tzinfo=timezone.utc)
-    assert cron.next_after(friday_evening) == datetime(2024, 5, 13, 9, 0, tzinfo=timezone.utc)
-    sunday = Cron("0 0 * * 7".split())                 # 7 and 0 both mean Sunday
-    assert sunday.next_after(T0) == datetime(2024, 5, 12, 0, 0, tzinfo=timezone.utc)
+    cron = Cron(["0,30", "9-17/4", "*", "*", "1-5"])
+    assert cron.next_after(T0) == datetime(2024, 5, 6, 13, 0, tzinfo=UTC)
+    friday_evening = datetime(2024, 5, 10, 18, 0, tzinfo=UTC)
+    assert cron.next_after(friday_evening) == datetime(2024, 5, 13, 9, 0, tzinfo=UTC)
+    sunday = Cron(["0", "0", "*", "*", "7"])  # 7 and 0 both mean Sunday
+    assert sunday.next_after(T0) == datetime(2024, 5, 12, 0, 0, tzinfo=UTC)
     # Day of month and day of week both restricted: either one matches (cron's rule).
-    either = Cron("0 0 1 * 3".split())
-    assert either.next_after(T0) == datetime(2024, 5, 8, 0, 0, tzinfo=timezone.utc)
-    assert Cron("0 0 30 2 *".split()).next_after(T0) is None   # never
+    either = Cron(["0", "0", "1", "*", "3"])
+    assert either.next_after(T0) == datetime(2024, 5, 8, 0, 0, tzinfo=UTC)
+    assert Cron(["0", "0", "30", "2", "*"]).next_after(T0) is None  # never
 
 
 class Recorder:
@@ -61,18 +62,24 @@ class Recorder:
 def sources_file(path: Path, *entries: tuple[str, str]) -> Path:
     lines = ["sources:"]
     for name, schedule in entries:
-        lines += [f"  - name: {name}", f"    feeds: [https://{name}.example/rss.xml]", f"    schedule: '{schedule}'"]
+        lines += [
+            f"  - name: {name}",
+            f"    feeds: [https://{name}.example/rss.xml]",
+            f"    schedule: '{schedule}'",
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 @pytest.mark.redis
-def test_the_tick_rereads_the_sources_file_and_remembers_starts_in_redis(redis_url: str, tmp_path: Path) -> None:
+def test_the_tick_rereads_the_sources_file_and_remembers_starts_in_redis(
+    redis_url: str, tmp_path: Path
+) -> None:
     config = sources_file(tmp_path / "sources.yaml", ("alpha", "10m"), ("beta", "*/5 * * * *"))
     settings = Settings(redis_url=redis_url, config=config)
     app = Recorder()
 
-    assert tick(settings, app, now=T0) == ["alpha"]           # beta waits for its first match
+    assert tick(settings, app, now=T0) == ["alpha"]  # beta waits for its first match
     assert app.sent[0][0] == "newsdedup.crawl_source" and app.sent[0][1][0] == "alpha"
     assert tick(settings, app, now=at(minutes=1)) == []
     assert tick(settings, app, now=at(minutes=5)) == ["beta"]
@@ -106,7 +113,7 @@ def test_one_crawl_per_source_at_a_time(redis_url: str) -> None:
     finally:
         held.release()
     lock = crawl_lock(client, "alpha", timeout=30)
-    assert lock.acquire()   # free again once the crawl ended
+    assert lock.acquire()  # free again once the crawl ended
     lock.release()
 
 
@@ -125,8 +132,14 @@ def test_beat_sends_the_tick_on_its_own(redis_url: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
     env.update(NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_CONFIG=str(config), NEWSDEDUP_SCHEDULE_TICK="0.5")
     log = open(tmp_path / "beat.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "newsdedup", "beat", "--schedule", str(tmp_path / "beat-state")],
-                               env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsdedup", "beat", "--schedule", str(tmp_path / "beat-state")],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     client = redis.Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + 30

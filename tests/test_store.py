@@ -1,4 +1,5 @@
 """The article store, on SQLite and on PostgreSQL: what the feed, the API and dedup see."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,10 +9,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import event
-
-from crawler.page import Validators
-from store import Store
-from store.models import Base, load_all_models
 from store_factories import (
     T0,
     doc_at,
@@ -23,6 +20,10 @@ from store_factories import (
     unchanged,
     version_of,
 )
+
+from crawler.page import Validators
+from store import Store
+from store.models import Base, load_all_models
 
 A = "https://wire.example/2024/05/council-vote.html"
 A_PRINT = "https://wire.example/print/2024/05/council-vote.html"
@@ -42,27 +43,30 @@ def add_new(store: Store, url: str, text: str, source: str = "wire", **doc_args)
 
 # --- new ---
 
+
 def test_new_article_is_one_feed_record(store: Store) -> None:
     applied = add_new(store, A, story(1), title="Council votes", modified_minutes=5)
 
     assert applied.version == 1
     assert applied.seq == 1
     assert applied.index_key == f"{applied.article_id}:1"
-    assert store.feed() == [{
-        "seq": 1,
-        "id": applied.article_id,
-        "version": 1,
-        "canonical_url": A,
-        "urls": [A],
-        "title": "Council votes",
-        "text": story(1),
-        "authors": ["Ann Writer"],
-        "published_at": "2024-05-01T08:00:00+00:00",
-        "modified_at": "2024-05-01T08:05:00+00:00",
-        "language": "en",
-        "source": "wire",
-        "sources": ["wire"],
-    }]
+    assert store.feed() == [
+        {
+            "seq": 1,
+            "id": applied.article_id,
+            "version": 1,
+            "canonical_url": A,
+            "urls": [A],
+            "title": "Council votes",
+            "text": story(1),
+            "authors": ["Ann Writer"],
+            "published_at": "2024-05-01T08:00:00+00:00",
+            "modified_at": "2024-05-01T08:05:00+00:00",
+            "language": "en",
+            "source": "wire",
+            "sources": ["wire"],
+        }
+    ]
     assert store.article(applied.article_id) == store.feed()[0]
 
 
@@ -82,28 +86,44 @@ def test_unknown_article_and_missing_id_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="article_id"):
         store.apply(duplicate_of(""), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1)))
     with pytest.raises(LookupError):
-        store.apply(duplicate_of("f" * 32), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1)))
+        store.apply(
+            duplicate_of("f" * 32), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1))
+        )
 
 
 # --- version ---
 
+
 def test_new_version_updates_record_and_keeps_history(store: Store) -> None:
     first = add_new(store, A, "Council meets today.\nVote expected at noon.")
     revised = "Council meets today.\nThe motion passed 7-2.\nMayor to sign on Friday."
-    applied = store.apply(version_of(first.article_id, similarity=0.42),
-                          page_at(A, minutes=90), doc_at(A, revised, title="Motion passes"),
-                          fingerprint_of(revised))
+    applied = store.apply(
+        version_of(first.article_id, similarity=0.42),
+        page_at(A, minutes=90),
+        doc_at(A, revised, title="Motion passes"),
+        fingerprint_of(revised),
+    )
 
     assert (applied.article_id, applied.version, applied.seq) == (first.article_id, 2, 2)
     assert applied.index_key == f"{first.article_id}:2"
     [record] = store.feed()
-    assert (record["version"], record["text"], record["title"], record["urls"]) == (2, revised, "Motion passes", [A])
+    assert (record["version"], record["text"], record["title"], record["urls"]) == (
+        2,
+        revised,
+        "Motion passes",
+        [A],
+    )
 
     v1, v2 = store.versions(first.article_id)
     assert v1 == {
-        "version": 1, "title": "Title", "text": "Council meets today.\nVote expected at noon.",
-        "url": A, "fetched_at": "2024-05-01T08:00:00+00:00", "modified_at": None,
-        "similarity": None, "diff": "",
+        "version": 1,
+        "title": "Title",
+        "text": "Council meets today.\nVote expected at noon.",
+        "url": A,
+        "fetched_at": "2024-05-01T08:00:00+00:00",
+        "modified_at": None,
+        "similarity": None,
+        "diff": "",
     }
     assert v2["version"] == 2 and v2["similarity"] == pytest.approx(0.42)
     assert v2["fetched_at"] == "2024-05-01T09:30:00+00:00"
@@ -114,7 +134,12 @@ def test_new_version_updates_record_and_keeps_history(store: Store) -> None:
 
 def test_redelivered_version_adds_no_second_version(store: Store) -> None:
     first = add_new(store, A, story(1))
-    decision, page, doc, fp = version_of(first.article_id), page_at(A, minutes=60), doc_at(A, story(2)), fingerprint_of(story(2))
+    decision, page, doc, fp = (
+        version_of(first.article_id),
+        page_at(A, minutes=60),
+        doc_at(A, story(2)),
+        fingerprint_of(story(2)),
+    )
     store.apply(decision, page, doc, fp)
     again = store.apply(decision, page, doc, fp)
 
@@ -125,8 +150,12 @@ def test_redelivered_version_adds_no_second_version(store: Store) -> None:
 def test_version_from_a_new_url_records_the_url_as_revision(store: Store) -> None:
     first = add_new(store, A, story(1))
     revision_url = "https://wire.example/2024/05/council-vote-update-1.html"
-    store.apply(version_of(first.article_id), page_at(revision_url, minutes=30),
-                doc_at(revision_url, story(2)), fingerprint_of(story(2)))
+    store.apply(
+        version_of(first.article_id),
+        page_at(revision_url, minutes=30),
+        doc_at(revision_url, story(2)),
+        fingerprint_of(story(2)),
+    )
 
     assert store.feed()[0]["urls"] == [A, revision_url]
     assert store.stats()["urls_revision"] == 1
@@ -134,34 +163,58 @@ def test_version_from_a_new_url_records_the_url_as_revision(store: Store) -> Non
 
 # --- duplicate ---
 
+
 def test_syndicated_copy_adds_url_and_source_not_a_version(store: Store) -> None:
     original = add_new(store, A, story(1))
-    applied = store.apply(duplicate_of(original.article_id), page_at(B, "daily", minutes=20),
-                          doc_at(B, story(1)), fingerprint_of(story(1)))
+    applied = store.apply(
+        duplicate_of(original.article_id),
+        page_at(B, "daily", minutes=20),
+        doc_at(B, story(1)),
+        fingerprint_of(story(1)),
+    )
 
-    assert (applied.article_id, applied.version, applied.seq, applied.index_key) == (original.article_id, 1, 2, None)
+    assert (applied.article_id, applied.version, applied.seq, applied.index_key) == (
+        original.article_id,
+        1,
+        2,
+        None,
+    )
     [record] = store.feed()
     assert record["urls"] == [A, B]
     assert record["sources"] == ["daily", "wire"]
     assert record["source"] == "wire"
     assert len(store.versions(original.article_id)) == 1
 
-    again = store.apply(duplicate_of(original.article_id), page_at(B, "daily", minutes=80),
-                        doc_at(B, story(1)), fingerprint_of(story(1)))
+    again = store.apply(
+        duplicate_of(original.article_id),
+        page_at(B, "daily", minutes=80),
+        doc_at(B, story(1)),
+        fingerprint_of(story(1)),
+    )
     assert again.seq is None
     assert store.stats()["urls"] == 2
 
 
 def test_original_arriving_after_its_copy_becomes_the_source(store: Store) -> None:
     # The copy names the original as canonical and is stored first.
-    copy = store.apply(new(), page_at(B, "daily"), doc_at(B, story(1), canonical_url=A), fingerprint_of(story(1)))
+    copy = store.apply(
+        new(), page_at(B, "daily"), doc_at(B, story(1), canonical_url=A), fingerprint_of(story(1))
+    )
     assert store.article(copy.article_id)["source"] == "daily"  # type: ignore[index]
 
     # The original site's print page, seen before the original: judged a copy of the copy.
-    store.apply(duplicate_of(copy.article_id, "syndicated"), page_at(A_PRINT, "wire", minutes=5),
-                doc_at(A_PRINT, story(1)), fingerprint_of(story(1)))
-    applied = store.apply(duplicate_of(copy.article_id, "original"), page_at(A, "wire", minutes=10),
-                          doc_at(A, story(1)), fingerprint_of(story(1)))
+    store.apply(
+        duplicate_of(copy.article_id, "syndicated"),
+        page_at(A_PRINT, "wire", minutes=5),
+        doc_at(A_PRINT, story(1)),
+        fingerprint_of(story(1)),
+    )
+    applied = store.apply(
+        duplicate_of(copy.article_id, "original"),
+        page_at(A, "wire", minutes=10),
+        doc_at(A, story(1)),
+        fingerprint_of(story(1)),
+    )
 
     assert applied.seq == 3
     record = store.article(copy.article_id)
@@ -179,14 +232,22 @@ def test_a_copy_naming_the_original_moves_the_canonical_url_there_at_once(store:
     # not been fetched yet: the canonical URL is the original's from now on.
     C = "https://valley.example/wire/council-vote.html"
     first = add_new(store, C, story(1), source="valley")
-    claim = store.apply(duplicate_of(first.article_id), page_at(B, "daily", minutes=5),
-                        doc_at(B, story(1), canonical_url=A), fingerprint_of(story(1)))
+    claim = store.apply(
+        duplicate_of(first.article_id),
+        page_at(B, "daily", minutes=5),
+        doc_at(B, story(1), canonical_url=A),
+        fingerprint_of(story(1)),
+    )
     record = store.article(first.article_id)
     assert record is not None and record["canonical_url"] == A and claim.seq is not None
-    assert record["source"] == "valley"   # the original's source, once it is seen
+    assert record["source"] == "valley"  # the original's source, once it is seen
 
-    store.apply(duplicate_of(first.article_id), page_at(A, "wire", minutes=10), doc_at(A, story(1)),
-                fingerprint_of(story(1)))
+    store.apply(
+        duplicate_of(first.article_id),
+        page_at(A, "wire", minutes=10),
+        doc_at(A, story(1)),
+        fingerprint_of(story(1)),
+    )
     record = store.article(first.article_id)
     assert record is not None
     assert (record["canonical_url"], record["source"], record["urls"][0]) == (A, "wire", A)
@@ -196,8 +257,12 @@ def test_a_copy_naming_the_original_moves_the_canonical_url_there_at_once(store:
 
 def test_a_later_claim_does_not_move_a_canonical_url_a_page_named(store: Store) -> None:
     first = add_new(store, B, story(1), source="daily", canonical_url=A)
-    store.apply(duplicate_of(first.article_id), page_at(A_PRINT, "other", minutes=5),
-                doc_at(A_PRINT, story(1), canonical_url="https://other.example/x.html"), fingerprint_of(story(1)))
+    store.apply(
+        duplicate_of(first.article_id),
+        page_at(A_PRINT, "other", minutes=5),
+        doc_at(A_PRINT, story(1), canonical_url="https://other.example/x.html"),
+        fingerprint_of(story(1)),
+    )
     assert store.article(first.article_id)["canonical_url"] == A  # type: ignore[index]
 
 
@@ -205,10 +270,16 @@ def test_a_url_whose_text_did_not_change_makes_no_version(store: Store) -> None:
     # The article's latest version came from another URL; this URL serves what it served last
     # time. A decision that (wrongly, or in a race) calls it a version adds nothing.
     first = add_new(store, A, story(1))
-    store.apply(version_of(first.article_id), page_at(B, "wire", minutes=5), doc_at(B, story(2)),
-                fingerprint_of(story(2)))
+    store.apply(
+        version_of(first.article_id),
+        page_at(B, "wire", minutes=5),
+        doc_at(B, story(2)),
+        fingerprint_of(story(2)),
+    )
     for decision in (version_of(first.article_id), new()):
-        again = store.apply(decision, page_at(A, "wire", minutes=10), doc_at(A, story(1)), fingerprint_of(story(1)))
+        again = store.apply(
+            decision, page_at(A, "wire", minutes=10), doc_at(A, story(1)), fingerprint_of(story(1))
+        )
         assert (again.version, again.seq) == (2, None)
     assert len(store.versions(first.article_id)) == 2
 
@@ -216,9 +287,12 @@ def test_a_url_whose_text_did_not_change_makes_no_version(store: Store) -> None:
 # --- unchanged ---
 # --- unchanged ---
 
+
 def test_unchanged_page_changes_nothing_in_the_feed(store: Store) -> None:
     first = add_new(store, A, story(1))
-    applied = store.apply(unchanged(first.article_id), page_at(A, minutes=60), doc_at(A, story(1)), fingerprint_of(story(1)))
+    applied = store.apply(
+        unchanged(first.article_id), page_at(A, minutes=60), doc_at(A, story(1)), fingerprint_of(story(1))
+    )
 
     assert (applied.version, applied.seq, applied.index_key) == (1, None, None)
     assert store.feed(after=1) == []
@@ -226,14 +300,19 @@ def test_unchanged_page_changes_nothing_in_the_feed(store: Store) -> None:
 
 def test_unchanged_page_at_a_new_url_joins_the_record(store: Store) -> None:
     first = add_new(store, A, story(1))
-    applied = store.apply(unchanged(first.article_id), page_at(A_PRINT, minutes=5),
-                          doc_at(A_PRINT, story(1), canonical_url=A), fingerprint_of(story(1)))
+    applied = store.apply(
+        unchanged(first.article_id),
+        page_at(A_PRINT, minutes=5),
+        doc_at(A_PRINT, story(1), canonical_url=A),
+        fingerprint_of(story(1)),
+    )
 
     assert applied.seq == 2
     assert [r["urls"] for r in store.feed(after=1)] == [[A, A_PRINT]]
 
 
 # --- feed ---
+
 
 def test_feed_follows_the_cursor_and_lists_each_article_once(store: Store) -> None:
     ids = [add_new(store, f"https://wire.example/{n}.html", story(n)).article_id for n in range(5)]
@@ -245,8 +324,12 @@ def test_feed_follows_the_cursor_and_lists_each_article_once(store: Store) -> No
     assert pages == [ids[0:2], ids[2:4], ids[4:5]]
 
     # A new URL for the first article moves it to the end of the feed, once.
-    store.apply(duplicate_of(ids[0], "alternate"), page_at("https://wire.example/amp/0.html", minutes=3),
-                doc_at("https://wire.example/amp/0.html", story(0)), fingerprint_of(story(0)))
+    store.apply(
+        duplicate_of(ids[0], "alternate"),
+        page_at("https://wire.example/amp/0.html", minutes=3),
+        doc_at("https://wire.example/amp/0.html", story(0)),
+        fingerprint_of(story(0)),
+    )
     assert [(r["seq"], r["id"]) for r in store.feed(after=cursor)] == [(6, ids[0])]
     assert [r["id"] for r in store.feed()] == ids[1:] + ids[:1]
     assert store.last_seq() == 6
@@ -277,19 +360,25 @@ def test_unknown_article_has_no_record_and_no_versions(store: Store) -> None:
 
 # --- dedup look-ups ---
 
+
 def test_candidates_for_url_and_canonical(store: Store) -> None:
     by_url = add_new(store, A, story(1))
-    store.apply(version_of(by_url.article_id), page_at(A, minutes=30), doc_at(A, story(2)), fingerprint_of(story(2)))
+    store.apply(
+        version_of(by_url.article_id), page_at(A, minutes=30), doc_at(A, story(2)), fingerprint_of(story(2))
+    )
     by_canonical = add_new(store, B, story(3), source="daily", canonical_url="https://daily.example/c.html")
     add_new(store, "https://other.example/x.html", story(4), source="other")
 
     found = store.candidates_for_url(A, "https://daily.example/c.html")
 
-    assert [(c.article_id, c.version, c.found_by, c.is_latest) for c in found] == sorted([
-        (by_url.article_id, 1, "url", False),
-        (by_url.article_id, 2, "url", True),
-        (by_canonical.article_id, 1, "canonical", True),
-    ], key=lambda t: (t[0], t[1]))
+    assert [(c.article_id, c.version, c.found_by, c.is_latest) for c in found] == sorted(
+        [
+            (by_url.article_id, 1, "url", False),
+            (by_url.article_id, 2, "url", True),
+            (by_canonical.article_id, 1, "canonical", True),
+        ],
+        key=lambda t: (t[0], t[1]),
+    )
     latest = next(c for c in found if c.article_id == by_url.article_id and c.is_latest)
     assert latest.fingerprint == fingerprint_of(story(2))
     assert (latest.url, latest.source) == (A, "wire")
@@ -297,7 +386,9 @@ def test_candidates_for_url_and_canonical(store: Store) -> None:
 
 def test_candidates_by_canonical_url_found_among_fetched_urls(store: Store) -> None:
     first = add_new(store, A, story(1))
-    store.apply(duplicate_of(first.article_id), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1)))
+    store.apply(
+        duplicate_of(first.article_id), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1))
+    )
 
     found = store.candidates_for_url("https://new.example/y.html", B)
     assert [(c.article_id, c.found_by) for c in found] == [(first.article_id, "canonical")]
@@ -308,7 +399,9 @@ def test_candidates_by_canonical_url_found_among_fetched_urls(store: Store) -> N
 
 def test_index_entries_and_candidates_by_keys_round_trip_fingerprints(store: Store) -> None:
     first = add_new(store, A, story(1))
-    second = store.apply(version_of(first.article_id), page_at(A, minutes=9), doc_at(A, story(2)), fingerprint_of(story(2)))
+    second = store.apply(
+        version_of(first.article_id), page_at(A, minutes=9), doc_at(A, story(2)), fingerprint_of(story(2))
+    )
     other = add_new(store, B, story(3), source="daily")
 
     entries = dict(store.index_entries())
@@ -330,15 +423,22 @@ def test_index_entries_and_candidates_by_keys_round_trip_fingerprints(store: Sto
 
 # --- conditional requests, failures ---
 
+
 def test_a_stored_or_refused_page_keeps_its_validators_for_the_next_fetch(store: Store) -> None:
     def fetched(minutes: int, **headers: str):  # type: ignore[no-untyped-def]
         return replace(page_at(A, minutes=minutes), headers=headers)
 
     assert store.validators(A) is None
-    first = store.apply(new(), fetched(0, etag='"abc"', **{"last-modified": "Wed, 01 May 2024 08:00:00 GMT"}),
-                        doc_at(A, story(1)), fingerprint_of(story(1)))
+    first = store.apply(
+        new(),
+        fetched(0, etag='"abc"', **{"last-modified": "Wed, 01 May 2024 08:00:00 GMT"}),
+        doc_at(A, story(1)),
+        fingerprint_of(story(1)),
+    )
     assert store.validators(A) == Validators('"abc"', "Wed, 01 May 2024 08:00:00 GMT")
-    store.apply(unchanged(first.article_id), fetched(5, etag='"def"'), doc_at(A, story(1)), fingerprint_of(story(1)))
+    store.apply(
+        unchanged(first.article_id), fetched(5, etag='"def"'), doc_at(A, story(1)), fingerprint_of(story(1))
+    )
     assert store.validators(A) == Validators('"def"', None)
     store.apply(unchanged(first.article_id), fetched(10), doc_at(A, story(1)), fingerprint_of(story(1)))
     assert store.validators(A) is None
@@ -348,8 +448,10 @@ def test_a_stored_or_refused_page_keeps_its_validators_for_the_next_fetch(store:
 
 def test_validators_of_many_urls_at_once(store: Store) -> None:
     store.record_rejection(replace(page_at(A, minutes=0), headers={"etag": '"a1"'}), "too-short", "3 words")
-    store.record_rejection(page_at(B, minutes=0), "too-short", "3 words")          # no validators
-    listed = [A, B, "https://wire.example/never-seen.html", A] + [f"https://wire.example/{n}.html" for n in range(600)]
+    store.record_rejection(page_at(B, minutes=0), "too-short", "3 words")  # no validators
+    listed = [A, B, "https://wire.example/never-seen.html", A] + [
+        f"https://wire.example/{n}.html" for n in range(600)
+    ]
     assert store.validators_many(listed) == {A: Validators('"a1"', None)}
     assert store.validators_many([]) == {}
 
@@ -378,26 +480,52 @@ def test_failures_and_rejections_are_recorded(store: Store) -> None:
 
 def test_stats_count_articles_versions_and_urls_by_relation(store: Store) -> None:
     first = add_new(store, A, story(1))
-    store.apply(duplicate_of(first.article_id, "alternate"), page_at(A_PRINT), doc_at(A_PRINT, story(1)), fingerprint_of(story(1)))
-    store.apply(duplicate_of(first.article_id), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1)))
-    store.apply(version_of(first.article_id), page_at(A, minutes=5), doc_at(A, story(2)), fingerprint_of(story(2)))
+    store.apply(
+        duplicate_of(first.article_id, "alternate"),
+        page_at(A_PRINT),
+        doc_at(A_PRINT, story(1)),
+        fingerprint_of(story(1)),
+    )
+    store.apply(
+        duplicate_of(first.article_id), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1))
+    )
+    store.apply(
+        version_of(first.article_id), page_at(A, minutes=5), doc_at(A, story(2)), fingerprint_of(story(2))
+    )
 
     store.record_rejection(page_at("https://wire.example/tag/council"), "no-article-text", "a listing")
     assert store.stats() == {
-        "articles": 1, "versions": 2, "urls": 3, "failures": 1, "rejections": 1, "duplicates": 2,
-        "urls_original": 1, "urls_alternate": 1, "urls_syndicated": 1, "urls_revision": 0,
-        "pages_fetched": 0, "not_modified": 0, "fetch_errors": 0,
+        "articles": 1,
+        "versions": 2,
+        "urls": 3,
+        "failures": 1,
+        "rejections": 1,
+        "duplicates": 2,
+        "urls_original": 1,
+        "urls_alternate": 1,
+        "urls_syndicated": 1,
+        "urls_revision": 0,
+        "pages_fetched": 0,
+        "not_modified": 0,
+        "fetch_errors": 0,
     }
 
 
 def test_known_url_candidates_carry_what_was_last_seen_there(store: Store) -> None:
     first = add_new(store, A, story(1))
-    store.apply(duplicate_of(first.article_id), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1)))
-    store.apply(version_of(first.article_id), page_at(A, minutes=5), doc_at(A, story(2)), fingerprint_of(story(2)))
+    store.apply(
+        duplicate_of(first.article_id), page_at(B, "daily"), doc_at(B, story(1)), fingerprint_of(story(1))
+    )
+    store.apply(
+        version_of(first.article_id), page_at(A, minutes=5), doc_at(A, story(2)), fingerprint_of(story(2))
+    )
 
     def seen_at(url: str) -> set[tuple[str | None, int | None, str | None]]:
-        return {(c.url_relation, c.url_version, c.url_text_hash)
-                for c in store.candidates_for_url(url, url) if c.found_by == "url"}
+        return {
+            (c.url_relation, c.url_version, c.url_text_hash)
+            for c in store.candidates_for_url(url, url)
+            if c.found_by == "url"
+        }
 
     assert seen_at(B) == {("syndicated", 1, fingerprint_of(story(1)).text_hash)}
     assert seen_at(A) == {("original", 2, fingerprint_of(story(2)).text_hash)}
@@ -413,6 +541,7 @@ def test_crawl_counts_add_up_across_crawls(store: Store) -> None:
 
 
 # --- schema and engine ---
+
 
 def test_migrated_schema_matches_the_models(store: Store) -> None:
     load_all_models()
@@ -450,7 +579,10 @@ def test_a_database_behind_the_newest_migration_is_migrated_on_open(store: Store
     reopened = Store.open(store.database_url)
     try:
         with reopened.engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == migrations_head()
+            assert (
+                connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+                == migrations_head()
+            )
     finally:
         reopened.close()
 

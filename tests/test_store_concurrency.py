@@ -1,14 +1,15 @@
 """Several writers at once (threads here, worker processes in production) and a feed
 reader following the cursor: the reader must end with every article at its latest seq."""
+
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 
 import pytest
+from store_factories import doc_at, duplicate_of, fingerprint_of, new, page_at, story
 
 from store import Store
-from store_factories import doc_at, duplicate_of, fingerprint_of, new, page_at, story
 
 WRITERS = 4
 PAGES_PER_WRITER = 30
@@ -31,9 +32,14 @@ def stores(database_url: str) -> Iterator[list[Store]]:
 
 def test_reader_following_the_cursor_misses_no_record(stores: list[Store]) -> None:
     base_ids = [
-        stores[0].apply(new(), page_at(f"https://wire.example/base/{n}.html"),
-                        doc_at(f"https://wire.example/base/{n}.html", story(n)),
-                        fingerprint_of(story(n))).article_id
+        stores[0]
+        .apply(
+            new(),
+            page_at(f"https://wire.example/base/{n}.html"),
+            doc_at(f"https://wire.example/base/{n}.html", story(n)),
+            fingerprint_of(story(n)),
+        )
+        .article_id
         for n in range(BASE_ARTICLES)
     ]
     errors: list[BaseException] = []
@@ -48,8 +54,12 @@ def test_reader_following_the_cursor_misses_no_record(stores: list[Store]) -> No
                     article_id = base_ids[(writer + n) % BASE_ARTICLES]
                     url = f"https://copy{writer}.example/{n}.html"
                     text = story(base_ids.index(article_id))
-                    store.apply(duplicate_of(article_id), page_at(url, f"copy{writer}"),
-                                doc_at(url, text), fingerprint_of(text))
+                    store.apply(
+                        duplicate_of(article_id),
+                        page_at(url, f"copy{writer}"),
+                        doc_at(url, text),
+                        fingerprint_of(text),
+                    )
                 else:
                     url = f"https://site{writer}.example/{n}.html"
                     text = story(1000 * (writer + 1) + n)
@@ -106,7 +116,9 @@ def test_racing_new_decisions_for_one_url_make_one_article(stores: list[Store]) 
     def race(n: int) -> None:
         try:
             start.wait()
-            applied = stores[n % 2].apply(new(), page_at(url), doc_at(url, story(7)), fingerprint_of(story(7)))
+            applied = stores[n % 2].apply(
+                new(), page_at(url), doc_at(url, story(7)), fingerprint_of(story(7))
+            )
             results.append(applied.article_id)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
@@ -144,8 +156,12 @@ def test_stores_opened_at_once_migrate_the_schema_once(database_url: str) -> Non
         thread.join()
     try:
         assert errors == []
-        first = opened[0].apply(new(), page_at("https://wire.example/a.html"),
-                                doc_at("https://wire.example/a.html", story(1)), fingerprint_of(story(1)))
+        first = opened[0].apply(
+            new(),
+            page_at("https://wire.example/a.html"),
+            doc_at("https://wire.example/a.html", story(1)),
+            fingerprint_of(story(1)),
+        )
         assert first.seq == 1
         assert all(s.stats()["articles"] == 1 for s in opened)
     finally:

@@ -15,6 +15,7 @@ Delivery guarantees, and why each setting:
   beat's sweep every minute, re-send pending pages of the staging table well before that
   (workers/distributed.py); tasks are idempotent, so a page sent twice is stored once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,9 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAGES_QUEUE = "newsdedup.pages"       # process_page: many, short
-CRAWLS_QUEUE = "newsdedup.crawls"     # crawl_source: few, long (a whole crawl each)
-CONTROL_QUEUE = "newsdedup.control"   # beat's tick and sweep: tiny, must not wait behind pages
+PAGES_QUEUE = "newsdedup.pages"  # process_page: many, short
+CRAWLS_QUEUE = "newsdedup.crawls"  # crawl_source: few, long (a whole crawl each)
+CONTROL_QUEUE = "newsdedup.control"  # beat's tick and sweep: tiny, must not wait behind pages
 SWEEP_SECONDS = 60.0
 
 
@@ -42,11 +43,11 @@ class NewsdedupCelery(Celery):
     """The Celery app, carrying the Settings it was built from and the per-process services."""
 
     settings: Settings
-    _services: "WorkerServices | None" = None
+    _services: WorkerServices | None = None
     _services_pid: int | None = None
 
     @property
-    def services(self) -> "WorkerServices":
+    def services(self) -> WorkerServices:
         """Store, Redis index and lock of this worker process, built on first use.
 
         Lazily and per pid: a prefork parent must not open connections its children inherit.
@@ -154,8 +155,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _has_option(argv: Sequence[str], *names: str) -> bool:
-    return any(arg == name or arg.startswith(name + "=") or (len(name) == 2 and arg.startswith(name))
-               for arg in argv for name in names)
+    return any(
+        arg == name or arg.startswith(name + "=") or (len(name) == 2 and arg.startswith(name))
+        for arg in argv
+        for name in names
+    )
 
 
 def run_worker(settings: Settings, argv: Sequence[str]) -> None:
@@ -171,15 +175,16 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
         args.append(f"--queues={PAGES_QUEUE},{CRAWLS_QUEUE},{CONTROL_QUEUE}")
     # Loaded once here and inherited by every pool process, rather than by each on its first page.
     import datasketch  # noqa: F401
-    import workers.pages  # noqa: F401
     from celery.signals import worker_process_init
+
+    import workers.pages  # noqa: F401
 
     @worker_process_init.connect(weak=False)
     def open_services(**_: object) -> None:
         # Connections are opened as each pool process starts, not on its first page; if the
         # database is not there yet, the first task tries again (and retries if need be).
         try:
-            app.services
+            _ = app.services
         except Exception as exc:  # noqa: BLE001
             log.warning("could not open the store and Redis yet: %s: %s", type(exc).__name__, exc)
 

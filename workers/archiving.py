@@ -1,4 +1,5 @@
 """The archive as a crawl uses it: opened from settings, closed (and pruned) after the crawl."""
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,14 @@ def crawl_archive(settings: Settings) -> Iterator[WarcArchiveWriter | None]:
         yield writer
     finally:
         writer.close()
-        log.info("archived %d records (%d bytes, %.2f s of CPU) in %s: %s", writer.records_written,
-                 writer.bytes_written, writer.cpu_seconds, settings.archive_dir, ", ".join(writer.files) or "no file")
+        log.info(
+            "archived %d records (%d bytes, %.2f s of CPU) in %s: %s",
+            writer.records_written,
+            writer.bytes_written,
+            writer.cpu_seconds,
+            settings.archive_dir,
+            ", ".join(writer.files) or "no file",
+        )
         if writer.errors:
             log.warning("%d responses could not be archived (see the log above)", writer.errors)
 
@@ -46,8 +53,10 @@ def apply_retention(settings: Settings, store: Store) -> None:
     if not settings.archive or settings.archive_retention_days <= 0:
         return
     try:
-        pruned = prune_archive(settings.archive_dir, settings.archive_retention_days, store)
-    except Exception:  # noqa: BLE001 - retention is housekeeping
+        pruned = prune_archive(
+            settings.archive_dir, settings.archive_retention_days, forget=store.forget_archive_files
+        )
+    except Exception:
         log.exception("pruning the archive in %s failed", settings.archive_dir)
         return
     if pruned.files:

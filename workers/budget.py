@@ -7,6 +7,7 @@ code and the ``re`` engine check for signals, so a slow regular expression or a 
 stopped; a single call into native code (lxml parsing a huge tree) is stopped when it returns.
 Embedded crawls with an extraction pool kill the process instead (workers/extraction_pool.py).
 """
+
 from __future__ import annotations
 
 import signal

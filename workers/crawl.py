@@ -1,4 +1,5 @@
 """Running one crawl from the command line or the API, in either mode."""
+
 from __future__ import annotations
 
 import sys
@@ -49,14 +50,29 @@ def run_embedded_crawl(
 
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)
-    pool = ExtractionPool(processes, pipeline.min_words, pipeline.params, time_limit=settings.page_time_limit,
-                          max_text_chars=settings.max_text_chars) if processes > 1 else None
+    pool = (
+        ExtractionPool(
+            processes,
+            pipeline.min_words,
+            pipeline.params,
+            time_limit=settings.page_time_limit,
+            max_text_chars=settings.max_text_chars,
+        )
+        if processes > 1
+        else None
+    )
     try:
         if pool is not None:
             pool.start()
         with crawl_archive(settings) as archive:
-            sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, on_outcome=on_outcome, pool=pool,
-                                locate=archive.resolve_page if archive is not None else None)
+            sink = EmbeddedSink(
+                pipeline,
+                crawl_id,
+                on_change=progress,
+                on_outcome=on_outcome,
+                pool=pool,
+                locate=archive.resolve_page if archive is not None else None,
+            )
             run_crawl(sources, settings, sink, crawl_id, archive=response_archive(archive))
             sink.drain()
         record_crawl_counts(pipeline.store, sink.summary, fetch_errors=sink.fetch_errors)

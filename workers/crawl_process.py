@@ -5,6 +5,7 @@ itself: ``newsdedup.crawl_source`` runs ``newsdedup crawl SOURCE --no-wait --cra
 (crawl with the distributed sink, return without waiting for the pages) while holding the
 source's crawl lock.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+
 from config import Settings
 from workers.locks import crawl_lock, redis_client
 
@@ -26,8 +28,9 @@ def kill_after(settings: Settings) -> int:
     return settings.crawl_time_limit + KILL_GRACE_SECONDS
 
 
-def run_source_crawl(settings: Settings, source_name: str, crawl_id: str,
-                     extra_env: dict[str, str] | None = None) -> str:
+def run_source_crawl(
+    settings: Settings, source_name: str, crawl_id: str, extra_env: dict[str, str] | None = None
+) -> str:
     """Crawl one source in a child process unless it is being crawled already. Returns
     "crawled", "skipped: ..." or "failed: ..." (also logged)."""
     assert settings.redis_url, "crawl_source needs NEWSDEDUP_REDIS_URL"
@@ -41,8 +44,19 @@ def run_source_crawl(settings: Settings, source_name: str, crawl_id: str,
         env = {**settings.crawl_environment(os.environ), **(extra_env or {})}
         try:
             completed = subprocess.run(
-                [sys.executable, "-m", "newsdedup", "crawl", source_name, "--no-wait", "--crawl-id", crawl_id],
-                env=env, timeout=kill_after(settings), check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "newsdedup",
+                    "crawl",
+                    source_name,
+                    "--no-wait",
+                    "--crawl-id",
+                    crawl_id,
+                ],
+                env=env,
+                timeout=kill_after(settings),
+                check=False,
             )
         except subprocess.TimeoutExpired:
             log.error("crawl of %s killed after %ss", source_name, kill_after(settings))

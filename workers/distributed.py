@@ -7,6 +7,7 @@ sent with ``(page_id, url)`` → a worker processes it (workers/pages.py) and ma
 or failed. Whoever waits for the crawl counts the rows; a pending row whose message is lost
 (its worker was SIGKILLed, or the send itself failed) is sent again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,18 +73,22 @@ class PageSender:
             with self.app.connection_for_read() as conn:
                 # Not passive: a passive declare fails before any worker has bound the queue.
                 return int(conn.default_channel.queue_declare(PAGES_QUEUE).message_count)
-        except Exception:  # noqa: BLE001 - unknown means "maybe not empty"
+        except Exception:
             log.debug("could not read the length of %s", PAGES_QUEUE, exc_info=True)
             return None
 
 
-def resend_stale(staging: Staging, sender: PageSender, crawl_id: str | None,
-                 unclaimed_grace: float = UNCLAIMED_GRACE_SECONDS) -> int:
+def resend_stale(
+    staging: Staging,
+    sender: PageSender,
+    crawl_id: str | None,
+    unclaimed_grace: float = UNCLAIMED_GRACE_SECONDS,
+) -> int:
     """Send again the pending pages of ``crawl_id`` (all crawls when None) whose message may be
     lost. Safe to over-send: a page processed already makes its task a no-op."""
     queue_empty = sender.queue_length() == 0
     stale = staging.stale(crawl_id, unclaimed_grace if queue_empty else None)
-    sent = sender.send_many(stale) if stale else []   # Redis down: the next round tries again
+    sent = sender.send_many(stale) if stale else []  # Redis down: the next round tries again
     staging.mark_sent(sent)
     if sent:
         log.warning("re-sent %d pending pages whose message was lost or never sent", len(sent))
@@ -94,21 +99,31 @@ class DistributedSink(StoreBackedDiscovery):
     """A PageSink that stages each page and sends its task (in a thread of its own,
     workers/staging_writer.py); counts the fetch side. ``close`` once the crawl is over."""
 
-    def __init__(self, store: Store, staging: Staging, sender: PageSender, crawl_id: str,
-                 on_change: ProgressCallback | None = None,
-                 locate: Callable[[Page], Page] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        staging: Staging,
+        sender: PageSender,
+        crawl_id: str,
+        on_change: ProgressCallback | None = None,
+        locate: Callable[[Page], Page] | None = None,
+    ) -> None:
         self.store = store
         self.staging = staging
         self.sender = sender
         self.crawl_id = crawl_id
-        self.fetched = CrawlSummary()        # pages_fetched, not_modified, errors (fetch side)
+        self.fetched = CrawlSummary()  # pages_fetched, not_modified, errors (fetch side)
         self.on_change = on_change
         self._counts: CrawlCounts | None = None
         self._counts_at = 0.0
-        self._lock = threading.Lock()        # the spider's thread and the writer's count
-        self.writer = StagingWriter(staging, sender, on_staged=self._staged,
-                                    on_failed=lambda page, reason: self.failed(page.url, page.source, reason),
-                                    prepare=locate)   # the archive's resolve_page (workers/archiving.py)
+        self._lock = threading.Lock()  # the spider's thread and the writer's count
+        self.writer = StagingWriter(
+            staging,
+            sender,
+            on_staged=self._staged,
+            on_failed=lambda page, reason: self.failed(page.url, page.source, reason),
+            prepare=locate,
+        )  # the archive's resolve_page (workers/archiving.py)
 
     def close(self) -> None:
         """Stage and send every page accepted so far; then the fetch-side counts are final."""
@@ -135,7 +150,7 @@ class DistributedSink(StoreBackedDiscovery):
             self.fetched.not_modified += 1
         try:
             self.store.touch(url)
-        except Exception:  # noqa: BLE001 - last_seen is a nicety
+        except Exception:
             log.debug("could not touch %s", url, exc_info=True)
         self._changed()
 
@@ -148,7 +163,7 @@ class DistributedSink(StoreBackedDiscovery):
             self.fetched.errors += 1
         try:
             self.store.record_failure(url, source, self.crawl_id, "fetch", reason)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not record the failure of %s", url)
         self._changed()
 
@@ -168,14 +183,15 @@ class DistributedSink(StoreBackedDiscovery):
                 self._counts_at = now
                 try:
                     self._counts = self.staging.counts(self.crawl_id)
-                except Exception:  # noqa: BLE001 - progress is cosmetic
+                except Exception:
                     log.debug("could not count staged pages", exc_info=True)
             self.on_change(self.summary())
 
 
 def combine(fetched: CrawlSummary, counts: CrawlCounts | None) -> CrawlSummary:
-    summary = CrawlSummary(pages_fetched=fetched.pages_fetched, not_modified=fetched.not_modified,
-                           errors=fetched.errors)
+    summary = CrawlSummary(
+        pages_fetched=fetched.pages_fetched, not_modified=fetched.not_modified, errors=fetched.errors
+    )
     if counts is None:
         return summary
     summary.created = counts.outcomes.get("created", 0)
@@ -207,8 +223,11 @@ def wait_for_crawl(
         except OUTAGE_ERRORS as exc:
             # PostgreSQL away: the workers wait for it too; so do we, for as long as it takes.
             if not warned:
-                log.warning("crawl %s: cannot read its pages (%s); waiting for the store", crawl_id,
-                            type(exc).__name__)
+                log.warning(
+                    "crawl %s: cannot read its pages (%s); waiting for the store",
+                    crawl_id,
+                    type(exc).__name__,
+                )
                 warned = True
             time.sleep(1.0)
             continue
@@ -228,8 +247,12 @@ def wait_for_crawl(
                 log.info("could not look for lost pages now: %s", type(exc).__name__)
         if not warned and now - last_change > 60:
             warned = True
-            log.warning("crawl %s: %d pages pending and nothing finished for a minute; "
-                        "are workers running (newsdedup worker)?", crawl_id, counts.pending)
+            log.warning(
+                "crawl %s: %d pages pending and nothing finished for a minute; "
+                "are workers running (newsdedup worker)?",
+                crawl_id,
+                counts.pending,
+            )
         if timeout is not None and now - started > timeout:
             raise TimeoutError(f"crawl {crawl_id}: {counts.pending} pages still pending after {timeout}s")
         time.sleep(POLL_SECONDS)
@@ -261,8 +284,14 @@ def run_distributed_crawl(
             log.info("could not look for pages of earlier crawls now: %s", type(exc).__name__)
         # The archive is written here, where the pages are fetched: nothing extra goes through Redis.
         with crawl_archive(settings) as archive:
-            sink = DistributedSink(store, staging, sender, crawl_id, on_change=progress,
-                                   locate=archive.resolve_page if archive is not None else None)
+            sink = DistributedSink(
+                store,
+                staging,
+                sender,
+                crawl_id,
+                on_change=progress,
+                locate=archive.resolve_page if archive is not None else None,
+            )
             try:
                 run_crawl(sources, settings, sink, crawl_id, archive=response_archive(archive))
             finally:
@@ -300,14 +329,19 @@ def crawl_status(settings: Settings, crawl_id: str) -> dict[str, object]:
     staging = Staging.open(settings.database_url, migrate=False)
     try:
         counts = staging.counts(crawl_id)
-        return {"crawl_id": crawl_id, "pending": counts.pending, "done": counts.done,
-                "failed": counts.failed, "outcomes": counts.outcomes,
-                "failures": [{"url": u, "reason": r} for u, r in staging.failed_pages(crawl_id)[:100]]}
+        return {
+            "crawl_id": crawl_id,
+            "pending": counts.pending,
+            "done": counts.done,
+            "failed": counts.failed,
+            "outcomes": counts.outcomes,
+            "failures": [{"url": u, "reason": r} for u, r in staging.failed_pages(crawl_id)[:100]],
+        }
     finally:
         staging.close()
 
 
-def sweep(settings: Settings, app: "NewsdedupCelery") -> int:
+def sweep(settings: Settings, app: NewsdedupCelery) -> int:
     """Beat's safety net for crawls nobody waits for (``--no-wait``, scheduled, API): re-send
     lost pages of every crawl, and forget rows finished long ago."""
     staging = app.services.staging
@@ -332,12 +366,24 @@ def rebuild_index(settings: Settings) -> int:
     client = redis_client(settings.redis_url)
     store = Store.open(settings.database_url)
     try:
-        index = RedisIndex(client, dedup_params(settings), settings.lsh_basename,
-                           window_days=settings.lsh_window_days, owner=store.identity())
+        index = RedisIndex(
+            client,
+            dedup_params(settings),
+            settings.lsh_basename,
+            window_days=settings.lsh_window_days,
+            owner=store.identity(),
+        )
         # Renewed between batches; long enough for emptying a large index first. A rebuild
         # that dies blocks the workers no longer than that.
-        count = rebuild_exclusively(client, index, store, settings.lsh_window_days,
-                                    max(settings.dedup_lock_timeout, 300), wait=600, only_if_missing=False)
+        count = rebuild_exclusively(
+            client,
+            index,
+            store,
+            settings.lsh_window_days,
+            max(settings.dedup_lock_timeout, 300),
+            wait=600,
+            only_if_missing=False,
+        )
         assert count is not None
         return count
     finally:

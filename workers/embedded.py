@@ -1,6 +1,8 @@
 """Embedded mode: the crawler's pages go through the pipeline in the crawling process."""
+
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -79,7 +81,10 @@ class EmbeddedSink(StoreBackedDiscovery):
         while self._pending and (wait_for > 0 or self._pending[0].future.done()):
             pending = self._pending.popleft()
             wait_for -= 1
-            self._finish(pending.page, lambda: self.pipeline.commit(self.locate(pending.page), self._prepared(pending)))
+            self._finish(pending.page, functools.partial(self._commit_extracted, pending))
+
+    def _commit_extracted(self, pending: PendingExtraction) -> PageOutcome:
+        return self.pipeline.commit(self.locate(pending.page), self._prepared(pending))
 
     def _prepared(self, pending: PendingExtraction) -> PreparedPage:
         assert self.pool is not None
@@ -109,7 +114,7 @@ class EmbeddedSink(StoreBackedDiscovery):
             log.warning("failed %s: %s", page.url, exc)
             self._record_failure(page.url, page.source, "process", TIMED_OUT)
             outcome = PageOutcome(page.url, page.source, "failed", reason=TIMED_OUT)
-        except Exception as exc:  # noqa: BLE001 - one bad page must not end the crawl
+        except Exception as exc:
             log.exception("failed to process %s", page.url)
             reason = f"{type(exc).__name__}: {exc}"
             self._record_failure(page.url, page.source, "process", reason)
@@ -136,7 +141,7 @@ class EmbeddedSink(StoreBackedDiscovery):
     def _record_failure(self, url: str, source: str, stage: str, reason: str) -> None:
         try:
             self.store.record_failure(url, source, self.crawl_id, stage, reason)
-        except Exception:  # noqa: BLE001 - the failure is already logged above
+        except Exception:
             log.exception("could not record the failure of %s", url)
 
     def _changed(self) -> None:

@@ -17,6 +17,7 @@ DNS pool), which a plain fork would copy in whatever state their locks were in. 
 multiprocessing start method but fork, a script that runs a crawl itself (rather than through
 ``newsdedup crawl``) needs the ``if __name__ == "__main__":`` guard: the processes import it.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -52,7 +53,7 @@ def extraction_processes(setting: int, cpu_count: int | None = None) -> int:
 @dataclass
 class PendingExtraction:
     page: Page
-    future: Future[PreparedPage]   # fails with TimeoutError (budget spent) or ProcessExpired
+    future: Future[PreparedPage]  # fails with TimeoutError (budget spent) or ProcessExpired
 
 
 class ExtractionPool:
@@ -89,7 +90,10 @@ class ExtractionPool:
 
     def submit(self, page: Page) -> PendingExtraction:
         future = self._started().schedule(
-            self.prepare, args=(page, self.min_words, self.params, self.max_text_chars), timeout=self.time_limit)
+            self.prepare,
+            args=(page, self.min_words, self.params, self.max_text_chars),
+            timeout=self.time_limit,
+        )
         return PendingExtraction(page, future)
 
     def close(self) -> None:

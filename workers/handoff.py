@@ -4,6 +4,7 @@ The crawler knows only this protocol. Embedded mode passes an object that runs
 extract → dedup → store in the crawling process; distributed mode one that stores the
 page and sends a Celery task.
 """
+
 from __future__ import annotations
 
 import logging

@@ -7,14 +7,14 @@ or by ``newsdedup rebuild-index``. Each holds the whole-index lock for the whole
 (``workers.locks.whole_index_lock``): no page takes its story locks meanwhile, and the pages
 that held some have finished, so no decision is made against a half-built index.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import groupby, islice
-
 from typing import TYPE_CHECKING
 
 from dedup import RedisIndex
@@ -29,30 +29,40 @@ log = logging.getLogger(__name__)
 REBUILD_BATCH = 1000  # index entries per pipelined round trip
 
 
-def rebuild(index: RedisIndex, store: Store, window_days: float,
-            keep_alive: Callable[[], None] = lambda: None) -> int:
+def rebuild(
+    index: RedisIndex, store: Store, window_days: float, keep_alive: Callable[[], None] = lambda: None
+) -> int:
     """Empty ``index`` and fill it with the store's versions of the last ``window_days``, then
     mark it complete. ``keep_alive`` is called between batches (renews the caller's lock).
     Returns the number of entries."""
     started = time.monotonic()
     index.clear()
-    since = datetime.now(timezone.utc) - timedelta(days=window_days)
+    since = datetime.now(UTC) - timedelta(days=window_days)
     count = 0
     # Filed by the day they were fetched, so they leave the window when they would have.
     for day, entries in groupby(store.timed_index_entries(since), key=lambda e: e[2].date()):
-        added_at = datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+        added_at = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
         pairs = ((key, stored) for key, stored, _ in entries)
         while batch := list(islice(pairs, REBUILD_BATCH)):
             index.add_many(batch, added_at=added_at)
             count += len(batch)
             keep_alive()
     index.mark_complete(count)
-    log.warning("rebuilt the Redis index from the store: %d entries in %.1fs", count, time.monotonic() - started)
+    log.warning(
+        "rebuilt the Redis index from the store: %d entries in %.1fs", count, time.monotonic() - started
+    )
     return count
 
 
-def rebuild_exclusively(client: "redis.Redis", index: RedisIndex, store: Store, window_days: float,
-                        lock_timeout: float, wait: float, only_if_missing: bool = True) -> int | None:
+def rebuild_exclusively(
+    client: redis.Redis,
+    index: RedisIndex,
+    store: Store,
+    window_days: float,
+    lock_timeout: float,
+    wait: float,
+    only_if_missing: bool = True,
+) -> int | None:
     """``rebuild`` under the whole-index lock; with ``only_if_missing``, nothing (None) when the
     index turns out complete once the lock is held (another process rebuilt it meanwhile)."""
     with whole_index_lock(client, lock_timeout, wait) as keep_alive:

@@ -7,6 +7,7 @@ neither uses. One database keeps one URL to configure; a separate database
 number would not protect anything from eviction (``maxmemory`` is per server), which is why
 the server must run with ``maxmemory-policy noeviction`` (deploy/redis.conf).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,7 +40,7 @@ STORY_LOCK_PREFIX = PREFIX + "lock:story:"
 # (milliseconds, Redis's clock). A rebuild waits until it has no living member.
 STORY_HOLDERS_KEY = PREFIX + "lock:story-holders"
 SCHEDULE_LOCK_KEY = PREFIX + "lock:schedule-tick"
-LAST_START_KEY = PREFIX + "schedule:last-start"   # hash: source name -> ISO time of last start
+LAST_START_KEY = PREFIX + "schedule:last-start"  # hash: source name -> ISO time of last start
 
 
 def crawl_lock_key(source: str) -> str:
@@ -52,8 +53,13 @@ def redis_client(url: str) -> redis.Redis:
     redis-py's own retries are kept short (about a quarter of a second in all): the caller
     rides out an outage itself (workers/transient.py), and a call that kept retrying inside
     the client could outlive the story locks it runs under."""
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30,
-                                retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2))
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=5,
+        socket_timeout=30,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
+    )
 
 
 # Taking a page's story locks: every key is SET NX PX, or none (what was set is deleted again
@@ -144,7 +150,9 @@ class StoryLocks:
     0.1, kept to measure against (``bench/scaleout.py``).
     """
 
-    def __init__(self, client: redis.Redis, timeout: float, params: DedupParams, one_for_all: bool = False) -> None:
+    def __init__(
+        self, client: redis.Redis, timeout: float, params: DedupParams, one_for_all: bool = False
+    ) -> None:
         self.client = client
         self.timeout = timeout
         self.params = params
@@ -215,7 +223,9 @@ def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterat
     ``wait``: how long to wait for another rebuild to end, and then for the pages holding
     story locks. Raises ``LockError`` when either wait is spent.
     """
-    lock = client.lock(REBUILD_LOCK_KEY, timeout=timeout, blocking_timeout=wait, sleep=0.05, thread_local=False)
+    lock = client.lock(
+        REBUILD_LOCK_KEY, timeout=timeout, blocking_timeout=wait, sleep=0.05, thread_local=False
+    )
     if not lock.acquire():
         raise redis.exceptions.LockError(f"the index was being rebuilt by another process for {wait:g}s")
     try:

@@ -11,6 +11,7 @@ only then does the task fall back to Celery's retries. The page is extracted onc
 tried again is its decision and store work, which is idempotent. A worker that dies stops
 renewing its leases: its pages are free again within ``LEASE_SECONDS``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -109,15 +110,22 @@ class WorkerServices:
         self.leases = LeaseKeeper(self.staging)
 
     @classmethod
-    def open(cls, settings: Settings) -> "WorkerServices":
+    def open(cls, settings: Settings) -> WorkerServices:
         assert settings.redis_url, "distributed mode needs NEWSDEDUP_REDIS_URL"
         # No ping before each statement: a task whose connection died retries (TRANSIENT_ERRORS).
         store = Store.open(settings.database_url, ping_on_checkout=False)
-        staging = Staging.open(settings.database_url, migrate=False, ping_on_checkout=False)  # Store.open migrated
+        staging = Staging.open(
+            settings.database_url, migrate=False, ping_on_checkout=False
+        )  # Store.open migrated
         client = redis_client(settings.redis_url)
         params = dedup_params(settings)
-        index = RedisIndex(client, params, settings.lsh_basename, window_days=settings.lsh_window_days,
-                           owner=store.identity())
+        index = RedisIndex(
+            client,
+            params,
+            settings.lsh_basename,
+            window_days=settings.lsh_window_days,
+            owner=store.identity(),
+        )
         from workers.app import page_time_limit
 
         timeout = settings.dedup_lock_timeout
@@ -126,9 +134,14 @@ class WorkerServices:
             rebuild_exclusively(client, index, store, settings.lsh_window_days, timeout, wait=timeout)
 
         pipeline = PagePipeline(
-            store, index, params, settings.min_text_words,
-            decision_lock=StoryLocks(client, timeout, params), rebuild_index=rebuild_index,
-            page_time_limit=page_time_limit(settings), max_text_chars=settings.max_text_chars,
+            store,
+            index,
+            params,
+            settings.min_text_words,
+            decision_lock=StoryLocks(client, timeout, params),
+            rebuild_index=rebuild_index,
+            page_time_limit=page_time_limit(settings),
+            max_text_chars=settings.max_text_chars,
         )
         return cls(settings, store, staging, client, pipeline)
 
@@ -150,8 +163,11 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
     settings = services.settings
     staging = services.staging
     patience = outage_patience(settings)
-    claim = through_outages(lambda: staging.claim(page_id, LEASE_SECONDS, max_attempts(settings)),
-                            f"page {page_id}: claiming it", patience)
+    claim = through_outages(
+        lambda: staging.claim(page_id, LEASE_SECONDS, max_attempts(settings)),
+        f"page {page_id}: claiming it",
+        patience,
+    )
     if claim.status == "finished":
         log.info("page %s already %s (%s): nothing to do", page_id, claim.state, claim.outcome)
         return claim.outcome or claim.state
@@ -167,28 +183,31 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
     pipeline = services.pipeline
     with services.leases.holding(page_id):
         try:
-            ready = prepared or pipeline.prepare(page)   # within the page's time budget
+            ready = prepared or pipeline.prepare(page)  # within the page's time budget
             tries = 0
             finished = False
 
             def mark_done(connection: Connection, outcome: PageOutcome) -> None:
                 nonlocal finished
-                finished = staging.finish_in(connection, page_id, outcome.kind, outcome.article_id, outcome.reason)
+                finished = staging.finish_in(
+                    connection, page_id, outcome.kind, outcome.article_id, outcome.reason
+                )
 
             def commit() -> PageOutcome:
                 nonlocal tries
                 tries += 1
                 # A try after the first, or a page delivered before, may find its own earlier
                 # commit: its index write is made good (PagePipeline.commit).
-                return pipeline.commit(page, ready, repair_index=tries > 1 or claim.attempts > 1,
-                                       on_commit=mark_done)
+                return pipeline.commit(
+                    page, ready, repair_index=tries > 1 or claim.attempts > 1, on_commit=mark_done
+                )
 
             outcome = through_outages(commit, f"page {page_id} ({page.url})", patience, TRANSIENT_ERRORS)
         except TRANSIENT_ERRORS as exc:
             log.warning("page %s (%s): transient %s: %s", page_id, page.url, type(exc).__name__, exc)
             try:
                 staging.release(page_id, f"retrying after {type(exc).__name__}: {exc}")
-            except Exception:  # noqa: BLE001 - the lease then simply runs out
+            except Exception:
                 log.exception("could not release the lease of page %s", page_id)
             raise
         except PageTimedOut:
@@ -197,7 +216,7 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
         except SoftTimeLimitExceeded:
             mark_failed(services, page_id, page, f"time limit: more than {settings.task_time_limit}s")
             return "failed"
-        except Exception as exc:  # noqa: BLE001 - a bug on one page must not loop forever
+        except Exception as exc:
             log.exception("page %s (%s) failed", page_id, page.url)
             mark_failed(services, page_id, page, f"{type(exc).__name__}: {exc}")
             return "failed"
@@ -213,7 +232,7 @@ def mark_failed(services: WorkerServices, page_id: int, page: Page | None, reaso
     if page is not None:
         try:
             services.store.record_failure(page.url, page.source, page.crawl_id, "process", reason)
-        except Exception:  # noqa: BLE001 - the staging row already says it
+        except Exception:
             log.exception("could not record the failure of %s", page.url)
 
 

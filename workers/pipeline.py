@@ -6,6 +6,7 @@ story at a time). ``PagePipeline.process`` does both; distributed mode calls it 
 embedded mode calls it in the crawling process or runs ``prepare_page`` in an
 ``ExtractionPool`` and commits the results in the order the pages arrived.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,10 @@ log = logging.getLogger(__name__)
 
 OutcomeKind = Literal["created", "updated", "duplicate", "unchanged", "rejected", "failed"]
 KIND_BY_DECISION: dict[str, OutcomeKind] = {
-    "new": "created", "version": "updated", "duplicate": "duplicate", "unchanged": "unchanged",
+    "new": "created",
+    "version": "updated",
+    "duplicate": "duplicate",
+    "unchanged": "unchanged",
 }
 
 
@@ -65,21 +69,27 @@ def _content(text: str) -> tuple[int, list[tuple[str, str]]]:
     return word_count("\n".join(line for line, normalized in lines if normalized)), lines
 
 
-def prepare_page(page: Page, min_words: int, params: DedupParams,
-                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> PreparedPage:
+def prepare_page(
+    page: Page, min_words: int, params: DedupParams, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+) -> PreparedPage:
     """Extract and fingerprint ``page``. Touches no store or index (safe in a pool process)."""
-    extracted = extract_document(page.html, page.final_url, min_words=min_words, hints=page.hints,
-                                 max_chars=max_text_chars)
+    extracted = extract_document(
+        page.html, page.final_url, min_words=min_words, hints=page.hints, max_chars=max_text_chars
+    )
     if isinstance(extracted, Rejection):
         return PreparedPage(extracted)
     # Extraction counts every word it kept; a page whose text is mostly a newsletter prompt
     # ("Loading the live dashboard..." and a sign-up box) holds no article all the same.
     words, lines = _content(extracted.text)
     if words < min_words:
-        return PreparedPage(Rejection(
-            extracted.url, "too-short",
-            f"{words} words without page chrome and boilerplate, fewer than {min_words}", extra={"words": str(words)},
-        ))
+        return PreparedPage(
+            Rejection(
+                extracted.url,
+                "too-short",
+                f"{words} words without page chrome and boilerplate, fewer than {min_words}",
+                extra={"words": str(words)},
+            )
+        )
     return PreparedPage(extracted, fingerprint_lines(lines, params))
 
 
@@ -137,8 +147,13 @@ class PagePipeline:
         with page_budget(self.page_time_limit):
             return prepare_page(page, self.min_words, self.params, self.max_text_chars)
 
-    def commit(self, page: Page, prepared: PreparedPage, repair_index: bool = False,
-               on_commit: OnCommit | None = None) -> PageOutcome:
+    def commit(
+        self,
+        page: Page,
+        prepared: PreparedPage,
+        repair_index: bool = False,
+        on_commit: OnCommit | None = None,
+    ) -> PageOutcome:
         """Decide and store a prepared page (the second half of ``process``).
 
         ``repair_index``: this page may have been committed before by a try whose index write
@@ -146,11 +161,20 @@ class PagePipeline:
         current version is put in the index again (adding a key twice changes nothing)."""
         extracted = prepared.extracted
         if isinstance(extracted, Rejection):
-            outcome = PageOutcome(page.url, page.source, "rejected",
-                                  reason=f"{extracted.reason}: {extracted.detail}".rstrip(": "))
+            outcome = PageOutcome(
+                page.url,
+                page.source,
+                "rejected",
+                reason=f"{extracted.reason}: {extracted.detail}".rstrip(": "),
+            )
             self.store.record_rejection(  # and its validators
-                page, extracted.reason, extracted.detail,
-                before_commit=None if on_commit is None else lambda connection, _: on_commit(connection, outcome))
+                page,
+                extracted.reason,
+                extracted.detail,
+                before_commit=None
+                if on_commit is None
+                else lambda connection, _: on_commit(connection, outcome),
+            )
             log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
             return outcome
         assert prepared.fingerprint is not None  # prepare_page fingerprints every document
@@ -172,11 +196,19 @@ class PagePipeline:
                 rebuilt = True
         raise AssertionError("unreachable")
 
-    def _decide_and_store(self, page: Page, document: Document, page_fingerprint: Fingerprint,
-                          repair_index: bool, on_commit: OnCommit | None) -> PageOutcome:
+    def _decide_and_store(
+        self,
+        page: Page,
+        document: Document,
+        page_fingerprint: Fingerprint,
+        repair_index: bool,
+        on_commit: OnCommit | None,
+    ) -> PageOutcome:
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
         with self.decision_lock(facts, page_fingerprint):
-            found = self.store.candidates(document.url, document.canonical_url, self.index.query(page_fingerprint))
+            found = self.store.candidates(
+                document.url, document.canonical_url, self.index.query(page_fingerprint)
+            )
             decision = decide(facts, page_fingerprint, found.found, self.params)
             kind = KIND_BY_DECISION[decision.kind]
 
@@ -193,12 +225,22 @@ class PagePipeline:
                             self.index.add(candidate.key, candidate.fingerprint)
                             break
                 if on_commit is not None:
-                    on_commit(connection, PageOutcome(page.url, page.source, kind, applied.article_id,
-                                                      applied.version, decision.reason))
+                    on_commit(
+                        connection,
+                        PageOutcome(
+                            page.url, page.source, kind, applied.article_id, applied.version, decision.reason
+                        ),
+                    )
 
             applied = self.store.apply(
-                decision, page, document, page_fingerprint, before_commit=before_commit,
-                expected_version=found.current_versions.get(decision.article_id) if decision.article_id else None,
+                decision,
+                page,
+                document,
+                page_fingerprint,
+                before_commit=before_commit,
+                expected_version=found.current_versions.get(decision.article_id)
+                if decision.article_id
+                else None,
             )
         log.info("%s %s: %s", kind, page.url, decision.reason)
         return PageOutcome(page.url, page.source, kind, applied.article_id, applied.version, decision.reason)

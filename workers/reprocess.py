@@ -11,6 +11,7 @@ workers learn that store's URL from Redis (``newsdedup-workers:reprocess:<id>``)
 task message, and keep its LSH index under a basename of its own, so the live index is not
 touched either.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,7 @@ REPROCESS_TARGET_KEY = "newsdedup-workers:reprocess:"
 # A target's URL stays known to the workers this long after its reprocess started.
 TARGET_TTL_SECONDS = 7 * 86_400
 
-Progress = Callable[[int, CrawlSummary], None]   # (bytes read so far, counts so far)
+Progress = Callable[[int, CrawlSummary], None]  # (bytes read so far, counts so far)
 
 
 @dataclass
@@ -60,10 +61,11 @@ def shown_url(url: str) -> str:
 
 # --- where a reprocess writes ---
 
+
 def default_target(live_url: str, now: datetime | None = None) -> str:
     """A new store beside the live one: ``reprocess-<time>.db`` in the SQLite store's folder,
     or a new PostgreSQL database ``<name>_reprocess_<time>`` on the same server (created here)."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     url = make_url(live_url)
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
@@ -88,14 +90,20 @@ def target_settings(settings: Settings, database_url: str) -> Settings:
     own (the live index stays the live store's)."""
     if database_url == settings.database_url:
         return settings
-    return settings.model_copy(update={"database_url": database_url,
-                                       "lsh_basename": f"{settings.lsh_basename}-reprocess-{target_id(database_url)}"})
+    return settings.model_copy(
+        update={
+            "database_url": database_url,
+            "lsh_basename": f"{settings.lsh_basename}-reprocess-{target_id(database_url)}",
+        }
+    )
 
 
 # --- pages from WARC records ---
 
-def pages_of(responses: Iterable[ArchivedResponse], counts: ReadCounts, crawl_id: str | None
-             ) -> Iterator[Page]:
+
+def pages_of(
+    responses: Iterable[ArchivedResponse], counts: ReadCounts, crawl_id: str | None
+) -> Iterator[Page]:
     from crawler.archive import page_from
 
     for archived in responses:
@@ -109,8 +117,10 @@ def pages_of(responses: Iterable[ArchivedResponse], counts: ReadCounts, crawl_id
 
 # --- embedded mode ---
 
-def _run_embedded(settings: Settings, pages: Iterable[Page], crawl_id: str,
-                  progress: Callable[[CrawlSummary], None] | None) -> CrawlSummary:
+
+def _run_embedded(
+    settings: Settings, pages: Iterable[Page], crawl_id: str, progress: Callable[[CrawlSummary], None] | None
+) -> CrawlSummary:
     from workers.embedded import EmbeddedSink
     from workers.extraction_pool import ExtractionPool, extraction_processes
     from workers.services import open_embedded_pipeline
@@ -134,11 +144,12 @@ def _run_embedded(settings: Settings, pages: Iterable[Page], crawl_id: str,
 
 # --- distributed mode ---
 
+
 class ReprocessSender:
     """Sends ``newsdedup.reprocess_page`` for a target store (the PageSender of a crawl sends
     ``newsdedup.process_page``, which always writes to the live store)."""
 
-    def __init__(self, app: "NewsdedupCelery", target: str | None) -> None:
+    def __init__(self, app: NewsdedupCelery, target: str | None) -> None:
         from workers.distributed import PageSender
 
         self.pages = PageSender(app)
@@ -152,7 +163,9 @@ class ReprocessSender:
         try:
             with self.app.producer_or_acquire() as producer:
                 for page_id, url in pages:
-                    self.app.send_task("newsdedup.reprocess_page", args=[page_id, url, self.target], producer=producer)
+                    self.app.send_task(
+                        "newsdedup.reprocess_page", args=[page_id, url, self.target], producer=producer
+                    )
                     sent.append(page_id)
         except Exception as exc:  # noqa: BLE001 - Redis down: the pages stay pending, unsent
             log.warning("could not send page %s: %s", pages[len(sent)][0], exc)
@@ -162,8 +175,13 @@ class ReprocessSender:
         return self.pages.queue_length()
 
 
-def _run_distributed(settings: Settings, pages: Iterable[Page], crawl_id: str,
-                     progress: Callable[[CrawlSummary], None] | None, live: Settings) -> CrawlSummary:
+def _run_distributed(
+    settings: Settings,
+    pages: Iterable[Page],
+    crawl_id: str,
+    progress: Callable[[CrawlSummary], None] | None,
+    live: Settings,
+) -> CrawlSummary:
     """Stage the pages and let the workers process them, as a crawl does, in rounds: a round
     ends where the original crawl changes or a URL comes again (a later fetch of a page must
     be decided after the earlier one, as it was), and the next round starts once the workers
@@ -185,7 +203,7 @@ def _run_distributed(settings: Settings, pages: Iterable[Page], crawl_id: str,
             client.close()
         from workers.distributed import rebuild_index
 
-        rebuild_index(settings)   # the target's own index: emptied, or rebuilt from its store
+        rebuild_index(settings)  # the target's own index: emptied, or rebuilt from its store
     store = Store.open(settings.database_url)
     staging = Staging.open(settings.database_url, migrate=False)
     sender = ReprocessSender(app, target)
@@ -225,7 +243,7 @@ def _add(one: CrawlSummary, other: CrawlSummary) -> CrawlSummary:
     return CrawlSummary(**{name: value + other.as_dict()[name] for name, value in one.as_dict().items()})
 
 
-def target_services(app: "NewsdedupCelery", target: str) -> "WorkerServices":
+def target_services(app: NewsdedupCelery, target: str) -> WorkerServices:
     """The worker's services for a reprocess target, opened on first use (one per process)."""
     from workers.locks import redis_client
     from workers.pages import WorkerServices
@@ -246,15 +264,22 @@ def target_services(app: "NewsdedupCelery", target: str) -> "WorkerServices":
 
 # --- the commands ---
 
-def run_reprocess(settings: Settings, database_url: str, sources: Iterable[str] | None = None,
-                  since: datetime | None = None, progress: Progress | None = None,
-                  scan: ArchiveScan | None = None) -> RunResult:
+
+def run_reprocess(
+    settings: Settings,
+    database_url: str,
+    sources: Iterable[str] | None = None,
+    since: datetime | None = None,
+    progress: Progress | None = None,
+    scan: ArchiveScan | None = None,
+) -> RunResult:
     """The archive's responses, in fetch order, through extraction and dedup into the store at
     ``database_url`` (migrated first)."""
     target = target_settings(settings, database_url)
-    Store.open(database_url).close()   # create or migrate it before anyone writes
-    scan = scan or ArchiveScan(Path(settings.archive_dir), since=since,
-                               sources=frozenset(sources) if sources else None)
+    Store.open(database_url).close()  # create or migrate it before anyone writes
+    scan = scan or ArchiveScan(
+        Path(settings.archive_dir), since=since, sources=frozenset(sources) if sources else None
+    )
     result = RunResult(CrawlSummary(), scan.counts, database_url)
     crawl_id = f"reprocess-{uuid.uuid4().hex[:12]}"
 
@@ -274,8 +299,9 @@ def run_reprocess(settings: Settings, database_url: str, sources: Iterable[str] 
     return result
 
 
-def run_import(settings: Settings, files: Iterable[str], source: str, progress: Progress | None = None
-               ) -> RunResult:
+def run_import(
+    settings: Settings, files: Iterable[str], source: str, progress: Progress | None = None
+) -> RunResult:
     """The HTML responses of WARC files (paths or URLs) through the pipeline into the live
     store, as pages of ``source``."""
     counts = ReadCounts()

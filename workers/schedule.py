@@ -8,12 +8,13 @@ ones. A source never crawls twice at once: crawl_source holds the source's lock 
 Cron expressions are read in UTC, with the usual cron rule that when both day-of-month and
 day-of-week are restricted a day matching either one matches.
 """
+
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import redis
@@ -42,7 +43,7 @@ def expand_cron_field(text: str, low: int, high: int) -> frozenset[int]:
             start, end = (int(n) for n in spec.split("-", 1))
         else:
             start = int(spec)
-            end = high if step_text else start   # "5/15" means 5, 20, 35, 50
+            end = high if step_text else start  # "5/15" means 5, 20, 35, 50
         values.update(range(start, end + 1, step))
     return frozenset(values)
 
@@ -54,12 +55,14 @@ class Cron:
         fields = list(fields)
         if len(fields) != 5:
             raise ValueError(f"a cron expression has 5 fields, got {len(fields)}")
-        minute, hour, dom, month, dow = (expand_cron_field(f, lo, hi) for f, (lo, hi) in zip(fields, CRON_RANGES))
+        minute, hour, dom, month, dow = (
+            expand_cron_field(f, lo, hi) for f, (lo, hi) in zip(fields, CRON_RANGES)
+        )
         self.minutes = sorted(minute)
         self.hours = sorted(hour)
         self.days = dom
         self.months = month
-        self.weekdays = frozenset(d % 7 for d in dow)   # 0 = Sunday
+        self.weekdays = frozenset(d % 7 for d in dow)  # 0 = Sunday
         self.dom_restricted = fields[2] != "*"
         self.dow_restricted = fields[4] != "*"
 
@@ -74,7 +77,7 @@ class Cron:
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first matching minute strictly after ``moment`` (aware), in UTC."""
-        start = moment.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        start = moment.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
         day = start.replace(hour=0, minute=0)
         for offset in range(CRON_HORIZON_DAYS):
             current = day + timedelta(days=offset)
@@ -130,7 +133,7 @@ def schedule_due(
     started: list[str] = []
     for source in sources:
         if source.schedule.cron_fields is not None and source.name not in last_starts:
-            client.hset(LAST_START_KEY, source.name, now.isoformat())   # first sighting
+            client.hset(LAST_START_KEY, source.name, now.isoformat())  # first sighting
             continue
         if not is_due(source.schedule, last_starts.get(source.name), now):
             continue
@@ -147,7 +150,7 @@ def schedule_due(
 def tick(settings: Settings, app: Enqueuer, now: datetime | None = None) -> list[str]:
     """Beat's tick (task ``newsdedup.schedule_due_crawls``)."""
     assert settings.redis_url, "the schedule needs NEWSDEDUP_REDIS_URL"
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         sources = load_sources(settings.config)
     except ConfigError as exc:
@@ -158,6 +161,7 @@ def tick(settings: Settings, app: Enqueuer, now: datetime | None = None) -> list
     try:
         # Two ticks at once (two beats by mistake, a late tick) must not both start a source.
         with client.lock(SCHEDULE_LOCK_KEY, timeout=60, blocking_timeout=0, thread_local=False) as _:
+
             def enqueue(name: str, crawl_id: str) -> None:
                 app.send_task("newsdedup.crawl_source", args=[name, crawl_id])
 

@@ -1,4 +1,5 @@
 """Building the pipeline's parts from settings. The one place that wires them together."""
+
 from __future__ import annotations
 
 from config import Settings
@@ -31,5 +32,11 @@ def open_embedded_pipeline(settings: Settings, store: Store | None = None) -> Pa
     index = InMemoryIndex(params)
     for key, stored_fingerprint in store.index_entries():
         index.add(key, stored_fingerprint)
-    return PagePipeline(store, index, params, settings.min_text_words,
-                        page_time_limit=settings.page_time_limit, max_text_chars=settings.max_text_chars)
+    return PagePipeline(
+        store,
+        index,
+        params,
+        settings.min_text_words,
+        page_time_limit=settings.page_time_limit,
+        max_text_chars=settings.max_text_chars,
+    )

@@ -14,6 +14,7 @@ is staged page by page, so the others go on and the bad one is reported with its
 page whose send fails (Redis away) stays pending, unsent: whoever waits for the crawl sends
 it again (workers/distributed.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,14 +43,19 @@ class TaskSender(Protocol):
 class StagingWriter:
     """``submit`` from the spider's thread; ``close`` once the crawl is over (flushes)."""
 
-    def __init__(self, staging: Staging, sender: TaskSender, on_staged: Callable[[int], None],
-                 on_failed: Callable[[Page, str], None],
-                 prepare: Callable[[Page], Page] | None = None) -> None:
+    def __init__(
+        self,
+        staging: Staging,
+        sender: TaskSender,
+        on_staged: Callable[[int], None],
+        on_failed: Callable[[Page, str], None],
+        prepare: Callable[[Page], Page] | None = None,
+    ) -> None:
         self.staging = staging
         self.sender = sender
-        self.on_staged = on_staged   # number of new pages staged (repeats in a crawl excluded)
-        self.on_failed = on_failed   # a page that could not be staged, and why
-        self.prepare = prepare       # a page's last touch before staging (its archive location)
+        self.on_staged = on_staged  # number of new pages staged (repeats in a crawl excluded)
+        self.on_failed = on_failed  # a page that could not be staged, and why
+        self.prepare = prepare  # a page's last touch before staging (its archive location)
         self._queue: queue.Queue[Page | None] = queue.Queue()
         # URLs this process staged: a batch retried after an outage may have been committed
         # already (the commit's answer was lost), and its pages must still count and be sent.
@@ -93,7 +99,7 @@ class StagingWriter:
             if batch:
                 try:
                     self._write(batch)
-                except Exception:  # noqa: BLE001 - the thread must outlive any one batch
+                except Exception:
                     log.exception("staging a batch of %d pages failed", len(batch))
                     for page in batch:
                         self.on_failed(page, "could not stage the page (see the log)")
@@ -102,7 +108,7 @@ class StagingWriter:
         """``Staging.stage``, or ``(0, False)`` (nothing to send) after reporting the page failed."""
         try:
             page_id, created = through_outages(lambda: self.staging.stage(page), f"staging {page.url}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("could not stage %s", page.url)
             self.on_failed(page, f"could not stage the page: {type(exc).__name__}: {exc}")
             return 0, False
@@ -114,11 +120,16 @@ class StagingWriter:
         if self.prepare is not None:
             batch = [self.prepare(page) for page in batch]
         try:
-            staged = through_outages(lambda: self.staging.stage_many(batch),
-                                     f"staging {len(batch)} pages (PostgreSQL)")
+            staged = through_outages(
+                lambda: self.staging.stage_many(batch), f"staging {len(batch)} pages (PostgreSQL)"
+            )
         except Exception as exc:  # noqa: BLE001 - find the page that broke it, keep the others
-            log.warning("staging %d pages at once failed (%s: %s); staging them one by one",
-                        len(batch), type(exc).__name__, exc)
+            log.warning(
+                "staging %d pages at once failed (%s: %s); staging them one by one",
+                len(batch),
+                type(exc).__name__,
+                exc,
+            )
             staged = [self._stage_one(page) for page in batch]
         new = []
         for page, (page_id, created) in zip(batch, staged):
@@ -131,7 +142,9 @@ class StagingWriter:
         # Sent only now that the rows are committed: a worker always finds its page.
         sent = self.sender.send_many(new)
         if len(sent) < len(new):
-            log.warning("%d of %d pages could not be sent; they will be re-sent", len(new) - len(sent), len(new))
+            log.warning(
+                "%d of %d pages could not be sent; they will be re-sent", len(new) - len(sent), len(new)
+            )
         try:
             self.staging.mark_sent(sent)
         except OUTAGE_ERRORS as exc:  # unmarked pages look unsent: at worst sent twice

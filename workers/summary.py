@@ -1,4 +1,5 @@
 """Counting what a crawl did, for the one-line summary and the progress line."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -22,8 +23,14 @@ class CrawlSummary:
     errors: int = 0
 
     def count_outcome(self, kind: OutcomeKind) -> None:
-        field = {"created": "created", "updated": "updated", "duplicate": "duplicates",
-                 "unchanged": "unchanged", "rejected": "rejected", "failed": "errors"}[kind]
+        field = {
+            "created": "created",
+            "updated": "updated",
+            "duplicate": "duplicates",
+            "unchanged": "unchanged",
+            "rejected": "rejected",
+            "failed": "errors",
+        }[kind]
         setattr(self, field, getattr(self, field) + 1)
 
     def line(self) -> str:
@@ -40,8 +47,10 @@ class CrawlSummary:
 
 def record_crawl_counts(store: Store, fetch_side: CrawlSummary, fetch_errors: int | None = None) -> None:
     """Add a finished crawl's fetch-side counts to the store's totals (shown by /metrics)."""
-    store.add_crawl_counts({
-        "pages_fetched": fetch_side.pages_fetched,
-        "not_modified": fetch_side.not_modified,
-        "fetch_errors": fetch_side.errors if fetch_errors is None else fetch_errors,
-    })
+    store.add_crawl_counts(
+        {
+            "pages_fetched": fetch_side.pages_fetched,
+            "not_modified": fetch_side.not_modified,
+            "fetch_errors": fetch_side.errors if fetch_errors is None else fetch_errors,
+        }
+    )

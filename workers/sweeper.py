@@ -8,6 +8,7 @@ Beat's own sweep does the same every minute; either suffices. The same round reb
 Redis index if it is missing (a flushed or new Redis), so that an idle cluster does not wait
 for its next page to notice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,13 +27,13 @@ SWEEP_EVERY_SECONDS = 20.0
 SWEEP_LOCK_KEY = PREFIX + "lock:sweep"
 
 
-def start_sweeper(app: "NewsdedupCelery") -> threading.Thread:
+def start_sweeper(app: NewsdedupCelery) -> threading.Thread:
     thread = threading.Thread(target=_run, args=(app,), name="lost-page-sweeper", daemon=True)
     thread.start()
     return thread
 
 
-def _run(app: "NewsdedupCelery") -> None:
+def _run(app: NewsdedupCelery) -> None:
     while True:
         time.sleep(SWEEP_EVERY_SECONDS)
         try:
@@ -41,7 +42,7 @@ def _run(app: "NewsdedupCelery") -> None:
             log.info("could not look for lost pages: %s: %s", type(exc).__name__, exc)
 
 
-def sweep_once(app: "NewsdedupCelery") -> int:
+def sweep_once(app: NewsdedupCelery) -> int:
     """Re-send lost pages if no other worker did in this round; returns how many were sent."""
     from store.staging import Staging
     from workers.distributed import PageSender, resend_stale
@@ -66,7 +67,7 @@ def sweep_once(app: "NewsdedupCelery") -> int:
     return sent
 
 
-def rebuild_if_missing(app: "NewsdedupCelery") -> bool:
+def rebuild_if_missing(app: NewsdedupCelery) -> bool:
     """Rebuild the Redis index under the whole-index lock if it is not the store's; True if it did."""
     from dedup import RedisIndex
     from store import Store
@@ -78,14 +79,22 @@ def rebuild_if_missing(app: "NewsdedupCelery") -> bool:
     client = redis_client(settings.redis_url)
     store = Store.open(settings.database_url, migrate=False)
     try:
-        index = RedisIndex(client, dedup_params(settings), settings.lsh_basename,
-                           window_days=settings.lsh_window_days, owner=store.identity())
+        index = RedisIndex(
+            client,
+            dedup_params(settings),
+            settings.lsh_basename,
+            window_days=settings.lsh_window_days,
+            owner=store.identity(),
+        )
         if index.is_complete():
             return False
         log.error("the Redis index is missing (flushed or new Redis): rebuilding it from the store")
         timeout = settings.dedup_lock_timeout
         # None: a worker rebuilt it while we waited for the lock
-        return rebuild_exclusively(client, index, store, settings.lsh_window_days, timeout, wait=timeout) is not None
+        return (
+            rebuild_exclusively(client, index, store, settings.lsh_window_days, timeout, wait=timeout)
+            is not None
+        )
     finally:
         store.close()
         client.close()

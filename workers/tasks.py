@@ -3,6 +3,7 @@
 Task names are stable (``newsdedup.*``) and their arguments readable in Flower: ids, URLs and
 source names, never HTML.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,7 @@ class NewsdedupTask(Task):
     """What every task needs: timing and context in the log, retries of transient failures
     with exponential backoff and full jitter, and a ``give_up`` hook once retries are spent."""
 
-    app: "NewsdedupCelery"
+    app: NewsdedupCelery
     # Celery's own autoretry rounds the backoff factor to whole seconds; ours takes floats.
     transient_errors = TRANSIENT_ERRORS
 
@@ -40,8 +41,16 @@ class NewsdedupTask(Task):
                 self.give_up(exc, args, kwargs)
                 raise
             countdown = backoff(retries, settings.task_retry_backoff, settings.task_retry_backoff_max)
-            log.warning("%s%r: %s: %s; retry %d/%d in %.1fs", self.name, args, type(exc).__name__, exc,
-                        retries + 1, settings.task_max_retries, countdown)
+            log.warning(
+                "%s%r: %s: %s; retry %d/%d in %.1fs",
+                self.name,
+                args,
+                type(exc).__name__,
+                exc,
+                retries + 1,
+                settings.task_max_retries,
+                countdown,
+            )
             raise self.retry(exc=exc, countdown=countdown, max_retries=settings.task_max_retries) from exc
         log.info("%s%r -> %s in %.3fs", self.name, args, result, time.monotonic() - started)
         return result
@@ -53,7 +62,7 @@ class NewsdedupTask(Task):
 def backoff(retries: int, base: float, maximum: float) -> float:
     """Full jitter (AWS's "exponential backoff and jitter"): workers that failed together do
     not all come back at the same moment."""
-    return random.uniform(0, min(maximum, base * (2 ** retries)))
+    return random.uniform(0, min(maximum, base * (2**retries)))
 
 
 class ProcessPageTask(NewsdedupTask):
@@ -63,7 +72,7 @@ class ProcessPageTask(NewsdedupTask):
         page_id = kwargs.get("page_id", args[0] if args else None)
         try:
             give_up_page(self.app.services, int(page_id), exc)
-        except Exception:  # noqa: BLE001 - the page stays pending; the sweep tries it again
+        except Exception:
             log.exception("could not mark page %s failed", page_id)
 
 
@@ -75,11 +84,11 @@ class ReprocessPageTask(NewsdedupTask):
         page_id, target = kwargs.get("page_id", args[0]), kwargs.get("target", args[2])
         try:
             give_up_page(target_services(self.app, target), int(page_id), exc)
-        except Exception:  # noqa: BLE001 - the page stays pending; the waiting command re-sends it
+        except Exception:
             log.exception("could not mark page %s of %s failed", page_id, target)
 
 
-def register_tasks(app: "NewsdedupCelery") -> None:
+def register_tasks(app: NewsdedupCelery) -> None:
     """Attach the tasks to ``app`` (built by the factory: there is no module-level app)."""
 
     @app.task(shared=False, bind=True, base=ProcessPageTask, name="newsdedup.process_page")
@@ -101,8 +110,15 @@ def register_tasks(app: "NewsdedupCelery") -> None:
     # A crawl is acknowledged when it starts (acks_late off): one lost with its worker is not
     # worth a second run that the visibility timeout would start an hour later; the next
     # scheduled tick starts a fresh one. The subprocess has its own time limit.
-    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.crawl_source", acks_late=False,
-              time_limit=app.settings.crawl_time_limit + 120, soft_time_limit=app.settings.crawl_time_limit + 90)
+    @app.task(
+        shared=False,
+        bind=True,
+        base=NewsdedupTask,
+        name="newsdedup.crawl_source",
+        acks_late=False,
+        time_limit=app.settings.crawl_time_limit + 120,
+        soft_time_limit=app.settings.crawl_time_limit + 90,
+    )
     def crawl_source(self: NewsdedupTask, source_name: str, crawl_id: str) -> str:
         from workers.crawl_process import run_source_crawl
 

@@ -3,6 +3,7 @@
 A module of its own so that processes which only send tasks (a crawl, the API) need not
 import the page-processing code to register them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,7 +64,7 @@ def is_outage(exc: BaseException) -> bool:
     if sqlstate is not None:
         return str(sqlstate).startswith(_OUTAGE_SQLSTATE_PREFIXES)
     name = getattr(orig, "sqlite_errorname", None)
-    if name is not None:   # SQLite: only a lock held by another process is worth waiting for
+    if name is not None:  # SQLite: only a lock held by another process is worth waiting for
         return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
     # No code: the connection itself failed. Refused, reset or timed out is an outage; the
     # server refusing who we are or what we asked for is a configuration to fix.
@@ -71,19 +72,29 @@ def is_outage(exc: BaseException) -> bool:
     return not any(words in message for words in _CONFIGURATION_ERRORS)
 
 
-_CONFIGURATION_ERRORS = ("does not exist", "authentication failed", "no pg_hba.conf entry",
-                         "password", "invalid dsn", "invalid connection option")
+_CONFIGURATION_ERRORS = (
+    "does not exist",
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "password",
+    "invalid dsn",
+    "invalid connection option",
+)
 
 
 def outage_wait(attempt: int) -> float:
     """Seconds to wait before try ``attempt + 1``: exponential, capped, with jitter (half to
     full), so that processes cut off together do not all come back at the same moment."""
-    ceiling = min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * (2 ** attempt))
+    ceiling = min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * (2**attempt))
     return random.uniform(ceiling / 2, ceiling)
 
 
-def through_outages(call: Callable[[], T], what: str, patience: float | None = None,
-                    errors: tuple[type[BaseException], ...] = OUTAGE_ERRORS) -> T:
+def through_outages(
+    call: Callable[[], T],
+    what: str,
+    patience: float | None = None,
+    errors: tuple[type[BaseException], ...] = OUTAGE_ERRORS,
+) -> T:
     """``call()``, tried again while it fails with an outage error, for at most ``patience``
     seconds (None: for as long as it takes). Logs when it starts waiting and when it is over;
     raises the last error once ``patience`` is spent."""
@@ -100,8 +111,13 @@ def through_outages(call: Callable[[], T], what: str, patience: float | None = N
                 log.error("%s: gave up after %.0fs: %s: %s", what, waited, type(exc).__name__, _short(exc))
                 raise
             if attempt == 0 or attempt % 10 == 0:
-                log.warning("%s: %s: %s; trying again (waiting %.0fs so far)",
-                            what, type(exc).__name__, _short(exc), waited)
+                log.warning(
+                    "%s: %s: %s; trying again (waiting %.0fs so far)",
+                    what,
+                    type(exc).__name__,
+                    _short(exc),
+                    waited,
+                )
             time.sleep(outage_wait(attempt))
             attempt += 1
             continue

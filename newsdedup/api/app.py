@@ -1,4 +1,5 @@
 """The FastAPI application factory."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -28,8 +29,9 @@ invalid parameters or bodies answer 422 with a message naming the parameter.
 """
 
 
-def create_app(settings: Settings, store: "Store | None" = None,
-               queues: tuple[str, ...] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, store: Store | None = None, queues: tuple[str, ...] | None = None
+) -> FastAPI:
     """Build the API. Nothing connects here: the store (unless given) and Redis open at startup.
 
     A ``store`` passed in stays the caller's to close; one the app opens, it closes at shutdown.
@@ -64,7 +66,7 @@ def celery_queues() -> tuple[str, ...]:
     return (PAGES_QUEUE, CRAWLS_QUEUE, CONTROL_QUEUE)
 
 
-def _build_context(settings: Settings, store: "Store | None", queues: tuple[str, ...]) -> ApiContext:
+def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...]) -> ApiContext:
     owns_store = store is None
     if store is None:
         from workers.services import open_store
@@ -77,10 +79,12 @@ def _build_context(settings: Settings, store: "Store | None", queues: tuple[str,
         ctx.queues = queues or celery_queues()
     else:
         ctx.crawls = EmbeddedCrawls(settings)
-    ctx.registry = build_registry(StoreCollector(
-        stats=store.stats,
-        last_seq=store.last_seq,
-        queue_depth=ctx.queue_depth if ctx.redis is not None else None,
-        index_complete=ctx.index_complete if ctx.redis is not None else None,
-    ))
+    ctx.registry = build_registry(
+        StoreCollector(
+            stats=store.stats,
+            last_seq=store.last_seq,
+            queue_depth=ctx.queue_depth if ctx.redis is not None else None,
+            index_complete=ctx.index_complete if ctx.redis is not None else None,
+        )
+    )
     return ctx

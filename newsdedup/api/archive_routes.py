@@ -1,5 +1,6 @@
 """A version's raw page, read back from the WARC archive. Needs the bearer token: raw pages
 can be large and are not for every reader of the feed."""
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,11 @@ from newsdedup.api.schemas import ERRORS
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["archive"], dependencies=[Depends(require_token)],
-                   responses={401: ERRORS[401], 403: ERRORS[403], 404: ERRORS[404]})
+router = APIRouter(
+    tags=["archive"],
+    dependencies=[Depends(require_token)],
+    responses={401: ERRORS[401], 403: ERRORS[403], 404: ERRORS[404]},
+)
 Ctx = Annotated[ApiContext, Depends(context)]
 
 # The page is someone else's HTML served from our origin: a browser that opens it must not
@@ -29,11 +33,17 @@ def _ascii(value: str) -> str:
     return value.encode("ascii", "backslashreplace").decode("ascii")
 
 
-@router.get("/v1/articles/{article_id}/versions/{version}/page", response_class=Response,
-            responses={200: {"content": {"text/html": {}}, "description": "the page as it was fetched"}},
-            summary="The raw page (HTTP body as fetched) a version was made of")
-def get_version_page(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)],
-                     version: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+@router.get(
+    "/v1/articles/{article_id}/versions/{version}/page",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}, "description": "the page as it was fetched"}},
+    summary="The raw page (HTTP body as fetched) a version was made of",
+)
+def get_version_page(
+    ctx: Ctx,
+    article_id: Annotated[str, Path(max_length=200)],
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Response:
     """The body as the crawler received it (after HTTP decompression), with its Content-Type.
     `X-Newsdedup-Final-URL`, `X-Newsdedup-Fetched-At` and `X-Newsdedup-WARC-File` /
     `X-Newsdedup-WARC-Offset` say where it came from and where it lies."""
@@ -44,13 +54,18 @@ def get_version_page(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)],
     except LookupError:
         raise ApiError(404, f"no version {version} of article {article_id!r}") from None
     if location is None:
-        raise ApiError(404, f"version {version} of article {article_id!r} has no archived page "
-                            "(the archive was off, the file was pruned, or the version is older than the archive)")
+        raise ApiError(
+            404,
+            f"version {version} of article {article_id!r} has no archived page "
+            "(the archive was off, the file was pruned, or the version is older than the archive)",
+        )
     file, offset = location
     try:
         archived = read_record(file, offset, ctx.settings.archive_dir)
     except FileNotFoundError:
-        raise ApiError(404, f"the archive file {file} is not here (pruned, or written on another host)") from None
+        raise ApiError(
+            404, f"the archive file {file} is not here (pruned, or written on another host)"
+        ) from None
     except (*READ_ERRORS, URLError) as exc:
         log.error("cannot read %s at %d: %s", file, offset, exc)
         raise ApiError(404, f"the archived page could not be read from {file} at offset {offset}") from None

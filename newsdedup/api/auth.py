@@ -3,6 +3,7 @@
 No token configured means no writes at all: an open write endpoint on a forgotten setting
 would let anyone start crawls.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -30,8 +31,11 @@ def require_token(
 ) -> None:
     expected = request.app.state.settings.api_token
     if not expected:
-        raise ApiError(403, "this server has no API token configured (NEWSDEDUP_API_TOKEN): "
-                            "write endpoints are disabled", code="writes_disabled")
+        raise ApiError(
+            403,
+            "this server has no API token configured (NEWSDEDUP_API_TOKEN): write endpoints are disabled",
+            code="writes_disabled",
+        )
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "missing bearer token: send 'Authorization: Bearer <token>'", headers=CHALLENGE)
     if not token_matches(credentials.credentials, expected):

@@ -3,6 +3,7 @@
 Built by ``create_app``'s lifespan, so nothing connects when the module is imported or the
 app object is created; routes reach it through the ``context`` dependency.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -35,22 +36,25 @@ class IndexNotReady(RuntimeError):
 @dataclass
 class ApiContext:
     settings: Settings
-    store: "Store"
+    store: Store
     owns_store: bool
     queues: tuple[str, ...]
-    redis: "redis.Redis | None" = None
+    redis: redis.Redis | None = None
     crawls: EmbeddedCrawls | None = None
-    registry: "CollectorRegistry | None" = None
+    registry: CollectorRegistry | None = None
     # Health probes run here, each with a deadline (see ops_routes.healthz).
     probes: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="healthz"))
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="healthz")
+    )
 
     def queue_depth(self) -> Mapping[str, int]:
         assert self.redis is not None
         # Kombu's Redis transport keeps each queue as a list named after it, plus one list
         # per priority step ("<queue>\x06\x16<n>") when tasks are sent with priorities.
-        keys = {queue: [queue, *(f"{queue}{PRIORITY_SEP}{step}" for step in PRIORITY_STEPS[1:])]
-                for queue in self.queues}
+        keys = {
+            queue: [queue, *(f"{queue}{PRIORITY_SEP}{step}" for step in PRIORITY_STEPS[1:])]
+            for queue in self.queues
+        }
         with self.redis.pipeline(transaction=False) as pipe:
             for names in keys.values():
                 for name in names:
@@ -71,8 +75,10 @@ class ApiContext:
     def check_index(self) -> None:
         """For /healthz: raise, saying what to expect, when the index is missing."""
         if not self.index_complete():
-            raise IndexNotReady("missing (flushed or new Redis): the workers rebuild it from the store "
-                                "within seconds, or run newsdedup rebuild-index")
+            raise IndexNotReady(
+                "missing (flushed or new Redis): the workers rebuild it from the store "
+                "within seconds, or run newsdedup rebuild-index"
+            )
 
     def close(self) -> None:
         if self.crawls is not None:
@@ -84,7 +90,7 @@ class ApiContext:
             self.store.close()
 
 
-def open_redis(url: str) -> "redis.Redis":
+def open_redis(url: str) -> redis.Redis:
     import redis
 
     # from_url connects lazily, on the first command.

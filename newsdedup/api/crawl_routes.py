@@ -1,4 +1,5 @@
 """Write routes: starting a crawl. Every route here needs the bearer token."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -13,33 +14,45 @@ from newsdedup.api.crawls import CrawlAlreadyRunning, start_distributed_crawl
 from newsdedup.api.errors import ApiError
 from newsdedup.api.schemas import ERRORS, CrawlRequest, CrawlStarted, CrawlStatus
 
-router = APIRouter(tags=["crawls"], dependencies=[Depends(require_token)],
-                   responses={401: ERRORS[401], 403: ERRORS[403]})
+router = APIRouter(
+    tags=["crawls"], dependencies=[Depends(require_token)], responses={401: ERRORS[401], 403: ERRORS[403]}
+)
 Ctx = Annotated[ApiContext, Depends(context)]
 
 
-@router.post("/v1/crawls", status_code=202, response_model=CrawlStarted,
-             responses={409: ERRORS[409], 422: ERRORS[422], 503: ERRORS[503]},
-             summary="Start a crawl of the named sources (all when none are named)")
+@router.post(
+    "/v1/crawls",
+    status_code=202,
+    response_model=CrawlStarted,
+    responses={409: ERRORS[409], 422: ERRORS[422], 503: ERRORS[503]},
+    summary="Start a crawl of the named sources (all when none are named)",
+)
 def start_crawl(ctx: Ctx, body: CrawlRequest) -> Response:
     names = resolve_sources(ctx, body.sources)
     if ctx.settings.distributed:
         try:
             crawl_id = start_distributed_crawl(ctx.settings, names)
-        except Exception as exc:  # noqa: BLE001 - Redis/broker down: the client may retry
+        except Exception as exc:
             raise ApiError(503, f"the crawl could not be queued: {type(exc).__name__}: {exc}") from exc
     else:
         assert ctx.crawls is not None
         try:
             crawl_id = ctx.crawls.start(names).crawl_id
         except CrawlAlreadyRunning as exc:
-            raise ApiError(409, f"crawl {exc.crawl_id} is still running; embedded mode runs one crawl at a time",
-                           running_crawl_id=exc.crawl_id) from None
+            raise ApiError(
+                409,
+                f"crawl {exc.crawl_id} is still running; embedded mode runs one crawl at a time",
+                running_crawl_id=exc.crawl_id,
+            ) from None
     return JSONResponse({"crawl_id": crawl_id, "sources": names}, status_code=202)
 
 
-@router.get("/v1/crawls/{crawl_id}", response_model=CrawlStatus, responses={404: ERRORS[404]},
-            summary="Where a crawl is")
+@router.get(
+    "/v1/crawls/{crawl_id}",
+    response_model=CrawlStatus,
+    responses={404: ERRORS[404]},
+    summary="Where a crawl is",
+)
 def crawl_status(ctx: Ctx, crawl_id: Annotated[str, Path(max_length=64)]) -> Response:
     """Embedded mode: a crawl this API process started (state, exit code, summary line).
     Distributed mode: the crawl's pages still pending, done and failed in the workers."""
@@ -48,7 +61,9 @@ def crawl_status(ctx: Ctx, crawl_id: Annotated[str, Path(max_length=64)]) -> Res
 
         status = distributed_status(ctx.settings, crawl_id)
         if not (status.get("pending") or status.get("done") or status.get("failed")):
-            raise ApiError(404, f"no pages staged for crawl {crawl_id!r} (unknown, not started yet, or purged)")
+            raise ApiError(
+                404, f"no pages staged for crawl {crawl_id!r} (unknown, not started yet, or purged)"
+            )
         return JSONResponse({**status, "state": "running" if status.get("pending") else "finished"})
     run = ctx.crawls.get(crawl_id) if ctx.crawls is not None else None
     if run is None:
@@ -67,8 +82,12 @@ def resolve_sources(ctx: ApiContext, requested: list[str]) -> list[str]:
     unknown = [name for name in dict.fromkeys(requested) if name not in known]
     if unknown:
         listed = ", ".join(repr(n) for n in unknown[:10])
-        raise ApiError(422, f"unknown source{'s' if len(unknown) > 1 else ''} {listed} "
-                            f"(known: {_listing(known)})", code="unknown_source", unknown=unknown)
+        raise ApiError(
+            422,
+            f"unknown source{'s' if len(unknown) > 1 else ''} {listed} (known: {_listing(known)})",
+            code="unknown_source",
+            unknown=unknown,
+        )
     return list(dict.fromkeys(requested))
 
 

@@ -7,6 +7,7 @@ two at once could both call the same wire story "new".
 
 Distributed mode hands the crawl to ``workers.distributed.start_crawl`` (Celery does the rest).
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from config import Settings
 
@@ -41,20 +42,35 @@ class CrawlRun:
     crawl_id: str
     sources: list[str]
     started_at: datetime
-    state: str = "running"          # running | finished | failed
+    state: str = "running"  # running | finished | failed
     exit_code: int | None = None
     summary: str | None = None
     error: str | None = None
     process: subprocess.Popen[str] | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, object]:
-        return {"crawl_id": self.crawl_id, "sources": self.sources, "state": self.state,
-                "exit_code": self.exit_code, "summary": self.summary, "error": self.error}
+        return {
+            "crawl_id": self.crawl_id,
+            "sources": self.sources,
+            "state": self.state,
+            "exit_code": self.exit_code,
+            "summary": self.summary,
+            "error": self.error,
+        }
 
 
 def crawl_command(settings: Settings, sources: Sequence[str], crawl_id: str) -> list[str]:
-    return [sys.executable, "-m", "newsdedup", "crawl", *sources,
-            "--config", str(settings.config.resolve()), "--crawl-id", crawl_id]
+    return [
+        sys.executable,
+        "-m",
+        "newsdedup",
+        "crawl",
+        *sources,
+        "--config",
+        str(settings.config.resolve()),
+        "--crawl-id",
+        crawl_id,
+    ]
 
 
 class EmbeddedCrawls:
@@ -72,15 +88,20 @@ class EmbeddedCrawls:
             running = next((r for r in self._runs.values() if r.state == "running"), None)
             if running is not None:
                 raise CrawlAlreadyRunning(running.crawl_id)
-            run = CrawlRun(crawl_id=uuid.uuid4().hex, sources=list(sources),
-                           started_at=datetime.now(timezone.utc))
+            run = CrawlRun(crawl_id=uuid.uuid4().hex, sources=list(sources), started_at=datetime.now(UTC))
             run.process = subprocess.Popen(
-                crawl_command(self._settings, sources, run.crawl_id), env=self._env, text=True,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                crawl_command(self._settings, sources, run.crawl_id),
+                env=self._env,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
             self._runs[run.crawl_id] = run
             self._forget_old()
-        threading.Thread(target=self._wait, args=(run,), name=f"crawl-{run.crawl_id[:8]}", daemon=True).start()
+        threading.Thread(
+            target=self._wait, args=(run,), name=f"crawl-{run.crawl_id[:8]}", daemon=True
+        ).start()
         log.info("crawl %s started (pid %s): %s", run.crawl_id, run.process.pid, " ".join(sources))
         return run
 

@@ -5,6 +5,7 @@ every route), but with a message a person can act on instead of pydantic's neste
 Nothing a client sends may turn into a 500: unexpected exceptions are logged with their
 traceback and answered with a short 500 that leaks nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,14 @@ FRIENDLY = {
 class ApiError(Exception):
     """An outcome the client should see, with its status and a stable code."""
 
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or STATUS_CODES.get(status, "error")
@@ -61,8 +68,9 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                   **extra: Any) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
 
 
@@ -87,7 +95,11 @@ def _describe_one(error: dict[str, Any]) -> str:
     else:
         problem = FRIENDLY.get(kind) or str(error.get("msg", "is invalid")).rstrip(".")
     shown = error.get("input")
-    if kind not in ("missing", "json_invalid") and isinstance(shown, (str, int, float)) and len(str(shown)) <= 80:
+    if (
+        kind not in ("missing", "json_invalid")
+        and isinstance(shown, (str, int, float))
+        and len(str(shown)) <= 80
+    ):
         problem += f" (got {shown!r})"
     return f"{where}: {problem}"
 
@@ -118,22 +130,28 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = "no such route; see /openapi.json"
-        return error_response(exc.status_code, STATUS_CODES.get(exc.status_code, "error"), message,
-                              getattr(exc, "headers", None))
+        return error_response(
+            exc.status_code,
+            STATUS_CODES.get(exc.status_code, "error"),
+            message,
+            getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(OperationalError)
     async def _store_down(request: Request, exc: OperationalError) -> JSONResponse:
         # The database is unreachable or refused us: the client may retry later.
         log.error("store unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
-        return error_response(503, "unavailable", "the article store is unavailable; try again later",
-                              {"Retry-After": "5"})
+        return error_response(
+            503, "unavailable", "the article store is unavailable; try again later", {"Retry-After": "5"}
+        )
 
     @app.exception_handler(PoolTimeout)
     async def _store_busy(request: Request, exc: PoolTimeout) -> JSONResponse:
         # Every pooled connection stayed busy for the pool's whole timeout: overload, not a bug.
         log.warning("store connection pool exhausted on %s %s", request.method, request.url.path)
-        return error_response(503, "unavailable", "the article store is busy; try again shortly",
-                              {"Retry-After": "1"})
+        return error_response(
+            503, "unavailable", "the article store is busy; try again shortly", {"Retry-After": "1"}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,5 @@
 """Read routes: the feed, one article, its versions, the Atom feed."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -26,8 +27,13 @@ Ctx = Annotated[ApiContext, Depends(context)]
 
 
 # Plain ``def`` routes: the store is synchronous, and FastAPI runs these in its threadpool.
-@router.get("/v1/feed", response_model=FeedPage, responses={422: ERRORS[422]}, tags=["feed"],
-            summary="Feed records after a cursor, oldest seq first")
+@router.get(
+    "/v1/feed",
+    response_model=FeedPage,
+    responses={422: ERRORS[422]},
+    tags=["feed"],
+    summary="Feed records after a cursor, oldest seq first",
+)
 def get_feed(
     ctx: Ctx,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="cursor: records with seq above it")] = 0,
@@ -40,8 +46,13 @@ def get_feed(
     return JSONResponse({"items": items, "next_after": next_after})
 
 
-@router.get("/v1/articles/{article_id}", response_model=FeedRecord, responses={404: ERRORS[404]},
-            tags=["feed"], summary="One article at its latest state")
+@router.get(
+    "/v1/articles/{article_id}",
+    response_model=FeedRecord,
+    responses={404: ERRORS[404]},
+    tags=["feed"],
+    summary="One article at its latest state",
+)
 def get_article(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)]) -> Response:
     record = ctx.store.article(article_id)
     if record is None:
@@ -49,13 +60,20 @@ def get_article(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)]) -> R
     return JSONResponse(record)
 
 
-@router.get("/v1/articles/{article_id}/versions", response_model=VersionList, responses={404: ERRORS[404]},
-            tags=["feed"], summary="The versions of an article, oldest first, with diffs, a page at a time")
+@router.get(
+    "/v1/articles/{article_id}/versions",
+    response_model=VersionList,
+    responses={404: ERRORS[404]},
+    tags=["feed"],
+    summary="The versions of an article, oldest first, with diffs, a page at a time",
+)
 def get_versions(
     ctx: Ctx,
     article_id: Annotated[str, Path(max_length=200)],
     after: Annotated[int, Query(ge=0, le=2**31 - 1, description="cursor: versions numbered above it")] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_VERSIONS_LIMIT, description="page size")] = DEFAULT_VERSIONS_LIMIT,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_VERSIONS_LIMIT, description="page size")
+    ] = DEFAULT_VERSIONS_LIMIT,
 ) -> Response:
     """`next_after` is the cursor of the next page (the last item's version), null after the last."""
     items = ctx.store.versions(article_id, after=after, limit=limit + 1)
@@ -66,9 +84,13 @@ def get_versions(
     return JSONResponse({"items": items, "next_after": items[-1]["version"] if more else None})
 
 
-@router.get("/feed.atom", response_class=Response, tags=["feed"],
-            responses={200: {"content": {ATOM_MEDIA_TYPE: {}}, "description": "Atom 1.0"}},
-            summary=f"The latest {ATOM_ENTRIES} articles as Atom")
+@router.get(
+    "/feed.atom",
+    response_class=Response,
+    tags=["feed"],
+    responses={200: {"content": {ATOM_MEDIA_TYPE: {}}, "description": "Atom 1.0"}},
+    summary=f"The latest {ATOM_ENTRIES} articles as Atom",
+)
 def get_atom(ctx: Ctx, request: Request) -> Response:
     feed_url = str(request.url_for("get_atom"))
     return Response(render_atom(latest(ctx, ATOM_ENTRIES), feed_url), media_type=ATOM_MEDIA_TYPE)

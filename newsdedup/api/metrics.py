@@ -4,6 +4,7 @@ A custom Collector on a registry of the app's own: nothing is counted in this pr
 several API processes (or app instances in one test run) report the same truth, and no
 global registry state is shared between them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,15 +34,23 @@ KNOWN: dict[str, tuple[str, str, str]] = {
     "duplicates": ("duplicates", "counter", "Pages merged into an existing article as a duplicate"),
     "rejections": ("rejections", "counter", "Pages extraction refused (no article text, too short, ...)"),
     "rejected": ("rejections", "counter", "Pages extraction refused (no article text, too short, ...)"),
-    "failures": ("failures", "counter", "Pages that could not be used (HTTP errors, timeouts, extraction ...)"),
+    "failures": (
+        "failures",
+        "counter",
+        "Pages that could not be used (HTTP errors, timeouts, extraction ...)",
+    ),
     "last_seq": ("feed_seq", "gauge", "Highest feed seq handed out"),
 }
 
 
 class StoreCollector(Collector):
-    def __init__(self, stats: Callable[[], Mapping[str, Any]], last_seq: Callable[[], int] | None = None,
-                 queue_depth: Callable[[], Mapping[str, int]] | None = None,
-                 index_complete: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        stats: Callable[[], Mapping[str, Any]],
+        last_seq: Callable[[], int] | None = None,
+        queue_depth: Callable[[], Mapping[str, int]] | None = None,
+        index_complete: Callable[[], bool] | None = None,
+    ) -> None:
         self._stats = stats
         self._last_seq = last_seq
         self._queue_depth = queue_depth
@@ -70,7 +79,9 @@ class StoreCollector(Collector):
 
     def _queues(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(PREFIX + "redis_up", "1 when Redis answered this scrape")
-        depth = GaugeMetricFamily(PREFIX + "queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
+        depth = GaugeMetricFamily(
+            PREFIX + "queue_depth", "Messages waiting in a Celery queue", labels=["queue"]
+        )
         try:
             assert self._queue_depth is not None
             for queue, length in self._queue_depth().items():
@@ -89,9 +100,11 @@ class StoreCollector(Collector):
             except Exception as exc:  # noqa: BLE001 - the store is away: store_up says so
                 log.warning("metrics: could not check the index: %s", exc)
                 return
-            yield GaugeMetricFamily(PREFIX + "index_complete",
-                                    "1 when the Redis index was built for this store; 0: missing, "
-                                    "workers rebuild it", value=1.0 if complete else 0.0)
+            yield GaugeMetricFamily(
+                PREFIX + "index_complete",
+                "1 when the Redis index was built for this store; 0: missing, workers rebuild it",
+                value=1.0 if complete else 0.0,
+            )
 
 
 def _store_metrics(stats: dict[str, Any]) -> Iterator[Metric]:
@@ -103,10 +116,11 @@ def _store_metrics(stats: dict[str, Any]) -> Iterator[Metric]:
         if key in stats and name not in emitted:
             emitted.add(name)
             yield _metric(name, kind, help_text, stats[key])
-    by_relation = {k[len("urls_"):]: v for k, v in stats.items() if k.startswith("urls_")}
+    by_relation = {k[len("urls_") :]: v for k, v in stats.items() if k.startswith("urls_")}
     if by_relation:
-        urls = GaugeMetricFamily(PREFIX + "urls_by_relation", "Article URLs by how they relate to the article",
-                                 labels=["relation"])
+        urls = GaugeMetricFamily(
+            PREFIX + "urls_by_relation", "Article URLs by how they relate to the article", labels=["relation"]
+        )
         for relation, value in sorted(by_relation.items()):
             urls.add_metric([relation], float(value))
         yield urls
@@ -116,7 +130,12 @@ def _store_metrics(stats: dict[str, Any]) -> Iterator[Metric]:
 def _extra(stats: dict[str, Any]) -> Iterator[Metric]:
     """Numeric stats this module has no name for yet: exposed as gauges rather than lost."""
     for key, value in sorted(stats.items()):
-        if key in KNOWN or key.startswith("urls_") or not isinstance(value, (int, float)) or isinstance(value, bool):
+        if (
+            key in KNOWN
+            or key.startswith("urls_")
+            or not isinstance(value, (int, float))
+            or isinstance(value, bool)
+        ):
             continue
         name = "".join(c if c.isalnum() else "_" for c in key.lower())
         yield _metric(f"store_{name}", "gauge", f"store.stats()['{key}']", value)

@@ -1,9 +1,11 @@
 """Operations: /healthz for load balancers and orchestrators, /metrics for Prometheus."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Annotated, Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
@@ -22,8 +24,11 @@ router = APIRouter(tags=["operations"])
 Ctx = Annotated[ApiContext, Depends(context)]
 
 
-@router.get("/healthz", response_model=Health,
-            responses={503: {"description": "what failed: {\"status\": \"unavailable\", \"failed\": {part: reason}}"}})
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"description": 'what failed: {"status": "unavailable", "failed": {part: reason}}'}},
+)
 def healthz(ctx: Ctx) -> Response:
     """200 `{"status": "ok"}` when the store (and Redis, in distributed mode) answer; 503 naming
     what did not. In distributed mode, a Redis index not (yet) built for this store is named
@@ -51,13 +56,16 @@ def healthz(ctx: Ctx) -> Response:
             log.warning("healthz: %s failed: %s: %s", name, type(exc).__name__, exc)
             failed[name] = f"{type(exc).__name__}: unreachable (details in the server log)"
     if failed:
-        failed.pop("index", None)   # Redis or the store is away: that says it all
+        failed.pop("index", None)  # Redis or the store is away: that says it all
         return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
     return JSONResponse({"status": "ok", "warnings": warnings} if warnings else {"status": "ok"})
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"}},
+)
 def metrics(ctx: Ctx) -> Response:
     """Pages, articles, duplicates, versions, rejections, failures, and queue depth (distributed mode)."""
     assert ctx.registry is not None

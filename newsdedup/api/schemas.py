@@ -3,6 +3,7 @@
 Read routes document these models but return the store's dicts as a ready JSONResponse:
 the records are JSON already, and re-validating 1,000 of them per page would only cost time.
 """
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +29,9 @@ class FeedRecord(BaseModel):
 
 class FeedPage(BaseModel):
     items: list[FeedRecord]
-    next_after: int = Field(description="the cursor to ask with next: the last item's seq, or `after` when empty")
+    next_after: int = Field(
+        description="the cursor to ask with next: the last item's seq, or `after` when empty"
+    )
 
 
 class VersionRecord(BaseModel):
@@ -39,20 +42,24 @@ class VersionRecord(BaseModel):
     fetched_at: str
     modified_at: str | None
     similarity: float | None = Field(description="against the previous version; null for version 1")
-    diff: str = Field(description="unified diff of the text against the previous version; empty for version 1")
+    diff: str = Field(
+        description="unified diff of the text against the previous version; empty for version 1"
+    )
 
 
 class VersionList(BaseModel):
     items: list[VersionRecord]
-    next_after: int | None = Field(default=None, description="ask again with after=this for the next versions; "
-                                                             "null: there are no more")
+    next_after: int | None = Field(
+        default=None, description="ask again with after=this for the next versions; null: there are no more"
+    )
 
 
 class CrawlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: list[str] = Field(
-        default_factory=list, max_length=MAX_SOURCES_PER_CRAWL,
+        default_factory=list,
+        max_length=MAX_SOURCES_PER_CRAWL,
         description="names from the sources file; empty or missing: every source",
     )
 
@@ -67,8 +74,12 @@ class CrawlStatus(BaseModel):
     state: str = Field(description="running, finished or failed")
     sources: list[str] | None = Field(None, description="embedded mode")
     exit_code: int | None = Field(None, description="embedded mode: of the crawl process")
-    summary: str | None = Field(None, description="embedded mode: the crawl's one-line summary, once finished")
-    error: str | None = Field(None, description="embedded mode: the end of the crawl's log output, when it failed")
+    summary: str | None = Field(
+        None, description="embedded mode: the crawl's one-line summary, once finished"
+    )
+    error: str | None = Field(
+        None, description="embedded mode: the end of the crawl's log output, when it failed"
+    )
     pending: int | None = Field(None, description="distributed mode: pages not yet processed")
     done: int | None = Field(None, description="distributed mode: pages processed")
     failed: int | None = Field(None, description="distributed mode: pages that failed for good")

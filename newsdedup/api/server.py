@@ -3,6 +3,7 @@
 For tests and the benchmark: they talk real HTTP to a real server, in-process so they can
 fill the store directly.
 """
+
 from __future__ import annotations
 
 import socket

@@ -4,6 +4,7 @@ The caller passes an open connection in ``config.attributes["connection"]`` (so 
 migration runs inside the caller's transaction and lock), or a URL as ``sqlalchemy.url``
 for the ``alembic`` command line.
 """
+
 from __future__ import annotations
 
 from alembic import context
