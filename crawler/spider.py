@@ -23,6 +23,7 @@ from crawler.discovery import BrokenDocument, Discovered, Link, parse_feed, pars
 from crawler.encoding import decode_html
 from crawler.middlewares import OffsiteRedirect
 from crawler.page import Page, Validators
+from crawler.reasons import ROBOTS_DENIED
 from crawler.stats import SourceStats
 from workers.handoff import PageSink
 
@@ -286,7 +287,7 @@ class NewsSpider(scrapy.Spider):
         url = request.meta.get("listed_url", request.url) if request is not None else "?"
         if isinstance(failure.value, IgnoreRequest) and "robots.txt" in str(failure.value):
             # Obeying robots.txt is the crawler doing its job, not an error.
-            self.sink.skipped(url, self.source.name, "disallowed by robots.txt")
+            self.sink.skipped(url, self.source.name, ROBOTS_DENIED)
             self.stats.disallowed += 1
             self.on_outcome(self.source.name, url, "skipped")
             return
