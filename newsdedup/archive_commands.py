@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from config import Settings, load_settings
-from workers.summary import CrawlSummary
+from pipeline.summary import CrawlSummary
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -82,7 +82,7 @@ class _Bar:
 def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | None) -> None:
     """Run the archived pages, in fetch order, through the current extraction and dedup."""
     from archive.reader import ArchiveScan
-    from workers.reprocess import default_target, run_reprocess, shown_url
+    from newsdedup.reprocess import default_target, run_reprocess, shown_url
 
     settings = _settings()
     if not settings.archive_dir.is_dir():
@@ -110,7 +110,7 @@ def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | N
 @click.option("--source", required=True, help="The source name the imported pages are stored under.")
 def import_warc(files: tuple[str, ...], source: str) -> None:
     """Ingest the HTML responses of WARC files (paths or http(s) URLs, gzipped or not)."""
-    from workers.reprocess import run_import
+    from newsdedup.reprocess import run_import
 
     settings = _settings()
     if not SOURCE_NAME.match(source):
@@ -142,7 +142,7 @@ def archive() -> None:
 def prune(days: float | None, dry_run: bool) -> None:
     """Delete the WARC files last written more than the retention period ago."""
     from archive.prune import prune_archive
-    from workers.services import open_store
+    from pipeline.services import open_store
 
     settings = _settings()
     days = settings.archive_retention_days if days is None else days

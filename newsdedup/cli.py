@@ -68,7 +68,7 @@ def crawl(
     """Crawl the named sources (all when none are named) once, now."""
     settings = _settings(config_path)
     selected = _select_sources(settings, sources)
-    from workers.crawl import run_crawl_command
+    from newsdedup.crawl import run_crawl_command
 
     summary = run_crawl_command(
         settings,
@@ -81,7 +81,7 @@ def crawl(
     click.echo(summary.line())
 
 
-def _explain_outcome(outcome) -> None:  # workers.pipeline.PageOutcome
+def _explain_outcome(outcome) -> None:  # pipeline.page_pipeline.PageOutcome
     article = f" article {outcome.article_id[:8]} v{outcome.version}" if outcome.article_id else ""
     click.echo(f"  {outcome.kind:<9} {outcome.url}{article}")
     if outcome.reason:
@@ -102,7 +102,7 @@ def _explain_outcome(outcome) -> None:  # workers.pipeline.PageOutcome
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 def feed(after: int, limit: int | None, fmt: str) -> None:
     """Print the deduplicated feed, oldest seq first."""
-    from workers.services import open_store
+    from pipeline.services import open_store
 
     store = open_store(_settings())
     try:

@@ -112,7 +112,7 @@ def test_dedup_defaults_are_the_calibrated_ones_in_both_places() -> None:
     # Settings (what the service runs with) and DedupParams (what dedup/ and its tests use
     # when given nothing) must not drift apart.
     from dedup import DedupParams
-    from workers.services import dedup_params
+    from pipeline.services import dedup_params
 
     assert dedup_params(Settings()) == DedupParams()
 

@@ -19,11 +19,11 @@ import pytest
 
 from config import Settings
 from crawler.page import Page
+from pipeline.summary import CrawlSummary
 from store import Store
 from store.staging import Staging
 from workers.app import create_app
 from workers.distributed import PageSender, wait_for_crawl
-from workers.summary import CrawlSummary
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

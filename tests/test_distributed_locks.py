@@ -30,13 +30,13 @@ from test_distributed import (  # noqa: F401 - fixtures used by name
 from config import Settings
 from crawler.page import Page
 from extract import Document
+from pipeline.page_pipeline import prepare_page
+from pipeline.services import dedup_params
+from pipeline.summary import CrawlSummary
 from store import Store
 from workers.app import create_app
 from workers.distributed import PageSender, wait_for_crawl
 from workers.locks import StoryLocks, redis_client, story_lock_keys, whole_index_lock
-from workers.pipeline import prepare_page
-from workers.services import dedup_params
-from workers.summary import CrawlSummary
 from workers.sweeper import rebuild_if_missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]

@@ -18,13 +18,13 @@ from celery.contrib.testing.worker import start_worker
 from config import Settings
 from crawler.page import Page
 from dedup import RedisIndex
+from pipeline.page_pipeline import PagePipeline
+from pipeline.services import dedup_params
 from store import Store
 from store.staging import Staging
 from workers.app import create_app
 from workers.locks import StoryLocks, redis_client
 from workers.pages import WorkerServices, max_attempts, process_staged_page
-from workers.pipeline import PagePipeline
-from workers.services import dedup_params
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

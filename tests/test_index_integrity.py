@@ -20,14 +20,14 @@ from faultkit import FaultRelay
 from config import Settings
 from crawler.page import Page
 from dedup import Fingerprint, RedisIndex
+from pipeline.page_pipeline import PagePipeline
+from pipeline.services import dedup_params
 from store import Store
 from store.staging import Staging
 from workers.app import create_app
 from workers.index_repair import rebuild_exclusively
 from workers.locks import StoryLocks, redis_client
 from workers.pages import WorkerServices, process_staged_page
-from workers.pipeline import PagePipeline
-from workers.services import dedup_params
 from workers.sweeper import rebuild_if_missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]

@@ -2,7 +2,7 @@
 
 A page's trip: the spider calls ``DistributedSink.accept`` → a thread of its own writes the
 page to the staging table (store/staging.py, several pages per transaction when they come
-fast; workers/staging_writer.py) and commits → only then is ``newsdedup.process_page``
+fast; pipeline/staging_writer.py) and commits → only then is ``newsdedup.process_page``
 sent with ``(page_id, url)`` → a worker processes it (workers/pages.py) and marks the row done
 or failed. Whoever waits for the crawl counts the rows; a pending row whose message is lost
 (its worker was SIGKILLed, or the send itself failed) is sent again.
@@ -23,13 +23,13 @@ from celery import Celery
 from config import Settings, Source, load_sources
 from config.sources import ConfigError
 from crawler.page import Page
+from pipeline.staging_writer import StagingWriter
+from pipeline.summary import CrawlSummary, record_crawl_counts
+from pipeline.transient import OUTAGE_ERRORS, through_outages
 from store import Store
 from store.staging import CrawlCounts, Staging
 from workers.app import PAGES_QUEUE, NewsdedupCelery, create_app
 from workers.handoff import StoreBackedDiscovery
-from workers.staging_writer import StagingWriter
-from workers.summary import CrawlSummary, record_crawl_counts
-from workers.transient import OUTAGE_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def resend_stale(
 
 class DistributedSink(StoreBackedDiscovery):
     """A PageSink that stages each page and sends its task (in a thread of its own,
-    workers/staging_writer.py); counts the fetch side. ``close`` once the crawl is over."""
+    pipeline/staging_writer.py); counts the fetch side. ``close`` once the crawl is over."""
 
     def __init__(
         self,
@@ -123,7 +123,7 @@ class DistributedSink(StoreBackedDiscovery):
             on_staged=self._staged,
             on_failed=lambda page, reason: self.failed(page.url, page.source, reason),
             prepare=locate,
-        )  # the archive's resolve_page (workers/archiving.py)
+        )  # the archive's resolve_page (pipeline/archiving.py)
 
     def close(self) -> None:
         """Stage and send every page accepted so far; then the fetch-side counts are final."""
@@ -268,7 +268,7 @@ def run_distributed_crawl(
     """Crawl ``sources`` in this process (Scrapy); workers process the pages. With ``wait``,
     return once all of them are done or failed; else at once, with the fetch-side counts."""
     from crawler.run import run_crawl
-    from workers.archiving import apply_retention, crawl_archive, response_archive
+    from pipeline.archiving import apply_retention, crawl_archive, response_archive
 
     app = create_app(settings)
     # The store may be away at the start too (a restart): wait for it, however long.
@@ -358,9 +358,9 @@ def rebuild_index(settings: Settings) -> int:
     lock meanwhile, so no worker decides against a half-built index; workers wait, then
     retry. Returns the number of entries."""
     from dedup import RedisIndex
+    from pipeline.services import dedup_params
     from workers.index_repair import rebuild_exclusively
     from workers.locks import redis_client
-    from workers.services import dedup_params
 
     assert settings.redis_url, "rebuild_index needs NEWSDEDUP_REDIS_URL"
     client = redis_client(settings.redis_url)

@@ -28,14 +28,14 @@ from sqlalchemy import Connection
 from config import Settings
 from crawler.page import Page
 from dedup import RedisIndex
+from pipeline.budget import TIMED_OUT, PageTimedOut
+from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
+from pipeline.services import dedup_params
+from pipeline.transient import TRANSIENT_ERRORS, through_outages
 from store import Store
 from store.staging import Staging
-from workers.budget import TIMED_OUT, PageTimedOut
 from workers.index_repair import rebuild_exclusively
 from workers.locks import StoryLocks, redis_client
-from workers.pipeline import PageOutcome, PagePipeline, PreparedPage
-from workers.services import dedup_params
-from workers.transient import TRANSIENT_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
 

@@ -70,9 +70,9 @@ def sweep_once(app: NewsdedupCelery) -> int:
 def rebuild_if_missing(app: NewsdedupCelery) -> bool:
     """Rebuild the Redis index under the whole-index lock if it is not the store's; True if it did."""
     from dedup import RedisIndex
+    from pipeline.services import dedup_params
     from store import Store
     from workers.index_repair import rebuild_exclusively
-    from workers.services import dedup_params
 
     settings = app.settings
     assert settings.redis_url

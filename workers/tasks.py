@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task
 
-from workers.transient import TRANSIENT_ERRORS
+from pipeline.transient import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     from workers.app import NewsdedupCelery
@@ -78,8 +78,8 @@ class ProcessPageTask(NewsdedupTask):
 
 class ReprocessPageTask(NewsdedupTask):
     def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        from newsdedup.reprocess import target_services
         from workers.pages import give_up_page
-        from workers.reprocess import target_services
 
         page_id, target = kwargs.get("page_id", args[0]), kwargs.get("target", args[2])
         try:
@@ -102,8 +102,8 @@ def register_tasks(app: NewsdedupCelery) -> None:
     def reprocess_page(self: ReprocessPageTask, page_id: int, url: str, target: str) -> str:
         """``process_page`` for a page staged in a reprocess target store (``newsdedup
         reprocess``); ``target`` names the store, whose URL the workers read from Redis."""
+        from newsdedup.reprocess import target_services
         from workers.pages import process_staged_page
-        from workers.reprocess import target_services
 
         return process_staged_page(target_services(self.app, target), page_id)
 

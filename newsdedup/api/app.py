@@ -69,7 +69,7 @@ def celery_queues() -> tuple[str, ...]:
 def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...]) -> ApiContext:
     owns_store = store is None
     if store is None:
-        from workers.services import open_store
+        from pipeline.services import open_store
 
         store = open_store(settings)
     ctx = ApiContext(settings=settings, store=store, owns_store=owns_store, queues=queues or ())

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from pebble import ProcessExpired
 
 from crawler.page import Page
+from pipeline.budget import TIMED_OUT, PageTimedOut
+from pipeline.extraction_pool import ExtractionPool, PendingExtraction
+from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
+from pipeline.summary import CrawlSummary
+from pipeline.transient import through_outages
 from store import Store
-from workers.budget import TIMED_OUT, PageTimedOut
-from workers.extraction_pool import ExtractionPool, PendingExtraction
 from workers.handoff import StoreBackedDiscovery
-from workers.pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
-from workers.summary import CrawlSummary
-from workers.transient import through_outages
 
 log = logging.getLogger(__name__)
 # How long a page waits for a store that refuses it (locked, away) before it is failed.

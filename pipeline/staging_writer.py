@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from crawler.page import Page
+from pipeline.transient import OUTAGE_ERRORS, through_outages
 from store.staging import Staging
-from workers.transient import OUTAGE_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from store import Store
 
 if TYPE_CHECKING:  # a type only: the crawl process of distributed mode extracts nothing
-    from workers.pipeline import OutcomeKind
+    from pipeline.page_pipeline import OutcomeKind
 
 
 @dataclass

@@ -31,8 +31,8 @@ from archive.reader import ArchiveScan, ReadCounts, read_html_responses
 from archive.records import ArchivedResponse
 from config import Settings
 from crawler.page import Page
+from pipeline.summary import CrawlSummary
 from store import Store
-from workers.summary import CrawlSummary
 
 if TYPE_CHECKING:
     from workers.app import NewsdedupCelery
@@ -121,9 +121,9 @@ def pages_of(
 def _run_embedded(
     settings: Settings, pages: Iterable[Page], crawl_id: str, progress: Callable[[CrawlSummary], None] | None
 ) -> CrawlSummary:
-    from workers.embedded import EmbeddedSink
-    from workers.extraction_pool import ExtractionPool, extraction_processes
-    from workers.services import open_embedded_pipeline
+    from pipeline.embedded import EmbeddedSink
+    from pipeline.extraction_pool import ExtractionPool, extraction_processes
+    from pipeline.services import open_embedded_pipeline
 
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)

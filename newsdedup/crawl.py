@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from config import Settings, Source
-from workers.summary import CrawlSummary, record_crawl_counts
+from pipeline.summary import CrawlSummary, record_crawl_counts
 
 if TYPE_CHECKING:  # a type only: in distributed mode the crawl process extracts nothing
-    from workers.pipeline import PageOutcome
+    from pipeline.page_pipeline import PageOutcome
 
 
 def run_crawl_command(
@@ -43,10 +43,10 @@ def run_embedded_crawl(
     on_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
     from crawler.run import run_crawl
-    from workers.archiving import apply_retention, crawl_archive, response_archive
-    from workers.embedded import EmbeddedSink
-    from workers.extraction_pool import ExtractionPool, extraction_processes
-    from workers.services import open_embedded_pipeline
+    from pipeline.archiving import apply_retention, crawl_archive, response_archive
+    from pipeline.embedded import EmbeddedSink
+    from pipeline.extraction_pool import ExtractionPool, extraction_processes
+    from pipeline.services import open_embedded_pipeline
 
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)
