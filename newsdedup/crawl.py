@@ -25,7 +25,7 @@ def run_crawl_command(
     Distributed: spiders hand pages to Celery workers; waits for them unless ``wait`` is False."""
     progress = _print_progress if show_progress else None
     if settings.distributed:
-        from workers.distributed import run_distributed_crawl
+        from workers.crawl_side import run_distributed_crawl
 
         summary = run_distributed_crawl(settings, sources, crawl_id, wait=wait, progress=progress)
     else:

@@ -150,7 +150,7 @@ class ReprocessSender:
     ``newsdedup.process_page``, which always writes to the live store)."""
 
     def __init__(self, app: NewsdedupCelery, target: str | None) -> None:
-        from workers.distributed import PageSender
+        from workers.crawl_side import PageSender
 
         self.pages = PageSender(app)
         self.app = app
@@ -188,7 +188,7 @@ def _run_distributed(
     have finished it. Pages are streamed: one round is never held in memory."""
     from store.staging import Staging
     from workers.app import create_app
-    from workers.distributed import DistributedSink, wait_for_crawl
+    from workers.crawl_side import DistributedSink, wait_for_crawl
     from workers.locks import redis_client
 
     assert settings.redis_url
@@ -201,7 +201,7 @@ def _run_distributed(
             client.set(REPROCESS_TARGET_KEY + target, settings.database_url, ex=TARGET_TTL_SECONDS)
         finally:
             client.close()
-        from workers.distributed import rebuild_index
+        from workers.crawl_side import rebuild_index
 
         rebuild_index(settings)  # the target's own index: emptied, or rebuilt from its store
     store = Store.open(settings.database_url)

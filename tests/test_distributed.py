@@ -23,7 +23,7 @@ from pipeline.summary import CrawlSummary
 from store import Store
 from store.staging import Staging
 from workers.app import create_app
-from workers.distributed import PageSender, wait_for_crawl
+from workers.crawl_side import PageSender, wait_for_crawl
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -193,7 +193,7 @@ def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_ot
     """The crawl's side alone: pages queued faster than they can be committed one by one are
     staged in batches and sent; a page PostgreSQL refuses (a NUL character) is reported with
     its reason, and the batch it came in with is staged all the same."""
-    from workers.distributed import DistributedSink
+    from workers.crawl_side import DistributedSink
 
     app = create_app(settings)
     sender = PageSender(app)

@@ -22,7 +22,7 @@ from newsdedup.demo import SITES, DemoSites
 from store import Store
 from store.staging import Staging
 from workers.app import create_app
-from workers.distributed import start_crawl
+from workers.crawl_side import start_crawl
 from workers.locks import crawl_lock_key
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]

@@ -35,7 +35,7 @@ from pipeline.services import dedup_params
 from pipeline.summary import CrawlSummary
 from store import Store
 from workers.app import create_app
-from workers.distributed import PageSender, wait_for_crawl
+from workers.crawl_side import PageSender, wait_for_crawl
 from workers.locks import StoryLocks, redis_client, story_lock_keys, whole_index_lock
 from workers.sweeper import rebuild_if_missing
 

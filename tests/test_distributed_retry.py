@@ -157,7 +157,7 @@ def one_article_then_redis_lost(settings: Settings) -> tuple[WorkerServices, Red
 
 
 def test_the_redis_index_is_rebuilt_from_the_store(settings: Settings) -> None:
-    from workers.distributed import rebuild_index
+    from workers.crawl_side import rebuild_index
 
     services, index = one_article_then_redis_lost(settings)
     try:

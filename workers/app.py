@@ -13,7 +13,7 @@ Delivery guarantees, and why each setting:
 * The visibility timeout (default 1 h) is only the broker's last resort: a message taken by a
   worker that was SIGKILLed as a whole comes back after it. Whoever waits for a crawl, and the
   beat's sweep every minute, re-send pending pages of the staging table well before that
-  (workers/distributed.py); tasks are idempotent, so a page sent twice is stored once.
+  (workers/crawl_side.py); tasks are idempotent, so a page sent twice is stored once.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def _run(app: NewsdedupCelery) -> None:
 def sweep_once(app: NewsdedupCelery) -> int:
     """Re-send lost pages if no other worker did in this round; returns how many were sent."""
     from store.staging import Staging
-    from workers.distributed import PageSender, resend_stale
+    from workers.crawl_side import PageSender, resend_stale
 
     settings = app.settings
     assert settings.redis_url

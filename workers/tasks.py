@@ -132,6 +132,6 @@ def register_tasks(app: NewsdedupCelery) -> None:
 
     @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.resend_stale_pages")
     def resend_stale_pages(self: NewsdedupTask) -> int:
-        from workers.distributed import sweep
+        from workers.crawl_side import sweep
 
         return sweep(self.app.settings, self.app)
