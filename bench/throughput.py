@@ -195,9 +195,9 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def _wait_ready(
     settings: Any, names: tuple[str, ...], processes: list[subprocess.Popen[bytes]], timeout: float = 90
 ) -> None:
-    from workers.app import create_app
+    from workers.app import create_celery_app
 
-    app = create_app(settings)
+    app = create_celery_app(settings)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes):

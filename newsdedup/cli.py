@@ -214,7 +214,7 @@ def rebuild_index_command() -> None:
     or after an upgrade that changed the index's layout)."""
     settings = _settings()
     _require_redis(settings)
-    from workers.crawl_side import rebuild_index
+    from workers.index_repair import rebuild_index
 
     count = rebuild_index(settings)
     click.echo(

@@ -14,9 +14,7 @@ touched either.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,19 +28,21 @@ from sqlalchemy.engine import make_url
 from archive.reader import ArchiveScan, ReadCounts, read_html_responses
 from archive.records import ArchivedResponse
 from config import Settings
+from crawler.archive import page_from
 from crawler.page import Page
+from pipeline.embedded import EmbeddedSink
+from pipeline.extraction_pool import ExtractionPool, extraction_processes
+from pipeline.services import open_embedded_pipeline
 from pipeline.summary import CrawlSummary
 from store import Store
+from store.staging import Staging
+from workers.locks import redis_client
+from workers.reprocess_targets import REPROCESS_TARGET_KEY, TARGET_TTL_SECONDS, target_id, target_settings
 
 if TYPE_CHECKING:
     from workers.app import NewsdedupCelery
-    from workers.pages import WorkerServices
 
 log = logging.getLogger(__name__)
-
-REPROCESS_TARGET_KEY = "newsdedup-workers:reprocess:"
-# A target's URL stays known to the workers this long after its reprocess started.
-TARGET_TTL_SECONDS = 7 * 86_400
 
 Progress = Callable[[int, CrawlSummary], None]  # (bytes read so far, counts so far)
 
@@ -81,31 +81,12 @@ def default_target(live_url: str, now: datetime | None = None) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def target_id(database_url: str) -> str:
-    return hashlib.sha256(database_url.encode("utf-8")).hexdigest()[:16]
-
-
-def target_settings(settings: Settings, database_url: str) -> Settings:
-    """The settings a worker uses for a reprocess target: its store, and an LSH index of its
-    own (the live index stays the live store's)."""
-    if database_url == settings.database_url:
-        return settings
-    return settings.model_copy(
-        update={
-            "database_url": database_url,
-            "lsh_basename": f"{settings.lsh_basename}-reprocess-{target_id(database_url)}",
-        }
-    )
-
-
 # --- pages from WARC records ---
 
 
 def pages_of(
     responses: Iterable[ArchivedResponse], counts: ReadCounts, crawl_id: str | None
 ) -> Iterator[Page]:
-    from crawler.archive import page_from
-
     for archived in responses:
         page = page_from(archived, crawl_id=crawl_id)
         if isinstance(page, str):
@@ -121,10 +102,6 @@ def pages_of(
 def _run_embedded(
     settings: Settings, pages: Iterable[Page], crawl_id: str, progress: Callable[[CrawlSummary], None] | None
 ) -> CrawlSummary:
-    from pipeline.embedded import EmbeddedSink
-    from pipeline.extraction_pool import ExtractionPool, extraction_processes
-    from pipeline.services import open_embedded_pipeline
-
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)
     pool = ExtractionPool(processes, pipeline.min_words, pipeline.params) if processes > 1 else None
@@ -150,7 +127,8 @@ class ReprocessSender:
     ``newsdedup.process_page``, which always writes to the live store)."""
 
     def __init__(self, app: NewsdedupCelery, target: str | None) -> None:
-        from workers.crawl_side import PageSender
+        # deferred: Celery is loaded only in distributed mode
+        from workers.sending import PageSender
 
         self.pages = PageSender(app)
         self.app = app
@@ -186,13 +164,13 @@ def _run_distributed(
     ends where the original crawl changes or a URL comes again (a later fetch of a page must
     be decided after the earlier one, as it was), and the next round starts once the workers
     have finished it. Pages are streamed: one round is never held in memory."""
-    from store.staging import Staging
-    from workers.app import create_app
+    # deferred: Celery is loaded only in distributed mode
+    from workers.app import create_celery_app
     from workers.crawl_side import DistributedSink, wait_for_crawl
-    from workers.locks import redis_client
+    from workers.index_repair import rebuild_index
 
     assert settings.redis_url
-    app = create_app(live)
+    app = create_celery_app(live)
     target = None
     if settings.database_url != live.database_url:
         target = target_id(settings.database_url)
@@ -201,8 +179,6 @@ def _run_distributed(
             client.set(REPROCESS_TARGET_KEY + target, settings.database_url, ex=TARGET_TTL_SECONDS)
         finally:
             client.close()
-        from workers.crawl_side import rebuild_index
-
         rebuild_index(settings)  # the target's own index: emptied, or rebuilt from its store
     store = Store.open(settings.database_url)
     staging = Staging.open(settings.database_url, migrate=False)
@@ -241,25 +217,6 @@ def _run_distributed(
 
 def _add(one: CrawlSummary, other: CrawlSummary) -> CrawlSummary:
     return CrawlSummary(**{name: value + other.as_dict()[name] for name, value in one.as_dict().items()})
-
-
-def target_services(app: NewsdedupCelery, target: str) -> WorkerServices:
-    """The worker's services for a reprocess target, opened on first use (one per process)."""
-    from workers.locks import redis_client
-    from workers.pages import WorkerServices
-
-    cache: dict[tuple[int, str], WorkerServices] = app.__dict__.setdefault("_reprocess_services", {})
-    key = (os.getpid(), target)
-    if key not in cache:
-        client = redis_client(app.settings.redis_url or "")
-        try:
-            url = client.get(REPROCESS_TARGET_KEY + target)
-        finally:
-            client.close()
-        if url is None:
-            raise LookupError(f"reprocess target {target} is unknown (its key expired?)")
-        cache[key] = WorkerServices.open(target_settings(app.settings, url.decode("utf-8")))
-    return cache[key]
 
 
 # --- the commands ---

@@ -35,6 +35,7 @@ from pipeline.transient import TRANSIENT_ERRORS, through_outages
 from store import Store
 from store.staging import Staging
 from workers.index_repair import rebuild_exclusively
+from workers.limits import page_time_limit, soft_time_limit
 from workers.locks import StoryLocks, redis_client
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ def outage_patience(settings: Settings) -> float:
     """How long a task waits for PostgreSQL or Redis to come back before it gives its page to
     Celery's retries (``NEWSDEDUP_OUTAGE_PATIENCE``): well inside the soft time limit, which
     would fail the page."""
-    from workers.app import soft_time_limit
-
     return min(settings.outage_patience, 0.6 * soft_time_limit(settings))
 
 
@@ -126,8 +125,6 @@ class WorkerServices:
             window_days=settings.lsh_window_days,
             owner=store.identity(),
         )
-        from workers.app import page_time_limit
-
         timeout = settings.dedup_lock_timeout
 
         def rebuild_index() -> None:

@@ -5,7 +5,7 @@ cannot restart inside a long-lived process, and a crash of a crawl must not take
 down. One crawl at a time: each embedded crawl dedups against its own in-memory index, so
 two at once could both call the same wire story "new".
 
-Distributed mode hands the crawl to ``workers.crawl_side.start_crawl`` (Celery does the rest).
+Distributed mode hands the crawl to ``workers.api_side.start_crawl`` (Celery does the rest).
 """
 
 from __future__ import annotations
@@ -145,6 +145,6 @@ class EmbeddedCrawls:
 
 
 def start_distributed_crawl(settings: Settings, sources: Sequence[str]) -> str:
-    from workers.crawl_side import start_crawl  # imports Celery: only in distributed mode
+    from workers.api_side import start_crawl  # imports Celery: only in distributed mode
 
     return start_crawl(settings, list(sources))
