@@ -72,7 +72,7 @@ def _crawl_child(
     source = Source(name="bench", sitemaps=(sitemap_url,), allowed_domains=(host,), max_pages=pages + 10)
     started, cpu_started = time.perf_counter(), time.process_time()
     summary = run_embedded_crawl(
-        settings, [source], "bench", on_outcome=lambda _: stamps.append(time.perf_counter())
+        settings, [source], "bench", on_page_outcome=lambda _: stamps.append(time.perf_counter())
     )
     elapsed = time.perf_counter() - started
     # This process alone (reactor, decisions, SQLite, and the archive's thread): the part the

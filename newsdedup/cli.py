@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from config import ConfigError, Settings, Source, load_settings, load_sources
+from config import ConfigError, Settings, Source, load_settings, load_sources, select_sources
 from newsdedup import archive_commands
 from newsdedup.feedformat import FORMATS, render
 
@@ -26,18 +26,9 @@ def _settings(config_path: Path | None = None) -> Settings:
 
 def _select_sources(settings: Settings, names: tuple[str, ...]) -> list[Source]:
     try:
-        sources = load_sources(settings.config)
+        return select_sources(load_sources(settings.config), names)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    if not names:
-        return sources
-    by_name = {source.name: source for source in sources}
-    unknown = [name for name in names if name not in by_name]
-    if unknown:
-        raise click.UsageError(
-            f"unknown source {unknown[0]!r} (known: {', '.join(sorted(by_name)) or 'none'})"
-        )
-    return [by_name[name] for name in names]
 
 
 def _setup_logging(verbose: int) -> None:
@@ -76,7 +67,7 @@ def crawl(
         crawl_id=crawl_id or uuid.uuid4().hex,
         wait=not no_wait,
         show_progress=sys.stderr.isatty(),
-        on_outcome=_explain_outcome if explain else None,
+        on_page_outcome=_explain_outcome if explain else None,
     )
     click.echo(summary.line())
 
@@ -188,10 +179,10 @@ def flower(port: int, address: str) -> None:
     settings = _settings()
     _require_redis(settings)
     try:
-        check_flower_auth(settings.flower_auth)
+        credential = check_flower_auth(settings.flower_auth)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    run_flower(settings, port, address)
+    run_flower(settings, credential, port, address)
 
 
 @main.command()

@@ -19,7 +19,7 @@ def run_crawl_command(
     crawl_id: str,
     wait: bool = True,
     show_progress: bool = False,
-    on_outcome: Callable[[PageOutcome], None] | None = None,
+    on_page_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
     """Crawl ``sources`` once. Embedded: in this process, returns when every page is stored.
     Distributed: spiders hand pages to Celery workers; waits for them unless ``wait`` is False."""
@@ -29,7 +29,9 @@ def run_crawl_command(
 
         summary = run_distributed_crawl(settings, sources, crawl_id, wait=wait, progress=progress)
     else:
-        summary = run_embedded_crawl(settings, sources, crawl_id, progress=progress, on_outcome=on_outcome)
+        summary = run_embedded_crawl(
+            settings, sources, crawl_id, progress=progress, on_page_outcome=on_page_outcome
+        )
     if show_progress:
         sys.stderr.write("\n")
     return summary
@@ -40,7 +42,7 @@ def run_embedded_crawl(
     sources: Sequence[Source],
     crawl_id: str,
     progress: Callable[[CrawlSummary], None] | None = None,
-    on_outcome: Callable[[PageOutcome], None] | None = None,
+    on_page_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
     from crawler.run import run_crawl
     from pipeline.archiving import apply_retention, crawl_archive, response_archive
@@ -69,7 +71,7 @@ def run_embedded_crawl(
                 pipeline,
                 crawl_id,
                 on_change=progress,
-                on_outcome=on_outcome,
+                on_page_outcome=on_page_outcome,
                 pool=pool,
                 locate=archive.resolve_page if archive is not None else None,
             )

@@ -56,7 +56,7 @@ def crawl(
     pipeline = open_embedded_pipeline(Settings(database_url=database_url))
     outcomes: list[PageOutcome] = []
     try:
-        sink = EmbeddedSink(pipeline, "c1", on_outcome=outcomes.append, pool=pool)
+        sink = EmbeddedSink(pipeline, "c1", on_page_outcome=outcomes.append, pool=pool)
         for item in pages:
             sink.accept(item)
         sink.drain()

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 from celery import Celery
 
-from config import Settings, load_sources
-from config.sources import ConfigError
+from config import Settings, load_sources, select_sources
 from store.staging import Staging
 from workers.app import create_celery_app
 
@@ -23,12 +22,7 @@ def start_crawl(settings: Settings, source_names: Sequence[str], app: Celery | N
     """Queue one ``newsdedup.crawl_source`` task per source (all when none are named); returns
     the crawl id their pages are staged under. For ``POST /v1/crawls``. Raises ConfigError on
     a bad sources file or an unknown source name."""
-    sources = load_sources(settings.config)
-    known = {source.name for source in sources}
-    names = list(dict.fromkeys(source_names)) or [source.name for source in sources]
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ConfigError(f"unknown source {unknown[0]!r} (known: {', '.join(sorted(known)) or 'none'})")
+    names = [source.name for source in select_sources(load_sources(settings.config), source_names)]
     app = app or create_celery_app(settings)
     crawl_id = uuid.uuid4().hex
     for name in names:

@@ -194,10 +194,9 @@ def check_flower_auth(value: str | None) -> str:
     return value
 
 
-def run_flower(settings: Settings, port: int, address: str = "127.0.0.1") -> None:
-    """``newsdedup flower --port P --address A``: Flower for this app, behind basic auth,
-    on loopback unless told otherwise."""
-    credential = check_flower_auth(settings.flower_auth)
+def run_flower(settings: Settings, credential: str, port: int, address: str = "127.0.0.1") -> None:
+    """``newsdedup flower --port P --address A``: Flower for this app, behind basic auth
+    (``credential``, as ``check_flower_auth`` returns it), on loopback unless told otherwise."""
     app = create_celery_app(settings)
     # Through Flower's own environment option rather than argv: a password in argv shows
     # in every `ps` listing of the machine.
