@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from config import Settings, Source
-from pipeline.summary import CrawlSummary, record_crawl_counts
+from pipeline.summary import CrawlSummary, SummaryCallback, record_crawl_counts
 
 if TYPE_CHECKING:  # a type only: in distributed mode the crawl process extracts nothing
     from pipeline.page_pipeline import PageOutcome
@@ -41,7 +41,7 @@ def run_embedded_crawl(
     settings: Settings,
     sources: Sequence[Source],
     crawl_id: str,
-    progress: Callable[[CrawlSummary], None] | None = None,
+    progress: SummaryCallback | None = None,
     on_page_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
     from crawler.run import run_crawl

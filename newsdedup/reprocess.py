@@ -33,7 +33,7 @@ from crawler.page import Page
 from pipeline.embedded import EmbeddedSink
 from pipeline.extraction_pool import ExtractionPool, extraction_processes
 from pipeline.services import open_embedded_pipeline
-from pipeline.summary import CrawlSummary
+from pipeline.summary import CrawlSummary, SummaryCallback
 from store import Store
 from store.staging import Staging
 from workers.locks import redis_client
@@ -100,7 +100,7 @@ def pages_of(
 
 
 def _run_embedded(
-    settings: Settings, pages: Iterable[Page], crawl_id: str, progress: Callable[[CrawlSummary], None] | None
+    settings: Settings, pages: Iterable[Page], crawl_id: str, progress: SummaryCallback | None
 ) -> CrawlSummary:
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)
@@ -157,7 +157,7 @@ def _run_distributed(
     settings: Settings,
     pages: Iterable[Page],
     crawl_id: str,
-    progress: Callable[[CrawlSummary], None] | None,
+    progress: SummaryCallback | None,
     live: Settings,
 ) -> CrawlSummary:
     """Stage the pages and let the workers process them, as a crawl does, in rounds: a round

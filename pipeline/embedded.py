@@ -13,7 +13,7 @@ from crawler.page import Page
 from pipeline.budget import TIMED_OUT, PageTimedOut
 from pipeline.extraction_pool import ExtractionPool, PendingExtraction
 from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
-from pipeline.summary import CrawlSummary
+from pipeline.summary import CrawlSummary, SummaryCallback
 from pipeline.transient import through_outages
 from store import Store
 from workers.handoff import StoreBackedDiscovery
@@ -38,7 +38,7 @@ class EmbeddedSink(StoreBackedDiscovery):
         self,
         pipeline: PagePipeline,
         crawl_id: str,
-        on_change: Callable[[CrawlSummary], None] | None = None,
+        on_change: SummaryCallback | None = None,
         on_page_outcome: Callable[[PageOutcome], None] | None = None,
         pool: ExtractionPool | None = None,
         locate: Callable[[Page], Page] | None = None,

@@ -25,7 +25,7 @@ from crawler.page import Page
 from crawler.run import run_crawl
 from pipeline.archiving import apply_retention, crawl_archive, response_archive
 from pipeline.staging_writer import StagingWriter
-from pipeline.summary import CrawlSummary, record_crawl_counts
+from pipeline.summary import OUTCOME_FIELDS, CrawlSummary, SummaryCallback, record_crawl_counts
 from pipeline.transient import OUTAGE_ERRORS, through_outages
 from store import Store
 from store.staging import CrawlCounts, Staging
@@ -34,8 +34,6 @@ from workers.handoff import StoreBackedDiscovery
 from workers.sending import UNCLAIMED_GRACE_SECONDS, PageSender, resend_stale
 
 log = logging.getLogger(__name__)
-
-SummaryCallback = Callable[[CrawlSummary], None]
 
 RESEND_EVERY_SECONDS = 2.0
 POLL_SECONDS = 0.1
@@ -142,12 +140,10 @@ def combine(fetched: CrawlSummary, counts: CrawlCounts | None) -> CrawlSummary:
     )
     if counts is None:
         return summary
-    summary.created = counts.outcomes.get("created", 0)
-    summary.updated = counts.outcomes.get("updated", 0)
-    summary.duplicates = counts.outcomes.get("duplicate", 0)
-    summary.unchanged = counts.outcomes.get("unchanged", 0)
-    summary.rejected = counts.outcomes.get("rejected", 0)
-    summary.errors += counts.failed + counts.outcomes.get("failed", 0)
+    for kind, pages in counts.outcomes.items():
+        if kind in OUTCOME_FIELDS:
+            summary.count_outcome(kind, pages)
+    summary.errors += counts.failed
     return summary
 
 

@@ -73,6 +73,17 @@ def rebuild_exclusively(
         return rebuild(index, store, window_days, keep_alive)
 
 
+def store_index(client: redis.Redis, settings: Settings, store: Store) -> RedisIndex:
+    """The Redis index of ``store``'s signatures, as ``settings`` lay it out."""
+    return RedisIndex(
+        client,
+        dedup_params(settings),
+        settings.lsh_basename,
+        window_days=settings.lsh_window_days,
+        owner=store.identity(),
+    )
+
+
 def rebuild_index(settings: Settings) -> int:
     """``newsdedup rebuild-index``: rebuild the Redis LSH index from the signatures in the
     store (after losing Redis, or a change of num_perm / lsh_threshold). Holds the whole-index
@@ -82,13 +93,7 @@ def rebuild_index(settings: Settings) -> int:
     client = redis_client(settings.redis_url)
     store = Store.open(settings.database_url)
     try:
-        index = RedisIndex(
-            client,
-            dedup_params(settings),
-            settings.lsh_basename,
-            window_days=settings.lsh_window_days,
-            owner=store.identity(),
-        )
+        index = store_index(client, settings, store)
         # Renewed between batches; long enough for emptying a large index first. A rebuild
         # that dies blocks the workers no longer than that.
         count = rebuild_exclusively(

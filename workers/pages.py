@@ -27,14 +27,13 @@ from sqlalchemy import Connection
 
 from config import Settings
 from crawler.page import Page
-from dedup import RedisIndex
 from pipeline.budget import TIMED_OUT, PageTimedOut
 from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
 from pipeline.services import dedup_params
 from pipeline.transient import TRANSIENT_ERRORS, through_outages
 from store import Store
 from store.staging import Staging
-from workers.index_repair import rebuild_exclusively
+from workers.index_repair import rebuild_exclusively, store_index
 from workers.limits import page_time_limit, soft_time_limit
 from workers.locks import StoryLocks, redis_client
 
@@ -118,13 +117,7 @@ class WorkerServices:
         )  # Store.open migrated
         client = redis_client(settings.redis_url)
         params = dedup_params(settings)
-        index = RedisIndex(
-            client,
-            params,
-            settings.lsh_basename,
-            window_days=settings.lsh_window_days,
-            owner=store.identity(),
-        )
+        index = store_index(client, settings, store)
         timeout = settings.dedup_lock_timeout
 
         def rebuild_index() -> None:

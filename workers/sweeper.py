@@ -18,11 +18,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from config import Settings
-from dedup import RedisIndex
-from pipeline.services import dedup_params
 from store import Store
 from store.staging import Staging
-from workers.index_repair import rebuild_exclusively
+from workers.index_repair import rebuild_exclusively, store_index
 from workers.locks import PREFIX, redis_client
 from workers.sending import PageSender, resend_stale
 
@@ -82,13 +80,7 @@ def rebuild_if_missing(app: NewsdedupCelery) -> bool:
     client = redis_client(settings.redis_url)
     store = Store.open(settings.database_url, migrate=False)
     try:
-        index = RedisIndex(
-            client,
-            dedup_params(settings),
-            settings.lsh_basename,
-            window_days=settings.lsh_window_days,
-            owner=store.identity(),
-        )
+        index = store_index(client, settings, store)
         if index.is_complete():
             return False
         log.error("the Redis index is missing (flushed or new Redis): rebuilding it from the store")
