@@ -59,6 +59,7 @@ def crawl(
     """Crawl the named sources (all when none are named) once, now."""
     settings = _settings(config_path)
     selected = _select_sources(settings, sources)
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from newsdedup.crawl import run_crawl_command
 
     summary = run_crawl_command(
@@ -93,6 +94,7 @@ def _explain_outcome(outcome) -> None:  # pipeline.page_pipeline.PageOutcome
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 def feed(after: int, limit: int | None, fmt: str) -> None:
     """Print the deduplicated feed, oldest seq first."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from pipeline.services import open_store
 
     store = open_store(_settings())
@@ -130,6 +132,7 @@ def sources(config_path: Path | None) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API (docs/http-api.md)."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     import uvicorn
 
     from newsdedup.api import create_app
@@ -144,6 +147,7 @@ def serve(host: str | None, port: int | None) -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """A Celery worker (distributed mode); extra options go to Celery."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import run_worker
 
     settings = _settings()
@@ -156,6 +160,7 @@ def worker(ctx: click.Context) -> None:
 @click.pass_context
 def beat(ctx: click.Context, config_path: Path | None) -> None:
     """The scheduler: starts a crawl of each source on its schedule."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import run_beat
 
     settings = _settings(config_path)
@@ -174,6 +179,7 @@ def beat(ctx: click.Context, config_path: Path | None) -> None:
 )
 def flower(port: int, address: str) -> None:
     """Flower, the Celery dashboard, behind basic auth (NEWSDEDUP_FLOWER_AUTH)."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import check_flower_auth, run_flower
 
     settings = _settings()
@@ -194,6 +200,7 @@ def flower(port: int, address: str) -> None:
 )
 def demo(keep: Path | None) -> None:
     """Serve the bundled sample news sites on loopback, crawl them twice, show the feed and why."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from newsdedup.demo import run_demo
 
     run_demo(keep)
@@ -205,6 +212,7 @@ def rebuild_index_command() -> None:
     or after an upgrade that changed the index's layout)."""
     settings = _settings()
     _require_redis(settings)
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.index_repair import rebuild_index
 
     count = rebuild_index(settings)

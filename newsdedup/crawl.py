@@ -1,4 +1,5 @@
-"""Running one crawl from the command line or the API, in either mode."""
+"""Running one crawl for ``newsdedup crawl`` (which the API and the workers also run as a
+child process), in either mode: embedded here, distributed by workers/crawl_side.py."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from config import Settings, Source
+from crawler.run import run_crawl
+from pipeline.archiving import apply_retention, crawl_archive, response_archive
 from pipeline.summary import CrawlSummary, SummaryCallback, record_crawl_counts
 
 if TYPE_CHECKING:  # a type only: in distributed mode the crawl process extracts nothing
@@ -25,6 +28,7 @@ def run_crawl_command(
     Distributed: spiders hand pages to Celery workers; waits for them unless ``wait`` is False."""
     progress = _print_progress if show_progress else None
     if settings.distributed:
+        # deferred: Celery is loaded only in distributed mode
         from workers.crawl_side import run_distributed_crawl
 
         summary = run_distributed_crawl(settings, sources, crawl_id, wait=wait, progress=progress)
@@ -44,8 +48,7 @@ def run_embedded_crawl(
     progress: SummaryCallback | None = None,
     on_page_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
-    from crawler.run import run_crawl
-    from pipeline.archiving import apply_retention, crawl_archive, response_archive
+    # deferred: the crawl process of distributed mode extracts nothing and skips this code
     from pipeline.embedded import EmbeddedSink
     from pipeline.extraction_pool import ExtractionPool, extraction_processes
     from pipeline.services import open_embedded_pipeline

@@ -57,6 +57,7 @@ def crawl_status(ctx: Ctx, crawl_id: Annotated[str, Path(max_length=64)]) -> Res
     """Embedded mode: a crawl this API process started (state, exit code, summary line).
     Distributed mode: the crawl's pages still pending, done and failed in the workers."""
     if ctx.settings.distributed:
+        # deferred: Celery is loaded only in distributed mode
         from workers.api_side import crawl_status as distributed_status
 
         status = distributed_status(ctx.settings, crawl_id)

@@ -124,6 +124,6 @@ class EmbeddedCrawls:
 
 
 def start_distributed_crawl(settings: Settings, sources: Sequence[str]) -> str:
-    from workers.api_side import start_crawl  # imports Celery: only in distributed mode
+    from workers.api_side import start_crawl  # deferred: Celery is loaded only in distributed mode
 
     return start_crawl(settings, list(sources))
