@@ -6,6 +6,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 
 import click
 
@@ -40,9 +41,10 @@ class _Bar:
     def __init__(self, total_bytes: int, label: str) -> None:
         self.enabled = sys.stderr.isatty() and total_bytes > 0
         self.done = 0
+        self.length = max(total_bytes, 1)
         self.bar = (
             click.progressbar(
-                length=max(total_bytes, 1),
+                length=self.length,
                 label=label,
                 file=sys.stderr,
                 item_show_func=lambda line: line,
@@ -57,14 +59,19 @@ class _Bar:
             self.bar.__enter__()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc_info)
+            self.bar.__exit__(exc_type, exc, traceback)
 
     def __call__(self, bytes_done: int, summary: CrawlSummary) -> None:
         if self.bar is None:
             return
-        step = max(0, min(bytes_done, self.bar.length) - self.done)
+        step = max(0, min(bytes_done, self.length) - self.done)
         self.done += step
         self.bar.update(step, summary.line())
 

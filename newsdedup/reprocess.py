@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -38,9 +37,6 @@ from store import Store
 from store.staging import Staging
 from workers.locks import redis_client
 from workers.reprocess_targets import REPROCESS_TARGET_KEY, TARGET_TTL_SECONDS, target_id, target_settings
-
-if TYPE_CHECKING:
-    from workers.app import NewsdedupCelery
 
 log = logging.getLogger(__name__)
 
@@ -122,37 +118,6 @@ def _run_embedded(
 # --- distributed mode ---
 
 
-class ReprocessSender:
-    """Sends ``newsdedup.reprocess_page`` for a target store (the PageSender of a crawl sends
-    ``newsdedup.process_page``, which always writes to the live store)."""
-
-    def __init__(self, app: NewsdedupCelery, target: str | None) -> None:
-        # deferred: Celery is loaded only in distributed mode
-        from workers.sending import PageSender
-
-        self.pages = PageSender(app)
-        self.app = app
-        self.target = target
-
-    def send_many(self, pages: list[tuple[int, str]]) -> list[int]:
-        if self.target is None:
-            return self.pages.send_many(pages)
-        sent: list[int] = []
-        try:
-            with self.app.producer_or_acquire() as producer:
-                for page_id, url in pages:
-                    self.app.send_task(
-                        "newsdedup.reprocess_page", args=[page_id, url, self.target], producer=producer
-                    )
-                    sent.append(page_id)
-        except Exception as exc:  # noqa: BLE001 - Redis down: the pages stay pending, unsent
-            log.warning("could not send page %s: %s", pages[len(sent)][0], exc)
-        return sent
-
-    def queue_length(self) -> int | None:
-        return self.pages.queue_length()
-
-
 def _run_distributed(
     settings: Settings,
     pages: Iterable[Page],
@@ -168,6 +133,7 @@ def _run_distributed(
     from workers.app import create_celery_app
     from workers.crawl_side import DistributedSink, wait_for_crawl
     from workers.index_repair import rebuild_index
+    from workers.sending import PageSender
 
     assert settings.redis_url
     app = create_celery_app(live)
@@ -182,7 +148,12 @@ def _run_distributed(
         rebuild_index(settings)  # the target's own index: emptied, or rebuilt from its store
     store = Store.open(settings.database_url)
     staging = Staging.open(settings.database_url, migrate=False)
-    sender = ReprocessSender(app, target)
+    # The live store's task unless the target is another store, whose task names it.
+    sender = (
+        PageSender(app)
+        if target is None
+        else PageSender(app, task="newsdedup.reprocess_page", extra_args=(target,))
+    )
     done = CrawlSummary()
 
     def shown(summary: CrawlSummary) -> None:
@@ -192,11 +163,12 @@ def _run_distributed(
     def finish(sink: DistributedSink, round_id: str) -> None:
         nonlocal done
         sink.close()
-        done = _add(done, wait_for_crawl(staging, sender, round_id, sink.fetched, shown))  # type: ignore[arg-type]
+        done = _add(done, wait_for_crawl(staging, sender, round_id, sink.fetched, shown))
 
     try:
         sink: DistributedSink | None = None
-        round_id, original, urls, rounds = "", None, set(), 0
+        round_id, original, rounds = "", None, 0
+        urls: set[str] = set()
         for page in pages:
             if sink is not None and (page.url in urls or page.crawl_id != original):
                 finish(sink, round_id)
@@ -204,7 +176,7 @@ def _run_distributed(
             if sink is None:
                 rounds += 1
                 round_id, original, urls = f"{crawl_id}-{rounds}", page.crawl_id, set()
-                sink = DistributedSink(store, staging, sender, round_id, on_change=shown)  # type: ignore[arg-type]
+                sink = DistributedSink(store, staging, sender, round_id, on_change=shown)
             urls.add(page.url)
             sink.accept(page)
         if sink is not None:

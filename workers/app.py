@@ -155,7 +155,7 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
         # Connections are opened as each pool process starts, not on its first page; if the
         # database is not there yet, the first task tries again (and retries if need be).
         try:
-            _ = app.services
+            _opened = app.services
         except Exception as exc:  # noqa: BLE001
             log.warning("could not open the store and Redis yet: %s: %s", type(exc).__name__, exc)
 

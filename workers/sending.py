@@ -8,6 +8,7 @@ Celery app's connection only, no task code.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from celery import Celery
 
@@ -23,10 +24,16 @@ UNCLAIMED_GRACE_SECONDS = 15.0
 
 
 class PageSender:
-    """Sends ``newsdedup.process_page`` by name (no task code needed in the crawling process)."""
+    """Sends ``newsdedup.process_page`` by name (no task code needed in the sending process);
+    ``task`` and ``extra_args`` for another task of a page (``newsdedup.reprocess_page`` and
+    its target store)."""
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(
+        self, app: Celery, task: str = "newsdedup.process_page", extra_args: Sequence[str] = ()
+    ) -> None:
         self.app = app
+        self.task = task
+        self.extra_args = tuple(extra_args)
 
     def send_many(self, pages: list[tuple[int, str]]) -> list[int]:
         """One task per ``(page_id, url)`` over one broker connection; returns the ids sent,
@@ -35,7 +42,7 @@ class PageSender:
         try:
             with self.app.producer_or_acquire() as producer:
                 for page_id, url in pages:
-                    self.app.send_task("newsdedup.process_page", args=[page_id, url], producer=producer)
+                    self.app.send_task(self.task, args=[page_id, url, *self.extra_args], producer=producer)
                     sent.append(page_id)
         except Exception as exc:  # noqa: BLE001 - Redis down: the pages stay pending, unsent
             log.warning("could not send page %s: %s", pages[len(sent)][0], exc)

@@ -74,6 +74,9 @@ class ProcessPageTask(NewsdedupTask):
         from workers.pages import give_up_page
 
         page_id = kwargs.get("page_id", args[0] if args else None)
+        if page_id is None:
+            log.error("%s: no page id to mark failed", self.name)
+            return
         try:
             give_up_page(self.app.services, int(page_id), exc)
         except Exception:
