@@ -178,7 +178,7 @@ class PagePipeline:
             log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
             return outcome
         assert prepared.fingerprint is not None  # prepare_page fingerprints every document
-        from store.store import StaleDecision  # here: pool processes import this module, without SQL
+        from store.store import StaleDecision  # deferred: pool processes load no SQL code
 
         rebuilt = False
         for attempt in range(1, DECIDE_ATTEMPTS + 1):
