@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Settings, load_sources, parse_sources
+from config import ConfigError, Settings, UnknownSource, load_sources, parse_sources, select_sources
 
 GOOD = """
 sources:
@@ -71,6 +71,19 @@ def test_duplicate_name_is_an_error() -> None:
     }
     with pytest.raises(ConfigError, match="source 'a', key 'name': duplicate name"):
         parse_sources(data)
+
+
+def test_named_sources_come_once_in_the_order_named_and_unknown_ones_are_all_listed(tmp_path: Path) -> None:
+    sources = load_sources(write(tmp_path, GOOD))
+    assert [s.name for s in select_sources(sources, ["wire-2", "newschina", "wire-2"])] == [
+        "wire-2",
+        "newschina",
+    ]
+    assert select_sources(sources, []) == sources
+    with pytest.raises(UnknownSource) as error:
+        select_sources(sources, ["newschina", "nope", "gone"])
+    assert error.value.unknown == ["nope", "gone"]
+    assert str(error.value) == "unknown sources 'nope', 'gone' (known: newschina, wire-2)"
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
