@@ -200,3 +200,26 @@ def test_each_entry_module_imports_first_in_a_fresh_interpreter(module: str) -> 
         [sys.executable, "-c", f"import {module}"], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "not_loaded"),
+    [
+        # The crawl process of distributed mode, the API and beat send tasks and extract nothing.
+        ("workers.crawl_side", ["trafilatura", "pipeline.page_pipeline"]),
+        ("workers.api_side", ["trafilatura", "pipeline.page_pipeline", "scrapy"]),
+        ("workers.app", ["trafilatura", "pipeline.page_pipeline", "scrapy"]),
+        # Each command loads its own libraries: `newsdedup --help` none of them.
+        ("newsdedup.cli", ["celery", "scrapy", "trafilatura", "uvicorn"]),
+    ],
+)
+def test_deferred_imports_keep_what_a_process_does_not_use_unloaded(
+    module: str, not_loaded: list[str]
+) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    code = f"import sys, {module}; print(' '.join(m for m in {not_loaded!r} if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
