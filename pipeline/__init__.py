@@ -14,5 +14,6 @@ crawl, a Celery worker's pool process, an extraction pool's process, a reprocess
   as a crawl uses it.
 
 Nothing here imports Celery or ``workers``: the Celery code (``workers/``) builds on this
-package, never the other way round.
+package, never the other way round. What chooses between the modes (``newsdedup/crawl.py``,
+``newsdedup/reprocess.py``) needs both, so it lives above both, with the commands.
 """
