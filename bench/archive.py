@@ -6,14 +6,14 @@ warcio against FastWARC reading a large WARC file.
 On the real pages of ``news-pages-fundus`` (served on loopback as bench/throughput.py does),
 measured in the same run:
 
-- crawl throughput with the archive on and off: ``workers.crawl.run_embedded_crawl`` in a
+- crawl throughput with the archive on and off: ``newsdedup.crawl.run_embedded_crawl`` in a
   child process, default settings otherwise (extraction pool), SQLite in a temporary folder;
   ``--repeat`` runs of each, alternating, median of the pages-only rate (first page stored →
   last page stored) and of the whole call. Goal: archive on ≤ 5 % slower;
 - archive bytes per page (WARC files of the "on" runs / pages fetched);
-- reprocess: ``workers.reprocess.run_reprocess`` of the last "on" crawl's archive into a new
+- reprocess: ``newsdedup.reprocess.run_reprocess`` of the last "on" crawl's archive into a new
   SQLite store, pages/s, against the crawl of the same pages (and its articles must match);
-- import-warc: ``workers.reprocess.run_import`` of a WARC file built (with warcio, gzip per
+- import-warc: ``newsdedup.reprocess.run_import`` of a WARC file built (with warcio, gzip per
   record, CC-NEWS layout: a request record before each response) from every page of
   ``news-pages-fundus`` and ``dates-mediacloud``, into a new SQLite store, pages/s;
 - reading: a WARC of ``--copies`` copies of those pages (≈ 25 MB each), every response record
@@ -52,7 +52,7 @@ def _crawl_child(
 
     from config import Settings
     from config.sources import Source
-    from workers.crawl import run_embedded_crawl
+    from newsdedup.crawl import run_embedded_crawl
 
     # A process group of its own: the extraction processes (children of the forkserver this
     # process starts) are counted with it by the parent's CPU sampler.
@@ -72,7 +72,7 @@ def _crawl_child(
     source = Source(name="bench", sitemaps=(sitemap_url,), allowed_domains=(host,), max_pages=pages + 10)
     started, cpu_started = time.perf_counter(), time.process_time()
     summary = run_embedded_crawl(
-        settings, [source], "bench", on_outcome=lambda _: stamps.append(time.perf_counter())
+        settings, [source], "bench", on_page_outcome=lambda _: stamps.append(time.perf_counter())
     )
     elapsed = time.perf_counter() - started
     # This process alone (reactor, decisions, SQLite, and the archive's thread): the part the
@@ -146,8 +146,8 @@ def writer_cost(pages: list[Any], directory: Path) -> dict[str, float]:
 
 def time_reprocess(workdir: Path) -> dict[str, Any]:
     from config import Settings
+    from newsdedup.reprocess import run_reprocess
     from store import Store
-    from workers.reprocess import run_reprocess
 
     target = f"sqlite:///{workdir}/reprocessed.db"
     settings = Settings(database_url=f"sqlite:///{workdir}/bench.db", archive_dir=workdir / "archive")
@@ -206,7 +206,7 @@ def build_warc(path: Path, bodies: list[tuple[str, bytes]], copies: int) -> int:
 
 def time_import(warc: Path, workdir: Path) -> dict[str, Any]:
     from config import Settings
-    from workers.reprocess import run_import
+    from newsdedup.reprocess import run_import
 
     settings = Settings(database_url=f"sqlite:///{workdir}/imported.db")
     started = time.perf_counter()

@@ -20,7 +20,7 @@ Pairs (page, stored text) with a known answer, built from ``../shared/data``:
   the same real lead paragraph, then each telling something else (the first sentence, or the
   whole of, a paragraph of two other articles), on one source and on two;
 - non-articles padded with boilerplate (expect ``rejected`` by the minimum of words that the
-  pipeline counts without chrome and boilerplate lines, ``workers.pipeline.content_words``): a
+  pipeline counts without chrome and boilerplate lines, ``pipeline.page_pipeline.content_words``): a
   real headline, a "Loading the live dashboard..." line and newsletter prompts; each is judged
   against another such page of the same site.
 
@@ -51,7 +51,7 @@ from config import Settings
 from dedup import Candidate, DedupParams, InMemoryIndex, PageFacts, decide, fingerprint
 from dedup.types import Fingerprint
 from extract.text import word_count
-from workers.pipeline import content_words
+from pipeline.page_pipeline import content_words
 
 SEED = 20240501
 RECALL_GOAL = 0.98

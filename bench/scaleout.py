@@ -63,7 +63,7 @@ SITE = "https://fundus.example"
 @dataclass(frozen=True)
 class Job:
     page: Any  # crawler.page.Page
-    prepared: Any  # workers.pipeline.PreparedPage
+    prepared: Any  # pipeline.page_pipeline.PreparedPage
 
 
 def prepare_jobs(folder: Path, limit: int, copies: float, seed: int = 7) -> list[Job]:
@@ -71,8 +71,8 @@ def prepare_jobs(folder: Path, limit: int, copies: float, seed: int = 7) -> list
     from config import Settings
     from crawler.page import Page
     from extract import Document
-    from workers.pipeline import prepare_page
-    from workers.services import dedup_params
+    from pipeline.page_pipeline import prepare_page
+    from pipeline.services import dedup_params
 
     settings = Settings()
     params = dedup_params(settings)
@@ -116,7 +116,7 @@ def articles_of(feed: list[dict[str, Any]]) -> list[tuple[tuple[str, ...], int]]
 
 def embedded_articles(jobs: list[Job]) -> list[tuple[tuple[str, ...], int]]:
     from config import Settings
-    from workers.services import open_embedded_pipeline
+    from pipeline.services import open_embedded_pipeline
 
     with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as workdir:
         pipeline = open_embedded_pipeline(Settings(database_url=f"sqlite:///{workdir}/embedded.db"))
@@ -215,8 +215,8 @@ def run_once(jobs: list[Job], scheme: str, k: int, redis_url: str) -> dict[str, 
         store = Store.open(database_url)  # migrated, and its (empty) index built, before the clock starts
         try:
             from dedup import RedisIndex
+            from pipeline.services import dedup_params
             from workers.index_repair import rebuild
-            from workers.services import dedup_params
 
             settings = Settings(**settings_kwargs)
             rebuild(RedisIndex(client, dedup_params(settings), "scaleout", owner=store.identity()), store, 30)

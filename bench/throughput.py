@@ -9,11 +9,11 @@ loopback. Measured in the same run, on the same decoded pages:
 
 - baseline: ``trafilatura.extract(html, url=..., with_metadata=True)`` on each page, in this
   process, one after the other (one core);
-- end to end: ``workers.crawl.run_embedded_crawl`` in a child process (Scrapy's reactor cannot
+- end to end: ``newsdedup.crawl.run_embedded_crawl`` in a child process (Scrapy's reactor cannot
   restart; the site is served from the parent, as in the distributed run), SQLite in a temporary folder, download delay 0 and AutoThrottle off (a loopback
   server has no latency to adapt to). Two rates: over the whole call (Scrapy start-up and the
   sitemap included) and over the pages alone (first page stored → last page stored). With the
-  default settings (extraction in one process per core, ``workers.extraction_pool``), and again
+  default settings (extraction in one process per core, ``pipeline.extraction_pool``), and again
   with ``extract_processes=1`` (everything in the crawling process: one core);
 - distributed (``--distributed``; by default when Redis at 127.0.0.1:6379 and PostgreSQL at
   127.0.0.1:5432 answer, skipped otherwise): a temporary PostgreSQL database, Redis db 8
@@ -53,7 +53,7 @@ from trafilatura.utils import decode_file
 
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
 from bench.cpu_time import CpuSampler
-from workers.extraction_pool import extraction_processes
+from pipeline.extraction_pool import extraction_processes
 
 GOAL = 0.90
 REPO = Path(__file__).resolve().parents[1]
@@ -111,7 +111,7 @@ def _crawl_child(
 ) -> None:
     from config import Settings
     from config.sources import Source
-    from workers.crawl import run_embedded_crawl
+    from newsdedup.crawl import run_embedded_crawl
 
     stamps: list[float] = []
     settings = Settings(
@@ -127,7 +127,7 @@ def _crawl_child(
     source = Source(name="bench", sitemaps=(sitemap_url,), allowed_domains=(host,), max_pages=pages + 10)
     started = time.perf_counter()
     summary = run_embedded_crawl(
-        settings, [source], "bench", on_outcome=lambda _: stamps.append(time.perf_counter())
+        settings, [source], "bench", on_page_outcome=lambda _: stamps.append(time.perf_counter())
     )
     elapsed = time.perf_counter() - started
     queue.put(
@@ -195,9 +195,9 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def _wait_ready(
     settings: Any, names: tuple[str, ...], processes: list[subprocess.Popen[bytes]], timeout: float = 90
 ) -> None:
-    from workers.app import create_app
+    from workers.app import create_celery_app
 
-    app = create_app(settings)
+    app = create_celery_app(settings)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes):
@@ -374,7 +374,7 @@ def time_stages(pages: list[SitePage], base_url: str) -> tuple[dict[str, float],
     from crawler.page import Page
     from dedup import PageFacts, decide, fingerprint
     from extract import Rejection, extract_document
-    from workers.services import open_embedded_pipeline
+    from pipeline.services import open_embedded_pipeline
 
     totals = dict.fromkeys(STAGES, 0.0)
     counts: dict[str, int] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,37 @@ def load_sources(path: str | Path) -> list[Source]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"sources file {path} is not valid YAML: {exc}") from None
     return parse_sources(data, origin=str(path))
+
+
+class UnknownSource(ConfigError):
+    """Source names that are not in the sources file (``unknown``), with the file's own names."""
+
+    def __init__(self, unknown: list[str], known: list[str]) -> None:
+        listed = ", ".join(repr(name) for name in unknown[:10])
+        plural = "s" if len(unknown) > 1 else ""
+        super().__init__(f"unknown source{plural} {listed} (known: {_listing(sorted(known))})")
+        self.unknown = unknown
+        self.known = known
+
+
+def select_sources(sources: Sequence[Source], names: Iterable[str]) -> list[Source]:
+    """The sources named, in the order named, each once; all of them when none are named.
+    Raises UnknownSource naming every name the sources file does not have."""
+    by_name = {source.name: source for source in sources}
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return list(sources)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise UnknownSource(unknown, list(by_name))
+    return [by_name[name] for name in wanted]
+
+
+def _listing(names: list[str], most: int = 20) -> str:
+    if not names:
+        return "none"
+    shown = ", ".join(names[:most])
+    return shown + (f", and {len(names) - most} more" if len(names) > most else "")
 
 
 def parse_sources(data: Any, origin: str = "sources file") -> list[Source]:
@@ -202,4 +234,4 @@ def parse_schedule(text: Any, label: str) -> Schedule:
             numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
             if any(n < low or n > high for n in numbers) or (match.group(2) == "0"):
                 raise ValueError(f"{text!r}: cron field {value!r} is out of range {low}-{high}")
-    return Schedule(text=text, cron_fields=tuple(fields))  # type: ignore[arg-type]
+    return Schedule(text=text, cron_fields=tuple(fields))

@@ -6,11 +6,12 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 
 import click
 
 from config import Settings, load_settings
-from workers.summary import CrawlSummary
+from pipeline.summary import CrawlSummary
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -40,9 +41,10 @@ class _Bar:
     def __init__(self, total_bytes: int, label: str) -> None:
         self.enabled = sys.stderr.isatty() and total_bytes > 0
         self.done = 0
+        self.length = max(total_bytes, 1)
         self.bar = (
             click.progressbar(
-                length=max(total_bytes, 1),
+                length=self.length,
                 label=label,
                 file=sys.stderr,
                 item_show_func=lambda line: line,
@@ -57,14 +59,19 @@ class _Bar:
             self.bar.__enter__()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc_info)
+            self.bar.__exit__(exc_type, exc, traceback)
 
     def __call__(self, bytes_done: int, summary: CrawlSummary) -> None:
         if self.bar is None:
             return
-        step = max(0, min(bytes_done, self.bar.length) - self.done)
+        step = max(0, min(bytes_done, self.length) - self.done)
         self.done += step
         self.bar.update(step, summary.line())
 
@@ -81,8 +88,9 @@ class _Bar:
 )
 def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | None) -> None:
     """Run the archived pages, in fetch order, through the current extraction and dedup."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from archive.reader import ArchiveScan
-    from workers.reprocess import default_target, run_reprocess, shown_url
+    from newsdedup.reprocess import default_target, run_reprocess, shown_url
 
     settings = _settings()
     if not settings.archive_dir.is_dir():
@@ -110,7 +118,8 @@ def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | N
 @click.option("--source", required=True, help="The source name the imported pages are stored under.")
 def import_warc(files: tuple[str, ...], source: str) -> None:
     """Ingest the HTML responses of WARC files (paths or http(s) URLs, gzipped or not)."""
-    from workers.reprocess import run_import
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
+    from newsdedup.reprocess import run_import
 
     settings = _settings()
     if not SOURCE_NAME.match(source):
@@ -141,8 +150,9 @@ def archive() -> None:
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
 def prune(days: float | None, dry_run: bool) -> None:
     """Delete the WARC files last written more than the retention period ago."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from archive.prune import prune_archive
-    from workers.services import open_store
+    from pipeline.services import open_store
 
     settings = _settings()
     days = settings.archive_retention_days if days is None else days

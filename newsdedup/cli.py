@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from config import ConfigError, Settings, Source, load_settings, load_sources
+from config import ConfigError, Settings, Source, load_settings, load_sources, select_sources
 from newsdedup import archive_commands
 from newsdedup.feedformat import FORMATS, render
 
@@ -26,18 +26,9 @@ def _settings(config_path: Path | None = None) -> Settings:
 
 def _select_sources(settings: Settings, names: tuple[str, ...]) -> list[Source]:
     try:
-        sources = load_sources(settings.config)
+        return select_sources(load_sources(settings.config), names)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    if not names:
-        return sources
-    by_name = {source.name: source for source in sources}
-    unknown = [name for name in names if name not in by_name]
-    if unknown:
-        raise click.UsageError(
-            f"unknown source {unknown[0]!r} (known: {', '.join(sorted(by_name)) or 'none'})"
-        )
-    return [by_name[name] for name in names]
 
 
 def _setup_logging(verbose: int) -> None:
@@ -68,7 +59,8 @@ def crawl(
     """Crawl the named sources (all when none are named) once, now."""
     settings = _settings(config_path)
     selected = _select_sources(settings, sources)
-    from workers.crawl import run_crawl_command
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
+    from newsdedup.crawl import run_crawl_command
 
     summary = run_crawl_command(
         settings,
@@ -76,12 +68,12 @@ def crawl(
         crawl_id=crawl_id or uuid.uuid4().hex,
         wait=not no_wait,
         show_progress=sys.stderr.isatty(),
-        on_outcome=_explain_outcome if explain else None,
+        on_page_outcome=_explain_outcome if explain else None,
     )
     click.echo(summary.line())
 
 
-def _explain_outcome(outcome) -> None:  # workers.pipeline.PageOutcome
+def _explain_outcome(outcome) -> None:  # pipeline.page_pipeline.PageOutcome
     article = f" article {outcome.article_id[:8]} v{outcome.version}" if outcome.article_id else ""
     click.echo(f"  {outcome.kind:<9} {outcome.url}{article}")
     if outcome.reason:
@@ -102,7 +94,8 @@ def _explain_outcome(outcome) -> None:  # workers.pipeline.PageOutcome
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 def feed(after: int, limit: int | None, fmt: str) -> None:
     """Print the deduplicated feed, oldest seq first."""
-    from workers.services import open_store
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
+    from pipeline.services import open_store
 
     store = open_store(_settings())
     try:
@@ -139,6 +132,7 @@ def sources(config_path: Path | None) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API (docs/http-api.md)."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     import uvicorn
 
     from newsdedup.api import create_app
@@ -153,6 +147,7 @@ def serve(host: str | None, port: int | None) -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """A Celery worker (distributed mode); extra options go to Celery."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import run_worker
 
     settings = _settings()
@@ -165,6 +160,7 @@ def worker(ctx: click.Context) -> None:
 @click.pass_context
 def beat(ctx: click.Context, config_path: Path | None) -> None:
     """The scheduler: starts a crawl of each source on its schedule."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import run_beat
 
     settings = _settings(config_path)
@@ -183,15 +179,16 @@ def beat(ctx: click.Context, config_path: Path | None) -> None:
 )
 def flower(port: int, address: str) -> None:
     """Flower, the Celery dashboard, behind basic auth (NEWSDEDUP_FLOWER_AUTH)."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import check_flower_auth, run_flower
 
     settings = _settings()
     _require_redis(settings)
     try:
-        check_flower_auth(settings.flower_auth)
+        credential = check_flower_auth(settings.flower_auth)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    run_flower(settings, port, address)
+    run_flower(settings, credential, port, address)
 
 
 @main.command()
@@ -203,6 +200,7 @@ def flower(port: int, address: str) -> None:
 )
 def demo(keep: Path | None) -> None:
     """Serve the bundled sample news sites on loopback, crawl them twice, show the feed and why."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from newsdedup.demo import run_demo
 
     run_demo(keep)
@@ -214,7 +212,8 @@ def rebuild_index_command() -> None:
     or after an upgrade that changed the index's layout)."""
     settings = _settings()
     _require_redis(settings)
-    from workers.distributed import rebuild_index
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
+    from workers.index_repair import rebuild_index
 
     count = rebuild_index(settings)
     click.echo(

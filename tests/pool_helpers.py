@@ -8,7 +8,7 @@ import time
 
 from crawler.page import Page
 from dedup import DedupParams
-from workers.pipeline import PreparedPage, prepare_page
+from pipeline.page_pipeline import PreparedPage, prepare_page
 
 KILL_MARKER = "<!-- kill the extraction process -->"
 HANG_MARKER = "<!-- hang the extraction process -->"

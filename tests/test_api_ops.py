@@ -77,7 +77,7 @@ def test_metrics_come_from_the_store_at_scrape_time(sqlite_url, store):
 def test_distributed_health_and_queue_depth(sqlite_url, store, redis_url):
     import redis
 
-    from workers.app import CRAWLS_QUEUE, PAGES_QUEUE
+    from workers.queues import CRAWLS_QUEUE, PAGES_QUEUE
 
     client = redis.Redis.from_url(redis_url)
     client.rpush(PAGES_QUEUE, b"m1", b"m2", b"m3")

@@ -17,7 +17,7 @@ from test_end_to_end import summary_of
 
 from config import Settings
 from newsdedup.demo import DemoSites
-from workers.app import create_app
+from workers.app import create_celery_app
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -61,7 +61,7 @@ def test_a_distributed_crawl_is_archived_and_reprocessed_by_the_workers(
                 start_new_session=True,
             )
             settings = Settings(redis_url=redis_url, database_url=postgres_url, lsh_basename="archive-test")
-            wait_ready(create_app(settings), ["a1"])
+            wait_ready(create_celery_app(settings), ["a1"])
 
             sites.publish(1)
             first = summary_of(newsdedup(env, "crawl").stdout)

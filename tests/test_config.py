@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Settings, load_sources, parse_sources
+from config import ConfigError, Settings, UnknownSource, load_sources, parse_sources, select_sources
 
 GOOD = """
 sources:
@@ -73,6 +73,19 @@ def test_duplicate_name_is_an_error() -> None:
         parse_sources(data)
 
 
+def test_named_sources_come_once_in_the_order_named_and_unknown_ones_are_all_listed(tmp_path: Path) -> None:
+    sources = load_sources(write(tmp_path, GOOD))
+    assert [s.name for s in select_sources(sources, ["wire-2", "newschina", "wire-2"])] == [
+        "wire-2",
+        "newschina",
+    ]
+    assert select_sources(sources, []) == sources
+    with pytest.raises(UnknownSource) as error:
+        select_sources(sources, ["newschina", "nope", "gone"])
+    assert error.value.unknown == ["nope", "gone"]
+    assert str(error.value) == "unknown sources 'nope', 'gone' (known: newschina, wire-2)"
+
+
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSDEDUP_DATABASE_URL", "sqlite:////tmp/x.db")
     monkeypatch.setenv("NEWSDEDUP_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -112,7 +125,7 @@ def test_dedup_defaults_are_the_calibrated_ones_in_both_places() -> None:
     # Settings (what the service runs with) and DedupParams (what dedup/ and its tests use
     # when given nothing) must not drift apart.
     from dedup import DedupParams
-    from workers.services import dedup_params
+    from pipeline.services import dedup_params
 
     assert dedup_params(Settings()) == DedupParams()
 

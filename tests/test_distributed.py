@@ -19,11 +19,12 @@ import pytest
 
 from config import Settings
 from crawler.page import Page
+from pipeline.summary import CrawlSummary
 from store import Store
 from store.staging import Staging
-from workers.app import create_app
-from workers.distributed import PageSender, wait_for_crawl
-from workers.summary import CrawlSummary
+from workers.app import create_celery_app
+from workers.crawl_side import wait_for_crawl
+from workers.sending import PageSender
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -193,9 +194,9 @@ def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_ot
     """The crawl's side alone: pages queued faster than they can be committed one by one are
     staged in batches and sent; a page PostgreSQL refuses (a NUL character) is reported with
     its reason, and the batch it came in with is staged all the same."""
-    from workers.distributed import DistributedSink
+    from workers.crawl_side import DistributedSink
 
-    app = create_app(settings)
+    app = create_celery_app(settings)
     sender = PageSender(app)
     store = Store.open(settings.database_url, migrate=False)
     crawl_id = "burst"
@@ -220,7 +221,7 @@ def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_ot
 
 
 def test_twenty_copies_of_one_story_at_once_make_one_article(settings, staging, workers) -> None:
-    app = create_app(settings)
+    app = create_celery_app(settings)
     workers("w1")
     workers("w2")
     wait_ready(app, ["w1", "w2"])
@@ -255,7 +256,7 @@ def test_twenty_copies_of_one_story_at_once_make_one_article(settings, staging, 
 
 
 def test_a_worker_killed_mid_crawl_loses_nothing_and_doubles_nothing(settings, staging, workers) -> None:
-    app = create_app(settings)
+    app = create_celery_app(settings)
     first = workers("doomed")
     wait_ready(app, ["doomed"])
 

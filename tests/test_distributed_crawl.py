@@ -21,8 +21,8 @@ from config import Settings
 from newsdedup.demo import SITES, DemoSites
 from store import Store
 from store.staging import Staging
-from workers.app import create_app
-from workers.distributed import start_crawl
+from workers.api_side import start_crawl
+from workers.app import create_celery_app
 from workers.locks import crawl_lock_key
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -85,7 +85,7 @@ def test_a_distributed_crawl_from_the_command_and_from_the_api(world) -> None:
         config=Path(env["NEWSDEDUP_CONFIG"]),
         lsh_basename="crawl-test",
     )
-    wait_ready(create_app(settings), ["c1", "c2"])
+    wait_ready(create_celery_app(settings), ["c1", "c2"])
 
     publish(1)
     started = time.monotonic()

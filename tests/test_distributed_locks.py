@@ -30,13 +30,14 @@ from test_distributed import (  # noqa: F401 - fixtures used by name
 from config import Settings
 from crawler.page import Page
 from extract import Document
+from pipeline.page_pipeline import prepare_page
+from pipeline.services import dedup_params
+from pipeline.summary import CrawlSummary
 from store import Store
-from workers.app import create_app
-from workers.distributed import PageSender, wait_for_crawl
+from workers.app import create_celery_app
+from workers.crawl_side import wait_for_crawl
 from workers.locks import StoryLocks, redis_client, story_lock_keys, whole_index_lock
-from workers.pipeline import prepare_page
-from workers.services import dedup_params
-from workers.summary import CrawlSummary
+from workers.sending import PageSender
 from workers.sweeper import rebuild_if_missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -186,7 +187,7 @@ def test_pages_of_other_stories_are_decided_while_one_story_is_locked(
     slow_settings, staging, workers
 ) -> None:
     settings = slow_settings
-    app = create_app(settings)
+    app = create_celery_app(settings)
     workers("w1")
     workers("w2")
     wait_ready(app, ["w1", "w2"])
@@ -247,7 +248,7 @@ def test_copies_of_two_stories_racing_across_workers_make_two_articles(
     slow_settings, staging, workers
 ) -> None:
     settings = slow_settings
-    app = create_app(settings)
+    app = create_celery_app(settings)
     workers("w1")
     workers("w2")
     wait_ready(app, ["w1", "w2"])

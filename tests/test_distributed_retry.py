@@ -18,13 +18,13 @@ from celery.contrib.testing.worker import start_worker
 from config import Settings
 from crawler.page import Page
 from dedup import RedisIndex
+from pipeline.page_pipeline import PagePipeline
+from pipeline.services import dedup_params
 from store import Store
 from store.staging import Staging
-from workers.app import create_app
+from workers.app import create_celery_app
 from workers.locks import StoryLocks, redis_client
 from workers.pages import WorkerServices, max_attempts, process_staged_page
-from workers.pipeline import PagePipeline
-from workers.services import dedup_params
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -84,7 +84,7 @@ def open_services(settings: Settings, index_client: redis.Redis) -> WorkerServic
 def test_transient_failures_are_retried_then_the_page_fails_with_its_reason(settings: Settings) -> None:
     dead_redis = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     services = open_services(settings, dead_redis)
-    app = create_app(settings)
+    app = create_celery_app(settings)
     app._services, app._services_pid = services, os.getpid()
     page_id, _ = services.staging.stage(a_page("retry-crawl"))
     try:
@@ -157,7 +157,7 @@ def one_article_then_redis_lost(settings: Settings) -> tuple[WorkerServices, Red
 
 
 def test_the_redis_index_is_rebuilt_from_the_store(settings: Settings) -> None:
-    from workers.distributed import rebuild_index
+    from workers.index_repair import rebuild_index
 
     services, index = one_article_then_redis_lost(settings)
     try:
@@ -206,7 +206,7 @@ def test_a_worker_whose_database_connections_are_cut_retries_and_loses_nothing(s
     import psycopg
 
     services = WorkerServices.open(settings)  # as `newsdedup worker` opens them
-    app = create_app(settings)
+    app = create_celery_app(settings)
     app._services, app._services_pid = services, os.getpid()
     watcher = Staging.open(settings.database_url, migrate=False)
     bridge = " ".join(

@@ -11,11 +11,11 @@ import pytest
 
 from config import Settings
 from crawler.page import Page
+from pipeline.embedded import EmbeddedSink
+from pipeline.extraction_pool import ExtractionPool, extraction_processes
+from pipeline.page_pipeline import PageOutcome
+from pipeline.services import open_embedded_pipeline
 from tests.pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
-from workers.embedded import EmbeddedSink
-from workers.extraction_pool import ExtractionPool, extraction_processes
-from workers.pipeline import PageOutcome
-from workers.services import open_embedded_pipeline
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -56,7 +56,7 @@ def crawl(
     pipeline = open_embedded_pipeline(Settings(database_url=database_url))
     outcomes: list[PageOutcome] = []
     try:
-        sink = EmbeddedSink(pipeline, "c1", on_outcome=outcomes.append, pool=pool)
+        sink = EmbeddedSink(pipeline, "c1", on_page_outcome=outcomes.append, pool=pool)
         for item in pages:
             sink.accept(item)
         sink.drain()
@@ -156,7 +156,7 @@ def test_the_budget_in_the_crawling_process_stops_a_runaway_pattern() -> None:
     # search would take longer than the universe is old.
     import re
 
-    from workers.budget import PageTimedOut, page_budget
+    from pipeline.budget import PageTimedOut, page_budget
 
     with pytest.raises(PageTimedOut), page_budget(0.5):
         re.compile(r"(a+)+b").search("a" * 64)

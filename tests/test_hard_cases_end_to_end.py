@@ -212,7 +212,7 @@ def world(
 def start_worker(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
     from config import Settings
     from tests.test_distributed import wait_ready
-    from workers.app import create_app
+    from workers.app import create_celery_app
 
     log = open(tmp_path / "worker.log", "wb")
     process = subprocess.Popen(
@@ -239,7 +239,7 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]
         database_url=env["NEWSDEDUP_DATABASE_URL"],
         lsh_basename="hard-cases",
     )
-    wait_ready(create_app(settings), ["hard"])
+    wait_ready(create_celery_app(settings), ["hard"])
     return process
 
 

@@ -229,7 +229,7 @@ def mode(request: pytest.FixtureRequest, tmp_path: Path):
     from test_distributed import kill_group, wait_ready
 
     from config import Settings
-    from workers.app import create_app
+    from workers.app import create_celery_app
 
     env = {
         "NEWSDEDUP_DATABASE_URL": request.getfixturevalue("postgres_url"),
@@ -260,7 +260,7 @@ def mode(request: pytest.FixtureRequest, tmp_path: Path):
     )
     try:
         wait_ready(
-            create_app(
+            create_celery_app(
                 Settings(redis_url=env["NEWSDEDUP_REDIS_URL"], database_url=env["NEWSDEDUP_DATABASE_URL"])
             ),
             ["h1"],

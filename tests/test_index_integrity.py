@@ -20,14 +20,14 @@ from faultkit import FaultRelay
 from config import Settings
 from crawler.page import Page
 from dedup import Fingerprint, RedisIndex
+from pipeline.page_pipeline import PagePipeline
+from pipeline.services import dedup_params
 from store import Store
 from store.staging import Staging
-from workers.app import create_app
+from workers.app import create_celery_app
 from workers.index_repair import rebuild_exclusively
 from workers.locks import StoryLocks, redis_client
 from workers.pages import WorkerServices, process_staged_page
-from workers.pipeline import PagePipeline
-from workers.services import dedup_params
 from workers.sweeper import rebuild_if_missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -157,7 +157,7 @@ def test_a_flushed_index_is_rebuilt_before_any_decision_and_the_api_says_so_mean
 def test_an_idle_cluster_rebuilds_a_lost_index_without_waiting_for_a_page(settings: Settings) -> None:
     services = WorkerServices.open(settings)
     client = redis.Redis.from_url(settings.redis_url)  # type: ignore[arg-type]
-    app = create_app(settings)
+    app = create_celery_app(settings)
     try:
         original_id, _ = services.staging.stage(ORIGINAL)
         assert process_staged_page(services, original_id) == "created"

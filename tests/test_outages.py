@@ -335,7 +335,7 @@ def test_a_redis_restarted_without_its_data_loses_nothing_and_the_index_is_rebui
 def test_beat_keeps_ticking_through_a_redis_outage(tmp_path: Path, redis_url: str) -> None:
     """`newsdedup beat` reached Redis through a relay that is cut for 5 s: it stays up and its
     ticks resume once Redis is back, without a restart."""
-    from workers.app import CONTROL_QUEUE
+    from workers.queues import CONTROL_QUEUE
 
     host, port = redis_url.split("//", 1)[1].split("/", 1)[0].split(":")
     relay = FaultRelay(host, int(port))

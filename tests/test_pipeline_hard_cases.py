@@ -13,9 +13,9 @@ import pytest
 
 from crawler.page import Page
 from dedup import DedupParams, InMemoryIndex
+from pipeline.page_pipeline import PagePipeline, content_words
 from store import Store
 from tests.test_hard_cases_end_to_end import DASHBOARD, FIXTURES, render
-from workers.pipeline import PagePipeline, content_words
 
 BASE = {
     "harbor-times": "https://harbor.example",

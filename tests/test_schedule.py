@@ -126,7 +126,7 @@ def test_beat_sends_the_tick_on_its_own(redis_url: str, tmp_path: Path) -> None:
     import sys
     import time
 
-    from workers.app import CONTROL_QUEUE
+    from workers.queues import CONTROL_QUEUE
 
     config = sources_file(tmp_path / "sources.yaml", ("alpha", "10m"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}

@@ -13,7 +13,7 @@ Delivery guarantees, and why each setting:
 * The visibility timeout (default 1 h) is only the broker's last resort: a message taken by a
   worker that was SIGKILLed as a whole comes back after it. Whoever waits for a crawl, and the
   beat's sweep every minute, re-send pending pages of the staging table well before that
-  (workers/distributed.py); tasks are idempotent, so a page sent twice is stored once.
+  (workers/crawl_side.py); tasks are idempotent, so a page sent twice is stored once.
 """
 
 from __future__ import annotations
@@ -25,17 +25,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_ready
 
 from config import Settings
+from workers.limits import check_timeouts, soft_time_limit
+from workers.queues import CONTROL_QUEUE, CRAWLS_QUEUE, PAGES_QUEUE
+from workers.tasks import register_tasks
 
 if TYPE_CHECKING:
     from workers.pages import WorkerServices
 
 log = logging.getLogger(__name__)
 
-PAGES_QUEUE = "newsdedup.pages"  # process_page: many, short
-CRAWLS_QUEUE = "newsdedup.crawls"  # crawl_source: few, long (a whole crawl each)
-CONTROL_QUEUE = "newsdedup.control"  # beat's tick and sweep: tiny, must not wait behind pages
 SWEEP_SECONDS = 60.0
 
 
@@ -52,6 +53,8 @@ class NewsdedupCelery(Celery):
 
         Lazily and per pid: a prefork parent must not open connections its children inherit.
         """
+        # deferred: the processes that only send tasks (a crawl, the API) never load the
+        # page-processing code (extraction, trafilatura)
         from workers.pages import WorkerServices
 
         if self._services is None or self._services_pid != os.getpid():
@@ -60,39 +63,7 @@ class NewsdedupCelery(Celery):
         return self._services
 
 
-def check_timeouts(settings: Settings) -> None:
-    """Refuse settings under which a living task could be handed to a second worker."""
-    if settings.task_time_limit >= settings.visibility_timeout:
-        raise ValueError(
-            f"NEWSDEDUP_TASK_TIME_LIMIT ({settings.task_time_limit}s) must be below "
-            f"NEWSDEDUP_VISIBILITY_TIMEOUT ({settings.visibility_timeout}s)"
-        )
-    if settings.dedup_lock_timeout >= soft_time_limit(settings):
-        # A task waiting for story locks held by a dead worker must get them (the locks
-        # expire) before its own soft limit marks the page failed.
-        raise ValueError(
-            f"NEWSDEDUP_DEDUP_LOCK_TIMEOUT ({settings.dedup_lock_timeout}s) must be below the "
-            f"soft time limit ({soft_time_limit(settings)}s, from NEWSDEDUP_TASK_TIME_LIMIT)"
-        )
-    if settings.task_retry_backoff_max >= settings.visibility_timeout:
-        raise ValueError(
-            f"NEWSDEDUP_TASK_RETRY_BACKOFF_MAX ({settings.task_retry_backoff_max}s) must be below "
-            f"NEWSDEDUP_VISIBILITY_TIMEOUT ({settings.visibility_timeout}s)"
-        )
-
-
-def soft_time_limit(settings: Settings) -> int:
-    """A little below the hard limit, so a slow page is marked failed with a reason."""
-    return max(1, settings.task_time_limit - max(1, min(30, settings.task_time_limit // 10)))
-
-
-def page_time_limit(settings: Settings) -> float:
-    """A worker's budget for one page: ``NEWSDEDUP_PAGE_TIME_LIMIT``, ending before the task's
-    soft limit (a short NEWSDEDUP_TASK_TIME_LIMIT wins), so a slow page fails as "timed out"."""
-    return min(settings.page_time_limit, max(1.0, soft_time_limit(settings) - 1.0))
-
-
-def create_app(settings: Settings) -> NewsdedupCelery:
+def create_celery_app(settings: Settings) -> NewsdedupCelery:
     if not settings.redis_url:
         raise ValueError("distributed mode needs NEWSDEDUP_REDIS_URL")
     check_timeouts(settings)
@@ -130,8 +101,6 @@ def create_app(settings: Settings) -> NewsdedupCelery:
         timezone="UTC",
         enable_utc=True,
     )
-    from workers.tasks import register_tasks
-
     register_tasks(app)
     return app
 
@@ -164,7 +133,7 @@ def _has_option(argv: Sequence[str], *names: str) -> bool:
 
 def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     """``newsdedup worker [celery worker options]``: consumes all three queues by default."""
-    app = create_app(settings)
+    app = create_celery_app(settings)
     args = ["worker", *argv]
     if not _has_option(argv, "-l", "--loglevel"):
         args.append("--loglevel=INFO")
@@ -173,27 +142,25 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
         args.append(f"--hostname=worker-{os.getpid()}@%h")
     if not _has_option(argv, "-Q", "--queues"):
         args.append(f"--queues={PAGES_QUEUE},{CRAWLS_QUEUE},{CONTROL_QUEUE}")
-    # Loaded once here and inherited by every pool process, rather than by each on its first page.
+    # deferred, as the worker's own imports: loaded once here and inherited by every pool
+    # process, rather than by each on its first page; the processes that only send tasks
+    # (a crawl, the API, beat) never load them.
     import datasketch  # noqa: F401
-    from celery.signals import worker_process_init
 
     import workers.pages  # noqa: F401
+    from workers.sweeper import start_sweeper
 
     @worker_process_init.connect(weak=False)
     def open_services(**_: object) -> None:
         # Connections are opened as each pool process starts, not on its first page; if the
         # database is not there yet, the first task tries again (and retries if need be).
         try:
-            _ = app.services
+            _opened = app.services
         except Exception as exc:  # noqa: BLE001
             log.warning("could not open the store and Redis yet: %s: %s", type(exc).__name__, exc)
 
-    from celery.signals import worker_ready
-
     @worker_ready.connect(weak=False)
     def start_sweeping(**_: object) -> None:
-        from workers.sweeper import start_sweeper
-
         start_sweeper(app)
 
     app.worker_main(args)
@@ -201,7 +168,7 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
 
 def run_beat(settings: Settings, argv: Sequence[str]) -> None:
     """``newsdedup beat``: run exactly one, it only sends ticks (state is in Redis)."""
-    app = create_app(settings)
+    app = create_celery_app(settings)
     args = ["beat", *argv]
     if not _has_option(argv, "-l", "--loglevel"):
         args.append("--loglevel=INFO")
@@ -227,11 +194,10 @@ def check_flower_auth(value: str | None) -> str:
     return value
 
 
-def run_flower(settings: Settings, port: int, address: str = "127.0.0.1") -> None:
-    """``newsdedup flower --port P --address A``: Flower for this app, behind basic auth,
-    on loopback unless told otherwise."""
-    credential = check_flower_auth(settings.flower_auth)
-    app = create_app(settings)
+def run_flower(settings: Settings, credential: str, port: int, address: str = "127.0.0.1") -> None:
+    """``newsdedup flower --port P --address A``: Flower for this app, behind basic auth
+    (``credential``, as ``check_flower_auth`` returns it), on loopback unless told otherwise."""
+    app = create_celery_app(settings)
     # Through Flower's own environment option rather than argv: a password in argv shows
     # in every `ps` listing of the machine.
     os.environ["FLOWER_BASIC_AUTH"] = credential

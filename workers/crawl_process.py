@@ -2,8 +2,9 @@
 
 Scrapy's Twisted reactor cannot be restarted, so a long-lived worker never runs Scrapy
 itself: ``newsdedup.crawl_source`` runs ``newsdedup crawl SOURCE --no-wait --crawl-id ID``
-(crawl with the distributed sink, return without waiting for the pages) while holding the
-source's crawl lock.
+(crawl with the distributed sink, return without waiting for the pages; started by
+pipeline/crawl_child.py, as the API's embedded crawls are) while holding the source's
+crawl lock.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import time
 
 from config import Settings
+from pipeline.crawl_child import start_crawl_process
 from workers.locks import crawl_lock, redis_client
 
 log = logging.getLogger(__name__)
@@ -42,29 +43,18 @@ def run_source_crawl(
             return "skipped: a crawl of this source is running"
         started = time.monotonic()
         env = {**settings.crawl_environment(os.environ), **(extra_env or {})}
+        process = start_crawl_process(settings, [source_name], crawl_id, env, wait=False)
         try:
-            completed = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "newsdedup",
-                    "crawl",
-                    source_name,
-                    "--no-wait",
-                    "--crawl-id",
-                    crawl_id,
-                ],
-                env=env,
-                timeout=kill_after(settings),
-                check=False,
-            )
+            returncode = process.wait(timeout=kill_after(settings))
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
             log.error("crawl of %s killed after %ss", source_name, kill_after(settings))
             return f"failed: killed after {kill_after(settings)}s"
         elapsed = time.monotonic() - started
-        if completed.returncode != 0:
-            log.error("crawl of %s exited with %s after %.1fs", source_name, completed.returncode, elapsed)
-            return f"failed: exit status {completed.returncode}"
+        if returncode != 0:
+            log.error("crawl of %s exited with %s after %.1fs", source_name, returncode, elapsed)
+            return f"failed: exit status {returncode}"
         log.info("crawl %s of %s done in %.1fs", crawl_id, source_name, elapsed)
         return "crawled"
     finally:

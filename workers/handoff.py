@@ -74,7 +74,7 @@ T = TypeVar("T")
 
 
 def _or_else(call: Callable[[], T], fallback: T, what: str) -> T:
-    from workers.transient import OUTAGE_ERRORS
+    from pipeline.transient import OUTAGE_ERRORS
 
     try:
         return call()

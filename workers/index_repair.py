@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby, islice
 from typing import TYPE_CHECKING
 
+from config import Settings
 from dedup import RedisIndex
+from pipeline.services import dedup_params
 from store import Store
-from workers.locks import whole_index_lock
+from workers.locks import redis_client, whole_index_lock
 
 if TYPE_CHECKING:
     import redis
@@ -69,3 +71,42 @@ def rebuild_exclusively(
         if only_if_missing and index.is_complete():
             return None
         return rebuild(index, store, window_days, keep_alive)
+
+
+def store_index(client: redis.Redis, settings: Settings, store: Store) -> RedisIndex:
+    """The Redis index of ``store``'s signatures, as ``settings`` lay it out."""
+    return RedisIndex(
+        client,
+        dedup_params(settings),
+        settings.lsh_basename,
+        window_days=settings.lsh_window_days,
+        owner=store.identity(),
+    )
+
+
+def rebuild_index(settings: Settings) -> int:
+    """``newsdedup rebuild-index``: rebuild the Redis LSH index from the signatures in the
+    store (after losing Redis, or a change of num_perm / lsh_threshold). Holds the whole-index
+    lock meanwhile, so no worker decides against a half-built index; workers wait, then
+    retry. Returns the number of entries."""
+    assert settings.redis_url, "rebuild_index needs NEWSDEDUP_REDIS_URL"
+    client = redis_client(settings.redis_url)
+    store = Store.open(settings.database_url)
+    try:
+        index = store_index(client, settings, store)
+        # Renewed between batches; long enough for emptying a large index first. A rebuild
+        # that dies blocks the workers no longer than that.
+        count = rebuild_exclusively(
+            client,
+            index,
+            store,
+            settings.lsh_window_days,
+            max(settings.dedup_lock_timeout, 300),
+            wait=600,
+            only_if_missing=False,
+        )
+        assert count is not None
+        return count
+    finally:
+        store.close()
+        client.close()

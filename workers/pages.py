@@ -27,15 +27,15 @@ from sqlalchemy import Connection
 
 from config import Settings
 from crawler.page import Page
-from dedup import RedisIndex
+from pipeline.budget import TIMED_OUT, PageTimedOut
+from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
+from pipeline.services import dedup_params
+from pipeline.transient import TRANSIENT_ERRORS, through_outages
 from store import Store
 from store.staging import Staging
-from workers.budget import TIMED_OUT, PageTimedOut
-from workers.index_repair import rebuild_exclusively
+from workers.index_repair import rebuild_exclusively, store_index
+from workers.limits import page_time_limit, soft_time_limit
 from workers.locks import StoryLocks, redis_client
-from workers.pipeline import PageOutcome, PagePipeline, PreparedPage
-from workers.services import dedup_params
-from workers.transient import TRANSIENT_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,6 @@ def outage_patience(settings: Settings) -> float:
     """How long a task waits for PostgreSQL or Redis to come back before it gives its page to
     Celery's retries (``NEWSDEDUP_OUTAGE_PATIENCE``): well inside the soft time limit, which
     would fail the page."""
-    from workers.app import soft_time_limit
-
     return min(settings.outage_patience, 0.6 * soft_time_limit(settings))
 
 
@@ -119,15 +117,7 @@ class WorkerServices:
         )  # Store.open migrated
         client = redis_client(settings.redis_url)
         params = dedup_params(settings)
-        index = RedisIndex(
-            client,
-            params,
-            settings.lsh_basename,
-            window_days=settings.lsh_window_days,
-            owner=store.identity(),
-        )
-        from workers.app import page_time_limit
-
+        index = store_index(client, settings, store)
         timeout = settings.dedup_lock_timeout
 
         def rebuild_index() -> None:

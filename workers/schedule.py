@@ -20,12 +20,11 @@ from typing import Protocol
 import redis
 
 from config import Settings, Source, load_sources
-from config.sources import ConfigError, Schedule
+from config.sources import CRON_FIELD_RANGES, ConfigError, Schedule
 from workers.locks import LAST_START_KEY, SCHEDULE_LOCK_KEY, redis_client
 
 log = logging.getLogger(__name__)
 
-CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 # A cron expression that matches no day within this span (e.g. "0 0 30 2 *") never fires.
 CRON_HORIZON_DAYS = 366 * 5
 
@@ -56,7 +55,7 @@ class Cron:
         if len(fields) != 5:
             raise ValueError(f"a cron expression has 5 fields, got {len(fields)}")
         minute, hour, dom, month, dow = (
-            expand_cron_field(f, lo, hi) for f, (lo, hi) in zip(fields, CRON_RANGES)
+            expand_cron_field(f, lo, hi) for f, (lo, hi) in zip(fields, CRON_FIELD_RANGES, strict=True)
         )
         self.minutes = sorted(minute)
         self.hours = sorted(hour)

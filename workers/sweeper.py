@@ -14,9 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from config import Settings
+from store import Store
+from store.staging import Staging
+from workers.index_repair import rebuild_exclusively, store_index
 from workers.locks import PREFIX, redis_client
+from workers.sending import PageSender, resend_stale
 
 if TYPE_CHECKING:
     from workers.app import NewsdedupCelery
@@ -25,6 +31,9 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY_SECONDS = 20.0
 SWEEP_LOCK_KEY = PREFIX + "lock:sweep"
+# Staging rows are kept this long after they finished (failed ones for operators to see).
+KEEP_DONE = timedelta(days=2)
+KEEP_FAILED = timedelta(days=30)
 
 
 def start_sweeper(app: NewsdedupCelery) -> threading.Thread:
@@ -44,9 +53,6 @@ def _run(app: NewsdedupCelery) -> None:
 
 def sweep_once(app: NewsdedupCelery) -> int:
     """Re-send lost pages if no other worker did in this round; returns how many were sent."""
-    from store.staging import Staging
-    from workers.distributed import PageSender, resend_stale
-
     settings = app.settings
     assert settings.redis_url
     client = redis_client(settings.redis_url)
@@ -69,23 +75,12 @@ def sweep_once(app: NewsdedupCelery) -> int:
 
 def rebuild_if_missing(app: NewsdedupCelery) -> bool:
     """Rebuild the Redis index under the whole-index lock if it is not the store's; True if it did."""
-    from dedup import RedisIndex
-    from store import Store
-    from workers.index_repair import rebuild_exclusively
-    from workers.services import dedup_params
-
     settings = app.settings
     assert settings.redis_url
     client = redis_client(settings.redis_url)
     store = Store.open(settings.database_url, migrate=False)
     try:
-        index = RedisIndex(
-            client,
-            dedup_params(settings),
-            settings.lsh_basename,
-            window_days=settings.lsh_window_days,
-            owner=store.identity(),
-        )
+        index = store_index(client, settings, store)
         if index.is_complete():
             return False
         log.error("the Redis index is missing (flushed or new Redis): rebuilding it from the store")
@@ -98,3 +93,14 @@ def rebuild_if_missing(app: NewsdedupCelery) -> bool:
     finally:
         store.close()
         client.close()
+
+
+def sweep(settings: Settings, app: NewsdedupCelery) -> int:
+    """Beat's safety net for crawls nobody waits for (``--no-wait``, scheduled, API): re-send
+    lost pages of every crawl, and forget rows finished long ago."""
+    staging = app.services.staging
+    sent = resend_stale(staging, PageSender(app), None)
+    purged = staging.purge(KEEP_DONE, KEEP_FAILED)
+    if purged:
+        log.info("purged %d finished staged pages", purged)
+    return sent

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task
 
-from workers.transient import TRANSIENT_ERRORS
+from pipeline.transient import TRANSIENT_ERRORS
+from workers.crawl_process import run_source_crawl
+from workers.schedule import tick
 
 if TYPE_CHECKING:
     from workers.app import NewsdedupCelery
@@ -67,9 +69,14 @@ def backoff(retries: int, base: float, maximum: float) -> float:
 
 class ProcessPageTask(NewsdedupTask):
     def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        # deferred (as the other page-code imports here): the processes that only send tasks
+        # (a crawl, the API, beat) never load the extraction code
         from workers.pages import give_up_page
 
         page_id = kwargs.get("page_id", args[0] if args else None)
+        if page_id is None:
+            log.error("%s: no page id to mark failed", self.name)
+            return
         try:
             give_up_page(self.app.services, int(page_id), exc)
         except Exception:
@@ -78,8 +85,8 @@ class ProcessPageTask(NewsdedupTask):
 
 class ReprocessPageTask(NewsdedupTask):
     def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        from workers.pages import give_up_page
-        from workers.reprocess import target_services
+        from workers.pages import give_up_page  # deferred: see ProcessPageTask.give_up
+        from workers.reprocess_targets import target_services
 
         page_id, target = kwargs.get("page_id", args[0]), kwargs.get("target", args[2])
         try:
@@ -94,7 +101,7 @@ def register_tasks(app: NewsdedupCelery) -> None:
     @app.task(shared=False, bind=True, base=ProcessPageTask, name="newsdedup.process_page")
     def process_page(self: ProcessPageTask, page_id: int, url: str) -> str:
         """``url`` only makes the task readable in Flower and the logs; the row is the truth."""
-        from workers.pages import process_staged_page
+        from workers.pages import process_staged_page  # deferred: see ProcessPageTask.give_up
 
         return process_staged_page(self.app.services, page_id)
 
@@ -102,8 +109,8 @@ def register_tasks(app: NewsdedupCelery) -> None:
     def reprocess_page(self: ReprocessPageTask, page_id: int, url: str, target: str) -> str:
         """``process_page`` for a page staged in a reprocess target store (``newsdedup
         reprocess``); ``target`` names the store, whose URL the workers read from Redis."""
-        from workers.pages import process_staged_page
-        from workers.reprocess import target_services
+        from workers.pages import process_staged_page  # deferred: see ProcessPageTask.give_up
+        from workers.reprocess_targets import target_services
 
         return process_staged_page(target_services(self.app, target), page_id)
 
@@ -120,18 +127,14 @@ def register_tasks(app: NewsdedupCelery) -> None:
         soft_time_limit=app.settings.crawl_time_limit + 90,
     )
     def crawl_source(self: NewsdedupTask, source_name: str, crawl_id: str) -> str:
-        from workers.crawl_process import run_source_crawl
-
         return run_source_crawl(self.app.settings, source_name, crawl_id)
 
     @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.schedule_due_crawls")
     def schedule_due_crawls(self: NewsdedupTask) -> list[str]:
-        from workers.schedule import tick
-
         return tick(self.app.settings, self.app)
 
     @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.resend_stale_pages")
     def resend_stale_pages(self: NewsdedupTask) -> int:
-        from workers.distributed import sweep
+        from workers.sweeper import sweep  # deferred: it loads the dedup and pipeline code
 
         return sweep(self.app.settings, self.app)

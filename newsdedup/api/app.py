@@ -14,7 +14,9 @@ from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.api.errors import install_error_handlers
-from newsdedup.api.metrics import DEFAULT_QUEUES, StoreCollector, build_registry
+from newsdedup.api.metrics import StoreCollector, build_registry
+from pipeline.services import open_store
+from workers.queues import CELERY_QUEUES
 
 if TYPE_CHECKING:
     from store import Store
@@ -36,7 +38,7 @@ def create_app(
 
     A ``store`` passed in stays the caller's to close; one the app opens, it closes at shutdown.
     ``queues``: the Celery queues whose depth /metrics reports in distributed mode (default:
-    the ones workers/app.py declares).
+    the ones workers/queues.py declares).
     """
 
     @asynccontextmanager
@@ -58,25 +60,15 @@ def create_app(
     return app
 
 
-def celery_queues() -> tuple[str, ...]:
-    try:  # imports Celery: only in distributed mode
-        from workers.app import CONTROL_QUEUE, CRAWLS_QUEUE, PAGES_QUEUE
-    except ImportError:
-        return DEFAULT_QUEUES
-    return (PAGES_QUEUE, CRAWLS_QUEUE, CONTROL_QUEUE)
-
-
 def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...]) -> ApiContext:
     owns_store = store is None
     if store is None:
-        from workers.services import open_store
-
         store = open_store(settings)
     ctx = ApiContext(settings=settings, store=store, owns_store=owns_store, queues=queues or ())
     if settings.distributed:
         assert settings.redis_url is not None
         ctx.redis = open_redis(settings.redis_url)
-        ctx.queues = queues or celery_queues()
+        ctx.queues = queues or CELERY_QUEUES
     else:
         ctx.crawls = EmbeddedCrawls(settings)
     ctx.registry = build_registry(

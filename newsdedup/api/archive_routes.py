@@ -10,6 +10,7 @@ from urllib.error import URLError
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
+from archive.reader import READ_ERRORS, read_record
 from newsdedup.api.auth import require_token
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.errors import ApiError
@@ -47,8 +48,6 @@ def get_version_page(
     """The body as the crawler received it (after HTTP decompression), with its Content-Type.
     `X-Newsdedup-Final-URL`, `X-Newsdedup-Fetched-At` and `X-Newsdedup-WARC-File` /
     `X-Newsdedup-WARC-Offset` say where it came from and where it lies."""
-    from archive.reader import READ_ERRORS, read_record
-
     try:
         location = ctx.store.page_location(article_id, version)
     except LookupError:

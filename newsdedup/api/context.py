@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import redis
 from fastapi import Request
 
 from config import Settings
 from newsdedup.api.crawls import EmbeddedCrawls
 
 if TYPE_CHECKING:
-    import redis
     from prometheus_client import CollectorRegistry
 
     from store import Store
@@ -91,8 +91,6 @@ class ApiContext:
 
 
 def open_redis(url: str) -> redis.Redis:
-    import redis
-
     # from_url connects lazily, on the first command.
     return redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, Response
 
-from config import ConfigError, load_sources
+from config import ConfigError, UnknownSource, load_sources, select_sources
 from newsdedup.api.auth import require_token
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.crawls import CrawlAlreadyRunning, start_distributed_crawl
@@ -57,7 +57,8 @@ def crawl_status(ctx: Ctx, crawl_id: Annotated[str, Path(max_length=64)]) -> Res
     """Embedded mode: a crawl this API process started (state, exit code, summary line).
     Distributed mode: the crawl's pages still pending, done and failed in the workers."""
     if ctx.settings.distributed:
-        from workers.distributed import crawl_status as distributed_status
+        # deferred: Celery is loaded only in distributed mode
+        from workers.api_side import crawl_status as distributed_status
 
         status = distributed_status(ctx.settings, crawl_id)
         if not (status.get("pending") or status.get("done") or status.get("failed")):
@@ -74,25 +75,10 @@ def crawl_status(ctx: Ctx, crawl_id: Annotated[str, Path(max_length=64)]) -> Res
 def resolve_sources(ctx: ApiContext, requested: list[str]) -> list[str]:
     """The requested names, checked against the sources file (read now: it may have changed)."""
     try:
-        known = [source.name for source in load_sources(ctx.settings.config)]
+        sources = load_sources(ctx.settings.config)
     except ConfigError as exc:
         raise ApiError(503, f"the sources file is not usable: {exc}", code="config_error") from None
-    if not requested:
-        return known
-    unknown = [name for name in dict.fromkeys(requested) if name not in known]
-    if unknown:
-        listed = ", ".join(repr(n) for n in unknown[:10])
-        raise ApiError(
-            422,
-            f"unknown source{'s' if len(unknown) > 1 else ''} {listed} (known: {_listing(known)})",
-            code="unknown_source",
-            unknown=unknown,
-        )
-    return list(dict.fromkeys(requested))
-
-
-def _listing(names: list[str], most: int = 20) -> str:
-    if not names:
-        return "none"
-    shown = ", ".join(names[:most])
-    return shown + (f", and {len(names) - most} more" if len(names) > most else "")
+    try:
+        return [source.name for source in select_sources(sources, requested)]
+    except UnknownSource as exc:
+        raise ApiError(422, str(exc), code="unknown_source", unknown=exc.unknown) from None

@@ -5,7 +5,7 @@ cannot restart inside a long-lived process, and a crash of a crawl must not take
 down. One crawl at a time: each embedded crawl dedups against its own in-memory index, so
 two at once could both call the same wire story "new".
 
-Distributed mode hands the crawl to ``workers.distributed.start_crawl`` (Celery does the rest).
+Distributed mode hands the crawl to ``workers.api_side.start_crawl`` (Celery does the rest).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import threading
 import uuid
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from config import Settings
+from pipeline.crawl_child import start_crawl_process
 
 log = logging.getLogger("newsdedup.api.crawls")
 
@@ -59,20 +59,6 @@ class CrawlRun:
         }
 
 
-def crawl_command(settings: Settings, sources: Sequence[str], crawl_id: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "newsdedup",
-        "crawl",
-        *sources,
-        "--config",
-        str(settings.config.resolve()),
-        "--crawl-id",
-        crawl_id,
-    ]
-
-
 class EmbeddedCrawls:
     """Child crawl processes of this API process, one at a time."""
 
@@ -89,14 +75,7 @@ class EmbeddedCrawls:
             if running is not None:
                 raise CrawlAlreadyRunning(running.crawl_id)
             run = CrawlRun(crawl_id=uuid.uuid4().hex, sources=list(sources), started_at=datetime.now(UTC))
-            run.process = subprocess.Popen(
-                crawl_command(self._settings, sources, run.crawl_id),
-                env=self._env,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
+            run.process = start_crawl_process(self._settings, sources, run.crawl_id, self._env, capture=True)
             self._runs[run.crawl_id] = run
             self._forget_old()
         threading.Thread(
@@ -145,6 +124,6 @@ class EmbeddedCrawls:
 
 
 def start_distributed_crawl(settings: Settings, sources: Sequence[str]) -> str:
-    from workers.distributed import start_crawl  # imports Celery: only in distributed mode
+    from workers.api_side import start_crawl  # deferred: Celery is loaded only in distributed mode
 
     return start_crawl(settings, list(sources))

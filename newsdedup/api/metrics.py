@@ -18,8 +18,6 @@ from prometheus_client.registry import Collector
 log = logging.getLogger("newsdedup.api.metrics")
 
 PREFIX = "newsdedup_"
-# Celery's default queue (the Redis list "celery"), if the workers' own queues are unknown.
-DEFAULT_QUEUES = ("celery",)
 DUPLICATE_RELATIONS = ("alternate", "syndicated")
 
 # store.stats() key -> (metric name, kind, help). Keys the store may not report yet are

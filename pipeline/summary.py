@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 from store import Store
 
-if TYPE_CHECKING:  # a type only: the crawl process of distributed mode extracts nothing
-    from workers.pipeline import OutcomeKind
+# A page outcome's kind (pipeline.page_pipeline.OutcomeKind) -> the CrawlSummary field counting it.
+OUTCOME_FIELDS: dict[str, str] = {
+    "created": "created",
+    "updated": "updated",
+    "duplicate": "duplicates",
+    "unchanged": "unchanged",
+    "rejected": "rejected",
+    "failed": "errors",
+}
 
 
 @dataclass
@@ -22,16 +29,10 @@ class CrawlSummary:
     rejected: int = 0
     errors: int = 0
 
-    def count_outcome(self, kind: OutcomeKind) -> None:
-        field = {
-            "created": "created",
-            "updated": "updated",
-            "duplicate": "duplicates",
-            "unchanged": "unchanged",
-            "rejected": "rejected",
-            "failed": "errors",
-        }[kind]
-        setattr(self, field, getattr(self, field) + 1)
+    def count_outcome(self, kind: str, pages: int = 1) -> None:
+        """Count ``pages`` pages of outcome ``kind`` (an OutcomeKind)."""
+        field = OUTCOME_FIELDS[kind]
+        setattr(self, field, getattr(self, field) + pages)
 
     def line(self) -> str:
         return (
@@ -43,6 +44,10 @@ class CrawlSummary:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+# Called with the counts so far whenever they change (the progress line).
+SummaryCallback = Callable[[CrawlSummary], None]
 
 
 def record_crawl_counts(store: Store, fetch_side: CrawlSummary, fetch_errors: int | None = None) -> None:

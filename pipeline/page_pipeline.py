@@ -21,7 +21,7 @@ from dedup.fingerprint import fingerprint_lines, normalized_lines
 from extract import Document, Rejection, extract_document
 from extract.extractor import DEFAULT_MAX_TEXT_CHARS
 from extract.text import word_count
-from workers.budget import page_budget
+from pipeline.budget import page_budget
 
 if TYPE_CHECKING:  # only types here: pool processes import this module and need no SQL
     from sqlalchemy import Connection
@@ -126,7 +126,7 @@ class PagePipeline:
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
     ) -> None:
         """``page_time_limit`` > 0: ``prepare`` (and ``process``) give up on a page whose
-        extraction takes longer (``workers.budget``: raises PageTimedOut, main thread only)."""
+        extraction takes longer (``pipeline.budget``: raises PageTimedOut, main thread only)."""
         self.store = store
         self.index = index
         self.params = params
@@ -178,7 +178,7 @@ class PagePipeline:
             log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
             return outcome
         assert prepared.fingerprint is not None  # prepare_page fingerprints every document
-        from store.store import StaleDecision  # here: pool processes import this module, without SQL
+        from store.store import StaleDecision  # deferred: pool processes load no SQL code
 
         rebuilt = False
         for attempt in range(1, DECIDE_ATTEMPTS + 1):

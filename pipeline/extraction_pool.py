@@ -30,12 +30,12 @@ from pebble import ProcessPool
 
 from crawler.page import Page
 from dedup import DedupParams
-from workers.pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
+from pipeline.page_pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
 
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the
 # bottleneck; more would only cost memory (about 100 MB each).
 MAX_AUTO_PROCESSES = 4
-_PRELOAD = ["workers.pipeline", "datasketch"]
+_PRELOAD = ["pipeline.page_pipeline", "datasketch"]
 DEFAULT_PAGE_TIME_LIMIT = 30.0
 
 Prepare = Callable[[Page, int, DedupParams, int], PreparedPage]

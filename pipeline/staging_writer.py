@@ -12,7 +12,7 @@ pauses its downloads while more than ``PAUSE_AT`` wait (``backlogged``), so memo
 bounded. A batch that cannot be staged for a reason of its own (one page PostgreSQL refuses)
 is staged page by page, so the others go on and the bad one is reported with its reason. A
 page whose send fails (Redis away) stays pending, unsent: whoever waits for the crawl sends
-it again (workers/distributed.py).
+it again (workers/crawl_side.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from crawler.page import Page
+from pipeline.transient import OUTAGE_ERRORS, through_outages
 from store.staging import Staging
-from workers.transient import OUTAGE_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from pebble import ProcessExpired
 
 from crawler.page import Page
+from pipeline.budget import TIMED_OUT, PageTimedOut
+from pipeline.extraction_pool import ExtractionPool, PendingExtraction
+from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
+from pipeline.summary import CrawlSummary, SummaryCallback
+from pipeline.transient import through_outages
 from store import Store
-from workers.budget import TIMED_OUT, PageTimedOut
-from workers.extraction_pool import ExtractionPool, PendingExtraction
 from workers.handoff import StoreBackedDiscovery
-from workers.pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
-from workers.summary import CrawlSummary
-from workers.transient import through_outages
 
 log = logging.getLogger(__name__)
 # How long a page waits for a store that refuses it (locked, away) before it is failed.
@@ -38,8 +38,8 @@ class EmbeddedSink(StoreBackedDiscovery):
         self,
         pipeline: PagePipeline,
         crawl_id: str,
-        on_change: Callable[[CrawlSummary], None] | None = None,
-        on_outcome: Callable[[PageOutcome], None] | None = None,
+        on_change: SummaryCallback | None = None,
+        on_page_outcome: Callable[[PageOutcome], None] | None = None,
         pool: ExtractionPool | None = None,
         locate: Callable[[Page], Page] | None = None,
     ) -> None:
@@ -51,7 +51,7 @@ class EmbeddedSink(StoreBackedDiscovery):
         self.summary = CrawlSummary()
         self.fetch_errors = 0
         self.on_change = on_change
-        self.on_outcome = on_outcome
+        self.on_page_outcome = on_page_outcome
         self.pool = pool
         self.locate = locate or (lambda page: page)
         self._pending: deque[PendingExtraction] = deque()
@@ -120,8 +120,8 @@ class EmbeddedSink(StoreBackedDiscovery):
             self._record_failure(page.url, page.source, "process", reason)
             outcome = PageOutcome(page.url, page.source, "failed", reason=reason)
         self.summary.count_outcome(outcome.kind)
-        if self.on_outcome:
-            self.on_outcome(outcome)
+        if self.on_page_outcome:
+            self.on_page_outcome(outcome)
         self._changed()
 
     def not_modified(self, url: str, source: str) -> None:

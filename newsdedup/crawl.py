@@ -1,4 +1,5 @@
-"""Running one crawl from the command line or the API, in either mode."""
+"""Running one crawl for ``newsdedup crawl`` (which the API and the workers also run as a
+child process), in either mode: embedded here, distributed by workers/crawl_side.py."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from config import Settings, Source
-from workers.summary import CrawlSummary, record_crawl_counts
+from crawler.run import run_crawl
+from pipeline.archiving import apply_retention, crawl_archive, response_archive
+from pipeline.summary import CrawlSummary, SummaryCallback, record_crawl_counts
 
 if TYPE_CHECKING:  # a type only: in distributed mode the crawl process extracts nothing
-    from workers.pipeline import PageOutcome
+    from pipeline.page_pipeline import PageOutcome
 
 
 def run_crawl_command(
@@ -19,17 +22,20 @@ def run_crawl_command(
     crawl_id: str,
     wait: bool = True,
     show_progress: bool = False,
-    on_outcome: Callable[[PageOutcome], None] | None = None,
+    on_page_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
     """Crawl ``sources`` once. Embedded: in this process, returns when every page is stored.
     Distributed: spiders hand pages to Celery workers; waits for them unless ``wait`` is False."""
     progress = _print_progress if show_progress else None
     if settings.distributed:
-        from workers.distributed import run_distributed_crawl
+        # deferred: Celery is loaded only in distributed mode
+        from workers.crawl_side import run_distributed_crawl
 
         summary = run_distributed_crawl(settings, sources, crawl_id, wait=wait, progress=progress)
     else:
-        summary = run_embedded_crawl(settings, sources, crawl_id, progress=progress, on_outcome=on_outcome)
+        summary = run_embedded_crawl(
+            settings, sources, crawl_id, progress=progress, on_page_outcome=on_page_outcome
+        )
     if show_progress:
         sys.stderr.write("\n")
     return summary
@@ -39,14 +45,13 @@ def run_embedded_crawl(
     settings: Settings,
     sources: Sequence[Source],
     crawl_id: str,
-    progress: Callable[[CrawlSummary], None] | None = None,
-    on_outcome: Callable[[PageOutcome], None] | None = None,
+    progress: SummaryCallback | None = None,
+    on_page_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
-    from crawler.run import run_crawl
-    from workers.archiving import apply_retention, crawl_archive, response_archive
-    from workers.embedded import EmbeddedSink
-    from workers.extraction_pool import ExtractionPool, extraction_processes
-    from workers.services import open_embedded_pipeline
+    # deferred: the crawl process of distributed mode extracts nothing and skips this code
+    from pipeline.embedded import EmbeddedSink
+    from pipeline.extraction_pool import ExtractionPool, extraction_processes
+    from pipeline.services import open_embedded_pipeline
 
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)
@@ -69,7 +74,7 @@ def run_embedded_crawl(
                 pipeline,
                 crawl_id,
                 on_change=progress,
-                on_outcome=on_outcome,
+                on_page_outcome=on_page_outcome,
                 pool=pool,
                 locate=archive.resolve_page if archive is not None else None,
             )

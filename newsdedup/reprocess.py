@@ -14,15 +14,12 @@ touched either.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -30,19 +27,18 @@ from sqlalchemy.engine import make_url
 from archive.reader import ArchiveScan, ReadCounts, read_html_responses
 from archive.records import ArchivedResponse
 from config import Settings
+from crawler.archive import page_from
 from crawler.page import Page
+from pipeline.embedded import EmbeddedSink
+from pipeline.extraction_pool import ExtractionPool, extraction_processes
+from pipeline.services import open_embedded_pipeline
+from pipeline.summary import CrawlSummary, SummaryCallback
 from store import Store
-from workers.summary import CrawlSummary
-
-if TYPE_CHECKING:
-    from workers.app import NewsdedupCelery
-    from workers.pages import WorkerServices
+from store.staging import Staging
+from workers.locks import redis_client
+from workers.reprocess_targets import REPROCESS_TARGET_KEY, TARGET_TTL_SECONDS, target_id, target_settings
 
 log = logging.getLogger(__name__)
-
-REPROCESS_TARGET_KEY = "newsdedup-workers:reprocess:"
-# A target's URL stays known to the workers this long after its reprocess started.
-TARGET_TTL_SECONDS = 7 * 86_400
 
 Progress = Callable[[int, CrawlSummary], None]  # (bytes read so far, counts so far)
 
@@ -81,31 +77,12 @@ def default_target(live_url: str, now: datetime | None = None) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def target_id(database_url: str) -> str:
-    return hashlib.sha256(database_url.encode("utf-8")).hexdigest()[:16]
-
-
-def target_settings(settings: Settings, database_url: str) -> Settings:
-    """The settings a worker uses for a reprocess target: its store, and an LSH index of its
-    own (the live index stays the live store's)."""
-    if database_url == settings.database_url:
-        return settings
-    return settings.model_copy(
-        update={
-            "database_url": database_url,
-            "lsh_basename": f"{settings.lsh_basename}-reprocess-{target_id(database_url)}",
-        }
-    )
-
-
 # --- pages from WARC records ---
 
 
 def pages_of(
     responses: Iterable[ArchivedResponse], counts: ReadCounts, crawl_id: str | None
 ) -> Iterator[Page]:
-    from crawler.archive import page_from
-
     for archived in responses:
         page = page_from(archived, crawl_id=crawl_id)
         if isinstance(page, str):
@@ -119,12 +96,8 @@ def pages_of(
 
 
 def _run_embedded(
-    settings: Settings, pages: Iterable[Page], crawl_id: str, progress: Callable[[CrawlSummary], None] | None
+    settings: Settings, pages: Iterable[Page], crawl_id: str, progress: SummaryCallback | None
 ) -> CrawlSummary:
-    from workers.embedded import EmbeddedSink
-    from workers.extraction_pool import ExtractionPool, extraction_processes
-    from workers.services import open_embedded_pipeline
-
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)
     pool = ExtractionPool(processes, pipeline.min_words, pipeline.params) if processes > 1 else None
@@ -145,54 +118,25 @@ def _run_embedded(
 # --- distributed mode ---
 
 
-class ReprocessSender:
-    """Sends ``newsdedup.reprocess_page`` for a target store (the PageSender of a crawl sends
-    ``newsdedup.process_page``, which always writes to the live store)."""
-
-    def __init__(self, app: NewsdedupCelery, target: str | None) -> None:
-        from workers.distributed import PageSender
-
-        self.pages = PageSender(app)
-        self.app = app
-        self.target = target
-
-    def send_many(self, pages: list[tuple[int, str]]) -> list[int]:
-        if self.target is None:
-            return self.pages.send_many(pages)
-        sent: list[int] = []
-        try:
-            with self.app.producer_or_acquire() as producer:
-                for page_id, url in pages:
-                    self.app.send_task(
-                        "newsdedup.reprocess_page", args=[page_id, url, self.target], producer=producer
-                    )
-                    sent.append(page_id)
-        except Exception as exc:  # noqa: BLE001 - Redis down: the pages stay pending, unsent
-            log.warning("could not send page %s: %s", pages[len(sent)][0], exc)
-        return sent
-
-    def queue_length(self) -> int | None:
-        return self.pages.queue_length()
-
-
 def _run_distributed(
     settings: Settings,
     pages: Iterable[Page],
     crawl_id: str,
-    progress: Callable[[CrawlSummary], None] | None,
+    progress: SummaryCallback | None,
     live: Settings,
 ) -> CrawlSummary:
     """Stage the pages and let the workers process them, as a crawl does, in rounds: a round
     ends where the original crawl changes or a URL comes again (a later fetch of a page must
     be decided after the earlier one, as it was), and the next round starts once the workers
     have finished it. Pages are streamed: one round is never held in memory."""
-    from store.staging import Staging
-    from workers.app import create_app
-    from workers.distributed import DistributedSink, wait_for_crawl
-    from workers.locks import redis_client
+    # deferred: Celery is loaded only in distributed mode
+    from workers.app import create_celery_app
+    from workers.crawl_side import DistributedSink, wait_for_crawl
+    from workers.index_repair import rebuild_index
+    from workers.sending import PageSender
 
     assert settings.redis_url
-    app = create_app(live)
+    app = create_celery_app(live)
     target = None
     if settings.database_url != live.database_url:
         target = target_id(settings.database_url)
@@ -201,12 +145,15 @@ def _run_distributed(
             client.set(REPROCESS_TARGET_KEY + target, settings.database_url, ex=TARGET_TTL_SECONDS)
         finally:
             client.close()
-        from workers.distributed import rebuild_index
-
         rebuild_index(settings)  # the target's own index: emptied, or rebuilt from its store
     store = Store.open(settings.database_url)
     staging = Staging.open(settings.database_url, migrate=False)
-    sender = ReprocessSender(app, target)
+    # The live store's task unless the target is another store, whose task names it.
+    sender = (
+        PageSender(app)
+        if target is None
+        else PageSender(app, task="newsdedup.reprocess_page", extra_args=(target,))
+    )
     done = CrawlSummary()
 
     def shown(summary: CrawlSummary) -> None:
@@ -216,11 +163,12 @@ def _run_distributed(
     def finish(sink: DistributedSink, round_id: str) -> None:
         nonlocal done
         sink.close()
-        done = _add(done, wait_for_crawl(staging, sender, round_id, sink.fetched, shown))  # type: ignore[arg-type]
+        done = _add(done, wait_for_crawl(staging, sender, round_id, sink.fetched, shown))
 
     try:
         sink: DistributedSink | None = None
-        round_id, original, urls, rounds = "", None, set(), 0
+        round_id, original, rounds = "", None, 0
+        urls: set[str] = set()
         for page in pages:
             if sink is not None and (page.url in urls or page.crawl_id != original):
                 finish(sink, round_id)
@@ -228,7 +176,7 @@ def _run_distributed(
             if sink is None:
                 rounds += 1
                 round_id, original, urls = f"{crawl_id}-{rounds}", page.crawl_id, set()
-                sink = DistributedSink(store, staging, sender, round_id, on_change=shown)  # type: ignore[arg-type]
+                sink = DistributedSink(store, staging, sender, round_id, on_change=shown)
             urls.add(page.url)
             sink.accept(page)
         if sink is not None:
@@ -241,25 +189,6 @@ def _run_distributed(
 
 def _add(one: CrawlSummary, other: CrawlSummary) -> CrawlSummary:
     return CrawlSummary(**{name: value + other.as_dict()[name] for name, value in one.as_dict().items()})
-
-
-def target_services(app: NewsdedupCelery, target: str) -> WorkerServices:
-    """The worker's services for a reprocess target, opened on first use (one per process)."""
-    from workers.locks import redis_client
-    from workers.pages import WorkerServices
-
-    cache: dict[tuple[int, str], WorkerServices] = app.__dict__.setdefault("_reprocess_services", {})
-    key = (os.getpid(), target)
-    if key not in cache:
-        client = redis_client(app.settings.redis_url or "")
-        try:
-            url = client.get(REPROCESS_TARGET_KEY + target)
-        finally:
-            client.close()
-        if url is None:
-            raise LookupError(f"reprocess target {target} is unknown (its key expired?)")
-        cache[key] = WorkerServices.open(target_settings(app.settings, url.decode("utf-8")))
-    return cache[key]
 
 
 # --- the commands ---

@@ -5,7 +5,7 @@ Used where a page is extracted in the process that runs it: a Celery worker's po
 timer (SIGALRM) raises ``PageTimedOut`` in the main thread once the budget is spent. Python
 code and the ``re`` engine check for signals, so a slow regular expression or a long loop is
 stopped; a single call into native code (lxml parsing a huge tree) is stopped when it returns.
-Embedded crawls with an extraction pool kill the process instead (workers/extraction_pool.py).
+Embedded crawls with an extraction pool kill the process instead (pipeline/extraction_pool.py).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def response_archive(writer: WarcArchiveWriter | None):  # -> crawler.archive.Re
     """The spider's side of ``writer`` (imports Scrapy: only in a crawling process)."""
     if writer is None:
         return None
-    from crawler.archive import ResponseArchive
+    from crawler.archive import ResponseArchive  # deferred: Scrapy, only in a crawling process
 
     return ResponseArchive(writer)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from config import Settings
 from dedup import DedupParams, InMemoryIndex
+from pipeline.page_pipeline import PagePipeline
 from store import Store
-from workers.pipeline import PagePipeline
 
 
 def dedup_params(settings: Settings) -> DedupParams:
