@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 
 from config import Source
 from crawler.addresses import AddressRefused, refused_hosts
+from crawler.blocking import Blocked
 from crawler.discovery import BrokenDocument, Discovered, Link, parse_feed, parse_listing, parse_sitemap
 from crawler.encoding import decode_html
 from crawler.middlewares import OffsiteRedirect
@@ -295,6 +296,8 @@ class NewsSpider(scrapy.Spider):
 
     def _reason(self, failure: Failure, request: scrapy.Request | None) -> str:
         error = failure.value
+        if isinstance(error, Blocked):
+            return error.reason  # 403, 429 or a challenge page (crawler/blocking.py)
         if (
             isinstance(error, IgnoreRequest)
             and "offsite" in str(error).lower()
