@@ -256,4 +256,5 @@ def parse_schedule(text: Any, label: str) -> Schedule:
             numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
             if any(n < low or n > high for n in numbers) or (match.group(2) == "0"):
                 raise ValueError(f"{text!r}: cron field {value!r} is out of range {low}-{high}")
-    return Schedule(text=text, cron_fields=tuple(fields))  # type: ignore[arg-type]
+    minute, hour, day, month, weekday = fields
+    return Schedule(text=text, cron_fields=(minute, hour, day, month, weekday))
