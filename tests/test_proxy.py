@@ -56,3 +56,19 @@ def test_http_and_https_proxies_with_credentials_are_accepted():
             {"sources": [{"name": "daily", "feeds": ["https://d.example/rss"], "proxy": proxy}]}
         )
         assert source.proxy == proxy
+
+
+def test_a_proxy_named_on_the_internal_network_may_be_connected_to():
+    from crawler.addresses import private_domains
+
+    sources = parse_sources(
+        {
+            "sources": [
+                {"name": "daily", "feeds": ["https://d.example/rss"], "proxy": "http://Proxy.Internal:3128"},
+                {"name": "wire", "feeds": ["https://w.example/rss"], "proxy": "http://10.0.0.5:3128"},
+                {"name": "plain", "feeds": ["https://p.example/rss"]},
+            ]
+        }
+    )
+    # The proxy's name may resolve to a private address; the sites' names still may not.
+    assert private_domains(sources) == ["proxy.internal"]
