@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -261,3 +261,46 @@ def test_the_feed_command_filters_by_language(crawled) -> None:
         text=True,
     )
     assert bad.returncode == 2 and "ISO 639-1" in bad.stderr
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_distributed_worker_applies_the_rules_of_a_pages_source(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    from config import Settings
+    from crawler.page import Page
+    from workers.pages import WorkerServices, process_staged_page
+
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n"
+        "  - name: planet\n    feeds: [https://planet.example/rss.xml]\n    extraction: {title: h1}\n"
+        "  - name: zeitung\n    feeds: [https://zeitung.example/rss.xml]\n    languages: [de]\n",
+        encoding="utf-8",
+    )
+    settings = Settings(redis_url=redis_url, database_url=postgres_url, config=sources, lsh_basename="t")
+
+    def staged(source: str, url: str, html: str) -> int:
+        page = Page(
+            url=url,
+            final_url=url,
+            status=200,
+            headers={},
+            html=html,
+            fetched_at=datetime.now(UTC),
+            source=source,
+        )
+        return services.staging.stage(page)[0]
+
+    services = WorkerServices.open(settings)  # as `newsdedup worker` opens them
+    try:
+        planet = staged("planet", URL, PAGE)
+        english = (SITES / "zeitung" / "news" / "english-edition.html").read_text(encoding="utf-8")
+        zeitung = staged("zeitung", "https://zeitung.example/news/english-edition.html", english)
+        assert process_staged_page(services, planet) == "created"
+        assert process_staged_page(services, zeitung) == "rejected"
+        [record] = services.store.feed()
+        assert record["title"] == HEADLINE
+    finally:
+        services.close()
