@@ -151,6 +151,14 @@ def retry_after_seconds(value: str | bytes | None, now: float | None = None) -> 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def backoff_delay(
+    current: float, backoff: float, max_delay: float, retry_after: float | None = None
+) -> float:
+    """A host's delay after one more refusal: ``backoff`` at first, then twice the current one,
+    at least ``retry_after``; never more than ``max_delay``."""
+    return min(max_delay, max(backoff, 2 * current, retry_after or 0.0))
+
+
 class BlockedSiteMiddleware:
     """Downloader middleware between RetryMiddleware (550) and HttpCompressionMiddleware (590):
     it sees decompressed bodies, and a refusal is never retried as a server error.
@@ -199,7 +207,7 @@ class BlockedSiteMiddleware:
         retry_after = (
             retry_after_seconds(response.headers.get("Retry-After")) if response.status == 429 else None
         )
-        delay = min(self.max_delay, max(self.backoff, 2 * current, retry_after or 0.0))
+        delay = backoff_delay(current, self.backoff, self.max_delay, retry_after)
         floor = raise_slot_floor(self.crawler, key, delay)
         logger.warning(
             "%s refuses the bot (%s): %gs between its requests from now on", key, request.url, floor

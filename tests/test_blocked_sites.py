@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crawler.blocking import CHALLENGE_MAX_BYTES, challenge_vendor, retry_after_seconds
+from crawler.blocking import CHALLENGE_MAX_BYTES, backoff_delay, challenge_vendor, retry_after_seconds
 from tests.crawl_helpers import crawl_with
 
 PAGES = Path(__file__).parent / "pages"
@@ -84,6 +84,17 @@ def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
     assert retry_after_seconds(email.utils.formatdate(now - 60, usegmt=True), now=now) == 0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+def test_the_back_off_doubles_honours_retry_after_and_stops_at_its_cap() -> None:
+    delays, current = [], 0.0
+    for _ in range(8):
+        current = backoff_delay(current, backoff=5, max_delay=120)
+        delays.append(current)
+    assert delays == [5, 10, 20, 40, 80, 120, 120, 120]
+    assert backoff_delay(10, backoff=5, max_delay=120, retry_after=60) == 60
+    assert backoff_delay(10, backoff=5, max_delay=120, retry_after=3600) == 120  # capped
+    assert backoff_delay(0, backoff=5, max_delay=120, retry_after=1) == 5
 
 
 # --------------------------------------------------------------------------- crawls
