@@ -1,6 +1,7 @@
 """Extraction quality on the Fundus news pages: ours beside trafilatura, newspaper4k, goose3.
 
     python -m bench.extraction [--data DIR] [--limit N] [--settings] [--no-peers]
+    python -m bench.extraction --overrides [--data DIR]
 
 Gold: ``news-pages-fundus/<country>/<Publisher>.json`` holds one record per page of that
 publisher, in the order of the page files' names (``<Publisher>_<date>.html.gz``; the date is
@@ -19,6 +20,14 @@ else skipped with a note): newspaper4k (``Article.download(input_html=...)`` + `
 title, authors, publish_date) and goose3 (``Goose().extract(raw_html=...)``: cleaned_text,
 title, authors, publish date). ``--settings`` also scores trafilatura option sets on text alone
 (how ``extract.extractor.TRAFILATURA_OPTIONS`` was chosen).
+
+``--overrides``: what per-source extraction overrides (the sources file's ``extraction``) do for
+the publishers whose title we miss. For each such publisher the title rule an operator would
+write after looking at its pages is chosen: the keyword (``headline``, ``og:title``, ``h1``)
+that gets most of its pages right, or a selector from ``TITLE_SELECTORS`` where no keyword
+does. Title accuracy of those publishers' pages before and after. The rules are chosen on the
+very pages they are scored on (one or two per publisher), as an operator would choose them:
+the figures say what an override can fix, not how well a rule carries to pages never seen.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from bench.common import (
     squash_space,
     write_results,
 )
+from config.extraction import ExtractionRules
 from extract import Document, extract_document
 from extract import metadata as meta
 from extract.structured import read_structured_data
@@ -117,8 +127,8 @@ def load_cases(folder: Path, limit: int) -> list[Case]:
     return cases
 
 
-def predict_ours(case: Case) -> Prediction:
-    result = extract_document(case.html, case.url, min_words=1)
+def predict_ours(case: Case, rules: ExtractionRules | None = None) -> Prediction:
+    result = extract_document(case.html, case.url, min_words=1, rules=rules)
     if not isinstance(result, Document):
         return Prediction()
     return Prediction(
@@ -328,17 +338,86 @@ def title_sources(cases: list[Case]) -> dict[str, Any]:
     return {"gold_share": rates, "headline_og_disagreement": split}
 
 
+# Title selectors for publishers where none of the keywords is right (see --overrides).
+TITLE_SELECTORS: dict[str, list[str]] = {
+    # <h1> holds an overline ("Eskalation im Nahen Osten"), a hidden " - " and the headline.
+    "ch/SRF": ["h1 .article-title__text"],
+}
+TITLE_KEYWORDS = ("headline", "og:title", "h1")
+
+
+def publisher_of(case: Case) -> str:
+    match = _PAGE_NAME.match(case.path.name)
+    return f"{case.path.parent.name}/{match.group('publisher') if match else case.path.name}"
+
+
+def _title_hits(cases: list[Case], rules: ExtractionRules | None) -> int:
+    return sum(
+        squash_space(predict_ours(case, rules).title) == squash_space(case.gold.get("title"))
+        for case in cases
+    )
+
+
+def title_overrides(cases: list[Case]) -> dict[str, Any]:
+    """Title accuracy, before and after a title override, of the publishers whose title we miss."""
+    by_publisher: dict[str, list[Case]] = defaultdict(list)
+    for case in cases:
+        by_publisher[publisher_of(case)].append(case)
+    rows, before_total, after_total, pages_total, fixed = [], 0, 0, 0, 0
+    all_hits = 0
+    for publisher, own in sorted(by_publisher.items()):
+        before = _title_hits(own, None)
+        all_hits += before
+        if before == len(own):
+            continue
+        choices = [*TITLE_KEYWORDS, *TITLE_SELECTORS.get(publisher, [])]
+        scored = [(_title_hits(own, ExtractionRules(title=choice)), choice) for choice in choices]
+        best_hits, best = max(scored, key=lambda item: item[0])  # the first of equals
+        after = max(before, best_hits)
+        rows.append([publisher, len(own), before, best if after > before else "-", after])
+        before_total += before
+        after_total += after
+        pages_total += len(own)
+        fixed += after > before
+        all_hits += after - before
+    print(f"\ntitle overrides: {len(rows)} of {len(by_publisher)} publishers have titles we miss")
+    print_table(["publisher", "pages", "right before", "title override", "right after"], rows)
+    summary = {
+        "publishers": len(by_publisher),
+        "publishers_missed": len(rows),
+        "publishers_improved": fixed,
+        "pages_of_missed_publishers": pages_total,
+        "title_exact_before": before_total / pages_total if pages_total else None,
+        "title_exact_after": after_total / pages_total if pages_total else None,
+        "all_pages_title_exact_before": (all_hits - (after_total - before_total)) / len(cases),
+        "all_pages_title_exact_after": all_hits / len(cases),
+    }
+    print_table(["", "value"], list(summary.items()))
+    return {"summary": summary, "publishers": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip newspaper4k and goose3")
     parser.add_argument(
         "--settings", action="store_true", help="also compare trafilatura option sets on text F1"
     )
+    parser.add_argument(
+        "--overrides",
+        action="store_true",
+        help="only: title accuracy of the publishers we miss, before and after a title override",
+    )
     args = parser.parse_args(argv)
     folder = require_dataset(args.data, "news-pages-fundus")
     if folder is None:
         return 0
     cases = load_cases(folder, args.limit)
+    if args.overrides:
+        write_results(
+            "extraction_overrides",
+            {"dataset": "news-pages-fundus", "pages": len(cases), **title_overrides(cases)},
+        )
+        return 0
     ours, ours_speed = run_system("ours", predict_ours, cases)
     baseline, baseline_speed = run_system("trafilatura", predict_trafilatura, cases)
     languages = [prediction.language or "unknown" for prediction in ours]

@@ -22,6 +22,7 @@ from bench.common import DEFAULT_DATA, print_table
 BENCHMARKS: dict[str, tuple[bool, bool, list[str]]] = {
     "extraction": (True, False, ["--limit", "60"]),
     "dates": (True, False, ["--limit", "60"]),
+    "blocked_pages": (True, False, []),
     "dedup_calibration": (True, True, []),
     "throughput": (True, True, []),
     "scaleout": (True, True, []),

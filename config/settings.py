@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     autothrottle_max_delay: float = 30.0
     # Loopback test sites and the demo want no artificial delay; real sites get AutoThrottle.
     download_delay: float = 0.0
+    # A host that refuses the bot (403, 429, challenge pages) is asked more slowly: this many
+    # seconds between its requests after the first refusal, doubling with each further one up
+    # to the maximum, which also caps a 429's Retry-After (crawler/blocking.py).
+    blocked_backoff: float = Field(default=5.0, ge=0)
+    blocked_max_delay: float = Field(default=120.0, ge=0)
     # Pages, feeds and sitemaps are written by strangers (README, "Security"). By default the
     # crawler connects only to public addresses; 1 allows loopback and private ones for every
     # source (a source alone: ``allow_private_addresses: true`` in the sources file).

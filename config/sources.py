@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from config.extraction import ExtractionRules, PageRules, RuleError, parse_extraction, parse_languages
+
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 INTERVAL_PATTERN = re.compile(r"^(\d+)([smhd])$")
 INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -26,6 +28,9 @@ KNOWN_KEYS = {
     "schedule",
     "max_pages",
     "allow_private_addresses",
+    "proxy",
+    "extraction",
+    "languages",
 }
 DEFAULT_SCHEDULE = "1h"
 DEFAULT_MAX_PAGES = 1000
@@ -56,6 +61,17 @@ class Source:
     max_pages: int = DEFAULT_MAX_PAGES
     # An intranet source: the crawler may connect to loopback and private addresses for it.
     allow_private_addresses: bool = False
+    # Every request of the source goes through this HTTP proxy (Scrapy's ``proxy`` meta).
+    proxy: str | None = None
+    # Where its fields come from, for a publisher the generic extractor gets wrong.
+    extraction: ExtractionRules | None = None
+    # Pages in other languages are rejected; empty: every language is kept.
+    languages: tuple[str, ...] = ()
+
+    @property
+    def page_rules(self) -> PageRules:
+        """What extraction needs to know of the source (sent with its pages to extraction)."""
+        return PageRules(self.extraction, self.languages)
 
     @property
     def start_urls(self) -> tuple[str, ...]:
@@ -199,6 +215,32 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
     if not isinstance(allow_private, bool):
         raise fail("allow_private_addresses", "must be true or false")
 
+    proxy = entry.get("proxy")
+    if proxy is not None:
+        parts = urlsplit(proxy) if isinstance(proxy, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise fail("proxy", f"{proxy!r} is not an http:// or https:// proxy URL")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            raise fail("proxy", f"{proxy!r}: {exc}") from None
+
+    extraction = None
+    if "extraction" in entry:
+        try:
+            extraction = parse_extraction(entry["extraction"])
+        except RuleError as exc:
+            raise fail(f"extraction.{exc.key}", str(exc)) from None
+        except ValueError as exc:
+            raise fail("extraction", str(exc)) from None
+
+    languages: tuple[str, ...] = ()
+    if "languages" in entry:
+        try:
+            languages = parse_languages(entry["languages"])
+        except ValueError as exc:
+            raise fail("languages", str(exc)) from None
+
     return Source(
         name=name,
         feeds=feeds,
@@ -209,7 +251,19 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
         schedule=schedule,
         max_pages=max_pages,
         allow_private_addresses=allow_private,
+        proxy=proxy,
+        extraction=extraction,
+        languages=languages,
     )
+
+
+def page_rules_by_source(path: str | Path) -> dict[str, PageRules]:
+    """Each source's page rules, for the processes that extract pages (embedded crawls and
+    distributed workers find a page's source by name). No sources file: no rules; a bad one
+    raises ConfigError, so a worker does not start with rules it cannot read."""
+    if not Path(path).is_file():
+        return {}
+    return {source.name: source.page_rules for source in load_sources(path)}
 
 
 def parse_schedule(text: Any, label: str) -> Schedule:

@@ -23,6 +23,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
@@ -91,7 +92,10 @@ def is_ip_literal(host: str) -> bool:
 
 
 def private_domains(sources: Iterable[Source]) -> list[str]:
-    """The domains whose names may resolve to private addresses: those of opted-in sources."""
+    """The domains whose names may resolve to private addresses: those of opted-in sources,
+    and the sources' proxies (the operator's own machines, often on the internal network)."""
+    sources = list(sources)
+    proxies = {urlsplit(source.proxy).hostname or "" for source in sources if source.proxy}
     return sorted(
         {
             domain.lower()
@@ -99,6 +103,7 @@ def private_domains(sources: Iterable[Source]) -> list[str]:
             if source.allow_private_addresses
             for domain in source.allowed_domains
         }
+        | {host.lower() for host in proxies if host and not is_ip_literal(host)}
     )
 
 
@@ -174,8 +179,6 @@ class AddressPolicyMiddleware:
         source: Source | None = getattr(self.crawler.spider, "source", None)
         if source is None:
             return None
-        from urllib.parse import urlsplit
-
         parts = urlsplit(request.url)
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -184,6 +187,7 @@ class AddressPolicyMiddleware:
         if port not in source.ports:
             raise AddressRefused(f"port {port} is not a port of the source's discovery URLs")
         host = parts.hostname or ""
+        # Through a proxy, names are resolved by the proxy; IP literals and ports are checked here.
         if self.allow_all or source.allow_private_addresses or not is_ip_literal(host):
             return None  # names are checked by PolicyResolver on the address they resolve to
         problem = address_problem(host.strip("[]"))

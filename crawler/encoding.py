@@ -42,14 +42,14 @@ def _decodes(body: bytes, codec: str) -> str | None:
 def decode_html(response: TextResponse) -> tuple[str, str]:
     """The page's text and the codec used."""
     body = response.body
-    bom_codec, bom_length = read_bom(body)
+    bom_codec, bom = read_bom(body)  # the codec and the BOM's bytes
     declared = [
-        _codec(http_content_type_encoding(response.headers.get("Content-Type", b"").decode("latin-1"))),
+        _codec(http_content_type_encoding((response.headers.get("Content-Type") or b"").decode("latin-1"))),
         _codec(bom_codec),
         _codec(html_body_declared_encoding(body)),
     ]
     candidates = [c for c in dict.fromkeys(declared) if c]
-    payload = body[bom_length:] if bom_codec else body
+    payload = body[len(bom) :] if bom_codec and bom else body
     if "utf-8" in candidates:
         text = _decodes(payload, "utf-8")
         if text is not None:

@@ -7,9 +7,11 @@ from typing import Any
 from scrapy.settings import default_settings
 
 from config import Settings
+from crawler.slot_delays import AUTOTHROTTLE
 
-# Server errors, request timeout and rate limiting are worth another try; 4xx are not.
-RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Server errors and request timeouts are worth another try; 4xx are not. 429 is retried once,
+# after its Retry-After, by crawler.blocking.BlockedSiteMiddleware.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 
 
 UNUSED_EXTENSIONS = (
@@ -54,7 +56,16 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
             "crawler.addresses.AddressPolicyMiddleware": 50,
             # Higher than RedirectMiddleware (600): sees the 3xx before it is followed.
             "crawler.middlewares.OffsiteRedirectMiddleware": 650,
+            # Between RetryMiddleware (550) and HttpCompressionMiddleware (590): 403, 429 and
+            # challenge pages fail as "blocked" and slow the host down (crawler/blocking.py).
+            "crawler.blocking.BlockedSiteMiddleware": 555,
+            # Before HttpProxyMiddleware (750), which reads the meta it sets.
+            "crawler.proxy.SourceProxyMiddleware": 740,
         },
+        "NEWSDEDUP_BLOCKED_BACKOFF": settings.blocked_backoff,
+        "NEWSDEDUP_BLOCKED_MAX_DELAY": settings.blocked_max_delay,
+        # robots.txt's Crawl-delay becomes the host's minimum delay (crawler/robots_delay.py).
+        "EXTENSIONS": {"crawler.robots_delay.RobotsCrawlDelay": 0},
         # Bounded discovery (crawler/spider.py) and a wall-clock limit for the whole crawl.
         "NEWSDEDUP_MAX_SITEMAPS": settings.max_sitemaps,
         "NEWSDEDUP_MAX_SITEMAP_DEPTH": settings.max_sitemap_depth,
@@ -77,7 +88,11 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         # the cookies middleware tldextract and requests: ≈ 0.5 s before the first page).
         # Dropped from the _BASE lists: Scrapy imports every key of EXTENSIONS and
         # DOWNLOADER_MIDDLEWARES, even one set to None, to normalize its name.
-        "EXTENSIONS_BASE": _without(default_settings.EXTENSIONS_BASE, UNUSED_EXTENSIONS),
+        # AutoThrottle is replaced by one that keeps the hosts' minimum delays (crawler/slot_delays.py).
+        "EXTENSIONS_BASE": {
+            **_without(default_settings.EXTENSIONS_BASE, (*UNUSED_EXTENSIONS, AUTOTHROTTLE)),
+            "crawler.slot_delays.FloorAutoThrottle": default_settings.EXTENSIONS_BASE[AUTOTHROTTLE],
+        },
         "LOG_LEVEL": "WARNING",
         "LOGSTATS_INTERVAL": 0,
     }

@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 
 from config import Source
 from crawler.addresses import AddressRefused, refused_hosts
+from crawler.blocking import Blocked
 from crawler.discovery import BrokenDocument, Discovered, Link, parse_feed, parse_listing, parse_sitemap
 from crawler.encoding import decode_html
 from crawler.middlewares import OffsiteRedirect
@@ -165,14 +166,14 @@ class NewsSpider(scrapy.Spider):
         url, kind = response.meta["listed_url"], response.meta["kind"]
         if response.status == 304:
             stored = self.sink.discovery_links(url)
-            if stored is None:
+            if stored is None and response.request is not None:
                 # What it listed last time cannot be read now (the store is away): ask again
                 # unconditionally rather than lose the document's articles for this crawl.
                 yield response.request.replace(
                     headers={}, dont_filter=True, meta={**response.meta, "handle_httpstatus_list": []}
                 )
                 return
-            for request in self._article_requests([Link(link) for link in stored]):
+            for request in self._article_requests([Link(link) for link in stored or ()]):
                 yield request
             return
         if response.status != 200:
@@ -181,15 +182,17 @@ class NewsSpider(scrapy.Spider):
         try:
             # In a thread of the reactor's pool: a large feed or sitemap (up to
             # NEWSDEDUP_MAX_PAGE_BYTES) does not hold up the downloads of every source.
-            found = await maybe_deferred_to_future(deferToThread(self._parse, response, kind))
+            found = await maybe_deferred_to_future(deferToThread(self._parse_document, response, kind))
         except BrokenDocument as exc:
             self._failed(url, str(exc))
             return
         self.stats.bad_links += len(found.bad_links)
         for child in found.sitemaps:
-            request = self._discovery_request(child, SITEMAP, response.meta.get("depth_of_sitemap", 0) + 1)
-            if request is not None:
-                yield request
+            child_request = self._discovery_request(
+                child, SITEMAP, response.meta.get("depth_of_sitemap", 0) + 1
+            )
+            if child_request is not None:
+                yield child_request
         if not found.sitemaps:
             # A sitemap index is not remembered: on a 304 we could not tell its children
             # (sitemaps) from articles. It is small; its children are asked conditionally.
@@ -197,7 +200,7 @@ class NewsSpider(scrapy.Spider):
         for request in self._article_requests(found.articles):
             yield request
 
-    def _parse(self, response: Response, kind: str) -> Discovered:
+    def _parse_document(self, response: Response, kind: str) -> Discovered:
         if kind == FEED:
             return parse_feed(response.body, response.url, _header(response, "Content-Type"))
         if kind == SITEMAP:
@@ -295,6 +298,8 @@ class NewsSpider(scrapy.Spider):
 
     def _reason(self, failure: Failure, request: scrapy.Request | None) -> str:
         error = failure.value
+        if isinstance(error, Blocked):
+            return error.reason  # 403, 429 or a challenge page (crawler/blocking.py)
         if (
             isinstance(error, IgnoreRequest)
             and "offsite" in str(error).lower()

@@ -103,7 +103,7 @@ def strip_chrome_blocks(tree: Any) -> int:
     candidates = _label_blocks(tree)
     if not candidates:
         return 0
-    doomed = []
+    doomed: list[Any] = []
     for element in tree.iter(*_BLOCKS):  # in document order, outer blocks first
         if element not in candidates:
             continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from htmldate import find_date
@@ -24,7 +24,9 @@ from trafilatura import bare_extraction
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import decode_file, load_html
 
+from config.extraction import ExtractionRules
 from extract import metadata as meta
+from extract import overrides
 from extract.chrome import strip_chrome_blocks
 from extract.document import Document, Rejection
 from extract.structured import StructuredData, read_structured_data
@@ -76,6 +78,7 @@ def extract_document(
     hints: Mapping[str, str] | None = None,
     now: datetime | None = None,
     max_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    rules: ExtractionRules | None = None,
 ) -> Document | Rejection:
     """The article on the page at ``url``, or a Rejection with a reason code.
 
@@ -84,7 +87,8 @@ def extract_document(
     "too-short" (fewer than ``min_words`` words), "too-long" (a text of more than
     ``max_chars`` characters). ``hints`` are what discovery said about
     the page ("title", "published", "language"), used only where the page says nothing.
-    ``now`` bounds dates from the future (default: the current time).
+    ``now`` bounds dates from the future (default: the current time). ``rules``: the source's
+    extraction overrides (``extract/overrides.py``), which win over what is found generically.
     """
     page_url = normalize_url(url)
     hints = hints or {}
@@ -101,6 +105,7 @@ def extract_document(
             max_chars=max_chars,
             hints=hints,
             now=now or datetime.now(UTC),
+            rules=rules,
         )
     except Exception as exc:  # noqa: BLE001 - a page must never crash the pipeline
         LOGGER.warning("extraction failed for %s: %r", url, exc)
@@ -116,6 +121,7 @@ def _extract(
     max_chars: int,
     hints: Mapping[str, str],
     now: datetime,
+    rules: ExtractionRules | None = None,
 ) -> Document | Rejection:
     if len(html) > MAX_HTML_CHARS:
         return Rejection(page_url, "too-large", f"{len(html)} characters")
@@ -126,6 +132,7 @@ def _extract(
     tree = load_html(html)
     if tree is None:
         return Rejection(page_url, "not-html", "the HTML parser found no document")
+    overrides.drop_selected(tree, rules)
 
     data = read_structured_data(tree)
     # "Updated ..." lines are read before trafilatura prunes the tree and clean_text drops them.
@@ -135,14 +142,20 @@ def _extract(
     )
     updates = [] if has_structured_modified else meta.update_lines(tree)
     strip_chrome_blocks(tree)
+    selected = overrides.selected_text(tree, rules)
     # Text only: trafilatura's metadata is a fallback, asked below when the page's own
     # structured data leaves a field empty (bare_extraction works on a copy of ``tree``).
-    result = bare_extraction(tree, url=url, with_metadata=False, fast=True, **TRAFILATURA_OPTIONS)
-    if _missed_article(result, tree):
-        result = bare_extraction(tree, url=url, with_metadata=False, fast=False, **TRAFILATURA_OPTIONS)
-    text = clean_text(result.text or "") if result is not None else ""
+    result: Any = None
+    if not selected:
+        result = bare_extraction(tree, url=url, with_metadata=False, fast=True, **TRAFILATURA_OPTIONS)
+        if _missed_article(result, tree):
+            result = bare_extraction(tree, url=url, with_metadata=False, fast=False, **TRAFILATURA_OPTIONS)
+    if selected:
+        text = clean_text(selected)
+    else:
+        text = clean_text(result.text or "") if result is not None else ""
     article = meta.choose_article_object(data, {page_url})
-    if word_count(text) < min_words and article:
+    if word_count(text) < min_words and article and not selected:
         # Pages that render the body with JavaScript often still carry it in JSON-LD.
         body = clean_text(meta.text_value(article.get("articleBody")))
         if word_count(body) > word_count(text):
@@ -161,13 +174,13 @@ def _extract(
     if canonical_url != page_url and article is not None:
         # The article object may name the canonical URL rather than the fetched one.
         article = meta.choose_article_object(data, {page_url, canonical_url})
-    heuristics = _TrafilaturaMetadata(tree, url, now) if result is not None else None
+    heuristics = _TrafilaturaMetadata(tree, url, now) if result is not None or selected else None
 
     def heuristic(name: str) -> meta.Fallback:
         return (lambda: heuristics.get(name)) if heuristics is not None else None
 
     site_name = meta.choose_site_name(data, article, heuristic("sitename"))
-    title = meta.choose_title(
+    title = overrides.selected_title(tree, rules, article) or meta.choose_title(
         data,
         article,
         meta.site_names_for_titles(data, article, site_name),
@@ -192,18 +205,36 @@ def _extract(
             else None
         ),
     )
+    published_at, modified_at = _selected_date(tree, rules, now, published_at, modified_at)
     return Document(
         text=text,
         title=title,
         url=page_url,
         canonical_url=canonical_url,
-        authors=tuple(meta.choose_authors(data, article, heuristic("author"))),
+        authors=tuple(
+            overrides.selected_authors(tree, rules) or meta.choose_authors(data, article, heuristic("author"))
+        ),
         published_at=published_at,
         modified_at=modified_at,
         language=meta.choose_language(data, article, hints.get(HINT_LANGUAGE) or heuristic("language")),
         description=meta.choose_description(data, article, heuristic("description")),
         site_name=site_name,
     )
+
+
+def _selected_date(
+    tree: Any,
+    rules: ExtractionRules | None,
+    now: datetime,
+    published: datetime | None,
+    modified: datetime | None,
+) -> tuple[datetime | None, datetime | None]:
+    """(published, modified) with the ``date`` rule's date as published when it reads as a date
+    that is not in the future; a modification before it is dropped."""
+    chosen = meta.parse_date(overrides.selected_date(tree, rules))
+    if chosen is None or chosen > now + timedelta(days=1):
+        return published, modified
+    return chosen, modified if modified is None or modified >= chosen else None
 
 
 def _missed_article(result: Any, tree: Any) -> bool:

@@ -80,6 +80,12 @@ def _explain_outcome(outcome) -> None:  # pipeline.page_pipeline.PageOutcome
         click.echo(f"            why: {outcome.reason}")
 
 
+def _language_code(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not (len(value) == 2 and value.isascii() and value.isalpha()):
+        raise click.BadParameter(f"{value!r} is not a two-letter ISO 639-1 language code (e.g. en)")
+    return value.lower() if value is not None else None
+
+
 @main.command()
 @click.option(
     "--after",
@@ -92,14 +98,20 @@ def _explain_outcome(outcome) -> None:  # pipeline.page_pipeline.PageOutcome
     "--limit", type=click.IntRange(min=1), default=None, help="At most this many records (default: all)."
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
-def feed(after: int, limit: int | None, fmt: str) -> None:
+@click.option(
+    "--language",
+    callback=_language_code,
+    default=None,
+    help="Only articles in this language (ISO 639-1 code, e.g. en).",
+)
+def feed(after: int, limit: int | None, fmt: str, language: str | None) -> None:
     """Print the deduplicated feed, oldest seq first."""
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from pipeline.services import open_store
 
     store = open_store(_settings())
     try:
-        records = store.feed(after=after, limit=limit)
+        records = store.feed(after=after, limit=limit, language=language)
     finally:
         store.close()
     sys.stdout.write(render(records, fmt))

@@ -61,7 +61,7 @@ class EmbeddedSink(StoreBackedDiscovery):
         if self.pool is None:
             self._finish(page, lambda: self._process(page))
             return
-        self._pending.append(self.pool.submit(page))
+        self._pending.append(self.pool.submit(page, self.pipeline.rules_for(page)))
         # Bounded: past max_pending the crawl waits for the oldest page rather than holding
         # more pages in memory than the processes can take.
         self._commit_ready(wait_for=len(self._pending) - self.pool.max_pending)
@@ -69,7 +69,9 @@ class EmbeddedSink(StoreBackedDiscovery):
     def _process(self, page: Page) -> PageOutcome:
         """``PagePipeline.process``, the archive location asked for after extraction (by then
         the archive's thread has written the record)."""
-        prepared = prepare_page(page, self.pipeline.min_words, self.pipeline.params)
+        prepared = prepare_page(
+            page, self.pipeline.min_words, self.pipeline.params, rules=self.pipeline.rules_for(page)
+        )
         return self.pipeline.commit(self.locate(page), prepared)
 
     def drain(self) -> None:
@@ -97,7 +99,7 @@ class EmbeddedSink(StoreBackedDiscovery):
             # The process died on this page (or was killed from outside; the pool replaced it
             # and the other pages went on): try it once more; if it kills a process again it
             # is the cause, and it is recorded as failed.
-            retry = self.pool.submit(pending.page)
+            retry = self.pool.submit(pending.page, self.pipeline.rules_for(pending.page))
             try:
                 return retry.future.result()
             except TimeoutError:

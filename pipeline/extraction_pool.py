@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from pebble import ProcessPool
 
+from config.extraction import PageRules
 from crawler.page import Page
 from dedup import DedupParams
 from pipeline.page_pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
@@ -38,7 +39,7 @@ MAX_AUTO_PROCESSES = 4
 _PRELOAD = ["pipeline.page_pipeline", "datasketch"]
 DEFAULT_PAGE_TIME_LIMIT = 30.0
 
-Prepare = Callable[[Page, int, DedupParams, int], PreparedPage]
+Prepare = Callable[[Page, int, DedupParams, int, PageRules | None], PreparedPage]
 
 
 def extraction_processes(setting: int, cpu_count: int | None = None) -> int:
@@ -88,10 +89,11 @@ class ExtractionPool:
         for _ in range(self.processes):
             pool.schedule(os.getpid)
 
-    def submit(self, page: Page) -> PendingExtraction:
+    def submit(self, page: Page, rules: PageRules | None = None) -> PendingExtraction:
+        """``rules``: the page's source's extraction rules (sent with the page)."""
         future = self._started().schedule(
             self.prepare,
-            args=(page, self.min_words, self.params, self.max_text_chars),
+            args=(page, self.min_words, self.params, self.max_text_chars, rules),
             timeout=self.time_limit,
         )
         return PendingExtraction(page, future)

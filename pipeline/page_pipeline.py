@@ -10,16 +10,18 @@ embedded mode calls it in the crawling process or runs ``prepare_page`` in an
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from config.extraction import PageRules
 from crawler.page import Page
 from dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
 from dedup.fingerprint import fingerprint_lines, normalized_lines
 from extract import Document, Rejection, extract_document
 from extract.extractor import DEFAULT_MAX_TEXT_CHARS
+from extract.languages import language_rejection
 from extract.text import word_count
 from pipeline.budget import page_budget
 
@@ -70,14 +72,27 @@ def _content(text: str) -> tuple[int, list[tuple[str, str]]]:
 
 
 def prepare_page(
-    page: Page, min_words: int, params: DedupParams, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    page: Page,
+    min_words: int,
+    params: DedupParams,
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    rules: PageRules | None = None,
 ) -> PreparedPage:
-    """Extract and fingerprint ``page``. Touches no store or index (safe in a pool process)."""
+    """Extract and fingerprint ``page``. Touches no store or index (safe in a pool process).
+    ``rules``: its source's extraction overrides and languages (config/extraction.py)."""
     extracted = extract_document(
-        page.html, page.final_url, min_words=min_words, hints=page.hints, max_chars=max_text_chars
+        page.html,
+        page.final_url,
+        min_words=min_words,
+        hints=page.hints,
+        max_chars=max_text_chars,
+        rules=rules.extraction if rules else None,
     )
     if isinstance(extracted, Rejection):
         return PreparedPage(extracted)
+    refused = language_rejection(extracted, rules.languages if rules else ())
+    if refused is not None:
+        return PreparedPage(refused)
     # Extraction counts every word it kept; a page whose text is mostly a newsletter prompt
     # ("Loading the live dashboard..." and a sign-up box) holds no article all the same.
     words, lines = _content(extracted.text)
@@ -124,9 +139,11 @@ class PagePipeline:
         rebuild_index: IndexRebuild | None = None,
         page_time_limit: float = 0.0,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+        page_rules: Mapping[str, PageRules] | None = None,
     ) -> None:
         """``page_time_limit`` > 0: ``prepare`` (and ``process``) give up on a page whose
-        extraction takes longer (``pipeline.budget``: raises PageTimedOut, main thread only)."""
+        extraction takes longer (``pipeline.budget``: raises PageTimedOut, main thread only).
+        ``page_rules``: each source's extraction rules, by source name."""
         self.store = store
         self.index = index
         self.params = params
@@ -135,6 +152,10 @@ class PagePipeline:
         self.rebuild_index = rebuild_index
         self.page_time_limit = page_time_limit
         self.max_text_chars = max_text_chars
+        self.page_rules = dict(page_rules or {})
+
+    def rules_for(self, page: Page) -> PageRules | None:
+        return self.page_rules.get(page.source)
 
     def process(self, page: Page) -> PageOutcome:
         """Extract, decide and store one page. Raises PageTimedOut when extraction exceeds
@@ -145,7 +166,7 @@ class PagePipeline:
     def prepare(self, page: Page) -> PreparedPage:
         """``prepare_page`` within the page's time budget (the first half of ``process``)."""
         with page_budget(self.page_time_limit):
-            return prepare_page(page, self.min_words, self.params, self.max_text_chars)
+            return prepare_page(page, self.min_words, self.params, self.max_text_chars, self.rules_for(page))
 
     def commit(
         self,

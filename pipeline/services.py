@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from config import Settings
+from config.sources import page_rules_by_source
 from dedup import DedupParams, InMemoryIndex
 from pipeline.page_pipeline import PagePipeline
 from store import Store
@@ -39,4 +40,5 @@ def open_embedded_pipeline(settings: Settings, store: Store | None = None) -> Pa
         settings.min_text_words,
         page_time_limit=settings.page_time_limit,
         max_text_chars=settings.max_text_chars,
+        page_rules=page_rules_by_source(settings.config),
     )

@@ -533,11 +533,16 @@ class Store:
 
     # --- feed ---
 
-    def feed(self, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        """Feed records with ``seq > after``, oldest first: two queries whatever the page size."""
+    def feed(
+        self, after: int = 0, limit: int | None = None, language: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Feed records with ``seq > after``, oldest first: two queries whatever the page size.
+        ``language``: only articles in it (an ISO 639-1 code)."""
         # Plain rows, not ORM objects: building and tracking entities was most of the time
         # of a feed page (feed_record reads attributes, which rows have too).
         query = select(*Article.__table__.columns).where(Article.seq > after).order_by(Article.seq)
+        if language is not None:
+            query = query.where(Article.language == language.lower())
         if limit is not None:
             query = query.limit(limit)
         with self._reading() as session:

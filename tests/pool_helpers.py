@@ -6,6 +6,7 @@ import os
 import signal
 import time
 
+from config.extraction import PageRules
 from crawler.page import Page
 from dedup import DedupParams
 from pipeline.page_pipeline import PreparedPage, prepare_page
@@ -14,7 +15,9 @@ KILL_MARKER = "<!-- kill the extraction process -->"
 HANG_MARKER = "<!-- hang the extraction process -->"
 
 
-def prepare_or_die(page: Page, min_words: int, params: DedupParams, max_text_chars: int) -> PreparedPage:
+def prepare_or_die(
+    page: Page, min_words: int, params: DedupParams, max_text_chars: int, rules: PageRules | None = None
+) -> PreparedPage:
     """``prepare_page``, except that a page carrying KILL_MARKER ends the process at once,
     as a crash in native code or the OOM killer would, and one carrying HANG_MARKER never
     ends (a page stuck in native code, where no signal reaches)."""
@@ -24,4 +27,4 @@ def prepare_or_die(page: Page, min_words: int, params: DedupParams, max_text_cha
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGINT, signal.SIGTERM})
         while True:
             time.sleep(1)
-    return prepare_page(page, min_words, params, max_text_chars)
+    return prepare_page(page, min_words, params, max_text_chars, rules)

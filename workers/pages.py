@@ -26,6 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Connection
 
 from config import Settings
+from config.sources import page_rules_by_source
 from crawler.page import Page
 from pipeline.budget import TIMED_OUT, PageTimedOut
 from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
@@ -132,6 +133,7 @@ class WorkerServices:
             rebuild_index=rebuild_index,
             page_time_limit=page_time_limit(settings),
             max_text_chars=settings.max_text_chars,
+            page_rules=page_rules_by_source(settings.config),
         )
         return cls(settings, store, staging, client, pipeline)
 

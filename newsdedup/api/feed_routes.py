@@ -38,10 +38,14 @@ def get_feed(
     ctx: Ctx,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="cursor: records with seq above it")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")] = DEFAULT_LIMIT,
+    language: Annotated[
+        str | None,
+        Query(pattern="^[A-Za-z]{2}$", description="only articles in this language (ISO 639-1, e.g. en)"),
+    ] = None,
 ) -> Response:
     """Follow `next_after` from 0 to see every article once, at its latest state, in seq order.
     An article that changes again comes back later with a higher seq."""
-    items = ctx.store.feed(after=after, limit=limit)
+    items = ctx.store.feed(after=after, limit=limit, language=language)
     next_after = items[-1]["seq"] if items else after
     return JSONResponse({"items": items, "next_after": next_after})
 
