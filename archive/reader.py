@@ -27,7 +27,7 @@ from warcio.recordloader import ArcWarcRecord
 
 from archive.records import CRAWL_ID, HINTS, REQUEST_URI, SOURCE, ArchivedResponse, hints_of, parse_warc_date
 from archive.writer import FILE_PREFIX, FILE_SUFFIX
-from crawler.page import ArchiveLocation
+from fetched.page import ArchiveLocation
 
 log = logging.getLogger(__name__)
 

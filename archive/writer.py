@@ -35,7 +35,7 @@ from typing import BinaryIO
 from warcio.warcwriter import WARCWriter
 
 from archive.records import WARC_VERSION, FetchedResponse, not_modified_record, response_record
-from crawler.page import ArchiveLocation, Page
+from fetched.page import ArchiveLocation, Page
 
 log = logging.getLogger(__name__)
 

@@ -62,15 +62,15 @@ SITE = "https://fundus.example"
 
 @dataclass(frozen=True)
 class Job:
-    page: Any  # crawler.page.Page
+    page: Any  # fetched.page.Page
     prepared: Any  # workers.pipeline.PreparedPage
 
 
 def prepare_jobs(folder: Path, limit: int, copies: float, seed: int = 7) -> list[Job]:
     """The pages, extracted and fingerprinted, each copy right after its original."""
     from config import Settings
-    from crawler.page import Page
     from extract import Document
+    from fetched.page import Page
     from workers.pipeline import prepare_page
     from workers.services import dedup_params
 

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crawler.page import ArchiveLocation, Page
+from fetched.page import ArchiveLocation, Page
 from store.engine import make_engine, upgrade_schema, write_engine
 from store.models import AutoId, Base, UTCDateTime
 

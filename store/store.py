@@ -44,16 +44,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from crawler.page import Validators
 from dedup.types import Candidate, Fingerprint, version_key
+from fetched.page import Validators
 from store.engine import make_engine, upgrade_schema, write_engine
 from store.models import Article, Counter, Failure, FetchState, Url, Version
 from store.records import feed_record, version_records
 
 if TYPE_CHECKING:  # plain data the store only reads
-    from crawler.page import Page
     from dedup.types import Decision
     from extract.document import Document
+    from fetched.page import Page
 
 log = logging.getLogger(__name__)
 

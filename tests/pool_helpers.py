@@ -6,8 +6,8 @@ import os
 import signal
 import time
 
-from crawler.page import Page
 from dedup import DedupParams
+from fetched.page import Page
 from workers.pipeline import PreparedPage, prepare_page
 
 KILL_MARKER = "<!-- kill the extraction process -->"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from crawler.page import Page
+from fetched.page import Page
 from store import Store
 from store.staging import Staging
 from workers.app import create_app

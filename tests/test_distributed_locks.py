@@ -28,8 +28,8 @@ from test_distributed import (  # noqa: F401 - fixtures used by name
 )
 
 from config import Settings
-from crawler.page import Page
 from extract import Document
+from fetched.page import Page
 from store import Store
 from workers.app import create_app
 from workers.distributed import PageSender, wait_for_crawl

@@ -16,8 +16,8 @@ import redis
 from celery.contrib.testing.worker import start_worker
 
 from config import Settings
-from crawler.page import Page
 from dedup import RedisIndex
+from fetched.page import Page
 from store import Store
 from store.staging import Staging
 from workers.app import create_app

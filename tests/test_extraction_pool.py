@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from crawler.page import Page
+from fetched.page import Page
 from tests.pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
 from workers.embedded import EmbeddedSink
 from workers.extraction_pool import ExtractionPool, extraction_processes

@@ -18,8 +18,8 @@ from api_factories import live_api
 from faultkit import FaultRelay
 
 from config import Settings
-from crawler.page import Page
 from dedup import Fingerprint, RedisIndex
+from fetched.page import Page
 from store import Store
 from store.staging import Staging
 from workers.app import create_app

@@ -11,8 +11,8 @@ from string import Template
 
 import pytest
 
-from crawler.page import Page
 from dedup import DedupParams, InMemoryIndex
+from fetched.page import Page
 from store import Store
 from tests.test_hard_cases_end_to_end import DASHBOARD, FIXTURES, render
 from workers.pipeline import PagePipeline, content_words

@@ -21,7 +21,7 @@ from store_factories import (
     version_of,
 )
 
-from crawler.page import Validators
+from fetched.page import Validators
 from store import Store
 from store.models import Base, load_all_models
 

@@ -22,7 +22,7 @@ from celery import Celery
 
 from config import Settings, Source, load_sources
 from config.sources import ConfigError
-from crawler.page import Page
+from fetched.page import Page
 from store import Store
 from store.staging import CrawlCounts, Staging
 from workers.app import PAGES_QUEUE, NewsdedupCelery, create_app

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from pebble import ProcessExpired
 
-from crawler.page import Page
+from fetched.page import Page
 from store import Store
 from workers.budget import TIMED_OUT, PageTimedOut
 from workers.extraction_pool import ExtractionPool, PendingExtraction

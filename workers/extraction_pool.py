@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from pebble import ProcessPool
 
-from crawler.page import Page
 from dedup import DedupParams
+from fetched.page import Page
 from workers.pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
 
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the

@@ -1,49 +1,18 @@
-"""The hand-off between the crawler and the rest: what a spider may call.
-
-The crawler knows only this protocol. Embedded mode passes an object that runs
-extract → dedup → store in the crawling process; distributed mode one that stores the
-page and sends a Celery task.
-"""
+"""The conditional-GET half of a ``crawler.sink.PageSink``, kept in the store: the part that
+the embedded and the distributed sinks share."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from crawler.page import Page, Validators
+from fetched.page import Validators
 
-if TYPE_CHECKING:  # the crawler imports this module; it must not pull in the store
+if TYPE_CHECKING:
     from store import Store
 
 log = logging.getLogger(__name__)
-
-
-class PageSink(Protocol):
-    def validators(self, url: str) -> Validators | None:
-        """Validators of the last fetch of ``url`` that was fully processed, for a conditional GET."""
-
-    def validators_many(self, urls: Sequence[str]) -> dict[str, Validators]:
-        """``validators`` of the URLs a discovery document listed, at once; URLs without any are left out."""
-
-    def discovery_links(self, url: str) -> list[str] | None:
-        """Article URLs a feed/sitemap/listing listed last time (used when it answers 304)."""
-
-    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
-        """Remember what a discovery document listed, with its validators."""
-
-    def accept(self, page: Page) -> None:
-        """Take one fetched article page (status 200, HTML). Must not raise for bad content."""
-
-    def not_modified(self, url: str, source: str) -> None:
-        """An article page answered 304: nothing to do but count (and touch last_seen)."""
-
-    def skipped(self, url: str, source: str, reason: str) -> None:
-        """An article URL deliberately not fetched (robots.txt disallows it)."""
-
-    def failed(self, url: str, source: str, reason: str) -> None:
-        """A page or discovery document could not be used (HTTP error, not HTML, too large,
-        broken feed, offsite redirect, timeout...). ``reason`` is short and human-readable."""
 
 
 class StoreBackedDiscovery:

@@ -26,8 +26,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Connection
 
 from config import Settings
-from crawler.page import Page
 from dedup import RedisIndex
+from fetched.page import Page
 from store import Store
 from store.staging import Staging
 from workers.budget import TIMED_OUT, PageTimedOut

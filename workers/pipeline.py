@@ -15,12 +15,12 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from crawler.page import Page
 from dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
 from dedup.fingerprint import fingerprint_lines, normalized_lines
 from extract import Document, Rejection, extract_document
 from extract.extractor import DEFAULT_MAX_TEXT_CHARS
 from extract.text import word_count
+from fetched.page import Page
 from workers.budget import page_budget
 
 if TYPE_CHECKING:  # only types here: pool processes import this module and need no SQL

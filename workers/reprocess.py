@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from archive.reader import ArchiveScan, ReadCounts, read_html_responses
 from archive.records import ArchivedResponse
 from config import Settings
-from crawler.page import Page
+from fetched.page import Page
 from store import Store
 from workers.summary import CrawlSummary
 
