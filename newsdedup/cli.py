@@ -106,7 +106,7 @@ def feed(after: int, limit: int | None, fmt: str) -> None:
 
     store = open_store(_settings())
     try:
-        records = store.feed(after=after, limit=limit)
+        records = store.feed_reader.feed(after=after, limit=limit)
     finally:
         store.close()
     sys.stdout.write(render(records, fmt))

@@ -162,7 +162,7 @@ class DistributedSink(StoreBackedDiscovery):
         with self._lock:
             self.fetched.errors += 1
         try:
-            self.store.record_failure(url, source, self.crawl_id, "fetch", reason)
+            self.store.failure_log.record(url, source, self.crawl_id, "fetch", reason)
         except Exception:
             log.exception("could not record the failure of %s", url)
         self._changed()

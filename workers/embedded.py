@@ -140,7 +140,7 @@ class EmbeddedSink(StoreBackedDiscovery):
 
     def _record_failure(self, url: str, source: str, stage: str, reason: str) -> None:
         try:
-            self.store.record_failure(url, source, self.crawl_id, stage, reason)
+            self.store.failure_log.record(url, source, self.crawl_id, stage, reason)
         except Exception:
             log.exception("could not record the failure of %s", url)
 

@@ -27,16 +27,20 @@ class StoreBackedDiscovery:
     store: Store
 
     def validators(self, url: str) -> Validators | None:
-        return _or_else(lambda: self.store.validators(url), None, "validators")
+        return _or_else(lambda: self.store.fetch_states.validators(url), None, "validators")
 
     def validators_many(self, urls: Sequence[str]) -> dict[str, Validators]:
-        return _or_else(lambda: self.store.validators_many(urls), {}, "validators")
+        return _or_else(lambda: self.store.fetch_states.validators_many(urls), {}, "validators")
 
     def discovery_links(self, url: str) -> list[str] | None:
-        return _or_else(lambda: self.store.discovery_links(url), None, "the links listed last time")
+        return _or_else(
+            lambda: self.store.fetch_states.discovery_links(url), None, "the links listed last time"
+        )
 
     def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
-        _or_else(lambda: self.store.save_discovery(url, validators, links), None, "the links listed")
+        _or_else(
+            lambda: self.store.fetch_states.save_discovery(url, validators, links), None, "the links listed"
+        )
 
 
 T = TypeVar("T")

@@ -231,7 +231,7 @@ def mark_failed(services: WorkerServices, page_id: int, page: Page | None, reaso
     services.staging.fail(page_id, reason)
     if page is not None:
         try:
-            services.store.record_failure(page.url, page.source, page.crawl_id, "process", reason)
+            services.store.failure_log.record(page.url, page.source, page.crawl_id, "process", reason)
         except Exception:
             log.exception("could not record the failure of %s", page.url)
 

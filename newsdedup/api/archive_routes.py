@@ -50,7 +50,7 @@ def get_version_page(
     from archive.reader import READ_ERRORS, read_record
 
     try:
-        location = ctx.store.page_location(article_id, version)
+        location = ctx.store.feed_reader.page_location(article_id, version)
     except LookupError:
         raise ApiError(404, f"no version {version} of article {article_id!r}") from None
     if location is None:
