@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, literal, null, select, tuple_, union, union_all
+from sqlalchemy import BindParameter, Connection, bindparam, literal, null, select, tuple_, union, union_all
 from sqlalchemy.orm import Session, aliased
 
 from dedup.types import Candidate, Fingerprint, FoundBy, version_key
@@ -64,7 +64,8 @@ def _candidates_query(with_url: bool, with_keys: bool) -> Any:
     parts = []
     if with_url:
         here = aliased(Url)
-        url, canonical = bindparam("url"), bindparam("canonical")
+        url: BindParameter[str] = bindparam("url")
+        canonical: BindParameter[str] = bindparam("canonical")
         # The articles found by URL, as a derived table: each part an index look-up, then
         # their versions by primary key (an OR of IN (subquery) would scan the versions).
         found = union(

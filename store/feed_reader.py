@@ -37,7 +37,7 @@ class FeedReader:
         with self._db.reading() as session:
             articles = session.execute(query).all()
             urls = _urls_of(session, [a.id for a in articles])
-            return [feed_record(a, urls.get(a.id, [])) for a in articles]  # type: ignore[arg-type]
+            return [feed_record(a, urls.get(a.id, [])) for a in articles]
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         with self._db.reading() as session:

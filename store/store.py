@@ -22,9 +22,9 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection, Table, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dedup.types import Candidate, Fingerprint
@@ -237,8 +237,8 @@ class Store:
 
     def touch(self, url: str) -> bool:
         """A page answered 304 Not Modified: note that it was seen (no seq). False when unknown."""
-        with self.db.writing() as session:
-            result = session.execute(update(Url).where(Url.url == url).values(last_seen=utcnow()))
+        with self.db.writer.begin() as connection:
+            result = connection.execute(update(Url).where(Url.url == url).values(last_seen=utcnow()))
             return bool(result.rowcount)
 
     # --- the archive of raw pages ---
@@ -260,16 +260,14 @@ class Store:
         """The WARC files ``files`` are deleted: their versions keep no location. Returns how
         many versions had one."""
         forgotten = 0
-        with self.db.writing() as session:
+        with self.db.writer.begin() as connection:
             for start in range(0, len(files), KEYS_PER_QUERY):
-                forgotten += (
-                    session.execute(
-                        update(Version)
-                        .where(Version.warc_file.in_(files[start : start + KEYS_PER_QUERY]))
-                        .values(warc_file=None, warc_offset=None)
-                    ).rowcount
-                    or 0
+                result = connection.execute(
+                    update(Version)
+                    .where(Version.warc_file.in_(files[start : start + KEYS_PER_QUERY]))
+                    .values(warc_file=None, warc_offset=None)
                 )
+                forgotten += result.rowcount or 0
         return forgotten
 
     def identity(self) -> str:
@@ -310,9 +308,9 @@ def _archive_columns(page: Page) -> dict[str, Any]:
 
 # Built once: a statement built per page (``insert(Model).values(...)``) cost more CPU than
 # running it. The rows' values are passed as parameters.
-_INSERT_ARTICLE = insert(Article.__table__)
-_INSERT_VERSION = insert(Version.__table__)
-_INSERT_URL = insert(Url.__table__)
+_INSERT_ARTICLE = insert(cast(Table, Article.__table__))
+_INSERT_VERSION = insert(cast(Table, Version.__table__))
+_INSERT_URL = insert(cast(Table, Url.__table__))
 
 
 def _placeholder_seq() -> int:

@@ -187,7 +187,7 @@ class StoryLocks:
 
 
 @contextmanager
-def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterator[Callable[[], None]]:
+def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterator[Callable[[], bool]]:
     """Exclusive use of the index, for rebuilding it: no page takes story locks meanwhile, and
     the pages that held some when it was taken have finished (or their locks expired).
 
