@@ -12,13 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.counters import CRAWL_COUNTERS, SEQ_COUNTER
 from store.database import KEYS_PER_QUERY, Database
 from store.models import Article, Counter, Failure, Url, Version
 from store.records import feed_record, version_records
-
-SEQ_COUNTER = "seq"
-# Rows created by migration 0003; crawls add to them when they finish.
-CRAWL_COUNTERS = ("pages_fetched", "not_modified", "fetch_errors")
 
 
 class FeedReader:

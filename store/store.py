@@ -29,9 +29,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dedup.types import Candidate, Fingerprint
 from store.candidates import Candidates, index_key, read_candidates, stored_versions
+from store.counters import CRAWL_COUNTERS, SEQ_COUNTER, STORE_ID_COUNTER
 from store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, is_retryable, utcnow
 from store.failure_log import FailureLog
-from store.feed_reader import CRAWL_COUNTERS, SEQ_COUNTER, FeedReader
+from store.feed_reader import FeedReader
 from store.fetch_state import FetchStates, upsert_validators
 from store.models import Article, Counter, Failure, Url, Version
 
@@ -42,7 +43,6 @@ if TYPE_CHECKING:  # plain data the store only reads
 
 log = logging.getLogger(__name__)
 
-STORE_ID_COUNTER = "store_id"
 # The counter's next value set as an article's seq, in one statement (PostgreSQL).
 _SEQ_AND_ARTICLE = text(
     "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = :name RETURNING value) "
