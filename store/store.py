@@ -73,9 +73,9 @@ class Store:
     """One object per process; thread-safe; every write is one transaction.
 
     The page writes and the dedup look-ups are its own methods; the other parts, on the same
-    database, are attributes: ``feed_reader`` (the feed, articles, versions, counts:
-    ``store.feed_reader``), ``failure_log`` (``store.failure_log``) and ``fetch_states`` (the
-    conditional-GET state, ``store.fetch_state``).
+    database, are attributes: ``feed_reader`` (``FeedReader``: the feed, articles, versions,
+    counts), ``failure_log`` (``FailureLog``) and ``fetch_states`` (``FetchStates``: the
+    conditional-GET state).
     """
 
     def __init__(self, database_url: str, ping_on_checkout: bool = True) -> None:
