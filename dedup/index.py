@@ -78,7 +78,7 @@ class InMemoryIndex:
     """The index in this process's memory (embedded mode); rebuilt from the store at start."""
 
     def __init__(self, params: DedupParams) -> None:
-        from datasketch import MinHashLSH
+        from datasketch import MinHashLSH  # here, not at the top: see dedup/fingerprint.py
 
         self._params = params
         self._lsh = MinHashLSH(
@@ -342,7 +342,7 @@ class RedisIndex:
         return {k.decode("utf-8") if isinstance(k, bytes) else k for k in found}
 
     def _checked(self, script: Callable[..., Any], args: list[object]) -> Any:
-        from redis.exceptions import ResponseError
+        from redis.exceptions import ResponseError  # here: importing dedup loads no redis-py
 
         try:
             return script(keys=[], args=args)

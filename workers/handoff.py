@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from fetched.page import Validators
+from workers.transient import OUTAGE_ERRORS
 
 if TYPE_CHECKING:
     from store import Store
@@ -47,8 +48,6 @@ T = TypeVar("T")
 
 
 def _or_else(call: Callable[[], T], fallback: T, what: str) -> T:
-    from workers.transient import OUTAGE_ERRORS
-
     try:
         return call()
     except OUTAGE_ERRORS as exc:

@@ -83,7 +83,7 @@ def story_lock_keys(url: str, canonical_url: str, fp: Fingerprint, params: Dedup
     """What two pages that could be judged the same article share: their URL or canonical URL
     (the store finds an article by both), or a posting of the index (an LSH band, a long
     paragraph: ``dedup.query_postings``, cut to the bytes the index keeps). Sorted."""
-    from dedup import query_postings
+    from dedup import query_postings  # here: processes that only send tasks do not load numpy
 
     keys = {f"{STORY_LOCK_PREFIX}u:{_digest(u)}" for u in (url, canonical_url)}
     keys.update(f"{STORY_LOCK_PREFIX}p:{posting[:6].hex()}" for posting in query_postings(fp, params))
