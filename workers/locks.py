@@ -187,7 +187,7 @@ class StoryLocks:
 
 
 @contextmanager
-def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterator[Callable[[], bool]]:
+def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterator[Callable[[], None]]:
     """Exclusive use of the index, for rebuilding it: no page takes story locks meanwhile, and
     the pages that held some when it was taken have finished (or their locks expired).
 
@@ -212,7 +212,11 @@ def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterat
             if time.monotonic() - renewed > timeout / 3:
                 lock.reacquire()
                 renewed = time.monotonic()
-        yield lock.reacquire
+
+        def renew() -> None:
+            lock.reacquire()
+
+        yield renew
     finally:
         try:
             lock.release()
