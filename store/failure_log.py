@@ -7,9 +7,10 @@ What a user reads to learn why a page is missing from the feed (``newsdedup fail
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, insert, select
 
 from store.database import Database, utcnow
 from store.models import Failure
@@ -20,18 +21,8 @@ class FailureLog:
         self._db = db
 
     def record(self, url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str = "") -> None:
-        with self._db.writing() as session:
-            session.add(
-                Failure(
-                    url=url,
-                    source=source,
-                    crawl_id=crawl_id or "",
-                    stage=stage,
-                    reason=reason,
-                    detail=detail or "",
-                    at=utcnow(),
-                )
-            )
+        with self._db.writer.begin() as connection:
+            connection.execute(add_failure(url, source, crawl_id, stage, reason, detail, utcnow()))
 
     def latest(self, limit: int = 100, crawl_id: str | None = None) -> list[dict[str, Any]]:
         """The latest failures, newest first."""
@@ -51,3 +42,18 @@ class FailureLog:
                 }
                 for f in session.scalars(query)
             ]
+
+
+def add_failure(
+    url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str, at: datetime
+) -> Insert:
+    """The INSERT of one failure row (run inside the caller's transaction)."""
+    return insert(Failure).values(
+        url=url,
+        source=source,
+        crawl_id=crawl_id or "",
+        stage=stage,
+        reason=reason,
+        detail=detail or "",
+        at=at,
+    )

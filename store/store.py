@@ -31,10 +31,10 @@ from dedup.types import Candidate, Fingerprint
 from store.candidates import Candidates, index_key, read_candidates, stored_versions
 from store.counters import CRAWL_COUNTERS, SEQ_COUNTER, STORE_ID_COUNTER
 from store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, is_retryable, utcnow
-from store.failure_log import FailureLog
+from store.failure_log import FailureLog, add_failure
 from store.feed_reader import FeedReader
 from store.fetch_state import FetchStates, upsert_validators
-from store.models import Article, Counter, Failure, Url, Version
+from store.models import Article, Counter, Url, Version
 
 if TYPE_CHECKING:  # plain data the store only reads
     from dedup.types import Decision
@@ -221,15 +221,7 @@ class Store:
         with self._writer.begin() as connection:
             now = utcnow()
             connection.execute(
-                insert(Failure).values(
-                    url=page.url,
-                    source=page.source,
-                    crawl_id=page.crawl_id or "",
-                    stage="extract",
-                    reason=reason,
-                    detail=detail or "",
-                    at=now,
-                )
+                add_failure(page.url, page.source, page.crawl_id, "extract", reason, detail, now)
             )
             upsert_validators(connection, page.url, page.validators, now)
             if before_commit is not None:
