@@ -27,7 +27,7 @@ from warcio.recordloader import ArcWarcRecord
 
 from archive.records import CRAWL_ID, HINTS, REQUEST_URI, SOURCE, ArchivedResponse, hints_of, parse_warc_date
 from archive.writer import FILE_PREFIX, FILE_SUFFIX
-from crawler.page import ArchiveLocation
+from fetched.page import ArchiveLocation
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def read_html_responses(
     file ending mid-record), or larger than ``max_body_bytes``."""
     label = file if file.startswith(("http://", "https://")) else str(Path(file).resolve())
     raw = _open(file)
-    stream: BinaryIO = ByteCounter(raw, on_read) if on_read else raw  # type: ignore[assignment]
+    stream: BinaryIO | ByteCounter = ByteCounter(raw, on_read) if on_read else raw
     try:
         records = ArchiveIterator(stream, check_digests="raise")
         while True:
@@ -283,7 +283,7 @@ class ArchiveScan:
             self.bytes_done += n
 
         with open(path, "rb") as raw:
-            records = ArchiveIterator(ByteCounter(raw, counted))  # type: ignore[arg-type]
+            records = ArchiveIterator(ByteCounter(raw, counted))
             while True:
                 try:
                     record = next(records)

@@ -30,12 +30,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import BinaryIO
 
 from warcio.warcwriter import WARCWriter
 
 from archive.records import WARC_VERSION, FetchedResponse, not_modified_record, response_record
-from crawler.page import ArchiveLocation, Page
+from fetched.page import ArchiveLocation, Page
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,13 @@ FILE_SUFFIX = ".warc.gz"
 # pages 0.6 ms per page for 22.1 % of the bytes, where zlib takes 3.5 ms at level 3 (21.1 %)
 # and warcio's own level 9 over 10 ms (bench/README.md, "archive"). CPU spent here is CPU the
 # extraction does not get. Without isal (no wheel for the platform), zlib at level 3.
+_deflate: ModuleType
 try:
     from isal import isal_zlib as _deflate
 
     GZIP_LEVEL = 1
 except ImportError:  # pragma: no cover - isal is a dependency; this keeps odd platforms working
-    _deflate = zlib  # type: ignore[assignment]
+    _deflate = zlib
     GZIP_LEVEL = 3
 # Responses waiting for the thread at most; the crawl then waits (backpressure on a slow disk).
 QUEUE_RECORDS = 64

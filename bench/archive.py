@@ -161,7 +161,8 @@ def time_reprocess(workdir: Path) -> dict[str, Any]:
 
 def _articles(store: Any) -> list[tuple[Any, ...]]:
     return sorted(
-        (r["canonical_url"], r["version"], tuple(sorted(r["urls"])), r["text"]) for r in store.feed()
+        (r["canonical_url"], r["version"], tuple(sorted(r["urls"])), r["text"])
+        for r in store.feed_reader.feed()
     )
 
 

@@ -10,12 +10,12 @@ when not reachable) it:
    rows by bulk INSERTs through the store's own SQLAlchemy tables (``articles``, ``urls``,
    and the ``seq`` counter), 5,000 rows a statement batch: what ``Store.apply`` would write
    for new articles, minus the versions table the feed never reads. ~2 KB of text each.
-2. times one page of 1,000 records: ``store.feed(after, 1000)`` in this process (the
+2. times one page of 1,000 records: ``store.feed_reader.feed(after, 1000)`` in this process (the
    baseline) against ``GET /v1/feed?after=..&limit=1000`` (median of several, random cursors).
 3. measures requests/s of ``GET /v1/feed?after=<random>&limit=100`` for ``--seconds`` with
    ``--concurrency`` concurrent keep-alive httpx clients against ``newsdedup serve`` started
    as its own process (as operators run it), against the baseline of the same number of
-   threads calling ``store.feed(after, 100)`` directly.
+   threads calling ``store.feed_reader.feed(after, 100)`` directly.
 
 Prints a table and writes bench/results/feed_api.json. Not a test: numbers depend on the machine.
 """
@@ -183,10 +183,10 @@ def time_page(store: Store, base_url: str, count: int) -> dict[str, float]:
     raw, http = [], []
     with httpx.Client(base_url=base_url, timeout=60) as client:
         client.get("/v1/feed", params={"limit": 1000})  # warm the connection and caches
-        store.feed(after=0, limit=1000)
+        store.feed_reader.feed(after=0, limit=1000)
         for after in cursors:
             start = time.perf_counter()
-            records = store.feed(after=after, limit=1000)
+            records = store.feed_reader.feed(after=after, limit=1000)
             raw.append(time.perf_counter() - start)
             assert len(records) == 1000
             start = time.perf_counter()
@@ -202,14 +202,14 @@ def time_page(store: Store, base_url: str, count: int) -> dict[str, float]:
 
 
 def raw_throughput(store: Store, count: int, seconds: float, threads: int) -> float:
-    """store.feed(after, 100) calls/s from ``threads`` threads (what the API's threadpool does)."""
+    """store.feed_reader.feed(after, 100) calls/s from ``threads`` threads (what the API's threadpool does)."""
     stop = time.monotonic() + seconds
     done = [0] * threads
 
     def work(slot: int) -> None:
         rng = random.Random(slot)
         while time.monotonic() < stop:
-            store.feed(after=rng.randrange(0, count - 100), limit=100)
+            store.feed_reader.feed(after=rng.randrange(0, count - 100), limit=100)
             done[slot] += 1
 
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
@@ -332,7 +332,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent HTTP requests in flight")
-    parser.add_argument("--threads", type=int, default=4, help="threads of the direct store.feed() baseline")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads of the direct store.feed_reader.feed() baseline"
+    )
     parser.add_argument(
         "--postgres",
         default="postgresql://postgres@127.0.0.1:5432/postgres",

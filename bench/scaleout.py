@@ -62,15 +62,15 @@ SITE = "https://fundus.example"
 
 @dataclass(frozen=True)
 class Job:
-    page: Any  # crawler.page.Page
+    page: Any  # fetched.page.Page
     prepared: Any  # pipeline.page_pipeline.PreparedPage
 
 
 def prepare_jobs(folder: Path, limit: int, copies: float, seed: int = 7) -> list[Job]:
     """The pages, extracted and fingerprinted, each copy right after its original."""
     from config import Settings
-    from crawler.page import Page
     from extract import Document
+    from fetched.page import Page
     from pipeline.page_pipeline import prepare_page
     from pipeline.services import dedup_params
 
@@ -123,7 +123,7 @@ def embedded_articles(jobs: list[Job]) -> list[tuple[tuple[str, ...], int]]:
         try:
             for job in jobs:
                 pipeline.commit(job.page, job.prepared)
-            return articles_of(pipeline.store.feed())
+            return articles_of(pipeline.store.feed_reader.feed())
         finally:
             pipeline.store.close()
 
@@ -248,7 +248,7 @@ def run_once(jobs: list[Job], scheme: str, k: int, redis_url: str) -> dict[str, 
             raise RuntimeError(f"worker processes exited with {failed}")
         store = Store.open(database_url, migrate=False)
         try:
-            articles = articles_of(store.feed())
+            articles = articles_of(store.feed_reader.feed())
         finally:
             store.close()
         # The order the pages were decided in: each marks its row done under its story locks,

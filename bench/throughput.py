@@ -371,9 +371,9 @@ STAGES = ("extract", "fingerprint", "candidates", "decide", "store+index add")
 def time_stages(pages: list[SitePage], base_url: str) -> tuple[dict[str, float], dict[str, int]]:
     """PagePipeline.process cut into its steps, each timed (seconds summed over the pages)."""
     from config import Settings
-    from crawler.page import Page
     from dedup import PageFacts, decide, fingerprint
     from extract import Rejection, extract_document
+    from fetched.page import Page
     from pipeline.services import open_embedded_pipeline
 
     totals = dict.fromkeys(STAGES, 0.0)

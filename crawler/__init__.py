@@ -4,5 +4,6 @@
 restart). Modules: ``spider`` (one spider class configured per source), ``discovery`` (feeds,
 sitemaps, listings as pure functions), ``encoding`` (charset repair), ``middlewares``
 (offsite redirects), ``settings`` (Scrapy settings from ``config.Settings``), ``stats``.
-Nothing is imported here, so ``crawler.page`` stays free of Scrapy.
+``sink`` is the port the crawler calls (``PageSink``); the ``Page`` it hands on is plain data
+of ``fetched.page``. Nothing is imported here, so ``crawler.sink`` stays free of Scrapy.
 """

@@ -17,8 +17,8 @@ from scrapy.http.headers import Headers
 
 from archive.records import ArchivedResponse, FetchedResponse
 from archive.writer import WarcArchiveWriter
-from crawler.page import Page
 from crawler.spider import _html_text as html_text  # the spider's own decoding
+from fetched.page import Page
 
 
 def _header_lines(headers: Headers) -> list[tuple[str, str]]:

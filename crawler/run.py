@@ -18,9 +18,9 @@ from scrapy.crawler import CrawlerProcess
 from config import Settings, Source
 from crawler.addresses import policy_settings
 from crawler.settings import scrapy_settings
+from crawler.sink import PageSink
 from crawler.spider import NewsSpider
 from crawler.stats import CrawlProgress, CrawlStats, SourceStats
-from workers.handoff import PageSink
 
 if TYPE_CHECKING:
     from crawler.archive import ResponseArchive

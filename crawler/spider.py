@@ -23,10 +23,10 @@ from crawler.blocking import Blocked
 from crawler.discovery import BrokenDocument, Discovered, Link, parse_feed, parse_listing, parse_sitemap
 from crawler.encoding import decode_html
 from crawler.middlewares import OffsiteRedirect
-from crawler.page import Page, Validators
 from crawler.reasons import ROBOTS_DENIED
+from crawler.sink import PageSink
 from crawler.stats import SourceStats
-from workers.handoff import PageSink
+from fetched.page import Page, Validators
 
 if TYPE_CHECKING:
     from crawler.archive import ResponseArchive

@@ -137,7 +137,7 @@ def _adds_nothing(fp: Fingerprint, candidate: Candidate, sim: Similarity, params
     if not _near_identical(fp, candidate, sim, params):
         return False
     if sim.exact:
-        import numpy as np
+        import numpy as np  # here, not at the top: see dedup/fingerprint.py
 
         body = shingle_array(fp.body_shingles)
         return not len(np.setdiff1d(body, shingle_array(candidate.fingerprint.shingles), assume_unique=True))
@@ -149,7 +149,7 @@ def _own_body(a: Fingerprint, b: Fingerprint, common: int) -> int:
     credits aside; all of a's shingles that b lacks when a's body lines are not known."""
     if not a.body_shingles:
         return a.shingle_count - common
-    import numpy as np
+    import numpy as np  # here, not at the top: see dedup/fingerprint.py
 
     return len(np.setdiff1d(shingle_array(a.body_shingles), shingle_array(b.shingles), assume_unique=True))
 

@@ -233,10 +233,11 @@ def similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
             "permutations: fingerprints were made with different num_perm"
         )
     jaccard = float(np.count_nonzero(signature_values(a) == signature_values(b))) / (len(a.signature) // 4)
-    common = jaccard * (a.shingle_count + b.shingle_count) / (1.0 + jaccard)
+    # The shingles both have, estimated from the Jaccard and the two counts.
+    shared = jaccard * (a.shingle_count + b.shingle_count) / (1.0 + jaccard)
     return Similarity(
         jaccard,
-        min(1.0, common / a.shingle_count),
-        min(1.0, common / b.shingle_count),
+        min(1.0, shared / a.shingle_count),
+        min(1.0, shared / b.shingle_count),
         exact=False,
     )

@@ -25,7 +25,8 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dedup.fingerprint import signature_values, to_minhash
@@ -77,7 +78,7 @@ class InMemoryIndex:
     """The index in this process's memory (embedded mode); rebuilt from the store at start."""
 
     def __init__(self, params: DedupParams) -> None:
-        from datasketch import MinHashLSH
+        from datasketch import MinHashLSH  # here, not at the top: see dedup/fingerprint.py
 
         self._params = params
         self._lsh = MinHashLSH(
@@ -151,266 +152,22 @@ class InMemoryIndex:
 # window; a posting hash's TTL is that of the newest generation it holds, and the fields of
 # generations that left the window are dropped ("pruned") by the next add that touches the hash
 # (and by drop_expired); queries only ask for fields of generations inside the window.
-_LEVEL_LUA = """
-local function levels(mask)
-  local found = {}
-  for lv = 0, 6 do
-    if bit.band(mask, bit.lshift(1, lv)) ~= 0 then found[#found + 1] = lv end
-  end
-  return found
-end
-local function key_shard(P, gen, lv, kh)
-  local kbits = math.max(0, 4 * lv - 5)
-  return P .. ':g:' .. gen .. ':k:' .. lv .. ':' .. math.floor(kh / 2 ^ (24 - kbits))
-end
--- (member id, key→id hash) of key in generation gen, or nil
-local function find(P, gen, key, kh)
-  local mask = redis.call('HGET', P .. ':g:' .. gen .. ':m', 'l')
-  if not mask then return nil end
-  for _, lv in ipairs(levels(tonumber(mask))) do
-    local kk = key_shard(P, gen, lv, kh)
-    local id = redis.call('HGET', kk, key)
-    if id then return id, kk end
-  end
-  return nil
-end
-"""
-# Drops from posting hash sk the fields of generations before gmin (g: the current
-# generation, which tells the 2-byte generation tags apart); returns the oldest generation
-# left, or nil when nothing is left (the hash is deleted). A hash that a long value (a
-# paragraph many entries share) turned into a hashtable is written anew, so that it goes back
-# to a listpack once that value has left: a hash is never converted back by Redis itself.
-_PRUNE_LUA = """
--- cmd on sk with the values of list, a few thousand at a time (what unpack() can take)
-local function call_chunked(cmd, sk, list)
-  for i = 1, #list, 4000 do redis.call(cmd, sk, unpack(list, i, math.min(#list, i + 3999))) end
-end
-local function prune(sk, gmin, g)
-  local all = redis.call('HGETALL', sk)
-  local stale, kept, low = {}, {}, nil
-  for j = 1, #all, 2 do
-    local f = all[j]
-    if #f == 8 then
-      local hi, lo = string.byte(f, 7, 8)
-      local gen = g - (g - (hi * 256 + lo)) % 65536
-      if gen < gmin then
-        stale[#stale + 1] = f
-      else
-        kept[#kept + 1] = f; kept[#kept + 1] = all[j + 1]
-        if not low or gen < low then low = gen end
-      end
-    end
-  end
-  if not low then
-    redis.call('DEL', sk)
-    return nil
-  end
-  if #stale > 0 then
-    if redis.call('OBJECT', 'ENCODING', sk) == 'hashtable' then
-      local pttl = redis.call('PTTL', sk)
-      redis.call('DEL', sk)
-      redis.call('HSET', sk, 'g', low)
-      call_chunked('HSET', sk, kept)
-      if pttl > 0 then redis.call('PEXPIRE', sk, pttl) end
-      return low
-    end
-    call_chunked('HDEL', sk, stale)
-  end
-  redis.call('HSET', sk, 'g', low)
-  return low
-end
-"""
-# ARGV: P, key, key hash (24 bits), generation, oldest live generation, current generation,
-# ttl, bands, paragraph cap, postings per article (for sizing), postings per shard and
-# generation, expected entries per generation (sizes an empty index's first one), most levels
-# per generation, the posting fields (8 bytes each) end to end, the hex of the postings' first
-# 3 bytes end to end.
-# A query or add names the owner the index must have been built for (ARGV's last one, "" for
-# no check): an index that was flushed, lost with its server or built for another store has
-# no marker, or another owner, and answers an error instead of silently finding nothing.
-_MARKER_LUA = """
-local owner = ARGV[#ARGV]
-if owner ~= '' and redis.call('HGET', ARGV[1] .. ':marker', 'owner') ~= owner then
-  return redis.error_reply('NEWSDEDUP_INDEX_MISSING')
-end
-"""
-_ADD = (
-    _LEVEL_LUA
-    + _PRUNE_LUA
-    + _MARKER_LUA
-    + """
-local P, key, kh = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local g, gmin, gnow, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local bands, cap, per_article, per_shard = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local expected, max_levels = tonumber(ARGV[12]), tonumber(ARGV[13])
-local packed, hex = ARGV[14], ARGV[15]
-for gen = gmin, gnow do
-  if find(P, gen, key, kh) then return 0 end
-end
-local meta = P .. ':g:' .. g .. ':m'
-local added = tonumber(redis.call('HGET', meta, 'a') or '0')
-local mask = tonumber(redis.call('HGET', meta, 'l') or '0')
-local function level_for(articles)
-  local level = 0
-  while level < 6 and 16 ^ level < articles * per_article / per_shard do level = level + 1 end
-  return level
-end
-local lv
-if mask == 0 then
-  -- a new generation is sized like the one before it, or by the expected rate if none
-  local before = tonumber(redis.call('HGET', P .. ':g:' .. (g - 1) .. ':m', 'a') or '0')
-  if before == 0 then before = expected end
-  lv = level_for(before)
-else
-  local used = levels(mask)
-  lv = used[#used]
-  -- a generation that outgrows its size gets a bigger level, at most max_levels in all (a
-  -- query looks each posting up once per level); past that its hashes just get fuller
-  if #used < max_levels then lv = math.max(lv, level_for(added + 1)) end
-end
-local id = redis.call('INCR', P .. ':next')
-redis.call('HSET', meta, 'a', added + 1, 'l', bit.bor(mask, bit.lshift(1, lv)))
-redis.call('HINCRBY', meta, 'n', 1)
-redis.call('EXPIRE', meta, ttl)
-local kk = key_shard(P, g, lv, kh)
-redis.call('HSET', kk, key, id)
-redis.call('EXPIRE', kk, ttl)
-local rk = P .. ':g:' .. g .. ':r:' .. math.floor(id / 128)
-redis.call('HSET', rk, tostring(id % 128), key)
-redis.call('EXPIRE', rk, ttl)
-local base = P .. ':p:' .. lv .. ':'
-local sub = string.sub
-for i = 1, #packed / 8 do
-  local field = sub(packed, 8 * i - 7, 8 * i)
-  local sk = base .. sub(hex, 6 * i - 5, 6 * i - 6 + lv)
-  local got = redis.call('HMGET', sk, field, 'g')
-  local current, low = got[1], tonumber(got[2])
-  if low and low < gmin then low = prune(sk, gmin, gnow) end
-  local value = id
-  if current then
-    local _, count = string.gsub(current, ',', '')
-    -- a paragraph already shared by more than `cap` keys is boilerplate: stop growing it
-    if i <= bands or count < cap then value = current .. ',' .. id else value = nil end
-  end
-  if value then
-    if low and low <= g then
-      redis.call('HSET', sk, field, value)
-    else
-      redis.call('HSET', sk, field, value, 'g', g)
-    end
-  end
-  -- the hash lives as long as its newest generation (a rebuild may file older ones later)
-  if low then redis.call('EXPIRE', sk, ttl, 'GT') else redis.call('EXPIRE', sk, ttl) end
-end
-return 1
-"""
-)
-# ARGV: P, oldest live generation, current generation, bands, paragraph cap, the postings'
-# first 6 bytes end to end, the hex of their first 3 bytes end to end (two arguments whatever
-# the number of postings: less to encode and parse than two per posting). Levels are grouped
-# first, so that one HMGET per posting and level asks for the fields of all the live
-# generations filed at that level.
-_QUERY = (
-    _LEVEL_LUA
-    + _MARKER_LUA
-    + """
-local P, gmin, g = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local bands, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
-local packed, hex = ARGV[6], ARGV[7]
-local sub, char = string.sub, string.char
-local n = #packed / 6
-local gens_at, order = {}, {}
-for gen = gmin, g do
-  local mask = redis.call('HGET', P .. ':g:' .. gen .. ':m', 'l')
-  if mask then
-    for _, lv in ipairs(levels(tonumber(mask))) do
-      if not gens_at[lv] then gens_at[lv] = {}; order[#order + 1] = lv end
-      local gens = gens_at[lv]
-      gens[#gens + 1] = gen
-    end
-  end
-end
-local prefixes = {}
-for i = 1, n do prefixes[i] = sub(packed, 6 * i - 5, 6 * i) end
-local hits, para = {}, {}
-for _, lv in ipairs(order) do
-  local gens = gens_at[lv]
-  local tags = {}
-  for k, gen in ipairs(gens) do tags[k] = char(math.floor(gen / 256) % 256, gen % 256) end
-  local base = P .. ':p:' .. lv .. ':'
-  local fields = {}
-  for i = 1, n do
-    for k = 1, #gens do fields[k] = prefixes[i] .. tags[k] end
-    local values = redis.call('HMGET', base .. sub(hex, 6 * i - 5, 6 * i - 6 + lv), unpack(fields))
-    for k = 1, #gens do
-      local value = values[k]
-      if value then
-        local list = hits
-        if i > bands then list = para[i] or {}; para[i] = list end
-        for id in string.gmatch(value, '[^,]+') do list[#list + 1] = gens[k]; list[#list + 1] = id end
-      end
-    end
-  end
-end
-for _, list in pairs(para) do
-  if #list / 2 <= cap then
-    for j = 1, #list do hits[#hits + 1] = list[j] end
-  end
-end
-local seen, found = {}, {}
-for j = 1, #hits, 2 do
-  local gen, id = hits[j], tonumber(hits[j + 1])
-  local tag = gen .. ':' .. id
-  if not seen[tag] then
-    seen[tag] = true
-    local key = redis.call('HGET', P .. ':g:' .. gen .. ':r:' .. math.floor(id / 128), tostring(id % 128))
-    if key then found[#found + 1] = key end
-  end
-end
-return found
-"""
-)
-# ARGV: P, key, key hash, oldest live generation, generation. The postings of a removed entry
-# stay until their generation leaves; they point to an id without a key and find nothing.
-_REMOVE = (
-    _LEVEL_LUA
-    + """
-local P, key, kh = ARGV[1], ARGV[2], tonumber(ARGV[3])
-for gen = tonumber(ARGV[4]), tonumber(ARGV[5]) do
-  local id, kk = find(P, gen, key, kh)
-  if id then
-    redis.call('HDEL', kk, key)
-    id = tonumber(id)
-    redis.call('HDEL', P .. ':g:' .. gen .. ':r:' .. math.floor(id / 128), tostring(id % 128))
-    redis.call('HINCRBY', P .. ':g:' .. gen .. ':m', 'n', -1)
-    return 1
-  end
-end
-return 0
-"""
-)
-# ARGV: P, oldest live generation, generation.
-_COUNT = """
-local total = 0
-for gen = tonumber(ARGV[2]), tonumber(ARGV[3]) do
-  total = total + tonumber(redis.call('HGET', ARGV[1] .. ':g:' .. gen .. ':m', 'n') or '0')
-end
-return total
-"""
-# ARGV: oldest live generation, current generation, then posting hash names. Prunes those
-# holding generations out of the window; returns how many were left empty (and deleted).
-_SWEEP = (
-    _PRUNE_LUA
-    + """
-local gmin, g = tonumber(ARGV[1]), tonumber(ARGV[2])
-local deleted = 0
-for j = 3, #ARGV do
-  local low = tonumber(redis.call('HGET', ARGV[j], 'g'))
-  if low and low < gmin and not prune(ARGV[j], gmin, g) then deleted = deleted + 1 end
-end
-return deleted
-"""
-)
+# The scripts live in dedup/lua/ (package data); each is its parts end to end, read once.
+_SCRIPT_PARTS = {
+    "add": ("levels", "prune", "marker", "add"),
+    "query": ("levels", "marker", "query"),
+    "remove": ("levels", "remove"),
+    "count": ("count",),
+    "sweep": ("prune", "sweep"),
+}
+
+
+@cache
+def lua_script(name: str) -> str:
+    """The Lua source of the index's script ``name`` (a key of ``_SCRIPT_PARTS``)."""
+    folder = resources.files("dedup") / "lua"
+    return "\n".join((folder / f"{part}.lua").read_text(encoding="utf-8") for part in _SCRIPT_PARTS[name])
+
 
 # Only the first few long paragraphs of an entry get postings: enough to find a trimmed copy
 # or an old short version (they share the lead), at a fraction of the memory. Queries still
@@ -485,11 +242,11 @@ class RedisIndex:
         self._now = now
         self._expected_per_day = expected_per_day
         self._bands, self._rows = lsh_bands(params.lsh_threshold, params.num_perm)
-        self._add = client.register_script(_ADD)
-        self._remove = client.register_script(_REMOVE)
-        self._query = client.register_script(_QUERY)
-        self._count = client.register_script(_COUNT)
-        self._sweep = client.register_script(_SWEEP)
+        self._add = client.register_script(lua_script("add"))
+        self._remove = client.register_script(lua_script("remove"))
+        self._query = client.register_script(lua_script("query"))
+        self._count = client.register_script(lua_script("count"))
+        self._sweep = client.register_script(lua_script("sweep"))
         self._dropped_before: int | None = None
         self._owner = owner or ""
 
@@ -585,7 +342,7 @@ class RedisIndex:
         return {k.decode("utf-8") if isinstance(k, bytes) else k for k in found}
 
     def _checked(self, script: Callable[..., Any], args: list[object]) -> Any:
-        from redis.exceptions import ResponseError
+        from redis.exceptions import ResponseError  # here: importing dedup loads no redis-py
 
         try:
             return script(keys=[], args=args)

@@ -7,6 +7,7 @@ from typing import Literal
 
 DecisionKind = Literal["new", "unchanged", "duplicate", "version"]
 Relation = Literal["original", "alternate", "syndicated", "revision"]
+FoundBy = Literal["url", "canonical", "index"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class Candidate:
     # How this candidate was found: "url" (the page's URL was fetched before for this
     # article), "canonical" (the page's canonical URL is the article's), "index" (LSH or
     # paragraph postings).
-    found_by: Literal["url", "canonical", "index"] = "index"
+    found_by: FoundBy = "index"
     # For found_by="url": how the page's URL relates to the article and the hash of the text
     # last seen at it. A re-fetched alternate or syndicated URL is judged against these, so
     # a copy that merely follows the original's update makes no version of its own.

@@ -111,7 +111,7 @@ def feed(after: int, limit: int | None, fmt: str, language: str | None) -> None:
 
     store = open_store(_settings())
     try:
-        records = store.feed(after=after, limit=limit, language=language)
+        records = store.feed_reader.feed(after=after, limit=limit, language=language)
     finally:
         store.close()
     sys.stdout.write(render(records, fmt))

@@ -28,7 +28,7 @@ from archive.reader import ArchiveScan, ReadCounts, read_html_responses
 from archive.records import ArchivedResponse
 from config import Settings
 from crawler.archive import page_from
-from crawler.page import Page
+from fetched.page import Page
 from pipeline.embedded import EmbeddedSink
 from pipeline.extraction_pool import ExtractionPool, extraction_processes
 from pipeline.services import open_embedded_pipeline

@@ -8,6 +8,7 @@ crawl, a Celery worker's pool process, an extraction pool's process, a reprocess
 - ``embedded``: the PageSink of embedded mode, which runs the pipeline in the crawling process.
 - ``extraction_pool``, ``budget``: extraction in other processes, and a time budget per page.
 - ``services``: the pipeline's parts built from settings.
+- ``discovery_state``: the conditional-GET half of both modes' sinks, kept in the store.
 - ``staging_writer``: staging pages for the workers in a thread of its own (it sends through the
   ``TaskSender`` protocol, so it needs no Celery itself).
 - ``summary``, ``transient``, ``archiving``: a crawl's counts, riding out outages, the archive

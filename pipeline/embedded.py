@@ -9,14 +9,14 @@ from collections.abc import Callable
 
 from pebble import ProcessExpired
 
-from crawler.page import Page
+from fetched.page import Page
 from pipeline.budget import TIMED_OUT, PageTimedOut
+from pipeline.discovery_state import StoreBackedDiscovery
 from pipeline.extraction_pool import ExtractionPool, PendingExtraction
 from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
 from pipeline.summary import CrawlSummary, SummaryCallback
 from pipeline.transient import through_outages
 from store import Store
-from workers.handoff import StoreBackedDiscovery
 
 log = logging.getLogger(__name__)
 # How long a page waits for a store that refuses it (locked, away) before it is failed.
@@ -142,7 +142,7 @@ class EmbeddedSink(StoreBackedDiscovery):
 
     def _record_failure(self, url: str, source: str, stage: str, reason: str) -> None:
         try:
-            self.store.record_failure(url, source, self.crawl_id, stage, reason)
+            self.store.failure_log.record(url, source, self.crawl_id, stage, reason)
         except Exception:
             log.exception("could not record the failure of %s", url)
 

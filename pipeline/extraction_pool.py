@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pebble import ProcessPool
 
 from config.extraction import PageRules
-from crawler.page import Page
 from dedup import DedupParams
+from fetched.page import Page
 from pipeline.page_pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
 
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from config.extraction import PageRules
-from crawler.page import Page
 from dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
 from dedup.fingerprint import fingerprint_lines, normalized_lines
 from extract import Document, Rejection, extract_document
 from extract.extractor import DEFAULT_MAX_TEXT_CHARS
 from extract.languages import language_rejection
 from extract.text import word_count
+from fetched.page import Page
 from pipeline.budget import page_budget
 
 if TYPE_CHECKING:  # only types here: pool processes import this module and need no SQL

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from crawler.page import Page
+from fetched.page import Page
 from pipeline.transient import OUTAGE_ERRORS, through_outages
 from store.staging import Staging
 

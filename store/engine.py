@@ -88,7 +88,7 @@ def _sqlite_engine(database_url: str) -> Engine:
         )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # We emit BEGIN ourselves (below): the sqlite3 module's legacy mode would not
         # begin before SELECTs or DDL, which breaks transactional migrations and reads.
         dbapi_connection.isolation_level = None

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from store.models import Article, Url, Version
 
 
@@ -14,13 +16,13 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def ordered_urls(article: Article, urls: Iterable[Url]) -> list[Url]:
+def ordered_urls(article: Article | Row[Any], urls: Iterable[Url | Row[Any]]) -> list[Url | Row[Any]]:
     """The canonical URL first, then the other originals, then the rest as they were first seen."""
     return sorted(urls, key=lambda u: (u.url != article.canonical_url, u.relation != "original", u.id))
 
 
-def feed_record(article: Article, urls: Iterable[Url]) -> dict[str, Any]:
-    """One feed record (docs/feed.md)."""
+def feed_record(article: Article | Row[Any], urls: Iterable[Url | Row[Any]]) -> dict[str, Any]:
+    """One feed record (docs/feed.md), from the ORM objects or from plain rows of their columns."""
     url_rows = ordered_urls(article, urls)
     return {
         "seq": article.seq,

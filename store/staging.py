@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    RowMapping,
     String,
     Text,
     UniqueConstraint,
@@ -36,10 +37,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crawler.page import ArchiveLocation, Page
+from fetched.page import ArchiveLocation, Page
+from store.database import utcnow
 from store.engine import make_engine, upgrade_schema, write_engine
 from store.models import AutoId, Base, UTCDateTime
 
@@ -81,10 +84,6 @@ class StagedPage(Base):
 
 
 __all__ = ["Claim", "CrawlCounts", "StagedPage", "Staging"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -354,8 +353,8 @@ class Staging:
     def failed_pages(self, crawl_id: str) -> list[tuple[str, str]]:
         with self.engine.connect() as conn:
             return [
-                tuple(r)
-                for r in conn.execute(  # type: ignore[misc]
+                (url, reason)
+                for url, reason in conn.execute(
                     select(StagedPage.url, StagedPage.reason)
                     .where(StagedPage.crawl_id == crawl_id, StagedPage.state == "failed")
                     .order_by(StagedPage.id)
@@ -401,23 +400,18 @@ def _row(page: Page, now: datetime) -> dict[str, object]:
 
 
 def _archive_columns(page: Page) -> dict[str, object]:
-    written = page.archive is not None and page.archive.written
-    return {
-        "warc_file": page.archive.file if written else None,  # type: ignore[union-attr]
-        "warc_offset": page.archive.offset if written else None,
-    }  # type: ignore[union-attr]
+    location = page.archive
+    if location is None or not location.written:
+        return {"warc_file": None, "warc_offset": None}
+    return {"warc_file": location.file, "warc_offset": location.offset}
 
 
-def _insert_for(dialect: str):  # type: ignore[no-untyped-def]
+def _insert_for(dialect: str) -> Callable[[type[StagedPage]], postgresql.Insert | sqlite.Insert]:
     """The dialect's INSERT, which knows ON CONFLICT DO NOTHING (both of ours do)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-def _page(row) -> Page:  # type: ignore[no-untyped-def]
+def _page(row: RowMapping) -> Page:
     return Page(
         url=row["url"],
         final_url=row["final_url"],

@@ -1,4 +1,4 @@
-"""The article store: one SQLAlchemy Engine per process, every write one transaction.
+"""The article store's writes: one SQLAlchemy Engine per process, every write one transaction.
 
 Ordering of the feed: ``seq`` comes from ``UPDATE counters SET value = value + 1 ...
 RETURNING value`` inside the page's transaction. The counter row stays locked until that
@@ -20,73 +20,39 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import (
-    Connection,
-    bindparam,
-    func,
-    insert,
-    literal,
-    null,
-    select,
-    text,
-    tuple_,
-    union,
-    union_all,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from crawler.page import Validators
-from dedup.types import Candidate, Fingerprint, version_key
-from store.engine import make_engine, upgrade_schema, write_engine
-from store.models import Article, Counter, Failure, FetchState, Url, Version
-from store.records import feed_record, version_records
+from dedup.types import Candidate, Fingerprint
+from store.candidates import Candidates, index_key, read_candidates, stored_versions
+from store.counters import CRAWL_COUNTERS, SEQ_COUNTER, STORE_ID_COUNTER
+from store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, is_retryable, utcnow
+from store.failure_log import FailureLog, add_failure
+from store.feed_reader import FeedReader
+from store.fetch_state import FetchStates, upsert_validators
+from store.models import Article, Counter, Url, Version
 
 if TYPE_CHECKING:  # plain data the store only reads
-    from crawler.page import Page
     from dedup.types import Decision
     from extract.document import Document
+    from fetched.page import Page
 
 log = logging.getLogger(__name__)
 
-SEQ_COUNTER = "seq"
-STORE_ID_COUNTER = "store_id"
-# Rows created by migration 0003; crawls add to them when they finish.
-CRAWL_COUNTERS = ("pages_fetched", "not_modified", "fetch_errors")
-# A write that loses a race (two workers inserting one URL, a deadlock) is retried whole;
-# the retry sees the winner's row and takes the idempotent path.
-WRITE_ATTEMPTS = 5
-# PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock detected.
-RETRYABLE_SQLSTATES = {"40001", "40P01"}
 # The counter's next value set as an article's seq, in one statement (PostgreSQL).
 _SEQ_AND_ARTICLE = text(
     "WITH s AS (UPDATE counters SET value = value + 1 WHERE name = :name RETURNING value) "
     "UPDATE articles SET seq = s.value, updated_at = :now FROM s WHERE articles.id = :id RETURNING s.value"
 )
-# Bound on the number of bind parameters in one IN (...) list.
-KEYS_PER_QUERY = 500
 
 
 class StaleDecision(Exception):
     """The article a decision names changed (another version) between the candidates' read and
     the write: the page must be decided again against what the article is now."""
-
-
-@dataclass(frozen=True)
-class Candidates:
-    """What ``Store.candidates`` found: the candidates, and each found article's current
-    version when they were read (``Store.apply`` checks it under the article's row lock)."""
-
-    found: list[Candidate]
-    current_versions: dict[str, int]
 
 
 # Called inside a page's write transaction, after its rows are written and before the seq is
@@ -103,125 +69,24 @@ class Applied:
     index_key: str | None  # a new "article_id:version" key to add to the LSH index, else None
 
 
-index_key = version_key
-
-
-def parse_index_key(key: str) -> tuple[str, int]:
-    article_id, _, version = key.rpartition(":")
-    if not article_id or not version.isdigit():
-        raise ValueError(f"index key {key!r} is not of the form 'article_id:version'")
-    return article_id, int(version)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-_CANDIDATE_COLUMNS = (
-    Version.article_id,
-    Version.version,
-    Version.source,
-    Version.url,
-    Version.text_hash,
-    Version.signature,
-    Version.shingle_count,
-    Version.paragraph_hashes,
-    Version.shingles,
-    Version.body_shingles,
-    Article.current_version,
-)
-
-
-@lru_cache(maxsize=4)
-def _candidates_query(with_url: bool, with_keys: bool) -> Any:
-    """The statement of ``Store.candidates``, built once (building it was most of its cost):
-    the versions of the articles found by URL (part 1), then those named by index keys
-    (part 2), ordered by part, article and version. Parameters: url, canonical, keys."""
-    parts = []
-    if with_url:
-        here = aliased(Url)
-        url, canonical = bindparam("url"), bindparam("canonical")
-        # The articles found by URL, as a derived table: each part an index look-up, then
-        # their versions by primary key (an OR of IN (subquery) would scan the versions).
-        found = union(
-            select(Url.article_id.label("id")).where(Url.url.in_([url, canonical])),
-            select(Article.id.label("id")).where(Article.canonical_url == canonical),
-        ).subquery()
-        parts.append(
-            select(
-                *_CANDIDATE_COLUMNS,
-                literal(1).label("part"),
-                here.id.label("url_row"),
-                here.relation,
-                here.last_text_hash,
-                here.last_version,
-            )
-            .select_from(found)
-            .join(Version, Version.article_id == found.c.id)
-            .join(Article, Article.id == Version.article_id)
-            .outerjoin(here, (here.article_id == Version.article_id) & (here.url == url))
-        )
-    if with_keys:
-        parts.append(
-            select(
-                *_CANDIDATE_COLUMNS,
-                literal(2).label("part"),
-                null().label("url_row"),
-                null().label("relation"),
-                null().label("last_text_hash"),
-                null().label("last_version"),
-            )
-            .join(Article, Article.id == Version.article_id)
-            .where(tuple_(Version.article_id, Version.version).in_(bindparam("keys", expanding=True)))
-        )
-    query = union_all(*parts).subquery()
-    return select(query).order_by(query.c.part, query.c.article_id, query.c.version)
-
-
-def _candidate(row: Any, found_by: str) -> Candidate:
-    """A candidate from a row with the columns of ``Store.candidates``."""
-    return Candidate(
-        article_id=row.article_id,
-        version=row.version,
-        source=row.source,
-        url=row.url,
-        fingerprint=Fingerprint(
-            text_hash=row.text_hash,
-            signature=bytes(row.signature),
-            shingle_count=row.shingle_count,
-            paragraph_hashes=tuple(row.paragraph_hashes or ()),
-            shingles=bytes(row.shingles or b""),
-            body_shingles=bytes(row.body_shingles or b""),
-        ),
-        is_latest=row.version == row.current_version,
-        found_by=found_by,  # type: ignore[arg-type]
-    )
-
-
-def _is_retryable(exc: DBAPIError) -> bool:
-    if isinstance(exc, IntegrityError):
-        return True
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
-
-
 class Store:
-    """One object per process; thread-safe; every write is one transaction."""
+    """One object per process; thread-safe; every write is one transaction.
+
+    The page writes and the dedup look-ups are its own methods; the other parts, on the same
+    database, are attributes: ``feed_reader`` (``FeedReader``: the feed, articles, versions,
+    counts), ``failure_log`` (``FailureLog``) and ``fetch_states`` (``FetchStates``: the
+    conditional-GET state).
+    """
 
     def __init__(self, database_url: str, ping_on_checkout: bool = True) -> None:
+        self.db = Database(database_url, ping_on_checkout)
         self.database_url = database_url
-        self.engine = make_engine(database_url, ping_on_checkout)
-        # Sessions per call: the Store itself holds no connection, so threads may share it.
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(write_engine(self.engine), expire_on_commit=False)
-        self._writer = write_engine(self.engine)
-        # One statement is its own snapshot: on PostgreSQL it is sent without BEGIN/COMMIT
-        # (two round trips fewer). SQLite's connections begin their own transactions.
-        self._single_reads = (
-            self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            if self.engine.dialect.name == "postgresql"
-            else self.engine
-        )
+        self.engine = self.db.engine
+        self._writer = self.db.writer
+        # The parts other than the page writes, on the same database.
+        self.feed_reader = FeedReader(self.db)
+        self.failure_log = FailureLog(self.db)
+        self.fetch_states = FetchStates(self.db)
         # Seconds the seq counter was held by this process's writes, and how many: the part
         # of a page's store work that every writer of the cluster waits for in turn.
         self.counter_seconds = 0.0
@@ -237,31 +102,20 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (``alembic upgrade head``)."""
-        upgrade_schema(self.engine)
+        self.db.migrate()
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
+
+    def ping(self) -> bool:
+        """True when the database answers (for /healthz)."""
+        return self.db.ping()
 
     def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with self._read_sessions.begin() as session:
-            yield session
-
-    @contextmanager
-    def _read_once(self) -> Iterator[Connection]:
-        with self._single_reads.connect() as connection:
-            yield connection
-
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        with self._write_sessions.begin() as session:
-            yield session
 
     # --- dedup look-ups ---
 
@@ -277,41 +131,8 @@ class Store:
     def candidates(self, url: str | None, canonical_url: str | None, keys: Iterable[str]) -> Candidates:
         """``candidates_for_url(url, canonical_url)`` followed by ``candidates_by_keys(keys)``,
         in one SELECT (one round trip, one snapshot): the candidate read of a page."""
-        wanted = list(dict.fromkeys(parse_index_key(k) for k in keys))
-        with_url = url is not None and canonical_url is not None
-        if not with_url and not wanted:
-            return Candidates([], {})
-        chunks = [wanted[i : i + KEYS_PER_QUERY] for i in range(0, len(wanted), KEYS_PER_QUERY)] or [[]]
-        statements = [
-            (
-                _candidates_query(with_url, bool(chunks[0])),
-                {"url": url, "canonical": canonical_url, "keys": chunks[0]},
-            )
-        ]
-        statements += [(_candidates_query(False, True), {"keys": chunk}) for chunk in chunks[1:]]
-        by_url: list[Candidate] = []
-        by_key: dict[tuple[str, int], Candidate] = {}
-        current: dict[str, int] = {}
-        with self._read_once() as connection:
-            rows = [row for statement, params in statements for row in connection.execute(statement, params)]
-            for row in rows:
-                current[row.article_id] = row.current_version
-                candidate = _candidate(row, "index")
-                if row.part == 2:
-                    by_key[(row.article_id, row.version)] = candidate
-                elif row.url_row is not None:
-                    by_url.append(
-                        replace(
-                            candidate,
-                            found_by="url",
-                            url_relation=row.relation,
-                            url_text_hash=row.last_text_hash,
-                            url_version=row.last_version,
-                        )
-                    )
-                else:
-                    by_url.append(replace(candidate, found_by="canonical"))
-        return Candidates(by_url + [by_key[key] for key in wanted if key in by_key], current)
+        with self.db.read_once() as connection:
+            return read_candidates(connection, url, canonical_url, keys)
 
     def index_entries(self) -> Iterator[tuple[str, Fingerprint]]:
         """Every stored version as (index key, fingerprint): what the LSH index is rebuilt from."""
@@ -323,45 +144,8 @@ class Store:
     ) -> Iterator[tuple[str, Fingerprint, datetime]]:
         """Stored versions fetched at or after ``since`` (all when None), oldest first, with
         their fetch time: a windowed index is rebuilt from these."""
-        query = select(
-            Version.article_id,
-            Version.version,
-            Version.text_hash,
-            Version.signature,
-            Version.shingle_count,
-            Version.paragraph_hashes,
-            Version.shingles,
-            Version.fetched_at,
-        )
-        if since is not None:
-            query = query.where(Version.fetched_at >= since)
-        with self._reading() as session:
-            rows = session.execute(
-                query.order_by(Version.fetched_at, Version.article_id, Version.version).execution_options(
-                    yield_per=1000
-                )
-            )
-            for (
-                article_id,
-                version,
-                text_hash,
-                signature,
-                shingle_count,
-                paragraph_hashes,
-                shingles,
-                at,
-            ) in rows:
-                yield (
-                    index_key(article_id, version),
-                    Fingerprint(
-                        text_hash=text_hash,
-                        signature=bytes(signature),
-                        shingle_count=shingle_count,
-                        paragraph_hashes=tuple(paragraph_hashes or ()),
-                        shingles=bytes(shingles or b""),
-                    ),
-                    at,
-                )
+        with self.db.reading() as session:
+            yield from stored_versions(session, since)
 
     # --- writes ---
 
@@ -394,7 +178,7 @@ class Store:
                     # a retry after a lost race looks the URL up.
                     write = _PageWrite(connection, decision, page, doc, fp, check_url=attempt > 1)
                     applied = write.run(expected_version)
-                    _upsert_fetch_state(connection, page.url, page.validators, write.now)
+                    upsert_validators(connection, page.url, page.validators, write.now)
                     if before_commit is not None:
                         before_commit(connection, applied)
                     if write.needs_seq:
@@ -407,7 +191,7 @@ class Store:
                     self.counter_writes += 1
                 return applied
             except DBAPIError as exc:
-                if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):
+                if attempt == WRITE_ATTEMPTS or not is_retryable(exc):
                     raise
                 log.info("retrying the write of %s after a lost race: %s", doc.url, exc.orig)
         raise AssertionError("unreachable")
@@ -435,163 +219,25 @@ class Store:
         """A page extraction refused (stage 'extract'), and its validators (it is done with:
         an unchanged page need not be fetched and refused again)."""
         with self._writer.begin() as connection:
-            now = _utcnow()
+            now = utcnow()
             connection.execute(
-                insert(Failure).values(
-                    url=page.url,
-                    source=page.source,
-                    crawl_id=page.crawl_id or "",
-                    stage="extract",
-                    reason=reason,
-                    detail=detail or "",
-                    at=now,
-                )
+                add_failure(page.url, page.source, page.crawl_id, "extract", reason, detail, now)
             )
-            _upsert_fetch_state(connection, page.url, page.validators, now)
+            upsert_validators(connection, page.url, page.validators, now)
             if before_commit is not None:
                 before_commit(connection, None)
 
-    def record_failure(
-        self, url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str = ""
-    ) -> None:
-        self._add_failure(url, source, crawl_id, stage, reason, detail)
-
-    def _add_failure(
-        self, url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str
-    ) -> None:
-        with self._writing() as session:
-            session.add(_failure(url, source, crawl_id, stage, reason, detail))
-
-    def failures(self, limit: int = 100, crawl_id: str | None = None) -> list[dict[str, Any]]:
-        """The latest failures, newest first."""
-        query = select(Failure).order_by(Failure.id.desc()).limit(limit)
-        if crawl_id is not None:
-            query = query.where(Failure.crawl_id == crawl_id)
-        with self._reading() as session:
-            return [
-                {
-                    "url": f.url,
-                    "source": f.source,
-                    "crawl_id": f.crawl_id,
-                    "stage": f.stage,
-                    "reason": f.reason,
-                    "detail": f.detail,
-                    "at": f.at.isoformat(),
-                }
-                for f in session.scalars(query)
-            ]
-
     def touch(self, url: str) -> bool:
         """A page answered 304 Not Modified: note that it was seen (no seq). False when unknown."""
-        with self._writing() as session:
-            result = session.execute(update(Url).where(Url.url == url).values(last_seen=_utcnow()))
+        with self.db.writer.begin() as connection:
+            result = connection.execute(update(Url).where(Url.url == url).values(last_seen=utcnow()))
             return bool(result.rowcount)
-
-    # --- conditional requests ---
-
-    def validators(self, url: str) -> Validators | None:
-        with self._reading() as session:
-            state = session.get(FetchState, url)
-            if state is None:
-                return None
-            found = Validators(state.etag, state.last_modified)
-            return found if found else None
-
-    def validators_many(self, urls: Sequence[str]) -> dict[str, Validators]:
-        """``validators`` of several URLs in a few queries (a sitemap lists hundreds);
-        URLs without any are left out."""
-        found: dict[str, Validators] = {}
-        unique = list(dict.fromkeys(urls))
-        with self._reading() as session:
-            for start in range(0, len(unique), KEYS_PER_QUERY):
-                rows = session.execute(
-                    select(FetchState.url, FetchState.etag, FetchState.last_modified).where(
-                        FetchState.url.in_(unique[start : start + KEYS_PER_QUERY])
-                    )
-                ).all()
-                for url, etag, last_modified in rows:
-                    validators = Validators(etag, last_modified)
-                    if validators:
-                        found[url] = validators
-        return found
-
-    def discovery_links(self, url: str) -> list[str] | None:
-        with self._reading() as session:
-            state = session.get(FetchState, url)
-            return list(state.links) if state is not None and state.links is not None else None
-
-    def save_discovery(self, url: str, validators: Validators, links: list[str]) -> None:
-        """A feed's, sitemap's or listing's validators and the article links it listed."""
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                with self._writing() as session:
-                    _write_fetch_state(session, url, validators, list(links))
-                return
-            except DBAPIError as exc:  # two writers inserting the same URL at once
-                if attempt == WRITE_ATTEMPTS or not _is_retryable(exc):
-                    raise
-
-    # --- feed ---
-
-    def feed(
-        self, after: int = 0, limit: int | None = None, language: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Feed records with ``seq > after``, oldest first: two queries whatever the page size.
-        ``language``: only articles in it (an ISO 639-1 code)."""
-        # Plain rows, not ORM objects: building and tracking entities was most of the time
-        # of a feed page (feed_record reads attributes, which rows have too).
-        query = select(*Article.__table__.columns).where(Article.seq > after).order_by(Article.seq)
-        if language is not None:
-            query = query.where(Article.language == language.lower())
-        if limit is not None:
-            query = query.limit(limit)
-        with self._reading() as session:
-            articles = session.execute(query).all()
-            urls = self._urls_of(session, [a.id for a in articles])
-            return [feed_record(a, urls.get(a.id, [])) for a in articles]  # type: ignore[arg-type]
-
-    def article(self, article_id: str) -> dict[str, Any] | None:
-        with self._reading() as session:
-            found = session.get(Article, article_id)
-            if found is None:
-                return None
-            return feed_record(found, self._urls_of(session, [article_id]).get(article_id, []))
-
-    def versions(self, article_id: str, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        """The article's versions numbered above ``after``, oldest first, at most ``limit``;
-        each with its diff against the version before it."""
-        with self._reading() as session:
-            query = (
-                select(Version)
-                .where(Version.article_id == article_id, Version.version >= after)
-                .order_by(Version.version)
-            )
-            if limit is not None:
-                query = query.limit(limit + 1)
-            rows = list(session.scalars(query).all())
-            previous = rows.pop(0) if rows and rows[0].version == after else None
-            return version_records(rows[:limit] if limit is not None else rows, previous)
 
     # --- the archive of raw pages ---
 
-    def page_location(self, article_id: str, version: int) -> tuple[str, int] | None:
-        """The WARC file and offset of the page version ``version`` of ``article_id`` was made
-        of; None when it has none. Raises LookupError when there is no such version."""
-        with self._reading() as session:
-            row = session.execute(
-                select(Version.warc_file, Version.warc_offset).where(
-                    Version.article_id == article_id, Version.version == version
-                )
-            ).first()
-        if row is None:
-            raise LookupError(f"article {article_id!r} has no version {version}")
-        if row.warc_file is None or row.warc_offset is None:
-            return None
-        return row.warc_file, int(row.warc_offset)
-
     def archived_versions(self, files: Sequence[str]) -> int:
         """How many versions point into the WARC files ``files``."""
-        with self._reading() as session:
+        with self.db.reading() as session:
             return sum(
                 session.scalar(
                     select(func.count())
@@ -606,109 +252,42 @@ class Store:
         """The WARC files ``files`` are deleted: their versions keep no location. Returns how
         many versions had one."""
         forgotten = 0
-        with self._writing() as session:
+        with self.db.writer.begin() as connection:
             for start in range(0, len(files), KEYS_PER_QUERY):
-                forgotten += (
-                    session.execute(
-                        update(Version)
-                        .where(Version.warc_file.in_(files[start : start + KEYS_PER_QUERY]))
-                        .values(warc_file=None, warc_offset=None)
-                    ).rowcount
-                    or 0
+                result = connection.execute(
+                    update(Version)
+                    .where(Version.warc_file.in_(files[start : start + KEYS_PER_QUERY]))
+                    .values(warc_file=None, warc_offset=None)
                 )
+                forgotten += result.rowcount or 0
         return forgotten
-
-    def ping(self) -> bool:
-        """True when the database answers (for /healthz)."""
-        try:
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
-            return True
-        except DBAPIError:
-            return False
 
     def identity(self) -> str:
         """This store's id: random, made when first asked and kept in the ``counters`` table.
         The Redis index records the id of the store it was built from (dedup.RedisIndex)."""
-        with self._reading() as session:
+        with self.db.reading() as session:
             value = session.scalar(select(Counter.value).where(Counter.name == STORE_ID_COUNTER))
         if value is None:
             try:
-                with self._writing() as session:
+                with self.db.writing() as session:
                     session.add(Counter(name=STORE_ID_COUNTER, value=secrets.randbits(62)))
             except IntegrityError:
                 pass  # another process made it first: theirs is the one
-            with self._reading() as session:
+            with self.db.reading() as session:
                 value = session.scalar(select(Counter.value).where(Counter.name == STORE_ID_COUNTER))
         return f"{value:016x}"
-
-    def last_seq(self) -> int:
-        """The highest seq handed out so far (0 for an empty store)."""
-        with self._reading() as session:
-            return session.scalar(select(Counter.value).where(Counter.name == SEQ_COUNTER)) or 0
-
-    def stats(self) -> dict[str, int]:
-        """Row counts for metrics and the demo: articles, versions, urls (total and
-        ``urls_<relation>``), duplicates (alternate + syndicated URLs), failures (all stages)
-        and rejections (the failures of stage 'extract')."""
-        with self._reading() as session:
-            counts = {
-                "articles": session.scalar(select(func.count()).select_from(Article)) or 0,
-                "versions": session.scalar(select(func.count()).select_from(Version)) or 0,
-                "urls": 0,
-                "failures": session.scalar(select(func.count()).select_from(Failure)) or 0,
-            }
-            for relation in ("original", "alternate", "syndicated", "revision"):
-                counts[f"urls_{relation}"] = 0
-            for relation, count in session.execute(select(Url.relation, func.count()).group_by(Url.relation)):
-                counts[f"urls_{relation}"] = count
-                counts["urls"] += count
-            # Pages merged into an article as copies (print/AMP alternates, syndication).
-            counts["duplicates"] = counts["urls_alternate"] + counts["urls_syndicated"]
-            counts["rejections"] = (
-                session.scalar(select(func.count()).select_from(Failure).where(Failure.stage == "extract"))
-                or 0
-            )
-            for name, value in session.execute(
-                select(Counter.name, Counter.value).where(Counter.name.in_(CRAWL_COUNTERS))
-            ):
-                counts[name] = value
-            return counts
 
     def add_crawl_counts(self, counts: Mapping[str, int]) -> None:
         """Add what one crawl fetched to the store-wide totals (``CRAWL_COUNTERS``)."""
         unknown = set(counts) - set(CRAWL_COUNTERS)
         if unknown:
             raise ValueError(f"unknown crawl counter(s): {', '.join(sorted(unknown))}")
-        with self._writing() as session:
+        with self.db.writing() as session:
             for name, delta in counts.items():
                 if delta:
                     session.execute(
                         update(Counter).where(Counter.name == name).values(value=Counter.value + delta)
                     )
-
-    @staticmethod
-    def _urls_of(session: Session, article_ids: list[str]) -> dict[str, list[Any]]:
-        grouped: dict[str, list[Any]] = {}  # rows with the columns of Url
-        for start in range(0, len(article_ids), KEYS_PER_QUERY):
-            chunk = article_ids[start : start + KEYS_PER_QUERY]
-            for row in session.execute(
-                select(*Url.__table__.columns).where(Url.article_id.in_(chunk)).order_by(Url.id)
-            ):
-                grouped.setdefault(row.article_id, []).append(row)
-        return grouped
-
-
-def _failure(url: str, source: str, crawl_id: str, stage: str, reason: str, detail: str) -> Failure:
-    return Failure(
-        url=url,
-        source=source,
-        crawl_id=crawl_id or "",
-        stage=stage,
-        reason=reason,
-        detail=detail or "",
-        at=_utcnow(),
-    )
 
 
 def _archive_columns(page: Page) -> dict[str, Any]:
@@ -719,34 +298,11 @@ def _archive_columns(page: Page) -> dict[str, Any]:
     return {"warc_file": location.file, "warc_offset": location.offset}
 
 
-def _write_fetch_state(session: Session, url: str, validators: Validators, links: list[str] | None) -> None:
-    state = session.get(FetchState, url, with_for_update=True)
-    if state is None:
-        state = FetchState(url=url)
-        session.add(state)
-    state.etag = validators.etag
-    state.last_modified = validators.last_modified
-    if links is not None:
-        state.links = links
-    state.updated_at = _utcnow()
-
-
-def _upsert_fetch_state(connection: Connection, url: str, validators: Validators, now: datetime) -> None:
-    """A page's validators, in one statement (its discovery links, if any, are kept)."""
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    values = {"etag": validators.etag, "last_modified": validators.last_modified, "updated_at": now}
-    connection.execute(
-        dialect_insert(FetchState)
-        .values(url=url, **values)
-        .on_conflict_do_update(index_elements=[FetchState.url], set_=values)
-    )
-
-
 # Built once: a statement built per page (``insert(Model).values(...)``) cost more CPU than
 # running it. The rows' values are passed as parameters.
-_INSERT_ARTICLE = insert(Article.__table__)
-_INSERT_VERSION = insert(Version.__table__)
-_INSERT_URL = insert(Url.__table__)
+_INSERT_ARTICLE = insert(cast(Table, Article.__table__))
+_INSERT_VERSION = insert(cast(Table, Version.__table__))
+_INSERT_URL = insert(cast(Table, Url.__table__))
 
 
 def _placeholder_seq() -> int:
@@ -777,7 +333,7 @@ class _PageWrite:
         self.doc = doc
         self.fp = fp
         self.check_url = check_url
-        self.now = _utcnow()
+        self.now = utcnow()
         self.needs_seq = False
 
     def run(self, expected_version: int | None = None) -> Applied:

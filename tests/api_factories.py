@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from config import Settings
-from crawler.page import Page
 from dedup.types import Decision, Fingerprint
 from extract.document import Document
+from fetched.page import Page
 from newsdedup.api import create_app
 from newsdedup.api.server import RunningServer, serve_in_thread
 from store import Applied, Store

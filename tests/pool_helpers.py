@@ -7,8 +7,8 @@ import signal
 import time
 
 from config.extraction import PageRules
-from crawler.page import Page
 from dedup import DedupParams
+from fetched.page import Page
 from pipeline.page_pipeline import PreparedPage, prepare_page
 
 KILL_MARKER = "<!-- kill the extraction process -->"

@@ -139,7 +139,7 @@ def test_article_and_unknown_article(client, store):
     response = client.get(f"/v1/articles/{created.article_id}")
     assert response.status_code == 200
     record = response.json()
-    assert record == store.article(created.article_id)
+    assert record == store.feed_reader.article(created.article_id)
     assert record["title"] == "Harbour reopens" and record["version"] == 1
 
     missing = client.get("/v1/articles/no-such-id")
@@ -151,7 +151,7 @@ def test_article_and_unknown_article(client, store):
 
 def test_versions_oldest_first_with_similarity_and_diff(client, store):
     created = add_article(store, text="The mayor spoke.\nThe harbour stays closed.", title="v1")
-    record = store.article(created.article_id)
+    record = store.feed_reader.article(created.article_id)
     add_version(
         store,
         created.article_id,
@@ -187,7 +187,7 @@ def test_atom_feed_is_valid_and_holds_the_latest_100(client, store):
 
     created = [add_article(store, title=f"Headline {i}") for i in range(130)]
     # The oldest article changes: it is now the latest and must lead the Atom feed.
-    oldest = store.article(created[0].article_id)
+    oldest = store.feed_reader.article(created[0].article_id)
     add_version(
         store, oldest["id"], oldest["canonical_url"], "Brand new text.\nSecond line.", "Fresh headline"
     )
@@ -249,7 +249,7 @@ def test_many_concurrent_feed_requests_all_succeed(client, store):
 
 def test_versions_come_a_page_at_a_time_each_with_its_diff(client, store):
     created = add_article(store, text="Paragraph one.\nVersion 1 of the story.", title="v1")
-    url = store.article(created.article_id)["canonical_url"]
+    url = store.feed_reader.article(created.article_id)["canonical_url"]
     for number in range(2, 8):
         add_version(
             store, created.article_id, url, f"Paragraph one.\nVersion {number} of the story.", f"v{number}"

@@ -43,7 +43,7 @@ def test_consumer_sees_every_article_at_its_last_seq_while_writers_run(postgres_
                     )
                 else:
                     applied = add_article(store, source="alpha-news")
-                    record = store.article(applied.article_id)
+                    record = store.feed_reader.article(applied.article_id)
                     with lock:
                         articles.append((applied.article_id, record["canonical_url"]))
         except BaseException as exc:  # noqa: BLE001 - reported by the test thread
@@ -83,7 +83,7 @@ def test_consumer_sees_every_article_at_its_last_seq_while_writers_run(postgres_
         assert seen_seqs == sorted(set(seen_seqs))
         assert len(articles) == len(last_seen)
         for article_id, _url in articles:
-            final = store.article(article_id)
+            final = store.feed_reader.article(article_id)
             assert last_seen[article_id]["seq"] == final["seq"], f"missed the last state of {article_id}"
             assert last_seen[article_id]["version"] == final["version"]
     finally:

@@ -36,7 +36,7 @@ def test_consumer_resumes_from_its_saved_cursor(consumer, sqlite_url, tmp_path, 
             assert end == first[-1].seq and cursor_file.read_text() == str(end)
 
         # The consumer is stopped; meanwhile one article changes and two are new.
-        record = store.article(first[2].article_id)
+        record = store.feed_reader.article(first[2].article_id)
         changed = add_version(
             store, record["id"], record["canonical_url"], "Corrected.\nText.", "Corrected title"
         )

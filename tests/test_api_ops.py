@@ -32,7 +32,7 @@ def store(sqlite_url):
 
 def test_metrics_come_from_the_store_at_scrape_time(sqlite_url, store):
     first = add_article(store)
-    record = store.article(first.article_id)
+    record = store.feed_reader.article(first.article_id)
     add_version(store, first.article_id, record["canonical_url"], "New text.\nMore.", "New title")
     add_duplicate(
         store, first.article_id, "https://beta.example/copy.html", "New text.\nMore.", "copy", "beta-wire"
@@ -47,7 +47,7 @@ def test_metrics_come_from_the_store_at_scrape_time(sqlite_url, store):
         relation="alternate",
     )
     add_article(store)
-    store.record_failure("https://alpha-news.example/broken", "alpha-news", "c1", "fetch", "HTTP 500")
+    store.failure_log.record("https://alpha-news.example/broken", "alpha-news", "c1", "fetch", "HTTP 500")
 
     # Two apps in one process: each has its own registry, so both can exist and be scraped.
     with (
@@ -64,7 +64,7 @@ def test_metrics_come_from_the_store_at_scrape_time(sqlite_url, store):
         assert found[("newsdedup_duplicates_total", ())] == 2
         assert found[("newsdedup_failures_total", ())] == 1
         assert found[("newsdedup_urls_by_relation", (("relation", "syndicated"),))] == 1
-        assert found[("newsdedup_feed_seq", ())] == store.last_seq()
+        assert found[("newsdedup_feed_seq", ())] == store.feed_reader.last_seq()
         assert not any(name.startswith("newsdedup_queue") for name, _ in found)  # embedded mode
 
         # Computed at scrape time: a new article shows on the next scrape, on either app.

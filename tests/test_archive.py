@@ -132,10 +132,10 @@ def test_crawls_are_archived_and_reprocessing_gives_the_same_feed(world) -> None
 
     # Every version knows where its page lies.
     with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as store:
-        crawled = store.feed()
+        crawled = store.feed_reader.feed()
         for record in crawled:
             for version in range(1, record["version"] + 1):
-                assert store.page_location(record["id"], version) is not None
+                assert store.feed_reader.page_location(record["id"], version) is not None
 
     # Reprocessing the archive into an empty store gives the same feed.
     target = f"sqlite:///{tmp_path / 'reprocessed.db'}"
@@ -146,10 +146,10 @@ def test_crawls_are_archived_and_reprocessing_gives_the_same_feed(world) -> None
     from archive.reader import read_record
 
     with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as live, Store.open(target) as fresh:
-        for old, new in zip(crawled, fresh.feed()):
+        for old, new in zip(crawled, fresh.feed_reader.feed()):
             for version in range(1, old["version"] + 1):
-                location = fresh.page_location(new["id"], version)
-                assert location == live.page_location(old["id"], version)
+                location = fresh.feed_reader.page_location(new["id"], version)
+                assert location == live.feed_reader.page_location(old["id"], version)
                 page_url = read_record(*location, directory=archive).url  # as fetched, tracking tags and all
                 assert urlsplit(page_url).path in {urlsplit(url).path for url in new["urls"]}
 
@@ -178,8 +178,8 @@ def test_the_api_serves_a_versions_raw_page_with_a_token_and_prune_deletes_old_f
         archive_dir=tmp_path / "archive",
     )
     with Store.open(database_url) as store:
-        updated = next(r for r in store.feed() if r["version"] == 2)
-        url_v1, url_v2 = (v["url"] for v in store.versions(updated["id"]))
+        updated = next(r for r in store.feed_reader.feed() if r["version"] == 2)
+        url_v1, url_v2 = (v["url"] for v in store.feed_reader.versions(updated["id"]))
         with (
             live_api(settings, store) as running,
             httpx.Client(base_url=running.base_url, timeout=30) as http,

@@ -93,7 +93,7 @@ def test_bad_pages_are_counted_recorded_and_never_articles(tmp_path: Path) -> No
     assert any(url.endswith("cut-off.html") for url in urls)
 
     with Store.open(database) as store:
-        failures = {f["url"].rsplit("/", 1)[-1]: f["reason"] for f in store.failures(limit=100)}
+        failures = {f["url"].rsplit("/", 1)[-1]: f["reason"] for f in store.failure_log.latest(limit=100)}
     assert failures["missing.html"] == "HTTP 404"
     assert failures["broken-500.html"] == "HTTP 500"
     assert failures["report.pdf"] == "not HTML: application/pdf"

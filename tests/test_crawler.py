@@ -52,7 +52,7 @@ class RecordingSink:
         self.listening_ports: set[int] = set()
 
     def validators(self, url: str):
-        from crawler.page import Validators
+        from fetched.page import Validators
 
         saved = self.state["validators"].get(url)
         return Validators(**saved) if saved else None

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from crawler.page import Page
+from fetched.page import Page
 from pipeline.summary import CrawlSummary
 from store import Store
 from store.staging import Staging
@@ -213,7 +213,7 @@ def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_ot
         assert (counts.pending, counts.done, counts.failed) == (29, 0, 0)
         assert sender.queue_length() == 29
         assert staging.stale(crawl_id, None) == []  # every staged page is marked sent
-        [failure] = store.failures(crawl_id=crawl_id)
+        [failure] = store.failure_log.latest(crawl_id=crawl_id)
         assert failure["url"] == urls[17] and "NUL" in failure["reason"]
     finally:
         sink.close()
@@ -247,7 +247,7 @@ def test_twenty_copies_of_one_story_at_once_make_one_article(settings, staging, 
     assert summary.errors == 0, summary
     store = Store.open(settings.database_url, migrate=False)
     try:
-        records = store.feed()
+        records = store.feed_reader.feed()
     finally:
         store.close()
     assert len(records) == 1
@@ -293,7 +293,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_doubles_nothing(settings, s
     assert (counts.done, counts.failed, counts.pending) == (n_pages, 0, 0)
     store = Store.open(settings.database_url, migrate=False)
     try:
-        records = store.feed()
+        records = store.feed_reader.feed()
     finally:
         store.close()
     assert len(records) == n_pages  # nothing lost

@@ -124,7 +124,7 @@ def test_a_distributed_crawl_from_the_command_and_from_the_api(world) -> None:
         client.close()
     store = Store.open(settings.database_url, migrate=False)
     try:
-        records = store.feed()
+        records = store.feed_reader.feed()
     finally:
         store.close()
     assert len(records) == 5

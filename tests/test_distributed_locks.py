@@ -28,8 +28,8 @@ from test_distributed import (  # noqa: F401 - fixtures used by name
 )
 
 from config import Settings
-from crawler.page import Page
 from extract import Document
+from fetched.page import Page
 from pipeline.page_pipeline import prepare_page
 from pipeline.services import dedup_params
 from pipeline.summary import CrawlSummary
@@ -237,7 +237,7 @@ def test_pages_of_other_stories_are_decided_while_one_story_is_locked(
     )
     store = Store.open(settings.database_url, migrate=False)
     try:
-        records = store.feed()
+        records = store.feed_reader.feed()
     finally:
         store.close()
     [story] = [r for r in records if set(r["urls"]) & {c.url for c in copies}]
@@ -286,7 +286,7 @@ def test_copies_of_two_stories_racing_across_workers_make_two_articles(
     assert (summary.created, summary.duplicates, summary.errors) == (2 + 4, 14, 0), summary
     store = Store.open(settings.database_url, migrate=False)
     try:
-        by_urls = {frozenset(r["urls"]) for r in store.feed()}
+        by_urls = {frozenset(r["urls"]) for r in store.feed_reader.feed()}
     finally:
         store.close()
     assert frozenset(p.url for p in first) in by_urls

@@ -16,8 +16,8 @@ import redis
 from celery.contrib.testing.worker import start_worker
 
 from config import Settings
-from crawler.page import Page
 from dedup import RedisIndex
+from fetched.page import Page
 from pipeline.page_pipeline import PagePipeline
 from pipeline.services import dedup_params
 from store import Store
@@ -104,7 +104,7 @@ def test_transient_failures_are_retried_then_the_page_fails_with_its_reason(sett
         assert "gave up after retries" in reason and "ConnectionError" in reason, reason
         # The first try and two retries: each one claimed the page once.
         assert services.staging.claim(page_id, 10, 99).attempts == settings.task_max_retries + 1
-        failures = services.store.failures(crawl_id="retry-crawl")
+        failures = services.store.failure_log.latest(crawl_id="retry-crawl")
         assert [f["url"] for f in failures] == [url]
     finally:
         services.close()
@@ -119,11 +119,11 @@ def test_a_second_delivery_of_a_page_changes_nothing(settings: Settings) -> None
         assert process_staged_page(services, page_id) == "created"
         counts = services.staging.counts("twice")
         assert (counts.done, counts.outcomes) == (1, {"created": 1})
-        assert len(services.store.feed()) == 1
+        assert len(services.store.feed_reader.feed()) == 1
         # The same URL fetched again by a later crawl: stored once, "unchanged".
         again, _ = services.staging.stage(a_page("later"))
         assert process_staged_page(services, again) == "unchanged"
-        assert len(services.store.feed()) == 1
+        assert len(services.store.feed_reader.feed()) == 1
     finally:
         services.close()
 
@@ -245,8 +245,8 @@ def test_a_worker_whose_database_connections_are_cut_retries_and_loses_nothing(s
         counts = watcher.counts("cut")
         assert (counts.done, counts.failed, counts.outcomes) == (2, 0, {"created": 2})
         with Store.open(settings.database_url, migrate=False) as store:
-            assert store.failures(crawl_id="cut") == []
-            assert len(store.feed()) == 2
+            assert store.failure_log.latest(crawl_id="cut") == []
+            assert len(store.feed_reader.feed()) == 2
     finally:
         watcher.close()
         services.close()

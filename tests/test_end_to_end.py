@@ -75,7 +75,7 @@ def test_two_rounds_find_duplicates_and_updates(world) -> None:
     from store import Store
 
     with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as store:
-        totals = store.stats()
+        totals = store.feed_reader.stats()
     assert totals["pages_fetched"] == summary_of(first.stdout)["fetched"] + counts["fetched"]
     assert totals["not_modified"] == counts["not_modified"]
 

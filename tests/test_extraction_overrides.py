@@ -269,7 +269,7 @@ def test_a_distributed_worker_applies_the_rules_of_a_pages_source(
     tmp_path: Path, redis_url: str, postgres_url: str
 ) -> None:
     from config import Settings
-    from crawler.page import Page
+    from fetched.page import Page
     from workers.pages import WorkerServices, process_staged_page
 
     sources = tmp_path / "sources.yaml"
@@ -300,7 +300,7 @@ def test_a_distributed_worker_applies_the_rules_of_a_pages_source(
         zeitung = staged("zeitung", "https://zeitung.example/news/english-edition.html", english)
         assert process_staged_page(services, planet) == "created"
         assert process_staged_page(services, zeitung) == "rejected"
-        [record] = services.store.feed()
+        [record] = services.store.feed_reader.feed()
         assert record["title"] == HEADLINE
     finally:
         services.close()

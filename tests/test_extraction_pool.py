@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from crawler.page import Page
+from fetched.page import Page
 from pipeline.embedded import EmbeddedSink
 from pipeline.extraction_pool import ExtractionPool, extraction_processes
 from pipeline.page_pipeline import PageOutcome
@@ -62,7 +62,7 @@ def crawl(
         sink.drain()
         feed = [
             {k: v for k, v in record.items() if k not in ("id", "seq")}
-            for record in pipeline.store.feed(after=0, limit=100)
+            for record in pipeline.store.feed_reader.feed(after=0, limit=100)
         ]
         return outcomes, feed
     finally:
@@ -117,7 +117,7 @@ def test_a_page_that_kills_its_extraction_process_fails_alone(tmp_path) -> None:
 
     store = Store.open(url)
     try:
-        failures = store.failures()
+        failures = store.failure_log.latest()
         assert [f["url"] for f in failures if f["stage"] == "process"] == [killer.url]
     finally:
         store.close()
@@ -145,7 +145,7 @@ def test_a_page_past_its_time_budget_is_failed_as_timed_out_and_its_process_repl
     from store import Store
 
     with Store.open(url) as store:
-        assert [(f["url"], f["reason"]) for f in store.failures() if f["stage"] == "process"] == [
+        assert [(f["url"], f["reason"]) for f in store.failure_log.latest() if f["stage"] == "process"] == [
             (stuck.url, "timed out")
         ]
 

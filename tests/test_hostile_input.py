@@ -362,7 +362,7 @@ def test_a_crawl_of_a_hostile_web_stores_every_ordinary_article_and_nothing_else
     assert 1 <= len(tree_requests) <= 30
 
     with Store.open(database) as store:
-        failures = {(f["source"], f["url"]): f["reason"] for f in store.failures(limit=500)}
+        failures = {(f["source"], f["url"]): f["reason"] for f in store.failure_log.latest(limit=500)}
     by_name = {url.rsplit("/", 1)[-1]: reason for (_, url), reason in failures.items()}
     assert by_name["laughs.xml"].startswith("broken feed: declares entities")
     assert (
@@ -418,7 +418,7 @@ def test_a_crawl_ends_at_its_time_limit_and_says_so(tmp_path: Path) -> None:
     assert re.search(r"\b1 errors\b", crawl.stdout)
     assert "crawl stopped by its time limit after 3s" in crawl.stderr
     with Store.open(database) as store:
-        reasons = [f["reason"] for f in store.failures()]
+        reasons = [f["reason"] for f in store.failure_log.latest()]
     assert reasons == ["crawl time limit: stopped after 3s (NEWSDEDUP_CRAWL_TIME_LIMIT)"]
 
 

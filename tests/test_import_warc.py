@@ -143,7 +143,7 @@ def test_import_warc_stores_the_html_responses_and_counts_the_rest(tmp_path: Pat
     from store import Store
 
     with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as store:
-        file, offset = store.page_location(records[0]["id"], 1)
+        file, offset = store.feed_reader.page_location(records[0]["id"], 1)
     assert Path(file) == first.resolve() or Path(file) == second.resolve()
     assert read_record(file, offset).final_url in records[0]["urls"]
 

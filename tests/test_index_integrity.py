@@ -18,8 +18,8 @@ from api_factories import live_api
 from faultkit import FaultRelay
 
 from config import Settings
-from crawler.page import Page
 from dedup import Fingerprint, RedisIndex
+from fetched.page import Page
 from pipeline.page_pipeline import PagePipeline
 from pipeline.services import dedup_params
 from store import Store
@@ -121,7 +121,7 @@ def test_an_index_write_lost_after_the_commit_is_made_good_and_copies_are_still_
         assert len(index) == 1  # made good by the retry
         copy_id, _ = staging.stage(COPY)
         assert process_staged_page(services, copy_id) == "duplicate"
-        assert len(store.feed()) == 1
+        assert len(store.feed_reader.feed()) == 1
     finally:
         services.close()
         index_client.close()
@@ -148,7 +148,7 @@ def test_a_flushed_index_is_rebuilt_before_any_decision_and_the_api_says_so_mean
             copy_id, _ = services.staging.stage(COPY)
             assert process_staged_page(services, copy_id) == "duplicate"  # not a new article
             assert httpx.get(f"{running.base_url}/healthz").json() == {"status": "ok"}
-        assert len(services.store.feed()) == 1
+        assert len(services.store.feed_reader.feed()) == 1
     finally:
         services.close()
         client.close()

@@ -14,9 +14,9 @@ from api_factories import fingerprint, live_api, page_and_doc, write_sources
 
 from config import ConfigError, Settings, parse_sources
 from config.extraction import PageRules
-from crawler.page import Page
 from dedup.types import Decision
 from extract import Document, Rejection
+from fetched.page import Page
 from pipeline.page_pipeline import prepare_page
 from pipeline.services import dedup_params
 from store import Store
@@ -90,7 +90,7 @@ def add(store: Store, n: int, language: str | None) -> str:
 
 def test_the_feed_filters_by_language(store, sqlite_url, tmp_path) -> None:
     ids = {n: add(store, n, language) for n, language in enumerate(["en", "de", "en", None, "de"], start=1)}
-    assert [r["id"] for r in store.feed(language="de")] == [ids[2], ids[5]]
+    assert [r["id"] for r in store.feed_reader.feed(language="de")] == [ids[2], ids[5]]
     settings = Settings(database_url=sqlite_url, config=write_sources(tmp_path))
     with live_api(settings, store) as running, httpx.Client(base_url=running.base_url, timeout=30) as client:
         page = client.get("/v1/feed", params={"language": "en", "limit": 1}).json()

@@ -11,8 +11,8 @@ from string import Template
 
 import pytest
 
-from crawler.page import Page
 from dedup import DedupParams, InMemoryIndex
+from fetched.page import Page
 from pipeline.page_pipeline import PagePipeline, content_words
 from store import Store
 from tests.test_hard_cases_end_to_end import DASHBOARD, FIXTURES, render
@@ -66,11 +66,11 @@ def test_the_canonical_url_is_the_originals_as_soon_as_a_page_says_so(pipeline: 
     for seen, path in enumerate(order):
         outcome = pipeline.process(page(path))
         said = said or path == NAMING_COPY or (path == ORIGINAL and seen == 0)
-        record = pipeline.store.article(outcome.article_id or "")
+        record = pipeline.store.feed_reader.article(outcome.article_id or "")
         assert record is not None
         if said:
             assert record["canonical_url"] == url_of(ORIGINAL), (path, record)
-    [record] = pipeline.store.feed()
+    [record] = pipeline.store.feed_reader.feed()
     assert record["source"] == "harbor-times" and record["urls"][0] == url_of(ORIGINAL)
     assert len(record["urls"]) == 3 and record["version"] == 1
 
@@ -81,7 +81,7 @@ def test_a_page_of_chrome_and_a_newsletter_prompt_is_rejected(pipeline: PagePipe
     )
     outcome = pipeline.process(page("harbor/live/dashboard.html", html))
     assert outcome.kind == "rejected" and outcome.reason.startswith("too-short"), outcome
-    assert pipeline.store.feed() == [] and pipeline.store.stats()["rejections"] == 1
+    assert pipeline.store.feed_reader.feed() == [] and pipeline.store.feed_reader.stats()["rejections"] == 1
 
 
 def test_words_of_chrome_and_boilerplate_lines_do_not_count() -> None:

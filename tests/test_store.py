@@ -21,7 +21,7 @@ from store_factories import (
     version_of,
 )
 
-from crawler.page import Validators
+from fetched.page import Validators
 from store import Store
 from store.models import Base, load_all_models
 
@@ -50,7 +50,7 @@ def test_new_article_is_one_feed_record(store: Store) -> None:
     assert applied.version == 1
     assert applied.seq == 1
     assert applied.index_key == f"{applied.article_id}:1"
-    assert store.feed() == [
+    assert store.feed_reader.feed() == [
         {
             "seq": 1,
             "id": applied.article_id,
@@ -67,7 +67,7 @@ def test_new_article_is_one_feed_record(store: Store) -> None:
             "sources": ["wire"],
         }
     ]
-    assert store.article(applied.article_id) == store.feed()[0]
+    assert store.feed_reader.article(applied.article_id) == store.feed_reader.feed()[0]
 
 
 def test_redelivered_new_page_adds_nothing(store: Store) -> None:
@@ -77,9 +77,9 @@ def test_redelivered_new_page_adds_nothing(store: Store) -> None:
     assert again.article_id == first.article_id
     assert again.version == 1
     assert again.seq is None and again.index_key is None
-    counts = store.stats()
+    counts = store.feed_reader.stats()
     assert (counts["articles"], counts["versions"], counts["urls"]) == (1, 1, 1)
-    assert [r["seq"] for r in store.feed()] == [1]
+    assert [r["seq"] for r in store.feed_reader.feed()] == [1]
 
 
 def test_unknown_article_and_missing_id_are_refused(store: Store) -> None:
@@ -106,7 +106,7 @@ def test_new_version_updates_record_and_keeps_history(store: Store) -> None:
 
     assert (applied.article_id, applied.version, applied.seq) == (first.article_id, 2, 2)
     assert applied.index_key == f"{first.article_id}:2"
-    [record] = store.feed()
+    [record] = store.feed_reader.feed()
     assert (record["version"], record["text"], record["title"], record["urls"]) == (
         2,
         revised,
@@ -114,7 +114,7 @@ def test_new_version_updates_record_and_keeps_history(store: Store) -> None:
         [A],
     )
 
-    v1, v2 = store.versions(first.article_id)
+    v1, v2 = store.feed_reader.versions(first.article_id)
     assert v1 == {
         "version": 1,
         "title": "Title",
@@ -144,7 +144,7 @@ def test_redelivered_version_adds_no_second_version(store: Store) -> None:
     again = store.apply(decision, page, doc, fp)
 
     assert (again.version, again.seq, again.index_key) == (2, None, None)
-    assert [v["version"] for v in store.versions(first.article_id)] == [1, 2]
+    assert [v["version"] for v in store.feed_reader.versions(first.article_id)] == [1, 2]
 
 
 def test_version_from_a_new_url_records_the_url_as_revision(store: Store) -> None:
@@ -157,8 +157,8 @@ def test_version_from_a_new_url_records_the_url_as_revision(store: Store) -> Non
         fingerprint_of(story(2)),
     )
 
-    assert store.feed()[0]["urls"] == [A, revision_url]
-    assert store.stats()["urls_revision"] == 1
+    assert store.feed_reader.feed()[0]["urls"] == [A, revision_url]
+    assert store.feed_reader.stats()["urls_revision"] == 1
 
 
 # --- duplicate ---
@@ -179,11 +179,11 @@ def test_syndicated_copy_adds_url_and_source_not_a_version(store: Store) -> None
         2,
         None,
     )
-    [record] = store.feed()
+    [record] = store.feed_reader.feed()
     assert record["urls"] == [A, B]
     assert record["sources"] == ["daily", "wire"]
     assert record["source"] == "wire"
-    assert len(store.versions(original.article_id)) == 1
+    assert len(store.feed_reader.versions(original.article_id)) == 1
 
     again = store.apply(
         duplicate_of(original.article_id),
@@ -192,7 +192,7 @@ def test_syndicated_copy_adds_url_and_source_not_a_version(store: Store) -> None
         fingerprint_of(story(1)),
     )
     assert again.seq is None
-    assert store.stats()["urls"] == 2
+    assert store.feed_reader.stats()["urls"] == 2
 
 
 def test_original_arriving_after_its_copy_becomes_the_source(store: Store) -> None:
@@ -200,7 +200,7 @@ def test_original_arriving_after_its_copy_becomes_the_source(store: Store) -> No
     copy = store.apply(
         new(), page_at(B, "daily"), doc_at(B, story(1), canonical_url=A), fingerprint_of(story(1))
     )
-    assert store.article(copy.article_id)["source"] == "daily"  # type: ignore[index]
+    assert store.feed_reader.article(copy.article_id)["source"] == "daily"  # type: ignore[index]
 
     # The original site's print page, seen before the original: judged a copy of the copy.
     store.apply(
@@ -217,13 +217,13 @@ def test_original_arriving_after_its_copy_becomes_the_source(store: Store) -> No
     )
 
     assert applied.seq == 3
-    record = store.article(copy.article_id)
+    record = store.feed_reader.article(copy.article_id)
     assert record is not None
     assert record["source"] == "wire"
     assert record["canonical_url"] == A
     assert record["urls"] == [A, B, A_PRINT]
     assert record["sources"] == ["daily", "wire"]
-    counts = store.stats()
+    counts = store.feed_reader.stats()
     assert (counts["urls_original"], counts["urls_syndicated"], counts["urls_alternate"]) == (1, 1, 1)
 
 
@@ -238,7 +238,7 @@ def test_a_copy_naming_the_original_moves_the_canonical_url_there_at_once(store:
         doc_at(B, story(1), canonical_url=A),
         fingerprint_of(story(1)),
     )
-    record = store.article(first.article_id)
+    record = store.feed_reader.article(first.article_id)
     assert record is not None and record["canonical_url"] == A and claim.seq is not None
     assert record["source"] == "valley"  # the original's source, once it is seen
 
@@ -248,10 +248,10 @@ def test_a_copy_naming_the_original_moves_the_canonical_url_there_at_once(store:
         doc_at(A, story(1)),
         fingerprint_of(story(1)),
     )
-    record = store.article(first.article_id)
+    record = store.feed_reader.article(first.article_id)
     assert record is not None
     assert (record["canonical_url"], record["source"], record["urls"][0]) == (A, "wire", A)
-    counts = store.stats()
+    counts = store.feed_reader.stats()
     assert (counts["urls_original"], counts["urls_syndicated"]) == (1, 2)
 
 
@@ -263,7 +263,7 @@ def test_a_later_claim_does_not_move_a_canonical_url_a_page_named(store: Store) 
         doc_at(A_PRINT, story(1), canonical_url="https://other.example/x.html"),
         fingerprint_of(story(1)),
     )
-    assert store.article(first.article_id)["canonical_url"] == A  # type: ignore[index]
+    assert store.feed_reader.article(first.article_id)["canonical_url"] == A  # type: ignore[index]
 
 
 def test_a_url_whose_text_did_not_change_makes_no_version(store: Store) -> None:
@@ -281,7 +281,7 @@ def test_a_url_whose_text_did_not_change_makes_no_version(store: Store) -> None:
             decision, page_at(A, "wire", minutes=10), doc_at(A, story(1)), fingerprint_of(story(1))
         )
         assert (again.version, again.seq) == (2, None)
-    assert len(store.versions(first.article_id)) == 2
+    assert len(store.feed_reader.versions(first.article_id)) == 2
 
 
 # --- unchanged ---
@@ -295,7 +295,7 @@ def test_unchanged_page_changes_nothing_in_the_feed(store: Store) -> None:
     )
 
     assert (applied.version, applied.seq, applied.index_key) == (1, None, None)
-    assert store.feed(after=1) == []
+    assert store.feed_reader.feed(after=1) == []
 
 
 def test_unchanged_page_at_a_new_url_joins_the_record(store: Store) -> None:
@@ -308,7 +308,7 @@ def test_unchanged_page_at_a_new_url_joins_the_record(store: Store) -> None:
     )
 
     assert applied.seq == 2
-    assert [r["urls"] for r in store.feed(after=1)] == [[A, A_PRINT]]
+    assert [r["urls"] for r in store.feed_reader.feed(after=1)] == [[A, A_PRINT]]
 
 
 # --- feed ---
@@ -318,7 +318,7 @@ def test_feed_follows_the_cursor_and_lists_each_article_once(store: Store) -> No
     ids = [add_new(store, f"https://wire.example/{n}.html", story(n)).article_id for n in range(5)]
 
     pages, cursor = [], 0
-    while batch := store.feed(after=cursor, limit=2):
+    while batch := store.feed_reader.feed(after=cursor, limit=2):
         pages.append([r["id"] for r in batch])
         cursor = batch[-1]["seq"]
     assert pages == [ids[0:2], ids[2:4], ids[4:5]]
@@ -330,9 +330,9 @@ def test_feed_follows_the_cursor_and_lists_each_article_once(store: Store) -> No
         doc_at("https://wire.example/amp/0.html", story(0)),
         fingerprint_of(story(0)),
     )
-    assert [(r["seq"], r["id"]) for r in store.feed(after=cursor)] == [(6, ids[0])]
-    assert [r["id"] for r in store.feed()] == ids[1:] + ids[:1]
-    assert store.last_seq() == 6
+    assert [(r["seq"], r["id"]) for r in store.feed_reader.feed(after=cursor)] == [(6, ids[0])]
+    assert [r["id"] for r in store.feed_reader.feed()] == ids[1:] + ids[:1]
+    assert store.feed_reader.last_seq() == 6
 
 
 def test_feed_reads_a_page_in_a_fixed_number_of_queries(store: Store) -> None:
@@ -346,7 +346,7 @@ def test_feed_reads_a_page_in_a_fixed_number_of_queries(store: Store) -> None:
 
     event.listen(store.engine, "before_cursor_execute", count)
     try:
-        records = store.feed(limit=25)
+        records = store.feed_reader.feed(limit=25)
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
     assert len(records) == 25 and all(r["urls"] for r in records)
@@ -354,8 +354,8 @@ def test_feed_reads_a_page_in_a_fixed_number_of_queries(store: Store) -> None:
 
 
 def test_unknown_article_has_no_record_and_no_versions(store: Store) -> None:
-    assert store.article("0" * 32) is None
-    assert store.versions("0" * 32) == []
+    assert store.feed_reader.article("0" * 32) is None
+    assert store.feed_reader.versions("0" * 32) == []
 
 
 # --- dedup look-ups ---
@@ -428,22 +428,22 @@ def test_a_stored_or_refused_page_keeps_its_validators_for_the_next_fetch(store:
     def fetched(minutes: int, **headers: str):  # type: ignore[no-untyped-def]
         return replace(page_at(A, minutes=minutes), headers=headers)
 
-    assert store.validators(A) is None
+    assert store.fetch_states.validators(A) is None
     first = store.apply(
         new(),
         fetched(0, etag='"abc"', **{"last-modified": "Wed, 01 May 2024 08:00:00 GMT"}),
         doc_at(A, story(1)),
         fingerprint_of(story(1)),
     )
-    assert store.validators(A) == Validators('"abc"', "Wed, 01 May 2024 08:00:00 GMT")
+    assert store.fetch_states.validators(A) == Validators('"abc"', "Wed, 01 May 2024 08:00:00 GMT")
     store.apply(
         unchanged(first.article_id), fetched(5, etag='"def"'), doc_at(A, story(1)), fingerprint_of(story(1))
     )
-    assert store.validators(A) == Validators('"def"', None)
+    assert store.fetch_states.validators(A) == Validators('"def"', None)
     store.apply(unchanged(first.article_id), fetched(10), doc_at(A, story(1)), fingerprint_of(story(1)))
-    assert store.validators(A) is None
+    assert store.fetch_states.validators(A) is None
     store.record_rejection(fetched(15, etag='"ghi"'), "too-short", "3 words")
-    assert store.validators(A) == Validators('"ghi"', None)
+    assert store.fetch_states.validators(A) == Validators('"ghi"', None)
 
 
 def test_validators_of_many_urls_at_once(store: Store) -> None:
@@ -452,27 +452,29 @@ def test_validators_of_many_urls_at_once(store: Store) -> None:
     listed = [A, B, "https://wire.example/never-seen.html", A] + [
         f"https://wire.example/{n}.html" for n in range(600)
     ]
-    assert store.validators_many(listed) == {A: Validators('"a1"', None)}
-    assert store.validators_many([]) == {}
+    assert store.fetch_states.validators_many(listed) == {A: Validators('"a1"', None)}
+    assert store.fetch_states.validators_many([]) == {}
 
 
 def test_discovery_round_trip(store: Store) -> None:
     feed_url = "https://wire.example/rss.xml"
-    assert store.discovery_links(feed_url) is None
-    store.save_discovery(feed_url, Validators(etag='"v1"'), [A, A_PRINT])
-    assert store.discovery_links(feed_url) == [A, A_PRINT]
-    assert store.validators(feed_url) == Validators('"v1"')
-    store.save_discovery(feed_url, Validators(etag='"v2"'), [])
-    assert store.discovery_links(feed_url) == []
-    assert store.validators(feed_url) == Validators('"v2"')
+    assert store.fetch_states.discovery_links(feed_url) is None
+    store.fetch_states.save_discovery(feed_url, Validators(etag='"v1"'), [A, A_PRINT])
+    assert store.fetch_states.discovery_links(feed_url) == [A, A_PRINT]
+    assert store.fetch_states.validators(feed_url) == Validators('"v1"')
+    store.fetch_states.save_discovery(feed_url, Validators(etag='"v2"'), [])
+    assert store.fetch_states.discovery_links(feed_url) == []
+    assert store.fetch_states.validators(feed_url) == Validators('"v2"')
 
 
 def test_failures_and_rejections_are_recorded(store: Store) -> None:
-    store.record_failure(A, "wire", "crawl-7", "fetch", "HTTP 503")
+    store.failure_log.record(A, "wire", "crawl-7", "fetch", "HTTP 503")
     store.record_rejection(page_at(B, "daily", crawl_id="crawl-7"), "too-short", "12 words")
 
-    assert store.stats()["failures"] == 2
-    assert [(f["url"], f["stage"], f["reason"], f["detail"], f["crawl_id"]) for f in store.failures()] == [
+    assert store.feed_reader.stats()["failures"] == 2
+    assert [
+        (f["url"], f["stage"], f["reason"], f["detail"], f["crawl_id"]) for f in store.failure_log.latest()
+    ] == [
         (B, "extract", "too-short", "12 words", "crawl-7"),
         (A, "fetch", "HTTP 503", "", "crawl-7"),
     ]
@@ -494,7 +496,7 @@ def test_stats_count_articles_versions_and_urls_by_relation(store: Store) -> Non
     )
 
     store.record_rejection(page_at("https://wire.example/tag/council"), "no-article-text", "a listing")
-    assert store.stats() == {
+    assert store.feed_reader.stats() == {
         "articles": 1,
         "versions": 2,
         "urls": 3,
@@ -534,7 +536,7 @@ def test_known_url_candidates_carry_what_was_last_seen_there(store: Store) -> No
 def test_crawl_counts_add_up_across_crawls(store: Store) -> None:
     store.add_crawl_counts({"pages_fetched": 7, "not_modified": 2, "fetch_errors": 1})
     store.add_crawl_counts({"pages_fetched": 3, "not_modified": 0, "fetch_errors": 0})
-    stats = store.stats()
+    stats = store.feed_reader.stats()
     assert (stats["pages_fetched"], stats["not_modified"], stats["fetch_errors"]) == (10, 2, 1)
     with pytest.raises(ValueError, match="unknown crawl counter"):
         store.add_crawl_counts({"pages": 1})
@@ -554,7 +556,7 @@ def test_opening_twice_migrates_once(store: Store) -> None:
     add_new(store, A, story(1))
     reopened = Store.open(store.database_url)
     try:
-        assert [r["url"] for r in reopened.versions(reopened.feed()[0]["id"])] == [A]
+        assert [r["url"] for r in reopened.feed_reader.versions(reopened.feed_reader.feed()[0]["id"])] == [A]
     finally:
         reopened.close()
 
@@ -597,9 +599,9 @@ def test_sqlite_file_and_its_folder_are_created(tmp_path) -> None:  # type: igno
 def test_two_stores_on_one_sqlite_file_see_each_others_writes(sqlite_url: str) -> None:
     with Store.open(sqlite_url) as writer, Store.open(sqlite_url) as reader:
         first = add_new(writer, A, story(1))
-        assert [r["id"] for r in reader.feed()] == [first.article_id]
+        assert [r["id"] for r in reader.feed_reader.feed()] == [first.article_id]
         second = add_new(reader, B, story(2), source="daily")
-        assert [r["id"] for r in writer.feed(after=first.seq or 0)] == [second.article_id]
+        assert [r["id"] for r in writer.feed_reader.feed(after=first.seq or 0)] == [second.article_id]
         with writer.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
@@ -608,14 +610,14 @@ def test_times_come_back_aware_in_utc(store: Store) -> None:
     first = add_new(store, A, story(1))
     [candidate] = store.candidates_for_url(A, A)
     assert candidate.article_id == first.article_id
-    assert store.versions(first.article_id)[0]["fetched_at"] == T0.isoformat()
+    assert store.feed_reader.versions(first.article_id)[0]["fetched_at"] == T0.isoformat()
 
 
 def test_not_modified_page_is_touched_without_a_new_seq(store: Store) -> None:
     add_new(store, A, story(1))
     assert store.touch(A) is True
     assert store.touch("https://never.example/seen.html") is False
-    assert store.feed(after=1) == []
+    assert store.feed_reader.feed(after=1) == []
 
 
 def test_ping_says_whether_the_database_answers(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]

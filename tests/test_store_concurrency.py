@@ -75,7 +75,7 @@ def test_reader_following_the_cursor_misses_no_record(stores: list[Store]) -> No
         try:
             while True:
                 finished = writers_done.is_set()
-                batch = stores[1].feed(after=cursor, limit=7)
+                batch = stores[1].feed_reader.feed(after=cursor, limit=7)
                 for record in batch:
                     if record["seq"] <= cursor:
                         order_violations.append(f"seq {record['seq']} after cursor {cursor}")
@@ -98,12 +98,12 @@ def test_reader_following_the_cursor_misses_no_record(stores: list[Store]) -> No
 
     assert errors == []
     assert order_violations == []
-    final = {r["id"]: (r["seq"], r["urls"]) for r in stores[0].feed()}
+    final = {r["id"]: (r["seq"], r["urls"]) for r in stores[0].feed_reader.feed()}
     assert len(final) == BASE_ARTICLES + WRITERS * (PAGES_PER_WRITER - PAGES_PER_WRITER // 3)
     # Every article, at its latest state: a seq that committed late would be missing or stale.
     assert seen == final
     # Seqs are handed out without gaps: one per change, none lost to a rolled-back write.
-    assert stores[0].last_seq() == BASE_ARTICLES + WRITERS * PAGES_PER_WRITER
+    assert stores[0].feed_reader.last_seq() == BASE_ARTICLES + WRITERS * PAGES_PER_WRITER
 
 
 def test_racing_new_decisions_for_one_url_make_one_article(stores: list[Store]) -> None:
@@ -131,9 +131,9 @@ def test_racing_new_decisions_for_one_url_make_one_article(stores: list[Store]) 
 
     assert errors == []
     assert len(set(results)) == 1
-    counts = stores[0].stats()
+    counts = stores[0].feed_reader.stats()
     assert (counts["articles"], counts["versions"], counts["urls"]) == (1, 1, 1)
-    assert [r["seq"] for r in stores[0].feed()] == [1]
+    assert [r["seq"] for r in stores[0].feed_reader.feed()] == [1]
 
 
 def test_stores_opened_at_once_migrate_the_schema_once(database_url: str) -> None:
@@ -163,7 +163,7 @@ def test_stores_opened_at_once_migrate_the_schema_once(database_url: str) -> Non
             fingerprint_of(story(1)),
         )
         assert first.seq == 1
-        assert all(s.stats()["articles"] == 1 for s in opened)
+        assert all(s.feed_reader.stats()["articles"] == 1 for s in opened)
     finally:
         for store in opened:
             store.close()

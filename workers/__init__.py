@@ -12,7 +12,7 @@ it through Redis and PostgreSQL, and keeps that delivery safe.
   (stage pages, send their tasks, wait for them) and ``sending`` (send and re-send page
   tasks by name, also used by the sweeper).
 - In the API: ``api_side`` (queue a crawl, read where its pages are).
-- Shared names: ``queues``; ``handoff`` (the sink's store-backed discovery).
+- Shared names: ``queues``.
 
 Modules here import ``pipeline/`` and below, never ``newsdedup/``. A task or a process that
 needs no page code (the crawl process, the API, beat) does not load it: the imports of the

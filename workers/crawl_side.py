@@ -21,16 +21,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from config import Settings, Source
-from crawler.page import Page
 from crawler.run import run_crawl
+from fetched.page import Page
 from pipeline.archiving import apply_retention, crawl_archive, response_archive
+from pipeline.discovery_state import StoreBackedDiscovery
 from pipeline.staging_writer import StagingWriter
 from pipeline.summary import OUTCOME_FIELDS, CrawlSummary, SummaryCallback, record_crawl_counts
 from pipeline.transient import OUTAGE_ERRORS, through_outages
 from store import Store
 from store.staging import CrawlCounts, Staging
 from workers.app import create_celery_app
-from workers.handoff import StoreBackedDiscovery
 from workers.sending import UNCLAIMED_GRACE_SECONDS, PageSender, resend_stale
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class DistributedSink(StoreBackedDiscovery):
         with self._lock:
             self.fetched.errors += 1
         try:
-            self.store.record_failure(url, source, self.crawl_id, "fetch", reason)
+            self.store.failure_log.record(url, source, self.crawl_id, "fetch", reason)
         except Exception:
             log.exception("could not record the failure of %s", url)
         self._changed()

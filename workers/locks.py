@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING
 
 import redis
@@ -62,41 +64,11 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
-# Taking a page's story locks: every key is SET NX PX, or none (what was set is deleted again
-# on the first key another page holds); never while the whole index is being rebuilt.
-# KEYS: the rebuild lock, the holders set, the page's keys. ARGV: token, milliseconds.
-# Returns 1 (taken), 0 (a key is held by another page), -1 (a rebuild is on).
-_ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-for i = 3, #KEYS do
-  if not redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then
-    for j = 3, i - 1 do redis.call('DEL', KEYS[j]) end
-    return 0
-  end
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
-if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
-return 1
-"""
-# Releasing them: only the keys still holding our token (one that expired may be another
-# page's now). KEYS: the holders set, the page's keys. ARGV: token.
-_RELEASE = """
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
-end
-redis.call('ZREM', KEYS[1], ARGV[1])
-return 1
-"""
-# Pages holding story locks that have not expired. KEYS: the holders set.
-_LIVING_HOLDERS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
-"""
+@cache
+def lua_script(name: str) -> str:
+    """The Lua source of ``workers/lua/<name>.lua`` (package data), read once."""
+    return (resources.files("workers") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
 
 # Waiting for a story lock that another page holds: a few milliseconds (a page holds its
 # locks for about that long), growing, jittered so that copies that collided do not collide
@@ -111,7 +83,7 @@ def story_lock_keys(url: str, canonical_url: str, fp: Fingerprint, params: Dedup
     """What two pages that could be judged the same article share: their URL or canonical URL
     (the store finds an article by both), or a posting of the index (an LSH band, a long
     paragraph: ``dedup.query_postings``, cut to the bytes the index keeps). Sorted."""
-    from dedup import query_postings
+    from dedup import query_postings  # here: processes that only send tasks do not load numpy
 
     keys = {f"{STORY_LOCK_PREFIX}u:{_digest(u)}" for u in (url, canonical_url)}
     keys.update(f"{STORY_LOCK_PREFIX}p:{posting[:6].hex()}" for posting in query_postings(fp, params))
@@ -135,7 +107,7 @@ class LockStats:
 
 class StoryLocks:
     """The decision locks of distributed mode: one per URL and per index posting of a page,
-    taken all at once in one round trip (``_ACQUIRE``), released in one (``_RELEASE``).
+    taken all at once in one round trip (``story_locks_acquire.lua``), released in one (``story_locks_release.lua``).
 
     Pages of unrelated stories share no key and decide at the same time; copies of one story
     share a key and decide one after the other (README, "How it works"). ``timeout`` is how
@@ -158,8 +130,8 @@ class StoryLocks:
         self.params = params
         self.one_for_all = one_for_all
         self.stats = LockStats()
-        self._acquire = client.register_script(_ACQUIRE)
-        self._release = client.register_script(_RELEASE)
+        self._acquire = client.register_script(lua_script("story_locks_acquire"))
+        self._release = client.register_script(lua_script("story_locks_release"))
         self._orphans: list[tuple[str, list[str]]] = []
 
     def keys_for(self, facts: PageFacts, fp: Fingerprint) -> list[str]:
@@ -229,7 +201,7 @@ def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterat
     if not lock.acquire():
         raise redis.exceptions.LockError(f"the index was being rebuilt by another process for {wait:g}s")
     try:
-        living = client.register_script(_LIVING_HOLDERS)
+        living = client.register_script(lua_script("story_lock_holders"))
         # Story locks live at most NEWSDEDUP_DEDUP_LOCK_TIMEOUT: a page that died holding some
         # stops counting by then; the living ones finish within milliseconds.
         renewed = started = time.monotonic()
@@ -240,7 +212,11 @@ def whole_index_lock(client: redis.Redis, timeout: float, wait: float) -> Iterat
             if time.monotonic() - renewed > timeout / 3:
                 lock.reacquire()
                 renewed = time.monotonic()
-        yield lock.reacquire
+
+        def renew() -> None:
+            lock.reacquire()
+
+        yield renew
     finally:
         try:
             lock.release()

@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 
 from config import Settings
 from config.sources import page_rules_by_source
-from crawler.page import Page
+from fetched.page import Page
 from pipeline.budget import TIMED_OUT, PageTimedOut
 from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
 from pipeline.services import dedup_params
@@ -223,7 +223,7 @@ def mark_failed(services: WorkerServices, page_id: int, page: Page | None, reaso
     services.staging.fail(page_id, reason)
     if page is not None:
         try:
-            services.store.record_failure(page.url, page.source, page.crawl_id, "process", reason)
+            services.store.failure_log.record(page.url, page.source, page.crawl_id, "process", reason)
         except Exception:
             log.exception("could not record the failure of %s", page.url)
 

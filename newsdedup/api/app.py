@@ -73,8 +73,8 @@ def _build_context(settings: Settings, store: Store | None, queues: tuple[str, .
         ctx.crawls = EmbeddedCrawls(settings)
     ctx.registry = build_registry(
         StoreCollector(
-            stats=store.stats,
-            last_seq=store.last_seq,
+            stats=store.feed_reader.stats,
+            last_seq=store.feed_reader.last_seq,
             queue_depth=ctx.queue_depth if ctx.redis is not None else None,
             index_complete=ctx.index_complete if ctx.redis is not None else None,
         )

@@ -49,7 +49,7 @@ def get_version_page(
     `X-Newsdedup-Final-URL`, `X-Newsdedup-Fetched-At` and `X-Newsdedup-WARC-File` /
     `X-Newsdedup-WARC-Offset` say where it came from and where it lies."""
     try:
-        location = ctx.store.page_location(article_id, version)
+        location = ctx.store.feed_reader.page_location(article_id, version)
     except LookupError:
         raise ApiError(404, f"no version {version} of article {article_id!r}") from None
     if location is None:

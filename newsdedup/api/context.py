@@ -70,7 +70,7 @@ class ApiContext:
         if owner is not None and owner.decode() == self.store.identity():
             return True
         # An empty store has nothing to index: a new cluster is whole before its first page.
-        return self.store.last_seq() == 0
+        return self.store.feed_reader.last_seq() == 0
 
     def check_index(self) -> None:
         """For /healthz: raise, saying what to expect, when the index is missing."""

@@ -45,7 +45,7 @@ def get_feed(
 ) -> Response:
     """Follow `next_after` from 0 to see every article once, at its latest state, in seq order.
     An article that changes again comes back later with a higher seq."""
-    items = ctx.store.feed(after=after, limit=limit, language=language)
+    items = ctx.store.feed_reader.feed(after=after, limit=limit, language=language)
     next_after = items[-1]["seq"] if items else after
     return JSONResponse({"items": items, "next_after": next_after})
 
@@ -58,7 +58,7 @@ def get_feed(
     summary="One article at its latest state",
 )
 def get_article(ctx: Ctx, article_id: Annotated[str, Path(max_length=200)]) -> Response:
-    record = ctx.store.article(article_id)
+    record = ctx.store.feed_reader.article(article_id)
     if record is None:
         raise ApiError(404, f"no article with id {article_id!r}")
     return JSONResponse(record)
@@ -80,8 +80,8 @@ def get_versions(
     ] = DEFAULT_VERSIONS_LIMIT,
 ) -> Response:
     """`next_after` is the cursor of the next page (the last item's version), null after the last."""
-    items = ctx.store.versions(article_id, after=after, limit=limit + 1)
-    if not items and (after == 0 or ctx.store.article(article_id) is None):
+    items = ctx.store.feed_reader.versions(article_id, after=after, limit=limit + 1)
+    if not items and (after == 0 or ctx.store.feed_reader.article(article_id) is None):
         raise ApiError(404, f"no article with id {article_id!r}")  # every stored article has a version 1
     more = len(items) > limit
     items = items[:limit]
@@ -106,11 +106,11 @@ def latest(ctx: ApiContext, count: int) -> list[dict]:
     seqs of superseded article states leave holes, so the window below the last seq is
     widened until it holds ``count`` records or reaches 0.
     """
-    top = ctx.store.last_seq()
+    top = ctx.store.feed_reader.last_seq()
     window = count
     while True:
         after = max(0, top - window)
-        records = ctx.store.feed(after=after)
+        records = ctx.store.feed_reader.feed(after=after)
         if len(records) >= count or after == 0:
             return records[-count:]
         window *= 4

@@ -20,7 +20,7 @@ log = logging.getLogger("newsdedup.api.metrics")
 PREFIX = "newsdedup_"
 DUPLICATE_RELATIONS = ("alternate", "syndicated")
 
-# store.stats() key -> (metric name, kind, help). Keys the store may not report yet are
+# store.feed_reader.stats() key -> (metric name, kind, help). Keys the store may not report yet are
 # simply absent from the exposition; unknown numeric keys still appear (see _extra).
 KNOWN: dict[str, tuple[str, str, str]] = {
     "pages_fetched": ("pages_fetched", "counter", "Article pages fetched and processed"),
@@ -136,7 +136,7 @@ def _extra(stats: dict[str, Any]) -> Iterator[Metric]:
         ):
             continue
         name = "".join(c if c.isalnum() else "_" for c in key.lower())
-        yield _metric(f"store_{name}", "gauge", f"store.stats()['{key}']", value)
+        yield _metric(f"store_{name}", "gauge", f"store.feed_reader.stats()['{key}']", value)
 
 
 def _metric(name: str, kind: str, help_text: str, value: Any) -> Metric:

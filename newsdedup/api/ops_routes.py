@@ -33,7 +33,7 @@ def healthz(ctx: Ctx) -> Response:
     """200 `{"status": "ok"}` when the store (and Redis, in distributed mode) answer; 503 naming
     what did not. In distributed mode, a Redis index not (yet) built for this store is named
     under `warnings`."""
-    checks: dict[str, Callable[[], object]] = {"store": ctx.store.last_seq}
+    checks: dict[str, Callable[[], object]] = {"store": ctx.store.feed_reader.last_seq}
     if ctx.redis is not None:
         checks["redis"] = ctx.redis.ping
         checks["index"] = ctx.check_index

@@ -1,4 +1,5 @@
-"""What the crawler hands on: one fetched article page. Plain data, no Scrapy."""
+"""What the crawler hands on: one fetched article page, its validators and where its raw
+response is archived. Plain data, no Scrapy."""
 
 from __future__ import annotations
 

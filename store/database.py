@@ -1,0 +1,88 @@
+"""One database per process: the Engine and the sessions each part of the store opens on it.
+
+The parts of the store (page writes, the feed read model, the failure log, the fetch state)
+share one ``Database``, so they share one connection pool; none holds a connection between
+calls, so threads may share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.engine import make_engine, upgrade_schema, write_engine
+
+# Bound on the number of bind parameters in one IN (...) list.
+KEYS_PER_QUERY = 500
+# A write that loses a race (two workers inserting one URL, a deadlock) is retried whole;
+# the retry sees the winner's row and takes the idempotent path.
+WRITE_ATTEMPTS = 5
+# PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock detected.
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """Whether a failed write lost a race (and is worth trying again whole)."""
+    if isinstance(exc, IntegrityError):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Database:
+    def __init__(self, database_url: str, ping_on_checkout: bool = True) -> None:
+        """``ping_on_checkout``: see ``store.engine.make_engine``."""
+        self.url = database_url
+        self.engine = make_engine(database_url, ping_on_checkout)
+        # Writers begin their transactions IMMEDIATE on SQLite (see ``write_engine``).
+        self.writer = write_engine(self.engine)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
+        # One statement is its own snapshot: on PostgreSQL it is sent without BEGIN/COMMIT
+        # (two round trips fewer). SQLite's connections begin their own transactions.
+        self._single_reads = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else self.engine
+        )
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (``alembic upgrade head``)."""
+        upgrade_schema(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        """True when the database answers (for /healthz)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return True
+        except DBAPIError:
+            return False
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._read_sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def read_once(self) -> Iterator[Connection]:
+        """A connection for one statement (its own snapshot)."""
+        with self._single_reads.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        with self._write_sessions.begin() as session:
+            yield session

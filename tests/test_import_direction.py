@@ -1,0 +1,48 @@
+"""Arrows only downward: the packages below the pipeline do not import the ones above them.
+
+The crawler owns the port it calls (``crawler.sink.PageSink``) and never imports workers/;
+the store, the archive and the dedup code take plain data (``fetched``, ``dedup.types``,
+``extract.document``) and never import the crawler or workers/. Read from the source (every
+import statement, also those inside functions or under TYPE_CHECKING), so that an arrow
+pointing up fails here before anyone draws the graph.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# package -> the first-party packages it must not import
+FORBIDDEN = {
+    "fetched": {"crawler", "workers", "store", "archive", "dedup", "extract", "newsdedup", "config"},
+    "dedup": {"crawler", "workers", "store", "archive", "newsdedup"},
+    "store": {"crawler", "workers", "archive", "newsdedup"},
+    "archive": {"crawler", "workers", "store", "newsdedup"},
+    "crawler": {"workers", "store", "newsdedup"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_nothing_above_it(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"no modules found in {package}/"
+    upward = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in files
+        for name in imported_packages(path) & FORBIDDEN[package]
+    }
+    assert not upward, "\n".join(sorted(upward))
