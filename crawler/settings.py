@@ -79,5 +79,8 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         # DOWNLOADER_MIDDLEWARES, even one set to None, to normalize its name.
         "EXTENSIONS_BASE": _without(default_settings.EXTENSIONS_BASE, UNUSED_EXTENSIONS),
         "LOG_LEVEL": "WARNING",
+        # The newsdedup command's handler writes every line (newsdedup/logs.py: text or JSON,
+        # with the crawl id); a second one of Scrapy's would write its lines twice.
+        "LOG_INSTALL_ROOT_HANDLER": False,
         "LOGSTATS_INTERVAL": 0,
     }

@@ -6,10 +6,12 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 
 import click
 
 from config import Settings, load_settings
+from newsdedup import logs
 from workers.summary import CrawlSummary
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -17,9 +19,11 @@ SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 def _settings() -> Settings:
     try:
-        return load_settings()
-    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError names the variable
+        settings = load_settings()
+    except Exception as exc:  # noqa: BLE001 - SettingsError names the variable
         raise click.UsageError(f"bad setting: {exc}") from None
+    logs.use_format(settings.log_format)
+    return settings
 
 
 def _since(value: str | None) -> datetime | None:
@@ -40,9 +44,10 @@ class _Bar:
     def __init__(self, total_bytes: int, label: str) -> None:
         self.enabled = sys.stderr.isatty() and total_bytes > 0
         self.done = 0
+        self.length = max(total_bytes, 1)
         self.bar = (
             click.progressbar(
-                length=max(total_bytes, 1),
+                length=self.length,
                 label=label,
                 file=sys.stderr,
                 item_show_func=lambda line: line,
@@ -57,14 +62,19 @@ class _Bar:
             self.bar.__enter__()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc_info)
+            self.bar.__exit__(exc_type, exc, traceback)
 
     def __call__(self, bytes_done: int, summary: CrawlSummary) -> None:
         if self.bar is None:
             return
-        step = max(0, min(bytes_done, self.bar.length) - self.done)
+        step = max(0, min(bytes_done, self.length) - self.done)
         self.done += step
         self.bar.update(step, summary.line())
 

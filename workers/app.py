@@ -162,9 +162,24 @@ def _has_option(argv: Sequence[str], *names: str) -> bool:
     )
 
 
+def log_through_newsdedup(settings: Settings) -> None:
+    """Celery's log lines go through newsdedup's handler (NEWSDEDUP_LOG_FORMAT, crawl ids):
+    with a receiver of its ``setup_logging`` signal, Celery configures no logging of its own
+    and passes us the ``--loglevel`` it was given."""
+    from celery.signals import setup_logging
+
+    from newsdedup import logs
+
+    @setup_logging.connect(weak=False)
+    def configure(loglevel: int | str | None = None, **_: object) -> None:
+        level = logging.getLevelName(loglevel) if isinstance(loglevel, str) else loglevel
+        logs.configure(settings.log_format, level if isinstance(level, int) else logging.INFO)
+
+
 def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     """``newsdedup worker [celery worker options]``: consumes all three queues by default."""
     app = create_app(settings)
+    log_through_newsdedup(settings)
     args = ["worker", *argv]
     if not _has_option(argv, "-l", "--loglevel"):
         args.append("--loglevel=INFO")
@@ -202,6 +217,7 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
 def run_beat(settings: Settings, argv: Sequence[str]) -> None:
     """``newsdedup beat``: run exactly one, it only sends ticks (state is in Redis)."""
     app = create_app(settings)
+    log_through_newsdedup(settings)
     args = ["beat", *argv]
     if not _has_option(argv, "-l", "--loglevel"):
         args.append("--loglevel=INFO")

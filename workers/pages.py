@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 from config import Settings
 from crawler.page import Page
 from dedup import RedisIndex
+from newsdedup import logs
 from store import Store
 from store.staging import Staging
 from workers.budget import TIMED_OUT, PageTimedOut
@@ -168,6 +169,8 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
         f"page {page_id}: claiming it",
         patience,
     )
+    if claim.page is not None:
+        logs.bind_crawl(claim.page.crawl_id)  # this task's log lines name the page's crawl
     if claim.status == "finished":
         log.info("page %s already %s (%s): nothing to do", page_id, claim.state, claim.outcome)
         return claim.outcome or claim.state

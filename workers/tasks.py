@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task
 
+from newsdedup import logs
 from workers.transient import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
@@ -30,6 +31,11 @@ class NewsdedupTask(Task):
     transient_errors = TRANSIENT_ERRORS
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # The crawl a task binds (newsdedup/logs.py) is in its log lines, and not in the next task's.
+        with logs.task_scope():
+            return self._timed_call(*args, **kwargs)
+
+    def _timed_call(self, *args: Any, **kwargs: Any) -> Any:
         started = time.monotonic()
         retries = self.request.retries
         try:
@@ -122,6 +128,7 @@ def register_tasks(app: NewsdedupCelery) -> None:
     def crawl_source(self: NewsdedupTask, source_name: str, crawl_id: str) -> str:
         from workers.crawl_process import run_source_crawl
 
+        logs.bind_crawl(crawl_id)
         return run_source_crawl(self.app.settings, source_name, crawl_id)
 
     @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.schedule_due_crawls")

@@ -15,6 +15,7 @@ from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.api.errors import install_error_handlers
 from newsdedup.api.metrics import DEFAULT_QUEUES, StoreCollector, build_registry
+from newsdedup.api.request_ids import RequestIdMiddleware
 
 if TYPE_CHECKING:
     from store import Store
@@ -51,6 +52,7 @@ def create_app(
     app = FastAPI(title="newsdedup", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(feed_routes.router)
     app.include_router(crawl_routes.router)
     app.include_router(ops_routes.router)
@@ -66,7 +68,7 @@ def celery_queues() -> tuple[str, ...]:
     return (PAGES_QUEUE, CRAWLS_QUEUE, CONTROL_QUEUE)
 
 
-def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...]) -> ApiContext:
+def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...] | None) -> ApiContext:
     owns_store = store is None
     if store is None:
         from workers.services import open_store
