@@ -95,7 +95,8 @@ def crawl(
     )
     click.echo(summary.line())
     if fail_on_errors and summary.errors:
-        click.echo(f"crawl {crawl_id}: {summary.errors} pages failed", err=True)
+        # A log line, not a bare one: with NEWSDEDUP_LOG_FORMAT=json every stderr line is JSON.
+        log.error("crawl %s: %d pages failed (--fail-on-errors)", crawl_id, summary.errors)
         sys.exit(PAGES_FAILED_EXIT)
 
 

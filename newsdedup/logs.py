@@ -118,6 +118,8 @@ def configure(log_format: LogFormat = "text", level: int = logging.WARNING) -> l
     handler.setLevel(level)
     root.addHandler(handler)
     root.setLevel(level)
+    # Python's warnings (Celery's "running as root", deprecations) are lines of the same log.
+    logging.captureWarnings(True)
     _handler = handler
     return handler
 

@@ -176,6 +176,12 @@ def log_through_newsdedup(settings: Settings) -> None:
         logs.configure(settings.log_format, level if isinstance(level, int) else logging.INFO)
 
 
+def _quiet_for_json(settings: Settings, args: list[str]) -> list[str]:
+    """Celery's start-up banner is printed, not logged: with JSON logs it is left out
+    (Celery's global ``--quiet``), so that every line of output is a JSON object."""
+    return ["--quiet", *args] if settings.log_format == "json" else args
+
+
 def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     """``newsdedup worker [celery worker options]``: consumes all three queues by default."""
     app = create_app(settings)
@@ -188,6 +194,7 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
         args.append(f"--hostname=worker-{os.getpid()}@%h")
     if not _has_option(argv, "-Q", "--queues"):
         args.append(f"--queues={PAGES_QUEUE},{CRAWLS_QUEUE},{CONTROL_QUEUE}")
+    args = _quiet_for_json(settings, args)
     # Loaded once here and inherited by every pool process, rather than by each on its first page.
     import datasketch  # noqa: F401
     from celery.signals import worker_process_init
@@ -221,7 +228,7 @@ def run_beat(settings: Settings, argv: Sequence[str]) -> None:
     args = ["beat", *argv]
     if not _has_option(argv, "-l", "--loglevel"):
         args.append("--loglevel=INFO")
-    app.start(args)
+    app.start(_quiet_for_json(settings, args))
 
 
 def check_flower_auth(value: str | None) -> str:
