@@ -1,6 +1,14 @@
 """Settings and the sources file: the one place that reads the environment."""
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, SettingsError, load_settings
 from config.sources import ConfigError, Source, load_sources, parse_sources
 
-__all__ = ["ConfigError", "Settings", "Source", "load_settings", "load_sources", "parse_sources"]
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "SettingsError",
+    "Source",
+    "load_settings",
+    "load_sources",
+    "parse_sources",
+]
