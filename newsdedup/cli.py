@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from config import ConfigError, Settings, Source, load_settings, load_sources
-from newsdedup import archive_commands, logs
+from newsdedup import archive_commands, healthcheck, logs
 from newsdedup.feedformat import FORMATS, render
 
 log = logging.getLogger("newsdedup")
@@ -256,6 +256,8 @@ def _require_redis(settings: Settings) -> None:
 main.add_command(archive_commands.reprocess)
 main.add_command(archive_commands.import_warc)
 main.add_command(archive_commands.archive)
+# Docker's HEALTHCHECK of each service (newsdedup/healthcheck.py).
+main.add_command(healthcheck.healthcheck)
 
 
 def run() -> None:

@@ -104,15 +104,32 @@ def verbosity_level(verbose: int) -> int:
     return logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes, as ``logging.lastResort``
+    does (click's test runner and pytest swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(log_format: LogFormat = "text", level: int = logging.WARNING) -> logging.Handler:
-    """Make one stderr handler the root logger's only one (replacing any earlier one, ours or
-    a library's). The level is the handler's as well as the root's: Scrapy resets the root's
-    level to NOTSET when a crawl starts, and its own loggers to DEBUG."""
+    """Put one stderr handler on the root logger, replacing the one an earlier call put there
+    (handlers of others, a test runner's, stay). The level is the handler's as well as the
+    root's: Scrapy resets the root's level to NOTSET when a crawl starts, and its own loggers
+    to DEBUG."""
     global _handler
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    if _handler is not None:
+        root.removeHandler(_handler)
+    handler = StderrHandler()
     handler.setFormatter(formatter(log_format))
     handler.addFilter(ContextFilter())
     handler.setLevel(level)

@@ -177,6 +177,8 @@ def test_distributed_crawl_fails_on_errors_and_its_worker_logs_the_crawl_id(
     try:
         settings = Settings(redis_url=redis_url, database_url=postgres_url, lsh_basename="conventions-test")
         wait_ready(create_app(settings), ["conv"])
+        # The worker's container health check: a worker on this host answers a ping.
+        assert newsdedup(env, "healthcheck", "worker").returncode == 0
         result = newsdedup(env, "crawl", "--fail-on-errors", "--crawl-id", "crawl-dist-1")
         assert result.returncode == PAGES_FAILED_EXIT
         assert "1 errors" in result.stdout
@@ -195,3 +197,43 @@ def test_distributed_crawl_fails_on_errors_and_its_worker_logs_the_crawl_id(
     assert {r.get("crawl_id") for r in processed} == {"crawl-dist-1"}
     # Celery's own lines go through the same handler (JSON), with no crawl of their own.
     assert any(str(r["logger"]).startswith("celery") for r in records)
+
+
+def test_healthcheck_of_the_api_asks_livez_on_the_local_port(tmp_path: Path) -> None:
+    from api_factories import live_api
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}")
+    with live_api(settings) as running:
+        port = running.base_url.rsplit(":", 1)[1]
+        healthy = CliRunner().invoke(main, ["healthcheck", "api", "--port", port])
+        assert healthy.exit_code == 0, healthy.output
+    # The server is gone: unhealthy, saying why.
+    gone = CliRunner().invoke(main, ["healthcheck", "api", "--port", port])
+    assert gone.exit_code == 1
+    assert "unhealthy" in gone.output and f"127.0.0.1:{port}/livez" in gone.output
+
+
+def test_healthcheck_auto_finds_the_service_of_the_main_process(tmp_path: Path) -> None:
+    from newsdedup.healthcheck import main_command
+
+    cmdline = tmp_path / "cmdline"
+    for argv, expected in [
+        (
+            [
+                "/usr/local/bin/python",
+                "/usr/local/bin/newsdedup",
+                "serve",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                "8080",
+            ],
+            ("api", 8080),
+        ),
+        (["newsdedup", "worker", "--concurrency", "2", "--hostname", "worker@%h"], ("worker", None)),
+        (["/sbin/docker-init", "--", "newsdedup", "flower", "--port=5556"], ("flower", 5556)),
+        (["newsdedup", "beat"], ("beat", None)),
+        (["python", "-c", "print('migrate')"], (None, None)),
+    ]:
+        cmdline.write_bytes("\0".join(argv).encode() + b"\0")
+        assert main_command(cmdline) == expected, argv

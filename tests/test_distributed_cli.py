@@ -114,6 +114,9 @@ def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_
             status_of(f"http://127.0.0.2:{port}/", "ops:s3cret")
         # The password is not on the command line for `ps` to show.
         assert "s3cret" not in " ".join(process.args)  # type: ignore[arg-type]
+        # Its container's health check: Flower's /healthcheck answers (no password needed).
+        health = CliRunner().invoke(main, ["healthcheck", "flower", "--port", str(port)])
+        assert health.exit_code == 0, health.output
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
