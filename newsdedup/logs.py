@@ -35,6 +35,7 @@ CRAWL_ID: ContextVar[str | None] = ContextVar("newsdedup_crawl_id", default=None
 # The crawl this whole process runs (``newsdedup crawl``): threads without a context see it.
 _process_crawl_id: str | None = None
 _handler: logging.Handler | None = None
+_format: LogFormat = "text"
 
 
 class ContextFilter(logging.Filter):
@@ -125,7 +126,7 @@ def configure(log_format: LogFormat = "text", level: int = logging.WARNING) -> l
     (handlers of others, a test runner's, stay). The level is the handler's as well as the
     root's: Scrapy resets the root's level to NOTSET when a crawl starts, and its own loggers
     to DEBUG."""
-    global _handler
+    global _handler, _format
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)
@@ -137,16 +138,18 @@ def configure(log_format: LogFormat = "text", level: int = logging.WARNING) -> l
     root.setLevel(level)
     # Python's warnings (Celery's "running as root", deprecations) are lines of the same log.
     logging.captureWarnings(True)
-    _handler = handler
+    _handler, _format = handler, log_format
     return handler
 
 
 def use_format(log_format: LogFormat) -> None:
     """The format from the settings, once they are read (the level came from ``-v``)."""
+    global _format
     if _handler is None:
         configure(log_format)
     else:
         _handler.setFormatter(formatter(log_format))
+        _format = log_format
 
 
 def at_least(level: int) -> None:
@@ -156,6 +159,27 @@ def at_least(level: int) -> None:
         if _handler is not None:
             _handler.setLevel(level)
         logging.getLogger().setLevel(level)
+
+
+LogState = tuple[LogFormat, int, str | None] | None
+
+
+def state() -> LogState:
+    """What a helper process needs to log as this one does (None: logging not configured)."""
+    if _handler is None:
+        return None
+    return _format, _handler.level, _process_crawl_id
+
+
+def adopt(inherited: LogState) -> None:
+    """In a helper process (the extraction pool's, started from a forkserver, which configures
+    nothing): log as the process that started it, under the same crawl."""
+    if inherited is None:
+        return
+    log_format, level, crawl_id = inherited
+    configure(log_format, level)
+    if crawl_id is not None:
+        bind_process_crawl(crawl_id)
 
 
 def bind_process_crawl(crawl_id: str) -> None:

@@ -25,3 +25,11 @@ def prepare_or_die(page: Page, min_words: int, params: DedupParams, max_text_cha
         while True:
             time.sleep(1)
     return prepare_page(page, min_words, params, max_text_chars)
+
+
+def prepare_and_log(page: Page, min_words: int, params: DedupParams, max_text_chars: int) -> PreparedPage:
+    """``prepare_page`` with a warning logged from the pool process first."""
+    import logging
+
+    logging.getLogger("tests.pool_helpers").warning("extracting %s in process %d", page.url, os.getpid())
+    return prepare_page(page, min_words, params, max_text_chars)

@@ -237,3 +237,37 @@ def test_healthcheck_auto_finds_the_service_of_the_main_process(tmp_path: Path) 
     ]:
         cmdline.write_bytes("\0".join(argv).encode() + b"\0")
         assert main_command(cmdline) == expected, argv
+
+
+def test_extraction_processes_log_as_the_crawl_does(tmp_path: Path) -> None:
+    """The embedded crawl's extraction processes start from a forkserver: their lines are
+    JSON too, with the crawl's id."""
+    script = """
+import logging
+from datetime import UTC, datetime
+
+import pool_helpers
+from crawler.page import Page
+from dedup import DedupParams
+from newsdedup import logs
+from workers.extraction_pool import ExtractionPool
+
+logs.configure("json", logging.WARNING)
+logs.bind_process_crawl("crawl-pool-1")
+pool = ExtractionPool(1, 20, DedupParams(), prepare=pool_helpers.prepare_and_log)
+url = "https://daily.example/2024/05/story.html"
+page = Page(url=url, final_url=url, status=200, headers={"content-type": "text/html"},
+            html="<html><body><p>Text.</p></body></html>",
+            fetched_at=datetime(2024, 5, 2, tzinfo=UTC), source="daily")
+pool.submit(page).future.result()
+pool.close()
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    records = json_lines(result.stderr)
+    from_pool = [r for r in records if r["logger"] == "tests.pool_helpers"]
+    assert from_pool and from_pool[0]["crawl_id"] == "crawl-pool-1"
+    assert "daily.example/2024/05/story.html" in str(from_pool[0]["message"])

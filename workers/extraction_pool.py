@@ -30,6 +30,7 @@ from pebble import ProcessPool
 
 from crawler.page import Page
 from dedup import DedupParams
+from newsdedup import logs
 from workers.pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
 
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the
@@ -108,5 +109,12 @@ class ExtractionPool:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
-            self._pool = ProcessPool(max_workers=self.processes, context=context)
+            # The processes log as this one does (format, level, crawl id): they start from
+            # the forkserver, which has no logging configured.
+            self._pool = ProcessPool(
+                max_workers=self.processes,
+                context=context,
+                initializer=logs.adopt,
+                initargs=(logs.state(),),
+            )
         return self._pool
