@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -89,7 +90,9 @@ def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_
     log = open(tmp_path / "flower.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "newsdedup", "flower", "--port", str(port)],
-        env=clean_env(NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_FLOWER_AUTH="ops:s3cret"),
+        env=clean_env(
+            NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_FLOWER_AUTH="ops:s3cret", NEWSDEDUP_LOG_FORMAT="json"
+        ),
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -120,3 +123,7 @@ def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+    # NEWSDEDUP_LOG_FORMAT=json: Flower's own lines are JSON objects too.
+    lines = (tmp_path / "flower.log").read_text().splitlines()
+    assert lines and all(json.loads(line)["logger"] for line in lines)
+    assert any(json.loads(line)["logger"].startswith("flower") for line in lines)
