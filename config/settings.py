@@ -203,7 +203,9 @@ def describe(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if where:
-            got = f" (got {error['input']!r})" if isinstance(error.get("input"), str | int | float) else ""
+            # The value helps, but never a secret's (it would end up in a terminal or a log).
+            shown = isinstance(error.get("input"), str | int | float) and where not in SECRETS
+            got = f" (got {error['input']!r})" if shown else ""
             problems.append(f"{variable(where)}: {message}{got}")
         else:
             problems.append(message)
