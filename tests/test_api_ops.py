@@ -263,3 +263,22 @@ def test_serve_logs_json_lines_with_the_request_id(tmp_path):
     access = {r.get("request_id"): r["message"] for r in records if r["logger"] == "uvicorn.access"}
     assert "GET /readyz" in access["probe-42"]
     assert "GET /v1/feed" in access[made]
+
+
+def test_an_unexpected_error_is_logged_and_answered_with_the_request_id(sqlite_url, store, caplog):
+    from newsdedup.api import create_app
+    from newsdedup.api.server import serve_in_thread
+
+    app = create_app(Settings(database_url=sqlite_url), store)
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)
+    caplog.handler.addFilter(ContextFilter())
+    with serve_in_thread(app) as running:
+        response = httpx.get(running.base_url + "/broken", headers={"X-Request-ID": "bug-report-1"})
+    assert response.status_code == 500 and response.json()["error"] == "internal"
+    assert response.headers["x-request-id"] == "bug-report-1"
+    logged = [r for r in caplog.records if r.getMessage().startswith("unhandled error on GET /broken")]
+    assert logged and logged[0].exc_info and getattr(logged[0], "request_id", None) == "bug-report-1"

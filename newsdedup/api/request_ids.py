@@ -43,7 +43,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope.get("headers", []))
-        token = REQUEST_ID.set(request_id)
+        # Set, never reset: uvicorn runs each request in a task of its own (a context of its
+        # own), and the last lines about a request that failed are logged after this returns,
+        # by the error handler outside every middleware and by uvicorn itself.
+        REQUEST_ID.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -52,7 +55,4 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            REQUEST_ID.reset(token)
+        await self.app(scope, receive, send_with_id)
