@@ -1,11 +1,12 @@
 """Settings and the sources file: the one place that reads the environment."""
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, SettingsError, load_settings
 from config.sources import ConfigError, Source, UnknownSource, load_sources, parse_sources, select_sources
 
 __all__ = [
     "ConfigError",
     "Settings",
+    "SettingsError",
     "Source",
     "UnknownSource",
     "load_settings",

@@ -1,16 +1,36 @@
-"""The typed settings object. Nothing else in the project reads the environment."""
+"""The typed settings object. Nothing else in the project reads the environment.
+
+Secrets may come from files (Docker and Kubernetes secrets are mounted as files): for each
+name in ``SECRETS``, ``NEWSDEDUP_<NAME>_FILE`` names a file whose content (without its
+trailing newline) is the value. pydantic-settings' own ``secrets_dir`` wants one directory
+with a file per field name; a path per variable is the convention operators know, so a small
+validator reads them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "NEWSDEDUP_"
 # What a crawl's child process is not given (Settings.as_environment).
 NOT_FOR_CRAWLS = frozenset({"api_token", "flower_auth", "api_host", "api_port"})
+# Settings that may be read from a file named by NEWSDEDUP_<NAME>_FILE.
+SECRETS = ("database_url", "redis_url", "api_token", "flower_auth")
+FILE_SUFFIX = "_file"
+
+
+class SettingsError(ValueError):
+    """A bad setting, the message naming the environment variable(s)."""
+
+
+def variable(name: str) -> str:
+    """The environment variable of setting ``name``: ``NEWSDEDUP_<NAME>``."""
+    return ENV_PREFIX + name.upper()
 
 
 class Settings(BaseSettings):
@@ -28,6 +48,14 @@ class Settings(BaseSettings):
     config: Path = Path("config/sources.yaml")
     api_token: str | None = None
     flower_auth: str | None = None
+    # Files holding the secrets above (module docstring); read once, never passed on.
+    database_url_file: Path | None = Field(default=None, exclude=True)
+    redis_url_file: Path | None = Field(default=None, exclude=True)
+    api_token_file: Path | None = Field(default=None, exclude=True)
+    flower_auth_file: Path | None = Field(default=None, exclude=True)
+
+    # --- logs (docs/configuration.md): "text" for people, "json" (one object a line) for collectors ---
+    log_format: Literal["text", "json"] = "text"
 
     # --- crawling politeness ---
     user_agent: str = "newsdedup/0.1 (+https://github.com/newsdedup/newsdedup)"
@@ -119,6 +147,28 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name in SECRETS:
+            path = data.get(name + FILE_SUFFIX)
+            if path in (None, ""):
+                continue
+            if data.get(name) not in (None, ""):
+                raise ValueError(
+                    f"{variable(name)} and {variable(name + FILE_SUFFIX)} are both set: use one of them"
+                )
+            try:
+                content = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(
+                    f"{variable(name + FILE_SUFFIX)}: cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+                ) from None
+            data = {**data, name: content.rstrip("\r\n")}
+        return data
+
     @property
     def distributed(self) -> bool:
         return bool(self.redis_url)
@@ -142,6 +192,26 @@ class Settings(BaseSettings):
         return self.as_environment(inherited, leave_out=NOT_FOR_CRAWLS)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the environment once; ``overrides`` win over it (used by the CLI's options)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment once; ``overrides`` win over it (used by the CLI's options).
+    Raises SettingsError naming the variable of each bad setting."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise SettingsError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """pydantic's errors, each under the environment variable that holds the setting."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if where:
+            # The value helps, but never a secret's (it would end up in a terminal or a log).
+            shown = isinstance(error.get("input"), str | int | float) and where not in SECRETS
+            got = f" (got {error['input']!r})" if shown else ""
+            problems.append(f"{variable(where)}: {message}{got}")
+        else:
+            problems.append(message)
+    return "; ".join(problems)

@@ -94,5 +94,8 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
             "crawler.slot_delays.FloorAutoThrottle": default_settings.EXTENSIONS_BASE[AUTOTHROTTLE],
         },
         "LOG_LEVEL": "WARNING",
+        # The newsdedup command's handler writes every line (config/logs.py: text or JSON,
+        # with the crawl id); a second one of Scrapy's would write its lines twice.
+        "LOG_INSTALL_ROOT_HANDLER": False,
         "LOGSTATS_INTERVAL": 0,
     }

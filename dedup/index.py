@@ -208,7 +208,7 @@ class RedisIndex:
     generation an entry belongs to comes from it, not from Redis, while expiry is a TTL counted
     by Redis. Keys must not contain newlines. An index written by the layout before posting
     hashes were shared ("P:g:{g}:{lv}:{shard}") is not read by this one: rebuild it
-    (``workers.distributed.rebuild_index``).
+    (``workers.index_repair.rebuild_index``).
     """
 
     def __init__(

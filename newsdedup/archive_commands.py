@@ -10,7 +10,7 @@ from types import TracebackType
 
 import click
 
-from config import Settings, load_settings
+from config import Settings, load_settings, logs
 from pipeline.summary import CrawlSummary
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -18,9 +18,11 @@ SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 def _settings() -> Settings:
     try:
-        return load_settings()
-    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError names the variable
+        settings = load_settings()
+    except Exception as exc:  # noqa: BLE001 - SettingsError names the variable
         raise click.UsageError(f"bad setting: {exc}") from None
+    logs.use_format(settings.log_format)
+    return settings
 
 
 def _since(value: str | None) -> datetime | None:

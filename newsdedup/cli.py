@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from config import ConfigError, Settings, Source, load_settings, load_sources, select_sources
-from newsdedup import archive_commands
+from config import ConfigError, Settings, Source, load_settings, load_sources, logs, select_sources
+from newsdedup import archive_commands, healthcheck
 from newsdedup.feedformat import FORMATS, render
 
 log = logging.getLogger("newsdedup")
@@ -19,9 +19,11 @@ log = logging.getLogger("newsdedup")
 
 def _settings(config_path: Path | None = None) -> Settings:
     try:
-        return load_settings(config=config_path)
-    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError names the variable
+        settings = load_settings(config=config_path)
+    except Exception as exc:  # noqa: BLE001 - SettingsError names the variable
         raise click.UsageError(f"bad setting: {exc}") from None
+    logs.use_format(settings.log_format)
+    return settings
 
 
 def _select_sources(settings: Settings, names: tuple[str, ...]) -> list[Source]:
@@ -31,18 +33,17 @@ def _select_sources(settings: Settings, names: tuple[str, ...]) -> list[Source]:
         raise click.UsageError(str(exc)) from None
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.version_option(package_name="newsdedup", prog_name="newsdedup", message="%(prog)s %(version)s")
 def main(verbose: int) -> None:
     """newsdedup: crawl news sources, deduplicate articles, serve the feed."""
-    _setup_logging(verbose)
+    # Text until the settings are read; then their NEWSDEDUP_LOG_FORMAT (config/logs.py).
+    logs.configure("text", logs.verbosity_level(verbose))
+
+
+# `newsdedup crawl --fail-on-errors`: the crawl ran, and some of its pages failed (docs/commands.md).
+PAGES_FAILED_EXIT = 3
 
 
 @main.command()
@@ -51,26 +52,44 @@ def main(verbose: int) -> None:
 @click.option("--no-wait", is_flag=True, help="Distributed mode: return once the crawl is queued.")
 @click.option("--explain", is_flag=True, help="Embedded mode: print each page's decision and why.")
 @click.option(
+    "--fail-on-errors",
+    is_flag=True,
+    help=f"Exit with status {PAGES_FAILED_EXIT} when pages failed (for cron and CI); not with --no-wait.",
+)
+@click.option(
     "--crawl-id", default=None, hidden=True, help="Id to record the crawl under (the API passes its own)."
 )
 def crawl(
-    sources: tuple[str, ...], config_path: Path | None, no_wait: bool, explain: bool, crawl_id: str | None
+    sources: tuple[str, ...],
+    config_path: Path | None,
+    no_wait: bool,
+    explain: bool,
+    fail_on_errors: bool,
+    crawl_id: str | None,
 ) -> None:
     """Crawl the named sources (all when none are named) once, now."""
+    if fail_on_errors and no_wait:
+        raise click.UsageError("--fail-on-errors needs the crawl's outcome: it cannot go with --no-wait")
     settings = _settings(config_path)
     selected = _select_sources(settings, sources)
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from newsdedup.crawl import run_crawl_command
 
+    crawl_id = crawl_id or uuid.uuid4().hex
+    logs.bind_process_crawl(crawl_id)
     summary = run_crawl_command(
         settings,
         selected,
-        crawl_id=crawl_id or uuid.uuid4().hex,
+        crawl_id=crawl_id,
         wait=not no_wait,
         show_progress=sys.stderr.isatty(),
         on_page_outcome=_explain_outcome if explain else None,
     )
     click.echo(summary.line())
+    if fail_on_errors and summary.errors:
+        # A log line, not a bare one: with NEWSDEDUP_LOG_FORMAT=json every stderr line is JSON.
+        log.error("crawl %s: %d pages failed (--fail-on-errors)", crawl_id, summary.errors)
+        sys.exit(PAGES_FAILED_EXIT)
 
 
 def _explain_outcome(outcome) -> None:  # pipeline.page_pipeline.PageOutcome
@@ -150,8 +169,13 @@ def serve(host: str | None, port: int | None) -> None:
     from newsdedup.api import create_app
 
     settings = _settings()
+    logs.at_least(logging.INFO)  # a server logs what it serves (uvicorn's access log)
     uvicorn.run(
-        create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="info"
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+        log_config=None,  # uvicorn's loggers go through ours (config/logs.py)
     )
 
 
@@ -200,6 +224,7 @@ def flower(port: int, address: str) -> None:
         credential = check_flower_auth(settings.flower_auth)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    logs.at_least(logging.INFO)  # Flower's own lines: listening where, connected to which broker
     run_flower(settings, credential, port, address)
 
 
@@ -242,6 +267,8 @@ def _require_redis(settings: Settings) -> None:
 main.add_command(archive_commands.reprocess)
 main.add_command(archive_commands.import_warc)
 main.add_command(archive_commands.archive)
+# Docker's HEALTHCHECK of each service (newsdedup/healthcheck.py).
+main.add_command(healthcheck.healthcheck)
 
 
 def run() -> None:

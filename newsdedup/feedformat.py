@@ -27,7 +27,8 @@ def render_atom(records: Sequence[dict[str, Any]], feed_url: str = "urn:newsdedu
     generator.title("newsdedup: deduplicated articles")
     generator.link(href=feed_url, rel="self")
     generator.generator("newsdedup")
-    latest = max((_parse(r.get("modified_at") or r.get("published_at")) for r in records), default=None)
+    dates = (_parse(r.get("modified_at") or r.get("published_at")) for r in records)
+    latest = max((date for date in dates if date is not None), default=None)
     generator.updated(latest or datetime.now(UTC))
     # feedgen prepends entries, so adding oldest first leaves the newest on top.
     for record in records:

@@ -254,11 +254,11 @@ class _SiteHandler(http.server.BaseHTTPRequestHandler):
                 f"<sitemap><loc>{self.site.base_url}{stem}/{i}.xml</loc></sitemap>"
                 for i in range(1, int(route["sitemap_tree"]) + 1)
             )
-            body = (
+            index = (
                 '<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/'
                 f'schemas/sitemap/0.9">{children}</sitemapindex>\n'
             ).encode()
-            self._send(200, body, {"Content-Type": "application/xml"}, send_body)
+            self._send(200, index, {"Content-Type": "application/xml"}, send_body)
             return 200
 
         body, mtime = self._body(path, route)

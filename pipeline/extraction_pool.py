@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from pebble import ProcessPool
 
+from config import logs
 from config.extraction import PageRules
 from dedup import DedupParams
 from fetched.page import Page
@@ -110,5 +111,12 @@ class ExtractionPool:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
-            self._pool = ProcessPool(max_workers=self.processes, context=context)
+            # The processes log as this one does (format, level, crawl id): they start from
+            # the forkserver, which has no logging configured.
+            self._pool = ProcessPool(
+                max_workers=self.processes,
+                context=context,
+                initializer=logs.adopt,
+                initargs=(logs.state(),),
+            )
         return self._pool

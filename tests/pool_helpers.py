@@ -28,3 +28,13 @@ def prepare_or_die(
         while True:
             time.sleep(1)
     return prepare_page(page, min_words, params, max_text_chars, rules)
+
+
+def prepare_and_log(
+    page: Page, min_words: int, params: DedupParams, max_text_chars: int, rules: PageRules | None = None
+) -> PreparedPage:
+    """``prepare_page`` with a warning logged from the pool process first."""
+    import logging
+
+    logging.getLogger("tests.pool_helpers").warning("extracting %s in process %d", page.url, os.getpid())
+    return prepare_page(page, min_words, params, max_text_chars, rules)

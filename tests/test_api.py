@@ -68,6 +68,8 @@ def test_openapi_lists_every_route(client):
         "/feed.atom",
         "/v1/crawls",
         "/healthz",
+        "/livez",
+        "/readyz",
         "/metrics",
     } <= set(spec["paths"])
     feed_params = {p["name"]: p for p in spec["paths"]["/v1/feed"]["get"]["parameters"]}

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Settings, UnknownSource, load_sources, parse_sources, select_sources
+from config import (
+    ConfigError,
+    Settings,
+    SettingsError,
+    UnknownSource,
+    load_settings,
+    load_sources,
+    parse_sources,
+    select_sources,
+)
 
 GOOD = """
 sources:
@@ -168,3 +177,74 @@ def test_private_addresses_are_an_explicit_opt_in_per_source() -> None:
     assert Settings.model_fields["allow_private_addresses"].default is False
     with pytest.raises(ConfigError, match="source 'x', key 'allow_private_addresses': must be true or false"):
         parse_sources({"sources": [{"name": "x", "feeds": ["http://a/"], "allow_private_addresses": "yes"}]})
+
+
+SECRET_VALUES = {
+    "database_url": "postgresql+psycopg://newsdedup:pa55@db:5432/newsdedup",
+    "redis_url": "redis://:pa55@redis:6379/0",
+    "api_token": "t0ken-from-a-file",
+    "flower_auth": "ops:s3cret",
+}
+
+
+def clear_newsdedup_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in [k for k in os.environ if k.startswith("NEWSDEDUP_")]:
+        monkeypatch.delenv(name)
+
+
+def test_secrets_are_read_from_the_files_their_file_variables_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clear_newsdedup_env(monkeypatch)
+    for name, value in SECRET_VALUES.items():
+        path = tmp_path / name
+        path.write_text(value + "\n")  # as `echo value > file` writes it
+        monkeypatch.setenv(f"NEWSDEDUP_{name.upper()}_FILE", str(path))
+    settings = load_settings()
+    for name, value in SECRET_VALUES.items():
+        assert getattr(settings, name) == value, name
+    # A child process is given the values, not the files (which it may not be able to read).
+    env = settings.as_environment({})
+    assert env["NEWSDEDUP_API_TOKEN"] == "t0ken-from-a-file"
+    assert not [k for k in env if k.endswith("_FILE")]
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_VALUES))
+def test_a_secret_set_twice_stops_naming_both_variables(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clear_newsdedup_env(monkeypatch)
+    (tmp_path / "secret").write_text(SECRET_VALUES[name])
+    variable = f"NEWSDEDUP_{name.upper()}"
+    monkeypatch.setenv(variable, SECRET_VALUES[name])
+    monkeypatch.setenv(variable + "_FILE", str(tmp_path / "secret"))
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert f"{variable} and {variable}_FILE are both set" in str(error.value)
+
+
+def test_an_unreadable_secret_file_stops_the_command_naming_variable_and_path(tmp_path: Path) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    missing = tmp_path / "no-such-token"
+    env["NEWSDEDUP_API_TOKEN_FILE"] = str(missing)
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", "serve"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "NEWSDEDUP_API_TOKEN_FILE" in result.stderr and str(missing) in result.stderr
+    assert "No such file" in result.stderr
+
+
+def test_a_bad_log_format_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_newsdedup_env(monkeypatch)
+    monkeypatch.setenv("NEWSDEDUP_LOG_FORMAT", "xml")
+    with pytest.raises(SettingsError, match="NEWSDEDUP_LOG_FORMAT: Input should be 'text' or 'json'"):
+        load_settings()
+    monkeypatch.setenv("NEWSDEDUP_LOG_FORMAT", "json")
+    assert load_settings().log_format == "json"
+    monkeypatch.delenv("NEWSDEDUP_LOG_FORMAT")
+    assert load_settings().log_format == "text"

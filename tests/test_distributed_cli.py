@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -89,7 +90,9 @@ def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_
     log = open(tmp_path / "flower.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "newsdedup", "flower", "--port", str(port)],
-        env=clean_env(NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_FLOWER_AUTH="ops:s3cret"),
+        env=clean_env(
+            NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_FLOWER_AUTH="ops:s3cret", NEWSDEDUP_LOG_FORMAT="json"
+        ),
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -114,6 +117,13 @@ def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_
             status_of(f"http://127.0.0.2:{port}/", "ops:s3cret")
         # The password is not on the command line for `ps` to show.
         assert "s3cret" not in " ".join(process.args)  # type: ignore[arg-type]
+        # Its container's health check: Flower's /healthcheck answers (no password needed).
+        health = CliRunner().invoke(main, ["healthcheck", "flower", "--port", str(port)])
+        assert health.exit_code == 0, health.output
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+    # NEWSDEDUP_LOG_FORMAT=json: Flower's own lines are JSON objects too.
+    lines = (tmp_path / "flower.log").read_text().splitlines()
+    assert lines and all(json.loads(line)["logger"] for line in lines)
+    assert any(json.loads(line)["logger"].startswith("flower") for line in lines)

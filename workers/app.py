@@ -131,9 +131,30 @@ def _has_option(argv: Sequence[str], *names: str) -> bool:
     )
 
 
+def log_through_newsdedup(settings: Settings) -> None:
+    """Celery's log lines go through newsdedup's handler (NEWSDEDUP_LOG_FORMAT, crawl ids):
+    with a receiver of its ``setup_logging`` signal, Celery configures no logging of its own
+    and passes us the ``--loglevel`` it was given."""
+    from celery.signals import setup_logging
+
+    from config import logs
+
+    @setup_logging.connect(weak=False)
+    def configure(loglevel: int | str | None = None, **_: object) -> None:
+        level = logging.getLevelName(loglevel) if isinstance(loglevel, str) else loglevel
+        logs.configure(settings.log_format, level if isinstance(level, int) else logging.INFO)
+
+
+def _quiet_for_json(settings: Settings, args: list[str]) -> list[str]:
+    """Celery's start-up banner is printed, not logged: with JSON logs it is left out
+    (Celery's global ``--quiet``), so that every line of output is a JSON object."""
+    return ["--quiet", *args] if settings.log_format == "json" else args
+
+
 def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     """``newsdedup worker [celery worker options]``: consumes all three queues by default."""
     app = create_celery_app(settings)
+    log_through_newsdedup(settings)
     args = ["worker", *argv]
     if not _has_option(argv, "-l", "--loglevel"):
         args.append("--loglevel=INFO")
@@ -142,6 +163,7 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
         args.append(f"--hostname=worker-{os.getpid()}@%h")
     if not _has_option(argv, "-Q", "--queues"):
         args.append(f"--queues={PAGES_QUEUE},{CRAWLS_QUEUE},{CONTROL_QUEUE}")
+    args = _quiet_for_json(settings, args)
     # deferred, as the worker's own imports: loaded once here and inherited by every pool
     # process, rather than by each on its first page; the processes that only send tasks
     # (a crawl, the API, beat) never load them.
@@ -169,10 +191,11 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
 def run_beat(settings: Settings, argv: Sequence[str]) -> None:
     """``newsdedup beat``: run exactly one, it only sends ticks (state is in Redis)."""
     app = create_celery_app(settings)
+    log_through_newsdedup(settings)
     args = ["beat", *argv]
     if not _has_option(argv, "-l", "--loglevel"):
         args.append("--loglevel=INFO")
-    app.start(args)
+    app.start(_quiet_for_json(settings, args))
 
 
 def check_flower_auth(value: str | None) -> str:

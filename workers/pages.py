@@ -25,7 +25,7 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Connection
 
-from config import Settings
+from config import Settings, logs
 from config.sources import page_rules_by_source
 from fetched.page import Page
 from pipeline.budget import TIMED_OUT, PageTimedOut
@@ -160,6 +160,8 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
         f"page {page_id}: claiming it",
         patience,
     )
+    if claim.page is not None:
+        logs.bind_crawl(claim.page.crawl_id)  # this task's log lines name the page's crawl
     if claim.status == "finished":
         log.info("page %s already %s (%s): nothing to do", page_id, claim.state, claim.outcome)
         return claim.outcome or claim.state

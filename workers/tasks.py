@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task
 
+from config import logs
 from pipeline.transient import TRANSIENT_ERRORS
 from workers.crawl_process import run_source_crawl
 from workers.schedule import tick
@@ -32,6 +33,11 @@ class NewsdedupTask(Task):
     transient_errors = TRANSIENT_ERRORS
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # The crawl a task binds (config/logs.py) is in its log lines, and not in the next task's.
+        with logs.task_scope():
+            return self._timed_call(*args, **kwargs)
+
+    def _timed_call(self, *args: Any, **kwargs: Any) -> Any:
         started = time.monotonic()
         retries = self.request.retries
         try:
@@ -127,6 +133,7 @@ def register_tasks(app: NewsdedupCelery) -> None:
         soft_time_limit=app.settings.crawl_time_limit + 90,
     )
     def crawl_source(self: NewsdedupTask, source_name: str, crawl_id: str) -> str:
+        logs.bind_crawl(crawl_id)
         return run_source_crawl(self.app.settings, source_name, crawl_id)
 
     @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.schedule_due_crawls")

@@ -15,6 +15,7 @@ from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.api.errors import install_error_handlers
 from newsdedup.api.metrics import StoreCollector, build_registry
+from newsdedup.api.request_ids import RequestIdMiddleware
 from pipeline.services import open_store
 from workers.queues import CELERY_QUEUES
 
@@ -53,6 +54,7 @@ def create_app(
     app = FastAPI(title="newsdedup", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(feed_routes.router)
     app.include_router(crawl_routes.router)
     app.include_router(ops_routes.router)
@@ -60,7 +62,7 @@ def create_app(
     return app
 
 
-def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...]) -> ApiContext:
+def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...] | None) -> ApiContext:
     owns_store = store is None
     if store is None:
         store = open_store(settings)

@@ -19,6 +19,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from config.logs import REQUEST_ID
+
 log = logging.getLogger("newsdedup.api")
 
 STATUS_CODES = {
@@ -156,4 +158,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "internal error; the server log has the details")
+        # Answered from outside the middlewares: the request id is added here (request_ids.py).
+        request_id = REQUEST_ID.get()
+        return error_response(
+            500,
+            "internal",
+            "internal error; the server log has the details",
+            {"X-Request-ID": request_id} if request_id else None,
+        )

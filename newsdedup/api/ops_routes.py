@@ -1,4 +1,10 @@
-"""Operations: /healthz for load balancers and orchestrators, /metrics for Prometheus."""
+"""Operations: probes for load balancers and orchestrators, /metrics for Prometheus.
+
+Two probes, as Kubernetes means them: ``/livez`` says the process answers (restart it when it
+does not), ``/readyz`` says it can serve (send it traffic when it does). A restart cures no
+database outage, so liveness touches nothing but the event loop; readiness asks the store and,
+in distributed mode, Redis. ``/healthz`` is readiness under its older name.
+"""
 
 from __future__ import annotations
 
@@ -19,20 +25,30 @@ log = logging.getLogger("newsdedup.api")
 
 # A health check must answer even when the database hangs: each probe gets this long.
 CHECK_TIMEOUT = 5.0
+# A 503 of readiness: when a load balancer or client may ask again.
+RETRY_AFTER_SECONDS = 5  # as the feed's own 503 (errors.py)
 
 router = APIRouter(tags=["operations"])
 Ctx = Annotated[ApiContext, Depends(context)]
 
 
-@router.get(
-    "/healthz",
-    response_model=Health,
-    responses={503: {"description": 'what failed: {"status": "unavailable", "failed": {part: reason}}'}},
-)
-def healthz(ctx: Ctx) -> Response:
+@router.get("/livez", response_model=Health)
+def livez() -> Response:
+    """200 `{"status": "ok"}` whenever the process serves requests; asks no database."""
+    return JSONResponse({"status": "ok"})
+
+
+READINESS_RESPONSES: dict[int | str, dict[str, object]] = {
+    503: {"description": 'what failed: {"status": "unavailable", "failed": {part: reason}}, with Retry-After'}
+}
+
+
+@router.get("/readyz", response_model=Health, responses=READINESS_RESPONSES)
+@router.get("/healthz", response_model=Health, responses=READINESS_RESPONSES)
+def readyz(ctx: Ctx) -> Response:
     """200 `{"status": "ok"}` when the store (and Redis, in distributed mode) answer; 503 naming
-    what did not. In distributed mode, a Redis index not (yet) built for this store is named
-    under `warnings`."""
+    what did not, with `Retry-After`. In distributed mode, a Redis index not (yet) built for this
+    store is named under `warnings`. `/healthz` is the same check under its older name."""
     checks: dict[str, Callable[[], object]] = {"store": ctx.store.feed_reader.last_seq}
     if ctx.redis is not None:
         checks["redis"] = ctx.redis.ping
@@ -53,11 +69,15 @@ def healthz(ctx: Ctx) -> Response:
         except Exception as exc:  # noqa: BLE001 - any failure is the answer
             # Unauthenticated: which part failed and how, never the driver's message (host,
             # port, database, user); that goes to the log.
-            log.warning("healthz: %s failed: %s: %s", name, type(exc).__name__, exc)
+            log.warning("readiness: %s failed: %s: %s", name, type(exc).__name__, exc)
             failed[name] = f"{type(exc).__name__}: unreachable (details in the server log)"
     if failed:
         failed.pop("index", None)  # Redis or the store is away: that says it all
-        return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "failed": failed},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return JSONResponse({"status": "ok", "warnings": warnings} if warnings else {"status": "ok"})
 
 
