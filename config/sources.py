@@ -25,6 +25,7 @@ KNOWN_KEYS = {
     "schedule",
     "max_pages",
     "allow_private_addresses",
+    "stale_after",
 }
 DEFAULT_SCHEDULE = "1h"
 DEFAULT_MAX_PAGES = 1000
@@ -55,6 +56,9 @@ class Source:
     max_pages: int = DEFAULT_MAX_PAGES
     # An intranet source: the crawler may connect to loopback and private addresses for it.
     allow_private_addresses: bool = False
+    # Seconds without a new article after which the source is "stale" (newsdedup status);
+    # None: three schedule intervals (newsdedup/source_states.py).
+    stale_after: int | None = None
 
     @property
     def start_urls(self) -> tuple[str, ...]:
@@ -167,6 +171,14 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
     if not isinstance(allow_private, bool):
         raise fail("allow_private_addresses", "must be true or false")
 
+    stale_after = None
+    if "stale_after" in entry:
+        stale_after = parse_interval(entry["stale_after"])
+        if stale_after is None:
+            raise fail(
+                "stale_after", f"{entry['stale_after']!r} is not a duration such as 30s, 15m, 2h or 1d"
+            )
+
     return Source(
         name=name,
         feeds=feeds,
@@ -177,7 +189,18 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
         schedule=schedule,
         max_pages=max_pages,
         allow_private_addresses=allow_private,
+        stale_after=stale_after,
     )
+
+
+def parse_interval(text: Any) -> int | None:
+    """Seconds of a duration written like a schedule interval (30s, 15m, 2h, 1d); None when
+    ``text`` is not one (or is zero)."""
+    match = INTERVAL_PATTERN.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    seconds = int(match.group(1)) * INTERVAL_SECONDS[match.group(2)]
+    return seconds or None
 
 
 def parse_schedule(text: Any, label: str) -> Schedule:
