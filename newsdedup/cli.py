@@ -13,6 +13,7 @@ import click
 from config import ConfigError, Settings, Source, load_settings, load_sources
 from newsdedup import archive_commands
 from newsdedup.feedformat import FORMATS, render
+from newsdedup.status_command import status
 
 log = logging.getLogger("newsdedup")
 
@@ -231,6 +232,8 @@ def _require_redis(settings: Settings) -> None:
 main.add_command(archive_commands.reprocess)
 main.add_command(archive_commands.import_warc)
 main.add_command(archive_commands.archive)
+# Each source's health (newsdedup/status_command.py).
+main.add_command(status)
 
 
 def run() -> None:

@@ -188,6 +188,14 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
         except Exception as exc:  # noqa: BLE001
             log.warning("could not open the store and Redis yet: %s: %s", type(exc).__name__, exc)
 
+    from celery.signals import worker_process_shutdown
+
+    @worker_process_shutdown.connect(weak=False)
+    def flush_health(**_: object) -> None:
+        # The per-source counts this process added up since its last write (source health).
+        if app._services is not None and app._services_pid == os.getpid():
+            app._services.health.flush()
+
     from celery.signals import worker_ready
 
     @worker_ready.connect(weak=False)

@@ -268,7 +268,9 @@ def run_distributed_crawl(
     """Crawl ``sources`` in this process (Scrapy); workers process the pages. With ``wait``,
     return once all of them are done or failed; else at once, with the fetch-side counts."""
     from crawler.run import run_crawl
+    from store.source_health import SourceHealth
     from workers.archiving import apply_retention, crawl_archive, response_archive
+    from workers.source_health import crawl_health
 
     app = create_app(settings)
     # The store may be away at the start too (a restart): wait for it, however long.
@@ -283,7 +285,10 @@ def run_distributed_crawl(
         except OUTAGE_ERRORS as exc:
             log.info("could not look for pages of earlier crawls now: %s", type(exc).__name__)
         # The archive is written here, where the pages are fetched: nothing extra goes through Redis.
-        with crawl_archive(settings) as archive:
+        with (
+            crawl_archive(settings) as archive,
+            crawl_health(SourceHealth(store.engine), [s.name for s in sources], crawl_id) as health,
+        ):
             sink = DistributedSink(
                 store,
                 staging,
@@ -293,7 +298,7 @@ def run_distributed_crawl(
                 locate=archive.resolve_page if archive is not None else None,
             )
             try:
-                run_crawl(sources, settings, sink, crawl_id, archive=response_archive(archive))
+                run_crawl(sources, settings, health.wrap(sink), crawl_id, archive=response_archive(archive))
             finally:
                 sink.close()
         through_outages(lambda: record_crawl_counts(store, sink.fetched), "recording the crawl's counts")

@@ -29,12 +29,14 @@ from config import Settings
 from crawler.page import Page
 from dedup import RedisIndex
 from store import Store
+from store.source_health import HealthRecorder
 from store.staging import Staging
 from workers.budget import TIMED_OUT, PageTimedOut
 from workers.index_repair import rebuild_exclusively
 from workers.locks import StoryLocks, redis_client
 from workers.pipeline import PageOutcome, PagePipeline, PreparedPage
 from workers.services import dedup_params
+from workers.source_health import count_outcome
 from workers.transient import TRANSIENT_ERRORS, through_outages
 
 log = logging.getLogger(__name__)
@@ -105,9 +107,13 @@ class WorkerServices:
     redis: redis.Redis
     pipeline: PagePipeline
     leases: LeaseKeeper = field(init=False)
+    # Per-source outcome counts and stage timings, written every few seconds (source health).
+    health: HealthRecorder = field(init=False)
 
     def __post_init__(self) -> None:
         self.leases = LeaseKeeper(self.staging)
+        self.health = HealthRecorder(self.store.engine).start()
+        self.pipeline.observe = self.health.observe
 
     @classmethod
     def open(cls, settings: Settings) -> WorkerServices:
@@ -146,6 +152,7 @@ class WorkerServices:
         return cls(settings, store, staging, client, pipeline)
 
     def close(self) -> None:
+        self.health.close()
         self.store.close()
         self.staging.close()
         self.redis.close()
@@ -222,6 +229,8 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
             return "failed"
     if not finished:
         log.info("page %s was finished by another delivery meanwhile", page_id)
+    else:
+        count_outcome(services.health, page.source, page.crawl_id, outcome.kind, outcome.reason)
     return outcome.kind
 
 
@@ -230,6 +239,7 @@ def mark_failed(services: WorkerServices, page_id: int, page: Page | None, reaso
     log.error("page %s failed for good: %s", page_id, reason)
     services.staging.fail(page_id, reason)
     if page is not None:
+        count_outcome(services.health, page.source, page.crawl_id, "failed", reason)
         try:
             services.store.record_failure(page.url, page.source, page.crawl_id, "process", reason)
         except Exception:
