@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings
-from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes
+from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes, sources_routes
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.api.errors import install_error_handlers
 from newsdedup.api.metrics import DEFAULT_QUEUES, StoreCollector, build_registry
+from newsdedup.api.source_metrics import SourceCollector
 
 if TYPE_CHECKING:
     from store import Store
@@ -55,6 +56,7 @@ def create_app(
     app.include_router(crawl_routes.router)
     app.include_router(ops_routes.router)
     app.include_router(archive_routes.router)
+    app.include_router(sources_routes.router)
     return app
 
 
@@ -64,6 +66,15 @@ def celery_queues() -> tuple[str, ...]:
     except ImportError:
         return DEFAULT_QUEUES
     return (PAGES_QUEUE, CRAWLS_QUEUE, CONTROL_QUEUE)
+
+
+def source_collector(settings: Settings, store: Store) -> SourceCollector:
+    """The per-source series, histograms and build info (newsdedup/api/source_metrics.py)."""
+    from config import load_sources
+    from newsdedup.source_status import source_statuses
+    from store.source_health import SourceHealth
+
+    return SourceCollector(SourceHealth(store.engine), lambda: load_sources(settings.config), source_statuses)
 
 
 def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...]) -> ApiContext:
@@ -87,4 +98,5 @@ def _build_context(settings: Settings, store: Store | None, queues: tuple[str, .
             index_complete=ctx.index_complete if ctx.redis is not None else None,
         )
     )
+    ctx.registry.register(source_collector(settings, store))
     return ctx
