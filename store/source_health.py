@@ -251,16 +251,17 @@ def _later(column: Any, new: Any) -> Any:
 
 
 def _raise_times(connection: Any, times: Mapping[str, Mapping[str, datetime]]) -> None:
+    if not times:
+        return
     table = SourceHealthRow.__table__
     columns = ("last_page_at", "last_article_at", "last_success_at")
-    for source in sorted(times):
-        values = {column: times[source].get(column) for column in columns}
-        statement = _insert(connection)(table).values(source=source, **values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["source"],
-            set_={column: _later(table.c[column], statement.excluded[column]) for column in columns},
-        )
-        connection.execute(statement)
+    rows = [{"source": source, **{c: times[source].get(c) for c in columns}} for source in sorted(times)]
+    statement = _insert(connection)(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["source"],
+        set_={column: _later(table.c[column], statement.excluded[column]) for column in columns},
+    )
+    connection.execute(statement, rows)  # one executemany for all the sources
 
 
 def _add_timings(connection: Any, timings: Mapping[tuple[str, int], list[float]]) -> None:
