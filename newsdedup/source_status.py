@@ -18,12 +18,19 @@ from newsdedup.source_states import counts_of, default_stale_after, judge
 from store.source_health import SourceHealth, SourceTimes, failures_of
 
 WINDOW = timedelta(hours=24)
+# A crawl stops itself at its time limit and is killed a minute later (workers/crawl_process.py).
+LOST_AFTER_LIMIT_SECONDS = 300
 
 
 def source_statuses(
-    health: SourceHealth, sources: Sequence[Source], now: datetime | None = None
+    health: SourceHealth,
+    sources: Sequence[Source],
+    now: datetime | None = None,
+    crawl_time_limit: float | None = None,
 ) -> list[dict[str, Any]]:
-    """One JSON-ready dict per source (the fields are documented in docs/http-api.md)."""
+    """One JSON-ready dict per source (the fields are documented in docs/http-api.md).
+    ``crawl_time_limit`` (NEWSDEDUP_CRAWL_TIME_LIMIT): a crawl still "running" well past it was
+    killed before it could record its end, and says so."""
     now = now or datetime.now(UTC)
     times = health.times()
     configured = {source.name: source for source in sources}
@@ -53,7 +60,7 @@ def source_statuses(
                     "id": row.last_crawl_id,
                     "started_at": _iso(row.last_crawl_started_at),
                     "finished_at": _iso(row.last_crawl_finished_at),
-                    "outcome": row.last_crawl_outcome,
+                    "outcome": _outcome(row, now, crawl_time_limit),
                     "counts": last.as_dict(),
                     "failures": failures_of(crawl_tallies.get(name, Counter())),
                 }
@@ -67,6 +74,18 @@ def source_statuses(
             }
         )
     return items
+
+
+def _outcome(row: SourceTimes, now: datetime, crawl_time_limit: float | None) -> str | None:
+    started = row.last_crawl_started_at
+    if (
+        row.last_crawl_outcome == "running"
+        and crawl_time_limit is not None
+        and started is not None
+        and now - started > timedelta(seconds=crawl_time_limit + LOST_AFTER_LIMIT_SECONDS)
+    ):
+        return "lost: no end recorded (the crawl process was killed?)"
+    return row.last_crawl_outcome
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -44,7 +44,9 @@ def status(config_path: Path | None, fmt: str) -> None:
         raise click.UsageError(f"bad setting: {exc}") from None
     store = Store.open(settings.database_url)
     try:
-        items = source_statuses(SourceHealth(store.engine), sources)
+        items = source_statuses(
+            SourceHealth(store.engine), sources, crawl_time_limit=settings.crawl_time_limit
+        )
     finally:
         store.close()
     if fmt == "json":

@@ -93,6 +93,21 @@ def test_a_store_that_refuses_the_write_keeps_the_counts_for_the_next(
         assert sum(health.timings()["fetch"][0]) == 1
 
 
+def test_a_crawl_killed_before_its_end_is_not_running_for_ever(sqlite_url: str) -> None:
+    from config.sources import Source
+    from newsdedup.source_status import source_statuses
+
+    with Store.open(sqlite_url) as store:
+        health = SourceHealth(store.engine)
+        started = datetime.now(UTC) - timedelta(hours=2)
+        health.crawl_started(["wire"], "crawl-1", at=started)  # and never finished
+        wire = [Source(name="wire", feeds=("https://wire.example/feed.xml",))]
+        soon = source_statuses(health, wire, now=started + timedelta(minutes=5), crawl_time_limit=3600)
+        assert soon[0]["last_crawl"]["outcome"] == "running"
+        late = source_statuses(health, wire, now=started + timedelta(hours=2), crawl_time_limit=3600)
+        assert late[0]["last_crawl"]["outcome"].startswith("lost: no end recorded")
+
+
 # --- distributed mode: counts come from the workers -------------------------------------------
 
 

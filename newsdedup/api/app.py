@@ -74,7 +74,11 @@ def source_collector(settings: Settings, store: Store) -> SourceCollector:
     from newsdedup.source_status import source_statuses
     from store.source_health import SourceHealth
 
-    return SourceCollector(SourceHealth(store.engine), lambda: load_sources(settings.config), source_statuses)
+    return SourceCollector(
+        SourceHealth(store.engine),
+        lambda: load_sources(settings.config),
+        lambda health, sources: source_statuses(health, sources, crawl_time_limit=settings.crawl_time_limit),
+    )
 
 
 def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...]) -> ApiContext:

@@ -32,4 +32,7 @@ def list_sources(ctx: Ctx) -> Response:
         sources = load_sources(ctx.settings.config)
     except ConfigError as exc:
         raise ApiError(503, f"the sources file is not usable: {exc}", code="config_error") from None
-    return JSONResponse({"items": source_statuses(SourceHealth(ctx.store.engine), sources)})
+    items = source_statuses(
+        SourceHealth(ctx.store.engine), sources, crawl_time_limit=ctx.settings.crawl_time_limit
+    )
+    return JSONResponse({"items": items})
