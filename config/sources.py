@@ -31,6 +31,7 @@ KNOWN_KEYS = {
     "proxy",
     "extraction",
     "languages",
+    "stale_after",
 }
 DEFAULT_SCHEDULE = "1h"
 DEFAULT_MAX_PAGES = 1000
@@ -72,6 +73,10 @@ class Source:
     def page_rules(self) -> PageRules:
         """What extraction needs to know of the source (sent with its pages to extraction)."""
         return PageRules(self.extraction, self.languages)
+
+    # Seconds without a new article after which the source is "stale" (newsdedup status);
+    # None: three schedule intervals (newsdedup/source_states.py).
+    stale_after: int | None = None
 
     @property
     def start_urls(self) -> tuple[str, ...]:
@@ -240,6 +245,13 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
             languages = parse_languages(entry["languages"])
         except ValueError as exc:
             raise fail("languages", str(exc)) from None
+    stale_after = None
+    if "stale_after" in entry:
+        stale_after = parse_interval(entry["stale_after"])
+        if stale_after is None:
+            raise fail(
+                "stale_after", f"{entry['stale_after']!r} is not a duration such as 30s, 15m, 2h or 1d"
+            )
 
     return Source(
         name=name,
@@ -254,6 +266,7 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
         proxy=proxy,
         extraction=extraction,
         languages=languages,
+        stale_after=stale_after,
     )
 
 
@@ -264,6 +277,16 @@ def page_rules_by_source(path: str | Path) -> dict[str, PageRules]:
     if not Path(path).is_file():
         return {}
     return {source.name: source.page_rules for source in load_sources(path)}
+
+
+def parse_interval(text: Any) -> int | None:
+    """Seconds of a duration written like a schedule interval (30s, 15m, 2h, 1d); None when
+    ``text`` is not one (or is zero)."""
+    match = INTERVAL_PATTERN.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    seconds = int(match.group(1)) * INTERVAL_SECONDS[match.group(2)]
+    return seconds or None
 
 
 def parse_schedule(text: Any, label: str) -> Schedule:

@@ -19,3 +19,73 @@ def blocked(what: str) -> str:
 
 def is_blocked(reason: str) -> bool:
     return reason.startswith(BLOCKED_PREFIX)
+
+
+# The bounded classes of ``failure_class``: few enough to be a metric label, one per remedy.
+FAILURE_CLASSES = (
+    "blocked",
+    "robots_denied",
+    "http_4xx",
+    "http_5xx",
+    "timeout",
+    "dns",
+    "connection",
+    "too_large",
+    "not_html",
+    "parse",
+    "extraction",
+    "limit",
+    "other",
+)
+# Refusals that came as a bare status before the crawler named them "blocked: ...".
+_BLOCKING_STATUSES = ("HTTP 403", "HTTP 429")
+_CONNECTION_WORDS = (
+    "connectionrefused",
+    "connection refused",
+    "connectionlost",
+    "connectiondone",
+    "connection was closed",
+    "responsenevereceived",
+    "connection reset",
+    "tunnelerror",
+    "sslerror",
+    "ssl",
+)
+
+
+def failure_class(reason: str) -> str:
+    """The class of a failure or skip reason (one of ``FAILURE_CLASSES``): what a metric label
+    and the health states count, where the reason itself ("HTTP 404", "timeout after 30s")
+    is unbounded text."""
+    text = reason.strip()
+    lower = text.lower()
+    if is_blocked(text) or text in _BLOCKING_STATUSES:
+        return "blocked"
+    if text == ROBOTS_DENIED:
+        return "robots_denied"
+    if lower.startswith("http "):
+        status = lower[5:8]
+        if status.startswith("4"):
+            return "http_4xx"
+        if status.startswith("5"):
+            return "http_5xx"
+        return "other"
+    if "timeout" in lower or "timed out" in lower or lower.startswith("time limit") or "took longer" in lower:
+        return "timeout"
+    if lower.startswith("refused:"):
+        return "connection"  # the address policy: a name that resolves to a private address
+    if "dnslookup" in lower or "dns lookup" in lower or "no address" in lower or "resolve" in lower:
+        return "dns"
+    if lower.startswith("larger than") or "max size" in lower or "too large" in lower:
+        return "too_large"
+    if lower.startswith("not html") or lower == "empty body" or "is not html" in lower:
+        return "not_html"
+    if lower.startswith(("sitemap limit", "crawl time limit")):
+        return "limit"
+    if any(word in lower for word in ("broken", "not a feed", "not valid xml", "not a sitemap", "parse")):
+        return "parse"
+    if any(word in lower for word in _CONNECTION_WORDS):
+        return "connection"
+    if lower.startswith(("extraction", "gave up after", "hand-off failed")) or "processdied" in lower:
+        return "extraction"
+    return "other"

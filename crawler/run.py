@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import CrawlerProcess
 
@@ -83,12 +83,28 @@ def run_crawl(
             on_outcome=on_outcome,
             archive=archive,
         )
+    fetch_seconds = getattr(sink, "fetch_seconds", None)  # the health histograms (pipeline/source_health.py)
+    if fetch_seconds is not None:
+        _time_fetches(process, fetch_seconds)
     backlogged = getattr(sink, "backlogged", None)
     if backlogged is not None:
         _pause_while_backlogged(process, backlogged)
     # Signal handlers can only be installed from the main thread.
     process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
     return CrawlStats.total(per_source)
+
+
+def _time_fetches(process: CrawlerProcess, observe: Callable[[str, float], None]) -> None:
+    """Tell ``observe`` how long each response took to download (Scrapy's download_latency)."""
+    from scrapy import signals
+
+    def received(response: object, request: Any, spider: Any) -> None:
+        latency = request.meta.get("download_latency")
+        if latency is not None:
+            observe(spider.name, float(latency))
+
+    for crawler in process.crawlers:
+        crawler.signals.connect(received, signal=signals.response_received, weak=False)
 
 
 # How often the reactor asks the sink whether it is falling behind.

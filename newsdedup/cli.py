@@ -13,6 +13,7 @@ import click
 from config import ConfigError, Settings, Source, load_settings, load_sources, logs, select_sources
 from newsdedup import archive_commands, healthcheck
 from newsdedup.feedformat import FORMATS, render
+from newsdedup.status_command import status
 
 log = logging.getLogger("newsdedup")
 
@@ -269,6 +270,8 @@ main.add_command(archive_commands.import_warc)
 main.add_command(archive_commands.archive)
 # Docker's HEALTHCHECK of each service (newsdedup/healthcheck.py).
 main.add_command(healthcheck.healthcheck)
+# Each source's health (newsdedup/status_command.py).
+main.add_command(status)
 
 
 def run() -> None:

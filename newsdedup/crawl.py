@@ -52,6 +52,8 @@ def run_embedded_crawl(
     from pipeline.embedded import EmbeddedSink
     from pipeline.extraction_pool import ExtractionPool, extraction_processes
     from pipeline.services import open_embedded_pipeline
+    from pipeline.source_health import crawl_health
+    from store.source_health import SourceHealth
 
     pipeline = open_embedded_pipeline(settings)
     processes = extraction_processes(settings.extract_processes)
@@ -69,16 +71,20 @@ def run_embedded_crawl(
     try:
         if pool is not None:
             pool.start()
-        with crawl_archive(settings) as archive:
+        with (
+            crawl_archive(settings) as archive,
+            crawl_health(SourceHealth(pipeline.store.engine), [s.name for s in sources], crawl_id) as health,
+        ):
+            pipeline.observe = health.recorder.observe
             sink = EmbeddedSink(
                 pipeline,
                 crawl_id,
                 on_change=progress,
-                on_page_outcome=on_page_outcome,
+                on_page_outcome=_both(health.count_outcome, on_page_outcome),
                 pool=pool,
                 locate=archive.resolve_page if archive is not None else None,
             )
-            run_crawl(sources, settings, sink, crawl_id, archive=response_archive(archive))
+            run_crawl(sources, settings, health.wrap(sink), crawl_id, archive=response_archive(archive))
             sink.drain()
         record_crawl_counts(pipeline.store, sink.summary, fetch_errors=sink.fetch_errors)
         apply_retention(settings, pipeline.store)
@@ -87,6 +93,19 @@ def run_embedded_crawl(
         if pool is not None:
             pool.close()
         pipeline.store.close()
+
+
+def _both(
+    first: Callable[[PageOutcome], None], second: Callable[[PageOutcome], None] | None
+) -> Callable[[PageOutcome], None]:
+    if second is None:
+        return first
+
+    def both(outcome: PageOutcome) -> None:
+        first(outcome)
+        second(outcome)
+
+    return both
 
 
 def _print_progress(summary: CrawlSummary) -> None:

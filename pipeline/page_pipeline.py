@@ -10,6 +10,7 @@ embedded mode calls it in the crawling process or runs ``prepare_page`` in an
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class PreparedPage:
 
     extracted: Document | Rejection
     fingerprint: Fingerprint | None = None
+    seconds: float = 0.0  # how long extraction and fingerprinting took (the health histograms)
 
 
 def content_words(text: str) -> int:
@@ -80,6 +82,14 @@ def prepare_page(
 ) -> PreparedPage:
     """Extract and fingerprint ``page``. Touches no store or index (safe in a pool process).
     ``rules``: its source's extraction overrides and languages (config/extraction.py)."""
+    started = time.perf_counter()
+    prepared = _prepare(page, min_words, params, max_text_chars, rules)
+    return PreparedPage(prepared.extracted, prepared.fingerprint, time.perf_counter() - started)
+
+
+def _prepare(
+    page: Page, min_words: int, params: DedupParams, max_text_chars: int, rules: PageRules | None
+) -> PreparedPage:
     extracted = extract_document(
         page.html,
         page.final_url,
@@ -116,6 +126,8 @@ DecisionLock = Callable[[PageFacts, Fingerprint], AbstractContextManager[object]
 # Called, with no story lock held, when the index turns out not to be the one built for the
 # store: rebuilds it, excluding every decision meanwhile (workers/index_repair.py).
 IndexRebuild = Callable[[], object]
+# Told how long a stage of a page took: ("extraction" | "decision", seconds) (store/source_health.py).
+StageTimer = Callable[[str, float], None]
 # Called inside the page's store transaction with its outcome (distributed mode marks the
 # staging row done there: the page is done exactly when its rows are committed).
 OnCommit = Callable[["Connection", PageOutcome], None]
@@ -153,6 +165,7 @@ class PagePipeline:
         self.page_time_limit = page_time_limit
         self.max_text_chars = max_text_chars
         self.page_rules = dict(page_rules or {})
+        self.observe: StageTimer | None = None  # set by whoever keeps the health histograms
 
     def rules_for(self, page: Page) -> PageRules | None:
         return self.page_rules.get(page.source)
@@ -180,6 +193,16 @@ class PagePipeline:
         ``repair_index``: this page may have been committed before by a try whose index write
         Redis lost. The page then comes back "unchanged" and adds nothing, so the article's
         current version is put in the index again (adding a key twice changes nothing)."""
+        started = time.perf_counter()
+        outcome = self._commit(page, prepared, repair_index, on_commit)
+        if self.observe is not None:
+            self.observe("extraction", prepared.seconds)
+            self.observe("decision", time.perf_counter() - started)
+        return outcome
+
+    def _commit(
+        self, page: Page, prepared: PreparedPage, repair_index: bool, on_commit: OnCommit | None
+    ) -> PageOutcome:
         extracted = prepared.extracted
         if isinstance(extracted, Rejection):
             outcome = PageOutcome(

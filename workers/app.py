@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
 from config import Settings
 from workers.limits import check_timeouts, soft_time_limit
@@ -180,6 +180,12 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
             _opened = app.services
         except Exception as exc:  # noqa: BLE001
             log.warning("could not open the store and Redis yet: %s: %s", type(exc).__name__, exc)
+
+    @worker_process_shutdown.connect(weak=False)
+    def flush_health(**_: object) -> None:
+        # The per-source counts this process added up since its last write (source health).
+        if app._services is not None and app._services_pid == os.getpid():
+            app._services.health.flush()
 
     @worker_ready.connect(weak=False)
     def start_sweeping(**_: object) -> None:

@@ -25,10 +25,12 @@ from crawler.run import run_crawl
 from fetched.page import Page
 from pipeline.archiving import apply_retention, crawl_archive, response_archive
 from pipeline.discovery_state import StoreBackedDiscovery
+from pipeline.source_health import crawl_health
 from pipeline.staging_writer import StagingWriter
 from pipeline.summary import OUTCOME_FIELDS, CrawlSummary, SummaryCallback, record_crawl_counts
 from pipeline.transient import OUTAGE_ERRORS, through_outages
 from store import Store
+from store.source_health import SourceHealth
 from store.staging import CrawlCounts, Staging
 from workers.app import create_celery_app
 from workers.sending import UNCLAIMED_GRACE_SECONDS, PageSender, resend_stale
@@ -224,7 +226,10 @@ def run_distributed_crawl(
         except OUTAGE_ERRORS as exc:
             log.info("could not look for pages of earlier crawls now: %s", type(exc).__name__)
         # The archive is written here, where the pages are fetched: nothing extra goes through Redis.
-        with crawl_archive(settings) as archive:
+        with (
+            crawl_archive(settings) as archive,
+            crawl_health(SourceHealth(store.engine), [s.name for s in sources], crawl_id) as health,
+        ):
             sink = DistributedSink(
                 store,
                 staging,
@@ -234,7 +239,7 @@ def run_distributed_crawl(
                 locate=archive.resolve_page if archive is not None else None,
             )
             try:
-                run_crawl(sources, settings, sink, crawl_id, archive=response_archive(archive))
+                run_crawl(sources, settings, health.wrap(sink), crawl_id, archive=response_archive(archive))
             finally:
                 sink.close()
         through_outages(lambda: record_crawl_counts(store, sink.fetched), "recording the crawl's counts")

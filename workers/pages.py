@@ -31,8 +31,10 @@ from fetched.page import Page
 from pipeline.budget import TIMED_OUT, PageTimedOut
 from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
 from pipeline.services import dedup_params
+from pipeline.source_health import count_outcome
 from pipeline.transient import TRANSIENT_ERRORS, through_outages
 from store import Store
+from store.source_health import HealthRecorder
 from store.staging import Staging
 from workers.index_repair import rebuild_exclusively, store_index
 from workers.limits import page_time_limit, soft_time_limit
@@ -104,9 +106,13 @@ class WorkerServices:
     redis: redis.Redis
     pipeline: PagePipeline
     leases: LeaseKeeper = field(init=False)
+    # Per-source outcome counts and stage timings, written every few seconds (source health).
+    health: HealthRecorder = field(init=False)
 
     def __post_init__(self) -> None:
         self.leases = LeaseKeeper(self.staging)
+        self.health = HealthRecorder(self.store.engine).start()
+        self.pipeline.observe = self.health.observe
 
     @classmethod
     def open(cls, settings: Settings) -> WorkerServices:
@@ -138,6 +144,7 @@ class WorkerServices:
         return cls(settings, store, staging, client, pipeline)
 
     def close(self) -> None:
+        self.health.close()
         self.store.close()
         self.staging.close()
         self.redis.close()
@@ -216,6 +223,8 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
             return "failed"
     if not finished:
         log.info("page %s was finished by another delivery meanwhile", page_id)
+    else:
+        count_outcome(services.health, page.source, page.crawl_id, outcome.kind, outcome.reason)
     return outcome.kind
 
 
@@ -224,6 +233,7 @@ def mark_failed(services: WorkerServices, page_id: int, page: Page | None, reaso
     log.error("page %s failed for good: %s", page_id, reason)
     services.staging.fail(page_id, reason)
     if page is not None:
+        count_outcome(services.health, page.source, page.crawl_id, "failed", reason)
         try:
             services.store.failure_log.record(page.url, page.source, page.crawl_id, "process", reason)
         except Exception:

@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from config import Settings
-from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes
+from config import Settings, load_sources
+from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes, sources_routes
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.api.errors import install_error_handlers
 from newsdedup.api.metrics import StoreCollector, build_registry
 from newsdedup.api.request_ids import RequestIdMiddleware
+from newsdedup.api.source_metrics import SourceCollector
+from newsdedup.source_status import source_statuses
 from pipeline.services import open_store
+from store.source_health import SourceHealth
 from workers.queues import CELERY_QUEUES
 
 if TYPE_CHECKING:
@@ -59,7 +62,17 @@ def create_app(
     app.include_router(crawl_routes.router)
     app.include_router(ops_routes.router)
     app.include_router(archive_routes.router)
+    app.include_router(sources_routes.router)
     return app
+
+
+def source_collector(settings: Settings, store: Store) -> SourceCollector:
+    """The per-source series, histograms and build info (newsdedup/api/source_metrics.py)."""
+    return SourceCollector(
+        SourceHealth(store.engine),
+        lambda: load_sources(settings.config),
+        lambda health, sources: source_statuses(health, sources, crawl_time_limit=settings.crawl_time_limit),
+    )
 
 
 def _build_context(settings: Settings, store: Store | None, queues: tuple[str, ...] | None) -> ApiContext:
@@ -81,4 +94,5 @@ def _build_context(settings: Settings, store: Store | None, queues: tuple[str, .
             index_complete=ctx.index_complete if ctx.redis is not None else None,
         )
     )
+    ctx.registry.register(source_collector(settings, store))
     return ctx
