@@ -133,7 +133,7 @@ def _run_distributed(
     from workers.app import create_celery_app
     from workers.crawl_side import DistributedSink, wait_for_crawl
     from workers.index_repair import rebuild_index
-    from workers.sending import PageSender
+    from workers.sending import PageSender  # with the above: Celery only in distributed mode
 
     assert settings.redis_url
     app = create_celery_app(live)

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from config.cron import Cron
 from config.sources import Source
 
 STATES = ("ok", "stale", "failing", "blocked", "robots-denied", "unknown")
@@ -79,8 +80,6 @@ def default_stale_after(source: Source, now: datetime | None = None) -> int:
         return source.stale_after
     interval = source.schedule.interval_seconds
     if interval is None and source.schedule.cron_fields is not None:
-        from workers.schedule import Cron
-
         cron = Cron(source.schedule.cron_fields)
         first = cron.next_after(now or datetime.now(UTC))
         second = cron.next_after(first) if first is not None else None

@@ -31,6 +31,7 @@ COLUMNS = (
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 def status(config_path: Path | None, fmt: str) -> None:
     """Each source's health: its state, last crawl and what it counted (docs/commands.md)."""
+    # deferred, as in the other commands: SQLAlchemy loads only for the command that needs it
     from newsdedup.source_status import source_statuses
     from store import Store
     from store.source_health import SourceHealth

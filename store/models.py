@@ -3,6 +3,8 @@ migrations in ``store/migrations``; these classes must stay in step with them.""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from datetime import UTC, datetime
 from typing import Any
 
@@ -177,10 +179,7 @@ class FetchState(Base):
 def load_all_models() -> None:
     """Import every module of the store package, so ``Base.metadata`` holds all tables
     (other modules, such as ``store.staging``, declare tables of their own on ``Base``)."""
-    import importlib
-    import pkgutil
-
-    import store
+    import store  # deferred: the package imports this module
 
     for module in pkgutil.iter_modules(store.__path__):
         if module.name != "migrations":

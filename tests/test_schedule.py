@@ -9,9 +9,10 @@ import pytest
 import redis
 
 from config import Settings
+from config.cron import Cron
 from config.sources import parse_schedule
 from workers.locks import LAST_START_KEY, crawl_lock
-from workers.schedule import Cron, is_due, tick
+from workers.schedule import is_due, tick
 
 T0 = datetime(2024, 5, 6, 12, 0, 30, tzinfo=UTC)  # a Monday
 

@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown, worker_ready
 
-from config import Settings
+from config import Settings, logs
 from workers.limits import check_timeouts, soft_time_limit
 from workers.queues import CONTROL_QUEUE, CRAWLS_QUEUE, PAGES_QUEUE
 from workers.tasks import register_tasks
@@ -135,9 +135,6 @@ def log_through_newsdedup(settings: Settings) -> None:
     """Celery's log lines go through newsdedup's handler (NEWSDEDUP_LOG_FORMAT, crawl ids):
     with a receiver of its ``setup_logging`` signal, Celery configures no logging of its own
     and passes us the ``--loglevel`` it was given."""
-    from celery.signals import setup_logging
-
-    from config import logs
 
     @setup_logging.connect(weak=False)
     def configure(loglevel: int | str | None = None, **_: object) -> None:

@@ -5,8 +5,7 @@ edit takes effect without a restart), compares each source's schedule with its l
 Redis hash, shared by whoever runs the tick) and queues ``newsdedup.crawl_source`` for the due
 ones. A source never crawls twice at once: crawl_source holds the source's lock for the crawl.
 
-Cron expressions are read in UTC, with the usual cron rule that when both day-of-month and
-day-of-week are restricted a day matching either one matches.
+Cron expressions are read in UTC (config/cron.py).
 """
 
 from __future__ import annotations
@@ -20,74 +19,11 @@ from typing import Protocol
 import redis
 
 from config import Settings, Source, load_sources
-from config.sources import CRON_FIELD_RANGES, ConfigError, Schedule
+from config.cron import Cron
+from config.sources import ConfigError, Schedule
 from workers.locks import LAST_START_KEY, SCHEDULE_LOCK_KEY, redis_client
 
 log = logging.getLogger(__name__)
-
-# A cron expression that matches no day within this span (e.g. "0 0 30 2 *") never fires.
-CRON_HORIZON_DAYS = 366 * 5
-
-
-def expand_cron_field(text: str, low: int, high: int) -> frozenset[int]:
-    """'*', 'n', 'n-m', each with an optional '/step', comma-separated (config.sources checked
-    the syntax and the ranges)."""
-    values: set[int] = set()
-    for item in text.split(","):
-        spec, _, step_text = item.partition("/")
-        step = int(step_text) if step_text else 1
-        if spec == "*":
-            start, end = low, high
-        elif "-" in spec:
-            start, end = (int(n) for n in spec.split("-", 1))
-        else:
-            start = int(spec)
-            end = high if step_text else start  # "5/15" means 5, 20, 35, 50
-        values.update(range(start, end + 1, step))
-    return frozenset(values)
-
-
-class Cron:
-    """A 5-field cron expression: minute hour day-of-month month day-of-week (0 or 7 = Sunday)."""
-
-    def __init__(self, fields: Iterable[str]) -> None:
-        fields = list(fields)
-        if len(fields) != 5:
-            raise ValueError(f"a cron expression has 5 fields, got {len(fields)}")
-        minute, hour, dom, month, dow = (
-            expand_cron_field(f, lo, hi) for f, (lo, hi) in zip(fields, CRON_FIELD_RANGES, strict=True)
-        )
-        self.minutes = sorted(minute)
-        self.hours = sorted(hour)
-        self.days = dom
-        self.months = month
-        self.weekdays = frozenset(d % 7 for d in dow)  # 0 = Sunday
-        self.dom_restricted = fields[2] != "*"
-        self.dow_restricted = fields[4] != "*"
-
-    def day_matches(self, day: datetime) -> bool:
-        if day.month not in self.months:
-            return False
-        dom_ok = day.day in self.days
-        dow_ok = (day.isoweekday() % 7) in self.weekdays
-        if self.dom_restricted and self.dow_restricted:
-            return dom_ok or dow_ok
-        return dom_ok and dow_ok
-
-    def next_after(self, moment: datetime) -> datetime | None:
-        """The first matching minute strictly after ``moment`` (aware), in UTC."""
-        start = moment.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = start.replace(hour=0, minute=0)
-        for offset in range(CRON_HORIZON_DAYS):
-            current = day + timedelta(days=offset)
-            if not self.day_matches(current):
-                continue
-            for hour in self.hours:
-                for minute in self.minutes:
-                    candidate = current.replace(hour=hour, minute=minute)
-                    if candidate >= start:
-                        return candidate
-        return None
 
 
 def is_due(schedule: Schedule, last_start: datetime | None, now: datetime) -> bool:

@@ -14,6 +14,8 @@ from newsdedup.api.auth import require_token
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.errors import ApiError
 from newsdedup.api.schemas import ERRORS
+from newsdedup.source_status import source_statuses
+from store.source_health import SourceHealth
 
 router = APIRouter(
     tags=["operations"], dependencies=[Depends(require_token)], responses={401: ERRORS[401], 403: ERRORS[403]}
@@ -25,9 +27,6 @@ Ctx = Annotated[ApiContext, Depends(context)]
 def list_sources(ctx: Ctx) -> Response:
     """`{"items": [...]}`, one per source of the sources file, then those with history in the
     store that the file no longer names (`configured: false`); fields in docs/http-api.md."""
-    from newsdedup.source_status import source_statuses
-    from store.source_health import SourceHealth
-
     try:
         sources = load_sources(ctx.settings.config)
     except ConfigError as exc:
