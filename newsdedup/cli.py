@@ -156,7 +156,25 @@ def sources(config_path: Path | None) -> None:
         )
         click.echo(
             f"  {source.name:<24} every {source.schedule.text:<14} {kinds}; max {source.max_pages} pages"
+            + "".join(f"; {extra}" for extra in _source_extras(source))
         )
+
+
+def _source_extras(source: Source) -> list[str]:
+    """The optional keys a source sets, as ``newsdedup sources`` shows them."""
+    extras = []
+    if source.stale_after is not None:
+        extras.append(f"stale after {source.stale_after}s")
+    if source.languages:
+        extras.append("languages " + ", ".join(source.languages))
+    rules = source.extraction
+    if rules is not None:
+        overridden = [name for name in ("title", "body", "date", "authors") if getattr(rules, name)]
+        overridden += ["drop"] if rules.drop else []
+        extras.append("extraction overrides: " + ", ".join(overridden))
+    if source.proxy is not None:
+        extras.append("through a proxy")  # never its URL: it may carry a password
+    return extras
 
 
 @main.command()

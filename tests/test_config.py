@@ -124,6 +124,31 @@ def test_sources_command_lists_and_validates(tmp_path: Path) -> None:
     assert "source 'newschina', key 'schedule'" in bad.stderr
 
 
+def test_sources_command_shows_the_optional_keys_but_never_a_proxys_password(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        """
+sources:
+  - name: planet
+    feeds: [https://planet.example/rss.xml]
+    extraction: {title: h1, drop: [".ad"]}
+    languages: [en, de]
+    stale_after: 6h
+    proxy: http://crawler:hunter2@proxy.example:3128
+  - name: plain
+    feeds: [https://plain.example/rss.xml]
+""",
+    )
+    listed = run_cli("sources", "--config", str(config), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    planet, plain = (line for line in listed.stdout.splitlines() if line.startswith("  "))
+    assert (
+        "stale after 21600s; languages en, de; extraction overrides: title, drop; through a proxy" in planet
+    )
+    assert "hunter2" not in listed.stdout and "proxy.example" not in listed.stdout
+    assert plain.endswith("max 1000 pages")
+
+
 def test_crawl_of_unknown_source_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("crawl", "nosuch", "--config", str(write(tmp_path, GOOD)), cwd=tmp_path)
     assert result.returncode == 2
