@@ -373,6 +373,22 @@ def write_sources(base_urls: dict[str, str], path: Path) -> Path:
 # --- worker processes ----------------------------------------------------------------------
 
 
+def start_worker(
+    env: dict[str, str], node: str, log: IO[bytes], concurrency: int = 2, *options: str
+) -> subprocess.Popen[bytes]:
+    """``newsdedup worker`` named ``node`` (``name@%h``), in a process group of its own so that
+    a SIGKILL of the group takes its pool processes too; its output goes to ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsdedup", "worker", "--concurrency", str(concurrency), *options]
+        + ["-n", node, "--without-mingle", "--without-gossip"],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 class Cluster:
     """``newsdedup worker`` processes, each in a process group of its own (SIGKILL kills all)."""
 
@@ -387,25 +403,7 @@ class Cluster:
         self.starts[name] += 1
         log = open(self.logs / f"{name}.{self.starts[name]}.log", "wb")
         self._log_files.append(log)
-        self.workers[name] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "newsdedup",
-                "worker",
-                "--concurrency",
-                str(concurrency),
-                "-n",
-                f"{name}-{self.starts[name]}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            env=self.env,
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.workers[name] = start_worker(self.env, f"{name}-{self.starts[name]}@%h", log, concurrency)
 
     def kill(self, name: str) -> None:
         """SIGKILL the worker and its pool processes (mid-page, lock held or not)."""

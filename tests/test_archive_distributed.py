@@ -4,12 +4,12 @@ reprocess` fans the archived pages out to real workers, into a new PostgreSQL st
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
 import pytest
+from faultkit import start_worker
 from sqlalchemy.engine import make_url
 from test_archive import comparable, feed, newsdedup, records
 from test_distributed import kill_group, wait_ready
@@ -41,25 +41,7 @@ def test_a_distributed_crawl_is_archived_and_reprocessed_by_the_workers(
         )
         log = open(tmp_path / "worker.log", "wb")
         try:
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "newsdedup",
-                    "worker",
-                    "--concurrency",
-                    "2",
-                    "-n",
-                    "a1@%h",
-                    "--without-mingle",
-                    "--without-gossip",
-                ],
-                env=env,
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            worker = start_worker(env, "a1@%h", log, 2)
             settings = Settings(redis_url=redis_url, database_url=postgres_url, lsh_basename="archive-test")
             wait_ready(create_celery_app(settings), ["a1"])
 

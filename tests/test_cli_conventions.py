@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from faultkit import start_worker
 from test_distributed import kill_group, wait_ready
 
 from config import Settings
@@ -165,15 +166,7 @@ def test_distributed_crawl_fails_on_errors_and_its_worker_logs_the_crawl_id(
     site.set_routes({BROKEN_STORY: {"status": 500}})
     worker_log = tmp_path / "worker.log"
     with open(worker_log, "wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "newsdedup", "worker", "--concurrency", "1", "-n", "conv@%h"]
-            + ["--without-mingle", "--without-gossip"],
-            env=env,
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        worker = start_worker(env, "conv@%h", log, 1)
     try:
         settings = Settings(redis_url=redis_url, database_url=postgres_url, lsh_basename="conventions-test")
         wait_ready(create_celery_app(settings), ["conv"])

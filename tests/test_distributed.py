@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from faultkit import start_worker
 
 from config import Settings
 from fetched.page import Page
@@ -134,27 +135,7 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subpr
 
     def start(name: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"{name}.log", "wb")
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "newsdedup",
-                "worker",
-                "--concurrency",
-                str(concurrency),
-                "--pool",
-                "prefork",
-                "-n",
-                f"{name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = start_worker(env, f"{name}@%h", log, concurrency, "--pool", "prefork")
         started[name] = process
         return process
 

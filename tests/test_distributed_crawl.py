@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from faultkit import start_worker
 from test_distributed import kill_group, wait_ready
 
 from config import Settings
@@ -45,27 +46,7 @@ def world(tmp_path: Path, redis_url: str, postgres_url: str):
             )
             for name in ("c1", "c2"):
                 log = open(tmp_path / f"{name}.log", "wb")
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "newsdedup",
-                            "worker",
-                            "--concurrency",
-                            "2",
-                            "-n",
-                            f"{name}@%h",
-                            "--without-mingle",
-                            "--without-gossip",
-                        ],
-                        env=env,
-                        cwd=REPO,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
+                processes.append(start_worker(env, f"{name}@%h", log, 2))
             yield env, sites.publish
         finally:
             for process in processes:

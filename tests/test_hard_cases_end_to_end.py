@@ -27,6 +27,7 @@ from pathlib import Path
 from string import Template
 
 import pytest
+from faultkit import start_worker
 
 from newsdedup.siteserver import SiteServer
 from tests.test_end_to_end import newsdedup, summary_of
@@ -215,25 +216,7 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]
     from workers.app import create_celery_app
 
     log = open(tmp_path / "worker.log", "wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsdedup",
-            "worker",
-            "--concurrency",
-            "2",
-            "-n",
-            "hard@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        env=env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = start_worker(env, "hard@%h", log, 2)
     settings = Settings(
         redis_url=env["NEWSDEDUP_REDIS_URL"],
         database_url=env["NEWSDEDUP_DATABASE_URL"],

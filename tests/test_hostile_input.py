@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from faultkit import start_worker
 
 from dedup import DedupParams, fingerprint
 from dedup.normalize import normalize
@@ -239,25 +240,7 @@ def mode(request: pytest.FixtureRequest, tmp_path: Path):
     worker_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
     worker_env.update(env, NEWSDEDUP_PAGE_TIME_LIMIT="8", NEWSDEDUP_MAX_TEXT_CHARS="100000")
     log = open(tmp_path / "worker.log", "wb")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsdedup",
-            "worker",
-            "--concurrency",
-            "2",
-            "-n",
-            "h1@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        env=worker_env,
-        cwd=Path(__file__).parents[1],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    worker = start_worker(worker_env, "h1@%h", log, 2)
     try:
         wait_ready(
             create_celery_app(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from faultkit import start_worker
 from test_distributed import kill_group, wait_ready
 from test_source_health import TOKEN, build_site
 
@@ -138,25 +139,7 @@ def test_workers_report_per_source_outcomes(tmp_path: Path, redis_url: str, post
         NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "archive"),
     )
     log = open(tmp_path / "worker.log", "wb")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsdedup",
-            "worker",
-            "--concurrency",
-            "2",
-            "-n",
-            "h1@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        env=env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    worker = start_worker(env, "h1@%h", log, 2)
     settings = Settings(
         redis_url=redis_url,
         database_url=postgres_url,
