@@ -33,7 +33,7 @@ STALE_AFTER_INTERVALS = 3
 
 
 @dataclass(frozen=True)
-class CrawlCounts:
+class SourceCounts:
     """What one crawl (or a time window) counted for one source."""
 
     fetched: int = 0
@@ -89,7 +89,7 @@ def default_stale_after(source: Source, now: datetime | None = None) -> int:
 
 def judge(
     crawled: bool,
-    last_crawl: CrawlCounts,
+    last_crawl: SourceCounts,
     stale_after: int,
     now: datetime,
     last_article_at: datetime | None,
@@ -117,13 +117,13 @@ def judge(
     return Verdict("ok", "")
 
 
-def counts_of(tally: Mapping[tuple[str, str], int]) -> CrawlCounts:
-    """``CrawlCounts`` from the store's (event, failure class) -> pages."""
+def counts_of(tally: Mapping[tuple[str, str], int]) -> SourceCounts:
+    """``SourceCounts`` from the store's (event, failure class) -> pages."""
 
     def n(event: str) -> int:
         return sum(pages for (e, _), pages in tally.items() if e == event)
 
-    return CrawlCounts(
+    return SourceCounts(
         fetched=n("fetched"),
         not_modified=n("not_modified"),
         robots_denied=n("robots_denied"),

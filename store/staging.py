@@ -83,7 +83,7 @@ class StagedPage(Base):
     warc_offset: Mapped[int | None] = mapped_column(BigInteger)
 
 
-__all__ = ["Claim", "CrawlCounts", "StagedPage", "Staging"]
+__all__ = ["Claim", "StagedPage", "StagedPageCounts", "Staging"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,9 @@ class Claim:
 
 
 @dataclass(frozen=True)
-class CrawlCounts:
+class StagedPageCounts:
+    """A crawl's staged pages by state: what the distributed crawl command waits on."""
+
     pending: int
     done: int
     failed: int
@@ -306,7 +308,7 @@ class Staging:
 
     # --- whoever watches a crawl ---
 
-    def counts(self, crawl_id: str) -> CrawlCounts:
+    def counts(self, crawl_id: str) -> StagedPageCounts:
         now = utcnow()
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -327,7 +329,9 @@ class Staging:
             by_state[state] += n
             if state == "done" and outcome:
                 outcomes[outcome] = outcomes.get(outcome, 0) + n
-        return CrawlCounts(by_state["pending"], by_state["done"], by_state["failed"], outcomes, int(leased))
+        return StagedPageCounts(
+            by_state["pending"], by_state["done"], by_state["failed"], outcomes, int(leased)
+        )
 
     def stale(self, crawl_id: str | None, unclaimed_grace: float | None) -> list[tuple[int, str]]:
         """Pending pages whose message may be lost: the lease ran out (the worker died or hit

@@ -31,7 +31,7 @@ from pipeline.summary import OUTCOME_FIELDS, CrawlSummary, SummaryCallback, reco
 from pipeline.transient import OUTAGE_ERRORS, through_outages
 from store import Store
 from store.source_health import SourceHealth
-from store.staging import CrawlCounts, Staging
+from store.staging import StagedPageCounts, Staging
 from workers.app import create_celery_app
 from workers.sending import UNCLAIMED_GRACE_SECONDS, PageSender, resend_stale
 
@@ -62,7 +62,7 @@ class DistributedSink(StoreBackedDiscovery):
         self.crawl_id = crawl_id
         self.fetched = CrawlSummary()  # pages_fetched, not_modified, errors (fetch side)
         self.on_change = on_change
-        self._counts: CrawlCounts | None = None
+        self._counts: StagedPageCounts | None = None
         self._counts_at = 0.0
         self._lock = threading.Lock()  # the spider's thread and the writer's count
         self.writer = StagingWriter(
@@ -117,7 +117,7 @@ class DistributedSink(StoreBackedDiscovery):
 
     # --- counting ---
 
-    def summary(self, counts: CrawlCounts | None = None) -> CrawlSummary:
+    def summary(self, counts: StagedPageCounts | None = None) -> CrawlSummary:
         """Fetch-side counts plus what the workers did with the staged pages so far."""
         counts = counts or self._counts
         return combine(self.fetched, counts)
@@ -136,7 +136,7 @@ class DistributedSink(StoreBackedDiscovery):
             self.on_change(self.summary())
 
 
-def combine(fetched: CrawlSummary, counts: CrawlCounts | None) -> CrawlSummary:
+def combine(fetched: CrawlSummary, counts: StagedPageCounts | None) -> CrawlSummary:
     summary = CrawlSummary(
         pages_fetched=fetched.pages_fetched, not_modified=fetched.not_modified, errors=fetched.errors
     )
