@@ -44,7 +44,7 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.reasons import blocked
-from crawler.slot_delays import raise_slot_floor, slot_floor, slot_key
+from crawler.slot_delays import raise_slot_floor, share_floors, slot_floor, slot_key
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -202,6 +202,7 @@ class BlockedSiteMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        share_floors(crawler)
         self.backoff = crawler.settings.getfloat("NEWSDEDUP_BLOCKED_BACKOFF", DEFAULT_BACKOFF_SECONDS)
         self.max_delay = crawler.settings.getfloat("NEWSDEDUP_BLOCKED_MAX_DELAY", DEFAULT_MAX_DELAY_SECONDS)
         crawler.signals.connect(self._downloaded, signal=signals.response_downloaded)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 
-from crawler.slot_delays import raise_slot_floor, slot_key
+from crawler.slot_delays import raise_slot_floor, share_floors, slot_key
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -31,6 +31,7 @@ class RobotsCrawlDelay:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        share_floors(crawler)
         settings = crawler.settings
         self.user_agent = settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT") or "*"
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)

@@ -193,3 +193,42 @@ def test_robots_crawl_delay_spaces_the_requests_to_a_host(tmp_path):
     assert len(log) == 7  # the feed and six article URLs
     gaps = [b.time - a.time for a, b in itertools.pairwise(log)]
     assert min(gaps) >= 0.9, gaps
+
+
+def test_a_host_that_refused_one_source_is_asked_more_slowly_by_the_others(tmp_path):
+    """Each source is a crawler of its own; the back-off is the host's, for all of them."""
+    from newsdedup.siteserver import SiteServer
+
+    site_root = tmp_path / "site"
+    (site_root / "open").mkdir(parents=True)
+    story = (SITES / "blocked/2025/01/story.html").read_text()
+    for n in range(4):
+        (site_root / f"open/{n}.html").write_text(story.replace("</h1>", f" {n}</h1>"))
+    items = "".join(f"<item><link>{{{{base_url}}}}/open/{n}.html</link></item>" for n in range(4))
+    (site_root / "open/rss.xml").write_text(
+        f"<rss version='2.0'><channel><title>o</title>{items}</channel></rss>"
+    )
+    (site_root / "_routes.json").write_text(
+        # The refusing source's feed is refused at once; the other's answers after it.
+        '{"/refused/rss.xml": {"status": 403}, "/open/rss.xml": {"delay": 0.5}}'
+    )
+    with SiteServer(site_root, host="127.0.0.2") as site:
+        result = crawl_with(
+            [
+                {"name": "refused", "feeds": [site.url("/refused/rss.xml")]},
+                {"name": "open", "feeds": [site.url("/open/rss.xml")]},
+            ],
+            tmp_path,
+            "shared",
+            blocked_backoff=BACKOFF,
+            blocked_max_delay=5.0,
+            concurrent_requests_per_domain=1,
+        )
+        log = site.requests
+    assert _failures(result) == {"/refused/rss.xml": "blocked: HTTP 403"}
+    assert len(result["accepted"]) == 4
+    refused_at = next(r.time for r in log if r.path == "/refused/rss.xml")
+    articles = [r for r in log if r.path.startswith("/open/") and r.path != "/open/rss.xml"]
+    assert len(articles) == 4 and articles[0].time > refused_at
+    gaps = [b.time - a.time for a, b in itertools.pairwise(articles)]
+    assert min(gaps) >= BACKOFF * 0.9, gaps
