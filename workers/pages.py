@@ -159,13 +159,6 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
 
     Three round trips to PostgreSQL carry a page: the claim, the candidates' read, and one
     transaction that stores it and marks its row done (``PagePipeline.commit``'s ``on_commit``)."""
-    # The page's crawl is named in its log lines, and in no line after it (a caller that is no
-    # Celery task, such as a benchmark or a test, has no task scope of its own).
-    with logs.task_scope():
-        return _process_staged_page(services, page_id, prepared)
-
-
-def _process_staged_page(services: WorkerServices, page_id: int, prepared: PreparedPage | None) -> str:
     settings = services.settings
     staging = services.staging
     patience = outage_patience(settings)
