@@ -197,7 +197,7 @@ def world(
                 NEWSDEDUP_REDIS_URL=request.getfixturevalue("redis_url"),
                 NEWSDEDUP_LSH_BASENAME="hard-cases",
             )
-            workers.append(start_worker(env, tmp_path))
+            workers.append(start_ready_worker(env, tmp_path))
         yield env, lambda n: publish(root, n, base), base
     finally:
         from tests.test_distributed import kill_group
@@ -210,7 +210,7 @@ def world(
             server.stop()
 
 
-def start_worker(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+def start_ready_worker(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
     from config import Settings
     from tests.test_distributed import wait_ready
     from workers.app import create_celery_app

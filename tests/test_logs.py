@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -37,11 +38,15 @@ def test_a_json_line_carries_the_exception_and_the_ids_of_its_context() -> None:
 
 
 def test_a_task_scope_forgets_its_crawl() -> None:
-    with logs.task_scope():
-        logs.bind_crawl("crawl-8")
-        assert getattr(record_of("inside"), "crawl_id", None) == "crawl-8"
-    # The next task of the same process does not inherit it.
-    assert getattr(record_of("after"), "crawl_id", None) is None
+    def one_task_then_the_next() -> None:
+        with logs.task_scope():
+            logs.bind_crawl("crawl-8")
+            assert getattr(record_of("inside"), "crawl_id", None) == "crawl-8"
+        # The next task of the same process does not inherit it.
+        assert getattr(record_of("after"), "crawl_id", None) is None
+
+    # A fresh context, as a worker process's: other tests call worker functions outside any task.
+    contextvars.Context().run(one_task_then_the_next)
 
 
 def test_a_text_line_names_its_crawl_after_the_message() -> None:
