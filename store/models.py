@@ -113,7 +113,7 @@ class Version(Base):
     warc_file: Mapped[str | None] = mapped_column(Text, nullable=True, index=True)
     warc_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Exact shingle hashes of the body lines (dedup.Fingerprint.body_shingles), b"" for long
-    # texts; NULL for versions stored before migration 0007.
+    # texts; NULL for versions stored before migration 0011.
     body_shingles: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

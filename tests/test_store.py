@@ -589,6 +589,26 @@ def test_a_database_behind_the_newest_migration_is_migrated_on_open(store: Store
         reopened.close()
 
 
+def test_a_database_left_at_the_archive_release_gains_the_body_shingles_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0.1 with the archive (migration 0009 on 0005) left databases without ``body_shingles``:
+    opening one migrates it so that pages are stored again."""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from store.engine import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'released.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0009")
+    assert "body_shingles" not in {c["name"] for c in inspect(engine).get_columns("versions")}
+    engine.dispose()
+    with Store.open(url) as opened:
+        assert "body_shingles" in {c["name"] for c in inspect(opened.engine).get_columns("versions")}
+        add_new(opened, A, story(1))
+        assert len(opened.feed_reader.feed()) == 1
+
+
 def test_sqlite_file_and_its_folder_are_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "nested" / "data" / "newsdedup.db"
     with Store.open(f"sqlite:///{path}") as opened:

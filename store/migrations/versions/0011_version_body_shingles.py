@@ -4,16 +4,20 @@ Whether a text tells something of its own beyond headings, labels and credits (t
 share only a wire lead) needs the body lines of both texts; versions stored before have NULL,
 and dedup then counts all their shingles.
 
-Revision ID: 0007
-Revises: 0005
+Revision ID: 0011
+Revises: 0010
+
+After 0010 rather than beside the released 0009: a database already at 0009 must still get
+the column. A database that has it already (its code once ran this migration under an earlier
+number) is left as it is.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0005"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
