@@ -50,24 +50,12 @@ def run_embedded_crawl(
 ) -> CrawlSummary:
     # deferred: the crawl process of distributed mode extracts nothing and skips this code
     from pipeline.embedded import EmbeddedSink
-    from pipeline.extraction_pool import ExtractionPool, extraction_processes
-    from pipeline.services import open_embedded_pipeline
+    from pipeline.services import open_embedded_pipeline, open_extraction_pool
     from pipeline.source_health import crawl_health
     from store.source_health import SourceHealth
 
     pipeline = open_embedded_pipeline(settings)
-    processes = extraction_processes(settings.extract_processes)
-    pool = (
-        ExtractionPool(
-            processes,
-            pipeline.min_words,
-            pipeline.params,
-            time_limit=settings.page_time_limit,
-            max_text_chars=settings.max_text_chars,
-        )
-        if processes > 1
-        else None
-    )
+    pool = open_extraction_pool(settings, pipeline)
     try:
         if pool is not None:
             pool.start()

@@ -30,8 +30,7 @@ from config import Settings
 from crawler.archive import page_from
 from fetched.page import Page
 from pipeline.embedded import EmbeddedSink
-from pipeline.extraction_pool import ExtractionPool, extraction_processes
-from pipeline.services import open_embedded_pipeline
+from pipeline.services import open_embedded_pipeline, open_extraction_pool
 from pipeline.summary import CrawlSummary, SummaryCallback
 from store import Store
 from store.staging import Staging
@@ -99,8 +98,7 @@ def _run_embedded(
     settings: Settings, pages: Iterable[Page], crawl_id: str, progress: SummaryCallback | None
 ) -> CrawlSummary:
     pipeline = open_embedded_pipeline(settings)
-    processes = extraction_processes(settings.extract_processes)
-    pool = ExtractionPool(processes, pipeline.min_words, pipeline.params) if processes > 1 else None
+    pool = open_extraction_pool(settings, pipeline)
     try:
         if pool is not None:
             pool.start()

@@ -13,7 +13,7 @@ from fetched.page import Page
 from pipeline.budget import TIMED_OUT, PageTimedOut
 from pipeline.discovery_state import StoreBackedDiscovery
 from pipeline.extraction_pool import ExtractionPool, PendingExtraction
-from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage, prepare_page
+from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
 from pipeline.summary import CrawlSummary, SummaryCallback
 from pipeline.transient import through_outages
 from store import Store
@@ -69,10 +69,7 @@ class EmbeddedSink(StoreBackedDiscovery):
     def _process(self, page: Page) -> PageOutcome:
         """``PagePipeline.process``, the archive location asked for after extraction (by then
         the archive's thread has written the record)."""
-        prepared = prepare_page(
-            page, self.pipeline.min_words, self.pipeline.params, rules=self.pipeline.rules_for(page)
-        )
-        return self.pipeline.commit(self.locate(page), prepared)
+        return self.pipeline.commit(self.locate(page), self.pipeline.prepare(page))
 
     def drain(self) -> None:
         """Commit every page still being extracted (after the crawl; no-op without a pool)."""

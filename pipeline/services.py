@@ -5,6 +5,7 @@ from __future__ import annotations
 from config import Settings
 from config.sources import page_rules_by_source
 from dedup import DedupParams, InMemoryIndex
+from pipeline.extraction_pool import ExtractionPool, extraction_processes
 from pipeline.page_pipeline import PagePipeline
 from store import Store
 
@@ -41,4 +42,19 @@ def open_embedded_pipeline(settings: Settings, store: Store | None = None) -> Pa
         page_time_limit=settings.page_time_limit,
         max_text_chars=settings.max_text_chars,
         page_rules=page_rules_by_source(settings.config),
+    )
+
+
+def open_extraction_pool(settings: Settings, pipeline: PagePipeline) -> ExtractionPool | None:
+    """The processes that extract ``pipeline``'s pages, with its time limit and text cap
+    (``NEWSDEDUP_EXTRACT_PROCESSES``); None when extraction stays in this process. Not started."""
+    processes = extraction_processes(settings.extract_processes)
+    if processes <= 1:
+        return None
+    return ExtractionPool(
+        processes,
+        pipeline.min_words,
+        pipeline.params,
+        time_limit=pipeline.page_time_limit,
+        max_text_chars=pipeline.max_text_chars,
     )

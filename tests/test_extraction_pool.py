@@ -160,8 +160,46 @@ def test_the_budget_in_the_crawling_process_stops_a_runaway_pattern() -> None:
 
     with pytest.raises(PageTimedOut), page_budget(0.5):
         re.compile(r"(a+)+b").search("a" * 64)
-    with page_budget(5):
-        assert sum(range(1000)) == 499500  # a quick block simply runs
+    from dedup import DedupParams
+    from pipeline.page_pipeline import prepare_page
+
+    lighthouse = mixed_pages()[0]
+    with page_budget(5):  # a page of ordinary size is extracted to its end
+        prepared = prepare_page(lighthouse, 20, DedupParams())
+    assert prepared.fingerprint is not None
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_text_cap_holds_whether_pages_are_extracted_here_or_in_the_pool(tmp_path, processes) -> None:
+    from pipeline.services import open_extraction_pool
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'cap.db'}", max_text_chars=1000, extract_processes=processes
+    )
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of the harbour report says the crane number {n} moved {n * 7} boxes today.</p>"
+        for n in range(60)
+    )
+    long_page = page(
+        "https://www.daily-example.com/long",
+        f"<html><head><title>Harbour report</title></head><body><article><h1>Harbour report</h1>"
+        f"{paragraphs}</article></body></html>",
+    )
+    pipeline = open_embedded_pipeline(settings)
+    pool = open_extraction_pool(settings, pipeline)
+    assert (pool is None) == (processes == 1)
+    outcomes: list[PageOutcome] = []
+    try:
+        if pool is not None:
+            pool.start()
+        sink = EmbeddedSink(pipeline, "c1", on_page_outcome=outcomes.append, pool=pool)
+        sink.accept(long_page)
+        sink.drain()
+    finally:
+        if pool is not None:
+            pool.close()
+        pipeline.store.close()
+    assert [(o.kind, o.reason.split(":")[0]) for o in outcomes] == [("rejected", "too-long")]
 
 
 @pytest.mark.parametrize(
