@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from cssselect import SelectorError
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 
@@ -79,7 +80,7 @@ def compile_selector(selector: str) -> etree.XPath:
     try:
         expression = selector if is_xpath(selector) else HTMLTranslator().css_to_xpath(selector)
         return etree.XPath(expression, smart_strings=False)
-    except (SyntaxError, etree.XPathError) as exc:  # cssselect's and lxml's syntax errors
+    except (SyntaxError, SelectorError, etree.XPathError) as exc:  # cssselect's and lxml's errors
         kind = "XPath" if is_xpath(selector) else "CSS selector"
         raise ValueError(f"{selector!r} is not a valid {kind}: {exc}") from None
 

@@ -294,10 +294,9 @@ def parse_schedule(text: Any, label: str) -> Schedule:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("must be an interval such as 15m or a 5-field cron expression")
     text = text.strip()
-    interval = INTERVAL_PATTERN.match(text)
-    if interval:
-        seconds = int(interval.group(1)) * INTERVAL_SECONDS[interval.group(2)]
-        if seconds <= 0:
+    if INTERVAL_PATTERN.match(text):
+        seconds = parse_interval(text)
+        if seconds is None:
             raise ValueError(f"{text!r}: the interval must be longer than zero")
         return Schedule(text=text, interval_seconds=seconds)
     fields = text.split()

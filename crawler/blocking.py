@@ -234,9 +234,11 @@ class BlockedSiteMiddleware:
         """Slow the request's host down, once per response; the host's delay now."""
         key = slot_key(self.crawler, request)
         current = slot_floor(self.crawler, key)
-        if request.meta.get(BACKED_OFF) is response:
+        # Once per refusal: the decompressed response that process_response sees is another
+        # object than the one response_downloaded saw, but the same refusal.
+        if request.meta.get(BACKED_OFF):
             return current
-        request.meta[BACKED_OFF] = response
+        request.meta[BACKED_OFF] = True
         retry_after = (
             retry_after_seconds(response.headers.get("Retry-After")) if response.status == 429 else None
         )

@@ -21,22 +21,6 @@ def is_blocked(reason: str) -> bool:
     return reason.startswith(BLOCKED_PREFIX)
 
 
-# The bounded classes of ``failure_class``: few enough to be a metric label, one per remedy.
-FAILURE_CLASSES = (
-    "blocked",
-    "robots_denied",
-    "http_4xx",
-    "http_5xx",
-    "timeout",
-    "dns",
-    "connection",
-    "too_large",
-    "not_html",
-    "parse",
-    "extraction",
-    "limit",
-    "other",
-)
 # Refusals that came as a bare status before the crawler named them "blocked: ...".
 _BLOCKING_STATUSES = ("HTTP 403", "HTTP 429")
 _CONNECTION_WORDS = (
@@ -54,7 +38,7 @@ _CONNECTION_WORDS = (
 
 
 def failure_class(reason: str) -> str:
-    """The class of a failure or skip reason (one of ``FAILURE_CLASSES``): what a metric label
+    """The class of a failure or skip reason (blocked, robots_denied, http_4xx, http_5xx, timeout, dns, connection, too_large, not_html, parse, extraction, limit or other): what a metric label
     and the health states count, where the reason itself ("HTTP 404", "timeout after 30s")
     is unbounded text."""
     text = reason.strip()

@@ -157,6 +157,7 @@ def test_overrides_are_read_from_the_sources_file() -> None:
         ({"date": "(//time"}, "extraction.date", "not a valid XPath"),
         ({"authors": ""}, "extraction.authors", "must be a selector"),
         ({"drop": [".ok", "div[["]}, "extraction.drop", "not a valid CSS selector"),
+        ({"body": "p::foo"}, "extraction.body", "not a valid CSS selector"),
         ({"drop": {"a": 1}}, "extraction.drop", "must be a list"),
         ("h1", "extraction", "must be a mapping"),
     ],
