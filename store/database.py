@@ -7,11 +7,13 @@ calls, so threads may share them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +38,11 @@ def is_retryable(exc: DBAPIError) -> bool:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def dialect_insert(connection: Connection) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """The connection's dialect's INSERT, which knows ON CONFLICT (PostgreSQL's and SQLite's)."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
 class Database:

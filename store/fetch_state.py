@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from fetched.page import Validators
-from store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, is_retryable, utcnow
+from store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, dialect_insert, is_retryable, utcnow
 from store.models import FetchState
 
 
@@ -84,10 +83,9 @@ def _write_discovery(session: Session, url: str, validators: Validators, links: 
 def upsert_validators(connection: Connection, url: str, validators: Validators, now: datetime) -> None:
     """A page's validators, in one statement, inside the page's own write (its discovery
     links, if any, are kept)."""
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     values = {"etag": validators.etag, "last_modified": validators.last_modified, "updated_at": now}
     connection.execute(
-        dialect_insert(FetchState)
+        dialect_insert(connection)(FetchState)
         .values(url=url, **values)
         .on_conflict_do_update(index_elements=[FetchState.url], set_=values)
     )

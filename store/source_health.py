@@ -43,9 +43,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store.database import KEYS_PER_QUERY, dialect_insert, utcnow
 from store.engine import write_engine
 from store.models import Base, UTCDateTime
 
@@ -111,10 +111,6 @@ class StageTiming(Base):
 
 
 CountKey = tuple[str, str, datetime, str, str]  # source, crawl_id, hour, event, reason
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -224,10 +220,6 @@ class HealthRecorder:
         self.flush()
 
 
-def _insert(connection: Any) -> Any:
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-
-
 def _add_counts(connection: Any, counts: Counter[CountKey]) -> None:
     if not counts:
         return
@@ -238,7 +230,7 @@ def _add_counts(connection: Any, counts: Counter[CountKey]) -> None:
         for (s, c, h, e, r), n in sorted(counts.items())
         if n
     ]
-    statement = _insert(connection)(table)
+    statement = dialect_insert(connection)(table)
     statement = statement.on_conflict_do_update(
         index_elements=["source", "crawl_id", "hour", "event", "reason"],
         set_={"count": table.c.count + statement.excluded.count},
@@ -256,7 +248,7 @@ def _raise_times(connection: Any, times: Mapping[str, Mapping[str, datetime]]) -
     table = SourceHealthRow.__table__
     columns = ("last_page_at", "last_article_at", "last_success_at")
     rows = [{"source": source, **{c: times[source].get(c) for c in columns}} for source in sorted(times)]
-    statement = _insert(connection)(table)
+    statement = dialect_insert(connection)(table)
     statement = statement.on_conflict_do_update(
         index_elements=["source"],
         set_={column: _later(table.c[column], statement.excluded[column]) for column in columns},
@@ -272,7 +264,7 @@ def _add_timings(connection: Any, timings: Mapping[tuple[str, int], list[float]]
         {"stage": stage, "bucket": bucket, "count": int(n), "seconds": seconds}
         for (stage, bucket), (n, seconds) in sorted(timings.items())
     ]
-    statement = _insert(connection)(table)
+    statement = dialect_insert(connection)(table)
     statement = statement.on_conflict_do_update(
         index_elements=["stage", "bucket"],
         set_={
@@ -299,7 +291,7 @@ class SourceHealth:
         table = SourceHealthRow.__table__
         with write_engine(self.engine).begin() as connection:
             for source in sorted(set(sources)):
-                statement = _insert(connection)(table).values(
+                statement = dialect_insert(connection)(table).values(
                     source=source,
                     first_crawl_at=at,
                     last_crawl_id=crawl_id,
@@ -375,7 +367,7 @@ class SourceHealth:
             return tallies
         ids = sorted(set(crawls.values()))
         with self.engine.connect() as connection:
-            for start in range(0, len(ids), 500):
+            for start in range(0, len(ids), KEYS_PER_QUERY):
                 for source, crawl_id, event, reason, n in connection.execute(
                     select(
                         SourceCount.source,
@@ -384,7 +376,7 @@ class SourceHealth:
                         SourceCount.reason,
                         func.sum(SourceCount.count),
                     )
-                    .where(SourceCount.crawl_id.in_(ids[start : start + 500]))
+                    .where(SourceCount.crawl_id.in_(ids[start : start + KEYS_PER_QUERY]))
                     .group_by(SourceCount.source, SourceCount.crawl_id, SourceCount.event, SourceCount.reason)
                 ):
                     if crawls.get(source) == crawl_id:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -37,12 +37,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fetched.page import ArchiveLocation, Page
-from store.database import utcnow
+from store.database import dialect_insert, utcnow
 from store.engine import make_engine, upgrade_schema, write_engine
 from store.models import AutoId, Base, UTCDateTime
 
@@ -160,7 +159,7 @@ class Staging:
             return []
         now = utcnow()
         with self._writer.begin() as conn:
-            statement = _insert_for(conn.dialect.name)(StagedPage).values([_row(page, now) for page in pages])
+            statement = dialect_insert(conn)(StagedPage).values([_row(page, now) for page in pages])
             statement = statement.on_conflict_do_nothing(index_elements=["crawl_id", "url"])
             created = {
                 (crawl_id, url): int(page_id)
@@ -408,11 +407,6 @@ def _archive_columns(page: Page) -> dict[str, object]:
     if location is None or not location.written:
         return {"warc_file": None, "warc_offset": None}
     return {"warc_file": location.file, "warc_offset": location.offset}
-
-
-def _insert_for(dialect: str) -> Callable[[type[StagedPage]], postgresql.Insert | sqlite.Insert]:
-    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING (both of ours do)."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _page(row: RowMapping) -> Page:
