@@ -10,19 +10,10 @@ from types import TracebackType
 
 import click
 
-from config import Settings, load_settings, logs
+from newsdedup.command_settings import command_settings
 from pipeline.summary import CrawlSummary
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except Exception as exc:  # noqa: BLE001 - SettingsError names the variable
-        raise click.UsageError(f"bad setting: {exc}") from None
-    logs.use_format(settings.log_format)
-    return settings
 
 
 def _since(value: str | None) -> datetime | None:
@@ -94,7 +85,7 @@ def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | N
     from archive.reader import ArchiveScan
     from newsdedup.reprocess import default_target, run_reprocess, shown_url
 
-    settings = _settings()
+    settings = command_settings()
     if not settings.archive_dir.is_dir():
         raise click.UsageError(f"no archive at {settings.archive_dir} (NEWSDEDUP_ARCHIVE_DIR)")
     scan = ArchiveScan(
@@ -123,7 +114,7 @@ def import_warc(files: tuple[str, ...], source: str) -> None:
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from newsdedup.reprocess import run_import
 
-    settings = _settings()
+    settings = command_settings()
     if not SOURCE_NAME.match(source):
         raise click.BadParameter(f"{source!r}: lowercase letters, digits and '-'", param_hint="'--source'")
     missing = [f for f in files if not f.startswith(("http://", "https://")) and not Path(f).is_file()]
@@ -156,7 +147,7 @@ def prune(days: float | None, dry_run: bool) -> None:
     from archive.prune import prune_archive
     from pipeline.services import open_store
 
-    settings = _settings()
+    settings = command_settings()
     days = settings.archive_retention_days if days is None else days
     if days <= 0:
         raise click.UsageError(

@@ -10,21 +10,13 @@ from pathlib import Path
 
 import click
 
-from config import ConfigError, Settings, Source, load_settings, load_sources, logs, select_sources
+from config import ConfigError, Settings, Source, load_sources, logs, select_sources
 from newsdedup import archive_commands, healthcheck
+from newsdedup.command_settings import command_settings
 from newsdedup.feedformat import FORMATS, render
 from newsdedup.status_command import status
 
 log = logging.getLogger("newsdedup")
-
-
-def _settings(config_path: Path | None = None) -> Settings:
-    try:
-        settings = load_settings(config=config_path)
-    except Exception as exc:  # noqa: BLE001 - SettingsError names the variable
-        raise click.UsageError(f"bad setting: {exc}") from None
-    logs.use_format(settings.log_format)
-    return settings
 
 
 def _select_sources(settings: Settings, names: tuple[str, ...]) -> list[Source]:
@@ -71,7 +63,7 @@ def crawl(
     """Crawl the named sources (all when none are named) once, now."""
     if fail_on_errors and no_wait:
         raise click.UsageError("--fail-on-errors needs the crawl's outcome: it cannot go with --no-wait")
-    settings = _settings(config_path)
+    settings = command_settings(config_path)
     selected = _select_sources(settings, sources)
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from newsdedup.crawl import run_crawl_command
@@ -129,7 +121,7 @@ def feed(after: int, limit: int | None, fmt: str, language: str | None) -> None:
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from pipeline.services import open_store
 
-    store = open_store(_settings())
+    store = open_store(command_settings())
     try:
         records = store.feed_reader.feed(after=after, limit=limit, language=language)
     finally:
@@ -141,7 +133,7 @@ def feed(after: int, limit: int | None, fmt: str, language: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The sources file.")
 def sources(config_path: Path | None) -> None:
     """Validate the sources file and list the sources with their schedules."""
-    settings = _settings(config_path)
+    settings = command_settings(config_path)
     selected = _select_sources(settings, ())
     click.echo(f"{settings.config}: {len(selected)} sources")
     for source in selected:
@@ -187,7 +179,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from newsdedup.api import create_app
 
-    settings = _settings()
+    settings = command_settings()
     logs.at_least(logging.INFO)  # a server logs what it serves (uvicorn's access log)
     uvicorn.run(
         create_app(settings),
@@ -205,7 +197,7 @@ def worker(ctx: click.Context) -> None:
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import run_worker
 
-    settings = _settings()
+    settings = command_settings()
     _require_redis(settings)
     run_worker(settings, list(ctx.args))
 
@@ -218,7 +210,7 @@ def beat(ctx: click.Context, config_path: Path | None) -> None:
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import run_beat
 
-    settings = _settings(config_path)
+    settings = command_settings(config_path)
     _require_redis(settings)
     _select_sources(settings, ())  # refuse to start on a bad sources file
     run_beat(settings, list(ctx.args))
@@ -237,7 +229,7 @@ def flower(port: int, address: str) -> None:
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.app import check_flower_auth, run_flower
 
-    settings = _settings()
+    settings = command_settings()
     _require_redis(settings)
     try:
         credential = check_flower_auth(settings.flower_auth)
@@ -266,7 +258,7 @@ def demo(keep: Path | None) -> None:
 def rebuild_index_command() -> None:
     """Distributed mode: rebuild the Redis index from the store (after losing Redis's data,
     or after an upgrade that changed the index's layout)."""
-    settings = _settings()
+    settings = command_settings()
     _require_redis(settings)
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
     from workers.index_repair import rebuild_index

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import click
 
-from config import Settings, load_settings
+from config import Settings
+from newsdedup.command_settings import command_settings
 
 # Beat saves its schedule every 3 minutes (Celery's sync_every) while it runs.
 BEAT_STALE_SECONDS = 600
@@ -126,10 +127,7 @@ def healthcheck(service: str, port: int | None) -> None:
             click.echo("no newsdedup service is the main process here: nothing to check")
             return
         service, port = found, port or found_port
-    try:
-        settings = load_settings()
-    except Exception as exc:  # noqa: BLE001 - SettingsError names the variable
-        raise click.UsageError(f"bad setting: {exc}") from None
+    settings = command_settings()
     try:
         checked = check(settings, service, port)
     except (Unhealthy, ValueError) as exc:

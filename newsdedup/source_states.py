@@ -112,7 +112,7 @@ def judge(
     if since is not None and now - since > timedelta(seconds=stale_after):
         what = "no new article" if last_article_at else "no article at all"
         return Verdict(
-            "stale", f"{what} for {_age(now - since)} (stale_after {_age(timedelta(seconds=stale_after))})"
+            "stale", f"{what} for {age(now - since)} (stale_after {age(timedelta(seconds=stale_after))})"
         )
     return Verdict("ok", "")
 
@@ -138,7 +138,8 @@ def counts_of(tally: Mapping[tuple[str, str], int]) -> SourceCounts:
     )
 
 
-def _age(delta: timedelta) -> str:
+def age(delta: timedelta) -> str:
+    """A duration as operators read it: the largest whole unit (3d, 5h, 12m, 40s)."""
     seconds = int(delta.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

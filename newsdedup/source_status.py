@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
+
+from config import Settings, load_sources
 from config.sources import Source, parse_schedule
 from newsdedup.source_states import counts_of, default_stale_after, judge
 from store.source_health import SourceHealth, SourceTimes, failures_of
@@ -20,6 +23,13 @@ from store.source_health import SourceHealth, SourceTimes, failures_of
 WINDOW = timedelta(hours=24)
 # A crawl stops itself at its time limit and is killed a minute later (workers/crawl_process.py).
 LOST_AFTER_LIMIT_SECONDS = 300
+
+
+def statuses_for(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
+    """``source_statuses`` of the sources file's sources; ConfigError when it is not usable."""
+    return source_statuses(
+        SourceHealth(engine), load_sources(settings.config), crawl_time_limit=settings.crawl_time_limit
+    )
 
 
 def source_statuses(

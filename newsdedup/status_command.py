@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from config import ConfigError, load_settings, load_sources
+from config import ConfigError
+from newsdedup.command_settings import command_settings
+from newsdedup.source_states import age
 
 COLUMNS = (
     "SOURCE",
@@ -32,22 +34,15 @@ COLUMNS = (
 def status(config_path: Path | None, fmt: str) -> None:
     """Each source's health: its state, last crawl and what it counted (docs/commands.md)."""
     # deferred, as in the other commands: SQLAlchemy loads only for the command that needs it
-    from newsdedup.source_status import source_statuses
-    from store import Store
-    from store.source_health import SourceHealth
+    from newsdedup.source_status import statuses_for
+    from pipeline.services import open_store
 
+    settings = command_settings(config_path)
+    store = open_store(settings)
     try:
-        settings = load_settings(config=config_path)
-        sources = load_sources(settings.config)
+        items = statuses_for(settings, store.engine)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError names the variable
-        raise click.UsageError(f"bad setting: {exc}") from None
-    store = Store.open(settings.database_url)
-    try:
-        items = source_statuses(
-            SourceHealth(store.engine), sources, crawl_time_limit=settings.crawl_time_limit
-        )
     finally:
         store.close()
     if fmt == "json":
@@ -107,8 +102,5 @@ def _failures(failures: dict[str, int]) -> str:
 def _ago(moment: str | None, now: datetime) -> str:
     if not moment:
         return "never"
-    seconds = int((now - datetime.fromisoformat(moment.replace("Z", "+00:00"))).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{max(seconds, 0)}s ago"
+    since = now - datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return f"{age(max(since, timedelta(0)))} ago"

@@ -9,13 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
-from config import ConfigError, load_sources
+from config import ConfigError
 from newsdedup.api.auth import require_token
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.errors import ApiError
 from newsdedup.api.schemas import ERRORS
-from newsdedup.source_status import source_statuses
-from store.source_health import SourceHealth
+from newsdedup.source_status import statuses_for
 
 router = APIRouter(
     tags=["operations"], dependencies=[Depends(require_token)], responses={401: ERRORS[401], 403: ERRORS[403]}
@@ -28,10 +27,7 @@ def list_sources(ctx: Ctx) -> Response:
     """`{"items": [...]}`, one per source of the sources file, then those with history in the
     store that the file no longer names (`configured: false`); fields in docs/http-api.md."""
     try:
-        sources = load_sources(ctx.settings.config)
+        items = statuses_for(ctx.settings, ctx.store.engine)
     except ConfigError as exc:
         raise ApiError(503, f"the sources file is not usable: {exc}", code="config_error") from None
-    items = source_statuses(
-        SourceHealth(ctx.store.engine), sources, crawl_time_limit=ctx.settings.crawl_time_limit
-    )
     return JSONResponse({"items": items})
