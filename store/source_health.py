@@ -337,21 +337,18 @@ class SourceHealth:
             SourceCount.crawl_id.not_in(last.scalar_subquery()),
         )
         with write_engine(self.engine).begin() as connection:
+            # The rows this transaction deleted are the ones it carries: two processes folding at
+            # once (crawls ending together) cannot both carry the same rows.
             rows = connection.execute(
-                select(SourceCount.source, SourceCount.event, SourceCount.reason, func.sum(SourceCount.count))
+                delete(SourceCount)
                 .where(old)
-                .group_by(SourceCount.source, SourceCount.event, SourceCount.reason)
+                .returning(SourceCount.source, SourceCount.event, SourceCount.reason, SourceCount.count)
             ).all()
-            if not rows:
-                return 0
-            folded = connection.execute(delete(SourceCount).where(old)).rowcount
-            _add_counts(
-                connection,
-                Counter(
-                    {(source, "", CARRY_HOUR, event, reason): int(n) for source, event, reason, n in rows}
-                ),
-            )
-            return int(folded or 0)
+            carried: Counter[CountKey] = Counter()
+            for source, event, reason, n in rows:
+                carried[(source, "", CARRY_HOUR, event, reason)] += int(n)
+            _add_counts(connection, carried)
+            return len(rows)
 
     # --- reads ---
 
