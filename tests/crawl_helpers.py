@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests import test_crawler
+import test_crawler
 
 
 def crawl_with(sources: list[dict[str, Any]], work: Path, crawl_id: str, **settings: Any) -> dict[str, Any]:

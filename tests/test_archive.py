@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,21 +13,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from api_factories import live_api
-from test_end_to_end import summary_of
+from test_end_to_end import newsdedup, summary_of
 from warcio.archiveiterator import ArchiveIterator
 
 from config import Settings
 from newsdedup.demo import DemoSites
 from store import Store
-
-
-def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=240
-    )
-    print(result.stdout, result.stderr[-5000:])  # shown by pytest when the test fails
-    assert result.returncode == 0
-    return result
 
 
 def records(archive: Path) -> list[dict]:

@@ -15,9 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from crawl_helpers import crawl_with
 
 from crawler.blocking import CHALLENGE_MAX_BYTES, backoff_delay, challenge_vendor, retry_after_seconds
-from tests.crawl_helpers import crawl_with
 
 PAGES = Path(__file__).parent / "pages"
 SITES = Path(__file__).parent / "sites"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_end_to_end import newsdedup
 
 from config import ConfigError, parse_sources
 from config.extraction import ExtractionRules, PageRules
@@ -185,13 +186,6 @@ def test_workers_find_a_pages_rules_by_its_source_name(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- end to end
-def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=240
-    )
-    print(result.stdout, result.stderr)  # shown by pytest when the test fails
-    assert result.returncode == 0
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
 
 from config import Settings
 from fetched.page import Page
@@ -15,7 +16,6 @@ from pipeline.embedded import EmbeddedSink
 from pipeline.extraction_pool import ExtractionPool, extraction_processes
 from pipeline.page_pipeline import PageOutcome
 from pipeline.services import open_embedded_pipeline
-from tests.pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
 
 PAGES = Path(__file__).parent / "pages"
 

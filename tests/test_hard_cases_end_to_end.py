@@ -28,9 +28,9 @@ from string import Template
 
 import pytest
 from faultkit import start_worker
+from test_end_to_end import newsdedup, summary_of
 
 from newsdedup.siteserver import SiteServer
-from tests.test_end_to_end import newsdedup, summary_of
 
 FIXTURES = Path(__file__).parent / "sites" / "hardcases"
 REPO = Path(__file__).resolve().parents[1]
@@ -200,7 +200,7 @@ def world(
             workers.append(start_ready_worker(env, tmp_path))
         yield env, lambda n: publish(root, n, base), base
     finally:
-        from tests.test_distributed import kill_group
+        from test_distributed import kill_group
 
         for process in workers:
             kill_group(process)
@@ -211,8 +211,9 @@ def world(
 
 
 def start_ready_worker(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    from test_distributed import wait_ready
+
     from config import Settings
-    from tests.test_distributed import wait_ready
     from workers.app import create_celery_app
 
     log = open(tmp_path / "worker.log", "wb")

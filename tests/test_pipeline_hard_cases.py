@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from string import Template
 
 import pytest
+from test_hard_cases_end_to_end import DASHBOARD, FIXTURES, render
 
 from dedup import DedupParams, InMemoryIndex
 from fetched.page import Page
 from pipeline.page_pipeline import PagePipeline, content_words
 from store import Store
-from tests.test_hard_cases_end_to_end import DASHBOARD, FIXTURES, render
 
 BASE = {
     "harbor-times": "https://harbor.example",

@@ -7,10 +7,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from crawl_helpers import crawl_with
+from forward_proxy import ForwardProxy
 
 from config import ConfigError, parse_sources
-from tests.crawl_helpers import crawl_with
-from tests.forward_proxy import ForwardProxy
 
 SITES = Path(__file__).parent / "sites"
 

@@ -8,8 +8,6 @@ import json
 import os
 import random
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import yaml
 from fastapi.testclient import TestClient
 from faultkit import make_story, story_html
 from prometheus_client.parser import text_string_to_metric_families
+from test_end_to_end import newsdedup
 
 from config import ConfigError, Settings, parse_sources
 from crawler.reasons import failure_class
@@ -72,20 +71,6 @@ def write_sources(servers: dict[str, SiteServer], path: Path) -> Path:
         entries.append(entry)
     path.write_text(yaml.safe_dump({"sources": entries}), encoding="utf-8")
     return path
-
-
-def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    print(result.stdout, result.stderr[-3000:])  # shown by pytest when the test fails
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 def status_items(env: dict[str, str]) -> dict[str, dict[str, Any]]:

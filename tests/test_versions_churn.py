@@ -19,9 +19,9 @@ from pathlib import Path
 from string import Template
 
 import pytest
+from test_end_to_end import newsdedup, summary_of
 
 from newsdedup.siteserver import SiteServer
-from tests.test_end_to_end import newsdedup, summary_of
 
 TEMPLATES = Path(__file__).parent / "pages" / "churn"
 ARTICLES = {  # served path → template
