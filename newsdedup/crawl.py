@@ -54,7 +54,7 @@ def run_embedded_crawl(
     from pipeline.source_health import crawl_health
     from store.source_health import SourceHealth
 
-    pipeline = open_embedded_pipeline(settings)
+    pipeline = open_embedded_pipeline(settings, sources=sources)
     pool = open_extraction_pool(settings, pipeline)
     try:
         if pool is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from config import Settings
+from collections.abc import Sequence
+
+from config import Settings, Source
 from config.sources import page_rules_by_source
 from dedup import DedupParams, InMemoryIndex
 from pipeline.extraction_pool import ExtractionPool, extraction_processes
@@ -26,9 +28,12 @@ def open_store(settings: Settings) -> Store:
     return Store.open(settings.database_url)
 
 
-def open_embedded_pipeline(settings: Settings, store: Store | None = None) -> PagePipeline:
+def open_embedded_pipeline(
+    settings: Settings, store: Store | None = None, sources: Sequence[Source] | None = None
+) -> PagePipeline:
     """An in-memory index rebuilt from the signatures in the store, so a new process still
-    finds duplicates and updates of what earlier crawls stored."""
+    finds duplicates and updates of what earlier crawls stored. ``sources``: the crawl's, read
+    already (their extraction rules); None: every source of the sources file."""
     store = store or open_store(settings)
     params = dedup_params(settings)
     index = InMemoryIndex(params)
@@ -41,7 +46,11 @@ def open_embedded_pipeline(settings: Settings, store: Store | None = None) -> Pa
         settings.min_text_words,
         page_time_limit=settings.page_time_limit,
         max_text_chars=settings.max_text_chars,
-        page_rules=page_rules_by_source(settings.config),
+        page_rules=(
+            page_rules_by_source(settings.config)
+            if sources is None
+            else {source.name: source.page_rules for source in sources}
+        ),
     )
 
 
