@@ -267,6 +267,15 @@ def test_rules_and_dashboard_name_only_exported_series(api: TestClient) -> None:
     assert targets
     used |= {name for expr in targets for name in METRIC_NAME.findall(expr)}
     assert used - exported == set()
+    # Label values too: an alert on a state or a queue that was renamed would never fire.
+    from newsdedup.source_states import STATES
+    from workers.queues import CELERY_QUEUES
+
+    exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]] + targets
+    states = {value for expr in exprs for value in re.findall(r'state="([^"]+)"', expr)}
+    queues = {value for expr in exprs for value in re.findall(r'queue="([^"]+)"', expr)}
+    assert states and states <= set(STATES), states
+    assert queues and queues <= set(CELERY_QUEUES), queues
     # The dashboard shows what the issue asks for.
     text = " ".join(targets)
     for needed in (
