@@ -124,15 +124,20 @@ def strip_chrome_blocks(tree: Any) -> int:
                 continue  # a label alone in a paragraph: clean_text judges the line
             doomed.append(target)
     for element in doomed:
-        parent = element.getparent()
-        if parent is None:
-            continue
-        # Keep the text that follows the element (lxml stores it on the element as .tail).
-        if element.tail and element.tail.strip():
-            previous = element.getprevious()
-            if previous is not None:
-                previous.tail = (previous.tail or "") + element.tail
-            else:
-                parent.text = (parent.text or "") + element.tail
-        parent.remove(element)
+        if element.getparent() is not None:
+            remove_keeping_tail(element)
     return len(doomed)
+
+
+def remove_keeping_tail(element: etree._Element) -> None:
+    """Remove ``element`` from its parent, keeping the text that follows it (lxml stores that
+    text on the element, as its ``tail``)."""
+    parent = element.getparent()
+    assert parent is not None
+    if element.tail and element.tail.strip():
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)

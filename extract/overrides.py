@@ -13,6 +13,7 @@ from typing import Any
 from lxml import etree
 
 from config.extraction import ExtractionRules, compile_selector
+from extract.chrome import remove_keeping_tail
 
 # Elements whose end is the end of a line of text (the body rule keeps paragraphs apart).
 _BLOCK_TAGS = frozenset(
@@ -62,7 +63,7 @@ def drop_selected(tree: Any, rules: ExtractionRules | None) -> None:
     for selector in rules.drop:
         for found in _select(tree, selector):
             if isinstance(found, etree._Element) and found.getparent() is not None:
-                _remove_keeping_tail(found)
+                remove_keeping_tail(found)
 
 
 def selected_text(tree: Any, rules: ExtractionRules | None) -> str:
@@ -163,14 +164,3 @@ def _collect(element: Any, pieces: list[str]) -> None:
             pieces.append(child.tail)
     if block:
         pieces.append("\n")
-
-
-def _remove_keeping_tail(element: Any) -> None:
-    parent = element.getparent()
-    if element.tail:
-        previous = element.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
-        else:
-            parent.text = (parent.text or "") + element.tail
-    parent.remove(element)
