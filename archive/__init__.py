@@ -6,7 +6,7 @@ order, one record at a location, and foreign WARC files), ``prune`` (retention).
 nothing here imports Scrapy, SQL or Celery.
 """
 
-from archive.records import ArchivedResponse, FetchedResponse
-from archive.writer import WarcArchiveWriter
+from newsdedup.archive.records import ArchivedResponse, FetchedResponse
+from newsdedup.archive.writer import WarcArchiveWriter
 
 __all__ = ["ArchivedResponse", "FetchedResponse", "WarcArchiveWriter"]

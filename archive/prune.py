@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.reader import archive_files
+from newsdedup.archive.reader import archive_files
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,17 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
-from archive.records import CRAWL_ID, HINTS, REQUEST_URI, SOURCE, ArchivedResponse, hints_of, parse_warc_date
-from archive.writer import FILE_PREFIX, FILE_SUFFIX
-from fetched.page import ArchiveLocation
+from newsdedup.archive.records import (
+    CRAWL_ID,
+    HINTS,
+    REQUEST_URI,
+    SOURCE,
+    ArchivedResponse,
+    hints_of,
+    parse_warc_date,
+)
+from newsdedup.archive.writer import FILE_PREFIX, FILE_SUFFIX
+from newsdedup.fetched.page import ArchiveLocation
 
 log = logging.getLogger(__name__)
 

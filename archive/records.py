@@ -32,7 +32,7 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 
-from fetched.page import ArchiveLocation
+from newsdedup.fetched.page import ArchiveLocation
 
 WARC_VERSION = "WARC/1.1"
 SOURCE = "Newsdedup-Source"

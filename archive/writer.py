@@ -35,8 +35,8 @@ from typing import BinaryIO
 
 from warcio.warcwriter import WARCWriter
 
-from archive.records import WARC_VERSION, FetchedResponse, not_modified_record, response_record
-from fetched.page import ArchiveLocation, Page
+from newsdedup.archive.records import WARC_VERSION, FetchedResponse, not_modified_record, response_record
+from newsdedup.fetched.page import ArchiveLocation, Page
 
 log = logging.getLogger(__name__)
 

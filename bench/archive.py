@@ -50,8 +50,8 @@ def _crawl_child(
 ) -> None:
     import os
 
-    from config import Settings
-    from config.sources import Source
+    from newsdedup.config import Settings
+    from newsdedup.config.sources import Source
     from newsdedup.crawl import run_embedded_crawl
 
     # A process group of its own: the extraction processes (children of the forkserver this
@@ -114,8 +114,8 @@ def crawl(site_root: Path, pages: int, archive: bool, workdir: Path) -> dict[str
 def writer_cost(pages: list[Any], directory: Path) -> dict[str, float]:
     """CPU of the archive's writer thread per page (build the record, digests, compress,
     write), and of the crawl's side of it (queueing a response), on the same pages."""
-    from archive.records import FetchedResponse
-    from archive.writer import WarcArchiveWriter
+    from newsdedup.archive.records import FetchedResponse
+    from newsdedup.archive.writer import WarcArchiveWriter
 
     bodies = [p.html.encode("utf-8") for p in pages]
     queued = 0.0
@@ -145,9 +145,9 @@ def writer_cost(pages: list[Any], directory: Path) -> dict[str, float]:
 
 
 def time_reprocess(workdir: Path) -> dict[str, Any]:
-    from config import Settings
+    from newsdedup.config import Settings
     from newsdedup.reprocess import run_reprocess
-    from store import Store
+    from newsdedup.store import Store
 
     target = f"sqlite:///{workdir}/reprocessed.db"
     settings = Settings(database_url=f"sqlite:///{workdir}/bench.db", archive_dir=workdir / "archive")
@@ -206,7 +206,7 @@ def build_warc(path: Path, bodies: list[tuple[str, bytes]], copies: int) -> int:
 
 
 def time_import(warc: Path, workdir: Path) -> dict[str, Any]:
-    from config import Settings
+    from newsdedup.config import Settings
     from newsdedup.reprocess import run_import
 
     settings = Settings(database_url=f"sqlite:///{workdir}/imported.db")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 
 from bench.common import data_argument_parser, require_dataset, write_results
-from crawler.blocking import CHALLENGE_MAX_BYTES, challenge_vendor
+from newsdedup.crawler.blocking import CHALLENGE_MAX_BYTES, challenge_vendor
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from htmldate import find_date
 from trafilatura.utils import decode_file
 
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
-from extract import Document, extract_document
+from newsdedup.extract import Document, extract_document
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,11 +47,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import data_argument_parser, print_table, require_dataset, tokens, write_results
-from config import Settings
-from dedup import Candidate, DedupParams, InMemoryIndex, PageFacts, decide, fingerprint
-from dedup.types import Fingerprint
-from extract.text import word_count
-from pipeline.page_pipeline import content_words
+from newsdedup.config import Settings
+from newsdedup.dedup import Candidate, DedupParams, InMemoryIndex, PageFacts, decide, fingerprint
+from newsdedup.dedup.types import Fingerprint
+from newsdedup.extract.text import word_count
+from newsdedup.pipeline.page_pipeline import content_words
 
 SEED = 20240501
 RECALL_GOAL = 0.98

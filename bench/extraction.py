@@ -55,10 +55,10 @@ from bench.common import (
     squash_space,
     write_results,
 )
-from config.extraction import ExtractionRules
-from extract import Document, extract_document
-from extract import metadata as meta
-from extract.structured import read_structured_data
+from newsdedup.config.extraction import ExtractionRules
+from newsdedup.extract import Document, extract_document
+from newsdedup.extract import metadata as meta
+from newsdedup.extract.structured import read_structured_data
 
 _CANONICAL = re.compile(r'<link[^>]+rel=["\']?canonical["\']?[^>]*>', re.IGNORECASE)
 _OG_URL = re.compile(r'<meta[^>]+property=["\']og:url["\'][^>]*>', re.IGNORECASE)

@@ -45,8 +45,8 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, update
 
-from store import Store
-from store.models import Article, Counter, Url
+from newsdedup.store import Store
+from newsdedup.store.models import Article, Counter, Url
 
 RESULTS = Path(__file__).resolve().parent / "results" / "feed_api.json"
 BATCH = 5000
@@ -202,7 +202,7 @@ def time_page(store: Store, base_url: str, count: int) -> dict[str, float]:
 
 
 def raw_throughput(store: Store, count: int, seconds: float, threads: int) -> float:
-    """store.feed_reader.feed(after, 100) calls/s from ``threads`` threads (what the API's threadpool does)."""
+    """newsdedup.store.feed_reader.feed(after, 100) calls/s from ``threads`` threads (what the API's threadpool does)."""
     stop = time.monotonic() + seconds
     done = [0] * threads
 

@@ -33,7 +33,7 @@ _ENTITY_FEED = textwrap.dedent("""
     body = ('<?xml version="1.0"?>\\n<!DOCTYPE rss [\\n' + decl + '\\n]>\\n<rss version="2.0"><channel><title>t</title>'
             '<item><title>x</title><link>http://news.example/a.html</link><description>' + "&a;" * REFS +
             "</description></item></channel></rss>").encode()
-    from crawler.discovery import parse_feed
+    from newsdedup.crawler.discovery import parse_feed
     START()
     try:
         outcome = "%d links, %d bytes" % (len(parse_feed(body, "http://news.example/rss.xml").articles), len(body))
@@ -45,7 +45,7 @@ CASES: dict[str, str] = {
         html = "<html><head><meta name='author' content='" + "@" * 1600 + "'></head><body><article>" + \\
                "<p>" + "The council met on Monday to discuss the harbour budget and the ferry strike. " * 8 + "</p>" * 1 + \\
                "</article></body></html>"
-        from extract import extract_document
+        from newsdedup.extract import extract_document
         START()
         outcome = type(extract_document(html, "http://news.example/a.html")).__name__
     """,
@@ -53,12 +53,12 @@ CASES: dict[str, str] = {
         html = "<html><head><meta name='author' content='" + "@" * 10000 + "'></head><body><article>" + \\
                "<p>" + "The council met on Monday to discuss the harbour budget and the ferry strike. " * 8 + "</p>" + \\
                "</article></body></html>"
-        from extract import extract_document
+        from newsdedup.extract import extract_document
         START()
         outcome = type(extract_document(html, "http://news.example/a.html")).__name__
     """,
     "40 KB 'follow @a-a-a...' line (fingerprint)": """
-        from dedup import DedupParams, fingerprint
+        from newsdedup.dedup import DedupParams, fingerprint
         import datasketch
         text = "follow @" + "a-" * 20000
         START()
@@ -68,7 +68,7 @@ CASES: dict[str, str] = {
     "entity expansion feed, 10 KB (parse_feed)": "REFS = 3000\n" + _ENTITY_FEED,
     "diff of two 709 KB versions (text_diff)": """
         import random
-        from store.records import text_diff
+        from newsdedup.store.records import text_diff
         rng = random.Random(7)
         words = "harbour council ferry budget strike terminal bridge workers union vote mayor port".split()
         lines = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(9000)]

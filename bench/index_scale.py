@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import print_table, write_results
-from dedup import DedupParams, Fingerprint, InMemoryIndex, RedisIndex, similarity
+from newsdedup.dedup import DedupParams, Fingerprint, InMemoryIndex, RedisIndex, similarity
 
 PARAMS = DedupParams()
 DAY = 86400.0

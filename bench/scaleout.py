@@ -68,11 +68,11 @@ class Job:
 
 def prepare_jobs(folder: Path, limit: int, copies: float, seed: int = 7) -> list[Job]:
     """The pages, extracted and fingerprinted, each copy right after its original."""
-    from config import Settings
-    from extract import Document
-    from fetched.page import Page
-    from pipeline.page_pipeline import prepare_page
-    from pipeline.services import dedup_params
+    from newsdedup.config import Settings
+    from newsdedup.extract import Document
+    from newsdedup.fetched.page import Page
+    from newsdedup.pipeline.page_pipeline import prepare_page
+    from newsdedup.pipeline.services import dedup_params
 
     settings = Settings()
     params = dedup_params(settings)
@@ -115,8 +115,8 @@ def articles_of(feed: list[dict[str, Any]]) -> list[tuple[tuple[str, ...], int]]
 
 
 def embedded_articles(jobs: list[Job]) -> list[tuple[tuple[str, ...], int]]:
-    from config import Settings
-    from pipeline.services import open_embedded_pipeline
+    from newsdedup.config import Settings
+    from newsdedup.pipeline.services import open_embedded_pipeline
 
     with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as workdir:
         pipeline = open_embedded_pipeline(Settings(database_url=f"sqlite:///{workdir}/embedded.db"))
@@ -136,9 +136,9 @@ def _worker(
 ) -> None:
     from sqlalchemy import event
 
-    from config import Settings
-    from workers.locks import StoryLocks
-    from workers.pages import WorkerServices, process_staged_page
+    from newsdedup.config import Settings
+    from newsdedup.workers.locks import StoryLocks
+    from newsdedup.workers.pages import WorkerServices, process_staged_page
 
     settings = Settings(**settings_kwargs)
     services = WorkerServices.open(settings)
@@ -200,9 +200,9 @@ def run_once(jobs: list[Job], scheme: str, k: int, redis_url: str) -> dict[str, 
     import psycopg
     import redis
 
-    from config import Settings
-    from store import Store
-    from store.staging import Staging
+    from newsdedup.config import Settings
+    from newsdedup.store import Store
+    from newsdedup.store.staging import Staging
 
     database = f"newsdedup_bench_scaleout_{uuid.uuid4().hex[:10]}"
     admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True)
@@ -214,9 +214,9 @@ def run_once(jobs: list[Job], scheme: str, k: int, redis_url: str) -> dict[str, 
     try:
         store = Store.open(database_url)  # migrated, and its (empty) index built, before the clock starts
         try:
-            from dedup import RedisIndex
-            from pipeline.services import dedup_params
-            from workers.index_repair import rebuild
+            from newsdedup.dedup import RedisIndex
+            from newsdedup.pipeline.services import dedup_params
+            from newsdedup.workers.index_repair import rebuild
 
             settings = Settings(**settings_kwargs)
             rebuild(RedisIndex(client, dedup_params(settings), "scaleout", owner=store.identity()), store, 30)

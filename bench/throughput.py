@@ -53,7 +53,7 @@ from trafilatura.utils import decode_file
 
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
 from bench.cpu_time import CpuSampler
-from pipeline.extraction_pool import extraction_processes
+from newsdedup.pipeline.extraction_pool import extraction_processes
 
 GOAL = 0.90
 REPO = Path(__file__).resolve().parents[1]
@@ -109,8 +109,8 @@ def time_trafilatura(pages: list[SitePage], base_url: str) -> float:
 def _crawl_child(
     sitemap_url: str, host: str, workdir: str, pages: int, processes: int, queue: multiprocessing.Queue[Any]
 ) -> None:
-    from config import Settings
-    from config.sources import Source
+    from newsdedup.config import Settings
+    from newsdedup.config.sources import Source
     from newsdedup.crawl import run_embedded_crawl
 
     stamps: list[float] = []
@@ -195,7 +195,7 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def _wait_ready(
     settings: Any, names: tuple[str, ...], processes: list[subprocess.Popen[bytes]], timeout: float = 90
 ) -> None:
-    from workers.app import create_celery_app
+    from newsdedup.workers.app import create_celery_app
 
     app = create_celery_app(settings)
     deadline = time.monotonic() + timeout
@@ -217,9 +217,9 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
     import psycopg
     import redis
 
-    from config import Settings
+    from newsdedup.config import Settings
     from newsdedup.siteserver import SiteServer
-    from store import Store
+    from newsdedup.store import Store
 
     database = f"bench_throughput_{uuid.uuid4().hex[:12]}"
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
@@ -370,11 +370,11 @@ STAGES = ("extract", "fingerprint", "candidates", "decide", "store+index add")
 
 def time_stages(pages: list[SitePage], base_url: str) -> tuple[dict[str, float], dict[str, int]]:
     """PagePipeline.process cut into its steps, each timed (seconds summed over the pages)."""
-    from config import Settings
-    from dedup import PageFacts, decide, fingerprint
-    from extract import Rejection, extract_document
-    from fetched.page import Page
-    from pipeline.services import open_embedded_pipeline
+    from newsdedup.config import Settings
+    from newsdedup.dedup import PageFacts, decide, fingerprint
+    from newsdedup.extract import Rejection, extract_document
+    from newsdedup.fetched.page import Page
+    from newsdedup.pipeline.services import open_embedded_pipeline
 
     totals = dict.fromkeys(STAGES, 0.0)
     counts: dict[str, int] = {}

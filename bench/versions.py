@@ -40,9 +40,9 @@ from lxml import html as lxml_html
 
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
 from bench.extraction import Case, load_cases
-from dedup import Candidate, DedupParams, PageFacts, decide, fingerprint
-from extract import Document, extract_document
-from extract.metadata import squash
+from newsdedup.dedup import Candidate, DedupParams, PageFacts, decide, fingerprint
+from newsdedup.extract import Document, extract_document
+from newsdedup.extract.metadata import squash
 
 PARAMS = DedupParams()
 _NUMBER = re.compile(r"(?<![\d.,])\d{1,6}(?![\d.,]?\d)")

@@ -1,7 +1,14 @@
 """Settings and the sources file: the one place that reads the environment."""
 
-from config.settings import Settings, SettingsError, load_settings
-from config.sources import ConfigError, Source, UnknownSource, load_sources, parse_sources, select_sources
+from newsdedup.config.settings import Settings, SettingsError, load_settings
+from newsdedup.config.sources import (
+    ConfigError,
+    Source,
+    UnknownSource,
+    load_sources,
+    parse_sources,
+    select_sources,
+)
 
 __all__ = [
     "ConfigError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from config.sources import CRON_FIELD_RANGES
+from newsdedup.config.sources import CRON_FIELD_RANGES
 
 # A cron expression that matches no day within this span (e.g. "0 0 30 2 *") never fires.
 CRON_HORIZON_DAYS = 366 * 5

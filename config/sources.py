@@ -11,7 +11,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from config.extraction import ExtractionRules, PageRules, RuleError, parse_extraction, parse_languages
+from newsdedup.config.extraction import (
+    ExtractionRules,
+    PageRules,
+    RuleError,
+    parse_extraction,
+    parse_languages,
+)
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 INTERVAL_PATTERN = re.compile(r"^(\d+)([smhd])$")

@@ -30,8 +30,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.error import DNSLookupError
 
-from config import Settings, Source
-from crawler.middlewares import host_in_domains
+from newsdedup.config import Settings, Source
+from newsdedup.crawler.middlewares import host_in_domains
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

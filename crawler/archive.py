@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from scrapy.http import HtmlResponse, Response
 from scrapy.http.headers import Headers
 
-from archive.records import ArchivedResponse, FetchedResponse
-from archive.writer import WarcArchiveWriter
-from crawler.spider import _html_text as html_text  # the spider's own decoding
-from fetched.page import Page
+from newsdedup.archive.records import ArchivedResponse, FetchedResponse
+from newsdedup.archive.writer import WarcArchiveWriter
+from newsdedup.crawler.spider import _html_text as html_text  # the spider's own decoding
+from newsdedup.fetched.page import Page
 
 
 def _header_lines(headers: Headers) -> list[tuple[str, str]]:

@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
-from crawler.reasons import blocked
-from crawler.slot_delays import raise_slot_floor, share_floors, slot_floor, slot_key
+from newsdedup.crawler.reasons import blocked
+from newsdedup.crawler.slot_delays import raise_slot_floor, share_floors, slot_floor, slot_key
 
 if TYPE_CHECKING:
     from scrapy import Request

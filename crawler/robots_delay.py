@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 
-from crawler.slot_delays import raise_slot_floor, share_floors, slot_key
+from newsdedup.crawler.slot_delays import raise_slot_floor, share_floors, slot_key
 
 if TYPE_CHECKING:
     from scrapy import Request

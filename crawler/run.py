@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import CrawlerProcess
 
-from config import Settings, Source
-from crawler.addresses import policy_settings
-from crawler.settings import scrapy_settings
-from crawler.sink import PageSink
-from crawler.spider import NewsSpider
-from crawler.stats import CrawlProgress, CrawlStats, SourceStats
+from newsdedup.config import Settings, Source
+from newsdedup.crawler.addresses import policy_settings
+from newsdedup.crawler.settings import scrapy_settings
+from newsdedup.crawler.sink import PageSink
+from newsdedup.crawler.spider import NewsSpider
+from newsdedup.crawler.stats import CrawlProgress, CrawlStats, SourceStats
 
 if TYPE_CHECKING:
-    from crawler.archive import ResponseArchive
+    from newsdedup.crawler.archive import ResponseArchive
 
 logger = logging.getLogger(__name__)
 

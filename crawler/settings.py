@@ -6,8 +6,8 @@ from typing import Any
 
 from scrapy.settings import default_settings
 
-from config import Settings
-from crawler.slot_delays import AUTOTHROTTLE
+from newsdedup.config import Settings
+from newsdedup.crawler.slot_delays import AUTOTHROTTLE
 
 # Server errors and request timeouts are worth another try; 4xx are not. 429 is retried once,
 # after its Retry-After, by crawler.blocking.BlockedSiteMiddleware.
@@ -53,19 +53,19 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "DOWNLOADER_MIDDLEWARES": {
             # Before everything, robots.txt included: a refused address costs no request.
-            "crawler.addresses.AddressPolicyMiddleware": 50,
+            "newsdedup.crawler.addresses.AddressPolicyMiddleware": 50,
             # Higher than RedirectMiddleware (600): sees the 3xx before it is followed.
-            "crawler.middlewares.OffsiteRedirectMiddleware": 650,
+            "newsdedup.crawler.middlewares.OffsiteRedirectMiddleware": 650,
             # Between RetryMiddleware (550) and HttpCompressionMiddleware (590): 403, 429 and
             # challenge pages fail as "blocked" and slow the host down (crawler/blocking.py).
-            "crawler.blocking.BlockedSiteMiddleware": 555,
+            "newsdedup.crawler.blocking.BlockedSiteMiddleware": 555,
             # Before HttpProxyMiddleware (750), which reads the meta it sets.
-            "crawler.proxy.SourceProxyMiddleware": 740,
+            "newsdedup.crawler.proxy.SourceProxyMiddleware": 740,
         },
         "NEWSDEDUP_BLOCKED_BACKOFF": settings.blocked_backoff,
         "NEWSDEDUP_BLOCKED_MAX_DELAY": settings.blocked_max_delay,
         # robots.txt's Crawl-delay becomes the host's minimum delay (crawler/robots_delay.py).
-        "EXTENSIONS": {"crawler.robots_delay.RobotsCrawlDelay": 0},
+        "EXTENSIONS": {"newsdedup.crawler.robots_delay.RobotsCrawlDelay": 0},
         # Bounded discovery (crawler/spider.py) and a wall-clock limit for the whole crawl.
         "NEWSDEDUP_MAX_SITEMAPS": settings.max_sitemaps,
         "NEWSDEDUP_MAX_SITEMAP_DEPTH": settings.max_sitemap_depth,
@@ -73,7 +73,7 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         # Where the crawler may connect (crawler/addresses.py); crawler.run adds the sources'
         # opt-ins, and the resolver that enforces them.
         "NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES": settings.allow_private_addresses,
-        "TWISTED_DNS_RESOLVER": "crawler.addresses.PolicyResolver",
+        "TWISTED_DNS_RESOLVER": "newsdedup.crawler.addresses.PolicyResolver",
         "DOWNLOADER_MIDDLEWARES_BASE": _without(
             default_settings.DOWNLOADER_MIDDLEWARES_BASE, UNUSED_DOWNLOADER_MIDDLEWARES
         ),
@@ -91,7 +91,7 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         # AutoThrottle is replaced by one that keeps the hosts' minimum delays (crawler/slot_delays.py).
         "EXTENSIONS_BASE": {
             **_without(default_settings.EXTENSIONS_BASE, (*UNUSED_EXTENSIONS, AUTOTHROTTLE)),
-            "crawler.slot_delays.FloorAutoThrottle": default_settings.EXTENSIONS_BASE[AUTOTHROTTLE],
+            "newsdedup.crawler.slot_delays.FloorAutoThrottle": default_settings.EXTENSIONS_BASE[AUTOTHROTTLE],
         },
         "LOG_LEVEL": "WARNING",
         # The newsdedup command's handler writes every line (config/logs.py: text or JSON,

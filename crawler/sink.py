@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from fetched.page import Page, Validators
+from newsdedup.fetched.page import Page, Validators
 
 
 class PageSink(Protocol):

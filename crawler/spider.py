@@ -17,19 +17,26 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from config import Source
-from crawler.addresses import AddressRefused, refused_hosts
-from crawler.blocking import Blocked
-from crawler.discovery import BrokenDocument, Discovered, Link, parse_feed, parse_listing, parse_sitemap
-from crawler.encoding import decode_html
-from crawler.middlewares import OffsiteRedirect
-from crawler.reasons import ROBOTS_DENIED
-from crawler.sink import PageSink
-from crawler.stats import SourceStats
-from fetched.page import Page, Validators
+from newsdedup.config import Source
+from newsdedup.crawler.addresses import AddressRefused, refused_hosts
+from newsdedup.crawler.blocking import Blocked
+from newsdedup.crawler.discovery import (
+    BrokenDocument,
+    Discovered,
+    Link,
+    parse_feed,
+    parse_listing,
+    parse_sitemap,
+)
+from newsdedup.crawler.encoding import decode_html
+from newsdedup.crawler.middlewares import OffsiteRedirect
+from newsdedup.crawler.reasons import ROBOTS_DENIED
+from newsdedup.crawler.sink import PageSink
+from newsdedup.crawler.stats import SourceStats
+from newsdedup.fetched.page import Page, Validators
 
 if TYPE_CHECKING:
-    from crawler.archive import ResponseArchive
+    from newsdedup.crawler.archive import ResponseArchive
 
 logger = logging.getLogger(__name__)
 

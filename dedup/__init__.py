@@ -3,10 +3,10 @@
 Pure: knows nothing of Celery, Scrapy or SQL. The Redis index talks to a client it is given.
 """
 
-from dedup.decide import decide
-from dedup.fingerprint import Similarity, fingerprint, similarity
-from dedup.index import CandidateIndex, IndexMissing, InMemoryIndex, RedisIndex, query_postings
-from dedup.types import Candidate, Decision, DedupParams, Fingerprint, PageFacts
+from newsdedup.dedup.decide import decide
+from newsdedup.dedup.fingerprint import Similarity, fingerprint, similarity
+from newsdedup.dedup.index import CandidateIndex, IndexMissing, InMemoryIndex, RedisIndex, query_postings
+from newsdedup.dedup.types import Candidate, Decision, DedupParams, Fingerprint, PageFacts
 
 __all__ = [
     "Candidate",

@@ -35,8 +35,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dedup.fingerprint import BODY_LINE_WORDS, Similarity, shingle_array, similarity
-from dedup.types import Candidate, Decision, DecisionKind, DedupParams, Fingerprint, PageFacts, Relation
+from newsdedup.dedup.fingerprint import BODY_LINE_WORDS, Similarity, shingle_array, similarity
+from newsdedup.dedup.types import (
+    Candidate,
+    Decision,
+    DecisionKind,
+    DedupParams,
+    Fingerprint,
+    PageFacts,
+    Relation,
+)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from dedup.normalize import normalize_paragraph
-from dedup.types import DedupParams, Fingerprint
+from newsdedup.dedup.normalize import normalize_paragraph
+from newsdedup.dedup.types import DedupParams, Fingerprint
 
 if TYPE_CHECKING:
     import numpy as np  # deferred: numpy loads on the first hash, not at start-up

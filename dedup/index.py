@@ -29,8 +29,8 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dedup.fingerprint import signature_values, to_minhash
-from dedup.types import DedupParams, Fingerprint
+from newsdedup.dedup.fingerprint import signature_values, to_minhash
+from newsdedup.dedup.types import DedupParams, Fingerprint
 
 if TYPE_CHECKING:  # the client is handed in; dedup never opens a connection itself
     import redis
@@ -165,7 +165,7 @@ _SCRIPT_PARTS = {
 @cache
 def lua_script(name: str) -> str:
     """The Lua source of the index's script ``name`` (a key of ``_SCRIPT_PARTS``)."""
-    folder = resources.files("dedup") / "lua"
+    folder = resources.files("newsdedup.dedup") / "lua"
     return "\n".join((folder / f"{part}.lua").read_text(encoding="utf-8") for part in _SCRIPT_PARTS[name])
 
 
@@ -274,7 +274,9 @@ class RedisIndex:
     def _key_hash(key: str) -> int:
         return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=3).digest(), "big")
 
-    def _add_args(self, key: str, fp: Fingerprint, added_at: float | None) -> list[object] | None:
+    def _add_args(
+        self, key: str, fp: Fingerprint, added_at: float | None
+    ) -> list[bytes | str | float] | None:
         _check_size(fp, self._params)
         if not key or "\n" in key:
             raise ValueError(f"index keys must be non-empty and without newlines, got {key!r}")
@@ -341,7 +343,7 @@ class RedisIndex:
         )
         return {k.decode("utf-8") if isinstance(k, bytes) else k for k in found}
 
-    def _checked(self, script: Callable[..., Any], args: list[object]) -> Any:
+    def _checked(self, script: Callable[..., Any], args: list[bytes | str | float]) -> Any:
         from redis.exceptions import ResponseError  # here: importing dedup loads no redis-py
 
         try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from extract.text import AD_LABEL, TEASER_HEADING
+from newsdedup.extract.text import AD_LABEL, TEASER_HEADING
 
 _BLOCKS = ("div", "aside", "section", "figure", "ul", "ol", "table", "span", "p")
 _MAX_AD_BLOCK_WORDS = 60

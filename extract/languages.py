@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from extract.document import Document, Rejection
+from newsdedup.extract.document import Document, Rejection
 
 WRONG_LANGUAGE = "wrong-language"
 

@@ -20,8 +20,8 @@ from urllib.parse import urljoin, urlsplit
 
 from dateutil import parser as date_parser
 
-from extract.structured import StructuredData, clean_field, clean_space, type_names
-from extract.urls import is_probably_section_page, normalize_url
+from newsdedup.extract.structured import StructuredData, clean_field, clean_space, type_names
+from newsdedup.extract.urls import is_probably_section_page, normalize_url
 
 # A last-resort value, or a function computing it when (and only when) it is needed.
 Fallback = str | None | Callable[[], str | None]

@@ -12,8 +12,8 @@ from typing import Any
 
 from lxml import etree
 
-from config.extraction import ExtractionRules, compile_selector
-from extract.chrome import remove_keeping_tail
+from newsdedup.config.extraction import ExtractionRules, compile_selector
+from newsdedup.extract.chrome import remove_keeping_tail
 
 # Elements whose end is the end of a line of text (the body rule keeps paragraphs apart).
 _BLOCK_TAGS = frozenset(

@@ -11,7 +11,7 @@ from types import TracebackType
 import click
 
 from newsdedup.command_settings import command_settings
-from pipeline.summary import CrawlSummary
+from newsdedup.pipeline.summary import CrawlSummary
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -82,7 +82,7 @@ class _Bar:
 def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | None) -> None:
     """Run the archived pages, in fetch order, through the current extraction and dedup."""
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
-    from archive.reader import ArchiveScan
+    from newsdedup.archive.reader import ArchiveScan
     from newsdedup.reprocess import default_target, run_reprocess, shown_url
 
     settings = command_settings()
@@ -144,8 +144,8 @@ def archive() -> None:
 def prune(days: float | None, dry_run: bool) -> None:
     """Delete the WARC files last written more than the retention period ago."""
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
-    from archive.prune import prune_archive
-    from pipeline.services import open_store
+    from newsdedup.archive.prune import prune_archive
+    from newsdedup.pipeline.services import open_store
 
     settings = command_settings()
     days = settings.archive_retention_days if days is None else days

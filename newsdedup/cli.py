@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from config import ConfigError, Settings, Source, load_sources, logs, select_sources
 from newsdedup import archive_commands, healthcheck
 from newsdedup.command_settings import command_settings
+from newsdedup.config import ConfigError, Settings, Source, load_sources, logs, select_sources
 from newsdedup.feedformat import FORMATS, render
 from newsdedup.status_command import status
 
@@ -119,7 +119,7 @@ def _language_code(ctx: click.Context, param: click.Parameter, value: str | None
 def feed(after: int, limit: int | None, fmt: str, language: str | None) -> None:
     """Print the deduplicated feed, oldest seq first."""
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
-    from pipeline.services import open_store
+    from newsdedup.pipeline.services import open_store
 
     store = open_store(command_settings())
     try:
@@ -195,7 +195,7 @@ def serve(host: str | None, port: int | None) -> None:
 def worker(ctx: click.Context) -> None:
     """A Celery worker (distributed mode); extra options go to Celery."""
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
-    from workers.app import run_worker
+    from newsdedup.workers.app import run_worker
 
     settings = command_settings()
     _require_redis(settings)
@@ -208,7 +208,7 @@ def worker(ctx: click.Context) -> None:
 def beat(ctx: click.Context, config_path: Path | None) -> None:
     """The scheduler: starts a crawl of each source on its schedule."""
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
-    from workers.app import run_beat
+    from newsdedup.workers.app import run_beat
 
     settings = command_settings(config_path)
     _require_redis(settings)
@@ -227,7 +227,7 @@ def beat(ctx: click.Context, config_path: Path | None) -> None:
 def flower(port: int, address: str) -> None:
     """Flower, the Celery dashboard, behind basic auth (NEWSDEDUP_FLOWER_AUTH)."""
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
-    from workers.app import check_flower_auth, run_flower
+    from newsdedup.workers.app import check_flower_auth, run_flower
 
     settings = command_settings()
     _require_redis(settings)
@@ -261,7 +261,7 @@ def rebuild_index_command() -> None:
     settings = command_settings()
     _require_redis(settings)
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast
-    from workers.index_repair import rebuild_index
+    from newsdedup.workers.index_repair import rebuild_index
 
     count = rebuild_index(settings)
     click.echo(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from config import Settings, load_settings, logs
+from newsdedup.config import Settings, load_settings, logs
 
 
 def command_settings(config_path: Path | None = None) -> Settings:

@@ -7,13 +7,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from config import Settings, Source
-from crawler.run import run_crawl
-from pipeline.archiving import apply_retention, crawl_archive, response_archive
-from pipeline.summary import CrawlSummary, SummaryCallback, record_crawl_counts
+from newsdedup.config import Settings, Source
+from newsdedup.crawler.run import run_crawl
+from newsdedup.pipeline.archiving import apply_retention, crawl_archive, response_archive
+from newsdedup.pipeline.summary import CrawlSummary, SummaryCallback, record_crawl_counts
 
 if TYPE_CHECKING:  # a type only: in distributed mode the crawl process extracts nothing
-    from pipeline.page_pipeline import PageOutcome
+    from newsdedup.pipeline.page_pipeline import PageOutcome
 
 
 def run_crawl_command(
@@ -29,7 +29,7 @@ def run_crawl_command(
     progress = _print_progress if show_progress else None
     if settings.distributed:
         # deferred: Celery is loaded only in distributed mode
-        from workers.crawl_side import run_distributed_crawl
+        from newsdedup.workers.crawl_side import run_distributed_crawl
 
         summary = run_distributed_crawl(settings, sources, crawl_id, wait=wait, progress=progress)
     else:
@@ -49,10 +49,10 @@ def run_embedded_crawl(
     on_page_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
     # deferred: the crawl process of distributed mode extracts nothing and skips this code
-    from pipeline.embedded import EmbeddedSink
-    from pipeline.services import open_embedded_pipeline, open_extraction_pool
-    from pipeline.source_health import crawl_health
-    from store.source_health import SourceHealth
+    from newsdedup.pipeline.embedded import EmbeddedSink
+    from newsdedup.pipeline.services import open_embedded_pipeline, open_extraction_pool
+    from newsdedup.pipeline.source_health import crawl_health
+    from newsdedup.store.source_health import SourceHealth
 
     pipeline = open_embedded_pipeline(settings, sources=sources)
     pool = open_extraction_pool(settings, pipeline)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import click
 
-from config import Settings
 from newsdedup.command_settings import command_settings
+from newsdedup.config import Settings
 
 # Beat saves its schedule every 3 minutes (Celery's sync_every) while it runs.
 BEAT_STALE_SECONDS = 600
@@ -53,7 +53,9 @@ def check_http(url: str) -> None:
 
 
 def check_worker(settings: Settings, host: str) -> None:
-    from workers.app import create_celery_app  # deferred: Celery only for the worker and beat checks
+    from newsdedup.workers.app import (
+        create_celery_app,  # deferred: Celery only for the worker and beat checks
+    )
 
     replies = create_celery_app(settings).control.ping(timeout=TIMEOUT_SECONDS) or []
     nodes = [name for reply in replies for name in reply]
@@ -62,7 +64,9 @@ def check_worker(settings: Settings, host: str) -> None:
 
 
 def check_beat(settings: Settings) -> None:
-    from workers.app import create_celery_app  # deferred: Celery only for the worker and beat checks
+    from newsdedup.workers.app import (
+        create_celery_app,  # deferred: Celery only for the worker and beat checks
+    )
 
     app = create_celery_app(settings)
     schedule = str(app.conf.beat_schedule_filename)

@@ -24,18 +24,23 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from archive.reader import ArchiveScan, ReadCounts, read_html_responses
-from archive.records import ArchivedResponse
-from config import Settings
-from crawler.archive import page_from
-from fetched.page import Page
-from pipeline.embedded import EmbeddedSink
-from pipeline.services import open_embedded_pipeline, open_extraction_pool
-from pipeline.summary import CrawlSummary, SummaryCallback
-from store import Store
-from store.staging import Staging
-from workers.locks import redis_client
-from workers.reprocess_targets import REPROCESS_TARGET_KEY, TARGET_TTL_SECONDS, target_id, target_settings
+from newsdedup.archive.reader import ArchiveScan, ReadCounts, read_html_responses
+from newsdedup.archive.records import ArchivedResponse
+from newsdedup.config import Settings
+from newsdedup.crawler.archive import page_from
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.embedded import EmbeddedSink
+from newsdedup.pipeline.services import open_embedded_pipeline, open_extraction_pool
+from newsdedup.pipeline.summary import CrawlSummary, SummaryCallback
+from newsdedup.store import Store
+from newsdedup.store.staging import Staging
+from newsdedup.workers.locks import redis_client
+from newsdedup.workers.reprocess_targets import (
+    REPROCESS_TARGET_KEY,
+    TARGET_TTL_SECONDS,
+    target_id,
+    target_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +133,10 @@ def _run_distributed(
     be decided after the earlier one, as it was), and the next round starts once the workers
     have finished it. Pages are streamed: one round is never held in memory."""
     # deferred: Celery is loaded only in distributed mode
-    from workers.app import create_celery_app
-    from workers.crawl_side import DistributedSink, wait_for_crawl
-    from workers.index_repair import rebuild_index
-    from workers.sending import PageSender  # with the above: Celery only in distributed mode
+    from newsdedup.workers.app import create_celery_app
+    from newsdedup.workers.crawl_side import DistributedSink, wait_for_crawl
+    from newsdedup.workers.index_repair import rebuild_index
+    from newsdedup.workers.sending import PageSender  # with the above: Celery only in distributed mode
 
     assert settings.redis_url
     app = create_celery_app(live)

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from config.cron import Cron
-from config.sources import Source
+from newsdedup.config.cron import Cron
+from newsdedup.config.sources import Source
 
 STATES = ("ok", "stale", "failing", "blocked", "robots-denied", "unknown")
 # A source's default stale_after, in schedule intervals.

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from config import Settings, load_sources
-from config.sources import Source, parse_schedule
+from newsdedup.config import Settings, load_sources
+from newsdedup.config.sources import Source, parse_schedule
 from newsdedup.source_states import counts_of, default_stale_after, judge
-from store.source_health import SourceHealth, SourceTimes, failures_of
+from newsdedup.store.source_health import SourceHealth, SourceTimes, failures_of
 
 WINDOW = timedelta(hours=24)
 # A crawl stops itself at its time limit and is killed a minute later (workers/crawl_process.py).

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from config import ConfigError
 from newsdedup.command_settings import command_settings
+from newsdedup.config import ConfigError
 from newsdedup.source_states import age
 
 COLUMNS = (
@@ -34,8 +34,8 @@ COLUMNS = (
 def status(config_path: Path | None, fmt: str) -> None:
     """Each source's health: its state, last crawl and what it counted (docs/commands.md)."""
     # deferred, as in the other commands: SQLAlchemy loads only for the command that needs it
+    from newsdedup.pipeline.services import open_store
     from newsdedup.source_status import statuses_for
-    from pipeline.services import open_store
 
     settings = command_settings(config_path)
     store = open_store(settings)

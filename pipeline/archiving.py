@@ -6,10 +6,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from archive.prune import prune_archive
-from archive.writer import WarcArchiveWriter
-from config import Settings
-from store import Store
+from newsdedup.archive.prune import prune_archive
+from newsdedup.archive.writer import WarcArchiveWriter
+from newsdedup.config import Settings
+from newsdedup.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def response_archive(writer: WarcArchiveWriter | None):  # -> crawler.archive.Re
     """The spider's side of ``writer`` (imports Scrapy: only in a crawling process)."""
     if writer is None:
         return None
-    from crawler.archive import ResponseArchive  # deferred: Scrapy, only in a crawling process
+    from newsdedup.crawler.archive import ResponseArchive  # deferred: Scrapy, only in a crawling process
 
     return ResponseArchive(writer)
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
-from config import Settings
+from newsdedup.config import Settings
 
 
 def crawl_command(settings: Settings, sources: Sequence[str], crawl_id: str, wait: bool = True) -> list[str]:

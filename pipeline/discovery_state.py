@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from fetched.page import Validators
-from pipeline.transient import OUTAGE_ERRORS
+from newsdedup.fetched.page import Validators
+from newsdedup.pipeline.transient import OUTAGE_ERRORS
 
 if TYPE_CHECKING:
-    from store import Store
+    from newsdedup.store import Store
 
 log = logging.getLogger(__name__)
 

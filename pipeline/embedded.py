@@ -9,14 +9,14 @@ from collections.abc import Callable
 
 from pebble import ProcessExpired
 
-from fetched.page import Page
-from pipeline.budget import TIMED_OUT, PageTimedOut
-from pipeline.discovery_state import StoreBackedDiscovery
-from pipeline.extraction_pool import ExtractionPool, PendingExtraction
-from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
-from pipeline.summary import CrawlSummary, SummaryCallback
-from pipeline.transient import through_outages
-from store import Store
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.budget import TIMED_OUT, PageTimedOut
+from newsdedup.pipeline.discovery_state import StoreBackedDiscovery
+from newsdedup.pipeline.extraction_pool import ExtractionPool, PendingExtraction
+from newsdedup.pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
+from newsdedup.pipeline.summary import CrawlSummary, SummaryCallback
+from newsdedup.pipeline.transient import through_outages
+from newsdedup.store import Store
 
 log = logging.getLogger(__name__)
 # How long a page waits for a store that refuses it (locked, away) before it is failed.

@@ -28,16 +28,16 @@ from dataclasses import dataclass
 
 from pebble import ProcessPool
 
-from config import logs
-from config.extraction import PageRules
-from dedup import DedupParams
-from fetched.page import Page
-from pipeline.page_pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
+from newsdedup.config import logs
+from newsdedup.config.extraction import PageRules
+from newsdedup.dedup import DedupParams
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.page_pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
 
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the
 # bottleneck; more would only cost memory (about 100 MB each).
 MAX_AUTO_PROCESSES = 4
-_PRELOAD = ["pipeline.page_pipeline", "datasketch"]
+_PRELOAD = ["newsdedup.pipeline.page_pipeline", "datasketch"]
 DEFAULT_PAGE_TIME_LIMIT = 30.0
 
 Prepare = Callable[[Page, int, DedupParams, int, PageRules | None], PreparedPage]

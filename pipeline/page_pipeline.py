@@ -16,20 +16,20 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from config.extraction import PageRules
-from dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
-from dedup.fingerprint import fingerprint_lines, normalized_lines
-from extract import Document, Rejection, extract_document
-from extract.extractor import DEFAULT_MAX_TEXT_CHARS
-from extract.languages import language_rejection
-from extract.text import word_count
-from fetched.page import Page
-from pipeline.budget import page_budget
+from newsdedup.config.extraction import PageRules
+from newsdedup.dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
+from newsdedup.dedup.fingerprint import fingerprint_lines, normalized_lines
+from newsdedup.extract import Document, Rejection, extract_document
+from newsdedup.extract.extractor import DEFAULT_MAX_TEXT_CHARS
+from newsdedup.extract.languages import language_rejection
+from newsdedup.extract.text import word_count
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.budget import page_budget
 
 if TYPE_CHECKING:  # only types here: pool processes import this module and need no SQL
     from sqlalchemy import Connection
 
-    from store import Applied, Store
+    from newsdedup.store import Applied, Store
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class PagePipeline:
             log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
             return outcome
         assert prepared.fingerprint is not None  # prepare_page fingerprints every document
-        from store.store import StaleDecision  # deferred: pool processes load no SQL code
+        from newsdedup.store.store import StaleDecision  # deferred: pool processes load no SQL code
 
         rebuilt = False
         for attempt in range(1, DECIDE_ATTEMPTS + 1):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from config import Settings, Source
-from config.sources import page_rules_by_source
-from dedup import DedupParams, InMemoryIndex
-from pipeline.extraction_pool import ExtractionPool, extraction_processes
-from pipeline.page_pipeline import PagePipeline
-from store import Store
+from newsdedup.config import Settings, Source
+from newsdedup.config.sources import page_rules_by_source
+from newsdedup.dedup import DedupParams, InMemoryIndex
+from newsdedup.pipeline.extraction_pool import ExtractionPool, extraction_processes
+from newsdedup.pipeline.page_pipeline import PagePipeline
+from newsdedup.store import Store
 
 
 def dedup_params(settings: Settings) -> DedupParams:

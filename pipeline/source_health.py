@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from crawler.reasons import failure_class
-from crawler.sink import PageSink
-from fetched.page import Page, Validators
-from store.source_health import (
+from newsdedup.crawler.reasons import failure_class
+from newsdedup.crawler.sink import PageSink
+from newsdedup.fetched.page import Page, Validators
+from newsdedup.store.source_health import (
     FETCH_FAILED,
     FETCHED,
     NOT_MODIFIED,
@@ -28,7 +28,7 @@ from store.source_health import (
 )
 
 if TYPE_CHECKING:  # a type only: the crawl process of distributed mode extracts nothing
-    from pipeline.page_pipeline import PageOutcome
+    from newsdedup.pipeline.page_pipeline import PageOutcome
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from fetched.page import Page
-from pipeline.transient import OUTAGE_ERRORS, through_outages
-from store.staging import Staging
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.transient import OUTAGE_ERRORS, through_outages
+from newsdedup.store.staging import Staging
 
 log = logging.getLogger(__name__)
 

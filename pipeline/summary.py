@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from store import Store
+from newsdedup.store import Store
 
 # A page outcome's kind (pipeline.page_pipeline.OutcomeKind) -> the CrawlSummary field counting it.
 OUTCOME_FIELDS: dict[str, str] = {

@@ -15,7 +15,7 @@ from typing import TypeVar
 import redis
 import sqlalchemy.exc
 
-from store.store import StaleDecision
+from newsdedup.store.store import StaleDecision
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -7,9 +7,9 @@ the failure log (``store.failure_log.FailureLog``) and the conditional-GET state
 they share; ``store.staging`` is distributed mode's staging table.
 """
 
-from store.failure_log import FailureLog
-from store.feed_reader import FeedReader
-from store.fetch_state import FetchStates
-from store.store import Applied, Store
+from newsdedup.store.failure_log import FailureLog
+from newsdedup.store.feed_reader import FeedReader
+from newsdedup.store.fetch_state import FetchStates
+from newsdedup.store.store import Applied, Store
 
 __all__ = ["Applied", "FailureLog", "FeedReader", "FetchStates", "Store"]

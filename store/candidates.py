@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, bindparam, literal, null, select, tuple_, union, union_all
 from sqlalchemy.orm import Session, aliased
 
-from dedup.types import Candidate, Fingerprint, FoundBy, version_key
-from store.database import KEYS_PER_QUERY
-from store.models import Article, Url, Version
+from newsdedup.dedup.types import Candidate, Fingerprint, FoundBy, version_key
+from newsdedup.store.database import KEYS_PER_QUERY
+from newsdedup.store.models import Article, Url, Version
 
 index_key = version_key
 

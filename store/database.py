@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.engine import make_engine, upgrade_schema, write_engine
+from newsdedup.store.engine import make_engine, upgrade_schema, write_engine
 
 # Bound on the number of bind parameters in one IN (...) list.
 KEYS_PER_QUERY = 500

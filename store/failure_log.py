@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Insert, insert, select
 
-from store.database import Database, utcnow
-from store.models import Failure
+from newsdedup.store.database import Database, utcnow
+from newsdedup.store.models import Failure
 
 
 class FailureLog:

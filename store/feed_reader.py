@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.counters import CRAWL_COUNTERS, SEQ_COUNTER
-from store.database import KEYS_PER_QUERY, Database
-from store.models import Article, Counter, Failure, Url, Version
-from store.records import feed_record, version_records
+from newsdedup.store.counters import CRAWL_COUNTERS, SEQ_COUNTER
+from newsdedup.store.database import KEYS_PER_QUERY, Database
+from newsdedup.store.models import Article, Counter, Failure, Url, Version
+from newsdedup.store.records import feed_record, version_records
 
 
 class FeedReader:

@@ -15,9 +15,16 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from fetched.page import Validators
-from store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, dialect_insert, is_retryable, utcnow
-from store.models import FetchState
+from newsdedup.fetched.page import Validators
+from newsdedup.store.database import (
+    KEYS_PER_QUERY,
+    WRITE_ATTEMPTS,
+    Database,
+    dialect_insert,
+    is_retryable,
+    utcnow,
+)
+from newsdedup.store.models import FetchState
 
 
 class FetchStates:

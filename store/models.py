@@ -179,8 +179,8 @@ class FetchState(Base):
 def load_all_models() -> None:
     """Import every module of the store package, so ``Base.metadata`` holds all tables
     (other modules, such as ``store.staging``, declare tables of their own on ``Base``)."""
-    import store  # deferred: the package imports this module
+    from newsdedup import store  # deferred: the package imports this module
 
     for module in pkgutil.iter_modules(store.__path__):
         if module.name != "migrations":
-            importlib.import_module(f"store.{module.name}")
+            importlib.import_module(f"newsdedup.store.{module.name}")

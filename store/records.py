@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from store.models import Article, Url, Version
+from newsdedup.store.models import Article, Url, Version
 
 
 def iso(value: datetime | None) -> str | None:

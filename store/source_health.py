@@ -45,9 +45,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.database import KEYS_PER_QUERY, dialect_insert, utcnow
-from store.engine import write_engine
-from store.models import Base, UTCDateTime
+from newsdedup.store.database import KEYS_PER_QUERY, dialect_insert, utcnow
+from newsdedup.store.engine import write_engine
+from newsdedup.store.models import Base, UTCDateTime
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fetched.page import ArchiveLocation, Page
-from store.database import dialect_insert, utcnow
-from store.engine import make_engine, upgrade_schema, write_engine
-from store.models import AutoId, Base, UTCDateTime
+from newsdedup.fetched.page import ArchiveLocation, Page
+from newsdedup.store.database import dialect_insert, utcnow
+from newsdedup.store.engine import make_engine, upgrade_schema, write_engine
+from newsdedup.store.models import AutoId, Base, UTCDateTime
 
 StageState = Literal["pending", "done", "failed"]
 

@@ -27,19 +27,19 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, Table, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from dedup.types import Candidate, Fingerprint
-from store.candidates import Candidates, index_key, read_candidates, stored_versions
-from store.counters import CRAWL_COUNTERS, SEQ_COUNTER, STORE_ID_COUNTER
-from store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, is_retryable, utcnow
-from store.failure_log import FailureLog, add_failure
-from store.feed_reader import FeedReader
-from store.fetch_state import FetchStates, upsert_validators
-from store.models import Article, Counter, Url, Version
+from newsdedup.dedup.types import Candidate, Fingerprint
+from newsdedup.store.candidates import Candidates, index_key, read_candidates, stored_versions
+from newsdedup.store.counters import CRAWL_COUNTERS, SEQ_COUNTER, STORE_ID_COUNTER
+from newsdedup.store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, is_retryable, utcnow
+from newsdedup.store.failure_log import FailureLog, add_failure
+from newsdedup.store.feed_reader import FeedReader
+from newsdedup.store.fetch_state import FetchStates, upsert_validators
+from newsdedup.store.models import Article, Counter, Url, Version
 
 if TYPE_CHECKING:  # plain data the store only reads
-    from dedup.types import Decision
-    from extract.document import Document
-    from fetched.page import Page
+    from newsdedup.dedup.types import Decision
+    from newsdedup.extract.document import Document
+    from newsdedup.fetched.page import Page
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from config import Settings
-from dedup.types import Decision, Fingerprint
-from extract.document import Document
-from fetched.page import Page
 from newsdedup.api import create_app
 from newsdedup.api.server import RunningServer, serve_in_thread
-from store import Applied, Store
+from newsdedup.config import Settings
+from newsdedup.dedup.types import Decision, Fingerprint
+from newsdedup.extract.document import Document
+from newsdedup.fetched.page import Page
+from newsdedup.store import Applied, Store
 
 NUM_PERM = 128
 BASE_TIME = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)

@@ -6,10 +6,10 @@ import os
 import signal
 import time
 
-from config.extraction import PageRules
-from dedup import DedupParams
-from fetched.page import Page
-from pipeline.page_pipeline import PreparedPage, prepare_page
+from newsdedup.config.extraction import PageRules
+from newsdedup.dedup import DedupParams
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.page_pipeline import PreparedPage, prepare_page
 
 KILL_MARKER = "<!-- kill the extraction process -->"
 HANG_MARKER = "<!-- hang the extraction process -->"

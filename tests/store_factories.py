@@ -7,9 +7,9 @@ import hashlib
 import struct
 from datetime import UTC, datetime, timedelta
 
-from dedup.types import Decision, Fingerprint, Relation
-from extract.document import Document
-from fetched.page import Page
+from newsdedup.dedup.types import Decision, Fingerprint, Relation
+from newsdedup.extract.document import Document
+from newsdedup.fetched.page import Page
 
 NUM_PERM = 128
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)

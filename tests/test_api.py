@@ -6,8 +6,8 @@ import httpx
 import pytest
 from api_factories import add_article, add_duplicate, add_version, live_api, write_sources
 
-from config import Settings
-from store import Store
+from newsdedup.config import Settings
+from newsdedup.store import Store
 
 FEED_FIELDS = {
     "seq",
@@ -278,7 +278,7 @@ def test_versions_come_a_page_at_a_time_each_with_its_diff(client, store):
 
 
 def test_a_diff_of_huge_texts_is_bounded_and_says_so():
-    from store.records import DIFF_MAX_CHARS, text_diff
+    from newsdedup.store.records import DIFF_MAX_CHARS, text_diff
 
     previous = "\n".join(f"line {i} of a very long text" for i in range(100_000))
     current = previous.replace("line 5 of", "line five of")

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from api_factories import add_article, add_version, live_api
 
-from config import Settings
-from store import Store
+from newsdedup.config import Settings
+from newsdedup.store import Store
 
 WRITERS = 4
 WRITES_PER_WRITER = 60

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from api_factories import add_article, add_version, live_api
 
-from config import Settings
-from store import Store
+from newsdedup.config import Settings
+from newsdedup.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "feed_consumer.py"
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from api_factories import live_api, write_sources
 
-from config import Settings
+from newsdedup.config import Settings
 from newsdedup.siteserver import SiteServer
-from store import Store
+from newsdedup.store import Store
 
 TOKEN = "correct horse battery staple"
 
@@ -165,7 +165,7 @@ def test_post_crawl_runs_a_real_crawl_in_a_child_process(sqlite_url, tmp_path, s
 def test_distributed_post_crawl_queues_one_task_per_source(sqlite_url, tmp_path, store, redis_url):
     import redis
 
-    from workers.queues import CRAWLS_QUEUE
+    from newsdedup.workers.queues import CRAWLS_QUEUE
 
     settings = Settings(
         database_url=sqlite_url, config=write_sources(tmp_path), api_token=TOKEN, redis_url=redis_url

@@ -19,9 +19,9 @@ from api_factories import add_article, add_duplicate, add_version, live_api
 from faultkit import FaultRelay
 from prometheus_client.parser import text_string_to_metric_families
 
-from config import Settings
-from config.logs import ContextFilter
-from store import Store
+from newsdedup.config import Settings
+from newsdedup.config.logs import ContextFilter
+from newsdedup.store import Store
 
 # Nothing listens on port 1: a Redis that does not answer.
 DEAD_REDIS = "redis://127.0.0.1:1/0"
@@ -89,7 +89,7 @@ def test_metrics_come_from_the_store_at_scrape_time(sqlite_url, store):
 def test_distributed_health_and_queue_depth(sqlite_url, store, redis_url):
     import redis
 
-    from workers.queues import CRAWLS_QUEUE, PAGES_QUEUE
+    from newsdedup.workers.queues import CRAWLS_QUEUE, PAGES_QUEUE
 
     client = redis.Redis.from_url(redis_url)
     client.rpush(PAGES_QUEUE, b"m1", b"m2", b"m3")

@@ -16,9 +16,9 @@ from api_factories import live_api
 from test_end_to_end import newsdedup, summary_of
 from warcio.archiveiterator import ArchiveIterator
 
-from config import Settings
+from newsdedup.config import Settings
 from newsdedup.demo import DemoSites
-from store import Store
+from newsdedup.store import Store
 
 
 def records(archive: Path) -> list[dict]:
@@ -132,7 +132,7 @@ def test_crawls_are_archived_and_reprocessing_gives_the_same_feed(world) -> None
     assert summary_of(result.stdout)["fetched"] == fetched
     assert comparable(feed(env, target)) == comparable(crawled)
     # ... whose versions point at the same archived records as the crawl's did.
-    from archive.reader import read_record
+    from newsdedup.archive.reader import read_record
 
     with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as live, Store.open(target) as fresh:
         for old, new in zip(crawled, fresh.feed_reader.feed()):

@@ -15,9 +15,9 @@ from test_archive import comparable, feed, newsdedup, records
 from test_distributed import kill_group, wait_ready
 from test_end_to_end import summary_of
 
-from config import Settings
+from newsdedup.config import Settings
 from newsdedup.demo import DemoSites
-from workers.app import create_celery_app
+from newsdedup.workers.app import create_celery_app
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

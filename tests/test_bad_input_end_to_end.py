@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from newsdedup.siteserver import SiteServer
-from store import Store
+from newsdedup.store import Store
 
 SITES = Path(__file__).parent / "sites"
 

@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 import pytest
 from crawl_helpers import crawl_with
 
-from crawler.blocking import CHALLENGE_MAX_BYTES, backoff_delay, challenge_vendor, retry_after_seconds
+from newsdedup.crawler.blocking import (
+    CHALLENGE_MAX_BYTES,
+    backoff_delay,
+    challenge_vendor,
+    retry_after_seconds,
+)
 
 PAGES = Path(__file__).parent / "pages"
 SITES = Path(__file__).parent / "sites"

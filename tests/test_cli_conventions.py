@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from faultkit import start_worker
 from test_distributed import kill_group, wait_ready
 
-from config import Settings
 from newsdedup.cli import PAGES_FAILED_EXIT, main
+from newsdedup.config import Settings
 from newsdedup.siteserver import SiteServer
-from workers.app import create_celery_app
+from newsdedup.workers.app import create_celery_app
 
 SITES = Path(__file__).parent / "sites"
 REPO = Path(__file__).resolve().parents[1]
@@ -240,10 +240,10 @@ import logging
 from datetime import UTC, datetime
 
 import pool_helpers
-from fetched.page import Page
-from dedup import DedupParams
-from config import logs
-from pipeline.extraction_pool import ExtractionPool
+from newsdedup.fetched.page import Page
+from newsdedup.dedup import DedupParams
+from newsdedup.config import logs
+from newsdedup.pipeline.extraction_pool import ExtractionPool
 
 logs.configure("json", logging.WARNING)
 logs.bind_process_crawl("crawl-pool-1")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config import (
+from newsdedup.config import (
     ConfigError,
     Settings,
     SettingsError,
@@ -158,8 +158,8 @@ def test_crawl_of_unknown_source_is_a_usage_error(tmp_path: Path) -> None:
 def test_dedup_defaults_are_the_calibrated_ones_in_both_places() -> None:
     # Settings (what the service runs with) and DedupParams (what dedup/ and its tests use
     # when given nothing) must not drift apart.
-    from dedup import DedupParams
-    from pipeline.services import dedup_params
+    from newsdedup.dedup import DedupParams
+    from newsdedup.pipeline.services import dedup_params
 
     assert dedup_params(Settings()) == DedupParams()
 

@@ -52,7 +52,7 @@ class RecordingSink:
         self.listening_ports: set[int] = set()
 
     def validators(self, url: str):
-        from fetched.page import Validators
+        from newsdedup.fetched.page import Validators
 
         saved = self.state["validators"].get(url)
         return Validators(**saved) if saved else None
@@ -114,8 +114,8 @@ def listening_tcp_ports() -> set[int]:
 
 
 def _child_main(job_path: str) -> None:
-    from config import Settings, parse_sources
-    from crawler.run import run_crawl
+    from newsdedup.config import Settings, parse_sources
+    from newsdedup.crawler.run import run_crawl
 
     job = json.loads(Path(job_path).read_text())
     sink = RecordingSink(Path(job["state"]))
@@ -267,7 +267,7 @@ def test_the_crawl_listens_on_no_port(rounds):
 def test_nul_characters_are_dropped_from_the_html() -> None:
     from scrapy.http import HtmlResponse
 
-    from crawler.spider import _html_text
+    from newsdedup.crawler.spider import _html_text
 
     body = b"<html><body><p>Harbour\x00 bridge reopens</p></body></html>"
     response = HtmlResponse(

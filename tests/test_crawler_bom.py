@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scrapy.http import HtmlResponse
 
-from crawler.encoding import decode_html
+from newsdedup.crawler.encoding import decode_html
 
 
 def test_a_byte_order_mark_is_read_and_dropped() -> None:

@@ -8,8 +8,8 @@ import re
 import pytest
 from scrapy.http import HtmlResponse
 
-from crawler.discovery import BrokenDocument, clean_url, parse_feed, parse_listing, parse_sitemap
-from crawler.encoding import decode_html
+from newsdedup.crawler.discovery import BrokenDocument, clean_url, parse_feed, parse_listing, parse_sitemap
+from newsdedup.crawler.encoding import decode_html
 
 BASE = "http://news.example/feed.xml"
 

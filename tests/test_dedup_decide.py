@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from dedup import Candidate, Decision, DedupParams, PageFacts, decide, fingerprint, similarity
-from dedup.normalize import normalize
+from newsdedup.dedup import Candidate, Decision, DedupParams, PageFacts, decide, fingerprint, similarity
+from newsdedup.dedup.normalize import normalize
 
 PARAMS = DedupParams()
 

@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 
-from dedup import DedupParams, fingerprint
+from newsdedup.dedup import DedupParams, fingerprint
 
 # dedup/__init__.py exports the function ``fingerprint`` under the module's name.
-fingerprint_module = importlib.import_module("dedup.fingerprint")
+fingerprint_module = importlib.import_module("newsdedup.dedup.fingerprint")
 shingle_hashes = fingerprint_module.shingle_hashes
 
 PARAGRAPHS = ["the harbour council votes", "to restore", "lighthouse"]
@@ -26,7 +26,7 @@ def test_shingle_hashes_are_pinned() -> None:
 
 def test_shingle_hashes_do_not_depend_on_the_process() -> None:
     code = (
-        "import importlib; m = importlib.import_module('dedup.fingerprint');"
+        "import importlib; m = importlib.import_module('newsdedup.dedup.fingerprint');"
         f"print(m.shingle_hashes({PARAGRAPHS!r}, 3).tolist())"
     )
     for seed in ("0", "12345"):
@@ -63,8 +63,8 @@ def test_signature_keeps_its_shape() -> None:
 
 
 def test_body_lines_are_sentences_not_headlines_or_credits() -> None:
-    from dedup.fingerprint import is_body_line
-    from dedup.normalize import normalize_paragraph
+    from newsdedup.dedup.fingerprint import is_body_line
+    from newsdedup.dedup.normalize import normalize_paragraph
 
     def body(line: str) -> bool:
         return is_body_line(line, normalize_paragraph(line))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dedup import CandidateIndex, DedupParams, InMemoryIndex, RedisIndex, fingerprint
+from newsdedup.dedup import CandidateIndex, DedupParams, InMemoryIndex, RedisIndex, fingerprint
 
 PARAMS = DedupParams()
 

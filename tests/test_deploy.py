@@ -1,12 +1,9 @@
 """deploy/Dockerfile and docker-compose.yml, read as files (no Docker engine here): a health
-check per service, the ports, the OCI labels, and a constraints file that pins every dependency
-at the version the tests run with."""
+check per service, the ports and the OCI labels (the lock it installs: test_lock.py)."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
-import tomllib
 from pathlib import Path
 
 import yaml
@@ -33,10 +30,6 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
         for line in joined.splitlines()
         if line.strip()
     ]
-
-
-def normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_every_compose_service_has_a_health_check() -> None:
@@ -95,27 +88,3 @@ def test_dockerfile_has_healthcheck_ports_and_labels() -> None:
     build_args = {args.split("=", 1)[0] for kind, args in instructions if kind == "ARG"}
     assert {"VERSION", "REVISION"} <= build_args
     assert "${VERSION}" in labels and "${REVISION}" in labels
-
-
-def test_the_image_installs_with_the_constraints_file() -> None:
-    runs = [args for kind, args in dockerfile_instructions() if kind == "RUN"]
-    assert any(re.search(r"pip install .*-c deploy/constraints\.txt", run) for run in runs), runs
-
-
-def test_constraints_pin_every_dependency_at_the_version_tested() -> None:
-    pins = {}
-    for line in (REPO / "deploy" / "constraints.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, sep, version = line.partition("==")
-            assert sep and version.strip(), f"not an exact pin: {line!r}"
-            pins[normalized(name)] = version.strip()
-    assert "newsdedup" not in pins  # the project itself is what gets built
-    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    for dependency in dependencies:
-        name = normalized(re.match(r"[A-Za-z0-9_.-]+", dependency).group(0))
-        assert name in pins, f"{name} is not pinned in deploy/constraints.txt"
-        # The file was generated where the tests run: the pin is what is installed here.
-        assert pins[name] == importlib.metadata.version(name), (
-            f"{name}: constraints say {pins[name]}, the tests run with {importlib.metadata.version(name)}; "
-            "regenerate deploy/constraints.txt (its first lines say how)"
-        )

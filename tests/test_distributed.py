@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from faultkit import start_worker
 
-from config import Settings
-from fetched.page import Page
-from pipeline.summary import CrawlSummary
-from store import Store
-from store.staging import Staging
-from workers.app import create_celery_app
-from workers.crawl_side import wait_for_crawl
-from workers.sending import PageSender
+from newsdedup.config import Settings
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.summary import CrawlSummary
+from newsdedup.store import Store
+from newsdedup.store.staging import Staging
+from newsdedup.workers.app import create_celery_app
+from newsdedup.workers.crawl_side import wait_for_crawl
+from newsdedup.workers.sending import PageSender
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -175,7 +175,7 @@ def test_pages_come_in_faster_than_one_commit_each_and_a_refused_one_loses_no_ot
     """The crawl's side alone: pages queued faster than they can be committed one by one are
     staged in batches and sent; a page PostgreSQL refuses (a NUL character) is reported with
     its reason, and the batch it came in with is staged all the same."""
-    from workers.crawl_side import DistributedSink
+    from newsdedup.workers.crawl_side import DistributedSink
 
     app = create_celery_app(settings)
     sender = PageSender(app)

@@ -18,13 +18,13 @@ import redis
 from faultkit import start_worker
 from test_distributed import kill_group, wait_ready
 
-from config import Settings
+from newsdedup.config import Settings
 from newsdedup.demo import SITES, DemoSites
-from store import Store
-from store.staging import Staging
-from workers.api_side import start_crawl
-from workers.app import create_celery_app
-from workers.locks import crawl_lock_key
+from newsdedup.store import Store
+from newsdedup.store.staging import Staging
+from newsdedup.workers.api_side import start_crawl
+from newsdedup.workers.app import create_celery_app
+from newsdedup.workers.locks import crawl_lock_key
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

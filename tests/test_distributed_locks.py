@@ -27,18 +27,18 @@ from test_distributed import (  # noqa: F401 - fixtures used by name
     workers,
 )
 
-from config import Settings
-from extract import Document
-from fetched.page import Page
-from pipeline.page_pipeline import prepare_page
-from pipeline.services import dedup_params
-from pipeline.summary import CrawlSummary
-from store import Store
-from workers.app import create_celery_app
-from workers.crawl_side import wait_for_crawl
-from workers.locks import StoryLocks, redis_client, story_lock_keys, whole_index_lock
-from workers.sending import PageSender
-from workers.sweeper import rebuild_if_missing
+from newsdedup.config import Settings
+from newsdedup.extract import Document
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.page_pipeline import prepare_page
+from newsdedup.pipeline.services import dedup_params
+from newsdedup.pipeline.summary import CrawlSummary
+from newsdedup.store import Store
+from newsdedup.workers.app import create_celery_app
+from newsdedup.workers.crawl_side import wait_for_crawl
+from newsdedup.workers.locks import StoryLocks, redis_client, story_lock_keys, whole_index_lock
+from newsdedup.workers.sending import PageSender
+from newsdedup.workers.sweeper import rebuild_if_missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

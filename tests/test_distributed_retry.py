@@ -15,16 +15,16 @@ import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 
-from config import Settings
-from dedup import RedisIndex
-from fetched.page import Page
-from pipeline.page_pipeline import PagePipeline
-from pipeline.services import dedup_params
-from store import Store
-from store.staging import Staging
-from workers.app import create_celery_app
-from workers.locks import StoryLocks, redis_client
-from workers.pages import WorkerServices, max_attempts, process_staged_page
+from newsdedup.config import Settings
+from newsdedup.dedup import RedisIndex
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.page_pipeline import PagePipeline
+from newsdedup.pipeline.services import dedup_params
+from newsdedup.store import Store
+from newsdedup.store.staging import Staging
+from newsdedup.workers.app import create_celery_app
+from newsdedup.workers.locks import StoryLocks, redis_client
+from newsdedup.workers.pages import WorkerServices, max_attempts, process_staged_page
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -157,7 +157,7 @@ def one_article_then_redis_lost(settings: Settings) -> tuple[WorkerServices, Red
 
 
 def test_the_redis_index_is_rebuilt_from_the_store(settings: Settings) -> None:
-    from workers.index_repair import rebuild_index
+    from newsdedup.workers.index_repair import rebuild_index
 
     services, index = one_article_then_redis_lost(settings)
     try:

@@ -15,7 +15,7 @@ import httpx
 from api_factories import live_api
 from faultkit import REPO, count_store, slow_sites, story_urls, write_sources
 
-from config import Settings
+from newsdedup.config import Settings
 from newsdedup.siteserver import serve_sites
 
 STORIES, COPIES = 30, 20

@@ -72,7 +72,7 @@ def test_two_rounds_find_duplicates_and_updates(world) -> None:
     assert counts["created"] == 0, second.stdout
     assert counts["not_modified"] >= 5, second.stdout  # unchanged pages answered 304
 
-    from store import Store
+    from newsdedup.store import Store
 
     with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as store:
         totals = store.feed_reader.stats()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from extract import Document, Rejection, extract_document
+from newsdedup.extract import Document, Rejection, extract_document
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -224,7 +224,7 @@ def test_huge_page_is_rejected_not_parsed() -> None:
     ],
 )
 def test_author_names_are_cleaned(raw: list[str], expected: list[str]) -> None:
-    from extract.metadata import clean_authors
+    from newsdedup.extract.metadata import clean_authors
 
     assert clean_authors(raw) == expected
 
@@ -325,7 +325,7 @@ def test_chrome_around_and_inside_the_article_leaves_the_text_alone() -> None:
 
 
 def test_trafilatura_metadata_is_asked_only_when_the_structured_data_is_silent(monkeypatch) -> None:
-    import extract.extractor as extractor
+    import newsdedup.extract.extractor as extractor
 
     calls: list[str] = []
     real = extractor.extract_metadata
@@ -350,7 +350,7 @@ def test_trafilatura_metadata_is_asked_only_when_the_structured_data_is_silent(m
 def test_an_ad_block_whose_label_follows_an_empty_element_is_cut() -> None:
     from lxml import html as lxml_html
 
-    from extract.chrome import strip_chrome_blocks
+    from newsdedup.extract.chrome import strip_chrome_blocks
 
     tree = lxml_html.fromstring(
         "<html><body><article><p>The harbour council met on Tuesday evening to vote.</p>"
@@ -366,7 +366,7 @@ def test_the_full_trafilatura_cascade_runs_when_the_fast_one_missed_the_article(
 
     from lxml import html as lxml_html
 
-    from extract.extractor import _missed_article
+    from newsdedup.extract.extractor import _missed_article
 
     sentence = "The harbour council voted on Tuesday to restore the old lighthouse at the end of the pier. "
     tree = lxml_html.fromstring(f"<html><body><p>{sentence * 3}</p><p>{sentence * 3}</p></body></html>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extract.urls import is_probably_home_page, is_probably_section_page, normalize_url
+from newsdedup.extract.urls import is_probably_home_page, is_probably_section_page, normalize_url
 
 ARTICLE = "https://www.example.com/world/2024/05/01/story-slug"
 

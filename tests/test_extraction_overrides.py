@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from test_end_to_end import newsdedup
 
-from config import ConfigError, parse_sources
-from config.extraction import ExtractionRules, PageRules
-from config.sources import page_rules_by_source
-from extract import Document, extract_document
+from newsdedup.config import ConfigError, parse_sources
+from newsdedup.config.extraction import ExtractionRules, PageRules
+from newsdedup.config.sources import page_rules_by_source
+from newsdedup.extract import Document, extract_document
 
 SITES = Path(__file__).parent / "sites" / "overrides"
 PAGE = (SITES / "planet" / "news" / "harbour-bridge.html").read_text(encoding="utf-8")
@@ -263,9 +263,9 @@ def test_the_feed_command_filters_by_language(crawled) -> None:
 def test_a_distributed_worker_applies_the_rules_of_a_pages_source(
     tmp_path: Path, redis_url: str, postgres_url: str
 ) -> None:
-    from config import Settings
-    from fetched.page import Page
-    from workers.pages import WorkerServices, process_staged_page
+    from newsdedup.config import Settings
+    from newsdedup.fetched.page import Page
+    from newsdedup.workers.pages import WorkerServices, process_staged_page
 
     sources = tmp_path / "sources.yaml"
     sources.write_text(

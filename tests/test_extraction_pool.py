@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
 
-from config import Settings
-from fetched.page import Page
-from pipeline.embedded import EmbeddedSink
-from pipeline.extraction_pool import ExtractionPool, extraction_processes
-from pipeline.page_pipeline import PageOutcome
-from pipeline.services import open_embedded_pipeline
+from newsdedup.config import Settings
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.embedded import EmbeddedSink
+from newsdedup.pipeline.extraction_pool import ExtractionPool, extraction_processes
+from newsdedup.pipeline.page_pipeline import PageOutcome
+from newsdedup.pipeline.services import open_embedded_pipeline
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -113,7 +113,7 @@ def test_a_page_that_kills_its_extraction_process_fails_alone(tmp_path) -> None:
     others = [o for o in outcomes if o.url != killer.url]
     assert len(others) == 5 and "failed" not in {o.kind for o in others}
     assert len(feed) == 2  # the lighthouse (with its print copy) and the cave story
-    from store import Store
+    from newsdedup.store import Store
 
     store = Store.open(url)
     try:
@@ -142,7 +142,7 @@ def test_a_page_past_its_time_budget_is_failed_as_timed_out_and_its_process_repl
     others = [o for o in outcomes if o.url != stuck.url]
     assert len(others) == 5 and "failed" not in {o.kind for o in others}
     assert len(feed) == 2
-    from store import Store
+    from newsdedup.store import Store
 
     with Store.open(url) as store:
         assert [(f["url"], f["reason"]) for f in store.failure_log.latest() if f["stage"] == "process"] == [
@@ -156,12 +156,12 @@ def test_the_budget_in_the_crawling_process_stops_a_runaway_pattern() -> None:
     # search would take longer than the universe is old.
     import re
 
-    from pipeline.budget import PageTimedOut, page_budget
+    from newsdedup.pipeline.budget import PageTimedOut, page_budget
 
     with pytest.raises(PageTimedOut), page_budget(0.5):
         re.compile(r"(a+)+b").search("a" * 64)
-    from dedup import DedupParams
-    from pipeline.page_pipeline import prepare_page
+    from newsdedup.dedup import DedupParams
+    from newsdedup.pipeline.page_pipeline import prepare_page
 
     lighthouse = mixed_pages()[0]
     with page_budget(5):  # a page of ordinary size is extracted to its end
@@ -171,7 +171,7 @@ def test_the_budget_in_the_crawling_process_stops_a_runaway_pattern() -> None:
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_the_text_cap_holds_whether_pages_are_extracted_here_or_in_the_pool(tmp_path, processes) -> None:
-    from pipeline.services import open_extraction_pool
+    from newsdedup.pipeline.services import open_extraction_pool
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'cap.db'}", max_text_chars=1000, extract_processes=processes

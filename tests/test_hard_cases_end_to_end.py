@@ -213,8 +213,8 @@ def world(
 def start_ready_worker(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
     from test_distributed import wait_ready
 
-    from config import Settings
-    from workers.app import create_celery_app
+    from newsdedup.config import Settings
+    from newsdedup.workers.app import create_celery_app
 
     log = open(tmp_path / "worker.log", "wb")
     process = start_worker(env, "hard@%h", log, 2)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from config import Settings
+from newsdedup.config import Settings
 from newsdedup.healthcheck import BEAT_STALE_SECONDS, Unhealthy, check
-from workers.app import create_celery_app
+from newsdedup.workers.app import create_celery_app
 
 
 @pytest.fixture

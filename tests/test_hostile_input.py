@@ -21,13 +21,13 @@ import pytest
 import yaml
 from faultkit import start_worker
 
-from dedup import DedupParams, fingerprint
-from dedup.normalize import normalize
-from extract import Document, Rejection, extract_document
-from extract.metadata import clean_authors, strip_site_name
-from extract.text import clean_text
+from newsdedup.dedup import DedupParams, fingerprint
+from newsdedup.dedup.normalize import normalize
+from newsdedup.extract import Document, Rejection, extract_document
+from newsdedup.extract.metadata import clean_authors, strip_site_name
+from newsdedup.extract.text import clean_text
 from newsdedup.siteserver import SiteServer
-from store import Store
+from newsdedup.store import Store
 
 WORDS = [
     "harbour",
@@ -229,8 +229,8 @@ def mode(request: pytest.FixtureRequest, tmp_path: Path):
         return
     from test_distributed import kill_group, wait_ready
 
-    from config import Settings
-    from workers.app import create_celery_app
+    from newsdedup.config import Settings
+    from newsdedup.workers.app import create_celery_app
 
     env = {
         "NEWSDEDUP_DATABASE_URL": request.getfixturevalue("postgres_url"),
@@ -425,7 +425,7 @@ def test_a_crawl_ends_at_its_time_limit_and_says_so(tmp_path: Path) -> None:
     ],
 )
 def test_only_public_addresses_pass(address: str, problem: str | None) -> None:
-    from crawler.addresses import address_problem
+    from newsdedup.crawler.addresses import address_problem
 
     found = address_problem(address)
     assert (found is None) if problem is None else found == f"{address} is {problem}"

@@ -17,9 +17,9 @@ from test_end_to_end import summary_of
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.reader import ArchiveScan
-from archive.records import FetchedResponse
-from archive.writer import WarcArchiveWriter
+from newsdedup.archive.reader import ArchiveScan
+from newsdedup.archive.records import FetchedResponse
+from newsdedup.archive.writer import WarcArchiveWriter
 
 PAGES = Path(__file__).parent / "pages"
 ARTICLES = ["news_jsonld.html", "news_zh.html", "byline_staff.html", "no_structured_data.html"]
@@ -139,8 +139,8 @@ def test_import_warc_stores_the_html_responses_and_counts_the_rest(tmp_path: Pat
     assert stored <= set(urls) and len(stored) == 5 - counts["rejected"]
 
     # Each version points at its record in the imported file.
-    from archive.reader import read_record
-    from store import Store
+    from newsdedup.archive.reader import read_record
+    from newsdedup.store import Store
 
     with Store.open(env["NEWSDEDUP_DATABASE_URL"]) as store:
         file, offset = store.feed_reader.page_location(records[0]["id"], 1)

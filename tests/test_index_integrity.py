@@ -17,18 +17,18 @@ import redis
 from api_factories import live_api
 from faultkit import FaultRelay
 
-from config import Settings
-from dedup import Fingerprint, RedisIndex
-from fetched.page import Page
-from pipeline.page_pipeline import PagePipeline
-from pipeline.services import dedup_params
-from store import Store
-from store.staging import Staging
-from workers.app import create_celery_app
-from workers.index_repair import rebuild_exclusively
-from workers.locks import StoryLocks, redis_client
-from workers.pages import WorkerServices, process_staged_page
-from workers.sweeper import rebuild_if_missing
+from newsdedup.config import Settings
+from newsdedup.dedup import Fingerprint, RedisIndex
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.page_pipeline import PagePipeline
+from newsdedup.pipeline.services import dedup_params
+from newsdedup.store import Store
+from newsdedup.store.staging import Staging
+from newsdedup.workers.app import create_celery_app
+from newsdedup.workers.index_repair import rebuild_exclusively
+from newsdedup.workers.locks import StoryLocks, redis_client
+from newsdedup.workers.pages import WorkerServices, process_staged_page
+from newsdedup.workers.sweeper import rebuild_if_missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

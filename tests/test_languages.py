@@ -12,14 +12,14 @@ import httpx
 import pytest
 from api_factories import fingerprint, live_api, page_and_doc, write_sources
 
-from config import ConfigError, Settings, parse_sources
-from config.extraction import PageRules
-from dedup.types import Decision
-from extract import Document, Rejection
-from fetched.page import Page
-from pipeline.page_pipeline import prepare_page
-from pipeline.services import dedup_params
-from store import Store
+from newsdedup.config import ConfigError, Settings, parse_sources
+from newsdedup.config.extraction import PageRules
+from newsdedup.dedup.types import Decision
+from newsdedup.extract import Document, Rejection
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.page_pipeline import prepare_page
+from newsdedup.pipeline.services import dedup_params
+from newsdedup.store import Store
 
 PAGES = Path(__file__).parent / "pages"
 

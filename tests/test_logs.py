@@ -7,12 +7,12 @@ import json
 import logging
 import sys
 
-from config import logs
+from newsdedup.config import logs
 
 
 def record_of(message: str, exc_info: object = None) -> logging.LogRecord:
-    record = logging.getLogger("workers.pages").makeRecord(
-        "workers.pages", logging.ERROR, __file__, 1, message, (), exc_info
+    record = logging.getLogger("newsdedup.workers.pages").makeRecord(
+        "newsdedup.workers.pages", logging.ERROR, __file__, 1, message, (), exc_info
     )
     logs.ContextFilter().filter(record)
     return record
@@ -28,7 +28,7 @@ def test_a_json_line_carries_the_exception_and_the_ids_of_its_context() -> None:
     line = logs.JsonFormatter().format(record)
     assert "\n" not in line  # one line, the traceback inside it
     entry = json.loads(line)
-    assert entry["level"] == "ERROR" and entry["logger"] == "workers.pages"
+    assert entry["level"] == "ERROR" and entry["logger"] == "newsdedup.workers.pages"
     assert entry["message"] == "page 42 failed"
     assert entry["crawl_id"] == "crawl-7" and "request_id" not in entry
     assert (

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from dedup import index as dedup_index
-from workers import locks
+from newsdedup.dedup import index as dedup_index
+from newsdedup.workers import locks
 
 ROOT = Path(__file__).resolve().parent.parent
 INDEX_SCRIPTS = sorted(dedup_index._SCRIPT_PARTS)
@@ -24,7 +24,7 @@ def shipped_lua(package: str) -> list[str]:
     return sorted(p.name for p in (resources.files(package) / "lua").iterdir() if p.name.endswith(".lua"))
 
 
-@pytest.mark.parametrize("package", ["dedup", "workers"])
+@pytest.mark.parametrize("package", ["newsdedup.dedup", "newsdedup.workers"])
 def test_every_lua_file_is_declared_as_package_data(package: str) -> None:
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     files = shipped_lua(package)
@@ -37,7 +37,7 @@ def test_every_lua_file_is_declared_as_package_data(package: str) -> None:
 
 def test_every_index_script_part_is_a_shipped_file() -> None:
     parts = {part for names in dedup_index._SCRIPT_PARTS.values() for part in names}
-    assert {f"{part}.lua" for part in parts} == set(shipped_lua("dedup"))
+    assert {f"{part}.lua" for part in parts} == set(shipped_lua("newsdedup.dedup"))
 
 
 @pytest.mark.redis

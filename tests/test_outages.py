@@ -172,7 +172,7 @@ def finish(world: World, crawl: subprocess.Popen[str], timeout: float = 300) -> 
 def test_a_crawl_rides_out_a_postgres_outage_a_redis_outage_and_worker_kills(world: World) -> None:
     from api_factories import live_api
 
-    from config import Settings
+    from newsdedup.config import Settings
 
     assert world.pg is not None and world.redis_relay is not None
     world.cluster.start("w1")
@@ -335,7 +335,7 @@ def test_a_redis_restarted_without_its_data_loses_nothing_and_the_index_is_rebui
 def test_beat_keeps_ticking_through_a_redis_outage(tmp_path: Path, redis_url: str) -> None:
     """`newsdedup beat` reached Redis through a relay that is cut for 5 s: it stays up and its
     ticks resume once Redis is back, without a restart."""
-    from workers.queues import CONTROL_QUEUE
+    from newsdedup.workers.queues import CONTROL_QUEUE
 
     host, port = redis_url.split("//", 1)[1].split("/", 1)[0].split(":")
     relay = FaultRelay(host, int(port))

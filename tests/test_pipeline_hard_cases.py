@@ -12,10 +12,10 @@ from string import Template
 import pytest
 from test_hard_cases_end_to_end import DASHBOARD, FIXTURES, render
 
-from dedup import DedupParams, InMemoryIndex
-from fetched.page import Page
-from pipeline.page_pipeline import PagePipeline, content_words
-from store import Store
+from newsdedup.dedup import DedupParams, InMemoryIndex
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.page_pipeline import PagePipeline, content_words
+from newsdedup.store import Store
 
 BASE = {
     "harbor-times": "https://harbor.example",

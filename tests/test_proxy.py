@@ -10,7 +10,7 @@ import pytest
 from crawl_helpers import crawl_with
 from forward_proxy import ForwardProxy
 
-from config import ConfigError, parse_sources
+from newsdedup.config import ConfigError, parse_sources
 
 SITES = Path(__file__).parent / "sites"
 
@@ -59,7 +59,7 @@ def test_http_and_https_proxies_with_credentials_are_accepted():
 
 
 def test_a_proxy_named_on_the_internal_network_may_be_connected_to():
-    from crawler.addresses import private_domains
+    from newsdedup.crawler.addresses import private_domains
 
     sources = parse_sources(
         {

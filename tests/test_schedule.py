@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from config import Settings
-from config.cron import Cron
-from config.sources import parse_schedule
-from workers.locks import LAST_START_KEY, crawl_lock
-from workers.schedule import is_due, tick
+from newsdedup.config import Settings
+from newsdedup.config.cron import Cron
+from newsdedup.config.sources import parse_schedule
+from newsdedup.workers.locks import LAST_START_KEY, crawl_lock
+from newsdedup.workers.schedule import is_due, tick
 
 T0 = datetime(2024, 5, 6, 12, 0, 30, tzinfo=UTC)  # a Monday
 
@@ -101,7 +101,7 @@ def test_the_tick_rereads_the_sources_file_and_remembers_starts_in_redis(
 
 @pytest.mark.redis
 def test_one_crawl_per_source_at_a_time(redis_url: str) -> None:
-    from workers.crawl_process import run_source_crawl
+    from newsdedup.workers.crawl_process import run_source_crawl
 
     settings = Settings(redis_url=redis_url)
     client = redis.Redis.from_url(redis_url)
@@ -127,7 +127,7 @@ def test_beat_sends_the_tick_on_its_own(redis_url: str, tmp_path: Path) -> None:
     import sys
     import time
 
-    from workers.queues import CONTROL_QUEUE
+    from newsdedup.workers.queues import CONTROL_QUEUE
 
     config = sources_file(tmp_path / "sources.yaml", ("alpha", "10m"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}

@@ -20,8 +20,8 @@ from faultkit import make_story, story_html
 from prometheus_client.parser import text_string_to_metric_families
 from test_end_to_end import newsdedup
 
-from config import ConfigError, Settings, parse_sources
-from crawler.reasons import failure_class
+from newsdedup.config import ConfigError, Settings, parse_sources
+from newsdedup.crawler.reasons import failure_class
 from newsdedup.siteserver import SiteServer, serve_sites
 
 REPO = Path(__file__).resolve().parents[1]
@@ -269,7 +269,7 @@ def test_rules_and_dashboard_name_only_exported_series(api: TestClient) -> None:
     assert used - exported == set()
     # Label values too: an alert on a state or a queue that was renamed would never fire.
     from newsdedup.source_states import STATES
-    from workers.queues import CELERY_QUEUES
+    from newsdedup.workers.queues import CELERY_QUEUES
 
     exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]] + targets
     states = {value for expr in exprs for value in re.findall(r'state="([^"]+)"', expr)}

@@ -18,10 +18,10 @@ from faultkit import start_worker
 from test_distributed import kill_group, wait_ready
 from test_source_health import TOKEN, build_site
 
-from config import Settings
+from newsdedup.config import Settings
 from newsdedup.siteserver import serve_sites
-from store import Store
-from store.source_health import BUCKETS, HealthRecorder, SourceHealth
+from newsdedup.store import Store
+from newsdedup.store.source_health import BUCKETS, HealthRecorder, SourceHealth
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def test_a_store_that_refuses_the_write_keeps_the_counts_for_the_next(
 
 
 def test_a_crawl_killed_before_its_end_is_not_running_for_ever(sqlite_url: str) -> None:
-    from config.sources import Source
+    from newsdedup.config.sources import Source
     from newsdedup.source_status import source_statuses
 
     with Store.open(sqlite_url) as store:
@@ -148,7 +148,7 @@ def test_workers_report_per_source_outcomes(tmp_path: Path, redis_url: str, post
         api_token=TOKEN,
     )
     try:
-        from workers.app import create_celery_app as celery_app
+        from newsdedup.workers.app import create_celery_app as celery_app
 
         wait_ready(celery_app(settings), ["h1"])
         crawl = subprocess.run(

@@ -21,9 +21,9 @@ from store_factories import (
     version_of,
 )
 
-from fetched.page import Validators
-from store import Store
-from store.models import Base, load_all_models
+from newsdedup.fetched.page import Validators
+from newsdedup.store import Store
+from newsdedup.store.models import Base, load_all_models
 
 A = "https://wire.example/2024/05/council-vote.html"
 A_PRINT = "https://wire.example/print/2024/05/council-vote.html"
@@ -566,7 +566,7 @@ def test_migrations_head_read_from_the_files_is_alembics_head() -> None:
     # a new migration.
     from alembic.script import ScriptDirectory
 
-    from store.engine import alembic_config, migrations_head
+    from newsdedup.store.engine import alembic_config, migrations_head
 
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == [migrations_head()]
 
@@ -574,7 +574,7 @@ def test_migrations_head_read_from_the_files_is_alembics_head() -> None:
 def test_a_database_behind_the_newest_migration_is_migrated_on_open(store: Store) -> None:
     from sqlalchemy import text
 
-    from store.engine import migrations_head
+    from newsdedup.store.engine import migrations_head
 
     with store.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
@@ -595,7 +595,7 @@ def test_a_database_left_at_the_archive_release_gains_the_body_shingles_column(t
     from alembic import command
     from sqlalchemy import create_engine, inspect
 
-    from store.engine import alembic_config
+    from newsdedup.store.engine import alembic_config
 
     url = f"sqlite:///{tmp_path / 'released.db'}"
     engine = create_engine(url)

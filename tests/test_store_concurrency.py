@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from store_factories import doc_at, duplicate_of, fingerprint_of, new, page_at, story
 
-from store import Store
+from newsdedup.store import Store
 
 WRITERS = 4
 PAGES_PER_WRITER = 30

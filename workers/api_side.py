@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from celery import Celery
 
-from config import Settings, load_sources, select_sources
-from store.staging import Staging
-from workers.app import create_celery_app
+from newsdedup.config import Settings, load_sources, select_sources
+from newsdedup.store.staging import Staging
+from newsdedup.workers.app import create_celery_app
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_process_shutdown, worker_ready
 
-from config import Settings, logs
-from workers.limits import check_timeouts, soft_time_limit
-from workers.queues import CONTROL_QUEUE, CRAWLS_QUEUE, PAGES_QUEUE
-from workers.tasks import register_tasks
+from newsdedup.config import Settings, logs
+from newsdedup.workers.limits import check_timeouts, soft_time_limit
+from newsdedup.workers.queues import CONTROL_QUEUE, CRAWLS_QUEUE, PAGES_QUEUE
+from newsdedup.workers.tasks import register_tasks
 
 if TYPE_CHECKING:
-    from workers.pages import WorkerServices
+    from newsdedup.workers.pages import WorkerServices
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class NewsdedupCelery(Celery):
         """
         # deferred: the processes that only send tasks (a crawl, the API) never load the
         # page-processing code (extraction, trafilatura)
-        from workers.pages import WorkerServices
+        from newsdedup.workers.pages import WorkerServices
 
         if self._services is None or self._services_pid != os.getpid():
             self._services = WorkerServices.open(self.settings)
@@ -166,8 +166,8 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     # (a crawl, the API, beat) never load them.
     import datasketch  # noqa: F401
 
-    import workers.pages  # noqa: F401
-    from workers.sweeper import start_sweeper
+    import newsdedup.workers.pages  # noqa: F401
+    from newsdedup.workers.sweeper import start_sweeper
 
     @worker_process_init.connect(weak=False)
     def open_services(**_: object) -> None:

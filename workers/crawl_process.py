@@ -14,9 +14,9 @@ import os
 import subprocess
 import time
 
-from config import Settings
-from pipeline.crawl_child import start_crawl_process
-from workers.locks import crawl_lock, redis_client
+from newsdedup.config import Settings
+from newsdedup.pipeline.crawl_child import start_crawl_process
+from newsdedup.workers.locks import crawl_lock, redis_client
 
 log = logging.getLogger(__name__)
 

@@ -20,20 +20,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from config import Settings, Source
-from crawler.run import run_crawl
-from fetched.page import Page
-from pipeline.archiving import apply_retention, crawl_archive, response_archive
-from pipeline.discovery_state import StoreBackedDiscovery
-from pipeline.source_health import crawl_health
-from pipeline.staging_writer import StagingWriter
-from pipeline.summary import OUTCOME_FIELDS, CrawlSummary, SummaryCallback, record_crawl_counts
-from pipeline.transient import OUTAGE_ERRORS, through_outages
-from store import Store
-from store.source_health import SourceHealth
-from store.staging import StagedPageCounts, Staging
-from workers.app import create_celery_app
-from workers.sending import UNCLAIMED_GRACE_SECONDS, PageSender, resend_stale
+from newsdedup.config import Settings, Source
+from newsdedup.crawler.run import run_crawl
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.archiving import apply_retention, crawl_archive, response_archive
+from newsdedup.pipeline.discovery_state import StoreBackedDiscovery
+from newsdedup.pipeline.source_health import crawl_health
+from newsdedup.pipeline.staging_writer import StagingWriter
+from newsdedup.pipeline.summary import OUTCOME_FIELDS, CrawlSummary, SummaryCallback, record_crawl_counts
+from newsdedup.pipeline.transient import OUTAGE_ERRORS, through_outages
+from newsdedup.store import Store
+from newsdedup.store.source_health import SourceHealth
+from newsdedup.store.staging import StagedPageCounts, Staging
+from newsdedup.workers.app import create_celery_app
+from newsdedup.workers.sending import UNCLAIMED_GRACE_SECONDS, PageSender, resend_stale
 
 log = logging.getLogger(__name__)
 

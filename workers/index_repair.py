@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby, islice
 from typing import TYPE_CHECKING
 
-from config import Settings
-from dedup import RedisIndex
-from pipeline.services import dedup_params
-from store import Store
-from workers.locks import redis_client, whole_index_lock
+from newsdedup.config import Settings
+from newsdedup.dedup import RedisIndex
+from newsdedup.pipeline.services import dedup_params
+from newsdedup.store import Store
+from newsdedup.workers.locks import redis_client, whole_index_lock
 
 if TYPE_CHECKING:
     import redis

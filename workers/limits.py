@@ -3,7 +3,7 @@ check that refuses settings under which a living task could be handed to a secon
 
 from __future__ import annotations
 
-from config import Settings
+from newsdedup.config import Settings
 
 
 def check_timeouts(settings: Settings) -> None:

@@ -28,7 +28,7 @@ from redis.lock import Lock
 from redis.retry import Retry
 
 if TYPE_CHECKING:  # processes that only send tasks (a crawl, beat) import this module too
-    from dedup import DedupParams, Fingerprint, PageFacts
+    from newsdedup.dedup import DedupParams, Fingerprint, PageFacts
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def redis_client(url: str) -> redis.Redis:
 @cache
 def lua_script(name: str) -> str:
     """The Lua source of ``workers/lua/<name>.lua`` (package data), read once."""
-    return (resources.files("workers") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+    return (resources.files("newsdedup.workers") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
 # Waiting for a story lock that another page holds: a few milliseconds (a page holds its
@@ -83,7 +83,7 @@ def story_lock_keys(url: str, canonical_url: str, fp: Fingerprint, params: Dedup
     """What two pages that could be judged the same article share: their URL or canonical URL
     (the store finds an article by both), or a posting of the index (an LSH band, a long
     paragraph: ``dedup.query_postings``, cut to the bytes the index keeps). Sorted."""
-    from dedup import query_postings  # here: processes that only send tasks do not load numpy
+    from newsdedup.dedup import query_postings  # here: processes that only send tasks do not load numpy
 
     keys = {f"{STORY_LOCK_PREFIX}u:{_digest(u)}" for u in (url, canonical_url)}
     keys.update(f"{STORY_LOCK_PREFIX}p:{posting[:6].hex()}" for posting in query_postings(fp, params))

@@ -25,20 +25,20 @@ import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Connection
 
-from config import Settings, logs
-from config.sources import page_rules_by_source
-from fetched.page import Page
-from pipeline.budget import TIMED_OUT, PageTimedOut
-from pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
-from pipeline.services import dedup_params
-from pipeline.source_health import count_outcome
-from pipeline.transient import TRANSIENT_ERRORS, through_outages
-from store import Store
-from store.source_health import HealthRecorder
-from store.staging import Staging
-from workers.index_repair import rebuild_exclusively, store_index
-from workers.limits import page_time_limit, soft_time_limit
-from workers.locks import StoryLocks, redis_client
+from newsdedup.config import Settings, logs
+from newsdedup.config.sources import page_rules_by_source
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.budget import TIMED_OUT, PageTimedOut
+from newsdedup.pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
+from newsdedup.pipeline.services import dedup_params
+from newsdedup.pipeline.source_health import count_outcome
+from newsdedup.pipeline.transient import TRANSIENT_ERRORS, through_outages
+from newsdedup.store import Store
+from newsdedup.store.source_health import HealthRecorder
+from newsdedup.store.staging import Staging
+from newsdedup.workers.index_repair import rebuild_exclusively, store_index
+from newsdedup.workers.limits import page_time_limit, soft_time_limit
+from newsdedup.workers.locks import StoryLocks, redis_client
 
 log = logging.getLogger(__name__)
 

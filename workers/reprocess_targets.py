@@ -12,12 +12,12 @@ import hashlib
 import os
 from typing import TYPE_CHECKING
 
-from config import Settings
-from workers.locks import redis_client
+from newsdedup.config import Settings
+from newsdedup.workers.locks import redis_client
 
 if TYPE_CHECKING:
-    from workers.app import NewsdedupCelery
-    from workers.pages import WorkerServices
+    from newsdedup.workers.app import NewsdedupCelery
+    from newsdedup.workers.pages import WorkerServices
 
 REPROCESS_TARGET_KEY = "newsdedup-workers:reprocess:"
 # A target's URL stays known to the workers this long after its reprocess started.
@@ -45,7 +45,7 @@ def target_services(app: NewsdedupCelery, target: str) -> WorkerServices:
     """The worker's services for a reprocess target, opened on first use (one per process)."""
     # deferred: the reprocess command imports this module for the target's settings only,
     # and does not load the workers' page code
-    from workers.pages import WorkerServices
+    from newsdedup.workers.pages import WorkerServices
 
     cache: dict[tuple[int, str], WorkerServices] = app.__dict__.setdefault("_reprocess_services", {})
     key = (os.getpid(), target)
@@ -57,5 +57,7 @@ def target_services(app: NewsdedupCelery, target: str) -> WorkerServices:
             client.close()
         if url is None:
             raise LookupError(f"reprocess target {target} is unknown (its key expired?)")
-        cache[key] = WorkerServices.open(target_settings(app.settings, url.decode("utf-8")))
+        cache[key] = WorkerServices.open(
+            target_settings(app.settings, url.decode("utf-8") if isinstance(url, bytes) else url)
+        )
     return cache[key]

@@ -18,10 +18,10 @@ from typing import Protocol
 
 import redis
 
-from config import Settings, Source, load_sources
-from config.cron import Cron
-from config.sources import ConfigError, Schedule
-from workers.locks import LAST_START_KEY, SCHEDULE_LOCK_KEY, redis_client
+from newsdedup.config import Settings, Source, load_sources
+from newsdedup.config.cron import Cron
+from newsdedup.config.sources import ConfigError, Schedule
+from newsdedup.workers.locks import LAST_START_KEY, SCHEDULE_LOCK_KEY, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,16 @@ class Enqueuer(Protocol):
     def send_task(self, name: str, args: list[object]) -> object: ...
 
 
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (the client answers bytes unless decode_responses is set)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def read_last_starts(client: redis.Redis) -> dict[str, datetime]:
     starts: dict[str, datetime] = {}
     for name, value in client.hgetall(LAST_START_KEY).items():
         try:
-            starts[name.decode()] = datetime.fromisoformat(value.decode())
+            starts[_text(name)] = datetime.fromisoformat(_text(value))
         except ValueError:
             log.warning("ignoring a bad last start for %r: %r", name, value)
     return starts

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from celery import Celery
 
-from store.staging import Staging
-from workers.queues import PAGES_QUEUE
+from newsdedup.store.staging import Staging
+from newsdedup.workers.queues import PAGES_QUEUE
 
 log = logging.getLogger(__name__)
 

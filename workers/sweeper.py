@@ -17,15 +17,15 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from config import Settings
-from store import Store
-from store.staging import Staging
-from workers.index_repair import rebuild_exclusively, store_index
-from workers.locks import PREFIX, redis_client
-from workers.sending import PageSender, resend_stale
+from newsdedup.config import Settings
+from newsdedup.store import Store
+from newsdedup.store.staging import Staging
+from newsdedup.workers.index_repair import rebuild_exclusively, store_index
+from newsdedup.workers.locks import PREFIX, redis_client
+from newsdedup.workers.sending import PageSender, resend_stale
 
 if TYPE_CHECKING:
-    from workers.app import NewsdedupCelery
+    from newsdedup.workers.app import NewsdedupCelery
 
 log = logging.getLogger(__name__)
 

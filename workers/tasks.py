@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task
 
-from config import logs
-from pipeline.transient import TRANSIENT_ERRORS
-from workers.crawl_process import run_source_crawl
-from workers.schedule import tick
+from newsdedup.config import logs
+from newsdedup.pipeline.transient import TRANSIENT_ERRORS
+from newsdedup.workers.crawl_process import run_source_crawl
+from newsdedup.workers.schedule import tick
 
 if TYPE_CHECKING:
-    from workers.app import NewsdedupCelery
+    from newsdedup.workers.app import NewsdedupCelery
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class ProcessPageTask(NewsdedupTask):
     def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         # deferred (as the other page-code imports here): the processes that only send tasks
         # (a crawl, the API, beat) never load the extraction code
-        from workers.pages import give_up_page
+        from newsdedup.workers.pages import give_up_page
 
         page_id = kwargs.get("page_id", args[0] if args else None)
         if page_id is None:
@@ -91,8 +91,8 @@ class ProcessPageTask(NewsdedupTask):
 
 class ReprocessPageTask(NewsdedupTask):
     def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        from workers.pages import give_up_page  # deferred: see ProcessPageTask.give_up
-        from workers.reprocess_targets import target_services
+        from newsdedup.workers.pages import give_up_page  # deferred: see ProcessPageTask.give_up
+        from newsdedup.workers.reprocess_targets import target_services
 
         page_id, target = kwargs.get("page_id", args[0]), kwargs.get("target", args[2])
         try:
@@ -107,7 +107,7 @@ def register_tasks(app: NewsdedupCelery) -> None:
     @app.task(shared=False, bind=True, base=ProcessPageTask, name="newsdedup.process_page")
     def process_page(self: ProcessPageTask, page_id: int, url: str) -> str:
         """``url`` only makes the task readable in Flower and the logs; the row is the truth."""
-        from workers.pages import process_staged_page  # deferred: see ProcessPageTask.give_up
+        from newsdedup.workers.pages import process_staged_page  # deferred: see ProcessPageTask.give_up
 
         return process_staged_page(self.app.services, page_id)
 
@@ -115,8 +115,8 @@ def register_tasks(app: NewsdedupCelery) -> None:
     def reprocess_page(self: ReprocessPageTask, page_id: int, url: str, target: str) -> str:
         """``process_page`` for a page staged in a reprocess target store (``newsdedup
         reprocess``); ``target`` names the store, whose URL the workers read from Redis."""
-        from workers.pages import process_staged_page  # deferred: see ProcessPageTask.give_up
-        from workers.reprocess_targets import target_services
+        from newsdedup.workers.pages import process_staged_page  # deferred: see ProcessPageTask.give_up
+        from newsdedup.workers.reprocess_targets import target_services
 
         return process_staged_page(target_services(self.app, target), page_id)
 
@@ -142,6 +142,6 @@ def register_tasks(app: NewsdedupCelery) -> None:
 
     @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.resend_stale_pages")
     def resend_stale_pages(self: NewsdedupTask) -> int:
-        from workers.sweeper import sweep  # deferred: it loads the dedup and pipeline code
+        from newsdedup.workers.sweeper import sweep  # deferred: it loads the dedup and pipeline code
 
         return sweep(self.app.settings, self.app)

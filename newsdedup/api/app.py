@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from config import Settings, load_sources
 from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes, sources_routes
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
@@ -17,13 +16,14 @@ from newsdedup.api.errors import install_error_handlers
 from newsdedup.api.metrics import StoreCollector, build_registry
 from newsdedup.api.request_ids import RequestIdMiddleware
 from newsdedup.api.source_metrics import SourceCollector
+from newsdedup.config import Settings, load_sources
+from newsdedup.pipeline.services import open_store
 from newsdedup.source_status import source_statuses
-from pipeline.services import open_store
-from store.source_health import SourceHealth
-from workers.queues import CELERY_QUEUES
+from newsdedup.store.source_health import SourceHealth
+from newsdedup.workers.queues import CELERY_QUEUES
 
 if TYPE_CHECKING:
-    from store import Store
+    from newsdedup.store import Store
 
 DESCRIPTION = """\
 The deduplicated news feed for downstream systems.

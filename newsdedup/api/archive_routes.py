@@ -10,11 +10,11 @@ from urllib.error import URLError
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
-from archive.reader import READ_ERRORS, read_record
 from newsdedup.api.auth import require_token
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.errors import ApiError
 from newsdedup.api.schemas import ERRORS
+from newsdedup.archive.reader import READ_ERRORS, read_record
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 import redis
 from fastapi import Request
 
-from config import Settings
 from newsdedup.api.crawls import EmbeddedCrawls
+from newsdedup.config import Settings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from store import Store
+    from newsdedup.store import Store
 
 # kombu.transport.redis: the separator and default priority steps of its per-priority lists.
 PRIORITY_SEP = "\x06\x16"
@@ -67,7 +67,10 @@ class ApiContext:
         False after a flush or a new Redis, until a worker (or rebuild-index) rebuilt it."""
         assert self.redis is not None
         owner = self.redis.hget(f"{self.settings.lsh_basename}:marker", "owner")
-        if owner is not None and owner.decode() == self.store.identity():
+        if (
+            owner is not None
+            and (owner.decode() if isinstance(owner, bytes) else owner) == self.store.identity()
+        ):
             return True
         # An empty store has nothing to index: a new cluster is whole before its first page.
         return self.store.feed_reader.last_seq() == 0

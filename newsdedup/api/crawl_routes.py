@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, Response
 
-from config import ConfigError, UnknownSource, load_sources, select_sources
 from newsdedup.api.auth import require_token
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.crawls import CrawlAlreadyRunning, start_distributed_crawl
 from newsdedup.api.errors import ApiError
 from newsdedup.api.schemas import ERRORS, CrawlRequest, CrawlStarted, CrawlStatus
+from newsdedup.config import ConfigError, UnknownSource, load_sources, select_sources
 
 router = APIRouter(
     tags=["crawls"], dependencies=[Depends(require_token)], responses={401: ERRORS[401], 403: ERRORS[403]}
@@ -58,7 +58,7 @@ def crawl_status(ctx: Ctx, crawl_id: Annotated[str, Path(max_length=64)]) -> Res
     Distributed mode: the crawl's pages still pending, done and failed in the workers."""
     if ctx.settings.distributed:
         # deferred: Celery is loaded only in distributed mode
-        from workers.api_side import crawl_status as distributed_status
+        from newsdedup.workers.api_side import crawl_status as distributed_status
 
         status = distributed_status(ctx.settings, crawl_id)
         if not (status.get("pending") or status.get("done") or status.get("failed")):

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from config import Settings
-from pipeline.crawl_child import start_crawl_process
+from newsdedup.config import Settings
+from newsdedup.pipeline.crawl_child import start_crawl_process
 
 log = logging.getLogger("newsdedup.api.crawls")
 
@@ -124,6 +124,6 @@ class EmbeddedCrawls:
 
 
 def start_distributed_crawl(settings: Settings, sources: Sequence[str]) -> str:
-    from workers.api_side import start_crawl  # deferred: Celery is loaded only in distributed mode
+    from newsdedup.workers.api_side import start_crawl  # deferred: Celery is loaded only in distributed mode
 
     return start_crawl(settings, list(sources))

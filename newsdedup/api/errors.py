@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from config.logs import REQUEST_ID
+from newsdedup.config.logs import REQUEST_ID
 
 log = logging.getLogger("newsdedup.api")
 

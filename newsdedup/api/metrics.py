@@ -136,7 +136,7 @@ def _extra(stats: dict[str, Any]) -> Iterator[Metric]:
         ):
             continue
         name = "".join(c if c.isalnum() else "_" for c in key.lower())
-        yield _metric(f"store_{name}", "gauge", f"store.feed_reader.stats()['{key}']", value)
+        yield _metric(f"store_{name}", "gauge", f"newsdedup.store.feed_reader.stats()['{key}']", value)
 
 
 def _metric(name: str, kind: str, help_text: str, value: Any) -> Metric:

@@ -18,9 +18,9 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from config.sources import Source
+from newsdedup.config.sources import Source
 from newsdedup.source_states import STATES
-from store.source_health import BUCKETS, EVENTS, FETCH_FAILED, SourceHealth
+from newsdedup.store.source_health import BUCKETS, EVENTS, FETCH_FAILED, SourceHealth
 
 log = logging.getLogger("newsdedup.api.metrics")
 

@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
-from config import ConfigError
 from newsdedup.api.auth import require_token
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.errors import ApiError
 from newsdedup.api.schemas import ERRORS
+from newsdedup.config import ConfigError
 from newsdedup.source_status import statuses_for
 
 router = APIRouter(

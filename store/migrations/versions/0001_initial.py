@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from store.models import AutoId, JsonList, UTCDateTime
+from newsdedup.store.models import AutoId, JsonList, UTCDateTime
 
 revision = "0001"
 down_revision = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from store.models import AutoId, UTCDateTime
+from newsdedup.store.models import AutoId, UTCDateTime
 
 revision = "0002"
 down_revision = "0001"

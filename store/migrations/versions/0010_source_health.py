@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from store.models import UTCDateTime
+from newsdedup.store.models import UTCDateTime
 
 revision = "0010"
 down_revision = "0009"
