@@ -53,4 +53,4 @@ def test_a_text_line_names_its_crawl_after_the_message() -> None:
     with logs.task_scope():
         logs.bind_crawl("crawl-9")
         line = logs.TextFormatter().format(record_of("stored"))
-    assert line.endswith("ERROR workers.pages: stored [crawl crawl-9]")
+    assert line.endswith("ERROR newsdedup.workers.pages: stored [crawl crawl-9]")
