@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from newsdedup.config.extraction import (
+from newsdedup.extract.rules import (
     ExtractionRules,
     PageRules,
     RuleError,

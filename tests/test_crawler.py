@@ -267,13 +267,13 @@ def test_the_crawl_listens_on_no_port(rounds):
 def test_nul_characters_are_dropped_from_the_html() -> None:
     from scrapy.http import HtmlResponse
 
-    from newsdedup.crawler.spider import _html_text
+    from newsdedup.crawler.encoding import html_text
 
     body = b"<html><body><p>Harbour\x00 bridge reopens</p></body></html>"
     response = HtmlResponse(
         "https://daily.example/a.html", body=body, headers={"Content-Type": "text/html; charset=utf-8"}
     )
-    assert _html_text(response) == "<html><body><p>Harbour bridge reopens</p></body></html>"
+    assert html_text(response) == "<html><body><p>Harbour bridge reopens</p></body></html>"
 
 
 def test_each_article_is_fetched_once_per_crawl(rounds):

@@ -18,9 +18,9 @@ import pytest
 from test_end_to_end import newsdedup
 
 from newsdedup.config import ConfigError, parse_sources
-from newsdedup.config.extraction import ExtractionRules, PageRules
 from newsdedup.config.sources import page_rules_by_source
 from newsdedup.extract import Document, extract_document
+from newsdedup.extract.rules import ExtractionRules, PageRules
 
 SITES = Path(__file__).parent / "sites" / "overrides"
 PAGE = (SITES / "planet" / "news" / "harbour-bridge.html").read_text(encoding="utf-8")

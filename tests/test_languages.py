@@ -13,9 +13,9 @@ import pytest
 from api_factories import fingerprint, live_api, page_and_doc, write_sources
 
 from newsdedup.config import ConfigError, Settings, parse_sources
-from newsdedup.config.extraction import PageRules
 from newsdedup.dedup.types import Decision
 from newsdedup.extract import Document, Rejection
+from newsdedup.extract.rules import PageRules
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import prepare_page
 from newsdedup.pipeline.services import dedup_params
