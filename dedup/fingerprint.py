@@ -9,8 +9,8 @@ The MinHash is datasketch's (scheme "affine32", seed 1), so signatures are compa
 processes and storable as ``num_perm`` little-endian uint32.
 
 Changing how shingles are hashed changes every signature and exact shingle set: fingerprints
-stored by another ``SHINGLE_HASH`` cannot be compared with new ones (recompute them from the
-stored texts and rebuild the index).
+stored before cannot be compared with new ones (recompute them from the stored texts and
+rebuild the index). tests/test_dedup_fingerprint.py pins the hashes, so such a change is seen.
 
 Exact shingles: MinHash estimates are noisy when one text is much smaller than the other
 (a two-paragraph "old version" inside the full article: a containment estimated from a
@@ -55,8 +55,6 @@ _SENTENCE_END = re.compile(r"[.!?…:。！？][\"'”’“‘»«)\]」』]*$"
 BODY_LINE_ANY_END_WORDS = 25
 _SCHEME = "affine32"
 _SIGNATURE_DTYPE = "<u4"  # numpy dtype: little-endian uint32
-# Names how shingles are hashed (see the module docstring); change it with the hashing.
-SHINGLE_HASH = "crc32-words+splitmix64"
 # Fills the window of a paragraph shorter than a shingle ("a b" → "a b <pad>").
 _PAD = 0x9E3779B97F4A7C15  # above 2**32: no CRC-32 equals it
 _MIX1 = 0xBF58476D1CE4E5B9

@@ -170,8 +170,17 @@ def _source_extras(source: Source) -> list[str]:
 
 
 @main.command()
-@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on (default: NEWSDEDUP_API_HOST, which defaults to 127.0.0.1).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port (default: NEWSDEDUP_API_PORT, which defaults to 8000).",
+)
 def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API (docs/http-api.md)."""
     # deferred: each command loads only its own libraries, which keeps the others' start-up fast

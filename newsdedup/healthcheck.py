@@ -121,7 +121,12 @@ def check(settings: Settings, service: str, port: int | None = None) -> str:
 
 @click.command("healthcheck")
 @click.argument("service", type=click.Choice(("auto", *SERVICES)))
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="api: 8000; flower: 5555.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="api: NEWSDEDUP_API_PORT (which defaults to 8000); flower: 5555.",
+)
 def healthcheck(service: str, port: int | None) -> None:
     """Exit 0 when SERVICE (api, worker, beat, flower; auto: the container's main command)
     running here works, else 1 saying why. For Docker's HEALTHCHECK."""

@@ -47,7 +47,7 @@ def make_engine(database_url: str, ping_on_checkout: bool = True) -> Engine:
 
 # libpq's connection options: a server that vanishes without a reset (a network partition, a
 # host that died) must fail the statement within seconds, so that the caller's retries take
-# over (workers/transient.py), instead of TCP's own timeouts of a quarter of an hour.
+# over (pipeline/transient.py), instead of TCP's own timeouts of a quarter of an hour.
 POSTGRES_CONNECT_ARGS: dict[str, int] = {
     "connect_timeout": 10,
     "keepalives": 1,

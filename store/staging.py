@@ -41,11 +41,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsdedup.fetched.page import ArchiveLocation, Page
-from newsdedup.store.database import dialect_insert, utcnow
+from newsdedup.store.database import archive_columns, dialect_insert, utcnow
 from newsdedup.store.engine import make_engine, upgrade_schema, write_engine
 from newsdedup.store.models import AutoId, Base, UTCDateTime
-
-StageState = Literal["pending", "done", "failed"]
 
 
 class StagedPage(Base):
@@ -398,15 +396,8 @@ def _row(page: Page, now: datetime) -> dict[str, object]:
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
-        **_archive_columns(page),
+        **archive_columns(page),
     }
-
-
-def _archive_columns(page: Page) -> dict[str, object]:
-    location = page.archive
-    if location is None or not location.written:
-        return {"warc_file": None, "warc_offset": None}
-    return {"warc_file": location.file, "warc_offset": location.offset}
 
 
 def _page(row: RowMapping) -> Page:

@@ -33,11 +33,10 @@ def redis_base_url() -> str:
 @pytest.fixture
 def redis_url(redis_base_url: str):
     """A Redis database of its own, emptied after: ``TEST_REDIS_DB`` when set (two test runs on
-    one machine take different ones), else 12..15 by ``PYTEST_XDIST_WORKER``."""
+    one machine take different ones), else 12."""
     import redis
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    db = int(os.environ.get("TEST_REDIS_DB") or 12 + (int(worker[2:] or 0) % 4))
+    db = int(os.environ.get("TEST_REDIS_DB") or 12)
     url = f"{redis_base_url}/{db}"
     client = redis.Redis.from_url(url)
     client.flushdb()

@@ -101,10 +101,6 @@ class FaultRelay:
                         pass
                     sock.close()
 
-    @property
-    def is_cut(self) -> bool:
-        return self._listener is None
-
     def cut(self) -> None:
         """Reset every connection and refuse new ones until ``restore``."""
         with self._lock:
