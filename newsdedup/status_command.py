@@ -11,7 +11,7 @@ import click
 
 from newsdedup.command_settings import command_settings
 from newsdedup.config import ConfigError
-from newsdedup.source_states import age
+from newsdedup.source_status import age
 
 COLUMNS = (
     "SOURCE",

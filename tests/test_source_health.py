@@ -268,7 +268,7 @@ def test_rules_and_dashboard_name_only_exported_series(api: TestClient) -> None:
     used |= {name for expr in targets for name in METRIC_NAME.findall(expr)}
     assert used - exported == set()
     # Label values too: an alert on a state or a queue that was renamed would never fire.
-    from newsdedup.source_states import STATES
+    from newsdedup.source_status import STATES
     from newsdedup.workers.queues import CELERY_QUEUES
 
     exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]] + targets
