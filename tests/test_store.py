@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -28,13 +27,6 @@ from newsdedup.store.models import Base
 A = "https://wire.example/2024/05/council-vote.html"
 A_PRINT = "https://wire.example/print/2024/05/council-vote.html"
 B = "https://daily.example/news/council-vote.html"
-
-
-@pytest.fixture(params=["sqlite_url", "postgres_url"])
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    opened = Store.open(request.getfixturevalue(request.param))
-    yield opened
-    opened.close()
 
 
 def add_new(store: Store, url: str, text: str, source: str = "wire", **doc_args):  # type: ignore[no-untyped-def]
