@@ -222,7 +222,8 @@ class PagePipeline:
             log.info("rejected %s: %s %s", page.url, extracted.reason, extracted.detail)
             return outcome
         assert prepared.fingerprint is not None  # prepare_page fingerprints every document
-        from newsdedup.store.store import StaleDecision  # deferred: pool processes load no SQL code
+        # deferred: extraction pool processes load no SQL code, ≈ 320 ms of imports (bench/import_costs.py)
+        from newsdedup.store.store import StaleDecision
 
         rebuilt = False
         for attempt in range(1, DECIDE_ATTEMPTS + 1):

@@ -37,7 +37,7 @@ class ProcessServices:
         opened = self._of_this_process()
         if None not in opened:
             # deferred: the processes that only send tasks (a crawl, the API) never load the
-            # page-processing code (extraction, trafilatura)
+            # page-processing code (extraction, trafilatura), ≈ 490 ms of imports (bench/import_costs.py)
             from newsdedup.workers.pages import WorkerServices
 
             opened[None] = WorkerServices.open(self.settings)
