@@ -16,7 +16,8 @@ it through Redis and PostgreSQL, and keeps that delivery safe.
 - Shared names: ``queues``.
 
 Modules here import ``pipeline/`` and below, never ``newsdedup/`` (pyproject.toml,
-[tool.importlinter]); no module here imports ``app``, which imports them. A task or a process that
+[tool.importlinter]); ``app`` imports ``tasks`` and what the tasks use, none of which imports
+``app`` back (the tasks are given the settings, the sender and the services). A task or a process that
 needs no page code (the crawl process, the API, beat) does not load it: the imports of the
 extraction code inside ``tasks`` say so where they are deferred.
 """
