@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -100,3 +101,11 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     print(f"\nresults written to {path}", file=sys.stderr)
     return path
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without its NEWSDEDUP_* variables, for a ``newsdedup`` child
+    process given exactly the settings a benchmark adds (``Settings.as_environment``, no settings)."""
+    from newsdedup.config import Settings  # deferred: the benchmarks that start no command skip it
+
+    return Settings.model_construct().as_environment(os.environ, leave_out=frozenset(Settings.model_fields))

@@ -55,9 +55,9 @@ from bench.common import (
     squash_space,
     write_results,
 )
-from newsdedup.config.extraction import ExtractionRules
 from newsdedup.extract import Document, extract_document
 from newsdedup.extract import metadata as meta
+from newsdedup.extract.rules import ExtractionRules
 from newsdedup.extract.structured import read_structured_data
 
 _CANONICAL = re.compile(r'<link[^>]+rel=["\']?canonical["\']?[^>]*>', re.IGNORECASE)

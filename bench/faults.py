@@ -34,7 +34,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from bench.common import print_table, write_results
+from bench.common import clean_environment, print_table, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -75,7 +75,7 @@ def run_round(
         base_urls = {site: server.base_url for site, server in servers.items()}
         sources = write_sources(base_urls, root / "sources.yaml")
         database_url = f"postgresql+psycopg://postgres@127.0.0.1:{pg_relay.port}/{name}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = clean_environment()
         env.update(
             NEWSDEDUP_DATABASE_URL=database_url,
             NEWSDEDUP_REDIS_URL=f"redis://127.0.0.1:{redis_relay.port}/{redis_db}",

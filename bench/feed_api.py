@@ -45,6 +45,7 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, update
 
+from bench.common import clean_environment
 from newsdedup.store import Store
 from newsdedup.store.models import Article, Counter, Url
 
@@ -140,7 +141,7 @@ def free_port() -> int:
 def api_server(database_url: str) -> Iterator[str]:
     """``newsdedup serve`` in its own process, so the load generator does not share its GIL."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = clean_environment()
     env["NEWSDEDUP_DATABASE_URL"] = database_url
     process = subprocess.Popen(
         [sys.executable, "-m", "newsdedup", "serve", "--port", str(port)],

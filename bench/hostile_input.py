@@ -12,14 +12,13 @@ checkout beside this one) and this checkout. Prints a table and writes
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-from bench.common import print_table, write_results
+from bench.common import clean_environment, print_table, write_results
 
 HERE = Path(__file__).resolve().parents[1]
 DEFAULT_BEFORE = HERE.parent / "main"
@@ -92,7 +91,7 @@ print("RESULT", elapsed, rss, outcome)
 
 
 def run_case(code: Path, body: str, limit: float) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = clean_environment()
     env["PYTHONPATH"] = str(code)
     script = _CHILD.format(body=textwrap.dedent(body))
     try:

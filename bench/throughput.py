@@ -51,7 +51,7 @@ from xml.sax.saxutils import escape
 import trafilatura
 from trafilatura.utils import decode_file
 
-from bench.common import data_argument_parser, print_table, require_dataset, write_results
+from bench.common import clean_environment, data_argument_parser, print_table, require_dataset, write_results
 from bench.cpu_time import CpuSampler
 from newsdedup.pipeline.extraction_pool import extraction_processes
 
@@ -243,7 +243,7 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
                 f"    max_pages: {pages + 10}\n",
                 encoding="utf-8",
             )
-            env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+            env = clean_environment()
             env.update(
                 NEWSDEDUP_REDIS_URL=REDIS_URL,
                 NEWSDEDUP_DATABASE_URL=database_url,

@@ -2,7 +2,7 @@
 
 The usual cron rule applies: when both day-of-month and day-of-week are restricted, a day
 matching either one matches. Beat's schedule (workers/schedule.py) and the staleness rule of
-source health (newsdedup/source_states.py) both read schedules through it.
+source health (newsdedup/source_status.py) both read schedules through it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from newsdedup.config.extraction import (
+from newsdedup.extract.rules import (
     ExtractionRules,
     PageRules,
     RuleError,
@@ -81,7 +81,7 @@ class Source:
         return PageRules(self.extraction, self.languages)
 
     # Seconds without a new article after which the source is "stale" (newsdedup status);
-    # None: three schedule intervals (newsdedup/source_states.py).
+    # None: three schedule intervals (newsdedup/source_status.py).
     stale_after: int | None = None
 
     @property

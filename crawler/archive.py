@@ -17,7 +17,7 @@ from scrapy.http.headers import Headers
 
 from newsdedup.archive.records import ArchivedResponse, FetchedResponse
 from newsdedup.archive.writer import WarcArchiveWriter
-from newsdedup.crawler.spider import _html_text as html_text  # the spider's own decoding
+from newsdedup.crawler.encoding import html_text
 from newsdedup.fetched.page import Page
 
 

@@ -10,14 +10,26 @@ check it against the bytes:
 2. Otherwise the first declaration, header first, that decodes the body without errors wins
    (a header saying UTF-8 over latin-1 bytes fails, and the page's meta is used).
 3. With no usable declaration, Scrapy's own detection (``response.text``) decides.
+
+``html_text`` is the decoding every reader of fetched pages uses: the spider, and the archive
+(reprocess and import-warc), which so never load the spider.
 """
 
 from __future__ import annotations
 
 import codecs
 
-from scrapy.http import TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title", b"<!--")
+
+
+def header(response: Response, name: str) -> str:
+    """A response header as text, "" when absent."""
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else ""
 
 
 def _codec(label: str | None) -> str | None:
@@ -59,3 +71,21 @@ def decode_html(response: TextResponse) -> tuple[str, str]:
         if text is not None:
             return text, codec
     return response.text, response.encoding
+
+
+def html_text(response: Response) -> str | None:
+    """The decoded HTML of ``response``, or None when it is not HTML.
+
+    HTML is a text/html or application/xhtml+xml type, or no type at all and a body that
+    starts like HTML (Scrapy's own sniffing is looser than we want for PDFs and images).
+    """
+    content_type = header(response, "Content-Type").split(";")[0].strip().lower()
+    if content_type:
+        if content_type not in HTML_TYPES:
+            return None
+    elif not response.body.lstrip()[:64].lower().startswith(_HTML_STARTS):
+        return None
+    if not isinstance(response, TextResponse):
+        response = HtmlResponse(response.url, body=response.body, headers=response.headers)
+    # NUL is no character of HTML (parsers drop it) and PostgreSQL cannot store it in text.
+    return decode_html(response)[0].replace("\x00", "")

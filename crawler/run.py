@@ -13,7 +13,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
+from twisted.internet import task
 
 from newsdedup.config import Settings, Source
 from newsdedup.crawler.addresses import policy_settings
@@ -96,7 +98,6 @@ def run_crawl(
 
 def _time_fetches(process: CrawlerProcess, observe: Callable[[str, float], None]) -> None:
     """Tell ``observe`` how long each response took to download (Scrapy's download_latency)."""
-    from scrapy import signals  # deferred, as the other Scrapy parts the crawl alone needs
 
     def received(response: object, request: Any, spider: Any) -> None:
         latency = request.meta.get("download_latency")
@@ -115,8 +116,6 @@ def _pause_while_backlogged(process: CrawlerProcess, backlogged: Callable[[], bo
     """Pause every spider's downloads while the sink falls behind (distributed mode: its store
     is away), and resume them once it caught up: backpressure, so that a long outage costs
     time, not memory, and no fetched page is dropped. Downloads in flight still complete."""
-    from twisted.internet import task  # deferred: importing it installs no reactor early
-
     paused = False
 
     def check() -> None:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
-from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
@@ -28,7 +28,7 @@ from newsdedup.crawler.discovery import (
     parse_listing,
     parse_sitemap,
 )
-from newsdedup.crawler.encoding import decode_html
+from newsdedup.crawler.encoding import header, html_text
 from newsdedup.crawler.middlewares import OffsiteRedirect
 from newsdedup.crawler.reasons import ROBOTS_DENIED
 from newsdedup.crawler.sink import PageSink
@@ -43,8 +43,6 @@ logger = logging.getLogger(__name__)
 FEED, SITEMAP, LISTING, ARTICLE = "feed", "sitemap", "listing", "article"
 # Scrapy takes higher priorities first; article requests keep the default, 0.
 DISCOVERY_PRIORITY = 10
-HTML_TYPES = ("text/html", "application/xhtml+xml")
-_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<title", b"<!--")
 
 Outcome = Callable[[str, str, str], None]  # (source, url, outcome) -> None
 
@@ -209,14 +207,12 @@ class NewsSpider(scrapy.Spider):
 
     def _parse_document(self, response: Response, kind: str) -> Discovered:
         if kind == FEED:
-            return parse_feed(response.body, response.url, _header(response, "Content-Type"))
+            return parse_feed(response.body, response.url, header(response, "Content-Type"))
         if kind == SITEMAP:
             return parse_sitemap(response.body, response.url, self.settings.getint("DOWNLOAD_MAXSIZE"))
-        text = _html_text(response)
+        text = html_text(response)
         if text is None:
-            raise BrokenDocument(
-                f"listing page is not HTML: {_header(response, 'Content-Type') or 'no type'}"
-            )
+            raise BrokenDocument(f"listing page is not HTML: {header(response, 'Content-Type') or 'no type'}")
         return parse_listing(text, response.url, self.source.article_links)
 
     def _article_requests(self, links: Iterable[Link]) -> Iterable[scrapy.Request]:
@@ -260,10 +256,10 @@ class NewsSpider(scrapy.Spider):
         if not response.body.strip():
             self._failed(url, "empty body")
             return
-        html = _html_text(response)
+        html = html_text(response)
         if html is None:
             self._failed(
-                url, f"not HTML: {_header(response, 'Content-Type').split(';')[0].strip() or 'unknown type'}"
+                url, f"not HTML: {header(response, 'Content-Type').split(';')[0].strip() or 'unknown type'}"
             )
             return
         page = Page(
@@ -340,13 +336,8 @@ class NewsSpider(scrapy.Spider):
         self.on_outcome(self.source.name, url, "failed")
 
 
-def _header(response: Response, name: str) -> str:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else ""
-
-
 def _validators(response: Response) -> Validators:
-    return Validators(_header(response, "ETag") or None, _header(response, "Last-Modified") or None)
+    return Validators(header(response, "ETag") or None, header(response, "Last-Modified") or None)
 
 
 def _conditional_headers(validators: Validators | None) -> dict[str, str]:
@@ -356,21 +347,3 @@ def _conditional_headers(validators: Validators | None) -> dict[str, str]:
     if validators and validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
     return headers
-
-
-def _html_text(response: Response) -> str | None:
-    """The decoded HTML of ``response``, or None when it is not HTML.
-
-    HTML is a text/html or application/xhtml+xml type, or no type at all and a body that
-    starts like HTML (Scrapy's own sniffing is looser than we want for PDFs and images).
-    """
-    content_type = _header(response, "Content-Type").split(";")[0].strip().lower()
-    if content_type:
-        if content_type not in HTML_TYPES:
-            return None
-    elif not response.body.lstrip()[:64].lower().startswith(_HTML_STARTS):
-        return None
-    if not isinstance(response, TextResponse):
-        response = HtmlResponse(response.url, body=response.body, headers=response.headers)
-    # NUL is no character of HTML (parsers drop it) and PostgreSQL cannot store it in text.
-    return decode_html(response)[0].replace("\x00", "")

@@ -9,8 +9,8 @@ The MinHash is datasketch's (scheme "affine32", seed 1), so signatures are compa
 processes and storable as ``num_perm`` little-endian uint32.
 
 Changing how shingles are hashed changes every signature and exact shingle set: fingerprints
-stored by another ``SHINGLE_HASH`` cannot be compared with new ones (recompute them from the
-stored texts and rebuild the index).
+stored before cannot be compared with new ones (recompute them from the stored texts and
+rebuild the index). tests/test_dedup_fingerprint.py pins the hashes, so such a change is seen.
 
 Exact shingles: MinHash estimates are noisy when one text is much smaller than the other
 (a two-paragraph "old version" inside the full article: a containment estimated from a
@@ -33,12 +33,14 @@ from newsdedup.dedup.normalize import normalize_paragraph
 from newsdedup.dedup.types import DedupParams, Fingerprint
 
 if TYPE_CHECKING:
-    import numpy as np  # deferred: numpy loads on the first hash, not at start-up
-    from datasketch import MinHash  # deferred, like numpy
+    import numpy as np
+    from datasketch import MinHash
 
-# numpy and datasketch are imported where they are used: datasketch loads SciPy (≈ 0.3 s),
-# numpy ≈ 0.1 s, and the processes that only store or send pages (the crawl of distributed
-# mode, the API) import this package through the store's types but never hash anything.
+# numpy and datasketch are imported where they are used (# deferred): the processes that only
+# store or send pages (the crawl of distributed mode, the API) import this package through the
+# store's types but never hash anything, and are spared ≈ 155 ms of imports for numpy and
+# ≈ 1.3 s for datasketch, which loads SciPy (bench/import_costs.py, least of 5 runs,
+# 2026-12-06, commit b3e8b7b, a busy 2-core machine).
 
 # Texts with more distinct shingles keep only the MinHash signature.
 EXACT_SHINGLE_LIMIT = 2000
@@ -55,8 +57,6 @@ _SENTENCE_END = re.compile(r"[.!?…:。！？][\"'”’“‘»«)\]」』]*$"
 BODY_LINE_ANY_END_WORDS = 25
 _SCHEME = "affine32"
 _SIGNATURE_DTYPE = "<u4"  # numpy dtype: little-endian uint32
-# Names how shingles are hashed (see the module docstring); change it with the hashing.
-SHINGLE_HASH = "crc32-words+splitmix64"
 # Fills the window of a paragraph shorter than a shingle ("a b" → "a b <pad>").
 _PAD = 0x9E3779B97F4A7C15  # above 2**32: no CRC-32 equals it
 _MIX1 = 0xBF58476D1CE4E5B9
@@ -81,7 +81,7 @@ class Similarity:
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     # Generating permutations costs more than hashing a short text: do it once per size.
-    from datasketch import MinHash  # deferred, like numpy
+    from datasketch import MinHash  # deferred: ≈ 1.3 s (see above)
 
     return MinHash(num_perm=num_perm, scheme=_SCHEME).permutations
 
@@ -93,7 +93,7 @@ def paragraph_hash(normalized_paragraph: str) -> str:
 
 @lru_cache(maxsize=1)
 def _mix_constants() -> tuple[np.uint64, ...]:
-    import numpy as np  # deferred: numpy loads on the first hash, not at start-up
+    import numpy as np  # deferred: ≈ 155 ms (see above)
 
     return tuple(np.uint64(n) for n in (30, _MIX1, 27, _MIX2, 31))
 
@@ -115,7 +115,7 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
     pad values, so that a window starting inside a paragraph never reaches into the next
     one, and a paragraph shorter than a shingle is one padded window.
     """
-    import numpy as np  # deferred: numpy loads on the first hash, not at start-up
+    import numpy as np  # deferred: ≈ 155 ms (see above)
 
     values: list[int] = []
     starts: list[int] = []
@@ -164,7 +164,7 @@ def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fing
     paragraphs = [normalized for _, normalized in lines if normalized]
     if params.shingle_size < 1:
         raise ValueError(f"shingle_size must be at least 1, got {params.shingle_size}")
-    from datasketch import MinHash  # deferred, like numpy
+    from datasketch import MinHash  # deferred: ≈ 1.3 s (see above)
 
     hashes = shingle_hashes(paragraphs, params.shingle_size)
     words = [len(p.split()) for p in paragraphs]
@@ -193,21 +193,21 @@ def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fing
 
 def shingle_array(packed: bytes) -> np.ndarray:
     """Packed shingle hashes (``Fingerprint.shingles``, ``body_shingles``) as a numpy array."""
-    import numpy as np  # deferred: numpy loads on the first hash, not at start-up
+    import numpy as np  # deferred: ≈ 155 ms (see above)
 
     return np.frombuffer(packed, dtype=_SIGNATURE_DTYPE)
 
 
 def signature_values(fp: Fingerprint) -> np.ndarray:
     """The MinHash hash values of a fingerprint, as datasketch holds them."""
-    import numpy as np  # deferred: numpy loads on the first hash, not at start-up
+    import numpy as np  # deferred: ≈ 155 ms (see above)
 
     return np.frombuffer(fp.signature, dtype=_SIGNATURE_DTYPE).astype(np.uint32)
 
 
 def to_minhash(fp: Fingerprint) -> MinHash:
     """A datasketch MinHash holding the fingerprint's signature (for MinHashLSH)."""
-    from datasketch import MinHash  # deferred, like numpy
+    from datasketch import MinHash  # deferred: ≈ 1.3 s (see above)
 
     values = signature_values(fp)
     return MinHash(hashvalues=values, permutations=_permutations(len(values)), scheme=_SCHEME)
@@ -216,7 +216,7 @@ def to_minhash(fp: Fingerprint) -> MinHash:
 def similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
     """Jaccard and containments of two fingerprints: exact when both carry their shingles,
     else estimated from MinHash, with |A∩B| = J(|A|+|B|)/(1+J)."""
-    import numpy as np  # deferred: numpy loads on the first hash, not at start-up
+    import numpy as np  # deferred: ≈ 155 ms (see above)
 
     if a.shingle_count == 0 or b.shingle_count == 0:
         same = 1.0 if a.text_hash == b.text_hash else 0.0

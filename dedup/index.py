@@ -192,6 +192,18 @@ _POSTING_BYTES = 6
 _SCAN_BATCH = 1000
 
 
+def marker_key(basename: str) -> str:
+    """The hash where ``RedisIndex.mark_complete`` records which store the index was built for."""
+    return f"{basename}:marker"
+
+
+def built_for(client: redis.Redis, basename: str) -> str | None:
+    """The identity of the store the index ``basename`` was last built for, or None (never
+    built, or Redis was flushed): what the API's health check compares with its store's."""
+    owner = client.hget(marker_key(basename), "owner")
+    return owner.decode() if isinstance(owner, bytes) else owner
+
+
 class RedisIndex:
     """The index in Redis, shared by all workers (distributed mode).
 
@@ -360,13 +372,13 @@ class RedisIndex:
     def mark_complete(self, entries: int) -> None:
         """Record that the index now holds every entry of its owner's store (after a build)."""
         self._client.hset(
-            f"{self._prefix}:marker",
+            marker_key(self._prefix),
             mapping={"owner": self._owner, "entries": entries, "built_at": f"{self._now():.0f}"},
         )
 
     def marker(self) -> dict[str, str] | None:
         """What ``mark_complete`` recorded (owner, entries, built_at), or None."""
-        raw = self._client.hgetall(f"{self._prefix}:marker")
+        raw = self._client.hgetall(marker_key(self._prefix))
         if not raw:
             return None
         return {

@@ -24,11 +24,11 @@ from trafilatura import bare_extraction
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import decode_file, load_html
 
-from newsdedup.config.extraction import ExtractionRules
 from newsdedup.extract import metadata as meta
 from newsdedup.extract import overrides
 from newsdedup.extract.chrome import strip_chrome_blocks
 from newsdedup.extract.document import Document, Rejection
+from newsdedup.extract.rules import ExtractionRules
 from newsdedup.extract.structured import StructuredData, read_structured_data
 from newsdedup.extract.text import clean_text, word_count
 from newsdedup.extract.urls import normalize_url

@@ -1,4 +1,4 @@
-"""A source's extraction rules (``config/extraction.py``) applied to a page's tree.
+"""A source's extraction rules (``extract/rules.py``) applied to a page's tree.
 
 Each rule is authoritative where it finds something and silent where it does not: a selector
 that matches nothing on a page (the publisher changed its templates) leaves that field to the
@@ -12,8 +12,8 @@ from typing import Any
 
 from lxml import etree
 
-from newsdedup.config.extraction import ExtractionRules, compile_selector
 from newsdedup.extract.chrome import remove_keeping_tail
+from newsdedup.extract.rules import ExtractionRules, compile_selector
 
 # Elements whose end is the end of a line of text (the body rule keeps paragraphs apart).
 _BLOCK_TAGS = frozenset(

@@ -28,7 +28,7 @@ def run_crawl_command(
     Distributed: spiders hand pages to Celery workers; waits for them unless ``wait`` is False."""
     progress = _print_progress if show_progress else None
     if settings.distributed:
-        # deferred: Celery is loaded only in distributed mode
+        # deferred: Celery is loaded only in distributed mode (≈ 120 ms of imports, bench/import_costs.py)
         from newsdedup.workers.crawl_side import run_distributed_crawl
 
         summary = run_distributed_crawl(settings, sources, crawl_id, wait=wait, progress=progress)
@@ -48,7 +48,8 @@ def run_embedded_crawl(
     progress: SummaryCallback | None = None,
     on_page_outcome: Callable[[PageOutcome], None] | None = None,
 ) -> CrawlSummary:
-    # deferred: the crawl process of distributed mode extracts nothing and skips this code
+    # deferred: the crawl process of distributed mode extracts nothing and skips this code,
+    # ≈ 400 ms of imports (bench/import_costs.py)
     from newsdedup.pipeline.embedded import EmbeddedSink
     from newsdedup.pipeline.services import open_embedded_pipeline, open_extraction_pool
     from newsdedup.pipeline.source_health import crawl_health

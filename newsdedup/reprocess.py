@@ -132,7 +132,7 @@ def _run_distributed(
     ends where the original crawl changes or a URL comes again (a later fetch of a page must
     be decided after the earlier one, as it was), and the next round starts once the workers
     have finished it. Pages are streamed: one round is never held in memory."""
-    # deferred: Celery is loaded only in distributed mode
+    # deferred: Celery is loaded only in distributed mode (≈ 270 ms of imports, bench/import_costs.py)
     from newsdedup.workers.app import create_celery_app
     from newsdedup.workers.crawl_side import DistributedSink, wait_for_crawl
     from newsdedup.workers.index_repair import rebuild_index

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pebble import ProcessPool
 
 from newsdedup.config import logs
-from newsdedup.config.extraction import PageRules
 from newsdedup.dedup import DedupParams
+from newsdedup.extract.rules import PageRules
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
 

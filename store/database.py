@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsdedup.fetched.page import Page
 from newsdedup.store.engine import make_engine, upgrade_schema, write_engine
 
 # Bound on the number of bind parameters in one IN (...) list.
@@ -93,3 +94,12 @@ class Database:
     def writing(self) -> Iterator[Session]:
         with self._write_sessions.begin() as session:
             yield session
+
+
+def archive_columns(page: Page) -> dict[str, Any]:
+    """A row's pointer to the page's WARC record (a version's, a staged page's); None when the
+    page was not archived, or its record was not written."""
+    location = page.archive
+    if location is None or not location.written:
+        return {"warc_file": None, "warc_offset": None}
+    return {"warc_file": location.file, "warc_offset": location.offset}

@@ -1,10 +1,9 @@
-"""SQLAlchemy models of the article store. The schema itself is created by the Alembic
-migrations in ``store/migrations``; these classes must stay in step with them."""
+"""SQLAlchemy models of every table of the store: articles and their versions and URLs, the
+workers' staging, per-source health. The schema itself is created by the Alembic migrations in
+``store/migrations``; these classes must stay in step with them (tests/test_store.py compares)."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,11 +175,76 @@ class FetchState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-def load_all_models() -> None:
-    """Import every module of the store package, so ``Base.metadata`` holds all tables
-    (other modules, such as ``store.staging``, declare tables of their own on ``Base``)."""
-    from newsdedup import store  # deferred: the package imports this module
+class StagedPage(Base):
+    """One fetched page of one crawl, until a worker has processed it (and after, for counts)."""
 
-    for module in pkgutil.iter_modules(store.__path__):
-        if module.name != "migrations":
-            importlib.import_module(f"newsdedup.store.{module.name}")
+    __tablename__ = "staged_pages"
+    __table_args__ = (
+        UniqueConstraint("crawl_id", "url", name="uq_staged_pages_crawl_url"),
+        Index("ix_staged_pages_crawl_state", "crawl_id", "state"),
+        Index("ix_staged_pages_state_updated", "state", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    crawl_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    final_url: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    headers: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
+    html: Mapped[str | None] = mapped_column(Text)  # emptied once done
+    hints: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # pending | done | failed
+    outcome: Mapped[str | None] = mapped_column(String(16))  # PageOutcome.kind when done
+    article_id: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last task message sent
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's lease
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Where the crawl archived the page's raw response (Page.archive), if it did.
+    warc_file: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# Per-source health (store/source_health.py writes and reads them).
+class SourceHealthRow(Base):
+    __tablename__ = "source_health"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_crawl_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_crawl_id: Mapped[str | None] = mapped_column(String(64))
+    last_crawl_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_crawl_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_crawl_outcome: Mapped[str | None] = mapped_column(String(200))
+    last_page_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_article_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SourceCount(Base):
+    __tablename__ = "source_counts"
+    __table_args__ = (
+        Index("ix_source_counts_crawl_id", "crawl_id"),
+        Index("ix_source_counts_hour", "hour"),
+    )
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    crawl_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    event: Mapped[str] = mapped_column(String(24), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(24), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class StageTiming(Base):
+    __tablename__ = "stage_timings"
+
+    stage: Mapped[str] = mapped_column(String(24), primary_key=True)
+    bucket: Mapped[int] = mapped_column(
+        Integer, primary_key=True
+    )  # index in source_health.BUCKETS; len = +Inf
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    seconds: Mapped[float] = mapped_column(Float, nullable=False)

@@ -30,12 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Engine,
-    Float,
-    Index,
-    Integer,
-    String,
     and_,
     case,
     delete,
@@ -43,11 +38,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column
 
 from newsdedup.store.database import KEYS_PER_QUERY, dialect_insert, utcnow
 from newsdedup.store.engine import write_engine
-from newsdedup.store.models import Base, UTCDateTime
+from newsdedup.store.models import SourceCount, SourceHealthRow, StageTiming
 
 log = logging.getLogger(__name__)
 
@@ -70,44 +64,6 @@ FLUSH_SECONDS = 2.0
 KEEP_HOURLY = timedelta(days=2)
 # The hour of the carry rows that hold what was folded: before any real hour.
 CARRY_HOUR = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class SourceHealthRow(Base):
-    __tablename__ = "source_health"
-
-    source: Mapped[str] = mapped_column(String(200), primary_key=True)
-    first_crawl_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_crawl_id: Mapped[str | None] = mapped_column(String(64))
-    last_crawl_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_crawl_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_crawl_outcome: Mapped[str | None] = mapped_column(String(200))
-    last_page_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_article_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class SourceCount(Base):
-    __tablename__ = "source_counts"
-    __table_args__ = (
-        Index("ix_source_counts_crawl_id", "crawl_id"),
-        Index("ix_source_counts_hour", "hour"),
-    )
-
-    source: Mapped[str] = mapped_column(String(200), primary_key=True)
-    crawl_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    event: Mapped[str] = mapped_column(String(24), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(24), primary_key=True)
-    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
-
-
-class StageTiming(Base):
-    __tablename__ = "stage_timings"
-
-    stage: Mapped[str] = mapped_column(String(24), primary_key=True)
-    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)  # index in BUCKETS; len = +Inf
-    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    seconds: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 CountKey = tuple[str, str, datetime, str, str]  # source, crawl_id, hour, event, reason

@@ -21,15 +21,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import (
-    BigInteger,
     Connection,
     Engine,
-    Index,
-    Integer,
     RowMapping,
-    String,
-    Text,
-    UniqueConstraint,
     delete,
     func,
     insert,
@@ -38,49 +32,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from newsdedup.fetched.page import ArchiveLocation, Page
-from newsdedup.store.database import dialect_insert, utcnow
+from newsdedup.store.database import archive_columns, dialect_insert, utcnow
 from newsdedup.store.engine import make_engine, upgrade_schema, write_engine
-from newsdedup.store.models import AutoId, Base, UTCDateTime
-
-StageState = Literal["pending", "done", "failed"]
-
-
-class StagedPage(Base):
-    """One fetched page of one crawl, until a worker has processed it (and after, for counts)."""
-
-    __tablename__ = "staged_pages"
-    __table_args__ = (
-        UniqueConstraint("crawl_id", "url", name="uq_staged_pages_crawl_url"),
-        Index("ix_staged_pages_crawl_state", "crawl_id", "state"),
-        Index("ix_staged_pages_state_updated", "state", "updated_at"),
-    )
-
-    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
-    crawl_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    url: Mapped[str] = mapped_column(Text, nullable=False)
-    final_url: Mapped[str] = mapped_column(Text, nullable=False)
-    source: Mapped[str] = mapped_column(String(200), nullable=False)
-    status: Mapped[int] = mapped_column(Integer, nullable=False)
-    headers: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
-    html: Mapped[str | None] = mapped_column(Text)  # emptied once done
-    hints: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
-    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    state: Mapped[str] = mapped_column(String(16), nullable=False)  # pending | done | failed
-    outcome: Mapped[str | None] = mapped_column(String(16))  # PageOutcome.kind when done
-    article_id: Mapped[str | None] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last task message sent
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's lease
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    # Where the crawl archived the page's raw response (Page.archive), if it did.
-    warc_file: Mapped[str | None] = mapped_column(Text)
-    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
-
+from newsdedup.store.models import StagedPage
 
 __all__ = ["Claim", "StagedPage", "StagedPageCounts", "Staging"]
 
@@ -398,15 +354,8 @@ def _row(page: Page, now: datetime) -> dict[str, object]:
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
-        **_archive_columns(page),
+        **archive_columns(page),
     }
-
-
-def _archive_columns(page: Page) -> dict[str, object]:
-    location = page.archive
-    if location is None or not location.written:
-        return {"warc_file": None, "warc_offset": None}
-    return {"warc_file": location.file, "warc_offset": location.offset}
 
 
 def _page(row: RowMapping) -> Page:

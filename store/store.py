@@ -30,7 +30,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from newsdedup.dedup.types import Candidate, Fingerprint
 from newsdedup.store.candidates import Candidates, index_key, read_candidates, stored_versions
 from newsdedup.store.counters import CRAWL_COUNTERS, SEQ_COUNTER, STORE_ID_COUNTER
-from newsdedup.store.database import KEYS_PER_QUERY, WRITE_ATTEMPTS, Database, is_retryable, utcnow
+from newsdedup.store.database import (
+    KEYS_PER_QUERY,
+    WRITE_ATTEMPTS,
+    Database,
+    archive_columns,
+    is_retryable,
+    utcnow,
+)
 from newsdedup.store.failure_log import FailureLog, add_failure
 from newsdedup.store.feed_reader import FeedReader
 from newsdedup.store.fetch_state import FetchStates, upsert_validators
@@ -290,14 +297,6 @@ class Store:
                     )
 
 
-def _archive_columns(page: Page) -> dict[str, Any]:
-    """The version row's pointer to the page's WARC record, when it was archived."""
-    location = page.archive
-    if location is None or not location.written:
-        return {}
-    return {"warc_file": location.file, "warc_offset": location.offset}
-
-
 # Built once: a statement built per page (``insert(Model).values(...)``) cost more CPU than
 # running it. The rows' values are passed as parameters.
 _INSERT_ARTICLE = insert(cast(Table, Article.__table__))
@@ -528,7 +527,7 @@ class _PageWrite:
             shingle_count=fp.shingle_count,
             paragraph_hashes=list(fp.paragraph_hashes),
             shingles=bytes(fp.shingles),
-            **_archive_columns(self.page),
+            **archive_columns(self.page),
             # Kept with the exact shingles only: a long text is compared by MinHash anyway.
             body_shingles=bytes(fp.body_shingles) if fp.shingles else b"",
         )

@@ -20,7 +20,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from helpers import NEWSDEDUP
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
@@ -100,10 +100,6 @@ class FaultRelay:
                     except OSError:
                         pass
                     sock.close()
-
-    @property
-    def is_cut(self) -> bool:
-        return self._listener is None
 
     def cut(self) -> None:
         """Reset every connection and refuse new ones until ``restore``."""
@@ -379,7 +375,7 @@ def start_worker(
     """``newsdedup worker`` named ``node`` (``name@%h``), in a process group of its own so that
     a SIGKILL of the group takes its pool processes too; its output goes to ``log``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "newsdedup", "worker", "--concurrency", str(concurrency), *options]
+        [*NEWSDEDUP, "worker", "--concurrency", str(concurrency), *options]
         + ["-n", node, "--without-mingle", "--without-gossip"],
         env=env,
         cwd=REPO,

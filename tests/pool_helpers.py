@@ -6,8 +6,8 @@ import os
 import signal
 import time
 
-from newsdedup.config.extraction import PageRules
 from newsdedup.dedup import DedupParams
+from newsdedup.extract.rules import PageRules
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import PreparedPage, prepare_page
 

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import PACKAGE_FOLDERS, free_port
-from test_end_to_end import summary_of
+from helpers import PACKAGE_FOLDERS, free_port, newsdedup_env, summary_of
 
 from newsdedup.demo import DemoSites
 
@@ -48,7 +47,7 @@ def user_folder(tmp_path: Path):
 
 
 def user_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.pop("PYTHONPATH", None)  # nothing but the installed package and the folder it runs in
     env.update(NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1", **extra)
     return env

@@ -7,7 +7,9 @@ import pytest
 from api_factories import add_article, add_duplicate, add_version, live_api, write_sources
 
 from newsdedup.config import Settings
-from newsdedup.store import Store
+
+# The store fixture (conftest.py) opens the SQLite database these tests build their settings on.
+pytestmark = pytest.mark.sqlite_only
 
 FEED_FIELDS = {
     "seq",
@@ -25,13 +27,6 @@ FEED_FIELDS = {
     "sources",
 }
 VERSION_FIELDS = {"version", "title", "text", "url", "fetched_at", "modified_at", "similarity", "diff"}
-
-
-@pytest.fixture
-def store(sqlite_url):
-    store = Store.open(sqlite_url)
-    yield store
-    store.close()
 
 
 @pytest.fixture

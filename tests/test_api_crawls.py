@@ -15,14 +15,10 @@ from newsdedup.config import Settings
 from newsdedup.siteserver import SiteServer
 from newsdedup.store import Store
 
+# The store fixture (conftest.py) opens the SQLite database these tests build their settings on.
+pytestmark = pytest.mark.sqlite_only
+
 TOKEN = "correct horse battery staple"
-
-
-@pytest.fixture
-def store(sqlite_url):
-    store = Store.open(sqlite_url)
-    yield store
-    store.close()
 
 
 def api(settings: Settings, store: Store):

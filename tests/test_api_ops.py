@@ -4,12 +4,10 @@ PostgreSQL and Redis."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import httpx
@@ -17,11 +15,15 @@ import psycopg
 import pytest
 from api_factories import add_article, add_duplicate, add_version, live_api
 from faultkit import FaultRelay
+from helpers import NEWSDEDUP, newsdedup_env
 from prometheus_client.parser import text_string_to_metric_families
 
 from newsdedup.config import Settings
 from newsdedup.config.logs import ContextFilter
 from newsdedup.store import Store
+
+# The store fixture (conftest.py) opens the SQLite database these tests build their settings on.
+pytestmark = pytest.mark.sqlite_only
 
 # Nothing listens on port 1: a Redis that does not answer.
 DEAD_REDIS = "redis://127.0.0.1:1/0"
@@ -33,13 +35,6 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-
-
-@pytest.fixture
-def store(sqlite_url):
-    store = Store.open(sqlite_url)
-    yield store
-    store.close()
 
 
 def test_metrics_come_from_the_store_at_scrape_time(sqlite_url, store):
@@ -228,12 +223,12 @@ def test_serve_logs_json_lines_with_the_request_id(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_LOG_FORMAT="json")
     log = tmp_path / "serve.log"
     with open(log, "wb") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "newsdedup", "serve", "--port", str(port)],
+            [*NEWSDEDUP, "serve", "--port", str(port)],
             env=env,
             cwd=tmp_path,
             stdout=output,

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from api_factories import live_api
-from test_end_to_end import newsdedup, summary_of
+from helpers import newsdedup, newsdedup_env, summary_of
 from warcio.archiveiterator import ArchiveIterator
 
 from newsdedup.config import Settings
@@ -68,7 +68,7 @@ def comparable(records_: list[dict]) -> list[tuple]:
 @pytest.fixture
 def world(tmp_path: Path):
     with DemoSites(tmp_path) as sites:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         env.update(
             NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
             NEWSDEDUP_CONFIG=str(sites.sources_file),

@@ -3,17 +3,16 @@ reprocess` fans the archived pages out to real workers, into a new PostgreSQL st
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 from faultkit import start_worker
+from helpers import newsdedup_env, summary_of
 from sqlalchemy.engine import make_url
 from test_archive import comparable, feed, newsdedup, records
 from test_distributed import kill_group, wait_ready
-from test_end_to_end import summary_of
 
 from newsdedup.config import Settings
 from newsdedup.demo import DemoSites
@@ -30,7 +29,7 @@ def test_a_distributed_crawl_is_archived_and_reprocessed_by_the_workers(
     worker = None
     created: str | None = None
     with DemoSites(tmp_path) as sites:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         env.update(
             NEWSDEDUP_DATABASE_URL=postgres_url,
             NEWSDEDUP_REDIS_URL=redis_url,

@@ -4,13 +4,12 @@ recorded with URL and reason, never an article; the good pages still arrive."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+from helpers import NEWSDEDUP, newsdedup, newsdedup_env
 
 from newsdedup.siteserver import SiteServer
 from newsdedup.store import Store
@@ -44,7 +43,7 @@ def test_bad_pages_are_counted_recorded_and_never_articles(tmp_path: Path) -> No
         config = tmp_path / "sources.yaml"
         config.write_text(yaml.safe_dump(sources))
         database = f"sqlite:///{tmp_path / 'store.db'}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         env.update(
             NEWSDEDUP_DATABASE_URL=database,
             NEWSDEDUP_CONFIG=str(config),
@@ -53,13 +52,11 @@ def test_bad_pages_are_counted_recorded_and_never_articles(tmp_path: Path) -> No
             NEWSDEDUP_MAX_PAGE_BYTES="1000000",
             NEWSDEDUP_RETRY_TIMES="1",
         )
-        crawl = subprocess.run(
-            [sys.executable, "-m", "newsdedup", "crawl"], env=env, capture_output=True, text=True, timeout=240
-        )
+        crawl = newsdedup(env, "crawl", check=False, timeout=240)
         print(crawl.stdout, crawl.stderr)
         assert crawl.returncode == 0
         feed = subprocess.run(
-            [sys.executable, "-m", "newsdedup", "feed"],
+            [*NEWSDEDUP, "feed"],
             env=env,
             capture_output=True,
             text=True,

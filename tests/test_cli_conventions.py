@@ -16,6 +16,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from faultkit import start_worker
+from helpers import newsdedup, newsdedup_env
 from test_distributed import kill_group, wait_ready
 
 from newsdedup.cli import PAGES_FAILED_EXIT, main
@@ -59,7 +60,7 @@ def wire(tmp_path: Path) -> Iterator[tuple[SiteServer, dict[str, str]]]:
                 }
             )
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         env.update(
             NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
             NEWSDEDUP_CONFIG=str(config),
@@ -68,19 +69,6 @@ def wire(tmp_path: Path) -> Iterator[tuple[SiteServer, dict[str, str]]]:
             NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "archive"),
         )
         yield site, env
-
-
-def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    print(result.stdout, result.stderr)  # shown by pytest when the test fails
-    return result
 
 
 def json_lines(stderr: str) -> list[dict[str, object]]:
@@ -98,7 +86,15 @@ def json_lines(stderr: str) -> list[dict[str, object]]:
 def test_crawl_logs_one_json_object_a_line_each_with_the_crawl_id(wire) -> None:
     site, env = wire
     site.set_routes({BROKEN_STORY: {"status": 500}})
-    result = newsdedup({**env, "NEWSDEDUP_LOG_FORMAT": "json"}, "-v", "crawl", "--crawl-id", "crawl-json-1")
+    result = newsdedup(
+        {**env, "NEWSDEDUP_LOG_FORMAT": "json"},
+        "-v",
+        "crawl",
+        "--crawl-id",
+        "crawl-json-1",
+        check=False,
+        cwd=REPO,
+    )
     assert result.returncode == 0  # pages failed, but the crawl ran: no --fail-on-errors
     assert "2 articles created" in result.stdout and "1 errors" in result.stdout
     records = json_lines(result.stderr)
@@ -112,7 +108,7 @@ def test_crawl_logs_one_json_object_a_line_each_with_the_crawl_id(wire) -> None:
 
 def test_text_logs_stay_plain_lines(wire) -> None:
     _site, env = wire
-    result = newsdedup(env, "-v", "crawl", "--crawl-id", "crawl-text-1")
+    result = newsdedup(env, "-v", "crawl", "--crawl-id", "crawl-text-1", check=False, cwd=REPO)
     assert result.returncode == 0
     lines = result.stderr.splitlines()
     assert lines and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ", lines[0])
@@ -121,25 +117,25 @@ def test_text_logs_stay_plain_lines(wire) -> None:
 
 def test_a_bad_log_format_stops_the_command_naming_the_variable(wire) -> None:
     _site, env = wire
-    result = newsdedup({**env, "NEWSDEDUP_LOG_FORMAT": "yaml"}, "crawl")
+    result = newsdedup({**env, "NEWSDEDUP_LOG_FORMAT": "yaml"}, "crawl", check=False, cwd=REPO)
     assert result.returncode == 2
     assert "NEWSDEDUP_LOG_FORMAT" in result.stderr and "'yaml'" in result.stderr
 
 
 def test_fail_on_errors_exits_non_zero_only_when_pages_failed(wire) -> None:
     site, env = wire
-    clean = newsdedup(env, "crawl", "--fail-on-errors")
+    clean = newsdedup(env, "crawl", "--fail-on-errors", check=False, cwd=REPO)
     assert clean.returncode == 0
     assert "3 articles created" in clean.stdout and "0 errors" in clean.stdout
 
     site.set_routes({BROKEN_STORY: {"status": 500}})
-    failed = newsdedup(env, "crawl", "--fail-on-errors")
+    failed = newsdedup(env, "crawl", "--fail-on-errors", check=False, cwd=REPO)
     assert failed.returncode == PAGES_FAILED_EXIT == 3
     assert "1 errors" in failed.stdout  # the summary is still printed
     assert "1 pages failed" in failed.stderr
 
     # Without the flag the same crawl exits 0, as before.
-    assert newsdedup(env, "crawl").returncode == 0
+    assert newsdedup(env, "crawl", check=False, cwd=REPO).returncode == 0
 
 
 def test_fail_on_errors_refuses_no_wait() -> None:
@@ -171,8 +167,10 @@ def test_distributed_crawl_fails_on_errors_and_its_worker_logs_the_crawl_id(
         settings = Settings(redis_url=redis_url, database_url=postgres_url, lsh_basename="conventions-test")
         wait_ready(create_celery_app(settings), ["conv"])
         # The worker's container health check: a worker on this host answers a ping.
-        assert newsdedup(env, "healthcheck", "worker").returncode == 0
-        result = newsdedup(env, "crawl", "--fail-on-errors", "--crawl-id", "crawl-dist-1")
+        assert newsdedup(env, "healthcheck", "worker", check=False, cwd=REPO).returncode == 0
+        result = newsdedup(
+            env, "crawl", "--fail-on-errors", "--crawl-id", "crawl-dist-1", check=False, cwd=REPO
+        )
         assert result.returncode == PAGES_FAILED_EXIT
         assert "1 errors" in result.stdout
         assert {record.get("crawl_id") for record in json_lines(result.stderr)} == {"crawl-dist-1"}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import NEWSDEDUP, newsdedup, newsdedup_env
 
 from newsdedup.config import (
     ConfigError,
@@ -106,7 +106,7 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "newsdedup", *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run([*NEWSDEDUP, *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_sources_command_lists_and_validates(tmp_path: Path) -> None:
@@ -251,14 +251,11 @@ def test_a_secret_set_twice_stops_naming_both_variables(
 
 
 def test_an_unreadable_secret_file_stops_the_command_naming_variable_and_path(tmp_path: Path) -> None:
-    import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     missing = tmp_path / "no-such-token"
     env["NEWSDEDUP_API_TOKEN_FILE"] = str(missing)
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", "serve"], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
+    result = newsdedup(env, "serve", check=False, cwd=tmp_path)
     assert result.returncode == 2
     assert "NEWSDEDUP_API_TOKEN_FILE" in result.stderr and str(missing) in result.stderr
     assert "No such file" in result.stderr

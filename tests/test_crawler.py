@@ -264,18 +264,6 @@ def test_the_crawl_listens_on_no_port(rounds):
     assert rounds["first"]["listening_ports"] == []
 
 
-def test_nul_characters_are_dropped_from_the_html() -> None:
-    from scrapy.http import HtmlResponse
-
-    from newsdedup.crawler.spider import _html_text
-
-    body = b"<html><body><p>Harbour\x00 bridge reopens</p></body></html>"
-    response = HtmlResponse(
-        "https://daily.example/a.html", body=body, headers={"Content-Type": "text/html; charset=utf-8"}
-    )
-    assert _html_text(response) == "<html><body><p>Harbour bridge reopens</p></body></html>"
-
-
 def test_each_article_is_fetched_once_per_crawl(rounds):
     fetched = [r.path for r in rounds["first_log"] if r.path.startswith(ARTICLES)]
     counts = {path: fetched.count(path) for path in fetched}

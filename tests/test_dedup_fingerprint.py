@@ -16,7 +16,7 @@ fingerprint_module = importlib.import_module("newsdedup.dedup.fingerprint")
 shingle_hashes = fingerprint_module.shingle_hashes
 
 PARAGRAPHS = ["the harbour council votes", "to restore", "lighthouse"]
-# Pinned: a change here changes every stored fingerprint (see SHINGLE_HASH in dedup/fingerprint.py).
+# Pinned: a change here changes every stored fingerprint (see the docstring of dedup/fingerprint.py).
 PINNED = [573185148, 3078489590, 3113717509, 3679589269]
 
 

@@ -68,7 +68,7 @@ def article(seed: int, paragraphs: int = 6) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def index(request: pytest.FixtureRequest) -> Iterator[CandidateIndex]:
     if request.param == "memory":
         yield InMemoryIndex(PARAMS)

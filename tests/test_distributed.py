@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from faultkit import start_worker
+from helpers import newsdedup_env
 
 from newsdedup.config import Settings
 from newsdedup.fetched.page import Page
@@ -91,7 +92,7 @@ def page(url: str, source: str, html: str, crawl_id: str) -> Page:
 
 @pytest.fixture
 def env(redis_url: str, postgres_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(
         NEWSDEDUP_REDIS_URL=redis_url,
         NEWSDEDUP_DATABASE_URL=postgres_url,

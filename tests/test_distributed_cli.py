@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import NEWSDEDUP
 
 from newsdedup.cli import main
 
@@ -89,7 +89,7 @@ def test_flower_serves_the_dashboard_only_with_the_password(redis_url: str, tmp_
     port = free_port()
     log = open(tmp_path / "flower.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsdedup", "flower", "--port", str(port)],
+        [*NEWSDEDUP, "flower", "--port", str(port)],
         env=clean_env(
             NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_FLOWER_AUTH="ops:s3cret", NEWSDEDUP_LOG_FORMAT="json"
         ),

@@ -7,7 +7,6 @@ crawling in a child process of a worker).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from faultkit import start_worker
+from helpers import newsdedup, newsdedup_env
 from test_distributed import kill_group, wait_ready
 
 from newsdedup.config import Settings
@@ -36,7 +36,7 @@ def world(tmp_path: Path, redis_url: str, postgres_url: str):
     processes: list[subprocess.Popen[bytes]] = []
     with DemoSites(tmp_path) as sites:
         try:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+            env = newsdedup_env()
             env.update(
                 NEWSDEDUP_DATABASE_URL=postgres_url,
                 NEWSDEDUP_REDIS_URL=redis_url,
@@ -70,14 +70,7 @@ def test_a_distributed_crawl_from_the_command_and_from_the_api(world) -> None:
 
     publish(1)
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", "crawl"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = newsdedup(env, "crawl", check=False, cwd=REPO, timeout=180)
     assert result.returncode == 0, result.stderr
     sys.stderr.write(f"round 1 (command, waited): {time.monotonic() - started:.1f}s: {result.stdout}")
     assert "5 articles created" in result.stdout and "3 duplicates" in result.stdout, result.stdout

@@ -196,7 +196,7 @@ def test_pages_of_other_stories_are_decided_while_one_story_is_locked(
     workers("w1")
     workers("w2")
     wait_ready(app, ["w1", "w2"])
-    rebuild_if_missing(app)  # the (empty) index built now: a rebuild would wait for the story's locks
+    rebuild_if_missing(settings)  # the (empty) index built now: a rebuild would wait for the story's locks
     crawl_id = "locked-story"
     copies = [
         page(

@@ -85,7 +85,7 @@ def test_transient_failures_are_retried_then_the_page_fails_with_its_reason(sett
     dead_redis = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     services = open_services(settings, dead_redis)
     app = create_celery_app(settings)
-    app._services, app._services_pid = services, os.getpid()
+    app.services.use(services)
     page_id, _ = services.staging.stage(a_page("retry-crawl"))
     try:
         with start_worker(
@@ -207,7 +207,7 @@ def test_a_worker_whose_database_connections_are_cut_retries_and_loses_nothing(s
 
     services = WorkerServices.open(settings)  # as `newsdedup worker` opens them
     app = create_celery_app(settings)
-    app._services, app._services_pid = services, os.getpid()
+    app.services.use(services)
     watcher = Staging.open(settings.database_url, migrate=False)
     bridge = " ".join(
         f"Crews closed lane {i} of the old bridge at dawn while inspectors measured crack {i * 3}."

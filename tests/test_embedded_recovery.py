@@ -3,10 +3,8 @@ crawl does not fetch again, and a reader of the SQLite store (the API) never fai
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import httpx
 from api_factories import live_api
 from faultkit import REPO, count_store, slow_sites, story_urls, write_sources
+from helpers import NEWSDEDUP, newsdedup, newsdedup_env
 
 from newsdedup.config import Settings
 from newsdedup.siteserver import serve_sites
@@ -40,7 +39,7 @@ def test_a_killed_embedded_crawl_is_completed_by_the_next_one_while_the_api_read
     database_url = f"sqlite:///{tmp_path / 'store.db'}"
     try:
         base_urls = {site: server.base_url for site, server in servers.items()}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         env.update(
             NEWSDEDUP_DATABASE_URL=database_url,
             NEWSDEDUP_CONFIG=str(write_sources(base_urls, tmp_path / "sources.yaml")),
@@ -50,7 +49,7 @@ def test_a_killed_embedded_crawl_is_completed_by_the_next_one_while_the_api_read
             PYTHONUNBUFFERED="1",
         )
         crawl = subprocess.Popen(
-            [sys.executable, "-m", "newsdedup", "crawl"],
+            [*NEWSDEDUP, "crawl"],
             env=env,
             cwd=REPO,
             stdout=subprocess.PIPE,
@@ -84,14 +83,7 @@ def test_a_killed_embedded_crawl_is_completed_by_the_next_one_while_the_api_read
 
             reader = threading.Thread(target=read, daemon=True)
             reader.start()
-            again = subprocess.run(
-                [sys.executable, "-m", "newsdedup", "crawl"],
-                env=env,
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
+            again = newsdedup(env, "crawl", check=False, cwd=REPO, timeout=300)
             stop.set()
             reader.join(timeout=30)
         assert again.returncode == 0, again.stderr[-3000:]

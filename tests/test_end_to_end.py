@@ -9,49 +9,25 @@ draft. Between the rounds one story is updated in place and another republished 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import feedparser
 import pytest
+from helpers import newsdedup, newsdedup_env, summary_of
 
 from newsdedup.demo import DemoSites
-
-SUMMARY = re.compile(
-    r"(?P<fetched>\d+) pages fetched, (?P<not_modified>\d+) not modified, (?P<created>\d+) articles created, "
-    r"(?P<updated>\d+) updated, (?P<duplicates>\d+) duplicates, (?P<unchanged>\d+) unchanged, "
-    r"(?P<rejected>\d+) rejected, (?P<errors>\d+) errors"
-)
 
 
 @pytest.fixture
 def world(tmp_path: Path):
     with DemoSites(tmp_path) as sites:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         env.update(
             NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
             NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
             NEWSDEDUP_CONFIG=str(sites.sources_file),
         )
         yield sites.servers, env, sites.publish, sites.placeholders
-
-
-def newsdedup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=240
-    )
-    print(result.stdout, result.stderr)  # shown by pytest when the test fails
-    assert result.returncode == 0
-    return result
-
-
-def summary_of(output: str) -> dict[str, int]:
-    match = SUMMARY.search(output)
-    assert match, output
-    return {key: int(value) for key, value in match.groupdict().items()}
 
 
 def test_two_rounds_find_duplicates_and_updates(world) -> None:
@@ -136,14 +112,8 @@ def test_two_rounds_find_duplicates_and_updates(world) -> None:
 
 
 def test_demo_runs_offline(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", "demo", "--keep", str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = newsdedup_env()
+    result = newsdedup(env, "demo", "--keep", str(tmp_path), check=False, timeout=300)
     print(result.stdout, result.stderr)  # shown by pytest when the test fails
     assert result.returncode == 0
     assert "syndicated" in result.stdout

@@ -19,7 +19,6 @@ newsletter prompt, "Most read" list — changes every round; no site answers 304
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from string import Template
 
 import pytest
 from faultkit import start_worker
-from test_end_to_end import newsdedup, summary_of
+from helpers import newsdedup, newsdedup_env, summary_of
 
 from newsdedup.siteserver import SiteServer
 
@@ -187,7 +186,7 @@ def world(
             f'  - {{name: valley-news, feeds: ["{base["valley-news"]}/feed.xml"]}}\n',
             encoding="utf-8",
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         env.update(NEWSDEDUP_CONFIG=str(config), NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1")
         if request.param == "embedded":
             env["NEWSDEDUP_DATABASE_URL"] = f"sqlite:///{tmp_path / 'store.db'}"

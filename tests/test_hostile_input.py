@@ -10,7 +10,6 @@ web served on loopback, next to ordinary articles, through the `newsdedup` comma
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from faultkit import start_worker
+from helpers import NEWSDEDUP, newsdedup, newsdedup_env
 
 from newsdedup.dedup import DedupParams, fingerprint
 from newsdedup.dedup.normalize import normalize
@@ -217,7 +217,9 @@ def _write_site(root: Path, internal_port: int) -> dict[str, str]:
     return pages
 
 
-@pytest.fixture(params=["embedded", "distributed"])
+@pytest.fixture(
+    params=["embedded", pytest.param("distributed", marks=[pytest.mark.redis, pytest.mark.postgres])]
+)
 def mode(request: pytest.FixtureRequest, tmp_path: Path):
     """{NEWSDEDUP_* of the mode}: embedded (SQLite, extraction pool) or distributed (Redis,
     PostgreSQL and a real `newsdedup worker`, whose page budget is a timer in the worker)."""
@@ -237,7 +239,7 @@ def mode(request: pytest.FixtureRequest, tmp_path: Path):
         "NEWSDEDUP_REDIS_URL": request.getfixturevalue("redis_url"),
         "NEWSDEDUP_LSH_BASENAME": "hostile-test",
     }
-    worker_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    worker_env = newsdedup_env()
     worker_env.update(env, NEWSDEDUP_PAGE_TIME_LIMIT="8", NEWSDEDUP_MAX_TEXT_CHARS="100000")
     log = open(tmp_path / "worker.log", "wb")
     worker = start_worker(worker_env, "h1@%h", log, 2)
@@ -303,7 +305,7 @@ def test_a_crawl_of_a_hostile_web_stores_every_ordinary_article_and_nothing_else
             config = tmp_path / "sources.yaml"
             config.write_text(yaml.safe_dump(sources))
             database = mode["NEWSDEDUP_DATABASE_URL"]
-            env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+            env = newsdedup_env()
             env.update(
                 mode,
                 NEWSDEDUP_CONFIG=str(config),
@@ -312,17 +314,11 @@ def test_a_crawl_of_a_hostile_web_stores_every_ordinary_article_and_nothing_else
                 NEWSDEDUP_PAGE_TIME_LIMIT="8",
                 NEWSDEDUP_MAX_TEXT_CHARS="100000",
             )
-            crawl = subprocess.run(
-                [sys.executable, "-m", "newsdedup", "crawl"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=500,
-            )
+            crawl = newsdedup(env, "crawl", check=False, timeout=500)
             print(crawl.stdout, crawl.stderr[-5000:])
             assert crawl.returncode == 0
             feed = subprocess.run(
-                [sys.executable, "-m", "newsdedup", "feed"],
+                [*NEWSDEDUP, "feed"],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -384,7 +380,7 @@ def test_a_crawl_ends_at_its_time_limit_and_says_so(tmp_path: Path) -> None:
                 }
             )
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         database = f"sqlite:///{tmp_path / 'store.db'}"
         env.update(
             NEWSDEDUP_DATABASE_URL=database,
@@ -393,9 +389,7 @@ def test_a_crawl_ends_at_its_time_limit_and_says_so(tmp_path: Path) -> None:
             NEWSDEDUP_MAX_SITEMAPS="100000",
             NEWSDEDUP_MAX_SITEMAP_DEPTH="50",
         )
-        crawl = subprocess.run(
-            [sys.executable, "-m", "newsdedup", "crawl"], env=env, capture_output=True, text=True, timeout=240
-        )
+        crawl = newsdedup(env, "crawl", check=False, timeout=240)
         print(crawl.stdout, crawl.stderr[-3000:])
     assert crawl.returncode == 0
     assert re.search(r"\b1 errors\b", crawl.stdout)

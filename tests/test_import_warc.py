@@ -8,12 +8,10 @@ import gzip
 import io
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from test_end_to_end import summary_of
+from helpers import newsdedup, newsdedup_env, summary_of
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -104,16 +102,12 @@ def build_warcs(tmp_path: Path) -> tuple[Path, Path, list[str]]:
 
 def test_import_warc_stores_the_html_responses_and_counts_the_rest(tmp_path: Path) -> None:
     first, second, urls = build_warcs(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(
         NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}", NEWSDEDUP_ARCHIVE_DIR=str(tmp_path / "a")
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", "import-warc", str(first), str(second), "--source", "cc-news"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    result = newsdedup(
+        env, "import-warc", str(first), str(second), "--source", "cc-news", check=False, timeout=240
     )
     print(result.stdout, result.stderr[-4000:])
     assert result.returncode == 0
@@ -132,7 +126,7 @@ def test_import_warc_stores_the_html_responses_and_counts_the_rest(tmp_path: Pat
     ):
         assert part in skipped, skipped
 
-    out = subprocess.run([sys.executable, "-m", "newsdedup", "feed"], env=env, capture_output=True, text=True)
+    out = newsdedup(env, "feed", check=False)
     records = [json.loads(line) for line in out.stdout.splitlines()]
     assert records and all(r["sources"] == ["cc-news"] for r in records)
     stored = {url for r in records for url in r["urls"]}
@@ -152,15 +146,9 @@ def test_an_uncompressed_warc_file_imports_too(tmp_path: Path) -> None:
     first, _, _ = build_warcs(tmp_path)
     plain = tmp_path / "plain.warc"
     plain.write_bytes(gzip.decompress(first.read_bytes()))  # every member, concatenated
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}")
-    result = subprocess.run(
-        [sys.executable, "-m", "newsdedup", "import-warc", str(plain), "--source", "plain"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    result = newsdedup(env, "import-warc", str(plain), "--source", "plain", check=False, timeout=240)
     print(result.stdout, result.stderr[-4000:])
     assert result.returncode == 0 and summary_of(result.stdout)["fetched"] == 4
 

@@ -24,7 +24,6 @@ from newsdedup.pipeline.page_pipeline import PagePipeline
 from newsdedup.pipeline.services import dedup_params
 from newsdedup.store import Store
 from newsdedup.store.staging import Staging
-from newsdedup.workers.app import create_celery_app
 from newsdedup.workers.index_repair import rebuild_exclusively
 from newsdedup.workers.locks import StoryLocks, redis_client
 from newsdedup.workers.pages import WorkerServices, process_staged_page
@@ -157,13 +156,12 @@ def test_a_flushed_index_is_rebuilt_before_any_decision_and_the_api_says_so_mean
 def test_an_idle_cluster_rebuilds_a_lost_index_without_waiting_for_a_page(settings: Settings) -> None:
     services = WorkerServices.open(settings)
     client = redis.Redis.from_url(settings.redis_url)  # type: ignore[arg-type]
-    app = create_celery_app(settings)
     try:
         original_id, _ = services.staging.stage(ORIGINAL)
         assert process_staged_page(services, original_id) == "created"
-        assert rebuild_if_missing(app) is False  # whole: nothing to do
+        assert rebuild_if_missing(settings) is False  # whole: nothing to do
         client.flushdb()
-        assert rebuild_if_missing(app) is True  # what each worker's sweeper does
+        assert rebuild_if_missing(settings) is True  # what each worker's sweeper does
         owner = services.store.identity()
         index = RedisIndex(client, dedup_params(settings), settings.lsh_basename, owner=owner)
         assert index.is_complete() and len(index) == 1

@@ -13,13 +13,16 @@ import pytest
 from api_factories import fingerprint, live_api, page_and_doc, write_sources
 
 from newsdedup.config import ConfigError, Settings, parse_sources
-from newsdedup.config.extraction import PageRules
 from newsdedup.dedup.types import Decision
 from newsdedup.extract import Document, Rejection
+from newsdedup.extract.rules import PageRules
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import prepare_page
 from newsdedup.pipeline.services import dedup_params
 from newsdedup.store import Store
+
+# The store fixture (conftest.py) opens the SQLite database these tests build their settings on.
+pytestmark = pytest.mark.sqlite_only
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -72,13 +75,6 @@ def test_languages_are_read_in_any_case() -> None:
 
 
 # --------------------------------------------------------------------------- the feed
-@pytest.fixture
-def store(sqlite_url):
-    store = Store.open(sqlite_url)
-    yield store
-    store.close()
-
-
 def add(store: Store, n: int, language: str | None) -> str:
     text = f"Paragraph one of story {n} about the harbour.\nParagraph two with more words {n}."
     page, doc = page_and_doc(f"https://news.example/{n}.html", text, f"Story {n}", minutes=n)

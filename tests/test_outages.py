@@ -24,6 +24,7 @@ import httpx
 import pytest
 import redis
 from faultkit import REPO, Cluster, FaultRelay, Layout, count_store, slow_sites, story_urls, write_sources
+from helpers import NEWSDEDUP, newsdedup, newsdedup_env
 from sqlalchemy import create_engine, text
 
 from newsdedup.siteserver import SiteServer, serve_sites
@@ -46,7 +47,7 @@ class World:
 
     def crawl(self) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "newsdedup", "crawl"],
+            [*NEWSDEDUP, "crawl"],
             env=self.env,
             cwd=REPO,
             stdout=subprocess.PIPE,
@@ -107,7 +108,7 @@ def crawl_env(
     database_url: str, redis_url: str, base_urls: dict[str, str], tmp_path: Path, basename: str
 ) -> dict[str, str]:
     """The environment of the crawl and worker processes: this store, this Redis, the sites."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(
         NEWSDEDUP_DATABASE_URL=database_url,
         NEWSDEDUP_REDIS_URL=redis_url,
@@ -235,14 +236,7 @@ def test_the_crawl_process_killed_mid_way_is_completed_by_the_next_crawl_without
         time.sleep(0.2)
     assert world.count().urls >= staged
     # Running the crawl again completes it; nothing is doubled.
-    again = subprocess.run(
-        [sys.executable, "-m", "newsdedup", "crawl"],
-        env=world.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = newsdedup(world.env, "crawl", check=False, cwd=REPO, timeout=300)
     assert_all_stored(world, again)
 
 
@@ -343,7 +337,7 @@ def test_beat_keeps_ticking_through_a_redis_outage(tmp_path: Path, redis_url: st
         "sources:\n  - name: alpha\n    feeds: [https://alpha.example/feed.xml]\n    schedule: 10m\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(
         NEWSDEDUP_REDIS_URL=relay.url_for(redis_url, int(port)),
         NEWSDEDUP_CONFIG=str(tmp_path / "sources.yaml"),
@@ -351,7 +345,7 @@ def test_beat_keeps_ticking_through_a_redis_outage(tmp_path: Path, redis_url: st
     )
     log = open(tmp_path / "beat.log", "wb")
     beat = subprocess.Popen(
-        [sys.executable, "-m", "newsdedup", "beat", "--schedule", str(tmp_path / "beat-state")],
+        [*NEWSDEDUP, "beat", "--schedule", str(tmp_path / "beat-state")],
         env=env,
         cwd=tmp_path,
         stdout=log,

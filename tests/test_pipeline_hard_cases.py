@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from string import Template
 
@@ -46,12 +45,10 @@ def page(path: str, html: str | None = None) -> Page:
     )
 
 
-@pytest.fixture(params=["sqlite_url", "postgres_url"])
-def pipeline(request: pytest.FixtureRequest) -> Iterator[PagePipeline]:
-    store = Store.open(request.getfixturevalue(request.param))
+@pytest.fixture
+def pipeline(store: Store) -> PagePipeline:
     params = DedupParams()
-    yield PagePipeline(store, InMemoryIndex(params), params, min_words=20)
-    store.close()
+    return PagePipeline(store, InMemoryIndex(params), params, min_words=20)
 
 
 @pytest.mark.parametrize(

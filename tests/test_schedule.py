@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from helpers import NEWSDEDUP, newsdedup_env
 
 from newsdedup.config import Settings
 from newsdedup.config.cron import Cron
@@ -124,17 +125,16 @@ def test_beat_sends_the_tick_on_its_own(redis_url: str, tmp_path: Path) -> None:
     import os
     import signal
     import subprocess
-    import sys
     import time
 
     from newsdedup.workers.queues import CONTROL_QUEUE
 
     config = sources_file(tmp_path / "sources.yaml", ("alpha", "10m"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_CONFIG=str(config), NEWSDEDUP_SCHEDULE_TICK="0.5")
     log = open(tmp_path / "beat.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsdedup", "beat", "--schedule", str(tmp_path / "beat-state")],
+        [*NEWSDEDUP, "beat", "--schedule", str(tmp_path / "beat-state")],
         env=env,
         cwd=tmp_path,
         stdout=log,

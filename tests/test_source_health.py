@@ -5,7 +5,6 @@ dashboard only name series a running app exports."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import time
@@ -17,8 +16,8 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from faultkit import make_story, story_html
+from helpers import newsdedup, newsdedup_env
 from prometheus_client.parser import text_string_to_metric_families
-from test_end_to_end import newsdedup
 
 from newsdedup.config import ConfigError, Settings, parse_sources
 from newsdedup.crawler.reasons import failure_class
@@ -92,7 +91,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, st
     build_web(root / "sites")
     servers = serve_sites(root / "sites")
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env = newsdedup_env()
         env.update(
             NEWSDEDUP_DATABASE_URL=f"sqlite:///{root / 'store.db'}",
             NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
@@ -268,7 +267,7 @@ def test_rules_and_dashboard_name_only_exported_series(api: TestClient) -> None:
     used |= {name for expr in targets for name in METRIC_NAME.findall(expr)}
     assert used - exported == set()
     # Label values too: an alert on a state or a queue that was renamed would never fire.
-    from newsdedup.source_states import STATES
+    from newsdedup.source_status import STATES
     from newsdedup.workers.queues import CELERY_QUEUES
 
     exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]] + targets

@@ -4,8 +4,6 @@ Celery workers in distributed mode."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from faultkit import start_worker
+from helpers import newsdedup, newsdedup_env
 from test_distributed import kill_group, wait_ready
 from test_source_health import TOKEN, build_site
 
@@ -26,11 +25,9 @@ from newsdedup.store.source_health import BUCKETS, HealthRecorder, SourceHealth
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["sqlite_url", "postgres_url"])
-def health(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    store = Store.open(request.getfixturevalue(request.param))
-    yield SourceHealth(store.engine)
-    store.close()
+@pytest.fixture
+def health(store: Store) -> SourceHealth:
+    return SourceHealth(store.engine)
 
 
 def test_counts_from_several_writers_add_up_and_old_crawls_fold_into_the_totals(health: SourceHealth) -> None:
@@ -128,7 +125,7 @@ def test_workers_report_per_source_outcomes(tmp_path: Path, redis_url: str, post
     sources.write_text(
         yaml.safe_dump({"sources": [{"name": n, "feeds": [s.url("/feed.xml")]} for n, s in servers.items()]})
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(
         NEWSDEDUP_DATABASE_URL=postgres_url,
         NEWSDEDUP_REDIS_URL=redis_url,
@@ -151,14 +148,7 @@ def test_workers_report_per_source_outcomes(tmp_path: Path, redis_url: str, post
         from newsdedup.workers.app import create_celery_app as celery_app
 
         wait_ready(celery_app(settings), ["h1"])
-        crawl = subprocess.run(
-            [sys.executable, "-m", "newsdedup", "crawl"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        crawl = newsdedup(env, "crawl", check=False, cwd=REPO, timeout=180)
         assert crawl.returncode == 0, crawl.stderr[-3000:]
         assert "3 articles created" in crawl.stdout, crawl.stdout
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -23,18 +22,11 @@ from store_factories import (
 
 from newsdedup.fetched.page import Validators
 from newsdedup.store import Store
-from newsdedup.store.models import Base, load_all_models
+from newsdedup.store.models import Base
 
 A = "https://wire.example/2024/05/council-vote.html"
 A_PRINT = "https://wire.example/print/2024/05/council-vote.html"
 B = "https://daily.example/news/council-vote.html"
-
-
-@pytest.fixture(params=["sqlite_url", "postgres_url"])
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    opened = Store.open(request.getfixturevalue(request.param))
-    yield opened
-    opened.close()
 
 
 def add_new(store: Store, url: str, text: str, source: str = "wire", **doc_args):  # type: ignore[no-untyped-def]
@@ -546,7 +538,6 @@ def test_crawl_counts_add_up_across_crawls(store: Store) -> None:
 
 
 def test_migrated_schema_matches_the_models(store: Store) -> None:
-    load_all_models()
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []

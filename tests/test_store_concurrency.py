@@ -16,11 +16,6 @@ PAGES_PER_WRITER = 30
 BASE_ARTICLES = 5
 
 
-@pytest.fixture(params=["sqlite_url", "postgres_url"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture
 def stores(database_url: str) -> Iterator[list[Store]]:
     """Two Store objects on one database, as two worker processes would have."""

@@ -14,12 +14,11 @@ every page comes back in full each round, as on many real sites.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from string import Template
 
 import pytest
-from test_end_to_end import newsdedup, summary_of
+from helpers import newsdedup, newsdedup_env, summary_of
 
 from newsdedup.siteserver import SiteServer
 
@@ -111,7 +110,7 @@ def site(tmp_path: Path):
     sources.write_text(
         f'sources:\n  - name: ledger\n    feeds: ["{server.base_url}/feed.xml"]\n    schedule: 15m\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env = newsdedup_env()
     env.update(
         NEWSDEDUP_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
         NEWSDEDUP_CONFIG=str(sources),

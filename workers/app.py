@@ -22,18 +22,16 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Celery
 from celery.signals import setup_logging, worker_process_init, worker_process_shutdown, worker_ready
 
 from newsdedup.config import Settings, logs
 from newsdedup.workers.limits import check_timeouts, soft_time_limit
+from newsdedup.workers.process_services import ProcessServices
 from newsdedup.workers.queues import CONTROL_QUEUE, CRAWLS_QUEUE, PAGES_QUEUE
 from newsdedup.workers.tasks import register_tasks
-
-if TYPE_CHECKING:
-    from newsdedup.workers.pages import WorkerServices
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +39,11 @@ SWEEP_SECONDS = 60.0
 
 
 class NewsdedupCelery(Celery):
-    """The Celery app, carrying the Settings it was built from and the per-process services."""
+    """The Celery app, carrying the Settings it was built from and the services of this worker
+    process (opened on first use, per pid), which its tasks were given when registered."""
 
     settings: Settings
-    _services: WorkerServices | None = None
-    _services_pid: int | None = None
-
-    @property
-    def services(self) -> WorkerServices:
-        """Store, Redis index and lock of this worker process, built on first use.
-
-        Lazily and per pid: a prefork parent must not open connections its children inherit.
-        """
-        # deferred: the processes that only send tasks (a crawl, the API) never load the
-        # page-processing code (extraction, trafilatura)
-        from newsdedup.workers.pages import WorkerServices
-
-        if self._services is None or self._services_pid != os.getpid():
-            self._services = WorkerServices.open(self.settings)
-            self._services_pid = os.getpid()
-        return self._services
+    services: ProcessServices
 
 
 def create_celery_app(settings: Settings) -> NewsdedupCelery:
@@ -69,6 +52,7 @@ def create_celery_app(settings: Settings) -> NewsdedupCelery:
     check_timeouts(settings)
     app = NewsdedupCelery("newsdedup", broker=settings.redis_url, set_as_current=False)
     app.settings = settings
+    app.services = ProcessServices(settings)
     app.conf.update(
         broker_transport_options={"visibility_timeout": settings.visibility_timeout},
         broker_connection_retry_on_startup=True,
@@ -101,7 +85,7 @@ def create_celery_app(settings: Settings) -> NewsdedupCelery:
         timezone="UTC",
         enable_utc=True,
     )
-    register_tasks(app)
+    register_tasks(app, settings, app.services)
     return app
 
 
@@ -163,7 +147,8 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     args = _quiet_for_json(settings, args)
     # deferred, as the worker's own imports: loaded once here and inherited by every pool
     # process, rather than by each on its first page; the processes that only send tasks
-    # (a crawl, the API, beat) never load them.
+    # (a crawl, the API, beat) never load them: ≈ 490 ms of imports for the page code and
+    # ≈ 1.1 s for datasketch (bench/import_costs.py).
     import datasketch  # noqa: F401
 
     import newsdedup.workers.pages  # noqa: F401
@@ -174,19 +159,18 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
         # Connections are opened as each pool process starts, not on its first page; if the
         # database is not there yet, the first task tries again (and retries if need be).
         try:
-            _opened = app.services
+            _opened = app.services.live
         except Exception as exc:  # noqa: BLE001
             log.warning("could not open the store and Redis yet: %s: %s", type(exc).__name__, exc)
 
     @worker_process_shutdown.connect(weak=False)
     def flush_health(**_: object) -> None:
         # The per-source counts this process added up since its last write (source health).
-        if app._services is not None and app._services_pid == os.getpid():
-            app._services.health.flush()
+        app.services.flush_health()
 
     @worker_ready.connect(weak=False)
     def start_sweeping(**_: object) -> None:
-        start_sweeper(app)
+        start_sweeper(settings, app)
 
     app.worker_main(args)
 

@@ -53,7 +53,7 @@ def redis_client(url: str) -> redis.Redis:
     """A client with timeouts: a Redis that vanishes must raise (and be retried), not hang.
 
     redis-py's own retries are kept short (about a quarter of a second in all): the caller
-    rides out an outage itself (workers/transient.py), and a call that kept retrying inside
+    rides out an outage itself (pipeline/transient.py), and a call that kept retrying inside
     the client could outlive the story locks it runs under."""
     return redis.Redis.from_url(
         url,

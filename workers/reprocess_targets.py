@@ -3,21 +3,16 @@
 index of its own, so the live store and its index are not touched.
 
 The reprocess command (newsdedup/reprocess.py) registers a target; the workers' task
-``newsdedup.reprocess_page`` opens its services here.
+``newsdedup.reprocess_page`` opens its services with what it finds here
+(``ProcessServices.target``, workers/process_services.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from typing import TYPE_CHECKING
 
 from newsdedup.config import Settings
 from newsdedup.workers.locks import redis_client
-
-if TYPE_CHECKING:
-    from newsdedup.workers.app import NewsdedupCelery
-    from newsdedup.workers.pages import WorkerServices
 
 REPROCESS_TARGET_KEY = "newsdedup-workers:reprocess:"
 # A target's URL stays known to the workers this long after its reprocess started.
@@ -41,23 +36,13 @@ def target_settings(settings: Settings, database_url: str) -> Settings:
     )
 
 
-def target_services(app: NewsdedupCelery, target: str) -> WorkerServices:
-    """The worker's services for a reprocess target, opened on first use (one per process)."""
-    # deferred: the reprocess command imports this module for the target's settings only,
-    # and does not load the workers' page code
-    from newsdedup.workers.pages import WorkerServices
-
-    cache: dict[tuple[int, str], WorkerServices] = app.__dict__.setdefault("_reprocess_services", {})
-    key = (os.getpid(), target)
-    if key not in cache:
-        client = redis_client(app.settings.redis_url or "")
-        try:
-            url = client.get(REPROCESS_TARGET_KEY + target)
-        finally:
-            client.close()
-        if url is None:
-            raise LookupError(f"reprocess target {target} is unknown (its key expired?)")
-        cache[key] = WorkerServices.open(
-            target_settings(app.settings, url.decode("utf-8") if isinstance(url, bytes) else url)
-        )
-    return cache[key]
+def target_database_url(settings: Settings, target: str) -> str:
+    """The store URL the reprocess command registered for ``target``; LookupError once its key expired."""
+    client = redis_client(settings.redis_url or "")
+    try:
+        url = client.get(REPROCESS_TARGET_KEY + target)
+    finally:
+        client.close()
+    if url is None:
+        raise LookupError(f"reprocess target {target} is unknown (its key expired?)")
+    return url.decode("utf-8") if isinstance(url, bytes) else url

@@ -17,6 +17,8 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from celery import Celery
+
 from newsdedup.config import Settings
 from newsdedup.store import Store
 from newsdedup.store.staging import Staging
@@ -25,7 +27,7 @@ from newsdedup.workers.locks import PREFIX, redis_client
 from newsdedup.workers.sending import PageSender, resend_stale
 
 if TYPE_CHECKING:
-    from newsdedup.workers.app import NewsdedupCelery
+    from newsdedup.workers.process_services import ProcessServices
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +38,23 @@ KEEP_DONE = timedelta(days=2)
 KEEP_FAILED = timedelta(days=30)
 
 
-def start_sweeper(app: NewsdedupCelery) -> threading.Thread:
-    thread = threading.Thread(target=_run, args=(app,), name="lost-page-sweeper", daemon=True)
+def start_sweeper(settings: Settings, sender: Celery) -> threading.Thread:
+    thread = threading.Thread(target=_run, args=(settings, sender), name="lost-page-sweeper", daemon=True)
     thread.start()
     return thread
 
 
-def _run(app: NewsdedupCelery) -> None:
+def _run(settings: Settings, sender: Celery) -> None:
     while True:
         time.sleep(SWEEP_EVERY_SECONDS)
         try:
-            sweep_once(app)
+            sweep_once(settings, sender)
         except Exception as exc:  # noqa: BLE001 - an outage: the next round tries again
             log.info("could not look for lost pages: %s: %s", type(exc).__name__, exc)
 
 
-def sweep_once(app: NewsdedupCelery) -> int:
+def sweep_once(settings: Settings, sender: Celery) -> int:
     """Re-send lost pages if no other worker did in this round; returns how many were sent."""
-    settings = app.settings
     assert settings.redis_url
     client = redis_client(settings.redis_url)
     try:
@@ -66,16 +67,15 @@ def sweep_once(app: NewsdedupCelery) -> int:
     # inherit an open connection.
     staging = Staging.open(settings.database_url, migrate=False)
     try:
-        sent = resend_stale(staging, PageSender(app), None)
+        sent = resend_stale(staging, PageSender(sender), None)
     finally:
         staging.close()
-    rebuild_if_missing(app)
+    rebuild_if_missing(settings)
     return sent
 
 
-def rebuild_if_missing(app: NewsdedupCelery) -> bool:
+def rebuild_if_missing(settings: Settings) -> bool:
     """Rebuild the Redis index under the whole-index lock if it is not the store's; True if it did."""
-    settings = app.settings
     assert settings.redis_url
     client = redis_client(settings.redis_url)
     store = Store.open(settings.database_url, migrate=False)
@@ -95,11 +95,11 @@ def rebuild_if_missing(app: NewsdedupCelery) -> bool:
         client.close()
 
 
-def sweep(settings: Settings, app: NewsdedupCelery) -> int:
+def sweep(settings: Settings, sender: Celery, services: ProcessServices) -> int:
     """Beat's safety net for crawls nobody waits for (``--no-wait``, scheduled, API): re-send
     lost pages of every crawl, and forget rows finished long ago."""
-    staging = app.services.staging
-    sent = resend_stale(staging, PageSender(app), None)
+    staging = services.live.staging
+    sent = resend_stale(staging, PageSender(sender), None)
     purged = staging.purge(KEEP_DONE, KEEP_FAILED)
     if purged:
         log.info("purged %d finished staged pages", purged)

@@ -1,7 +1,9 @@
 """The Celery tasks: a few lines each over the plain functions of workers/.
 
 Task names are stable (``newsdedup.*``) and their arguments readable in Flower: ids, URLs and
-source names, never HTML.
+source names, never HTML. The tasks are given what they use when they are registered: the
+settings, the app as the sender of further tasks, and the process's services; they never
+import the app (workers/app.py), which imports them.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from celery import Task
+from celery import Celery, Task
 
-from newsdedup.config import logs
+from newsdedup.config import Settings, logs
 from newsdedup.pipeline.transient import TRANSIENT_ERRORS
 from newsdedup.workers.crawl_process import run_source_crawl
 from newsdedup.workers.schedule import tick
 
 if TYPE_CHECKING:
-    from newsdedup.workers.app import NewsdedupCelery
+    from newsdedup.workers.process_services import ProcessServices
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,9 @@ class NewsdedupTask(Task):
     """What every task needs: timing and context in the log, retries of transient failures
     with exponential backoff and full jitter, and a ``give_up`` hook once retries are spent."""
 
-    app: NewsdedupCelery
+    # Set for each task by register_tasks (the task decorator's options become class attributes).
+    settings: Settings
+    services: ProcessServices
     # Celery's own autoretry rounds the backoff factor to whole seconds; ours takes floats.
     transient_errors = TRANSIENT_ERRORS
 
@@ -43,7 +47,7 @@ class NewsdedupTask(Task):
         try:
             result = super().__call__(*args, **kwargs)
         except self.transient_errors as exc:
-            settings = self.app.settings
+            settings = self.settings
             if retries >= settings.task_max_retries:
                 log.error("%s%r: giving up after %d retries: %s", self.name, args, retries, exc)
                 self.give_up(exc, args, kwargs)
@@ -76,7 +80,8 @@ def backoff(retries: int, base: float, maximum: float) -> float:
 class ProcessPageTask(NewsdedupTask):
     def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         # deferred (as the other page-code imports here): the processes that only send tasks
-        # (a crawl, the API, beat) never load the extraction code
+        # (a crawl, the API, beat) never load the extraction code, ≈ 490 ms of imports
+        # (bench/import_costs.py)
         from newsdedup.workers.pages import give_up_page
 
         page_id = kwargs.get("page_id", args[0] if args else None)
@@ -84,7 +89,7 @@ class ProcessPageTask(NewsdedupTask):
             log.error("%s: no page id to mark failed", self.name)
             return
         try:
-            give_up_page(self.app.services, int(page_id), exc)
+            give_up_page(self.services.live, int(page_id), exc)
         except Exception:
             log.exception("could not mark page %s failed", page_id)
 
@@ -92,33 +97,33 @@ class ProcessPageTask(NewsdedupTask):
 class ReprocessPageTask(NewsdedupTask):
     def give_up(self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         from newsdedup.workers.pages import give_up_page  # deferred: see ProcessPageTask.give_up
-        from newsdedup.workers.reprocess_targets import target_services
 
         page_id, target = kwargs.get("page_id", args[0]), kwargs.get("target", args[2])
         try:
-            give_up_page(target_services(self.app, target), int(page_id), exc)
+            give_up_page(self.services.target(target), int(page_id), exc)
         except Exception:
             log.exception("could not mark page %s of %s failed", page_id, target)
 
 
-def register_tasks(app: NewsdedupCelery) -> None:
-    """Attach the tasks to ``app`` (built by the factory: there is no module-level app)."""
+def register_tasks(app: Celery, settings: Settings, services: ProcessServices) -> None:
+    """Attach the tasks to ``app`` (built by the factory: there is no module-level app). The
+    tasks send further tasks through ``app``, and read ``settings`` and ``services``."""
+    given: dict[str, Any] = {"settings": settings, "services": services}
 
-    @app.task(shared=False, bind=True, base=ProcessPageTask, name="newsdedup.process_page")
+    @app.task(shared=False, bind=True, base=ProcessPageTask, name="newsdedup.process_page", **given)
     def process_page(self: ProcessPageTask, page_id: int, url: str) -> str:
         """``url`` only makes the task readable in Flower and the logs; the row is the truth."""
         from newsdedup.workers.pages import process_staged_page  # deferred: see ProcessPageTask.give_up
 
-        return process_staged_page(self.app.services, page_id)
+        return process_staged_page(services.live, page_id)
 
-    @app.task(shared=False, bind=True, base=ReprocessPageTask, name="newsdedup.reprocess_page")
+    @app.task(shared=False, bind=True, base=ReprocessPageTask, name="newsdedup.reprocess_page", **given)
     def reprocess_page(self: ReprocessPageTask, page_id: int, url: str, target: str) -> str:
         """``process_page`` for a page staged in a reprocess target store (``newsdedup
         reprocess``); ``target`` names the store, whose URL the workers read from Redis."""
         from newsdedup.workers.pages import process_staged_page  # deferred: see ProcessPageTask.give_up
-        from newsdedup.workers.reprocess_targets import target_services
 
-        return process_staged_page(target_services(self.app, target), page_id)
+        return process_staged_page(services.target(target), page_id)
 
     # A crawl is acknowledged when it starts (acks_late off): one lost with its worker is not
     # worth a second run that the visibility timeout would start an hour later; the next
@@ -129,19 +134,20 @@ def register_tasks(app: NewsdedupCelery) -> None:
         base=NewsdedupTask,
         name="newsdedup.crawl_source",
         acks_late=False,
-        time_limit=app.settings.crawl_time_limit + 120,
-        soft_time_limit=app.settings.crawl_time_limit + 90,
+        time_limit=settings.crawl_time_limit + 120,
+        soft_time_limit=settings.crawl_time_limit + 90,
+        **given,
     )
     def crawl_source(self: NewsdedupTask, source_name: str, crawl_id: str) -> str:
         logs.bind_crawl(crawl_id)
-        return run_source_crawl(self.app.settings, source_name, crawl_id)
+        return run_source_crawl(settings, source_name, crawl_id)
 
-    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.schedule_due_crawls")
+    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.schedule_due_crawls", **given)
     def schedule_due_crawls(self: NewsdedupTask) -> list[str]:
-        return tick(self.app.settings, self.app)
+        return tick(settings, app)
 
-    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.resend_stale_pages")
+    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.resend_stale_pages", **given)
     def resend_stale_pages(self: NewsdedupTask) -> int:
-        from newsdedup.workers.sweeper import sweep  # deferred: it loads the dedup and pipeline code
+        from newsdedup.workers.sweeper import sweep  # deferred: the dedup and pipeline code, ≈ 260 ms
 
-        return sweep(self.app.settings, self.app)
+        return sweep(settings, app, services)

@@ -16,6 +16,7 @@ from fastapi import Request
 
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.config import Settings
+from newsdedup.dedup.index import built_for
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -66,11 +67,7 @@ class ApiContext:
         """Whether the Redis index was built for this store (its marker, dedup.RedisIndex);
         False after a flush or a new Redis, until a worker (or rebuild-index) rebuilt it."""
         assert self.redis is not None
-        owner = self.redis.hget(f"{self.settings.lsh_basename}:marker", "owner")
-        if (
-            owner is not None
-            and (owner.decode() if isinstance(owner, bytes) else owner) == self.store.identity()
-        ):
+        if built_for(self.redis, self.settings.lsh_basename) == self.store.identity():
             return True
         # An empty store has nothing to index: a new cluster is whole before its first page.
         return self.store.feed_reader.last_seq() == 0

@@ -18,7 +18,6 @@ from prometheus_client.registry import Collector
 log = logging.getLogger("newsdedup.api.metrics")
 
 PREFIX = "newsdedup_"
-DUPLICATE_RELATIONS = ("alternate", "syndicated")
 
 # store.feed_reader.stats() key -> (metric name, kind, help). Keys the store may not report yet are
 # simply absent from the exposition; unknown numeric keys still appear (see _extra).
@@ -31,7 +30,6 @@ KNOWN: dict[str, tuple[str, str, str]] = {
     "urls": ("urls", "gauge", "URLs fetched for articles"),
     "duplicates": ("duplicates", "counter", "Pages merged into an existing article as a duplicate"),
     "rejections": ("rejections", "counter", "Pages extraction refused (no article text, too short, ...)"),
-    "rejected": ("rejections", "counter", "Pages extraction refused (no article text, too short, ...)"),
     "failures": (
         "failures",
         "counter",
@@ -106,13 +104,8 @@ class StoreCollector(Collector):
 
 
 def _store_metrics(stats: dict[str, Any]) -> Iterator[Metric]:
-    # Duplicates are the URLs merged into an article as alternates or syndicated copies.
-    if "duplicates" not in stats and any(f"urls_{r}" in stats for r in DUPLICATE_RELATIONS):
-        stats["duplicates"] = sum(int(stats.get(f"urls_{r}", 0)) for r in DUPLICATE_RELATIONS)
-    emitted: set[str] = set()
     for key, (name, kind, help_text) in KNOWN.items():
-        if key in stats and name not in emitted:
-            emitted.add(name)
+        if key in stats:
             yield _metric(name, kind, help_text, stats[key])
     by_relation = {k[len("urls_") :]: v for k, v in stats.items() if k.startswith("urls_")}
     if by_relation:

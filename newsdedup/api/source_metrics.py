@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from newsdedup.config.sources import Source
-from newsdedup.source_states import STATES
+from newsdedup.source_status import STATES
 from newsdedup.store.source_health import BUCKETS, EVENTS, FETCH_FAILED, SourceHealth
 
 log = logging.getLogger("newsdedup.api.metrics")

@@ -10,10 +10,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from newsdedup.store.models import Base, load_all_models
+from newsdedup.store.models import Base
 
 config = context.config
-load_all_models()  # autogenerate must see the tables of every store module
 target_metadata = Base.metadata
 
 

@@ -15,7 +15,9 @@ A selector is XPath when it starts with "/" or "(", else CSS (parsel's dialect, 
 sources file is loaded, so a typo stops the start-up instead of failing each page.
 
 The rules are plain strings in frozen dataclasses: they travel to extraction processes and
-are compiled again (and cached) there (``extract/overrides.py``).
+are compiled again (and cached) there (``extract/overrides.py``). They belong to extraction,
+which takes them; the sources-file loader (``config/sources.py``) builds them, so config
+imports this module and extract imports nothing of ours (pyproject.toml, [tool.importlinter]).
 """
 
 from __future__ import annotations
