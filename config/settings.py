@@ -146,6 +146,17 @@ class Settings(BaseSettings):
     # --- HTTP API ---
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # What one request may cost, whoever sends it (newsdedup/api/limits.py): request bodies
+    # are refused past this size before anything parses them (a crawl request is a few names).
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A feed page ends before its JSON passes this many bytes (the cursor goes on from there).
+    api_max_feed_page_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    # Feed requests one API process serves at once; others wait up to 10 s, then get 503.
+    api_feed_concurrency: int = Field(default=4, ge=1)
+    # /metrics is computed at most once in this many seconds, however often it is scraped.
+    metrics_cache_seconds: float = Field(default=10.0, ge=0)
+    # /docs (Swagger UI, served from the installed swagger-ui-bundle, nothing from elsewhere).
+    api_docs: bool = True
 
     @model_validator(mode="before")
     @classmethod
