@@ -19,7 +19,6 @@ refusal fails the request with ``AddressRefused`` (the spider records it with it
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from twisted.internet.error import DNSLookupError
 
 from newsdedup.config import Settings, Source
 from newsdedup.crawler.middlewares import host_in_domains
+from newsdedup.fetched.addresses import address_problem, is_ip_literal
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -48,15 +48,6 @@ PRIVATE_DOMAINS_SETTING = "NEWSDEDUP_PRIVATE_ADDRESS_DOMAINS"
 # a bare "no results" DNSLookupError; the spider reads the reason here (one crawl per process).
 refused_hosts: dict[str, str] = {}
 
-_KINDS = (
-    ("is_loopback", "a loopback"),
-    ("is_link_local", "a link-local"),
-    ("is_multicast", "a multicast"),
-    ("is_unspecified", "an unspecified"),
-    ("is_private", "a private"),
-    ("is_reserved", "a reserved"),
-)
-
 
 class AddressRefused(IgnoreRequest):
     """The crawler may not connect there; ``reason`` says why, for the failures table."""
@@ -64,31 +55,6 @@ class AddressRefused(IgnoreRequest):
     def __init__(self, reason: str) -> None:
         super().__init__(f"refused: {reason}")
         self.reason = f"refused: {reason}"
-
-
-def address_problem(address: str) -> str | None:
-    """Why ``address`` (an IP address) is not a public one, or None when it is."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return f"{address} is not an IP address"
-    mapped = getattr(ip, "ipv4_mapped", None) or getattr(ip, "sixtofour", None)
-    if mapped is not None:
-        ip = mapped
-    for attribute, kind in _KINDS:
-        if getattr(ip, attribute):
-            return f"{address} is {kind} address"
-    if not ip.is_global:
-        return f"{address} is not a public address"
-    return None
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        return False
 
 
 def private_domains(sources: Iterable[Source]) -> list[str]:

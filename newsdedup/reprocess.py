@@ -246,7 +246,14 @@ def run_import(
 
     def responses() -> Iterator[ArchivedResponse]:
         for file in files:
-            yield from read_html_responses(file, source, settings.max_page_bytes, counts, on_read=on_read)
+            yield from read_html_responses(
+                file,
+                source,
+                settings.max_page_bytes,
+                counts,
+                on_read=on_read,
+                allow_private=settings.allow_private_addresses,
+            )
 
     def report(summary: CrawlSummary) -> None:
         result.summary = summary
