@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # Scrapy settings (process-wide, set by crawler.run) that carry the policy to the resolver.
 ALLOW_ALL_SETTING = "NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES"
 PRIVATE_DOMAINS_SETTING = "NEWSDEDUP_PRIVATE_ADDRESS_DOMAINS"
+PROXY_ADDRESSES_SETTING = "NEWSDEDUP_PROXY_ADDRESSES"
 
 # Host name → why the resolver refused it. Twisted's endpoints replace the resolver's error by
 # a bare "no results" DNSLookupError; the spider reads the reason here (one crawl per process).
@@ -73,11 +74,19 @@ def private_domains(sources: Iterable[Source]) -> list[str]:
     )
 
 
+def proxy_addresses(sources: Iterable[Source]) -> list[str]:
+    """The sources' proxies given as IP literals: the operator's own machines, connected to
+    whatever kind of address they are (a name's answer is checked as a private domain's)."""
+    hosts = {urlsplit(source.proxy).hostname or "" for source in sources if source.proxy}
+    return sorted(host.strip("[]") for host in hosts if host and is_ip_literal(host))
+
+
 def policy_settings(settings: Settings, sources: Sequence[Source]) -> dict[str, Any]:
     """The process-wide Scrapy settings of the policy, for ``CrawlerProcess``."""
     return {
         ALLOW_ALL_SETTING: settings.allow_private_addresses,
         PRIVATE_DOMAINS_SETTING: private_domains(sources),
+        PROXY_ADDRESSES_SETTING: proxy_addresses(sources),
     }
 
 
@@ -95,21 +104,29 @@ class PolicyResolver(CachingThreadedResolver):
         timeout: float,
         allow_all: bool = False,
         domains: Sequence[str] = (),
+        proxies: Sequence[str] = (),
     ) -> None:
         super().__init__(reactor, cache_size, timeout)
         self.allow_all = allow_all
         self.domains = tuple(domains)
+        self.proxies = frozenset(proxies)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> PolicyResolver:
         resolver = super().from_crawler(crawler, reactor)
         resolver.allow_all = crawler.settings.getbool(ALLOW_ALL_SETTING)
         resolver.domains = tuple(crawler.settings.getlist(PRIVATE_DOMAINS_SETTING))
+        resolver.proxies = frozenset(crawler.settings.getlist(PROXY_ADDRESSES_SETTING))
         return resolver
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
         deferred = super().getHostByName(name, timeout)
-        if self.allow_all or host_in_domains(f"http://{name}/", self.domains):
+        # Twisted asks the resolver for IP literals too: a proxy's address is the operator's.
+        if (
+            self.allow_all
+            or name.strip("[]") in self.proxies
+            or host_in_domains(f"http://{name}/", self.domains)
+        ):
             return deferred
         return deferred.addCallback(self._check, name)
 

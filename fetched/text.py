@@ -12,13 +12,26 @@ import re
 
 # XML 1.0, production [2] Char: what is left out of it.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# C0 and C1 controls and DEL, shown escaped in log lines (newline and tab included).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 controls and DEL, shown escaped in log lines (newline included, tab left).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# The user information of a URL (``scheme://user:password@host``): what messages never show.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]*)@")
 
 
 def xml_safe(value: str) -> str:
     """``value`` without the characters XML 1.0 forbids."""
     return _XML_FORBIDDEN.sub("", value)
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (a user name alone,
+    which may be a token, too): ``http://alice:***@proxy:31a8``."""
+
+    def redact(match: re.Match[str]) -> str:
+        user, colon, _secret = match.group(2).partition(":")
+        return f"{match.group(1)}{user}:***@" if colon else f"{match.group(1)}***@"
+
+    return _USERINFO.sub(redact, text)
 
 
 def escape_controls(value: str) -> str:

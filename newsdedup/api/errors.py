@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newsdedup.config.logs import REQUEST_ID
+from newsdedup.fetched.text import without_credentials
 
 log = logging.getLogger("newsdedup.api")
 
@@ -66,7 +67,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code or STATUS_CODES.get(status, "error")
-        self.message = message
+        self.message = without_credentials(message)  # a URL's password never reaches a client
         self.headers = headers
         self.extra = extra
 
