@@ -120,3 +120,21 @@ def test_a_hostile_archived_page_runs_no_script_and_loads_nothing(sqlite_url, tm
     finally:
         beacons.close()
         store.close()
+
+
+def test_the_docs_page_renders_from_the_api_alone(sqlite_url, tmp_path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    settings = Settings(database_url=sqlite_url, config=write_sources(tmp_path))
+    with live_api(settings) as running, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            asked: list[str] = []
+            page.on("request", lambda request: asked.append(request.url))
+            page.goto(f"{running.base_url}/docs", wait_until="networkidle")
+            page.wait_for_selector(".opblock-summary-path", timeout=20_000)  # the routes are listed
+            assert "/v1/feed" in page.locator(".swagger-ui").inner_text()
+        finally:
+            browser.close()
+    assert asked and all(url.startswith(running.base_url) for url in asked), asked

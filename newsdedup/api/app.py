@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes, sources_routes
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
+from newsdedup.api.docs_routes import install_docs
 from newsdedup.api.errors import install_error_handlers
 from newsdedup.api.limits import BodyLimitMiddleware, CachedValue, RequestGate
 from newsdedup.api.metrics import StoreCollector, build_registry, exposition
@@ -55,7 +56,15 @@ def create_app(
         finally:
             await run_in_threadpool(ctx.close)
 
-    app = FastAPI(title="newsdedup", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # docs_url/redoc_url None: FastAPI's pages load their scripts from a CDN (docs_routes.py).
+    app = FastAPI(
+        title="newsdedup",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
@@ -65,6 +74,8 @@ def create_app(
     app.include_router(ops_routes.router)
     app.include_router(archive_routes.router)
     app.include_router(sources_routes.router)
+    if settings.api_docs:
+        install_docs(app)
     return app
 
 
