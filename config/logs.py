@@ -4,6 +4,8 @@
 object a line for log collectors (Loki, Elasticsearch, CloudWatch): ``time`` (ISO 8601, UTC),
 ``level``, ``logger``, ``message``, ``exception`` when there is one, and the ids of what was
 being done: ``request_id`` while an HTTP request is served, ``crawl_id`` during a crawl.
+In both, a URL's password never shows (``http://alice:***@proxy``); a text line shows control
+characters escaped (``\r``, ``\x1b``), so a message is always one line of plain text.
 
 The ids live in context variables, read by a filter on the handler, so every library's
 records carry them (Scrapy's, uvicorn's, Celery's) without passing them around. A crawl's
@@ -25,6 +27,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
+
+from newsdedup.fetched.text import escape_controls, without_credentials
 
 LogFormat = Literal["text", "json"]
 
@@ -57,7 +61,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": without_credentials(record.getMessage()),
         }
         for key in ("request_id", "crawl_id"):
             value = getattr(record, key, None)
@@ -79,6 +83,13 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The message is one line whatever it quotes: a carriage return or an escape code in
+        # a header a page sent would otherwise forge a line or repaint the terminal. (A
+        # traceback, added after this, keeps its lines.)
+        record.message = escape_controls(without_credentials(record.message))
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

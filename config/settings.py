@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "NEWSDEDUP_"
 # What a crawl's child process is not given (Settings.as_environment).
-NOT_FOR_CRAWLS = frozenset({"api_token", "flower_auth", "api_host", "api_port"})
+NOT_FOR_CRAWLS = frozenset({"api_token", "flower_auth", "api_host", "api_port", "reprocess_database_urls"})
 # Settings that may be read from a file named by NEWSDEDUP_<NAME>_FILE.
 SECRETS = ("database_url", "redis_url", "api_token", "flower_auth")
 FILE_SUFFIX = "_file"
@@ -142,10 +142,25 @@ class Settings(BaseSettings):
     crawl_time_limit: int = Field(default=3600, ge=1)
     # How often beat checks which sources are due (the sources file is re-read each time).
     schedule_tick: float = 15.0
+    # Stores other than "a new one beside the live store" that `newsdedup reprocess
+    # --database-url` may write into through the workers, separated by spaces. Workers take
+    # database URLs from their own settings only, never from Redis (workers/reprocess_targets.py).
+    reprocess_database_urls: str = ""
 
     # --- HTTP API ---
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # What one request may cost, whoever sends it (newsdedup/api/limits.py): request bodies
+    # are refused past this size before anything parses them (a crawl request is a few names).
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A feed page ends before its JSON passes this many bytes (the cursor goes on from there).
+    api_max_feed_page_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    # Feed requests one API process serves at once; others wait up to 10 s, then get 503.
+    api_feed_concurrency: int = Field(default=4, ge=1)
+    # /metrics is computed at most once in this many seconds, however often it is scraped.
+    metrics_cache_seconds: float = Field(default=10.0, ge=0)
+    # /docs (Swagger UI, served from the files of the installed fastapi-offline, nothing from elsewhere).
+    api_docs: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -168,6 +183,10 @@ class Settings(BaseSettings):
                 ) from None
             data = {**data, name: content.rstrip("\r\n")}
         return data
+
+    @property
+    def reprocess_targets(self) -> tuple[str, ...]:
+        return tuple(self.reprocess_database_urls.split())
 
     @property
     def distributed(self) -> bool:

@@ -18,6 +18,7 @@ from newsdedup.extract.rules import (
     parse_extraction,
     parse_languages,
 )
+from newsdedup.fetched.text import without_credentials
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 INTERVAL_PATTERN = re.compile(r"^(\d+)([smhd])$")
@@ -169,7 +170,8 @@ def _parse_source(entry: Any, index: int, origin: str) -> Source:
     label = f"source {name!r}" if isinstance(name, str) else f"source #{index + 1}"
 
     def fail(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{origin}: {label}, key {key!r}: {why}")
+        # A URL quoted back (a proxy's, a feed's) never shows its password.
+        return ConfigError(without_credentials(f"{origin}: {label}, key {key!r}: {why}"))
 
     for key in entry:
         if key not in KNOWN_KEYS:

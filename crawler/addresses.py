@@ -19,7 +19,6 @@ refusal fails the request with ``AddressRefused`` (the spider records it with it
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from twisted.internet.error import DNSLookupError
 
 from newsdedup.config import Settings, Source
 from newsdedup.crawler.middlewares import host_in_domains
+from newsdedup.fetched.addresses import address_problem, is_ip_literal
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -43,19 +43,11 @@ log = logging.getLogger(__name__)
 # Scrapy settings (process-wide, set by crawler.run) that carry the policy to the resolver.
 ALLOW_ALL_SETTING = "NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES"
 PRIVATE_DOMAINS_SETTING = "NEWSDEDUP_PRIVATE_ADDRESS_DOMAINS"
+PROXY_ADDRESSES_SETTING = "NEWSDEDUP_PROXY_ADDRESSES"
 
 # Host name → why the resolver refused it. Twisted's endpoints replace the resolver's error by
 # a bare "no results" DNSLookupError; the spider reads the reason here (one crawl per process).
 refused_hosts: dict[str, str] = {}
-
-_KINDS = (
-    ("is_loopback", "a loopback"),
-    ("is_link_local", "a link-local"),
-    ("is_multicast", "a multicast"),
-    ("is_unspecified", "an unspecified"),
-    ("is_private", "a private"),
-    ("is_reserved", "a reserved"),
-)
 
 
 class AddressRefused(IgnoreRequest):
@@ -64,31 +56,6 @@ class AddressRefused(IgnoreRequest):
     def __init__(self, reason: str) -> None:
         super().__init__(f"refused: {reason}")
         self.reason = f"refused: {reason}"
-
-
-def address_problem(address: str) -> str | None:
-    """Why ``address`` (an IP address) is not a public one, or None when it is."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return f"{address} is not an IP address"
-    mapped = getattr(ip, "ipv4_mapped", None) or getattr(ip, "sixtofour", None)
-    if mapped is not None:
-        ip = mapped
-    for attribute, kind in _KINDS:
-        if getattr(ip, attribute):
-            return f"{address} is {kind} address"
-    if not ip.is_global:
-        return f"{address} is not a public address"
-    return None
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        return False
 
 
 def private_domains(sources: Iterable[Source]) -> list[str]:
@@ -107,11 +74,19 @@ def private_domains(sources: Iterable[Source]) -> list[str]:
     )
 
 
+def proxy_addresses(sources: Iterable[Source]) -> list[str]:
+    """The sources' proxies given as IP literals: the operator's own machines, connected to
+    whatever kind of address they are (a name's answer is checked as a private domain's)."""
+    hosts = {urlsplit(source.proxy).hostname or "" for source in sources if source.proxy}
+    return sorted(host.strip("[]") for host in hosts if host and is_ip_literal(host))
+
+
 def policy_settings(settings: Settings, sources: Sequence[Source]) -> dict[str, Any]:
     """The process-wide Scrapy settings of the policy, for ``CrawlerProcess``."""
     return {
         ALLOW_ALL_SETTING: settings.allow_private_addresses,
         PRIVATE_DOMAINS_SETTING: private_domains(sources),
+        PROXY_ADDRESSES_SETTING: proxy_addresses(sources),
     }
 
 
@@ -129,21 +104,29 @@ class PolicyResolver(CachingThreadedResolver):
         timeout: float,
         allow_all: bool = False,
         domains: Sequence[str] = (),
+        proxies: Sequence[str] = (),
     ) -> None:
         super().__init__(reactor, cache_size, timeout)
         self.allow_all = allow_all
         self.domains = tuple(domains)
+        self.proxies = frozenset(proxies)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> PolicyResolver:
         resolver = super().from_crawler(crawler, reactor)
         resolver.allow_all = crawler.settings.getbool(ALLOW_ALL_SETTING)
         resolver.domains = tuple(crawler.settings.getlist(PRIVATE_DOMAINS_SETTING))
+        resolver.proxies = frozenset(crawler.settings.getlist(PROXY_ADDRESSES_SETTING))
         return resolver
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
         deferred = super().getHostByName(name, timeout)
-        if self.allow_all or host_in_domains(f"http://{name}/", self.domains):
+        # Twisted asks the resolver for IP literals too: a proxy's address is the operator's.
+        if (
+            self.allow_all
+            or name.strip("[]") in self.proxies
+            or host_in_domains(f"http://{name}/", self.domains)
+        ):
             return deferred
         return deferred.addCallback(self._check, name)
 

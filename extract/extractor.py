@@ -32,6 +32,7 @@ from newsdedup.extract.rules import ExtractionRules
 from newsdedup.extract.structured import StructuredData, read_structured_data
 from newsdedup.extract.text import clean_text, word_count
 from newsdedup.extract.urls import normalize_url
+from newsdedup.fetched.text import xml_safe
 
 LOGGER = logging.getLogger(__name__)
 
@@ -206,19 +207,23 @@ def _extract(
         ),
     )
     published_at, modified_at = _selected_date(tree, rules, now, published_at, modified_at)
+    authors = overrides.selected_authors(tree, rules) or meta.choose_authors(
+        data, article, heuristic("author")
+    )
+    description = meta.choose_description(data, article, heuristic("description"))
+    # Every field leaves extraction fit for XML: one control character in a JSON-LD headline
+    # would otherwise make the Atom feed unwritable for as long as the article is in it.
     return Document(
-        text=text,
-        title=title,
+        text=xml_safe(text),
+        title=xml_safe(title),
         url=page_url,
-        canonical_url=canonical_url,
-        authors=tuple(
-            overrides.selected_authors(tree, rules) or meta.choose_authors(data, article, heuristic("author"))
-        ),
+        canonical_url=xml_safe(canonical_url),
+        authors=tuple(a for a in (xml_safe(author).strip() for author in authors) if a),
         published_at=published_at,
         modified_at=modified_at,
         language=meta.choose_language(data, article, hints.get(HINT_LANGUAGE) or heuristic("language")),
-        description=meta.choose_description(data, article, heuristic("description")),
-        site_name=site_name,
+        description=xml_safe(description) if description else description,
+        site_name=xml_safe(site_name) if site_name else site_name,
     )
 
 

@@ -93,6 +93,13 @@ def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | N
         settings.archive_dir, since=_since(since), sources=frozenset(sources) if sources else None
     )
     files = scan.files()
+    if database_url and settings.distributed and database_url != settings.database_url:
+        from newsdedup.workers.reprocess_targets import target_name
+
+        try:
+            target_name(settings, database_url)  # the workers must find it in their settings
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     target = database_url or default_target(settings.database_url)
     if target == settings.database_url:
         click.echo("note: reprocessing into the live store", err=True)

@@ -9,6 +9,8 @@ from typing import Any
 
 from feedgen.feed import FeedGenerator
 
+from newsdedup.fetched.text import xml_safe
+
 FORMATS = ("jsonl", "json", "atom")
 
 
@@ -32,6 +34,9 @@ def render_atom(records: Sequence[dict[str, Any]], feed_url: str = "urn:newsdedu
     generator.updated(latest or datetime.now(UTC))
     # feedgen prepends entries, so adding oldest first leaves the newest on top.
     for record in records:
+        # Cleaned again here: records stored before extraction cleaned its fields (or written
+        # by another tool) must not make the whole feed unwritable.
+        record = _xml_safe_record(record)
         entry = generator.add_entry()
         entry.id(f"urn:newsdedup:article:{record['id']}")
         entry.title(record.get("title") or record["canonical_url"])
@@ -49,6 +54,17 @@ def render_atom(records: Sequence[dict[str, Any]], feed_url: str = "urn:newsdedu
         entry.content(record.get("text", ""), type="text")
         entry.category(term=record.get("source", ""))
     return generator.atom_str(pretty=True).decode("utf-8")
+
+
+def _xml_safe_record(record: dict[str, Any]) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return xml_safe(value)
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    return {key: clean(value) for key, value in record.items()}
 
 
 def render(records: Sequence[dict[str, Any]], fmt: str) -> str:

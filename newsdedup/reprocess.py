@@ -34,13 +34,7 @@ from newsdedup.pipeline.services import open_embedded_pipeline, open_extraction_
 from newsdedup.pipeline.summary import CrawlSummary, SummaryCallback
 from newsdedup.store import Store
 from newsdedup.store.staging import Staging
-from newsdedup.workers.locks import redis_client
-from newsdedup.workers.reprocess_targets import (
-    REPROCESS_TARGET_KEY,
-    TARGET_TTL_SECONDS,
-    target_id,
-    target_settings,
-)
+from newsdedup.workers.reprocess_targets import STAMP_FORMAT, beside_url, target_name, target_settings
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +59,17 @@ def shown_url(url: str) -> str:
 def default_target(live_url: str, now: datetime | None = None) -> str:
     """A new store beside the live one: ``reprocess-<time>.db`` in the SQLite store's folder,
     or a new PostgreSQL database ``<name>_reprocess_<time>`` on the same server (created here)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
-    url = make_url(live_url)
-    if url.get_backend_name() == "sqlite":
-        database = url.database or ""
-        folder = Path(database).parent if database and database != ":memory:" else Path("data")
-        return url.set(database=str(folder / f"reprocess-{stamp}.db")).render_as_string(hide_password=False)
-    name = f"{url.database or 'newsdedup'}_reprocess_{stamp.lower()}"
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    stamp = (now or datetime.now(UTC)).strftime(STAMP_FORMAT)
+    target = beside_url(live_url, stamp)
+    url = make_url(target)
+    if url.get_backend_name() != "sqlite":
+        engine = create_engine(make_url(live_url), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+        finally:
+            engine.dispose()
+    return target
 
 
 # --- pages from WARC records ---
@@ -142,12 +133,8 @@ def _run_distributed(
     app = create_celery_app(live)
     target = None
     if settings.database_url != live.database_url:
-        target = target_id(settings.database_url)
-        client = redis_client(settings.redis_url)
-        try:
-            client.set(REPROCESS_TARGET_KEY + target, settings.database_url, ex=TARGET_TTL_SECONDS)
-        finally:
-            client.close()
+        # A name the workers resolve with their own settings: no URL travels through Redis.
+        target = target_name(live, settings.database_url)
         rebuild_index(settings)  # the target's own index: emptied, or rebuilt from its store
     store = Store.open(settings.database_url)
     staging = Staging.open(settings.database_url, migrate=False)
@@ -246,7 +233,14 @@ def run_import(
 
     def responses() -> Iterator[ArchivedResponse]:
         for file in files:
-            yield from read_html_responses(file, source, settings.max_page_bytes, counts, on_read=on_read)
+            yield from read_html_responses(
+                file,
+                source,
+                settings.max_page_bytes,
+                counts,
+                on_read=on_read,
+                allow_private=settings.allow_private_addresses,
+            )
 
     def report(summary: CrawlSummary) -> None:
         result.summary = summary

@@ -78,6 +78,13 @@ class FeedReader:
             return None
         return row.warc_file, int(row.warc_offset)
 
+    def version_url(self, article_id: str, version: int) -> str | None:
+        """The URL version ``version`` of ``article_id`` was fetched at (None: no such version)."""
+        with self._db.reading() as session:
+            return session.scalar(
+                select(Version.url).where(Version.article_id == article_id, Version.version == version)
+            )
+
     def last_seq(self) -> int:
         """The highest seq handed out so far (0 for an empty store)."""
         with self._db.reading() as session:

@@ -157,7 +157,7 @@ class Failure(Base):
     url: Mapped[str] = mapped_column(Text, nullable=False, index=True)
     source: Mapped[str] = mapped_column(String(200), nullable=False)
     crawl_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")
-    stage: Mapped[str] = mapped_column(String(16), nullable=False)
+    stage: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

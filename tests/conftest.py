@@ -16,6 +16,9 @@ from newsdedup.store import Store
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Tests read /metrics right after writing to the store: no cached exposition between them
+# (tests/test_api_limits.py sets the cache explicitly where it is what is tested).
+os.environ.setdefault("NEWSDEDUP_METRICS_CACHE_SECONDS", "0")
 
 
 def _missing(what: str, exc: Exception) -> None:

@@ -72,3 +72,33 @@ def test_a_proxy_named_on_the_internal_network_may_be_connected_to():
     )
     # The proxy's name may resolve to a private address; the sites' names still may not.
     assert private_domains(sources) == ["proxy.internal"]
+
+
+def test_a_proxy_given_as_an_ip_literal_serves_a_source_that_allows_private_addresses(tmp_path):
+    """The source alone opts in (NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES is off): its proxy, an
+    address of the operator's, is reached, not refused as a DNS answer."""
+    from newsdedup.siteserver import SiteServer
+
+    with SiteServer(SITES / "daily", host="127.0.0.2") as daily, ForwardProxy() as proxy:
+        assert proxy.url.startswith("http://127.0.0.9:")
+        sources = [
+            {
+                "name": "daily",
+                "feeds": [daily.url("/rss.xml")],
+                "proxy": proxy.url,
+                "allow_private_addresses": True,
+            }
+        ]
+        result = crawl_with(sources, tmp_path, "literal", allow_private_addresses=False)
+    assert {"/rss.xml"} <= {urlsplit(url).path for url in proxy.urls}
+    assert any(p["source"] == "daily" for p in result["accepted"]), result.get("failed")
+
+
+def test_a_proxy_url_with_a_typo_is_named_without_its_password():
+    for proxy in ("http://alice:pw-secret@proxy:31a8", "socks5://alice:pw-secret@proxy:1080"):
+        with pytest.raises(ConfigError) as error:
+            parse_sources(
+                {"sources": [{"name": "daily", "feeds": ["https://d.example/rss"], "proxy": proxy}]}
+            )
+        assert "pw-secret" not in str(error.value)
+        assert "alice:***@proxy" in str(error.value)

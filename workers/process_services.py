@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from newsdedup.config import Settings
-from newsdedup.workers.reprocess_targets import target_database_url, target_settings
+from newsdedup.workers.reprocess_targets import target_url, target_settings
 
 if TYPE_CHECKING:
     from newsdedup.workers.pages import WorkerServices
@@ -44,12 +44,12 @@ class ProcessServices:
         return opened[None]
 
     def target(self, name: str) -> WorkerServices:
-        """The services of a reprocess target, whose store URL the workers read from Redis."""
+        """The services of a reprocess target, whose store URL the worker finds in its own settings."""
         opened = self._of_this_process()
         if name not in opened:
             from newsdedup.workers.pages import WorkerServices  # deferred: see ``live``
 
-            url = target_database_url(self.settings, name)
+            url = target_url(self.settings, name)
             opened[name] = WorkerServices.open(target_settings(self.settings, url))
         return opened[name]
 

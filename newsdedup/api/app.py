@@ -12,8 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes, sources_routes
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
+from newsdedup.api.docs_routes import install_docs
 from newsdedup.api.errors import install_error_handlers
-from newsdedup.api.metrics import StoreCollector, build_registry
+from newsdedup.api.limits import BodyLimitMiddleware, CachedValue, RequestGate
+from newsdedup.api.metrics import StoreCollector, build_registry, exposition
 from newsdedup.api.request_ids import RequestIdMiddleware
 from newsdedup.api.source_metrics import SourceCollector
 from newsdedup.config import Settings, load_sources
@@ -54,15 +56,26 @@ def create_app(
         finally:
             await run_in_threadpool(ctx.close)
 
-    app = FastAPI(title="newsdedup", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # docs_url/redoc_url None: FastAPI's pages load their scripts from a CDN (docs_routes.py).
+    app = FastAPI(
+        title="newsdedup",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(feed_routes.router)
     app.include_router(crawl_routes.router)
     app.include_router(ops_routes.router)
     app.include_router(archive_routes.router)
     app.include_router(sources_routes.router)
+    if settings.api_docs:
+        install_docs(app)
     return app
 
 
@@ -95,4 +108,7 @@ def _build_context(settings: Settings, store: Store | None, queues: tuple[str, .
         )
     )
     ctx.registry.register(source_collector(settings, store))
+    registry = ctx.registry
+    ctx.metrics = CachedValue(lambda: exposition(registry), settings.metrics_cache_seconds)
+    ctx.feed_gate = RequestGate(settings.api_feed_concurrency)
     return ctx

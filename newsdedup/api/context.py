@@ -15,6 +15,7 @@ import redis
 from fastapi import Request
 
 from newsdedup.api.crawls import EmbeddedCrawls
+from newsdedup.api.limits import CachedValue, RequestGate
 from newsdedup.config import Settings
 from newsdedup.dedup.index import built_for
 
@@ -43,6 +44,9 @@ class ApiContext:
     redis: redis.Redis | None = None
     crawls: EmbeddedCrawls | None = None
     registry: CollectorRegistry | None = None
+    # /metrics' exposition, computed at most once per NEWSDEDUP_METRICS_CACHE_SECONDS.
+    metrics: CachedValue[bytes] | None = None
+    feed_gate: RequestGate = field(default_factory=lambda: RequestGate(4))
     # Health probes run here, each with a deadline (see ops_routes.healthz).
     probes: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="healthz")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
 from newsdedup.api.auth import require_token
 from newsdedup.api.context import ApiContext, context
@@ -20,14 +22,38 @@ router = APIRouter(
 Ctx = Annotated[ApiContext, Depends(context)]
 
 
+async def crawl_request(request: Request, _token: None = Depends(require_token)) -> CrawlRequest:
+    """The body, read only once the token has passed (FastAPI reads a declared body before it
+    runs any dependency, the token check included); its size is bounded by
+    BodyLimitMiddleware before this reads it."""
+    raw = await request.body()
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    try:
+        return CrawlRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+# The body is read by crawl_request, so the schema says what it is by hand.
+CRAWL_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": CrawlRequest.model_json_schema()}},
+    }
+}
+
+
 @router.post(
     "/v1/crawls",
     status_code=202,
     response_model=CrawlStarted,
-    responses={409: ERRORS[409], 422: ERRORS[422], 503: ERRORS[503]},
+    responses={409: ERRORS[409], 413: ERRORS[413], 422: ERRORS[422], 503: ERRORS[503]},
     summary="Start a crawl of the named sources (all when none are named)",
+    openapi_extra=CRAWL_REQUEST_BODY,
 )
-def start_crawl(ctx: Ctx, body: CrawlRequest) -> Response:
+def start_crawl(ctx: Ctx, body: Annotated[CrawlRequest, Depends(crawl_request)]) -> Response:
     names = resolve_sources(ctx, body.sources)
     if ctx.settings.distributed:
         try:

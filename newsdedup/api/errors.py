@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newsdedup.config.logs import REQUEST_ID
+from newsdedup.fetched.text import without_credentials
 
 log = logging.getLogger("newsdedup.api")
 
@@ -30,6 +31,7 @@ STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
     500: "internal",
@@ -65,7 +67,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code or STATUS_CODES.get(status, "error")
-        self.message = message
+        self.message = without_credentials(message)  # a URL's password never reaches a client
         self.headers = headers
         self.extra = extra
 

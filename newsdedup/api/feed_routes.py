@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.errors import ApiError
+from newsdedup.api.limits import feed_page_body
 from newsdedup.api.schemas import ERRORS, FeedPage, FeedRecord, VersionList
 from newsdedup.feedformat import render_atom
 
@@ -44,10 +45,16 @@ def get_feed(
     ] = None,
 ) -> Response:
     """Follow `next_after` from 0 to see every article once, at its latest state, in seq order.
-    An article that changes again comes back later with a higher seq."""
-    items = ctx.store.feed_reader.feed(after=after, limit=limit, language=language)
-    next_after = items[-1]["seq"] if items else after
-    return JSONResponse({"items": items, "next_after": next_after})
+    An article that changes again comes back later with a higher seq. A page may hold fewer
+    than `limit` records: it ends before its JSON passes `NEWSDEDUP_API_MAX_FEED_PAGE_BYTES`
+    (8 MiB); go on from `next_after` as always."""
+
+    def read(cursor: int, count: int) -> list[dict]:
+        return ctx.store.feed_reader.feed(after=cursor, limit=count, language=language)
+
+    with ctx.feed_gate.slot():
+        body = feed_page_body(read, after, limit, ctx.settings.api_max_feed_page_bytes)
+    return Response(body, media_type="application/json")
 
 
 @router.get(
@@ -97,7 +104,8 @@ def get_versions(
 )
 def get_atom(ctx: Ctx, request: Request) -> Response:
     feed_url = str(request.url_for("get_atom"))
-    return Response(render_atom(latest(ctx, ATOM_ENTRIES), feed_url), media_type=ATOM_MEDIA_TYPE)
+    with ctx.feed_gate.slot():
+        return Response(render_atom(latest(ctx, ATOM_ENTRIES), feed_url), media_type=ATOM_MEDIA_TYPE)
 
 
 def latest(ctx: ApiContext, count: int) -> list[dict]:

@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from newsdedup.api.context import ApiContext, IndexNotReady, context
-from newsdedup.api.metrics import exposition
 from newsdedup.api.schemas import Health
 
 log = logging.getLogger("newsdedup.api")
@@ -87,6 +86,8 @@ def readyz(ctx: Ctx) -> Response:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"}},
 )
 def metrics(ctx: Ctx) -> Response:
-    """Pages, articles, duplicates, versions, rejections, failures, and queue depth (distributed mode)."""
-    assert ctx.registry is not None
-    return Response(exposition(ctx.registry), media_type=CONTENT_TYPE_LATEST)
+    """Pages, articles, duplicates, versions, rejections, failures, and queue depth (distributed
+    mode). Needs no token (Prometheus scrapes it); computed at most once per
+    `NEWSDEDUP_METRICS_CACHE_SECONDS` (10 s), so scrapes in between see the same figures."""
+    assert ctx.metrics is not None
+    return Response(ctx.metrics.get(), media_type=CONTENT_TYPE_LATEST)

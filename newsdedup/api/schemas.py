@@ -102,6 +102,7 @@ ERRORS = {
         (403, "the server has no API token configured: writes are disabled"),
         (404, "unknown article or crawl"),
         (409, "a crawl is already running (embedded mode runs one at a time)"),
+        (413, "the request body is larger than NEWSDEDUP_API_MAX_BODY_BYTES"),
         (422, "a parameter or the body is invalid; `message` says which and why"),
         (503, "the store, Redis or the sources file is unavailable"),
     )
