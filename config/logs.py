@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
 
-from newsdedup.fetched.text import escape_controls, without_credentials
+from newsdedup.extract.safe_text import escape_controls, without_credentials
 
 LogFormat = Literal["text", "json"]
 

@@ -18,7 +18,7 @@ from newsdedup.extract.rules import (
     parse_extraction,
     parse_languages,
 )
-from newsdedup.fetched.text import without_credentials
+from newsdedup.extract.safe_text import without_credentials
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 INTERVAL_PATTERN = re.compile(r"^(\d+)([smhd])$")

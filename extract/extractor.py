@@ -29,10 +29,10 @@ from newsdedup.extract import overrides
 from newsdedup.extract.chrome import strip_chrome_blocks
 from newsdedup.extract.document import Document, Rejection
 from newsdedup.extract.rules import ExtractionRules
+from newsdedup.extract.safe_text import xml_safe
 from newsdedup.extract.structured import StructuredData, read_structured_data
 from newsdedup.extract.text import clean_text, word_count
 from newsdedup.extract.urls import normalize_url
-from newsdedup.fetched.text import xml_safe
 
 LOGGER = logging.getLogger(__name__)
 

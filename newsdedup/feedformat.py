@@ -9,7 +9,7 @@ from typing import Any
 
 from feedgen.feed import FeedGenerator
 
-from newsdedup.fetched.text import xml_safe
+from newsdedup.extract.safe_text import xml_safe
 
 FORMATS = ("jsonl", "json", "atom")
 

@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from newsdedup.config import Settings
-from newsdedup.workers.reprocess_targets import target_url, target_settings
+from newsdedup.workers.reprocess_targets import target_settings, target_url
 
 if TYPE_CHECKING:
     from newsdedup.workers.pages import WorkerServices

@@ -20,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newsdedup.config.logs import REQUEST_ID
-from newsdedup.fetched.text import without_credentials
+from newsdedup.extract.safe_text import without_credentials
 
 log = logging.getLogger("newsdedup.api")
 
