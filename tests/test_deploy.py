@@ -3,7 +3,10 @@ check per service, the ports and the OCI labels (the lock it installs: test_lock
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -88,3 +91,25 @@ def test_dockerfile_has_healthcheck_ports_and_labels() -> None:
     build_args = {args.split("=", 1)[0] for kind, args in instructions if kind == "ARG"}
     assert {"VERSION", "REVISION"} <= build_args
     assert "${VERSION}" in labels and "${REVISION}" in labels
+
+
+def test_every_compose_command_runs_against_the_installed_package(tmp_path: Path) -> None:
+    """The one-shot ``migrate`` service runs Python code of its own: it must import what the
+    package installs (``newsdedup.*``), from a folder that is not the checkout."""
+    for name, service in compose_services().items():
+        command = service.get("command") or []
+        if command[:2] != ["python", "-c"]:
+            continue
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+        env.pop("PYTHONPATH", None)
+        env["NEWSDEDUP_DATABASE_URL"] = f"sqlite:///{tmp_path / f'{name}.db'}"
+        result = subprocess.run(
+            [sys.executable, "-c", command[2]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, (name, result.stderr[-2000:])
