@@ -5,6 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Every class a failed attempt may be counted under (/metrics exports each, 0 until it happens).
+FAILURE_CLASSES = (
+    "timeout",  # no answer in time
+    "connection",  # refused, reset, closed mid-request, broker or server gone
+    "dns",  # the webhook's host does not resolve
+    "http_5xx",
+    "http_408",
+    "http_429",
+    "unroutable",  # amqp: the exchange has no queue bound for the routing key
+    "no_stream",  # nats: no JetStream stream covers the subject
+    "io",  # files: the directory cannot be written
+    "other",
+)
+
 
 class TryAgain(Exception):
     """The sink did not confirm: try again after a backoff. ``failure_class`` groups failures

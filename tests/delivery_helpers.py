@@ -137,3 +137,23 @@ def receiver(behaviour: Any = None) -> Iterator[Receiver]:
         yield r
     finally:
         r.stop()
+
+
+def wait_until(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
+    """Wait for a state (no timing is asserted: the timeout only bounds a broken run)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def newsdedup_cli(env: dict[str, str], *args: str, timeout: float = 120) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "newsdedup", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -25,6 +25,8 @@ FORBIDDEN = {
     "store": {"crawler", "workers", "archive", "newsdedup"},
     "archive": {"crawler", "workers", "store", "newsdedup"},
     "crawler": {"workers", "store", "newsdedup"},
+    # Delivery reads the store and the sinks' config; the commands and the API call it.
+    "delivery": {"workers", "pipeline", "newsdedup"},
 }
 
 

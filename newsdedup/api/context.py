@@ -20,6 +20,7 @@ from newsdedup.config import Settings
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from newsdedup.delivery.runner import Deliverer
     from newsdedup.store import Store
 
 # kombu.transport.redis: the separator and default priority steps of its per-priority lists.
@@ -42,6 +43,8 @@ class ApiContext:
     redis: redis.Redis | None = None
     crawls: EmbeddedCrawls | None = None
     registry: CollectorRegistry | None = None
+    # Embedded mode with sinks: the delivery loop beside the API (delivery/embedded.py).
+    deliverer: Deliverer | None = None
     # Health probes run here, each with a deadline (see ops_routes.healthz).
     probes: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="healthz")
@@ -84,6 +87,8 @@ class ApiContext:
             )
 
     def close(self) -> None:
+        if self.deliverer is not None:
+            self.deliverer.stop(timeout=30)
         if self.crawls is not None:
             self.crawls.close()
         if self.redis is not None:
