@@ -9,6 +9,8 @@ cursor past what the new holder does."""
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 
 import redis
@@ -23,7 +25,8 @@ class Lease:
         self._client = client
         self.key = KEY_PREFIX + sink
         self.ttl_ms = int(ttl * 1000)
-        self.owner = owner or uuid.uuid4().hex
+        # Who holds it, for operators and the takeover test: host, process, and a unique part.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def acquire_or_renew(self) -> bool:
         """Whether this replica holds the lease now (taken, or renewed)."""

@@ -7,6 +7,7 @@ nats-py is asyncio; the sender keeps a loop of its own, run from the sink's thre
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import nats
@@ -16,9 +17,15 @@ from newsdedup.config import Sink
 from newsdedup.delivery.messages import message_body, message_key
 from newsdedup.delivery.outcomes import Refused, TryAgain
 
+log = logging.getLogger("newsdedup.delivery")
 TIMEOUT = 10.0
 # Publishes in flight at once (sent in seq order on one connection, so the stream keeps it).
 WINDOW = 256
+
+
+async def _quiet(exc: Exception) -> None:
+    """nats-py's error callback: the failure reaches the loop as TryAgain, logged there once."""
+    log.debug("nats: %s", exc)
 
 
 class _Failed(Exception):
@@ -40,8 +47,15 @@ class NatsSender:
     async def _open(self) -> Any:
         if self._nc is None or self._nc.is_closed:
             assert self.sink.url is not None
+            # nats-py retries a refused first connection forever when max_reconnect_attempts
+            # is 0: 1 gives up after a second try, and the loop's backoff takes over.
             self._nc = await nats.connect(
-                self.sink.url, connect_timeout=TIMEOUT, allow_reconnect=False, max_reconnect_attempts=0
+                self.sink.url,
+                connect_timeout=TIMEOUT,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.2,
+                error_cb=_quiet,
             )
         return self._nc.jetstream(timeout=TIMEOUT)
 

@@ -74,7 +74,7 @@ def cli_env(database_url: str, config: Path, **extra: str) -> dict[str, str]:
 class Receiver:
     """A webhook receiver on loopback that keeps every request it took (body, headers), and
     answers as ``behaviour(n)`` says for the n-th request: "ok", "500", "429", "404", "hang"
-    (never answers), "close" (closes the connection mid-request)."""
+    (never answers), "slow" (ok after 20 ms), "close" (closes the connection mid-request)."""
 
     def __init__(self, behaviour: Any = None) -> None:
         self.behaviour = behaviour or (lambda n: "ok")
@@ -99,6 +99,9 @@ class Receiver:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
+                if action == "slow":
+                    threading.Event().wait(0.02)
+                    action = "ok"
                 if action == "ok":
                     with receiver.lock:
                         receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
