@@ -530,3 +530,45 @@ def test_healthcheck_deliver_follows_the_heartbeat(tmp_path: Path) -> None:
 
 
 _ = threading  # the receivers run threads of their own
+
+
+def test_an_embedded_crawl_delivers_what_it_stored(tmp_path: Path) -> None:
+    import yaml
+    from test_source_health import build_site
+
+    from newsdedup.siteserver import serve_sites
+
+    build_site(tmp_path / "sites" / "harbor", "harbor", stories=4, seed=3)
+    servers = serve_sites(tmp_path / "sites")
+    try:
+        with receiver() as hook:
+            config = tmp_path / "sources.yaml"
+            config.write_text(
+                yaml.safe_dump(
+                    {
+                        "sources": [{"name": "harbor", "feeds": [servers["harbor"].url("/feed.xml")]}],
+                        "sinks": [webhook(hook.url), {"name": "lake", "kind": "files", "directory": "lake"}],
+                    }
+                )
+            )
+            database_url = f"sqlite:///{tmp_path / 'store.db'}"
+            env = cli_env(
+                database_url,
+                config,
+                NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+                NEWSDEDUP_ARCHIVE="0",
+                NEWSDEDUP_EXTRACT_PROCESSES="1",
+            )
+            crawled = newsdedup_cli(env, "crawl", timeout=300)
+            assert crawled.returncode == 0, crawled.stderr
+            assert "4 articles created" in crawled.stdout
+            store = Store.open(database_url)
+            try:
+                assert len(feed_keys(store)) == 4
+                assert set(hook.keys()) == feed_keys(store)
+                assert {(r["id"], r["version"]) for r in read_jsonl_gz(tmp_path / "lake")} == feed_keys(store)
+            finally:
+                store.close()
+    finally:
+        for server in servers.values():
+            server.stop()
