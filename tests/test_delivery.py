@@ -572,3 +572,20 @@ def test_an_embedded_crawl_delivers_what_it_stored(tmp_path: Path) -> None:
     finally:
         for server in servers.values():
             server.stop()
+
+
+def test_amqp_without_a_queue_for_the_routing_key_is_not_delivered(store: Store, tmp_path: Path) -> None:
+    from kombu import Connection, Exchange
+
+    name = f"newsdedup-test-{uuid.uuid4().hex[:8]}"
+    config = write_config(
+        tmp_path / "s.yaml", [{"name": "bus", "kind": "amqp", "url": AMQP_URL, "exchange": name}]
+    )
+    try:
+        assert deliverer(store, config).catch_up() == {"bus": False}
+        (item,) = sink_statuses(store, load_sinks(config))
+        assert item["cursor"] == 0 and item["failures"] == {"unroutable": 1}
+        assert "no queue bound for routing key" in item["last_failure"]
+    finally:
+        with Connection(AMQP_URL) as connection:
+            Exchange(name, type="topic")(connection.default_channel).delete()
