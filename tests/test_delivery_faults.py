@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -213,3 +214,83 @@ def test_one_replica_per_sink_and_a_takeover_when_it_dies(
 
 
 _ = (os, Any)
+
+
+def test_faults_while_a_crawl_runs_lose_nothing(tmp_path: Path, redis_url: str) -> None:
+    """An embedded crawl writes while ``newsdedup deliver`` pushes to a webhook that answers 500
+    or closes mid-request now and then, and to a Redis stream cut off until the crawl is half
+    way (the crawl's own delivery after it races the running one): every change arrives."""
+    import yaml
+    from faultkit import slow_sites, write_sources
+
+    from newsdedup.siteserver import serve_sites
+
+    slow_sites(tmp_path / "sites", stories=40, copies=20, delay=0.05)
+    servers = serve_sites(tmp_path / "sites")
+    redis_port = urlsplit(redis_url).port or 6379
+    relay = FaultRelay("127.0.0.1", redis_port)
+    stream_url = relay.url_for(redis_url, redis_port)
+    script = lambda n: "500" if n % 7 == 0 else "close" if n % 11 == 0 else "ok"  # noqa: E731
+    try:
+        with receiver(script) as hook:
+            config = write_sources({n: s.url("") for n, s in servers.items()}, tmp_path / "sources.yaml")
+            document = yaml.safe_load(config.read_text())
+            document["sinks"] = [
+                {
+                    "name": "hook",
+                    "kind": "webhook",
+                    "url": hook.url,
+                    "secret": SECRET,
+                    "allow_private_addresses": True,
+                },
+                {"name": "stream", "kind": "redis-stream", "url": stream_url, "stream": "feed"},
+            ]
+            config.write_text(yaml.safe_dump(document))
+            database_url = f"sqlite:///{tmp_path / 'store.db'}"
+            env = cli_env(
+                database_url,
+                config,
+                NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+                NEWSDEDUP_ARCHIVE="0",
+                NEWSDEDUP_AUTOTHROTTLE="0",
+                NEWSDEDUP_EXTRACT_PROCESSES="1",
+                NEWSDEDUP_DELIVERY_BATCH="5",
+            )
+            store = Store.open(database_url)
+            relay.cut()
+            deliver = start_deliver(env, tmp_path / "deliver.log")
+            crawl = subprocess.Popen(
+                [sys.executable, "-m", "newsdedup", "crawl"], env=env, stdout=subprocess.PIPE, text=True
+            )
+            try:
+                wait_until(
+                    lambda: len(hook.requests) >= 10 or crawl.poll() is not None, what="records mid-crawl"
+                )
+                relay.restore()
+                assert crawl.wait(300) == 0
+                wait_until(
+                    lambda: all(
+                        SinkStates(store.db).cursor(name) == store.feed_reader.last_seq()
+                        for name in ("hook", "stream")
+                    ),
+                    timeout=120,
+                    what="both sinks caught up",
+                )
+            finally:
+                deliver.send_signal(signal.SIGTERM)
+                deliver.wait(60)
+            stream = redis.Redis.from_url(redis_url)
+            in_stream = {
+                (r["id"], r["version"]) for r in (json.loads(f[b"record"]) for _, f in stream.xrange("feed"))
+            }
+            assert len(feed_keys(store)) == 40  # 40 stories; the 20 copies are duplicates
+            assert set(hook.keys()) == feed_keys(store)
+            assert in_stream == feed_keys(store)
+            rows = SinkStates(store.db).rows()
+            assert rows["stream"]["failures"].get("connection", 0) >= 1  # the cut was met
+            assert rows["hook"]["failures"].get("http_5xx", 0) >= 1
+            store.close()
+    finally:
+        relay.close()
+        for server in servers.values():
+            server.stop()
