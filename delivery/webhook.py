@@ -5,8 +5,9 @@ specification says (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``
 Hooks are SSRF too: the receiver's address obeys the crawler's address policy
 (``crawler.addresses.address_problem``): no loopback, private, link-local ... address unless
 ``NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES=1`` or the sink's ``allow_private_addresses: true``. The
-name is resolved here and the connection made to the address that was checked (the Host
-header and TLS's server name keep the name), so a DNS answer cannot change in between.
+name is resolved here (again every 30 s, and after a failed connection) and the connection made
+to the address that was checked (the Host header and TLS's server name keep the name), so a
+DNS answer cannot change in between.
 Redirects are not followed: one could lead around the policy.
 """
 
@@ -29,6 +30,8 @@ from newsdedup.delivery.messages import message_body, message_key
 from newsdedup.delivery.outcomes import Refused, TryAgain
 
 RETRIED_STATUSES = {408, 429}
+# Seconds a receiver's checked address is reused before its name is resolved (and checked) again.
+RESOLVE_EVERY = 30.0
 USER_AGENT = "newsdedup-delivery/1"
 
 
@@ -80,6 +83,7 @@ class WebhookSender:
         self.sink = sink
         self._secret = sink.secret
         self._allow_private = allow_private_addresses or sink.allow_private_addresses
+        self._resolved: tuple[float, str] | None = None  # (when, the checked address)
         self._client = httpx.Client(
             timeout=httpx.Timeout(sink.timeout), follow_redirects=False, headers={"User-Agent": USER_AGENT}
         )
@@ -106,12 +110,16 @@ class WebhookSender:
         parts = urlsplit(self.sink.url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            address = checked_address(host, port, self._allow_private)
-        except AddressRefused as exc:
-            return str(exc)
-        except OSError as exc:
-            raise TryAgain("dns", f"{host} does not resolve: {exc}") from None
+        if self._resolved is not None and time.monotonic() - self._resolved[0] < RESOLVE_EVERY:
+            address = self._resolved[1]
+        else:
+            try:
+                address = checked_address(host, port, self._allow_private)
+            except AddressRefused as exc:
+                return str(exc)
+            except OSError as exc:
+                raise TryAgain("dns", f"{host} does not resolve: {exc}") from None
+            self._resolved = (time.monotonic(), address)
         netloc = f"[{address}]" if ":" in address else address
         target = urlunsplit((parts.scheme, f"{netloc}:{port}", parts.path or "/", parts.query, ""))
         body = message_body(record)
@@ -132,6 +140,7 @@ class WebhookSender:
                 "timeout", f"no answer within {self.sink.timeout:g}s: {type(exc).__name__}"
             ) from None
         except httpx.TransportError as exc:
+            self._resolved = None  # perhaps it moved: resolve again next time
             raise TryAgain("connection", f"{type(exc).__name__}: {exc}") from None
         status = response.status_code
         if 200 <= status < 300:
