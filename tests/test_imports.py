@@ -193,6 +193,8 @@ def test_the_pipeline_is_below_the_celery_code_which_is_below_the_commands() -> 
         "newsdedup.reprocess",
         "newsdedup.api.app",
         "newsdedup.pipeline.embedded",
+        "newsdedup.delivery.runner",
+        "newsdedup.sinks_commands",
     ],
 )
 def test_each_entry_module_imports_first_in_a_fresh_interpreter(module: str) -> None:

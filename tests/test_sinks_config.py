@@ -138,3 +138,13 @@ def test_the_filter_takes_sources_languages_and_new_articles_only() -> None:
     assert not SinkFilter(languages=("de",)).accepts(record)
     assert not SinkFilter(changes="new").accepts(record)
     assert SinkFilter(changes="new").accepts({**record, "version": 1})
+
+
+def test_deliver_without_sinks_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"sources": [SOURCE]}))
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", "deliver", "--config", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "has no sinks" in result.stderr
