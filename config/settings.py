@@ -147,6 +147,17 @@ class Settings(BaseSettings):
     # database URLs from their own settings only, never from Redis (workers/reprocess_targets.py).
     reprocess_database_urls: str = ""
 
+    # --- delivery to sinks (delivery/, README "Delivery to downstream systems") ---
+    # Feed records read and sent per round and sink; seconds between rounds of a caught-up
+    # sink; backoff after a failure: delivery_backoff * 2**n with jitter, at most the maximum.
+    delivery_batch: int = Field(default=500, ge=1, le=10_000)
+    delivery_poll: float = Field(default=1.0, gt=0)
+    delivery_backoff: float = Field(default=0.5, gt=0)
+    delivery_backoff_max: float = Field(default=60.0, gt=0)
+    # Distributed mode: the life of a replica's lease on a sink (renewed every third of it);
+    # another replica takes a dead one's sinks within this many seconds.
+    delivery_lease_seconds: float = Field(default=10.0, ge=1)
+
     # --- HTTP API ---
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)

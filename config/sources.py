@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from newsdedup.config.sinks import Sink, SinkConfigError, parse_sinks
 from newsdedup.extract.rules import (
     ExtractionRules,
     PageRules,
@@ -102,6 +103,19 @@ class Source:
 def load_sources(path: str | Path) -> list[Source]:
     """Read and validate a sources file; raise ConfigError naming what is wrong."""
     path = Path(path)
+    return parse_sources(_read_yaml(path), origin=str(path), base_dir=path.parent)
+
+
+def load_sinks(path: str | Path) -> list[Sink]:
+    """The sinks of a sources file (its ``sinks:`` list; none when it has none), validated
+    like the sources; relative paths in them start at the file's folder."""
+    path = Path(path)
+    data = _read_yaml(path)
+    parse_sources(data, origin=str(path), base_dir=path.parent)
+    return _sinks_of(data, str(path), path.parent)
+
+
+def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -112,7 +126,14 @@ def load_sources(path: str | Path) -> list[Source]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"sources file {path} is not valid YAML: {exc}") from None
-    return parse_sources(data, origin=str(path))
+    return data
+
+
+def _sinks_of(data: dict[str, Any], origin: str, base_dir: Path | None) -> list[Sink]:
+    try:
+        return parse_sinks(data.get("sinks"), origin, base_dir)
+    except SinkConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class UnknownSource(ConfigError):
@@ -146,10 +167,12 @@ def _listing(names: list[str], most: int = 20) -> str:
     return shown + (f", and {len(names) - most} more" if len(names) > most else "")
 
 
-def parse_sources(data: Any, origin: str = "sources file") -> list[Source]:
+def parse_sources(data: Any, origin: str = "sources file", base_dir: Path | None = None) -> list[Source]:
+    """The sources of a parsed sources file; its ``sinks:`` list is validated too (a bad sink
+    stops every command at start-up, like a bad source)."""
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
         raise ConfigError(f"{origin}: the top level must be a mapping with a 'sources' list")
-    unknown_top = set(data) - {"sources"}
+    unknown_top = set(data) - {"sources", "sinks"}
     if unknown_top:
         raise ConfigError(f"{origin}: unknown top-level key {sorted(unknown_top)[0]!r}")
     sources: list[Source] = []
@@ -160,6 +183,8 @@ def parse_sources(data: Any, origin: str = "sources file") -> list[Source]:
             raise ConfigError(f"{origin}: source {source.name!r}, key 'name': duplicate name")
         seen.add(source.name)
         sources.append(source)
+    if "sinks" in data:
+        _sinks_of(data, origin, base_dir)
     return sources
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from newsdedup import archive_commands, healthcheck
+from newsdedup import archive_commands, healthcheck, sinks_commands
 from newsdedup.command_settings import command_settings
 from newsdedup.config import ConfigError, Settings, Source, load_sources, logs, select_sources
 from newsdedup.feedformat import FORMATS, render
@@ -299,6 +299,9 @@ main.add_command(archive_commands.archive)
 main.add_command(healthcheck.healthcheck)
 # Each source's health (newsdedup/status_command.py).
 main.add_command(status)
+# Delivery to the sinks of the sources file (newsdedup/sinks_commands.py).
+main.add_command(sinks_commands.deliver)
+main.add_command(sinks_commands.sinks)
 
 
 def run() -> None:

@@ -50,6 +50,7 @@ def run_embedded_crawl(
 ) -> CrawlSummary:
     # deferred: the crawl process of distributed mode extracts nothing and skips this code,
     # ≈ 400 ms of imports (bench/import_costs.py)
+    from newsdedup.delivery.embedded import deliver_after_crawl
     from newsdedup.pipeline.embedded import EmbeddedSink
     from newsdedup.pipeline.services import open_embedded_pipeline, open_extraction_pool
     from newsdedup.pipeline.source_health import crawl_health
@@ -77,6 +78,8 @@ def run_embedded_crawl(
             sink.drain()
         record_crawl_counts(pipeline.store, sink.summary, fetch_errors=sink.fetch_errors)
         apply_retention(settings, pipeline.store)
+        # The sinks of the sources file get what this crawl changed (README, "Delivery").
+        deliver_after_crawl(settings, pipeline.store)
         return sink.summary
     finally:
         if pool is not None:

@@ -13,6 +13,7 @@ carries one ``HEALTHCHECK`` that is right for every service.
 - ``beat``: its schedule file was written lately (beat saves it every few minutes while it
   ticks), and Redis answers.
 - ``flower``: ``GET /healthcheck`` on the local port answers 200.
+- ``deliver``: its main loop touched its heartbeat file lately (delivery/heartbeat.py).
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ from newsdedup.config import Settings
 # Beat saves its schedule every 3 minutes (Celery's sync_every) while it runs.
 BEAT_STALE_SECONDS = 600
 TIMEOUT_SECONDS = 5.0
-SERVICES = ("api", "worker", "beat", "flower")
+SERVICES = ("api", "worker", "beat", "flower", "deliver")
 # What each ``newsdedup`` command of PID 1 is, for ``auto``.
-COMMAND_SERVICES = {"serve": "api", "worker": "worker", "beat": "beat", "flower": "flower"}
+COMMAND_SERVICES = {
+    "serve": "api",
+    "worker": "worker",
+    "beat": "beat",
+    "flower": "flower",
+    "deliver": "deliver",
+}
 
 
 class Unhealthy(Exception):
@@ -114,6 +121,15 @@ def check(settings: Settings, service: str, port: int | None = None) -> str:
     if service == "beat":
         check_beat(settings)
         return "beat schedule"
+    if service == "deliver":
+        from newsdedup.delivery.heartbeat import STALE_SECONDS, age, heartbeat_path
+
+        seconds = age()
+        if seconds is None:
+            raise Unhealthy(f"no heartbeat file ({heartbeat_path()}): newsdedup deliver is not running here")
+        if seconds > STALE_SECONDS:
+            raise Unhealthy(f"newsdedup deliver's last heartbeat was {seconds:.0f}s ago")
+        return "deliver heartbeat"
     raise ValueError(service)
 
 
@@ -126,7 +142,7 @@ def check(settings: Settings, service: str, port: int | None = None) -> str:
     help="api: NEWSDEDUP_API_PORT (which defaults to 8000); flower: 5555.",
 )
 def healthcheck(service: str, port: int | None) -> None:
-    """Exit 0 when SERVICE (api, worker, beat, flower; auto: the container's main command)
+    """Exit 0 when SERVICE (api, worker, beat, flower, deliver; auto: the container's main command)
     running here works, else 1 saying why. For Docker's HEALTHCHECK."""
     if service == "auto":
         found, found_port = main_command()

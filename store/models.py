@@ -175,6 +175,39 @@ class FetchState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class SinkCursor(Base):
+    """Where one sink of the sources file stands in the feed (delivery/): ``seq`` is the last
+    feed seq the sink confirmed or passed over; it only moves after the sink confirmed."""
+
+    __tablename__ = "sink_cursors"
+
+    sink: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure: Mapped[str | None] = mapped_column(Text)
+    # Failed attempts by class (timeout, http_5xx, http_429, connection, refused, ...): they only grow.
+    failures: Mapped[dict[str, int]] = mapped_column(JsonList, nullable=False, default=dict)
+
+
+class DeadLetter(Base):
+    """A feed record a sink refused for good (a 4xx, an address it may not reach), with why;
+    ``newsdedup sinks replay`` sends them again."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_sink_seq", "sink", "seq"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    sink: Mapped[str] = mapped_column(String(200), nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    article_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class StagedPage(Base):
     """One fetched page of one crawl, until a worker has processed it (and after, for counts)."""
 

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
         "newsdedup.reprocess",
         "newsdedup.api.app",
         "newsdedup.pipeline.embedded",
+        "newsdedup.delivery.runner",
+        "newsdedup.sinks_commands",
     ],
 )
 def test_each_entry_module_imports_first_in_a_fresh_interpreter(module: str) -> None:

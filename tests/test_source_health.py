@@ -68,7 +68,9 @@ def write_sources(servers: dict[str, SiteServer], path: Path) -> Path:
         if name == "quiet":
             entry["stale_after"] = "1s"
         entries.append(entry)
-    path.write_text(yaml.safe_dump({"sources": entries}), encoding="utf-8")
+    # A sink, so that the per-sink series the delivery alert and panel name are exported too.
+    sinks = [{"name": "lake", "kind": "files", "directory": "lake"}]
+    path.write_text(yaml.safe_dump({"sources": entries, "sinks": sinks}), encoding="utf-8")
     return path
 
 

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes, sources_routes
+from newsdedup.api import (
+    archive_routes,
+    crawl_routes,
+    feed_routes,
+    ops_routes,
+    sinks_routes,
+    sources_routes,
+)
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.api.docs_routes import install_docs
@@ -17,8 +24,10 @@ from newsdedup.api.errors import install_error_handlers
 from newsdedup.api.limits import BodyLimitMiddleware, CachedValue, RequestGate
 from newsdedup.api.metrics import StoreCollector, build_registry, exposition
 from newsdedup.api.request_ids import RequestIdMiddleware
+from newsdedup.api.sink_metrics import SinkCollector
 from newsdedup.api.source_metrics import SourceCollector
-from newsdedup.config import Settings, load_sources
+from newsdedup.config import ConfigError, Settings, Sink, load_sinks, load_sources
+from newsdedup.delivery.embedded import start_serve_delivery
 from newsdedup.pipeline.services import open_store
 from newsdedup.source_status import source_statuses
 from newsdedup.store.source_health import SourceHealth
@@ -76,6 +85,7 @@ def create_app(
     app.include_router(sources_routes.router)
     if settings.api_docs:
         install_docs(app)
+    app.include_router(sinks_routes.router)
     return app
 
 
@@ -111,4 +121,14 @@ def _build_context(settings: Settings, store: Store | None, queues: tuple[str, .
     registry = ctx.registry
     ctx.metrics = CachedValue(lambda: exposition(registry), settings.metrics_cache_seconds)
     ctx.feed_gate = RequestGate(settings.api_feed_concurrency)
+    ctx.registry.register(SinkCollector(store, lambda: _configured_sinks(settings)))
+    # Embedded mode: the sinks are delivered to beside the API (distributed: newsdedup deliver).
+    ctx.deliverer = start_serve_delivery(settings, store)
     return ctx
+
+
+def _configured_sinks(settings: Settings) -> list[Sink]:
+    try:
+        return load_sinks(settings.config) if settings.config.is_file() else []
+    except ConfigError:
+        return []  # the sources' collector reports the broken file

@@ -22,6 +22,7 @@ from newsdedup.dedup.index import built_for
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from newsdedup.delivery.runner import Deliverer
     from newsdedup.store import Store
 
 # kombu.transport.redis: the separator and default priority steps of its per-priority lists.
@@ -47,6 +48,8 @@ class ApiContext:
     # /metrics' exposition, computed at most once per NEWSDEDUP_METRICS_CACHE_SECONDS.
     metrics: CachedValue[bytes] | None = None
     feed_gate: RequestGate = field(default_factory=lambda: RequestGate(4))
+    # Embedded mode with sinks: the delivery loop beside the API (delivery/embedded.py).
+    deliverer: Deliverer | None = None
     # Health probes run here, each with a deadline (see ops_routes.healthz).
     probes: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="healthz")
@@ -85,6 +88,8 @@ class ApiContext:
             )
 
     def close(self) -> None:
+        if self.deliverer is not None:
+            self.deliverer.stop(timeout=30)
         if self.crawls is not None:
             self.crawls.close()
         if self.redis is not None:
