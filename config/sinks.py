@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsdedup.config.extraction import parse_languages
+from newsdedup.extract.rules import parse_languages
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 KINDS = ("webhook", "amqp", "nats", "redis-stream", "files")

@@ -16,7 +16,7 @@ import click
 
 from newsdedup.command_settings import command_settings
 from newsdedup.config import ConfigError, Settings, Sink, load_sinks, logs
-from newsdedup.source_states import age as age_text
+from newsdedup.source_status import age as age_text
 
 log = logging.getLogger("newsdedup")
 # `newsdedup deliver --once`: it ran, and some sink did not confirm (tried again next time).
