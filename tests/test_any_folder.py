@@ -154,30 +154,34 @@ def test_distributed_commands_run_from_a_users_folder(
     user_folder: Path, tmp_path: Path, redis_url: str, postgres_url: str, postgres_admin_url: str
 ) -> None:
     work = user_folder
-    env = user_env(NEWSDEDUP_REDIS_URL=redis_url, NEWSDEDUP_DATABASE_URL=postgres_url)
+    name = f"newsdedup_test_{uuid.uuid4().hex[:12]}"
+    target = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    env = user_env(
+        NEWSDEDUP_REDIS_URL=redis_url,
+        NEWSDEDUP_DATABASE_URL=postgres_url,
+        NEWSDEDUP_REPROCESS_DATABASE_URLS=target,
+    )
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
     worker = Service(
         work, env, "worker", "worker", "--concurrency", "2", "-n", f"folder-{uuid.uuid4().hex[:6]}@%h"
     )
-    beat = Service(work, env, "beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
+    beat = None
     try:
         worker.wait_for("ready")
-        beat.wait_for("beat: Starting")
         assert_clean(run(work, env, "crawl"), created=5)
         assert len(feed_over_http(work, env)) == 5
-
-        name = f"newsdedup_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            target = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-            assert_clean(run(work, env, "reprocess", "--database-url", target), created=5)
-        finally:
-            with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+        assert_clean(run(work, env, "reprocess", "--database-url", target), created=5)
         counts = assert_clean(run(work, env, "import-warc", *archive_files(work), "--source", "archive"))
         assert counts["fetched"] == 8, counts
+        # Last, so that the crawls its first tick sends cannot change what the commands above saw.
+        beat = Service(work, env, "beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
+        beat.wait_for("beat: Starting")
+        time.sleep(3)
         assert beat.process.poll() is None, beat.output()[-3000:]
     finally:
-        beat.stop()
+        if beat is not None:
+            beat.stop()
         worker.stop()
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
