@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     # --- HTTP API ---
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # The console's article pages (list, search, one article) open without login: the same
+    # data the API's feed, article and search routes serve without a token (docs/console.md).
+    console_open_reads: bool = False
+    # Hours a console login lasts.
+    console_session_hours: float = Field(default=12.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

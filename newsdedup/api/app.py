@@ -63,6 +63,10 @@ def create_app(
     app.include_router(ops_routes.router)
     app.include_router(archive_routes.router)
     app.include_router(sources_routes.router)
+    # deferred: the console's templates load only when an app is built
+    from newsdedup.console.routes import install as install_console
+
+    install_console(app)
     return app
 
 

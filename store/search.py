@@ -1,0 +1,55 @@
+"""Full-text search over the articles' title and text (migration 0015): SQLite FTS5 or
+PostgreSQL full-text search, best match first.
+
+The user's words are matched as plain words on both databases: each becomes a quoted FTS5
+phrase (so ``AND``, ``NEAR``, ``*`` or an unbalanced quote are words, not syntax) or goes
+through ``plainto_tsquery``. Every word must occur (in the title or the text).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+# Words beyond these are dropped: a query of a thousand words is no search.
+MAX_WORDS = 32
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def words_of(query: str) -> list[str]:
+    return WORD.findall(query)[:MAX_WORDS]
+
+
+def matching_ids(connection: Connection, query: str, limit: int, offset: int = 0) -> list[str]:
+    """Ids of the articles that hold every word of ``query``, best first (bm25 / ts_rank)."""
+    words = words_of(query)
+    if not words:
+        return []
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(
+            text(
+                "SELECT id FROM articles, plainto_tsquery('pg_catalog.simple', :q) AS q "
+                "WHERE search_vector @@ q ORDER BY ts_rank(search_vector, q) DESC, seq DESC "
+                "LIMIT :limit OFFSET :offset"
+            ),
+            {"q": " ".join(words), "limit": limit, "offset": offset},
+        )
+    else:
+        phrase = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+        rows = connection.execute(
+            text(
+                "SELECT a.id FROM articles_fts JOIN articles AS a ON a.seq = articles_fts.rowid "
+                "WHERE articles_fts MATCH :q ORDER BY articles_fts.rank, a.seq DESC "
+                "LIMIT :limit OFFSET :offset"
+            ),
+            {"q": phrase, "limit": limit, "offset": offset},
+        )
+    return [row[0] for row in rows]
+
+
+def in_order(records: list[dict[str, Any]], ids: list[str]) -> list[dict[str, Any]]:
+    """``records`` in the order of ``ids`` (SQL ``IN`` gives no order)."""
+    by_id = {record["id"]: record for record in records}
+    return [by_id[i] for i in ids if i in by_id]
