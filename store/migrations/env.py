@@ -11,6 +11,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from newsdedup.store.models import Base, load_all_models
+from newsdedup.store.search import is_model_object
 
 config = context.config
 load_all_models()  # autogenerate must see the tables of every store module
@@ -43,7 +44,12 @@ def run_migrations_online() -> None:
 
 def _run(connection: Connection) -> None:
     # Batch mode lets later migrations alter SQLite tables (it has almost no ALTER TABLE).
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=is_model_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
