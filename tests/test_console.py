@@ -257,3 +257,24 @@ def test_no_token_configured_means_nobody_logs_in(sqlite_store, tmp_path):
         assert "no API token" in client.get("/ui/login").text
         assert client.post("/ui/login", data={"token": ""}).status_code == 401
         assert client.post("/ui/login", data={"token": "anything"}).status_code == 401
+
+
+def test_the_sources_page_lists_each_sources_latest_failed_pages(sqlite_store, tmp_path):
+    for n in range(8):
+        sqlite_store.failure_log.record(
+            f"https://alpha.example/broken-{n}", "alpha-news", "c1", "fetch", f"HTTP 50{n}"
+        )
+    sqlite_store.failure_log.record("https://beta.example/gone", "beta-wire", "c1", "fetch", "HTTP 404")
+    with (
+        live_api(settings_for(sqlite_store, tmp_path), sqlite_store) as running,
+        httpx.Client(base_url=running.base_url, follow_redirects=True) as client,
+    ):
+        login(client)
+        page = client.get("/ui/sources").text
+        alpha, beta = page.split('id="source-2"')
+        # The latest five of alpha-news, newest first; the older three are not shown.
+        shown = re.findall(r"https://alpha\.example/broken-(\d)", alpha)
+        assert shown == ["7", "6", "5", "4", "3"]
+        assert "HTTP 507" in alpha
+        assert "https://beta.example/gone" in beta and "HTTP 404" in beta
+        assert "Crawl alpha-news now" in alpha and "Crawl beta-wire now" in beta

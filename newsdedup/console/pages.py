@@ -15,6 +15,8 @@ from newsdedup.store.console_reader import ConsoleReader
 from newsdedup.store.source_health import SourceHealth
 
 FAILED_URLS_SHOWN = 5
+# Crawls of this server shown with their progress (one query each).
+CRAWLS_SHOWN = 20
 
 
 def reader(ctx: ApiContext) -> ConsoleReader:
@@ -58,7 +60,7 @@ def crawls_page(ctx: ApiContext) -> dict[str, Any]:
     store's per-crawl counts, and every source's last crawl (either mode)."""
     health = SourceHealth(ctx.store.engine)
     runs: list[dict[str, Any]] = []
-    for run in ctx.crawls.recent() if ctx.crawls is not None else []:
+    for run in (ctx.crawls.recent() if ctx.crawls is not None else [])[:CRAWLS_SHOWN]:
         tallies = health.crawl_tallies(dict.fromkeys(run.sources, run.crawl_id))
         total: dict[str, int] = {}
         for tally in tallies.values():

@@ -118,7 +118,7 @@ def logout(
 
 
 @router.get("/sources")
-def sources(ctx: Ctx, viewer: Who, started: str | None = None, error: str | None = None) -> Response:
+def sources(ctx: Ctx, viewer: Who) -> Response:
     _need_login(viewer)
     return _render("sources.html", viewer, **pages.sources_page(ctx))
 
