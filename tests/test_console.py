@@ -278,3 +278,21 @@ def test_the_sources_page_lists_each_sources_latest_failed_pages(sqlite_store, t
         assert "HTTP 507" in alpha
         assert "https://beta.example/gone" in beta and "HTTP 404" in beta
         assert "Crawl alpha-news now" in alpha and "Crawl beta-wire now" in beta
+
+
+def test_the_next_scheduled_crawl_follows_the_schedule():
+    from datetime import UTC, datetime
+
+    from newsdedup.config.sources import Source, parse_schedule
+    from newsdedup.console.pages import next_crawl
+
+    now = datetime(2026, 3, 10, 9, 7, tzinfo=UTC)
+    every_15m = Source(name="a", feeds=("http://x/",), schedule=parse_schedule("15m", "a"))
+    assert next_crawl(every_15m, None, now) == now  # never crawled: due now
+    assert next_crawl(every_15m, datetime(2026, 3, 10, 9, 0, tzinfo=UTC), now) == datetime(
+        2026, 3, 10, 9, 15, tzinfo=UTC
+    )
+    hourly = Source(name="b", feeds=("http://x/",), schedule=parse_schedule("30 * * * *", "b"))
+    assert next_crawl(hourly, datetime(2026, 3, 10, 8, 30, tzinfo=UTC), now) == datetime(
+        2026, 3, 10, 9, 30, tzinfo=UTC
+    )
