@@ -296,3 +296,16 @@ def test_the_next_scheduled_crawl_follows_the_schedule():
     assert next_crawl(hourly, datetime(2026, 3, 10, 8, 30, tzinfo=UTC), now) == datetime(
         2026, 3, 10, 9, 30, tzinfo=UTC
     )
+
+
+def test_a_form_posted_through_a_tls_proxy_is_this_sites(sqlite_store, tmp_path):
+    with (
+        live_api(settings_for(sqlite_store, tmp_path), sqlite_store) as running,
+        httpx.Client(base_url=running.base_url, follow_redirects=True) as client,
+    ):
+        csrf = login(client)
+        host = running.base_url.split("://", 1)[1]
+        # The browser saw https://host; the server behind the proxy sees http://host.
+        out = client.post("/ui/logout", data={"csrf": csrf}, headers={"Origin": f"https://{host}"})
+        assert out.url.path == "/ui/login"
+        assert client.get("/ui/sources", follow_redirects=False).headers["location"] == "/ui/login"

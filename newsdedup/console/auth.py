@@ -15,6 +15,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -97,8 +98,9 @@ def check_origin(request: Request) -> None:
         if origin == "null":
             raise Forbidden("the form was posted from an opaque origin")
         return
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    if origin != own:
+    # The host only, not the scheme: behind a proxy that ends TLS the server sees http while
+    # the browser says https; another site has another host either way.
+    if urlsplit(origin).netloc.lower() != request.url.netloc.lower():
         raise Forbidden(f"the form was posted from another site ({origin})")
 
 
