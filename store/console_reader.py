@@ -98,24 +98,24 @@ class ConsoleReader:
                 ).all()
             )
 
-    def versions(self, article_id: str) -> list[Any]:
-        """Each version's metadata, oldest first (no texts)."""
+    def versions(self, article_id: str, newest: int) -> list[Any]:
+        """The metadata (no texts) of the article's ``newest`` latest versions, oldest first."""
         with self._db.reading() as session:
-            return list(
-                session.execute(
-                    select(
-                        Version.version,
-                        Version.title,
-                        Version.url,
-                        Version.source,
-                        Version.fetched_at,
-                        Version.similarity,
-                        Version.warc_file,
-                    )
-                    .where(Version.article_id == article_id)
-                    .order_by(Version.version)
-                ).all()
-            )
+            rows = session.execute(
+                select(
+                    Version.version,
+                    Version.title,
+                    Version.url,
+                    Version.source,
+                    Version.fetched_at,
+                    Version.similarity,
+                    Version.warc_file,
+                )
+                .where(Version.article_id == article_id)
+                .order_by(Version.version.desc())
+                .limit(newest)
+            ).all()
+        return list(reversed(rows))
 
     def version_texts(self, article_id: str, numbers: tuple[int, int]) -> dict[int, Any]:
         with self._db.reading() as session:

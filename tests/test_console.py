@@ -309,3 +309,22 @@ def test_a_form_posted_through_a_tls_proxy_is_this_sites(sqlite_store, tmp_path)
         out = client.post("/ui/logout", data={"csrf": csrf}, headers={"Origin": f"https://{host}"})
         assert out.url.path == "/ui/login"
         assert client.get("/ui/sources", follow_redirects=False).headers["location"] == "/ui/login"
+
+
+def test_an_article_of_many_versions_lists_the_newest_and_compares_any_two(sqlite_store, tmp_path):
+    first = add_article(sqlite_store, "Live blog", "Entry 0.")
+    for n in range(1, 102):
+        add_version(
+            sqlite_store, first.article_id, "https://alpha-news.example/live", f"Entry {n}.", "Live blog"
+        )
+    with (
+        live_api(settings_for(sqlite_store, tmp_path), sqlite_store) as running,
+        httpx.Client(base_url=running.base_url, follow_redirects=True) as client,
+    ):
+        login(client)
+        page = client.get(f"/ui/articles/{first.article_id}").text
+        listed = re.findall(r'name="b" value="(\d+)"', page)
+        assert len(listed) == 100 and listed[0] == "3" and listed[-1] == "102"
+        assert "The newest 100 of 102 versions" in page
+        oldest = client.get(f"/ui/articles/{first.article_id}", params={"a": 1, "b": 102}).text
+        assert "<del>0</del>" in oldest and "<ins>101</ins>" in oldest

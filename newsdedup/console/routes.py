@@ -23,6 +23,8 @@ from newsdedup.console.links import safe_href
 from newsdedup.store.console_reader import ArticleFilter
 
 PAGE_SIZE = 50
+# Versions listed on an article's page (the newest); any two can still be compared by number.
+VERSIONS_SHOWN = 100
 router = APIRouter(prefix="/ui", include_in_schema=False)
 Ctx = Annotated[ApiContext, Depends(context)]
 
@@ -218,7 +220,7 @@ def article(
     if record is None:
         return _render("missing.html", viewer, status=404, what=f"No article with id {article_id}.")
     read = pages.reader(ctx)
-    versions = read.versions(article_id)
+    versions = read.versions(article_id, VERSIONS_SHOWN)
     latest = record["version"]
     new = b if b is not None else latest
     old = a if a is not None else max(1, new - 1)
