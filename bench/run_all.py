@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[bool, bool, list[str]]] = {
     "scaleout": (True, True, []),
     "index_scale": (False, True, []),
     "feed_api": (False, False, ["--articles", "10000", "--seconds", "3"]),
+    "console": (False, False, ["--articles", "10000", "--runs", "5"]),
     "archive": (True, False, ["--limit", "60", "--repeat", "1", "--copies", "2"]),
 }
 

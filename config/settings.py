@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     metrics_cache_seconds: float = Field(default=10.0, ge=0)
     # /docs (Swagger UI, served from the files of the installed fastapi-offline, nothing from elsewhere).
     api_docs: bool = True
+    # The console's article pages (list, search, one article) open without login: the same
+    # data the API's feed, article and search routes serve without a token (docs/console.md).
+    console_open_reads: bool = False
+    # Hours a console login lasts.
+    console_session_hours: float = Field(default=12.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

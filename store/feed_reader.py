@@ -16,6 +16,7 @@ from newsdedup.store.counters import CRAWL_COUNTERS, SEQ_COUNTER
 from newsdedup.store.database import KEYS_PER_QUERY, Database
 from newsdedup.store.models import Article, Counter, Failure, Url, Version
 from newsdedup.store.records import feed_record, version_records
+from newsdedup.store.search import in_order, matching_ids
 
 
 class FeedReader:
@@ -40,6 +41,21 @@ class FeedReader:
             articles = session.execute(query).all()
             urls = _urls_of(session, [a.id for a in articles])
             return [feed_record(a, urls.get(a.id, [])) for a in articles]
+
+    def search(self, query: str, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        """Feed records of the articles holding every word of ``query``, best match first."""
+        with self._db.reading() as session:
+            ids = matching_ids(session.connection(), query, limit, offset)
+            return in_order(self.records(session, ids), ids)
+
+    def records(self, session: Session, article_ids: list[str]) -> list[dict[str, Any]]:
+        """Feed records of ``article_ids`` (in no particular order)."""
+        articles: list[Any] = []
+        for start in range(0, len(article_ids), KEYS_PER_QUERY):
+            chunk = article_ids[start : start + KEYS_PER_QUERY]
+            articles += session.execute(select(*Article.__table__.columns).where(Article.id.in_(chunk))).all()
+        urls = _urls_of(session, [a.id for a in articles])
+        return [feed_record(a, urls.get(a.id, [])) for a in articles]
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         with self._db.reading() as session:

@@ -64,7 +64,11 @@ class Article(Base):
     """One canonical article at its latest state: the feed is a range scan on ``seq``."""
 
     __tablename__ = "articles"
-    __table_args__ = (UniqueConstraint("seq", name="uq_articles_seq"),)
+    __table_args__ = (
+        UniqueConstraint("seq", name="uq_articles_seq"),
+        # The console's article list of one source, newest first (migration 0015).
+        Index("ix_articles_source_seq", "source", "seq"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -152,6 +156,8 @@ class Failure(Base):
     """A page that could not be used, with the stage and the reason."""
 
     __tablename__ = "failures"
+    # The console's latest failures of a source (migration 0015).
+    __table_args__ = (Index("ix_failures_source_id", "source", "id"),)
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     url: Mapped[str] = mapped_column(Text, nullable=False, index=True)
@@ -281,3 +287,42 @@ class StageTiming(Base):
     )  # index in source_health.BUCKETS; len = +Inf
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     seconds: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class DecisionRow(Base):
+    """The latest dedup decision about one fetched URL, and why (migration 0015).
+
+    One row per URL, replaced when the URL is fetched again: the space is bounded by the
+    ``urls`` table's. ``reason`` is what ``crawl --explain`` prints, cut at REASON_CHARS.
+    """
+
+    __tablename__ = "decisions"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("articles.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    relation: Mapped[str] = mapped_column(String(16), nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    similarity: Mapped[float | None] = mapped_column(Float)
+    containment: Mapped[float | None] = mapped_column(Float)
+    matched_version: Mapped[int | None] = mapped_column(Integer)
+    # The article's version once the page was stored (the one it made, or the current one).
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+REASON_CHARS = 500
+
+
+class ConsoleSession(Base):
+    """A web console login (newsdedup/api/console/): logging out deletes it, so a copy of the
+    cookie is worth nothing afterwards. ``id`` is the SHA-256 of the cookie's secret."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    csrf: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

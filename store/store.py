@@ -35,13 +35,14 @@ from newsdedup.store.database import (
     WRITE_ATTEMPTS,
     Database,
     archive_columns,
+    dialect_insert,
     is_retryable,
     utcnow,
 )
 from newsdedup.store.failure_log import FailureLog, add_failure
 from newsdedup.store.feed_reader import FeedReader
 from newsdedup.store.fetch_state import FetchStates, upsert_validators
-from newsdedup.store.models import Article, Counter, Url, Version
+from newsdedup.store.models import REASON_CHARS, Article, Counter, DecisionRow, Url, Version
 
 if TYPE_CHECKING:  # plain data the store only reads
     from newsdedup.dedup.types import Decision
@@ -185,6 +186,7 @@ class Store:
                     # a retry after a lost race looks the URL up.
                     write = _PageWrite(connection, decision, page, doc, fp, check_url=attempt > 1)
                     applied = write.run(expected_version)
+                    connection.execute(_decision_upsert(connection, decision, doc, page, applied, write.now))
                     upsert_validators(connection, page.url, page.validators, write.now)
                     if before_commit is not None:
                         before_commit(connection, applied)
@@ -295,6 +297,29 @@ class Store:
                     session.execute(
                         update(Counter).where(Counter.name == name).values(value=Counter.value + delta)
                     )
+
+
+def _decision_upsert(
+    connection: Connection, decision: Decision, doc: Document, page: Page, applied: Applied, now: datetime
+) -> Any:
+    """The page's decision as its URL's row of ``decisions``, replacing the one of its last fetch."""
+    row = dict(
+        url=doc.url,
+        article_id=applied.article_id,
+        kind=decision.kind,
+        relation=decision.relation,
+        source=page.source,
+        similarity=decision.similarity,
+        containment=decision.containment,
+        matched_version=decision.matched_version,
+        version=applied.version,
+        reason=decision.reason[:REASON_CHARS],
+        decided_at=now,
+    )
+    statement = dialect_insert(connection)(DecisionRow).values(row)
+    return statement.on_conflict_do_update(
+        index_elements=["url"], set_={k: v for k, v in row.items() if k != "url"}
+    )
 
 
 # Built once: a statement built per page (``insert(Model).values(...)``) cost more CPU than

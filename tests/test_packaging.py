@@ -63,3 +63,11 @@ def test_the_wheel_carries_the_package_data(wheel: zipfile.ZipFile) -> None:
     assert "newsdedup/config/sources.yaml" in names
     demo = [p.relative_to(REPO) for p in (REPO / "newsdedup" / "demo_sites").rglob("*") if p.is_file()]
     assert demo and all(str(path) in names for path in demo), demo
+    # The console's templates and static files (a server without them answers 500 on /ui/).
+    console = [
+        p.relative_to(REPO)
+        for folder in ("templates", "static")
+        for p in (REPO / "newsdedup" / "api" / "console" / folder).iterdir()
+        if p.is_file()
+    ]
+    assert console and all(str(path) in names for path in console), console

@@ -23,6 +23,7 @@ from store_factories import (
 from newsdedup.fetched.page import Validators
 from newsdedup.store import Store
 from newsdedup.store.models import Base
+from newsdedup.store.search import is_model_object
 
 A = "https://wire.example/2024/05/council-vote.html"
 A_PRINT = "https://wire.example/print/2024/05/council-vote.html"
@@ -539,7 +540,10 @@ def test_crawl_counts_add_up_across_crawls(store: Store) -> None:
 
 def test_migrated_schema_matches_the_models(store: Store) -> None:
     with store.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        # The full-text search's own objects (migration 0015) are SQL of the migration, not models.
+        differences = compare_metadata(
+            MigrationContext.configure(connection, opts={"include_object": is_model_object}), Base.metadata
+        )
     assert differences == []
 
 

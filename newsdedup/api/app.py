@@ -86,6 +86,10 @@ def create_app(
     if settings.api_docs:
         install_docs(app)
     app.include_router(sinks_routes.router)
+    # deferred: the console's templates load only when an app is built
+    from newsdedup.api.console.routes import install as install_console
+
+    install_console(app)
     return app
 
 

@@ -54,7 +54,14 @@ CRAWL_REQUEST_BODY = {
     openapi_extra=CRAWL_REQUEST_BODY,
 )
 def start_crawl(ctx: Ctx, body: Annotated[CrawlRequest, Depends(crawl_request)]) -> Response:
-    names = resolve_sources(ctx, body.sources)
+    crawl_id, names = launch_crawl(ctx, body.sources)
+    return JSONResponse({"crawl_id": crawl_id, "sources": names}, status_code=202)
+
+
+def launch_crawl(ctx: ApiContext, requested: list[str]) -> tuple[str, list[str]]:
+    """Start a crawl of ``requested`` (all sources when empty): its id and the sources it
+    crawls. ApiError (409, 422, 503) when it cannot start. The console's button calls this too."""
+    names = resolve_sources(ctx, requested)
     if ctx.settings.distributed:
         try:
             crawl_id = start_distributed_crawl(ctx.settings, names)
@@ -70,7 +77,7 @@ def start_crawl(ctx: Ctx, body: Annotated[CrawlRequest, Depends(crawl_request)])
                 f"crawl {exc.crawl_id} is still running; embedded mode runs one crawl at a time",
                 running_crawl_id=exc.crawl_id,
             ) from None
-    return JSONResponse({"crawl_id": crawl_id, "sources": names}, status_code=202)
+    return crawl_id, names
 
 
 @router.get(

@@ -88,6 +88,11 @@ class EmbeddedCrawls:
         with self._lock:
             return self._runs.get(crawl_id)
 
+    def recent(self) -> list[CrawlRun]:
+        """The crawls this process started and still remembers, newest first."""
+        with self._lock:
+            return list(reversed(self._runs.values()))
+
     def close(self, timeout: float = 10.0) -> None:
         """Stop running crawls (SIGTERM: Scrapy stops gracefully; what was stored stays)."""
         with self._lock:

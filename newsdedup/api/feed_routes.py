@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from newsdedup.api.context import ApiContext, context
 from newsdedup.api.errors import ApiError
 from newsdedup.api.limits import feed_page_body
-from newsdedup.api.schemas import ERRORS, FeedPage, FeedRecord, VersionList
+from newsdedup.api.schemas import ERRORS, FeedPage, FeedRecord, SearchPage, VersionList
 from newsdedup.feedformat import render_atom
 
 MAX_LIMIT = 1000
@@ -93,6 +93,24 @@ def get_versions(
     more = len(items) > limit
     items = items[:limit]
     return JSONResponse({"items": items, "next_after": items[-1]["version"] if more else None})
+
+
+@router.get(
+    "/v1/search",
+    response_model=SearchPage,
+    responses={422: ERRORS[422]},
+    tags=["feed"],
+    summary="Full-text search over the articles' titles and texts, best match first",
+)
+def search(
+    ctx: Ctx,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="words that must all occur")],
+    limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000, description="matches to skip")] = 0,
+) -> Response:
+    """`{"items": [feed records]}`, best match first. Every word of `q` must occur in the title
+    or the text; words are matched whole, without stemming, in any language."""
+    return JSONResponse({"items": ctx.store.feed_reader.search(q, limit=limit, offset=offset)})
 
 
 @router.get(

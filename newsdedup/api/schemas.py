@@ -34,6 +34,10 @@ class FeedPage(BaseModel):
     )
 
 
+class SearchPage(BaseModel):
+    items: list[FeedRecord] = Field(description="feed records, best match first")
+
+
 class VersionRecord(BaseModel):
     version: int
     title: str

@@ -11,6 +11,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from newsdedup.store.models import Base
+from newsdedup.store.search import is_model_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -42,7 +43,12 @@ def run_migrations_online() -> None:
 
 def _run(connection: Connection) -> None:
     # Batch mode lets later migrations alter SQLite tables (it has almost no ALTER TABLE).
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=is_model_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

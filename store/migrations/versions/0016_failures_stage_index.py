@@ -2,7 +2,7 @@
 failures, which read the whole table without it (about 180 ms at 500,000 failures).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
