@@ -166,7 +166,7 @@ def read_record(file: str, offset: int, directory: Path | None = None) -> Archiv
 
 def read_html_responses(
     file: str,
-    source: str,
+    source: str | None,
     max_body_bytes: int,
     counts: ReadCounts,
     on_read: Callable[[int], None] | None = None,

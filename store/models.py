@@ -176,6 +176,20 @@ class FetchState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class SourceLine(Base):
+    """A normalized line of a source's articles and on how many different articles it was seen:
+    the source's learned boilerplate (dedup.boilerplate). Bounded per source (store.boilerplate)."""
+
+    __tablename__ = "source_lines"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line_hash: Mapped[str] = mapped_column(String(16), primary_key=True)
+    pages: Mapped[int] = mapped_column(Integer, nullable=False)
+    sample: Mapped[str] = mapped_column(Text, nullable=False)  # the line as first seen, cut
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 def load_all_models() -> None:
     """Import every module of the store package, so ``Base.metadata`` holds all tables
     (other modules, such as ``store.staging``, declare tables of their own on ``Base``)."""
