@@ -29,7 +29,7 @@ LEARNED_AFTER = 3
 # recurs on every page and stays; the lines of single articles come and go.
 MAX_LINES_PER_SOURCE = 4000
 # Characters of a line kept to show it to an operator (``newsdedup sources --boilerplate``).
-SAMPLE_CHARS = 300
+SAMPLE_CHARS = 400
 
 
 def line_hashes(lines: list[tuple[str, str]]) -> dict[str, str]:

@@ -227,7 +227,11 @@ class PagePipeline:
                 ),
                 fingerprint=None,
             )
-        return replace(prepared, fingerprint=fingerprint_lines(kept, self.params))
+        assert prepared.fingerprint is not None  # prepare_page fingerprints every document
+        # The exact hash stays the whole text's: a page re-fetched unchanged is nothing new,
+        # although one of its lines became boilerplate since it was last seen.
+        fingerprint = replace(fingerprint_lines(kept, self.params), text_hash=prepared.fingerprint.text_hash)
+        return replace(prepared, fingerprint=fingerprint)
 
     def _commit(
         self, page: Page, prepared: PreparedPage, repair_index: bool, on_commit: OnCommit | None
