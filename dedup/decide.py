@@ -194,32 +194,23 @@ def _only_one_unit_shared(
 def _one_unit_holds(
     fp: Fingerprint, candidate: Candidate, sim: Similarity, common: int, slack: int, params: DedupParams
 ) -> bool:
-    """Whether one paragraph the two texts share, or one sentence of the page, holds all their
-    common shingles but a short line's worth."""
+    """Whether one paragraph the two texts share verbatim, or one line of the page (a sentence,
+    a paragraph, or several sentences opening or closing it), holds all their common shingles
+    but a short line's worth."""
     if fp.paragraph_shingle_counts:
         theirs = set(candidate.fingerprint.paragraph_hashes)
         shared = [n for h, n in zip(fp.paragraph_hashes, fp.paragraph_shingle_counts) if h in theirs]
         if len(shared) == 1 and common <= shared[0] + slack:
             return True
-    if not params.one_sentence_apart or not candidate.fingerprint.shingles:
+    if not params.shared_passage_apart or not candidate.fingerprint.shingles:
         return False
     import numpy as np  # here, not at the top: see dedup/fingerprint.py
 
     theirs_all = shingle_array(candidate.fingerprint.shingles)
-
-    def shared_in(packed: bytes) -> tuple[int, int]:
-        unit = shingle_array(packed)
-        return len(np.intersect1d(unit, theirs_all, assume_unique=True)), len(unit)
-
-    # A sentence of the page holds nearly all the common ground ...
-    if any(common <= shared_in(unit)[0] + slack for unit in fp.sentence_shingles):
-        return True
-    # ... or a whole line of the page, however it is worded in the other text.
-    for unit in fp.line_shingles:
-        inside, size = shared_in(unit)
-        if inside == size and common <= size + slack:
-            return True
-    return False
+    return any(
+        common <= len(np.intersect1d(shingle_array(line), theirs_all, assume_unique=True)) + slack
+        for line in fp.line_shingles
+    )
 
 
 def _keeps_body(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:

@@ -50,10 +50,6 @@ PARAGRAPH_MIN_WORDS = 8
 # are longer and end like a sentence; a page whose only new lines are not body lines brings no
 # new material (Fingerprint.body_shingles).
 BODY_LINE_WORDS = 12
-# Where a line splits into sentences: after a full stop, question or exclamation mark, before a
-# space (abbreviations split too; pieces too short to be a sentence join the next one).
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?…。！？])[\"'”’»)\]]*\s+")
-SENTENCE_MIN_WORDS = 6
 _SENTENCE_END = re.compile(r"[.!?…:。！？][\"'”’“‘»«)\]」』]*$")
 # A line this long is body text even without a full stop (no headline is that long).
 BODY_LINE_ANY_END_WORDS = 25
@@ -162,44 +158,13 @@ def is_body_line(line: str, normalized: str) -> bool:
     )
 
 
-def sentences(line: str) -> list[str]:
-    """The line's sentences (as written), pieces of fewer than SENTENCE_MIN_WORDS words joined
-    to the next one ("U.S." or "No." do not end a sentence)."""
-    found: list[str] = []
-    pending = ""
-    for piece in _SENTENCE_BREAK.split(line.strip()):
-        pending = f"{pending} {piece}" if pending else piece
-        if len(pending.split()) >= SENTENCE_MIN_WORDS:
-            found.append(pending)
-            pending = ""
-    if pending:
-        if found:
-            found[-1] = f"{found[-1]} {pending}"
-        else:
-            found.append(pending)
-    return found
-
-
 def _packed(hashes: np.ndarray) -> bytes:
     return hashes.astype(_SIGNATURE_DTYPE).tobytes()
 
 
-def _units(lines: list[tuple[str, str]], shingle_size: int) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-    """The exact shingles of each sentence and of each line of the text (lines of one sentence
-    count once, as lines)."""
-    sentence_units: list[bytes] = []
-    line_units: list[bytes] = []
-    for line, normalized in lines:
-        if not normalized:
-            continue
-        line_units.append(_packed(shingle_hashes([normalized], shingle_size)))
-        parts = sentences(line)
-        if len(parts) > 1:
-            for part in parts:
-                piece = normalize_paragraph(part)
-                if piece:
-                    sentence_units.append(_packed(shingle_hashes([piece], shingle_size)))
-    return tuple(sentence_units), tuple(line_units)
+def _line_units(paragraphs: list[str], shingle_size: int) -> tuple[bytes, ...]:
+    """The exact shingles of each normalized line of the text."""
+    return tuple(_packed(shingle_hashes([p], shingle_size)) for p in paragraphs)
 
 
 def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fingerprint:
@@ -224,7 +189,6 @@ def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fing
     if len(hashes):
         minhash.update_batch(hashes.tolist())
     exact = len(hashes) <= EXACT_SHINGLE_LIMIT
-    sentence_units, line_units = _units(lines, params.shingle_size) if exact else ((), ())
     return Fingerprint(
         text_hash=hashlib.sha256("\n".join(paragraphs).encode("utf-8")).hexdigest(),
         signature=minhash.hashvalues.astype(_SIGNATURE_DTYPE).tobytes(),
@@ -234,8 +198,7 @@ def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fing
         body_shingles=_packed(body),
         # Shingles a paragraph of n words holds (repeats within one paragraph are rare).
         paragraph_shingle_counts=tuple(max(1, n - params.shingle_size + 1) for _, n in hashed),
-        sentence_shingles=sentence_units,
-        line_shingles=line_units,
+        line_shingles=_line_units(paragraphs, params.shingle_size) if exact else (),
     )
 
 

@@ -24,9 +24,10 @@ class DedupParams:
     # A same-source page at a new URL is a version only when it keeps at least this share of
     # the article's body (its body lines' shingles); 0 turns the rule off (the rules before 0.2).
     version_body_kept: float = 0.5
-    # Two texts whose only common ground is one sentence, or one paragraph, each with a body of
-    # its own, are different articles (a shared wire lead); False: only a verbatim paragraph.
-    one_sentence_apart: bool = True
+    # Two texts whose only common ground lies in one paragraph (a sentence, a paragraph, or the
+    # start of one), each with a body of its own, are different articles (a shared wire lead);
+    # False: only when they share that paragraph verbatim (the rule before 0.2).
+    shared_passage_apart: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,9 @@ class Fingerprint:
     # texts share is one paragraph.
     paragraph_shingle_counts: tuple[int, ...] = ()
     # Of the page being judged only, like ``paragraph_shingle_counts``, and only for texts with
-    # exact shingles: the exact shingle hashes of each sentence, and of each line, of the text
-    # (packed like ``shingles``), to tell whether all two texts share is one sentence or one
-    # paragraph, wherever it stands in its paragraph.
-    sentence_shingles: tuple[bytes, ...] = ()
+    # exact shingles: the exact shingle hashes of each line of the text (packed like
+    # ``shingles``), to tell whether all two texts share lies in one paragraph: a sentence, a
+    # paragraph of its own, or the start of one.
     line_shingles: tuple[bytes, ...] = ()
 
 

@@ -54,7 +54,7 @@ def test_briefs_sharing_an_agency_sentence_stay_apart(
 
 def test_before_the_rule_the_shared_sentence_made_a_version() -> None:
     """The case the rule exists for: the thresholds alone link the two briefs."""
-    before = DedupParams(version_body_kept=0.0, one_sentence_apart=False)
+    before = DedupParams(version_body_kept=0.0, shared_passage_apart=False)
     first, second = (f"{AGENCY} {tail}" for tail in (TAIL_TRAVEL, TAIL_TRADE))
     assert judge(second, candidate(first), params=before) == "version"
 
