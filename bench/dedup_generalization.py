@@ -28,17 +28,20 @@ import json
 import random
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common import print_table
-from newsdedup.dedup import Candidate, DedupParams, InMemoryIndex, PageFacts, decide
+from newsdedup.dedup import Candidate, DedupParams, InMemoryIndex, PageFacts, decide, normalize
 from newsdedup.dedup.boilerplate import LEARNED_AFTER, line_hashes, without_boilerplate
 from newsdedup.dedup.fingerprint import fingerprint_lines, normalized_lines
 from newsdedup.extract.text import word_count
 
-# The rules as they were before learned boilerplate and the "keeps most of the body" rule.
+# The rules as they were before learned boilerplate, the "keeps most of the body" rule and the
+# shared-passage rule (and, see ``rules_of``, before the long newsletter pitch patterns).
 BEFORE = DedupParams(version_body_kept=0.0, shared_passage_apart=False)
 AFTER = DedupParams()
 LINKED = ("duplicate", "version")
@@ -209,8 +212,25 @@ def learned_sets(sites: list[list[str]]) -> list[frozenset[str]]:
     return learned
 
 
+@contextmanager
+def rules_of(mode: str) -> Iterator[None]:
+    """The generic patterns of the mode: "before" knew no newsletter pitch over 30 words."""
+    patterns = normalize.PITCH_LINE_PATTERNS
+    if mode == "before":
+        normalize.PITCH_LINE_PATTERNS = ()
+    try:
+        yield
+    finally:
+        normalize.PITCH_LINE_PATTERNS = patterns
+
+
 def judge(pair: GPair, mode: str, learned: list[frozenset[str]], min_words: int) -> str:
     """The pipeline's path for one pair: minimum words, fingerprint, index query, decide."""
+    with rules_of(mode):
+        return _judge(pair, mode, learned, min_words)
+
+
+def _judge(pair: GPair, mode: str, learned: list[frozenset[str]], min_words: int) -> str:
     params = BEFORE if mode == "before" else AFTER
     boilerplate = learned[pair.site] if mode == "after, warm" and pair.site >= 0 else frozenset()
     same_source = pair.same_source or (mode == "before" and pair.one_collection)
