@@ -21,6 +21,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Safe to run twice (a database whose recorded revision was set back).
+    if sa.inspect(op.get_bind()).has_table("source_lines"):
+        return
     op.create_table(
         "source_lines",
         sa.Column("source", sa.String(200), primary_key=True),
