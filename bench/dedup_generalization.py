@@ -215,13 +215,13 @@ def learned_sets(sites: list[list[str]]) -> list[frozenset[str]]:
 @contextmanager
 def rules_of(mode: str) -> Iterator[None]:
     """The generic patterns of the mode: "before" knew no newsletter pitch over 30 words."""
-    patterns = normalize.PITCH_LINE_PATTERNS
+    patterns, short_call = normalize.PITCH_LINE_PATTERNS, normalize.SHORT_CALL_WORDS
     if mode == "before":
-        normalize.PITCH_LINE_PATTERNS = ()
+        normalize.PITCH_LINE_PATTERNS, normalize.SHORT_CALL_WORDS = (), 0
     try:
         yield
     finally:
-        normalize.PITCH_LINE_PATTERNS = patterns
+        normalize.PITCH_LINE_PATTERNS, normalize.SHORT_CALL_WORDS = patterns, short_call
 
 
 def judge(pair: GPair, mode: str, learned: list[frozenset[str]], min_words: int) -> str:

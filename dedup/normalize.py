@@ -94,7 +94,8 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
 # free, and you can unsubscribe at any time." A line of up to PITCH_MAX_WORDS words is one when
 # it asks the reader to sign up, names what arrives (a newsletter, an email, the inbox) and
 # speaks to the reader ("you", "your"): a news sentence about a newsletter rarely does all
-# three. A line that offers to unsubscribe, or to deliver to "your inbox", is one too. A
+# three. A line that offers to unsubscribe, or to deliver to "your inbox", that tells the
+# reader of "our newsletter", or of at most eight words that calls to sign up, is one too. A
 # site's pitch in other words or languages is learned from the site's pages
 # (dedup.boilerplate).
 PITCH_MAX_WORDS = 80
@@ -107,7 +108,14 @@ PITCH_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
     ),
     re.compile(r"\bunsubscribe\b"),
     re.compile(r"\b(to|in|into|straight to) your (e-?mail )?(inbox|in-box|mailbox)\b"),  # "... to your inbox"
+    # The site speaking of its own newsletter to the reader: "our morning newsletter brings you ...".
+    re.compile(
+        r"^(?=.*\bour(\s+\S+){0,3}\s+(newsletters?|briefings?|digests?|bulletins?)\b)(?=.*\byou(r)?\b)"
+    ),
 )
+# A call to sign up in a line of at most SHORT_CALL_WORDS words: "It's free. Sign up below."
+SHORT_CALL_WORDS = 8
+SHORT_CALL = re.compile(r"\b(sign up|signup|subscribe)\b")
 
 _CJK_RANGES = (
     (0x3040, 0x30FF),  # hiragana, katakana
@@ -145,6 +153,8 @@ def is_chrome_line(line: str) -> bool:
         return False
     words = len(stripped.split())
     if words <= PITCH_MAX_WORDS and any(pattern.search(stripped) for pattern in PITCH_LINE_PATTERNS):
+        return True
+    if words <= SHORT_CALL_WORDS and SHORT_CALL.search(stripped):
         return True
     if len(stripped) > BOILERPLATE_MAX_CHARS or words > BOILERPLATE_MAX_WORDS:
         return False

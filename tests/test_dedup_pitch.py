@@ -29,12 +29,30 @@ def test_a_pitch_split_over_two_lines_counts_no_words() -> None:
 
 
 @pytest.mark.parametrize(
+    "lines",
+    [
+        [
+            "Start your day informed: our morning newsletter brings the five stories you need, every weekday.",
+            "It's free. Sign up below.",
+        ],
+        [
+            "Want the headlines before your coffee? The Riverside Record lands in your inbox at six, Monday to Friday."
+        ],
+    ],
+)
+def test_pitches_in_other_words_count_no_words(lines: list[str]) -> None:
+    assert content_words("\n".join(["Loading the results board...", *lines])) == 4
+
+
+@pytest.mark.parametrize(
     "sentence",
     [
         "The newspaper said about 40,000 readers had signed up for its new evening newsletter in the first "
         "month, well above the publisher's forecast of 25,000, and that it would add a weekend edition.",
         "Regulators fined the retailer after it kept emailing customers who had asked to be removed from its "
         "mailing list, a practice the watchdog called a plain breach of the data protection law.",
+        "Officials said in an email that you could not get a refund for tickets bought through resellers.",
+        "Our reporters spent three months reading the council's newsletters and minutes to trace the deal.",
     ],
 )
 def test_news_about_newsletters_stays_article_text(sentence: str) -> None:
