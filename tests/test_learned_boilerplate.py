@@ -86,3 +86,32 @@ def test_sources_boilerplate_lists_a_sources_learned_lines(sqlite_url: str, tmp_
     )
     assert result.returncode == 0, result.stderr
     assert PITCH in result.stdout and "1 boilerplate lines" in result.stdout, result.stdout
+
+
+def test_briefs_opening_with_one_agency_sentence_stay_apart_and_an_update_is_a_version(
+    pipeline: PagePipeline,
+) -> None:
+    from boilerplate_site import article_html, page
+    from test_dedup_shared_lead import AGENCY, ARTICLE, TAIL_LONGER, TAIL_TRADE
+
+    briefs = [
+        page(
+            f"https://coast.example/brief/{n}.html",
+            article_html("Ferries halted", f"{AGENCY} {tail}"),
+            "coastline",
+        )
+        for n, tail in enumerate((TAIL_TRADE, TAIL_LONGER))
+    ]
+    assert [pipeline.process(b).kind for b in briefs] == ["created", "created"]
+    story = page("https://coast.example/story.html", article_html(*ARTICLE), "coastline")
+    update_text = [
+        *ARTICLE[1:],
+        "The ministry later said a chartered catamaran would carry pupils from Monday.",
+    ]
+    update = page(
+        "https://coast.example/story-update.html", article_html(ARTICLE[0], *update_text), "coastline"
+    )
+    assert pipeline.process(story).kind == "created"
+    outcome = pipeline.process(update)
+    assert outcome.kind == "updated", outcome
+    assert len(pipeline.store.feed_reader.feed()) == 3
