@@ -35,8 +35,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from newsdedup.dedup.fingerprint import BODY_LINE_WORDS, Similarity, shingle_array, similarity
+
+if TYPE_CHECKING:
+    import numpy as np
+
 from newsdedup.dedup.types import (
     Candidate,
     Decision,
@@ -194,9 +199,9 @@ def _only_one_unit_shared(
 def _one_unit_holds(
     fp: Fingerprint, candidate: Candidate, sim: Similarity, common: int, slack: int, params: DedupParams
 ) -> bool:
-    """Whether one paragraph the two texts share verbatim, or one line of the page (a sentence,
-    a paragraph, or several sentences opening or closing it), holds all their common shingles
-    but a short line's worth."""
+    """Whether one paragraph the two texts share verbatim, or one unbroken passage of one line of
+    the page (a sentence, a paragraph, several sentences opening it), holds all their common
+    shingles but a short line's worth. A copy edited here and there shares several passages."""
     if fp.paragraph_shingle_counts:
         theirs = set(candidate.fingerprint.paragraph_hashes)
         shared = [n for h, n in zip(fp.paragraph_hashes, fp.paragraph_shingle_counts) if h in theirs]
@@ -204,13 +209,20 @@ def _one_unit_holds(
             return True
     if not params.shared_passage_apart or not candidate.fingerprint.shingles:
         return False
-    import numpy as np  # here, not at the top: see dedup/fingerprint.py
-
     theirs_all = shingle_array(candidate.fingerprint.shingles)
     return any(
-        common <= len(np.intersect1d(shingle_array(line), theirs_all, assume_unique=True)) + slack
-        for line in fp.line_shingles
+        common <= _longest_shared_run(shingle_array(line), theirs_all) + slack for line in fp.line_shingles
     )
+
+
+def _longest_shared_run(line: np.ndarray, theirs: np.ndarray) -> int:
+    """The distinct shingles of the longest unbroken run of the line's shingles (in word order)
+    that the other text holds."""
+    import numpy as np  # here, not at the top: see dedup/fingerprint.py
+
+    inside = np.concatenate(([0], np.isin(line, theirs).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(inside))  # where each run of held shingles starts and ends
+    return max((len(np.unique(line[a:b])) for a, b in zip(edges[::2], edges[1::2])), default=0)
 
 
 def _keeps_body(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:

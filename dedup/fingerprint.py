@@ -106,7 +106,7 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> shift_31)
 
 
-def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
+def shingle_hashes(paragraphs: list[str], shingle_size: int, in_order: bool = False) -> np.ndarray:
     """Distinct 32-bit hashes of the word shingles of normalized paragraphs, sorted.
 
     A word's value is the CRC-32 of its UTF-8 bytes; a shingle's hash mixes the values of
@@ -136,7 +136,8 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
     combined = np.full(len(windows), shingle_size, dtype=np.uint64)
     for offset in range(shingle_size):
         combined = _mix(combined ^ words_array[windows + offset])
-    return np.unique((combined >> np.uint64(32)).astype(np.uint32))
+    hashes = (combined >> np.uint64(32)).astype(np.uint32)
+    return hashes if in_order else np.unique(hashes)
 
 
 def fingerprint(text: str, params: DedupParams) -> Fingerprint:
@@ -163,8 +164,8 @@ def _packed(hashes: np.ndarray) -> bytes:
 
 
 def _line_units(paragraphs: list[str], shingle_size: int) -> tuple[bytes, ...]:
-    """The exact shingles of each normalized line of the text."""
-    return tuple(_packed(shingle_hashes([p], shingle_size)) for p in paragraphs)
+    """The shingle hashes of each normalized line of the text, in the order of its words."""
+    return tuple(_packed(shingle_hashes([p], shingle_size, in_order=True)) for p in paragraphs)
 
 
 def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fingerprint:

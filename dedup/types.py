@@ -52,9 +52,9 @@ class Fingerprint:
     # texts share is one paragraph.
     paragraph_shingle_counts: tuple[int, ...] = ()
     # Of the page being judged only, like ``paragraph_shingle_counts``, and only for texts with
-    # exact shingles: the exact shingle hashes of each line of the text (packed like
-    # ``shingles``), to tell whether all two texts share lies in one paragraph: a sentence, a
-    # paragraph of its own, or the start of one.
+    # exact shingles: the shingle hashes of each line of the text, in word order (packed like
+    # ``shingles``), to tell whether all two texts share is one passage of one paragraph: a
+    # sentence, a paragraph of its own, or the start of one.
     line_shingles: tuple[bytes, ...] = ()
 
 

@@ -99,3 +99,16 @@ def test_a_page_keeping_one_paragraph_of_an_article_and_telling_more_is_another_
         "soon as the southern slipway could take it, probably on Tuesday morning.",
     ]
     assert judge("\n".join(other), candidate("\n".join(ARTICLE))) == "new"
+
+
+@pytest.mark.parametrize("source", ["coastline", "island-herald"])
+def test_a_one_paragraph_article_edited_here_and_there_is_still_linked(source: str) -> None:
+    """All in one paragraph, the two share most of it in several passages: not one shared lead."""
+    original = " ".join(ARTICLE[1:])
+    edited = (
+        original.replace("on Sunday", "late on Sunday")
+        .replace("within a week", "within ten days")
+        .replace("most of them commuters", "many of them commuters")
+        .replace("by Tuesday", "by Wednesday")
+    )
+    assert judge(edited, candidate(original), source=source) in ("duplicate", "version")
