@@ -401,6 +401,17 @@ def decide(
         containment=round(sim.containment, 4),
         reason=(
             f"new article: closest is article {_short(closest.article_id)} ({_numbers(sim)}) "
-            f"{_where(page, closest)}, below the thresholds"
+            f"{_where(page, closest)}, {_why_apart(page, fp, closest, sim, params)}"
         ),
     )
+
+
+def _why_apart(
+    page: PageFacts, fp: Fingerprint, closest: Candidate, sim: Similarity, params: DedupParams
+) -> str:
+    """Why the closest candidate is another article, for the reason sentence."""
+    if _only_one_unit_shared(fp, closest, sim, params):
+        return "sharing one passage only, each telling more of its own"
+    if closest.source == page.source and _similar(sim, params) and not _keeps_body(fp, closest, sim, params):
+        return "keeping less than half of its body"
+    return "below the thresholds"
