@@ -115,3 +115,22 @@ def test_briefs_opening_with_one_agency_sentence_stay_apart_and_an_update_is_a_v
     outcome = pipeline.process(update)
     assert outcome.kind == "updated", outcome
     assert len(pipeline.store.feed_reader.feed()) == 3
+
+
+def test_a_source_keeps_counts_for_its_most_frequent_lines_only(pipeline: PagePipeline) -> None:
+    from datetime import UTC, datetime
+
+    boilerplate = pipeline.store.boilerplate
+    with pipeline.store.engine.begin() as connection:
+        for article in range(6):  # line i is on i + 1 ... articles: line 0 once, line 5 six times
+            lines = {f"{i:016x}": f"line {i}" for i in range(article, 6)}
+            boilerplate.learn(connection, "busy-site", lines, datetime.now(UTC))
+        boilerplate.learn(connection, "other-site", {"00000000000000aa": "kept"}, datetime.now(UTC))
+    assert boilerplate.prune("busy-site", keep=3) == 3
+    assert sorted(line.sample for line in boilerplate.lines("busy-site", everything=True)) == [
+        "line 3",
+        "line 4",
+        "line 5",
+    ]
+    assert [line.sample for line in boilerplate.lines("busy-site")] == ["line 5", "line 4", "line 3"]
+    assert boilerplate.count("other-site") == 1
