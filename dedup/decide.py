@@ -226,10 +226,13 @@ def _longest_shared_run(line: np.ndarray, theirs: np.ndarray) -> int:
 
 
 def _keeps_body(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
-    """Whether the page keeps most of the candidate's body (``version_body_kept``): what a
-    version of an article at a new URL does ("UPDATE 1-": the old body and more), and two
-    articles that share a sentence or a paragraph do not."""
-    if params.version_body_kept <= 0:
+    """Whether the page keeps most of the candidate's body (``version_body_kept``), or is held
+    almost whole by it: what a version of an article at a new URL does ("UPDATE 1-": the old
+    body and more; a shortened edition), and two articles that share a sentence or a paragraph,
+    each with a body of its own, do not."""
+    if params.version_body_kept <= 0 or sim.a_in_b >= params.duplicate_containment:
+        # A page held almost whole by the article (a shortened edition) has no body of its own
+        # that differs: it is that article, however much of it it left out.
         return True
     stored = candidate.fingerprint
     if sim.exact and fp.shingles and stored.shingles:
