@@ -298,8 +298,9 @@ class PagePipeline:
                 # undoes the page's rows (the page is tried again); one whose rows fail to commit
                 # leaves a key the store does not know, which finds nothing.
                 assert applied is not None
-                if decision.kind == "new":
-                    # A new article teaches its source which lines recur (dedup.boilerplate).
+                if decision.kind == "new" and applied.version == 1 and applied.index_key:
+                    # A new article (not a URL another writer stored meanwhile) teaches its source
+                    # which lines recur (dedup.boilerplate).
                     self.store.boilerplate.learn(
                         connection, page.source, line_hashes(list(lines)), datetime.now(UTC)
                     )
