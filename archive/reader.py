@@ -241,7 +241,7 @@ def read_record(
 
 def read_html_responses(
     file: str,
-    source: str,
+    source: str | None,
     max_body_bytes: int,
     counts: ReadCounts,
     on_read: Callable[[int], None] | None = None,

@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench import dedup_generalization as generalization
 from bench.common import data_argument_parser, print_table, require_dataset, tokens, write_results
 from newsdedup.config import Settings
 from newsdedup.dedup import Candidate, DedupParams, InMemoryIndex, PageFacts, decide, fingerprint
@@ -427,9 +428,30 @@ def threshold_grid(fine: bool) -> list[dict[str, float]]:
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
+def before_and_after(
+    data: Path, pairs: list[Pair], articles: dict[str, list[list[str]]], quick: bool
+) -> dict[str, Any]:
+    """The whole set (these pairs and the generalization pairs), before and after, one run."""
+    every = [a for country in sorted(articles) for a in articles[country]]
+    extra, learned = generalization.build(data, every, reference_containment, SEED, quick)
+    whole = generalization.as_gpairs(pairs) + extra
+    print(
+        f"\nbefore and after, {len(whole)} pairs ({len(extra)} of them generalization pairs; "
+        f"{len(learned)} sites with a real pitch): before = the rules of 0.1 (a WARC collection "
+        "under one source); after, cold = a new source's first pages, nothing learned; "
+        "after, warm = once the source has learned its boilerplate"
+    )
+    return generalization.report(whole, learned, MIN_WORDS, ("before", "after, cold", "after, warm"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer documents and settings (about 30 s)")
+    parser.add_argument(
+        "--generalization",
+        action="store_true",
+        help="only the before/after figures on the whole set (bench/dedup_generalization.py), no sweep",
+    )
     args = parser.parse_args(argv)
     wiki = require_dataset(args.data, "wiki-revisions")
     news = require_dataset(args.data, "news-pages-fundus")
@@ -438,7 +460,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rng = random.Random(SEED)
     pairs = wiki_pairs(wiki / "version_documents", 40 if args.quick else 80, rng)
-    pairs += fundus_pairs(fundus_articles(news), 40 if args.quick else 80, rng)
+    articles = fundus_articles(news)
+    pairs += fundus_pairs(articles, 40 if args.quick else 80, rng)
+    generalization = before_and_after(args.data, pairs, articles, args.quick)
+    if args.generalization:
+        write_results("dedup_generalization", {"quick": args.quick, "seed": SEED, **generalization})
+        return 0
     texts = [p.page for p in pairs] + [p.stored for p in pairs]
     print(
         f"{len(pairs)} pairs, {time.perf_counter() - started:.0f} s to build: "
@@ -605,6 +632,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in family_rows
             ],
             "passing_ranges": ranges,
+            "generalization": generalization,
             "stage1": stage1,
         },
     )

@@ -12,13 +12,14 @@ The rules of docs/how-it-works.md "How dedup decides", in this order:
    the same source brings new material. A canonical claim whose text is unrelated is ignored
    and the page judged on its text.
 3. Text (LSH / paragraph candidates), the best match over all versions of all articles. First,
-   two texts whose only common ground is one paragraph both hold verbatim, each with body
-   lines of its own (briefs opening with the same wire paragraph), are not one article. Then:
+   two texts whose only common ground is one paragraph or one sentence, each with body lines
+   of its own (briefs opening with the same wire sentence, as a paragraph of its own or as the
+   start of their first one), are not one article. Then:
    - same normalized text → ``duplicate``;
    - same source: a page that adds nothing to the candidate (near-identical or contained,
      and every shingle of its body lines in the candidate; other lines such as "Print", a
      credit or a headline may differ) → ``duplicate`` ("alternate": print, AMP, "old version"); a page that
-     brings new material and is near-identical, contains the candidate, or is similar
+     brings new material, keeps most of the candidate's body (``version_body_kept``) and is near-identical, contains the candidate, or is similar
      (Jaccard ≥ ``version_jaccard`` or a containment ≥ ``version_containment``) → ``version``
      ("UPDATE 1-" at a new URL: the article's text becomes the page's), unless all the texts
      share could be one short line both hold verbatim (a site's own boilerplate line on two
@@ -34,8 +35,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from newsdedup.dedup.fingerprint import BODY_LINE_WORDS, Similarity, shingle_array, similarity
+
+if TYPE_CHECKING:
+    import numpy as np
+
 from newsdedup.dedup.types import (
     Candidate,
     Decision,
@@ -162,32 +168,81 @@ def _own_body(a: Fingerprint, b: Fingerprint, common: int) -> int:
     return len(np.setdiff1d(shingle_array(a.body_shingles), shingle_array(b.shingles), assume_unique=True))
 
 
-def _only_a_shared_paragraph(
+def _only_one_unit_shared(
     fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams
 ) -> bool:
-    """Whether all the two texts have in common is one paragraph they both hold verbatim, while
-    each tells more of its own, in body lines, than a short line holds.
+    """Whether all the two texts have in common is one paragraph, or one sentence, while each
+    tells more of its own, in body lines, than a short line holds.
 
-    Two briefs from two outlets may open with the same agency paragraph and then tell different
-    things; on short texts that one paragraph alone reaches the copy and version thresholds. A
-    shared opening paragraph is no evidence of one story. A trimmed copy, an "old version" page
-    or a brief grown into the full article is unaffected: one of the two then has nothing of its
-    own but short lines (a byline, a heading, an "Old Version" label). Only for exact
-    similarities, the only ones where one paragraph can weigh that much.
+    Two briefs may open with the same wire sentence or agency paragraph, as a paragraph of its
+    own or as the start of their first paragraph, and then tell different things; on short
+    texts that one sentence alone reaches the copy and version thresholds. A shared opening is
+    no evidence of one article. A trimmed copy, an "old version" page or a brief grown into the
+    full article is unaffected: one of the two then has nothing of its own but short lines (a
+    byline, a heading, an "Old Version" label). Only for exact similarities, the only ones where
+    one sentence can weigh that much.
     """
-    if not sim.exact or not fp.paragraph_shingle_counts:
+    if not sim.exact:
         return False
-    theirs = set(candidate.fingerprint.paragraph_hashes)
-    shared = {h: n for h, n in zip(fp.paragraph_hashes, fp.paragraph_shingle_counts) if h in theirs}
-    if len(shared) != 1:
+    common = round(sim.a_in_b * fp.shingle_count)
+    if common == 0:
         return False
     slack = _short_line_shingles(params)  # a headline or a dateline may be shared too
-    common = round(sim.a_in_b * fp.shingle_count)
+    if not _one_unit_holds(fp, candidate, sim, common, slack, params):
+        return False
     return (
-        common <= sum(shared.values()) + slack
-        and _own_body(fp, candidate.fingerprint, common) > slack
+        _own_body(fp, candidate.fingerprint, common) > slack
         and _own_body(candidate.fingerprint, fp, common) > slack
     )
+
+
+def _one_unit_holds(
+    fp: Fingerprint, candidate: Candidate, sim: Similarity, common: int, slack: int, params: DedupParams
+) -> bool:
+    """Whether one paragraph the two texts share verbatim, or one unbroken passage of one line of
+    the page (a sentence, a paragraph, several sentences opening it), holds all their common
+    shingles but a short line's worth. A copy edited here and there shares several passages."""
+    if fp.paragraph_shingle_counts:
+        theirs = set(candidate.fingerprint.paragraph_hashes)
+        shared = [n for h, n in zip(fp.paragraph_hashes, fp.paragraph_shingle_counts) if h in theirs]
+        if len(shared) == 1 and common <= shared[0] + slack:
+            return True
+    if not params.shared_passage_apart or not candidate.fingerprint.shingles:
+        return False
+    theirs_all = shingle_array(candidate.fingerprint.shingles)
+    return any(
+        common <= _longest_shared_run(shingle_array(line), theirs_all) + slack for line in fp.line_shingles
+    )
+
+
+def _longest_shared_run(line: np.ndarray, theirs: np.ndarray) -> int:
+    """The distinct shingles of the longest unbroken run of the line's shingles (in word order)
+    that the other text holds."""
+    import numpy as np  # here, not at the top: see dedup/fingerprint.py
+
+    inside = np.concatenate(([0], np.isin(line, theirs).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(inside))  # where each run of held shingles starts and ends
+    return max((len(np.unique(line[a:b])) for a, b in zip(edges[::2], edges[1::2])), default=0)
+
+
+def _keeps_body(fp: Fingerprint, candidate: Candidate, sim: Similarity, params: DedupParams) -> bool:
+    """Whether the page keeps most of the candidate's body (``version_body_kept``), or is held
+    almost whole by it: what a version of an article at a new URL does ("UPDATE 1-": the old
+    body and more; a shortened edition), and two articles that share a sentence or a paragraph,
+    each with a body of its own, do not."""
+    if params.version_body_kept <= 0 or sim.a_in_b >= params.duplicate_containment:
+        # A page held almost whole by the article (a shortened edition) has no body of its own
+        # that differs: it is that article, however much of it it left out.
+        return True
+    stored = candidate.fingerprint
+    if sim.exact and fp.shingles and stored.shingles:
+        import numpy as np  # here, not at the top: see dedup/fingerprint.py
+
+        body = shingle_array(stored.body_shingles or stored.shingles)
+        if len(body):
+            kept = len(np.intersect1d(body, shingle_array(fp.shingles), assume_unique=True))
+            return kept >= params.version_body_kept * len(body)
+    return sim.b_in_a >= params.version_body_kept
 
 
 def _only_a_short_line_shared(
@@ -214,7 +269,7 @@ def _judge_text(page: PageFacts, fp: Fingerprint, candidate: Candidate, params: 
     sim = similarity(fp, candidate.fingerprint)
     if fp.text_hash == candidate.fingerprint.text_hash:
         return _Match(5, "duplicate", _copy_relation(page, candidate), candidate, sim, "same text as")
-    if _only_a_shared_paragraph(fp, candidate, sim, params):
+    if _only_one_unit_shared(fp, candidate, sim, params):
         return None
     near_identical = sim.jaccard >= params.duplicate_jaccard
     contained = sim.a_in_b >= params.duplicate_containment
@@ -226,6 +281,8 @@ def _judge_text(page: PageFacts, fp: Fingerprint, candidate: Candidate, params: 
             if near_identical:
                 return _Match(4, "duplicate", "alternate", candidate, sim, "near-duplicate of")
             return _Match(3, "duplicate", "alternate", candidate, sim, "contained in")
+        if not _keeps_body(fp, candidate, sim, params):
+            return None
         if near_identical or contained:
             return _Match(2, "version", "revision", candidate, sim, "adds to")
         if grown:
@@ -347,6 +404,17 @@ def decide(
         containment=round(sim.containment, 4),
         reason=(
             f"new article: closest is article {_short(closest.article_id)} ({_numbers(sim)}) "
-            f"{_where(page, closest)}, below the thresholds"
+            f"{_where(page, closest)}, {_why_apart(page, fp, closest, sim, params)}"
         ),
     )
+
+
+def _why_apart(
+    page: PageFacts, fp: Fingerprint, closest: Candidate, sim: Similarity, params: DedupParams
+) -> str:
+    """Why the closest candidate is another article, for the reason sentence."""
+    if _only_one_unit_shared(fp, closest, sim, params):
+        return "sharing one passage only, each telling more of its own"
+    if closest.source == page.source and _similar(sim, params) and not _keeps_body(fp, closest, sim, params):
+        return "keeping less than half of its body"
+    return "below the thresholds"

@@ -106,7 +106,7 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> shift_31)
 
 
-def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
+def shingle_hashes(paragraphs: list[str], shingle_size: int, in_order: bool = False) -> np.ndarray:
     """Distinct 32-bit hashes of the word shingles of normalized paragraphs, sorted.
 
     A word's value is the CRC-32 of its UTF-8 bytes; a shingle's hash mixes the values of
@@ -136,7 +136,8 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int) -> np.ndarray:
     combined = np.full(len(windows), shingle_size, dtype=np.uint64)
     for offset in range(shingle_size):
         combined = _mix(combined ^ words_array[windows + offset])
-    return np.unique((combined >> np.uint64(32)).astype(np.uint32))
+    hashes = (combined >> np.uint64(32)).astype(np.uint32)
+    return hashes if in_order else np.unique(hashes)
 
 
 def fingerprint(text: str, params: DedupParams) -> Fingerprint:
@@ -156,6 +157,15 @@ def is_body_line(line: str, normalized: str) -> bool:
     return words >= BODY_LINE_ANY_END_WORDS or (
         words >= BODY_LINE_WORDS and bool(_SENTENCE_END.search(line.rstrip()[-8:]))
     )
+
+
+def _packed(hashes: np.ndarray) -> bytes:
+    return hashes.astype(_SIGNATURE_DTYPE).tobytes()
+
+
+def _line_units(paragraphs: list[str], shingle_size: int) -> tuple[bytes, ...]:
+    """The shingle hashes of each normalized line of the text, in the order of its words."""
+    return tuple(_packed(shingle_hashes([p], shingle_size, in_order=True)) for p in paragraphs)
 
 
 def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fingerprint:
@@ -179,15 +189,17 @@ def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fing
     )
     if len(hashes):
         minhash.update_batch(hashes.tolist())
+    exact = len(hashes) <= EXACT_SHINGLE_LIMIT
     return Fingerprint(
         text_hash=hashlib.sha256("\n".join(paragraphs).encode("utf-8")).hexdigest(),
         signature=minhash.hashvalues.astype(_SIGNATURE_DTYPE).tobytes(),
         shingle_count=len(hashes),
         paragraph_hashes=tuple(paragraph_hash(p) for p, _ in hashed),
-        shingles=hashes.astype(_SIGNATURE_DTYPE).tobytes() if len(hashes) <= EXACT_SHINGLE_LIMIT else b"",
-        body_shingles=body.astype(_SIGNATURE_DTYPE).tobytes(),
+        shingles=_packed(hashes) if exact else b"",
+        body_shingles=_packed(body),
         # Shingles a paragraph of n words holds (repeats within one paragraph are rare).
         paragraph_shingle_counts=tuple(max(1, n - params.shingle_size + 1) for _, n in hashed),
+        line_shingles=_line_units(paragraphs, params.shingle_size) if exact else (),
     )
 
 

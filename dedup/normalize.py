@@ -8,7 +8,9 @@ articles must not be made to look alike. So the steps are few:
 2. Page-chrome lines are dropped (``CHROME_LINE_PATTERNS``): lines that change between
    crawls while the article does not ("Updated 5 minutes ago", "12 comments"); and generic
    site boilerplate (``BOILERPLATE_LINE_PATTERNS``: "Follow us on ...", newsletter prompts,
-   copyright lines), which would make short articles of one site look alike.
+   copyright lines; ``PITCH_LINE_PATTERNS``: newsletter pitches of up to 80 words), which would
+   make short articles of one site look alike. A site's own boilerplate in its own words is
+   learned from its pages (``dedup.boilerplate``), not here.
 3. Punctuation and symbols become spaces; whitespace is collapsed.
 4. Chinese and Japanese characters become one token each, since those scripts put no
    spaces between words and word shingles would otherwise see a paragraph as one word.
@@ -87,6 +89,34 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^(©|\(c\)|copyright\s*+(©|\(c\))?\s*+\d{4})|\ball rights reserved\b"),  # copyright lines
 )
 
+# Newsletter pitches run longer than other boilerplate: "Get the Harbor Times morning briefing:
+# the day's most important stories ... delivered to your inbox every weekday. Sign up now, it's
+# free, and you can unsubscribe at any time." A line of up to PITCH_MAX_WORDS words is one when
+# it asks the reader to sign up, names what arrives (a newsletter, an email, the inbox) and
+# speaks to the reader ("you", "your"): a news sentence about a newsletter rarely does all
+# three. A line that offers to unsubscribe, or to deliver to "your inbox", that tells the
+# reader of "our newsletter", or of at most eight words that calls to sign up, is one too. A
+# site's pitch in other words or languages is learned from the site's pages
+# (dedup.boilerplate).
+PITCH_MAX_WORDS = 80
+PITCH_MAX_CHARS = 800
+PITCH_LINE_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"^(?=.*\b(subscribe|sign(ing)?[- ]?up)\b)"
+        r"(?=.*\b(newsletters?|inbox|in-box|e-?mails?|briefings?|bulletins?|digests?)\b)"
+        r"(?=.*\b(you|your|you're|you'll)\b)"
+    ),
+    re.compile(r"\bunsubscribe\b"),
+    re.compile(r"\b(to|in|into|straight to) your (e-?mail )?(inbox|in-box|mailbox)\b"),  # "... to your inbox"
+    # The site speaking of its own newsletter to the reader: "our morning newsletter brings you ...".
+    re.compile(
+        r"^(?=.*\bour(\s+\S+){0,3}\s+(newsletters?|briefings?|digests?|bulletins?)\b)(?=.*\byou(r)?\b)"
+    ),
+)
+# A call to sign up in a line of at most SHORT_CALL_WORDS words: "It's free. Sign up below."
+SHORT_CALL_WORDS = 8
+SHORT_CALL = re.compile(r"\b(sign up|signup|subscribe)\b")
+
 _CJK_RANGES = (
     (0x3040, 0x30FF),  # hiragana, katakana
     (0x3400, 0x4DBF),  # CJK extension A
@@ -119,10 +149,14 @@ _SPACES = re.compile(r"\s+")
 def is_chrome_line(line: str) -> bool:
     """True if ``line`` (already NFKC-normalized and casefolded) is page chrome or boilerplate."""
     stripped = line.strip()
-    if len(stripped) > BOILERPLATE_MAX_CHARS:
+    if not stripped or len(stripped) > PITCH_MAX_CHARS:
         return False
     words = len(stripped.split())
-    if not stripped or words > BOILERPLATE_MAX_WORDS:
+    if words <= PITCH_MAX_WORDS and any(pattern.search(stripped) for pattern in PITCH_LINE_PATTERNS):
+        return True
+    if words <= SHORT_CALL_WORDS and SHORT_CALL.search(stripped):
+        return True
+    if len(stripped) > BOILERPLATE_MAX_CHARS or words > BOILERPLATE_MAX_WORDS:
         return False
     if any(pattern.search(stripped) for pattern in BOILERPLATE_LINE_PATTERNS):
         return True

@@ -21,6 +21,13 @@ class DedupParams:
     duplicate_containment: float = 0.85
     version_jaccard: float = 0.2
     version_containment: float = 0.5
+    # A same-source page at a new URL is a version only when it keeps at least this share of
+    # the article's body (its body lines' shingles); 0 turns the rule off (the rules before 0.2).
+    version_body_kept: float = 0.5
+    # Two texts whose only common ground lies in one paragraph (a sentence, a paragraph, or the
+    # start of one), each with a body of its own, are different articles (a shared wire lead);
+    # False: only when they share that paragraph verbatim (the rule before 0.2).
+    shared_passage_apart: bool = True
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,11 @@ class Fingerprint:
     # number of shingles of each paragraph of ``paragraph_hashes``, to tell whether all two
     # texts share is one paragraph.
     paragraph_shingle_counts: tuple[int, ...] = ()
+    # Of the page being judged only, like ``paragraph_shingle_counts``, and only for texts with
+    # exact shingles: the shingle hashes of each line of the text, in word order (packed like
+    # ``shingles``), to tell whether all two texts share is one passage of one paragraph: a
+    # sentence, a paragraph of its own, or the start of one.
+    line_shingles: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -133,9 +133,19 @@ def feed(after: int, limit: int | None, fmt: str, language: str | None) -> None:
 
 @main.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The sources file.")
-def sources(config_path: Path | None) -> None:
+@click.option(
+    "--boilerplate",
+    "boilerplate_of",
+    metavar="NAME",
+    default=None,
+    help="List the boilerplate lines learned from the pages of source NAME instead.",
+)
+def sources(config_path: Path | None, boilerplate_of: str | None) -> None:
     """Validate the sources file and list the sources with their schedules."""
     settings = command_settings(config_path)
+    if boilerplate_of is not None:
+        _list_boilerplate(settings, boilerplate_of)
+        return
     selected = _select_sources(settings, ())
     click.echo(f"{settings.config}: {len(selected)} sources")
     for source in selected:
@@ -152,6 +162,25 @@ def sources(config_path: Path | None) -> None:
             f"  {source.name:<24} every {source.schedule.text:<14} {kinds}; max {source.max_pages} pages"
             + "".join(f"; {extra}" for extra in _source_extras(source))
         )
+
+
+def _list_boilerplate(settings: Settings, source: str) -> None:
+    """``newsdedup sources --boilerplate NAME``: the source's learned boilerplate lines."""
+    from newsdedup.dedup.boilerplate import LEARNED_AFTER  # deferred, like every command's own parts
+    from newsdedup.pipeline.services import open_store
+
+    store = open_store(settings)
+    try:
+        learned = store.boilerplate.lines(source, limit=1000)
+        counted = store.boilerplate.count(source)
+    finally:
+        store.close()
+    click.echo(
+        f"{source}: {len(learned)} boilerplate lines (seen on {LEARNED_AFTER} or more of its articles; "
+        f"{counted} lines counted)"
+    )
+    for line in learned:
+        click.echo(f"  {line.pages:>6} articles  {line.sample}")
 
 
 def _source_extras(source: Source) -> list[str]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -218,11 +219,16 @@ def run_reprocess(
     return result
 
 
+def publisher(url: str) -> str:
+    """The source an imported page without one is stored under: its host, "www." dropped."""
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
 def run_import(
-    settings: Settings, files: Iterable[str], source: str, progress: Progress | None = None
+    settings: Settings, files: Iterable[str], source: str | None, progress: Progress | None = None
 ) -> RunResult:
     """The HTML responses of WARC files (paths or URLs) through the pipeline into the live
-    store, as pages of ``source``."""
+    store, as pages of ``source``; None: of the source a record names, else of its publisher."""
     counts = ReadCounts()
     result = RunResult(CrawlSummary(), counts, settings.database_url)
     crawl_id = f"import-{uuid.uuid4().hex[:12]}"
@@ -233,14 +239,15 @@ def run_import(
 
     def responses() -> Iterator[ArchivedResponse]:
         for file in files:
-            yield from read_html_responses(
+            for response in read_html_responses(
                 file,
                 source,
                 settings.max_page_bytes,
                 counts,
                 on_read=on_read,
                 allow_private=settings.allow_private_addresses,
-            )
+            ):
+                yield response if response.source else replace(response, source=publisher(response.url))
 
     def report(summary: CrawlSummary) -> None:
         result.summary = summary

@@ -13,10 +13,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from newsdedup.dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
+from newsdedup.dedup.boilerplate import line_hashes, without_boilerplate
 from newsdedup.dedup.fingerprint import fingerprint_lines, normalized_lines
 from newsdedup.extract import Document, Rejection, extract_document
 from newsdedup.extract.extractor import DEFAULT_MAX_TEXT_CHARS
@@ -59,6 +61,9 @@ class PreparedPage:
     extracted: Document | Rejection
     fingerprint: Fingerprint | None = None
     seconds: float = 0.0  # how long extraction and fingerprinting took (the health histograms)
+    # The text's lines with their normalized forms (dedup.fingerprint.normalized_lines): what the
+    # source's learned boilerplate is looked up and learned from when the page is committed.
+    lines: tuple[tuple[str, str], ...] = ()
 
 
 def content_words(text: str) -> int:
@@ -84,7 +89,7 @@ def prepare_page(
     ``rules``: its source's extraction overrides and languages (extract/rules.py)."""
     started = time.perf_counter()
     prepared = _prepare(page, min_words, params, max_text_chars, rules)
-    return PreparedPage(prepared.extracted, prepared.fingerprint, time.perf_counter() - started)
+    return replace(prepared, seconds=time.perf_counter() - started)
 
 
 def _prepare(
@@ -115,7 +120,7 @@ def _prepare(
                 extra={"words": str(words)},
             )
         )
-    return PreparedPage(extracted, fingerprint_lines(lines, params))
+    return PreparedPage(extracted, fingerprint_lines(lines, params), lines=tuple(lines))
 
 
 # Distributed mode passes its story locks here (workers/locks.py): a page's candidates are read,
@@ -200,9 +205,38 @@ class PagePipeline:
             self.observe("decision", time.perf_counter() - started)
         return outcome
 
+    def without_learned_boilerplate(self, page: Page, prepared: PreparedPage) -> PreparedPage:
+        """The prepared page with its source's learned boilerplate lines dropped (store.boilerplate):
+        fingerprinted without them, or refused when too few words of its own are left."""
+        if isinstance(prepared.extracted, Rejection) or not prepared.lines:
+            return prepared
+        lines = list(prepared.lines)
+        known = self.store.boilerplate.known(page.source, line_hashes(lines))
+        if not known:
+            return prepared
+        kept = without_boilerplate(lines, known)
+        words = word_count("\n".join(line for line, normalized in kept if normalized))
+        if words < self.min_words:
+            return replace(
+                prepared,
+                extracted=Rejection(
+                    prepared.extracted.url,
+                    "too-short",
+                    f"{words} words without page chrome and the source's boilerplate, fewer than {self.min_words}",
+                    extra={"words": str(words)},
+                ),
+                fingerprint=None,
+            )
+        assert prepared.fingerprint is not None  # prepare_page fingerprints every document
+        # The exact hash stays the whole text's: a page re-fetched unchanged is nothing new,
+        # although one of its lines became boilerplate since it was last seen.
+        fingerprint = replace(fingerprint_lines(kept, self.params), text_hash=prepared.fingerprint.text_hash)
+        return replace(prepared, fingerprint=fingerprint)
+
     def _commit(
         self, page: Page, prepared: PreparedPage, repair_index: bool, on_commit: OnCommit | None
     ) -> PageOutcome:
+        prepared = self.without_learned_boilerplate(page, prepared)
         extracted = prepared.extracted
         if isinstance(extracted, Rejection):
             outcome = PageOutcome(
@@ -228,7 +262,9 @@ class PagePipeline:
         rebuilt = False
         for attempt in range(1, DECIDE_ATTEMPTS + 1):
             try:
-                return self._decide_and_store(page, extracted, prepared.fingerprint, repair_index, on_commit)
+                return self._decide_and_store(
+                    page, extracted, prepared.fingerprint, repair_index, on_commit, prepared.lines
+                )
             except StaleDecision as exc:
                 if attempt == DECIDE_ATTEMPTS:
                     raise
@@ -248,6 +284,7 @@ class PagePipeline:
         page_fingerprint: Fingerprint,
         repair_index: bool,
         on_commit: OnCommit | None,
+        lines: tuple[tuple[str, str], ...] = (),
     ) -> PageOutcome:
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
         with self.decision_lock(facts, page_fingerprint):
@@ -262,6 +299,12 @@ class PagePipeline:
                 # undoes the page's rows (the page is tried again); one whose rows fail to commit
                 # leaves a key the store does not know, which finds nothing.
                 assert applied is not None
+                if decision.kind == "new" and applied.version == 1 and applied.index_key:
+                    # A new article (not a URL another writer stored meanwhile) teaches its source
+                    # which lines recur (dedup.boilerplate).
+                    self.store.boilerplate.learn(
+                        connection, page.source, line_hashes(list(lines)), datetime.now(UTC)
+                    )
                 if applied.index_key:
                     self.index.add(applied.index_key, page_fingerprint)
                 elif repair_index and decision.article_id:
@@ -287,5 +330,7 @@ class PagePipeline:
                 if decision.article_id
                 else None,
             )
+        if decision.kind == "new":
+            self.store.boilerplate.learned(page.source)
         log.info("%s %s: %s", kind, page.url, decision.reason)
         return PageOutcome(page.url, page.source, kind, applied.article_id, applied.version, decision.reason)

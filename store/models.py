@@ -181,6 +181,20 @@ class FetchState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class SourceLine(Base):
+    """A normalized line of a source's articles and on how many different articles it was seen:
+    the source's learned boilerplate (dedup.boilerplate). Bounded per source (store.boilerplate)."""
+
+    __tablename__ = "source_lines"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line_hash: Mapped[str] = mapped_column(String(16), primary_key=True)
+    pages: Mapped[int] = mapped_column(Integer, nullable=False)
+    sample: Mapped[str] = mapped_column(Text, nullable=False)  # the line as first seen, cut
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class SinkCursor(Base):
     """Where one sink of the sources file stands in the feed (delivery/): ``seq`` is the last
     feed seq the sink confirmed or passed over; it only moves after the sink confirmed."""

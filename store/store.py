@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Table, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from newsdedup.dedup.types import Candidate, Fingerprint
+from newsdedup.store.boilerplate import Boilerplate
 from newsdedup.store.candidates import Candidates, index_key, read_candidates, stored_versions
 from newsdedup.store.counters import CRAWL_COUNTERS, SEQ_COUNTER, STORE_ID_COUNTER
 from newsdedup.store.database import (
@@ -82,8 +83,8 @@ class Store:
 
     The page writes and the dedup look-ups are its own methods; the other parts, on the same
     database, are attributes: ``feed_reader`` (``FeedReader``: the feed, articles, versions,
-    counts), ``failure_log`` (``FailureLog``) and ``fetch_states`` (``FetchStates``: the
-    conditional-GET state).
+    counts), ``failure_log`` (``FailureLog``), ``fetch_states`` (``FetchStates``: the
+    conditional-GET state) and ``boilerplate`` (``Boilerplate``: each source's learned lines).
     """
 
     def __init__(self, database_url: str, ping_on_checkout: bool = True) -> None:
@@ -95,6 +96,7 @@ class Store:
         self.feed_reader = FeedReader(self.db)
         self.failure_log = FailureLog(self.db)
         self.fetch_states = FetchStates(self.db)
+        self.boilerplate = Boilerplate(self.db)
         # Seconds the seq counter was held by this process's writes, and how many: the part
         # of a page's store work that every writer of the cluster waits for in turn.
         self.counter_seconds = 0.0

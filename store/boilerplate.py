@@ -1,0 +1,146 @@
+"""Each source's learned boilerplate (dedup.boilerplate): its lines and on how many different
+articles each was seen, shared by every process that decides pages (both modes).
+
+Concurrency: a page's lines are counted in the page's own write transaction (``learn``, one
+``INSERT ... ON CONFLICT DO UPDATE SET pages = pages + 1`` for all its lines), so a count is
+exact and never counts a page twice, whichever worker wrote it; the rows are upserted in hash
+order, so two writers of one source lock them in the same order and never deadlock. Bounded:
+after every ``PRUNE_EVERY`` articles of a source a process learned, the source keeps its
+``MAX_LINES_PER_SOURCE`` most frequent (then most recently seen) lines, in a transaction of its
+own. Reading is one indexed SELECT per page (``known``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter as Tally
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.exc import DBAPIError
+
+from newsdedup.dedup.boilerplate import LEARNED_AFTER, MAX_LINES_PER_SOURCE
+from newsdedup.store.database import KEYS_PER_QUERY, Database, dialect_insert
+from newsdedup.store.models import SourceLine
+
+log = logging.getLogger(__name__)
+
+# Articles of a source one process learns between two prunes of its lines: the table holds at
+# most MAX_LINES_PER_SOURCE plus what that many articles (times the processes) add.
+PRUNE_EVERY = 50
+
+
+@dataclass(frozen=True)
+class LearnedLine:
+    sample: str  # the line as first seen (cut to dedup.boilerplate.SAMPLE_CHARS)
+    pages: int  # different articles of the source it was seen on
+    first_seen: datetime
+    last_seen: datetime
+
+
+class Boilerplate:
+    """Thread-safe; one per Store."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._learned: Tally[str] = Tally()  # articles learned per source since its last prune
+        self._lock = threading.Lock()
+
+    def known(self, source: str, hashes: Collection[str]) -> set[str]:
+        """Which of the line hashes are the source's boilerplate now."""
+        wanted = sorted(set(hashes))
+        found: set[str] = set()
+        with self._db.read_once() as connection:
+            for start in range(0, len(wanted), KEYS_PER_QUERY):
+                found.update(
+                    connection.execute(
+                        select(SourceLine.line_hash).where(
+                            SourceLine.source == source,
+                            SourceLine.line_hash.in_(wanted[start : start + KEYS_PER_QUERY]),
+                            SourceLine.pages >= LEARNED_AFTER,
+                        )
+                    ).scalars()
+                )
+        return found
+
+    def learn(self, connection: Connection, source: str, lines: Mapping[str, str], now: datetime) -> None:
+        """Count the lines ({hash: line}) of one new article of the source, inside its write."""
+        if not lines:
+            return
+        insert = dialect_insert(connection)(SourceLine)
+        rows = [
+            {
+                "source": source,
+                "line_hash": h,
+                "pages": 1,
+                "sample": lines[h],
+                "first_seen": now,
+                "last_seen": now,
+            }
+            for h in sorted(lines)
+        ]
+        for start in range(0, len(rows), KEYS_PER_QUERY):
+            statement = insert.values(rows[start : start + KEYS_PER_QUERY])
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[SourceLine.source, SourceLine.line_hash],
+                    set_={"pages": SourceLine.pages + 1, "last_seen": statement.excluded.last_seen},
+                )
+            )
+
+    def learned(self, source: str) -> None:
+        """Called once a new article of the source is committed: prunes its lines now and then."""
+        with self._lock:
+            self._learned[source] += 1
+            if self._learned[source] < PRUNE_EVERY:
+                return
+            self._learned[source] = 0
+        try:
+            self.prune(source)
+        except DBAPIError as exc:  # another process pruning the same rows: it does the work
+            log.info("pruning the learned lines of %s: %s", source, exc.orig)
+
+    def prune(self, source: str, keep: int = MAX_LINES_PER_SOURCE) -> int:
+        """Keep the source's ``keep`` most frequent, then most recently seen, lines."""
+        with self._db.writer.begin() as connection:
+            cutoff = connection.execute(
+                select(SourceLine.pages, SourceLine.last_seen, SourceLine.line_hash)
+                .where(SourceLine.source == source)
+                .order_by(SourceLine.pages.desc(), SourceLine.last_seen.desc(), SourceLine.line_hash)
+                .offset(keep)
+                .limit(1)
+            ).first()
+            if cutoff is None:
+                return 0
+            pages, last_seen, line_hash = cutoff
+            # Every row at or after the cutoff in that order.
+            return connection.execute(
+                delete(SourceLine).where(
+                    SourceLine.source == source,
+                    (SourceLine.pages < pages)
+                    | ((SourceLine.pages == pages) & (SourceLine.last_seen < last_seen))
+                    | (
+                        (SourceLine.pages == pages)
+                        & (SourceLine.last_seen == last_seen)
+                        & (SourceLine.line_hash >= line_hash)
+                    ),
+                )
+            ).rowcount
+
+    def lines(self, source: str, limit: int = 100, everything: bool = False) -> list[LearnedLine]:
+        """The source's boilerplate lines, most frequent first (``everything``: the lines still
+        being counted too)."""
+        query = select(SourceLine).where(SourceLine.source == source)
+        if not everything:
+            query = query.where(SourceLine.pages >= LEARNED_AFTER)
+        query = query.order_by(SourceLine.pages.desc(), SourceLine.last_seen.desc()).limit(limit)
+        with self._db.reading() as session:
+            return [LearnedLine(r.sample, r.pages, r.first_seen, r.last_seen) for r in session.scalars(query)]
+
+    def count(self, source: str) -> int:
+        """Lines the source keeps counts for."""
+        with self._db.reading() as session:
+            return session.scalar(select(func.count()).where(SourceLine.source == source)) or 0
