@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes, sources_routes
+from newsdedup.api import archive_routes, crawl_routes, feed_routes, ops_routes, sources_routes, story_routes
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
 from newsdedup.api.errors import install_error_handlers
@@ -59,6 +59,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(feed_routes.router)
+    app.include_router(story_routes.router)
     app.include_router(crawl_routes.router)
     app.include_router(ops_routes.router)
     app.include_router(archive_routes.router)

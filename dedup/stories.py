@@ -1,0 +1,409 @@
+"""Story assignment: which news event an article reports. Pure: no SQL, no Celery.
+
+A one-pass, incremental clusterer in the manner of Miranda et al. (EMNLP 2018, "Multilingual
+Clustering of Streaming News"): each article is described by TF-IDF vectors of its words, of
+its name-like tokens (capitalized words not opening a sentence, runs of them, numbers) and of
+its headline's words; a story by the sums of its articles' term frequencies (its centroid).
+An article joins the most similar recent story of its language when the weighted cosine
+similarity, damped by the time between them, reaches ``StoryParams.threshold``; otherwise it
+opens a story of its own. No batch re-clustering: once assigned, an article moves only when
+its whole story is merged into another (``StoryDecision.merge``).
+
+Document frequencies are the caller's to keep (the store keeps them, updated in arrival
+order), so that two processes, or a reprocessing of the archive, that see the same pages in
+the same order make the same stories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from newsdedup.dedup.normalize import _CJK_RANGES, normalize_paragraph
+
+# Feature families, as prefixes of the term keys the document frequencies are kept under.
+WORD, NAME, TITLE = "w", "n", "t"
+FAMILIES = (WORD, NAME, TITLE)
+
+_WORD_RE = re.compile(r"\w+")
+# A name-like token: a capital letter then letters (Korea, NASA, McConnell), or a number with
+# two digits or more (2013, 7.8, 140). Taken from the text as written: case is the only cue.
+_NAME_TOKEN = re.compile(r"[^\W\d_][\w'’-]*|\d[\d.,]*\d")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”«»—–]\s*$")
+_MIN_WORD_CHARS = 3
+# Every this many articles, stories whose last article is more than twice the window older than
+# the article being assigned leave the index of recent stories: it stays bounded.
+PRUNE_EVERY = 1000
+
+
+@dataclass(frozen=True)
+class StoryParams:
+    """How stories are made (docs/how-it-works.md#stories). Calibrated by ``bench/stories.py``."""
+
+    threshold: float = 0.12  # an article joins a story at this weighted similarity or above
+    merge_threshold: float = 0.22  # two stories both this close to one article become one
+    window_days: float = 7.0  # stories whose articles are all further away in time are not candidates
+    time_scale_days: float = 7.0  # similarity is damped by exp(-½ (Δdays / scale)²)
+    word_weight: float = 0.35
+    name_weight: float = 0.40
+    title_weight: float = 0.25
+    profile_terms: int = 200  # terms a story's centroid keeps per family (bounded size)
+    key_terms: int = 16  # an article's strongest terms, by which candidate stories are found
+    candidate_limit: int = 30  # stories scored per article: those sharing the most key terms
+
+
+@dataclass(frozen=True)
+class ArticleTerms:
+    """What story assignment knows of one article: term frequencies per family, its time and
+    language."""
+
+    words: Mapping[str, int]
+    names: Mapping[str, int]
+    title: Mapping[str, int]
+    at: datetime
+    language: str | None
+
+    def families(self) -> dict[str, Mapping[str, int]]:
+        return {WORD: self.words, NAME: self.names, TITLE: self.title}
+
+    def term_keys(self) -> list[str]:
+        """Every distinct term, family-prefixed: what the document frequencies count."""
+        return sorted(f"{family}:{term}" for family, terms in self.families().items() for term in terms)
+
+
+@dataclass
+class StoryProfile:
+    """A story's centroid (summed term frequencies per family, the largest ``profile_terms``
+    kept) and time span."""
+
+    story_id: str
+    families: dict[str, dict[str, float]]
+    first_at: datetime
+    last_at: datetime
+    article_count: int
+    created: int  # creation order: the older of two merged stories survives
+
+    def add(self, terms: ArticleTerms, limit: int) -> None:
+        for family, counts in terms.families().items():
+            sums = self.families.setdefault(family, {})
+            for term, count in counts.items():
+                sums[term] = sums.get(term, 0.0) + _sublinear(count)
+            self.families[family] = _top(sums, limit)
+        self.first_at = min(self.first_at, terms.at)
+        self.last_at = max(self.last_at, terms.at)
+        self.article_count += 1
+
+    def absorb(self, other: StoryProfile, limit: int) -> None:
+        for family, counts in other.families.items():
+            sums = self.families.setdefault(family, {})
+            for term, value in counts.items():
+                sums[term] = sums.get(term, 0.0) + value
+            self.families[family] = _top(sums, limit)
+        self.first_at = min(self.first_at, other.first_at)
+        self.last_at = max(self.last_at, other.last_at)
+        self.article_count += other.article_count
+
+
+@dataclass(frozen=True)
+class StoryDecision:
+    kind: Literal["join", "new"]
+    story_id: str | None  # the story joined (None: a new one)
+    score: float
+    merge: tuple[str, ...] = field(default=())  # stories that become ``story_id``
+
+
+class DocumentFrequencies:
+    """Document frequencies of the terms one article needs, and how many articles were counted."""
+
+    def __init__(self, counts: Mapping[str, int], documents: int) -> None:
+        self.counts = counts
+        self.documents = documents
+
+    def idf(self, key: str) -> float:
+        # Smoothed, and never below 1: a term every article has still counts a little.
+        return math.log((self.documents + 1) / (self.counts.get(key, 0) + 1)) + 1.0
+
+
+def article_terms(title: str, text: str, at: datetime, language: str | None) -> ArticleTerms:
+    return ArticleTerms(
+        words=Counter(_words(text)),
+        names=Counter(_names(text)),
+        title=Counter(_words(title)),
+        at=at,
+        language=(language or "").lower() or None,
+    )
+
+
+def term_hash(key: str) -> int:
+    """A family-prefixed term as a signed 64-bit key (the store keys its statistics by it)."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+
+
+def key_terms(terms: ArticleTerms, df: DocumentFrequencies, count: int) -> list[str]:
+    """The article's ``count`` strongest name and word terms by TF-IDF (ties by term): a story
+    that shares none of them with the article is not a candidate for it."""
+    weighted = [
+        (_sublinear(n) * df.idf(f"{family}:{term}"), f"{family}:{term}")
+        for family in (NAME, WORD)
+        for term, n in terms.families()[family].items()
+    ]
+    weighted.sort(key=lambda item: (-item[0], item[1]))
+    return [key for _, key in weighted[:count]]
+
+
+def similarity(
+    terms: ArticleTerms, story: StoryProfile, df: DocumentFrequencies, params: StoryParams
+) -> float:
+    """Weighted cosine of the article's and the story's TF-IDF vectors, damped by time."""
+    weights = {WORD: params.word_weight, NAME: params.name_weight, TITLE: params.title_weight}
+    score = 0.0
+    for family, counts in terms.families().items():
+        article_vector = {t: _sublinear(n) * df.idf(f"{family}:{t}") for t, n in counts.items()}
+        story_vector = {t: v * df.idf(f"{family}:{t}") for t, v in story.families.get(family, {}).items()}
+        score += weights[family] * _cosine(article_vector, story_vector)
+    return score * _time_factor(terms.at, story, params)
+
+
+def decide_story(
+    terms: ArticleTerms,
+    candidates: Sequence[StoryProfile],
+    df: DocumentFrequencies,
+    params: StoryParams,
+) -> StoryDecision:
+    """Join the closest candidate at ``threshold`` or above, else open a new story. When a
+    second candidate is at ``merge_threshold`` too, and so is the first, the article shows the
+    two to be one event: the younger is merged into the older, which the article joins."""
+    scored = sorted(
+        (
+            (similarity(terms, story, df, params), story)
+            for story in candidates
+            if in_window(terms.at, story, params)
+        ),
+        key=lambda item: (-item[0], item[1].created),
+    )
+    if not scored or scored[0][0] < params.threshold:
+        return StoryDecision("new", None, scored[0][0] if scored else 0.0)
+    best_score, best = scored[0]
+    merging = [story for score, story in scored[1:] if score >= params.merge_threshold]
+    if best_score < params.merge_threshold or not merging:
+        return StoryDecision("join", best.story_id, best_score)
+    group = sorted([best, *merging], key=lambda story: story.created)
+    return StoryDecision("join", group[0].story_id, best_score, tuple(s.story_id for s in group[1:]))
+
+
+def new_profile(story_id: str, terms: ArticleTerms, created: int, limit: int) -> StoryProfile:
+    profile = StoryProfile(story_id, {}, terms.at, terms.at, 0, created)
+    profile.add(terms, limit)
+    return profile
+
+
+def central_article(
+    members: Iterable[tuple[str, ArticleTerms]], story: StoryProfile, df: DocumentFrequencies
+) -> str:
+    """The member closest to the story's centroid (its title is the story's): first on ties."""
+    best_id, best_score = "", -1.0
+    params = StoryParams(time_scale_days=math.inf, window_days=math.inf)
+    for article_id, terms in members:
+        score = similarity(terms, story, df, params)
+        if score > best_score + 1e-12:
+            best_id, best_score = article_id, score
+    return best_id
+
+
+# --- features ---
+
+
+def _is_cjk(char: str) -> bool:
+    codepoint = ord(char)
+    return any(low <= codepoint <= high for low, high in _CJK_RANGES)
+
+
+def _words(text: str) -> list[str]:
+    """Words of the normalized text (dedup's normalization: chrome lines dropped), at least
+    three characters; runs of Chinese and Japanese characters, which have no spaces, become
+    character bigrams (dedup gives each such character a token of its own)."""
+    found: list[str] = []
+    for line in text.splitlines():
+        tokens = normalize_paragraph(line).split()
+        run: list[str] = []
+        for token in [*tokens, ""]:
+            if len(token) == 1 and _is_cjk(token):
+                run.append(token)
+                continue
+            if run:
+                # one character alone stays a term; a run of them becomes its bigrams
+                found.extend(a + b for a, b in itertools.pairwise(run)) if len(run) > 1 else found.extend(run)
+                run = []
+            if len(token) >= _MIN_WORD_CHARS:
+                found.append(token)
+    return found
+
+
+def _names(text: str) -> list[str]:
+    """Name-like tokens: capitalized words that do not open a sentence, runs of two or more of
+    them as one term too ("south korea"), and numbers of two digits or more."""
+    found: list[str] = []
+    for line in unicodedata.normalize("NFKC", text).splitlines():
+        run: list[str] = []
+        previous_end = 0
+        for match in _NAME_TOKEN.finditer(line):
+            token = match.group()
+            opens_sentence = previous_end == 0 or bool(_SENTENCE_END.search(line[: match.start()]))
+            between = line[previous_end : match.start()]
+            previous_end = match.end()
+            if token[0].isdigit():
+                found.append(token.replace(",", ""))
+                run = []
+                continue
+            capitalized = token[0].isupper() and len(token) > 1
+            if capitalized and not opens_sentence:
+                found.append(token.casefold())
+                if run and between.strip() == "":
+                    run.append(token.casefold())
+                else:
+                    run = [token.casefold()]
+                if len(run) >= 2:
+                    found.append(" ".join(run[-2:]))
+            else:
+                run = [token.casefold()] if capitalized else []
+    return found
+
+
+def _sublinear(count: float) -> float:
+    return 1.0 + math.log(count) if count > 0 else 0.0
+
+
+def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if not a or not b:
+        return 0.0
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    dot = sum(value * large.get(term, 0.0) for term, value in small.items())
+    if dot == 0.0:
+        return 0.0
+    return dot / (math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values())))
+
+
+def _gap_days(at: datetime, story: StoryProfile) -> float:
+    if story.first_at <= at <= story.last_at:
+        return 0.0
+    nearest = story.first_at if at < story.first_at else story.last_at
+    return abs((at - nearest).total_seconds()) / 86400.0
+
+
+def in_window(at: datetime, story: StoryProfile, params: StoryParams) -> bool:
+    return _gap_days(at, story) <= params.window_days
+
+
+def _time_factor(at: datetime, story: StoryProfile, params: StoryParams) -> float:
+    if math.isinf(params.time_scale_days):
+        return 1.0
+    return math.exp(-0.5 * (_gap_days(at, story) / params.time_scale_days) ** 2)
+
+
+def _top(sums: dict[str, float], limit: int) -> dict[str, float]:
+    if len(sums) <= limit:
+        return sums
+    kept = sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return dict(kept)
+
+
+# --- one assignment, against any keeper of the statistics and profiles ---
+
+
+@dataclass(frozen=True)
+class Assignment:
+    decision: StoryDecision
+    story: StoryProfile  # the story the article is in now, its centroid updated
+    merged: tuple[StoryProfile, ...]  # the stories merged into it (before the merge)
+    keys: tuple[str, ...]  # the article's key terms: the story is found by these from now on
+
+
+class StoryState:
+    """What one assignment reads: document frequencies and candidate stories. The store keeps
+    them in tables (store/stories.py); ``MemoryStories`` in a dict, for the benchmark."""
+
+    def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:  # counts include this article
+        raise NotImplementedError
+
+    def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
+        """Live stories of ``language`` within the time window of ``at`` sharing a key term,
+        those sharing the most first (then the oldest), at most ``candidate_limit``."""
+        raise NotImplementedError
+
+
+def assign(
+    terms: ArticleTerms, state: StoryState, params: StoryParams, new_story_id: str, created: int
+) -> Assignment:
+    """Assign one article whose terms ``state`` has already counted: the decision, and the
+    profile the caller keeps for the story it is in now."""
+    df = state.frequencies(terms.term_keys())
+    keys = tuple(key_terms(terms, df, params.key_terms))
+    candidates = state.candidates(keys, terms.language, terms.at)
+    decision = decide_story(terms, candidates, df, params)
+    by_id = {story.story_id: story for story in candidates}
+    if decision.story_id is None:
+        return Assignment(decision, new_profile(new_story_id, terms, created, params.profile_terms), (), keys)
+    story = by_id[decision.story_id]
+    merged = tuple(by_id[story_id] for story_id in decision.merge)
+    for other in merged:
+        story.absorb(other, params.profile_terms)
+    story.add(terms, params.profile_terms)
+    return Assignment(decision, story, merged, keys)
+
+
+class MemoryStories(StoryState):
+    """The statistics and profiles in memory: the same assignments as the store's on the same
+    articles in the same order (bench/stories.py compares them)."""
+
+    def __init__(self, params: StoryParams) -> None:
+        self.params = params
+        self.df: Counter[str] = Counter()
+        self.documents = 0
+        self.profiles: dict[str, StoryProfile] = {}
+        self.language: dict[str, str | None] = {}
+        self.keys: dict[str, set[str]] = {}  # key term -> stories
+        self.merged_into: dict[str, str] = {}
+        self.created = 0
+
+    def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:
+        return DocumentFrequencies({key: self.df[key] for key in keys}, self.documents)
+
+    def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
+        shared = Counter(story for key in keys for story in self.keys.get(key, ()))
+        found = [
+            s for s in shared if self.language[s] == language and in_window(at, self.profiles[s], self.params)
+        ]
+        found.sort(key=lambda s: (-shared[s], self.profiles[s].created))
+        return [self.profiles[s] for s in found[: self.params.candidate_limit]]
+
+    def add(self, article_id: str, terms: ArticleTerms) -> Assignment:
+        self.documents += 1
+        self.df.update(terms.term_keys())
+        self.created += 1
+        done = assign(terms, self, self.params, article_id, self.created)
+        story_id = done.story.story_id
+        self.profiles[story_id] = done.story
+        self.language.setdefault(story_id, terms.language)
+        for other in done.merged:
+            self.merged_into[other.story_id] = story_id
+            del self.profiles[other.story_id]
+            for stories in self.keys.values():
+                if other.story_id in stories:
+                    stories.discard(other.story_id)
+                    stories.add(story_id)
+        for key in done.keys:
+            self.keys.setdefault(key, set()).add(story_id)
+        if self.documents % PRUNE_EVERY == 0:  # as store/stories.py does
+            before = terms.at - timedelta(days=2 * self.params.window_days)
+            old = {s for s, p in self.profiles.items() if p.last_at < before}
+            for stories in self.keys.values():
+                stories -= old
+        return done
