@@ -22,7 +22,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -79,37 +79,60 @@ class ArticleTerms:
         return sorted(f"{family}:{term}" for family, terms in self.families().items() for term in terms)
 
 
+# Per family, term -> weight: an article's TF-IDF vector (sub-linear TF, L2-normalized per
+# family), or a story's centroid (the sum of its articles' vectors).
+Vectors = dict[str, dict[str, float]]
+
+
 @dataclass
 class StoryProfile:
-    """A story's centroid (summed term frequencies per family, the largest ``profile_terms``
-    kept) and time span."""
+    """A story's centroid (the sum of its articles' vectors, each weighted with the document
+    frequencies of when it was stored; the largest ``profile_terms`` per family kept), the
+    vectors of its central article (whose headline is the story's title), and its time span."""
 
     story_id: str
-    families: dict[str, dict[str, float]]
+    families: Vectors
     first_at: datetime
     last_at: datetime
     article_count: int
     created: int  # creation order: the older of two merged stories survives
+    central: Vectors = field(default_factory=dict)
+    central_id: str = ""
 
-    def add(self, terms: ArticleTerms, limit: int) -> None:
-        for family, counts in terms.families().items():
-            sums = self.families.setdefault(family, {})
-            for term, count in counts.items():
-                sums[term] = sums.get(term, 0.0) + _sublinear(count)
-            self.families[family] = _top(sums, limit)
-        self.first_at = min(self.first_at, terms.at)
-        self.last_at = max(self.last_at, terms.at)
+    def add(self, article_id: str, vectors: Vectors, at: datetime, limit: int) -> bool:
+        """Add an article; True when it becomes the story's central article."""
+        _add_into(self.families, vectors, limit)
+        self.first_at = min(self.first_at, at)
+        self.last_at = max(self.last_at, at)
         self.article_count += 1
+        if self.central_id and _closeness(self.central, self.families) >= _closeness(vectors, self.families):
+            return False
+        self.central, self.central_id = _top_vectors(vectors, limit), article_id
+        return True
 
     def absorb(self, other: StoryProfile, limit: int) -> None:
-        for family, counts in other.families.items():
-            sums = self.families.setdefault(family, {})
-            for term, value in counts.items():
-                sums[term] = sums.get(term, 0.0) + value
-            self.families[family] = _top(sums, limit)
+        _add_into(self.families, other.families, limit)
         self.first_at = min(self.first_at, other.first_at)
         self.last_at = max(self.last_at, other.last_at)
         self.article_count += other.article_count
+
+    def to_json(self) -> dict[str, object]:
+        return {"c": self.families, "m": self.central, "i": self.central_id}
+
+    @classmethod
+    def from_json(
+        cls,
+        story_id: str,
+        data: Mapping[str, object],
+        first_at: datetime,
+        last_at: datetime,
+        count: int,
+        created: int,
+    ) -> StoryProfile:
+        families = data.get("c", {})
+        central = data.get("m", {})
+        assert isinstance(families, dict) and isinstance(central, dict)
+        return cls(story_id, families, first_at, last_at, count, created, central, str(data.get("i", "")))
 
 
 @dataclass(frozen=True)
@@ -147,45 +170,47 @@ def term_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
 
 
-def key_terms(terms: ArticleTerms, df: DocumentFrequencies, count: int) -> list[str]:
-    """The article's ``count`` strongest name and word terms by TF-IDF (ties by term): a story
-    that shares none of them with the article is not a candidate for it."""
+def article_vectors(terms: ArticleTerms, df: DocumentFrequencies) -> Vectors:
+    """The article's TF-IDF vector per family, L2-normalized."""
+    vectors: Vectors = {}
+    for family, counts in terms.families().items():
+        vector = {t: _sublinear(n) * df.idf(f"{family}:{t}") for t, n in counts.items()}
+        norm = math.sqrt(sum(v * v for v in vector.values()))
+        vectors[family] = {t: v / norm for t, v in vector.items()} if norm else {}
+    return vectors
+
+
+def key_terms(vectors: Vectors, count: int) -> list[str]:
+    """The article's ``count`` strongest name and word terms (ties by term): a story that
+    shares none of them with the article is not a candidate for it."""
     weighted = [
-        (_sublinear(n) * df.idf(f"{family}:{term}"), f"{family}:{term}")
-        for family in (NAME, WORD)
-        for term, n in terms.families()[family].items()
+        (weight, f"{family}:{term}") for family in (NAME, WORD) for term, weight in vectors[family].items()
     ]
     weighted.sort(key=lambda item: (-item[0], item[1]))
     return [key for _, key in weighted[:count]]
 
 
-def similarity(
-    terms: ArticleTerms, story: StoryProfile, df: DocumentFrequencies, params: StoryParams
-) -> float:
-    """Weighted cosine of the article's and the story's TF-IDF vectors, damped by time."""
+def similarity(vectors: Vectors, at: datetime, story: StoryProfile, params: StoryParams) -> float:
+    """Weighted cosine of the article's vectors and the story's centroid, damped by time."""
     weights = {WORD: params.word_weight, NAME: params.name_weight, TITLE: params.title_weight}
-    score = 0.0
-    for family, counts in terms.families().items():
-        article_vector = {t: _sublinear(n) * df.idf(f"{family}:{t}") for t, n in counts.items()}
-        story_vector = {t: v * df.idf(f"{family}:{t}") for t, v in story.families.get(family, {}).items()}
-        score += weights[family] * _cosine(article_vector, story_vector)
-    return score * _time_factor(terms.at, story, params)
+    score = sum(
+        weights[family] * _cosine(vector, story.families.get(family, {}))
+        for family, vector in vectors.items()
+    )
+    return score * _time_factor(at, story, params)
 
 
 def decide_story(
-    terms: ArticleTerms,
-    candidates: Sequence[StoryProfile],
-    df: DocumentFrequencies,
-    params: StoryParams,
+    vectors: Vectors, at: datetime, candidates: Sequence[StoryProfile], params: StoryParams
 ) -> StoryDecision:
     """Join the closest candidate at ``threshold`` or above, else open a new story. When a
     second candidate is at ``merge_threshold`` too, and so is the first, the article shows the
     two to be one event: the younger is merged into the older, which the article joins."""
     scored = sorted(
         (
-            (similarity(terms, story, df, params), story)
+            (similarity(vectors, at, story, params), story)
             for story in candidates
-            if in_window(terms.at, story, params)
+            if in_window(at, story, params)
         ),
         key=lambda item: (-item[0], item[1].created),
     )
@@ -199,23 +224,10 @@ def decide_story(
     return StoryDecision("join", group[0].story_id, best_score, tuple(s.story_id for s in group[1:]))
 
 
-def new_profile(story_id: str, terms: ArticleTerms, created: int, limit: int) -> StoryProfile:
-    profile = StoryProfile(story_id, {}, terms.at, terms.at, 0, created)
-    profile.add(terms, limit)
+def new_profile(story_id: str, vectors: Vectors, at: datetime, created: int, limit: int) -> StoryProfile:
+    profile = StoryProfile(story_id, {}, at, at, 0, created)
+    profile.add(story_id, vectors, at, limit)
     return profile
-
-
-def central_article(
-    members: Iterable[tuple[str, ArticleTerms]], story: StoryProfile, df: DocumentFrequencies
-) -> str:
-    """The member closest to the story's centroid (its title is the story's): first on ties."""
-    best_id, best_score = "", -1.0
-    params = StoryParams(time_scale_days=math.inf, window_days=math.inf)
-    for article_id, terms in members:
-        score = similarity(terms, story, df, params)
-        if score > best_score + 1e-12:
-            best_id, best_score = article_id, score
-    return best_id
 
 
 # --- features ---
@@ -308,6 +320,23 @@ def _time_factor(at: datetime, story: StoryProfile, params: StoryParams) -> floa
     return math.exp(-0.5 * (_gap_days(at, story) / params.time_scale_days) ** 2)
 
 
+def _add_into(sums: Vectors, vectors: Mapping[str, Mapping[str, float]], limit: int) -> None:
+    for family, vector in vectors.items():
+        family_sums = sums.setdefault(family, {})
+        for term, weight in vector.items():
+            family_sums[term] = family_sums.get(term, 0.0) + weight
+        sums[family] = _top(family_sums, limit)
+
+
+def _top_vectors(vectors: Vectors, limit: int) -> Vectors:
+    return {family: _top(dict(vector), limit) for family, vector in vectors.items()}
+
+
+def _closeness(vectors: Vectors, centroid: Vectors) -> float:
+    """How central an article is: the summed cosine of its vectors with the centroid's."""
+    return sum(_cosine(vector, centroid.get(family, {})) for family, vector in vectors.items())
+
+
 def _top(sums: dict[str, float], limit: int) -> dict[str, float]:
     if len(sums) <= limit:
         return sums
@@ -324,6 +353,7 @@ class Assignment:
     story: StoryProfile  # the story the article is in now, its centroid updated
     merged: tuple[StoryProfile, ...]  # the stories merged into it (before the merge)
     keys: tuple[str, ...]  # the article's key terms: the story is found by these from now on
+    central: bool  # the article is the story's central one now: its headline is the story's title
 
 
 class StoryState:
@@ -340,23 +370,24 @@ class StoryState:
 
 
 def assign(
-    terms: ArticleTerms, state: StoryState, params: StoryParams, new_story_id: str, created: int
+    terms: ArticleTerms, state: StoryState, params: StoryParams, article_id: str, created: int
 ) -> Assignment:
     """Assign one article whose terms ``state`` has already counted: the decision, and the
-    profile the caller keeps for the story it is in now."""
-    df = state.frequencies(terms.term_keys())
-    keys = tuple(key_terms(terms, df, params.key_terms))
+    profile the caller keeps for the story it is in now (a new story's id is the article's)."""
+    vectors = article_vectors(terms, state.frequencies(terms.term_keys()))
+    keys = tuple(key_terms(vectors, params.key_terms))
     candidates = state.candidates(keys, terms.language, terms.at)
-    decision = decide_story(terms, candidates, df, params)
+    decision = decide_story(vectors, terms.at, candidates, params)
     by_id = {story.story_id: story for story in candidates}
     if decision.story_id is None:
-        return Assignment(decision, new_profile(new_story_id, terms, created, params.profile_terms), (), keys)
+        story = new_profile(article_id, vectors, terms.at, created, params.profile_terms)
+        return Assignment(decision, story, (), keys, True)
     story = by_id[decision.story_id]
     merged = tuple(by_id[story_id] for story_id in decision.merge)
     for other in merged:
         story.absorb(other, params.profile_terms)
-    story.add(terms, params.profile_terms)
-    return Assignment(decision, story, merged, keys)
+    central = story.add(article_id, vectors, terms.at, params.profile_terms)
+    return Assignment(decision, story, merged, keys, central)
 
 
 class MemoryStories(StoryState):

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
 from newsdedup.dedup.stories import (
     PRUNE_EVERY,
@@ -28,14 +28,12 @@ from newsdedup.dedup.stories import (
     StoryParams,
     StoryProfile,
     StoryState,
-    article_terms,
     assign,
-    central_article,
     term_hash,
 )
 from newsdedup.store.counters import STORY_DOCS_COUNTER, STORY_SEQ_COUNTER
 from newsdedup.store.database import KEYS_PER_QUERY, dialect_insert
-from newsdedup.store.models import Article, Counter, Story, StoryKey, StoryTerm
+from newsdedup.store.models import Article, Counter, Story, StoryKey, StoryTerm, UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -52,19 +50,49 @@ class StoryAssigned:
     moved_article_ids: tuple[str, ...]  # articles of merged stories: now in ``story_id``, new seqs due
 
 
-def _next(connection: Connection, name: str) -> int:
-    return int(
-        connection.execute(
-            update(Counter)
-            .where(Counter.name == name)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-        ).scalar_one()
+# Built once, with expanding parameters: building a statement with a few hundred literal
+# terms per article cost more CPU than running it (bench/story_scale.py).
+_NEXT = (
+    update(Counter)
+    .where(Counter.name == bindparam("counter_name"))
+    .values(value=Counter.value + 1)
+    .returning(Counter.value)
+)
+_FREQUENCIES = select(StoryTerm.term, StoryTerm.df).where(
+    StoryTerm.term.in_(bindparam("terms", expanding=True))
+)
+_SHARED = func.count().label("shared")
+
+
+def _candidates_query(language_known: bool) -> Select[str, int, int]:
+    return (
+        select(StoryKey.story_id, Story.created, _SHARED)
+        .join(Story, Story.id == StoryKey.story_id)
+        .where(
+            StoryKey.term.in_(bindparam("terms", expanding=True)),
+            Story.merged_into.is_(None),
+            Story.language == bindparam("language") if language_known else Story.language.is_(None),
+            Story.last_at >= bindparam("since", type_=UTCDateTime()),
+            Story.first_at <= bindparam("until", type_=UTCDateTime()),
+        )
+        .group_by(StoryKey.story_id, Story.created)
+        .order_by(_SHARED.desc(), Story.created)
+        .limit(bindparam("limit"))
     )
 
 
+_CANDIDATES = {True: _candidates_query(True), False: _candidates_query(False)}
+_PROFILES = select(
+    Story.id, Story.profile, Story.first_at, Story.last_at, Story.article_count, Story.created
+).where(Story.id.in_(bindparam("ids", expanding=True)))
+
+
+def _next(connection: Connection, name: str) -> int:
+    return int(connection.execute(_NEXT, {"counter_name": name}).scalar_one())
+
+
 def profile_json(profile: StoryProfile) -> str:
-    return json.dumps(profile.families, sort_keys=True, separators=(",", ":"))
+    return json.dumps(profile.to_json(), sort_keys=True, separators=(",", ":"))
 
 
 class _StoredStories(StoryState):
@@ -87,9 +115,7 @@ class _StoredStories(StoryState):
         hashes = sorted(by_hash)
         for start in range(0, len(hashes), KEYS_PER_QUERY):
             chunk = hashes[start : start + KEYS_PER_QUERY]
-            for term, df in self.connection.execute(
-                select(StoryTerm.term, StoryTerm.df).where(StoryTerm.term.in_(chunk))
-            ):
+            for term, df in self.connection.execute(_FREQUENCIES, {"terms": chunk}):
                 counts[by_hash[term]] = int(df)
         return DocumentFrequencies(counts, self.documents)
 
@@ -97,22 +123,17 @@ class _StoredStories(StoryState):
         if not keys:
             return []
         window = timedelta(days=self.params.window_days)
-        shared = func.count().label("shared")
-        query = (
-            select(StoryKey.story_id, Story.created, shared)
-            .join(Story, Story.id == StoryKey.story_id)
-            .where(
-                StoryKey.term.in_(sorted({self._hash(key) for key in keys})),
-                Story.merged_into.is_(None),
-                Story.language.is_(None) if language is None else Story.language == language,
-                Story.last_at >= at - window,
-                Story.first_at <= at + window,
-            )
-            .group_by(StoryKey.story_id, Story.created)
-            .order_by(shared.desc(), Story.created)
-            .limit(self.params.candidate_limit)
-        )
-        ids = [row.story_id for row in self.connection.execute(query)]
+        query = _CANDIDATES[language is not None]
+        values = {
+            "terms": sorted({self._hash(key) for key in keys}),
+            "language": language,
+            "since": at - window,
+            "until": at + window,
+            "limit": self.params.candidate_limit,
+        }
+        if language is None:
+            del values["language"]
+        ids = [row.story_id for row in self.connection.execute(query, values)]
         return load_profiles(self.connection, ids)
 
 
@@ -120,22 +141,10 @@ def load_profiles(connection: Connection, story_ids: Sequence[str]) -> list[Stor
     """The stories' centroids, in the order of ``story_ids``."""
     if not story_ids:
         return []
-    rows = {
-        row.id: row
-        for row in connection.execute(
-            select(
-                Story.id, Story.profile, Story.first_at, Story.last_at, Story.article_count, Story.created
-            ).where(Story.id.in_(list(story_ids)))
-        )
-    }
+    rows = {row.id: row for row in connection.execute(_PROFILES, {"ids": list(story_ids)})}
     return [
-        StoryProfile(
-            row.id,
-            json.loads(row.profile),
-            row.first_at,
-            row.last_at,
-            row.article_count,
-            int(row.created),
+        StoryProfile.from_json(
+            row.id, json.loads(row.profile), row.first_at, row.last_at, row.article_count, int(row.created)
         )
         for row in (rows[story_id] for story_id in story_ids)
     ]
@@ -186,8 +195,7 @@ def assign_story(
             "profile": profile_json(profile),
             "updated_at": now,
         }
-        central = _central(connection, state, profile, article_id, terms)
-        if central is not None:
+        if done.central:
             values.update(central_article_id=article_id, title=title)
         connection.execute(update(Story).where(Story.id == profile.story_id).values(**values))
     _add_keys(connection, profile.story_id, sorted({term_hash(key) for key in done.keys}))
@@ -207,24 +215,6 @@ def _add_keys(connection: Connection, story_id: str, hashes: list[int]) -> None:
     if hashes:
         statement = dialect_insert(connection)(StoryKey).on_conflict_do_nothing()
         connection.execute(statement, [{"term": h, "story_id": story_id} for h in hashes])
-
-
-def _central(
-    connection: Connection, state: _StoredStories, profile: StoryProfile, article_id: str, terms: ArticleTerms
-) -> str | None:
-    """``article_id`` when the joining article is closer to the story's centroid than the
-    story's current central article (whose headline is the story's title); else None."""
-    current = connection.execute(
-        select(Article.id, Article.title, Article.text, Article.language)
-        .join(Story, Story.central_article_id == Article.id)
-        .where(Story.id == profile.story_id)
-    ).first()
-    if current is None:
-        return article_id
-    current_terms = article_terms(current.title, current.text, terms.at, current.language)
-    df = state.frequencies(sorted({*terms.term_keys(), *current_terms.term_keys()}))
-    best = central_article([(current.id, current_terms), (article_id, terms)], profile, df)
-    return article_id if best == article_id else None
 
 
 def _merge(connection: Connection, absorbed: str, survivor: str, seq: int, now: datetime) -> list[str]:

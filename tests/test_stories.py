@@ -162,7 +162,7 @@ def test_a_later_article_that_shows_two_stories_to_be_one_merges_them(tmp_path: 
         InMemoryIndex(params),
         params,
         20,
-        story_params=StoryParams(threshold=0.45, merge_threshold=0.45),
+        story_params=StoryParams(threshold=0.55, merge_threshold=0.55),
     )
 
     def process(article: StoryArticle) -> str:
