@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     story_merge_threshold: float = Field(default=0.22, gt=0, le=1)
     # Stories whose articles are all further than this from an article (publication time) are
     # not its candidates; similarity is damped with the time between them on the same scale.
-    story_window_days: float = Field(default=7.0, gt=0)
+    story_window_days: float = Field(default=30.0, gt=0)
 
     # --- distributed mode ---
     # Seconds before Redis hands an unacknowledged task to another worker; task hard

@@ -50,14 +50,20 @@ class StoryParams:
 
     threshold: float = 0.12  # an article joins a story at this weighted similarity or above
     merge_threshold: float = 0.22  # two stories both this close to one article become one
-    window_days: float = 7.0  # stories whose articles are all further away in time are not candidates
-    time_scale_days: float = 7.0  # similarity is damped by exp(-½ (Δdays / scale)²)
+    window_days: float = 30.0  # stories whose articles are all further away in time are not candidates
+    time_scale_days: float = 30.0  # similarity is damped by exp(-½ (Δdays / scale)²)
     word_weight: float = 0.35
     name_weight: float = 0.40
     title_weight: float = 0.25
     profile_terms: int = 200  # terms a story's centroid keeps per family (bounded size)
     key_terms: int = 16  # an article's strongest terms, by which candidate stories are found
     candidate_limit: int = 30  # stories scored per article: those sharing the most key terms
+    # A story must share this many of the article's key terms to be a candidate: one shared
+    # term is often a common word while the document frequencies are young (a new store).
+    min_shared_keys: int = 2
+    # While few articles are counted, document frequencies cannot tell common words from rare
+    # ones: both thresholds are raised by the factor (1 + cold_start / articles counted).
+    cold_start: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,7 @@ def similarity(vectors: Vectors, at: datetime, story: StoryProfile, params: Stor
 
 
 def decide_story(
-    vectors: Vectors, at: datetime, candidates: Sequence[StoryProfile], params: StoryParams
+    vectors: Vectors, at: datetime, candidates: Sequence[StoryProfile], params: StoryParams, documents: int
 ) -> StoryDecision:
     """Join the closest candidate at ``threshold`` or above, else open a new story. When a
     second candidate is at ``merge_threshold`` too, and so is the first, the article shows the
@@ -214,11 +220,13 @@ def decide_story(
         ),
         key=lambda item: (-item[0], item[1].created),
     )
-    if not scored or scored[0][0] < params.threshold:
+    raised = 1.0 + params.cold_start / max(documents, 1)
+    threshold, merge_threshold = params.threshold * raised, params.merge_threshold * raised
+    if not scored or scored[0][0] < threshold:
         return StoryDecision("new", None, scored[0][0] if scored else 0.0)
     best_score, best = scored[0]
-    merging = [story for score, story in scored[1:] if score >= params.merge_threshold]
-    if best_score < params.merge_threshold or not merging:
+    merging = [story for score, story in scored[1:] if score >= merge_threshold]
+    if best_score < merge_threshold or not merging:
         return StoryDecision("join", best.story_id, best_score)
     group = sorted([best, *merging], key=lambda story: story.created)
     return StoryDecision("join", group[0].story_id, best_score, tuple(s.story_id for s in group[1:]))
@@ -374,10 +382,11 @@ def assign(
 ) -> Assignment:
     """Assign one article whose terms ``state`` has already counted: the decision, and the
     profile the caller keeps for the story it is in now (a new story's id is the article's)."""
-    vectors = article_vectors(terms, state.frequencies(terms.term_keys()))
+    df = state.frequencies(terms.term_keys())
+    vectors = article_vectors(terms, df)
     keys = tuple(key_terms(vectors, params.key_terms))
     candidates = state.candidates(keys, terms.language, terms.at)
-    decision = decide_story(vectors, terms.at, candidates, params)
+    decision = decide_story(vectors, terms.at, candidates, params, df.documents)
     by_id = {story.story_id: story for story in candidates}
     if decision.story_id is None:
         story = new_profile(article_id, vectors, terms.at, created, params.profile_terms)
@@ -410,7 +419,11 @@ class MemoryStories(StoryState):
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
         shared = Counter(story for key in keys for story in self.keys.get(key, ()))
         found = [
-            s for s in shared if self.language[s] == language and in_window(at, self.profiles[s], self.params)
+            s
+            for s in shared
+            if shared[s] >= self.params.min_shared_keys
+            and self.language[s] == language
+            and in_window(at, self.profiles[s], self.params)
         ]
         found.sort(key=lambda s: (-shared[s], self.profiles[s].created))
         return [self.profiles[s] for s in found[: self.params.candidate_limit]]

@@ -76,6 +76,7 @@ def _candidates_query(language_known: bool) -> Select[str, int, int]:
             Story.first_at <= bindparam("until", type_=UTCDateTime()),
         )
         .group_by(StoryKey.story_id, Story.created)
+        .having(bindparam("min_shared") <= _SHARED)
         .order_by(_SHARED.desc(), Story.created)
         .limit(bindparam("limit"))
     )
@@ -130,6 +131,7 @@ class _StoredStories(StoryState):
             "since": at - window,
             "until": at + window,
             "limit": self.params.candidate_limit,
+            "min_shared": self.params.min_shared_keys,
         }
         if language is None:
             del values["language"]

@@ -133,6 +133,24 @@ def test_an_embedded_crawl_groups_each_event_across_outlets(tmp_path: Path) -> N
             assert record["story_id"] == quake["id"]
 
 
+def test_reprocessing_the_archive_makes_the_same_stories(tmp_path: Path) -> None:
+    with StorySites(tmp_path) as sites:
+        env = {
+            **base_env(sites, f"sqlite:///{tmp_path / 'store.db'}"),
+            "NEWSDEDUP_ARCHIVE": "1",
+            "NEWSDEDUP_ARCHIVE_DIR": str(tmp_path / "archive"),
+        }
+        run(env, "crawl")
+        crawled = [json.loads(line) for line in run(env, "feed").splitlines()]
+        again = f"sqlite:///{tmp_path / 'again.db'}"
+        run(env, "reprocess", "--database-url", again)
+        reprocessed = [
+            json.loads(line) for line in run({**env, "NEWSDEDUP_DATABASE_URL": again}, "feed").splitlines()
+        ]
+        assert_one_story_per_event(sites, reprocessed)
+        assert partition(sites, reprocessed) == partition(sites, crawled)
+
+
 def test_stories_switched_off_leave_story_id_null(tmp_path: Path) -> None:
     with StorySites(tmp_path) as sites:
         env = {**base_env(sites, f"sqlite:///{tmp_path / 'store.db'}"), "NEWSDEDUP_STORIES": "0"}
@@ -162,7 +180,7 @@ def test_a_later_article_that_shows_two_stories_to_be_one_merges_them(tmp_path: 
         InMemoryIndex(params),
         params,
         20,
-        story_params=StoryParams(threshold=0.55, merge_threshold=0.55),
+        story_params=StoryParams(threshold=0.55, merge_threshold=0.55, cold_start=0.0),
     )
 
     def process(article: StoryArticle) -> str:
