@@ -276,8 +276,9 @@ def _names(text: str) -> list[str]:
         previous_end = 0
         for match in _NAME_TOKEN.finditer(line):
             token = match.group()
-            opens_sentence = previous_end == 0 or bool(_SENTENCE_END.search(line[: match.start()]))
             between = line[previous_end : match.start()]
+            # What lies between the previous token and this one: a sentence ends there or not.
+            opens_sentence = previous_end == 0 or bool(_SENTENCE_END.search(between))
             previous_end = match.end()
             if token[0].isdigit():
                 found.append(token.replace(",", ""))

@@ -32,7 +32,7 @@ from newsdedup.dedup.stories import (
     term_hash,
 )
 from newsdedup.store.counters import STORY_DOCS_COUNTER, STORY_SEQ_COUNTER
-from newsdedup.store.database import KEYS_PER_QUERY, dialect_insert
+from newsdedup.store.database import KEYS_PER_QUERY
 from newsdedup.store.models import Article, Counter, Story, StoryKey, StoryTerm, UTCDateTime
 
 
@@ -206,17 +206,26 @@ def assign_story(
     return StoryAssigned(profile.story_id, tuple(sorted(moved)))
 
 
+# Plain SQL run by the driver's executemany: a few hundred rows per article, where SQLAlchemy's
+# per-row parameter processing cost more CPU than the statement (bench/story_scale.py).
+_COUNT_TERMS = "INSERT INTO story_terms (term, df) VALUES ({p}, 1) ON CONFLICT (term) DO UPDATE SET df = story_terms.df + 1"
+_ADD_KEYS = "INSERT INTO story_keys (term, story_id) VALUES ({p}, {p}) ON CONFLICT DO NOTHING"
+
+
+def _placeholder(connection: Connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
 def _count_terms(connection: Connection, hashes: list[int]) -> None:
-    statement = dialect_insert(connection)(StoryTerm)
-    statement = statement.on_conflict_do_update(index_elements=["term"], set_={"df": StoryTerm.df + 1})
-    for start in range(0, len(hashes), KEYS_PER_QUERY):
-        connection.execute(statement, [{"term": h, "df": 1} for h in hashes[start : start + KEYS_PER_QUERY]])
+    if hashes:
+        sql = _COUNT_TERMS.format(p=_placeholder(connection))
+        connection.exec_driver_sql(sql, [(h,) for h in hashes])
 
 
 def _add_keys(connection: Connection, story_id: str, hashes: list[int]) -> None:
     if hashes:
-        statement = dialect_insert(connection)(StoryKey).on_conflict_do_nothing()
-        connection.execute(statement, [{"term": h, "story_id": story_id} for h in hashes])
+        sql = _ADD_KEYS.format(p=_placeholder(connection))
+        connection.exec_driver_sql(sql, [(h, story_id) for h in hashes])
 
 
 def _merge(connection: Connection, absorbed: str, survivor: str, seq: int, now: datetime) -> list[str]:
