@@ -201,21 +201,25 @@ def run_import(docs: Sequence[Doc], workdir: Path, name: str, env: dict[str, str
     try:
         from sqlalchemy import select
 
-        from newsdedup.store.models import Article, Url
+        from newsdedup.store.models import Article, Url, Version
 
         with store.db.reading() as session:
             rows = session.execute(
                 select(Url.url, Article.id, Article.story_id).join(Article, Article.id == Url.article_id)
             ).all()
+            # Each article's first text: the one its story was assigned from (a later version
+            # keeps the story).
             articles = session.execute(
                 select(
                     Article.id,
-                    Article.title,
-                    Article.text,
-                    Article.published_at,
-                    Article.created_at,
-                    Article.language,
-                ).order_by(Article.created_at, Article.id)
+                    Version.title,
+                    Version.text,
+                    Version.published_at,
+                    Version.fetched_at.label("created_at"),
+                    Version.language,
+                )
+                .join(Version, (Version.article_id == Article.id) & (Version.version == 1))
+                .order_by(Article.created_at, Article.id)
             ).all()
     finally:
         store.close()
