@@ -47,6 +47,7 @@ from typing import Any
 from bench.common import data_argument_parser, print_table, require_dataset, write_results
 from newsdedup.dedup.normalize import normalize_paragraph
 from newsdedup.dedup.stories import ArticleTerms, MemoryStories, StoryParams, article_terms
+from newsdedup.extract.urls import normalize_url
 
 THRESHOLDS = (0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.30, 0.35)
 WINDOWS = (7.0, 14.0, 30.0)
@@ -159,6 +160,11 @@ class Imported:
     wall_seconds: float
     summary: str
     _terms: list[tuple[str, ArticleTerms]] | None = None
+
+    def article(self, url: str) -> str | None:
+        """The article a page of the set is in: the store keeps URLs normalized (tracking
+        parameters and AMP suffixes dropped, extract/urls.py), so look both up."""
+        return self.article_of_url.get(url) or self.article_of_url.get(normalize_url(url))
 
     def terms(self) -> list[tuple[str, ArticleTerms]]:
         """The stored articles' story terms, in the order they were stored (computed once)."""
@@ -306,7 +312,7 @@ def evaluate(
 ) -> dict[str, float]:
     gold, predicted = [], []
     for doc in docs:
-        article = imported.article_of_url.get(doc.url)
+        article = imported.article(doc.url)
         gold.append(doc.event)
         # A page the pipeline rejected is a story of its own (it is in no story at all).
         story = story_of_article(article) if article else None
@@ -317,8 +323,9 @@ def evaluate(
 def dedup_false_merges(docs: Sequence[Doc], imported: Imported) -> int:
     events: dict[str, set[str]] = defaultdict(set)
     for doc in docs:
-        if doc.url in imported.article_of_url:
-            events[imported.article_of_url[doc.url]].add(doc.event)
+        article = imported.article(doc.url)
+        if article is not None:
+            events[article].add(doc.event)
     return sum(len(found) - 1 for found in events.values())
 
 
@@ -383,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. Extracted texts, through the pipeline once with stories off (also the CPU baseline).
     off = run_import(docs, workdir, "stories-off", {"NEWSDEDUP_STORIES": "0"})
-    articles_a = {off.article_of_url[d.url] for d in split_a if d.url in off.article_of_url}
+    articles_a = {a for a in (off.article(d.url) for d in split_a) if a is not None}
     articles_all = set(off.article_of_url.values())
 
     # 2. Settings chosen in memory, on split A and on the whole set (the store's algorithm).
@@ -393,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     base_all, _ = choose(docs, off, BASELINE_THRESHOLDS, lambda t: baseline_stories(off, t, articles_all))
 
     # The other fold too: settings chosen on B, reported on A.
-    articles_b = {off.article_of_url[d.url] for d in split_b if d.url in off.article_of_url}
+    articles_b = {a for a in (off.article(d.url) for d in split_b) if a is not None}
     chosen_b, _ = choose(split_b, off, grid(), lambda p: memory_stories(off, p, articles_b))
     base_b, _ = choose(split_b, off, BASELINE_THRESHOLDS, lambda t: baseline_stories(off, t, articles_b))
 
@@ -486,10 +493,11 @@ def main(argv: list[str] | None = None) -> int:
     ):
         print(f"{label}: {params}")
         results["settings"][label] = str(params)
+    by_article_whole = {whole.article_of_url[u]: story for u, story in whole.story_of_url.items()}
     same = all(
-        memory_whole.get(whole.article_of_url[d.url]) == whole.story_of_url[d.url]
-        for d in docs
-        if d.url in whole.article_of_url
+        memory_whole.get(article) == by_article_whole.get(article)
+        for article in (whole.article(d.url) for d in docs)
+        if article is not None
     )
     print(f"store's stories equal the in-memory clusterer's on the same articles: {same}")
     per_page_on = whole.cpu_seconds / len(docs)
