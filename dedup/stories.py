@@ -3,7 +3,8 @@
 A one-pass, incremental clusterer in the manner of Miranda et al. (EMNLP 2018, "Multilingual
 Clustering of Streaming News"): each article is described by TF-IDF vectors of its words, of
 its name-like tokens (capitalized words not opening a sentence, runs of them, numbers) and of
-its headline's words; a story by the sums of its articles' term frequencies (its centroid).
+its headline's words; a story by the sum of its articles' vectors (its centroid), each
+weighted with the document frequencies of when it was assigned.
 An article joins the most similar recent story of its language when the weighted cosine
 similarity, damped by the time between them, reaches ``StoryParams.threshold``; otherwise it
 opens a story of its own. No batch re-clustering: once assigned, an article moves only when
