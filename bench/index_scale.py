@@ -2,6 +2,10 @@
 
     python -m bench.index_scale [--sizes 10000,100000[,1000000]] [--quick] [--queries N]
                                 [--redis-url redis://127.0.0.1:6379/9] [--no-memory-index]
+    python -m bench.index_scale --stories [--sizes 10000,100000] [--per-day 2000]
+
+``--stories`` measures story assignment instead (bench/story_scale.py: p99 assignment time,
+CPU and storage per article on a SQLite store).
 
 Synthetic fingerprints (no data needed): article ``i`` has a random MinHash signature and eight
 random long-paragraph hashes, all drawn from a generator seeded with ``i``, so any article can
@@ -272,6 +276,47 @@ def memory_usage(client: Any) -> tuple[int, int]:
     return keys, total
 
 
+def stories_main(sizes: list[int], per_day: int) -> int:
+    from bench.story_scale import run_all  # deferred: only --stories opens a store
+
+    runs = []
+    for size in sizes:
+        print(f"stories, {size} articles ...", file=sys.stderr)
+        runs.extend(run_all([size], per_day))
+    print_table(
+        [
+            "articles",
+            "p50 ms",
+            "p99 ms",
+            "CPU ms/article",
+            "stories",
+            "in index",
+            "term rows",
+            "key rows",
+            "B/article",
+        ],
+        [
+            (
+                r.size,
+                r.p50_ms,
+                r.p99_ms,
+                r.cpu_ms_per_article,
+                r.stories,
+                r.indexed_stories,
+                r.term_rows,
+                r.key_rows,
+                round(r.bytes_per_article),
+            )
+            for r in runs
+        ],
+    )
+    write_results(
+        "index_scale_stories",
+        {"date": time.strftime("%Y-%m-%d"), "per_day": per_day, "runs": [r.__dict__ for r in runs]},
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -288,8 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-memory-index", action="store_true", help="Redis only")
     parser.add_argument("--no-redis", action="store_true", help="in memory only")
+    parser.add_argument(
+        "--stories", action="store_true", help="story assignment instead (bench/story_scale.py), on SQLite"
+    )
+    parser.add_argument("--per-day", type=int, default=2000, help="--stories: articles a day")
     args = parser.parse_args(argv)
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
+    if args.stories:
+        return stories_main(sizes, args.per_day)
     queries = 1000 if args.quick else args.queries
 
     client = None

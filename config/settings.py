@@ -120,6 +120,17 @@ class Settings(BaseSettings):
     # Older articles are still found by URL and canonical URL (the store's URL table).
     lsh_window_days: float = 30.0
 
+    # --- stories: articles of one news event (docs/how-it-works.md#stories; bench/stories.py) ---
+    # Off (NEWSDEDUP_STORIES=0): articles are stored without a story (story_id null).
+    stories: bool = True
+    # An article joins the closest recent story of its language at this similarity or above.
+    story_threshold: float = Field(default=0.12, gt=0, le=1)
+    # Two stories both at least this close to one article are one event: merged.
+    story_merge_threshold: float = Field(default=0.22, gt=0, le=1)
+    # Stories whose articles are all further than this from an article (publication time) are
+    # not its candidates; similarity is damped with the time between them on the same scale.
+    story_window_days: float = Field(default=30.0, gt=0)
+
     # --- distributed mode ---
     # Seconds before Redis hands an unacknowledged task to another worker; task hard
     # limits stay below it (see workers/app.py).

@@ -132,6 +132,31 @@ def feed(after: int, limit: int | None, fmt: str, language: str | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--after",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Cursor: only stories with seq above it.",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most this many stories (default: all)."
+)
+@click.option("--format", "fmt", type=click.Choice(("jsonl", "json")), default="jsonl", show_default=True)
+def stories(after: int, limit: int | None, fmt: str) -> None:
+    """Print the stories (news events), oldest change first."""
+    # deferred: each command loads only its own libraries, which keeps the others' start-up fast
+    from newsdedup.pipeline.services import open_store
+
+    store = open_store(command_settings())
+    try:
+        records = store.story_reader.stories(after=after, limit=limit)
+    finally:
+        store.close()
+    sys.stdout.write(render(records, fmt))
+
+
+@main.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="The sources file.")
 @click.option(
     "--boilerplate",

@@ -22,11 +22,15 @@ def render_json(records: Sequence[dict[str, Any]]) -> str:
     return json.dumps(list(records), ensure_ascii=False, indent=2) + "\n"
 
 
-def render_atom(records: Sequence[dict[str, Any]], feed_url: str = "urn:newsdedup:feed") -> str:
+def render_atom(
+    records: Sequence[dict[str, Any]],
+    feed_url: str = "urn:newsdedup:feed",
+    title: str = "newsdedup: deduplicated articles",
+) -> str:
     """Valid Atom 1.0: one entry per article at its latest state, newest change first."""
     generator = FeedGenerator()
     generator.id(feed_url)
-    generator.title("newsdedup: deduplicated articles")
+    generator.title(title)
     generator.link(href=feed_url, rel="self")
     generator.generator("newsdedup")
     dates = (_parse(r.get("modified_at") or r.get("published_at")) for r in records)

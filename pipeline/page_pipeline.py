@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from newsdedup.dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
 from newsdedup.dedup.boilerplate import line_hashes, without_boilerplate
 from newsdedup.dedup.fingerprint import fingerprint_lines, normalized_lines
+from newsdedup.dedup.stories import StoryParams, article_terms
 from newsdedup.extract import Document, Rejection, extract_document
 from newsdedup.extract.extractor import DEFAULT_MAX_TEXT_CHARS
 from newsdedup.extract.languages import language_rejection
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # only types here: pool processes import this module and need
     from sqlalchemy import Connection
 
     from newsdedup.store import Applied, Store
+    from newsdedup.store.stories import StoryInput
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +159,12 @@ class PagePipeline:
         page_time_limit: float = 0.0,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
         page_rules: Mapping[str, PageRules] | None = None,
+        story_params: StoryParams | None = None,
     ) -> None:
         """``page_time_limit`` > 0: ``prepare`` (and ``process``) give up on a page whose
         extraction takes longer (``pipeline.budget``: raises PageTimedOut, main thread only).
-        ``page_rules``: each source's extraction rules, by source name."""
+        ``page_rules``: each source's extraction rules, by source name. ``story_params``: how
+        new articles are assigned their stories; None: stories are off (NEWSDEDUP_STORIES=0)."""
         self.store = store
         self.index = index
         self.params = params
@@ -170,6 +174,7 @@ class PagePipeline:
         self.page_time_limit = page_time_limit
         self.max_text_chars = max_text_chars
         self.page_rules = dict(page_rules or {})
+        self.story_params = story_params
         self.observe: StageTimer | None = None  # set by whoever keeps the health histograms
 
     def rules_for(self, page: Page) -> PageRules | None:
@@ -277,6 +282,16 @@ class PagePipeline:
                 rebuilt = True
         raise AssertionError("unreachable")
 
+    def _story_input(self, page: Page, document: Document) -> StoryInput | None:
+        if self.story_params is None:
+            return None
+        from newsdedup.store.stories import StoryInput  # deferred: pool processes load no SQL code
+
+        # An article's time is when it says it was published, else when it was fetched.
+        at = document.published_at or page.fetched_at
+        terms = article_terms(document.title, document.text, at, document.language)
+        return StoryInput(terms, self.story_params)
+
     def _decide_and_store(
         self,
         page: Page,
@@ -326,6 +341,7 @@ class PagePipeline:
                 document,
                 page_fingerprint,
                 before_commit=before_commit,
+                story=self._story_input(page, document) if decision.kind == "new" else None,
                 expected_version=found.current_versions.get(decision.article_id)
                 if decision.article_id
                 else None,

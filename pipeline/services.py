@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from newsdedup.config import Settings, Source
 from newsdedup.config.sources import page_rules_by_source
 from newsdedup.dedup import DedupParams, InMemoryIndex
+from newsdedup.dedup.stories import StoryParams
 from newsdedup.pipeline.extraction_pool import ExtractionPool, extraction_processes
 from newsdedup.pipeline.page_pipeline import PagePipeline
 from newsdedup.store import Store
@@ -21,6 +22,18 @@ def dedup_params(settings: Settings) -> DedupParams:
         duplicate_containment=settings.duplicate_containment,
         version_jaccard=settings.version_jaccard,
         version_containment=settings.version_containment,
+    )
+
+
+def story_params(settings: Settings) -> StoryParams | None:
+    """How stories are made; None when they are switched off (NEWSDEDUP_STORIES=0)."""
+    if not settings.stories:
+        return None
+    return StoryParams(
+        threshold=settings.story_threshold,
+        merge_threshold=settings.story_merge_threshold,
+        window_days=settings.story_window_days,
+        time_scale_days=settings.story_window_days,
     )
 
 
@@ -51,6 +64,7 @@ def open_embedded_pipeline(
             if sources is None
             else {source.name: source.page_rules for source in sources}
         ),
+        story_params=story_params(settings),
     )
 
 

@@ -83,6 +83,50 @@ class Article(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The story (news event) of the article (store/stories.py); None where stories are off.
+    story_id: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class Story(Base):
+    """A news event: the articles whose ``story_id`` names it. ``profile`` is its centroid
+    (dedup.stories.StoryProfile as JSON); a merged story keeps its row, pointing at the story
+    it became (``merged_into``), so that its id stays resolvable."""
+
+    __tablename__ = "stories"
+    __table_args__ = (UniqueConstraint("seq", name="uq_stories_seq"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)  # the stories' own change counter
+    created: Mapped[int] = mapped_column(BigInteger, nullable=False)  # creation order
+    language: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    central_article_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    article_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    merged_into: Mapped[str | None] = mapped_column(String(32))
+    profile: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class StoryTerm(Base):
+    """How many stored articles hold a term (by ``dedup.stories.term_hash``): the document
+    frequencies of story assignment, counted in the order articles were stored."""
+
+    __tablename__ = "story_terms"
+
+    term: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    df: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class StoryKey(Base):
+    """The index of recent stories: a story is a candidate for an article sharing one of these
+    terms with it (each member's strongest terms). Stories past the time window leave it."""
+
+    __tablename__ = "story_keys"
+
+    term: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    story_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
 
 
 class Version(Base):

@@ -38,6 +38,7 @@ def feed_record(article: Article | Row[Any], urls: Iterable[Url | Row[Any]]) -> 
         "language": article.language,
         "source": article.source,
         "sources": sorted({article.source, *(u.source for u in url_rows)}),
+        "story_id": article.story_id,
     }
 
 

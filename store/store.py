@@ -44,6 +44,8 @@ from newsdedup.store.failure_log import FailureLog, add_failure
 from newsdedup.store.feed_reader import FeedReader
 from newsdedup.store.fetch_state import FetchStates, upsert_validators
 from newsdedup.store.models import REASON_CHARS, Article, Counter, DecisionRow, Url, Version
+from newsdedup.store.stories import StoryInput, assign_story
+from newsdedup.store.story_reader import StoryReader
 
 if TYPE_CHECKING:  # plain data the store only reads
     from newsdedup.dedup.types import Decision
@@ -97,6 +99,7 @@ class Store:
         self.failure_log = FailureLog(self.db)
         self.fetch_states = FetchStates(self.db)
         self.boilerplate = Boilerplate(self.db)
+        self.story_reader = StoryReader(self.db, self.feed_reader)
         # Seconds the seq counter was held by this process's writes, and how many: the part
         # of a page's store work that every writer of the cluster waits for in turn.
         self.counter_seconds = 0.0
@@ -168,6 +171,7 @@ class Store:
         *,
         expected_version: int | None = None,
         before_commit: BeforeCommit | None = None,
+        story: StoryInput | None = None,
     ) -> Applied:
         """Record what dedup decided about one page, and the page's HTTP validators, in one
         transaction. Idempotent: a page applied twice (a redelivered task) adds no second
@@ -177,7 +181,9 @@ class Store:
         ``expected_version``: the current version of the decision's article when the page's
         candidates were read; if the article has another one now (a concurrent writer gave it
         a new version), nothing is written and ``StaleDecision`` is raised. ``before_commit``
-        runs inside the transaction once the rows are written (see ``BeforeCommit``)."""
+        runs inside the transaction once the rows are written (see ``BeforeCommit``).
+        ``story``: a new article is assigned its story in the same transaction (store/stories.py);
+        None: stories are off, and the article has none."""
         if decision.kind != "new" and not decision.article_id:
             raise ValueError(f"a {decision.kind!r} decision needs the article_id it refers to")
         for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -186,7 +192,9 @@ class Store:
                 with self._writer.begin() as connection:
                     # The first try trusts a "new" decision (made under the page's URL lock);
                     # a retry after a lost race looks the URL up.
-                    write = _PageWrite(connection, decision, page, doc, fp, check_url=attempt > 1)
+                    write = _PageWrite(
+                        connection, decision, page, doc, fp, check_url=attempt > 1, story=story
+                    )
                     applied = write.run(expected_version)
                     connection.execute(_decision_upsert(connection, decision, doc, page, applied, write.now))
                     upsert_validators(connection, page.url, page.validators, write.now)
@@ -197,6 +205,9 @@ class Store:
                         applied = replace(
                             applied, seq=self._hand_out_seq(connection, applied.article_id, write.now)
                         )
+                        # Articles whose story was merged into this one's: their records changed.
+                        for moved in write.moved_article_ids:
+                            self._hand_out_seq(connection, moved, write.now)
                 if counter_taken is not None:  # committed: the counter is free again
                     self.counter_seconds += time.perf_counter() - counter_taken
                     self.counter_writes += 1
@@ -352,8 +363,11 @@ class _PageWrite:
         doc: Document,
         fp: Fingerprint,
         check_url: bool = True,
+        story: StoryInput | None = None,
     ) -> None:
         self.connection = connection
+        self.story = story
+        self.moved_article_ids: tuple[str, ...] = ()
         self.decision = decision
         self.page = page
         self.doc = doc
@@ -377,6 +391,10 @@ class _PageWrite:
     def _create_article(self) -> Applied:
         article_id = uuid.uuid4().hex
         doc = self.doc
+        story_id = None
+        if self.story is not None:
+            assigned = assign_story(self.connection, article_id, doc.title, self.story, self.now)
+            story_id, self.moved_article_ids = assigned.story_id, assigned.moved_article_ids
         self.connection.execute(
             _INSERT_ARTICLE,
             dict(
@@ -393,6 +411,7 @@ class _PageWrite:
                 language=doc.language,
                 created_at=self.now,
                 updated_at=self.now,
+                story_id=story_id,
             ),
         )
         # The article first: the version and URL rows refer to it.

@@ -25,6 +25,7 @@ FEED_FIELDS = {
     "language",
     "source",
     "sources",
+    "story_id",
 }
 VERSION_FIELDS = {"version", "title", "text", "url", "fetched_at", "modified_at", "similarity", "diff"}
 

@@ -58,6 +58,7 @@ def test_new_article_is_one_feed_record(store: Store) -> None:
             "language": "en",
             "source": "wire",
             "sources": ["wire"],
+            "story_id": None,  # Store.apply without a story: stories off
         }
     ]
     assert store.feed_reader.article(applied.article_id) == store.feed_reader.feed()[0]

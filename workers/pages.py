@@ -30,7 +30,7 @@ from newsdedup.config.sources import page_rules_by_source
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.budget import TIMED_OUT, PageTimedOut
 from newsdedup.pipeline.page_pipeline import PageOutcome, PagePipeline, PreparedPage
-from newsdedup.pipeline.services import dedup_params
+from newsdedup.pipeline.services import dedup_params, story_params
 from newsdedup.pipeline.source_health import count_outcome
 from newsdedup.pipeline.transient import TRANSIENT_ERRORS, through_outages
 from newsdedup.store import Store
@@ -140,6 +140,7 @@ class WorkerServices:
             page_time_limit=page_time_limit(settings),
             max_text_chars=settings.max_text_chars,
             page_rules=page_rules_by_source(settings.config),
+            story_params=story_params(settings),
         )
         return cls(settings, store, staging, client, pipeline)
 

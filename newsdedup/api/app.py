@@ -16,6 +16,7 @@ from newsdedup.api import (
     ops_routes,
     sinks_routes,
     sources_routes,
+    story_routes,
 )
 from newsdedup.api.context import ApiContext, open_redis
 from newsdedup.api.crawls import EmbeddedCrawls
@@ -79,6 +80,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(feed_routes.router)
+    app.include_router(story_routes.router)
     app.include_router(crawl_routes.router)
     app.include_router(ops_routes.router)
     app.include_router(archive_routes.router)

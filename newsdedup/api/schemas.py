@@ -25,6 +25,9 @@ class FeedRecord(BaseModel):
     language: str | None = Field(description="ISO 639-1")
     source: str = Field(description="source of the canonical version")
     sources: list[str] = Field(description="every source the article was seen on")
+    story_id: str | None = Field(
+        description="the story (news event) of the article; null where stories are switched off"
+    )
 
 
 class FeedPage(BaseModel):
@@ -36,6 +39,33 @@ class FeedPage(BaseModel):
 
 class SearchPage(BaseModel):
     items: list[FeedRecord] = Field(description="feed records, best match first")
+
+
+class StoryRecord(BaseModel):
+    id: str = Field(description="the story's id: the id of the article that opened it")
+    title: str = Field(description="the headline of its most central article")
+    first_published_at: str | None = Field(description="ISO 8601: its earliest article")
+    last_published_at: str | None = Field(description="ISO 8601: its latest article")
+    sources: list[str] = Field(description="every source its articles were seen on")
+    article_count: int
+    article_ids: list[str] = Field(description="its articles, oldest publication first")
+    seq: int = Field(description="the stories' change counter: a story appears after cursor C when seq > C")
+    merged_into: str | None = Field(
+        description="the story this one was merged into (then it has no articles)"
+    )
+
+
+class StoryPage(BaseModel):
+    items: list[StoryRecord]
+    next_after: int = Field(
+        description="the cursor to ask with next: the last item's seq, or `after` when empty"
+    )
+
+
+class StoryWithArticles(StoryRecord):
+    articles: list[FeedRecord] = Field(
+        description="its articles as feed records, in the order of article_ids"
+    )
 
 
 class VersionRecord(BaseModel):

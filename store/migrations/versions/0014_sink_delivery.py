@@ -4,7 +4,7 @@
 Idempotent, like 0010: tables already present are left as they are.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from alembic import op
 from newsdedup.store.models import AutoId, JsonList, UTCDateTime
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,260 @@
+"""Story assignment inside a new article's write transaction (docs/how-it-works.md#stories).
+
+The decision is ``dedup.stories.assign``; this module keeps what it reads (document
+frequencies, the index of recent stories, their centroids) in the store's tables, so that
+every process of a cluster, and a reprocessing of the archive, sees the same statistics.
+
+Assignments are made one at a time: the first statement takes the ``story_seq`` counter row
+(``UPDATE ... RETURNING``), whose lock is held until the page's transaction commits. So pages
+are assigned in the order their transactions reach that row, each seeing every earlier
+assignment, the same in embedded mode (one writer) and distributed mode (workers on
+PostgreSQL). Lock order within a page's write: the article rows, then ``story_seq``, then the
+feed's ``seq`` counter last (store/store.py), the same in every write: no deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
+
+from newsdedup.dedup.stories import (
+    PRUNE_EVERY,
+    ArticleTerms,
+    DocumentFrequencies,
+    StoryParams,
+    StoryProfile,
+    StoryState,
+    assign,
+    term_hash,
+)
+from newsdedup.store.counters import STORY_DOCS_COUNTER, STORY_SEQ_COUNTER
+from newsdedup.store.database import KEYS_PER_QUERY
+from newsdedup.store.models import Article, Counter, Story, StoryKey, StoryTerm, UTCDateTime
+
+
+@dataclass(frozen=True)
+class StoryInput:
+    """What a new article's write needs to assign it a story."""
+
+    terms: ArticleTerms
+    params: StoryParams
+
+
+@dataclass(frozen=True)
+class StoryAssigned:
+    story_id: str
+    moved_article_ids: tuple[str, ...]  # articles of merged stories: now in ``story_id``, new seqs due
+
+
+# Built once, with expanding parameters: building a statement with a few hundred literal
+# terms per article cost more CPU than running it (bench/story_scale.py).
+_NEXT = (
+    update(Counter)
+    .where(Counter.name == bindparam("counter_name"))
+    .values(value=Counter.value + 1)
+    .returning(Counter.value)
+)
+_FREQUENCIES = select(StoryTerm.term, StoryTerm.df).where(
+    StoryTerm.term.in_(bindparam("terms", expanding=True))
+)
+_SHARED = func.count().label("shared")
+
+
+def _candidates_query(language_known: bool) -> Select[str, int, int]:
+    return (
+        select(StoryKey.story_id, Story.created, _SHARED)
+        .join(Story, Story.id == StoryKey.story_id)
+        .where(
+            StoryKey.term.in_(bindparam("terms", expanding=True)),
+            Story.merged_into.is_(None),
+            Story.language == bindparam("language") if language_known else Story.language.is_(None),
+            Story.last_at >= bindparam("since", type_=UTCDateTime()),
+            Story.first_at <= bindparam("until", type_=UTCDateTime()),
+        )
+        .group_by(StoryKey.story_id, Story.created)
+        .having(bindparam("min_shared") <= _SHARED)
+        .order_by(_SHARED.desc(), Story.created)
+        .limit(bindparam("limit"))
+    )
+
+
+_CANDIDATES = {True: _candidates_query(True), False: _candidates_query(False)}
+_PROFILES = select(
+    Story.id, Story.profile, Story.first_at, Story.last_at, Story.article_count, Story.created
+).where(Story.id.in_(bindparam("ids", expanding=True)))
+
+
+def _next(connection: Connection, name: str) -> int:
+    return int(connection.execute(_NEXT, {"counter_name": name}).scalar_one())
+
+
+def profile_json(profile: StoryProfile) -> str:
+    return json.dumps(profile.to_json(), sort_keys=True, separators=(",", ":"))
+
+
+class _StoredStories(StoryState):
+    def __init__(
+        self, connection: Connection, documents: int, hashes: dict[str, int], params: StoryParams
+    ) -> None:
+        self.connection = connection
+        self.documents = documents
+        self.hashes = hashes
+        self.params = params
+
+    def _hash(self, key: str) -> int:
+        if key not in self.hashes:
+            self.hashes[key] = term_hash(key)
+        return self.hashes[key]
+
+    def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:
+        by_hash = {self._hash(key): key for key in keys}
+        counts: dict[str, int] = {}
+        hashes = sorted(by_hash)
+        for start in range(0, len(hashes), KEYS_PER_QUERY):
+            chunk = hashes[start : start + KEYS_PER_QUERY]
+            for term, df in self.connection.execute(_FREQUENCIES, {"terms": chunk}):
+                counts[by_hash[term]] = int(df)
+        return DocumentFrequencies(counts, self.documents)
+
+    def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
+        if not keys:
+            return []
+        window = timedelta(days=self.params.window_days)
+        query = _CANDIDATES[language is not None]
+        values = {
+            "terms": sorted({self._hash(key) for key in keys}),
+            "language": language,
+            "since": at - window,
+            "until": at + window,
+            "limit": self.params.candidate_limit,
+            "min_shared": self.params.min_shared_keys,
+        }
+        if language is None:
+            del values["language"]
+        ids = [row.story_id for row in self.connection.execute(query, values)]
+        return load_profiles(self.connection, ids)
+
+
+def load_profiles(connection: Connection, story_ids: Sequence[str]) -> list[StoryProfile]:
+    """The stories' centroids, in the order of ``story_ids``."""
+    if not story_ids:
+        return []
+    rows = {row.id: row for row in connection.execute(_PROFILES, {"ids": list(story_ids)})}
+    return [
+        StoryProfile.from_json(
+            row.id, json.loads(row.profile), row.first_at, row.last_at, row.article_count, int(row.created)
+        )
+        for row in (rows[story_id] for story_id in story_ids)
+    ]
+
+
+def assign_story(
+    connection: Connection, article_id: str, title: str, story: StoryInput, now: datetime
+) -> StoryAssigned:
+    """Assign the new article ``article_id`` (not inserted yet) its story, and write what changed:
+    the document frequencies, the story's row (a new one, or the centroid, time span, count and
+    title of the one it joins), merged stories, the index of recent stories."""
+    params, terms = story.params, story.terms
+    seq = _next(connection, STORY_SEQ_COUNTER)  # first: the lock that orders assignments
+    documents = _next(connection, STORY_DOCS_COUNTER)
+    hashes = {key: term_hash(key) for key in terms.term_keys()}
+    _count_terms(connection, sorted(hashes.values()))
+    state = _StoredStories(connection, documents, hashes, params)
+    done = assign(terms, state, params, article_id, seq)
+    profile = done.story
+    moved: list[str] = []
+    for other in done.merged:
+        moved.extend(
+            _merge(connection, other.story_id, profile.story_id, _next(connection, STORY_SEQ_COUNTER), now)
+        )
+    if done.decision.kind == "new":
+        connection.execute(
+            insert(Story).values(
+                id=profile.story_id,
+                seq=_next(connection, STORY_SEQ_COUNTER) if done.merged else seq,
+                created=seq,
+                language=terms.language,
+                title=title,
+                central_article_id=article_id,
+                first_at=profile.first_at,
+                last_at=profile.last_at,
+                article_count=profile.article_count,
+                merged_into=None,
+                profile=profile_json(profile),
+                updated_at=now,
+            )
+        )
+    else:
+        values = {
+            "seq": _next(connection, STORY_SEQ_COUNTER) if done.merged else seq,
+            "first_at": profile.first_at,
+            "last_at": profile.last_at,
+            "article_count": profile.article_count,
+            "profile": profile_json(profile),
+            "updated_at": now,
+        }
+        if done.central:
+            values.update(central_article_id=article_id, title=title)
+        connection.execute(update(Story).where(Story.id == profile.story_id).values(**values))
+    _add_keys(connection, profile.story_id, sorted({term_hash(key) for key in done.keys}))
+    if documents % PRUNE_EVERY == 0:
+        prune_index(connection, terms.at - timedelta(days=2 * params.window_days))
+    return StoryAssigned(profile.story_id, tuple(sorted(moved)))
+
+
+# Plain SQL run by the driver's executemany: a few hundred rows per article, where SQLAlchemy's
+# per-row parameter processing cost more CPU than the statement (bench/story_scale.py).
+_COUNT_TERMS = "INSERT INTO story_terms (term, df) VALUES ({p}, 1) ON CONFLICT (term) DO UPDATE SET df = story_terms.df + 1"
+_ADD_KEYS = "INSERT INTO story_keys (term, story_id) VALUES ({p}, {p}) ON CONFLICT DO NOTHING"
+
+
+def _placeholder(connection: Connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def _count_terms(connection: Connection, hashes: list[int]) -> None:
+    if hashes:
+        sql = _COUNT_TERMS.format(p=_placeholder(connection))
+        connection.exec_driver_sql(sql, [(h,) for h in hashes])
+
+
+def _add_keys(connection: Connection, story_id: str, hashes: list[int]) -> None:
+    if hashes:
+        sql = _ADD_KEYS.format(p=_placeholder(connection))
+        connection.exec_driver_sql(sql, [(h, story_id) for h in hashes])
+
+
+def _merge(connection: Connection, absorbed: str, survivor: str, seq: int, now: datetime) -> list[str]:
+    """Story ``absorbed`` becomes ``survivor``: its articles move (their ids returned: each gets a
+    new feed seq), its id points at the survivor, its keys are the survivor's."""
+    moved = [
+        row.id
+        for row in connection.execute(
+            update(Article)
+            .where(Article.story_id == absorbed)
+            .values(story_id=survivor)
+            .returning(Article.id)
+        )
+    ]
+    connection.execute(
+        update(Story)
+        .where(Story.id == absorbed)
+        .values(merged_into=survivor, seq=seq, article_count=0, profile="{}", updated_at=now)
+    )
+    connection.execute(update(Story).where(Story.merged_into == absorbed).values(merged_into=survivor))
+    keys = [
+        row.term for row in connection.execute(select(StoryKey.term).where(StoryKey.story_id == absorbed))
+    ]
+    connection.execute(delete(StoryKey).where(StoryKey.story_id == absorbed))
+    _add_keys(connection, survivor, sorted(keys))
+    return moved
+
+
+def prune_index(connection: Connection, before: datetime) -> int:
+    """Stories whose last article is older than ``before`` leave the index of recent stories."""
+    old = select(Story.id).where(Story.last_at < before)
+    return connection.execute(delete(StoryKey).where(StoryKey.story_id.in_(old))).rowcount or 0

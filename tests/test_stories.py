@@ -1,0 +1,268 @@
+"""Stories: articles of one news event across outlets share a story, in both modes.
+
+Three loopback outlets (tests/story_sites.py) report three events in their own words, plus an
+article of its own. What a user sees is checked: the feed's ``story_id``, ``newsdedup stories``,
+``/v1/stories``, ``/v1/stories/{id}``, the per-story Atom feed; a merge of two stories through
+the real pipeline; the switch that turns stories off; and distributed mode with real
+``newsdedup worker`` processes giving the same stories as embedded mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from fastapi.testclient import TestClient
+from faultkit import start_worker
+from story_sites import ARTICLES, LONE, StoryArticle, StorySites, article_html
+from test_distributed import kill_group, wait_ready
+
+from newsdedup.api import create_app
+from newsdedup.config import Settings
+from newsdedup.dedup import InMemoryIndex
+from newsdedup.dedup.stories import StoryParams, article_terms
+from newsdedup.fetched.page import Page
+from newsdedup.pipeline.page_pipeline import PagePipeline
+from newsdedup.pipeline.services import dedup_params
+from newsdedup.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "newsdedup", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    print(result.stdout, result.stderr[-4000:])  # shown by pytest when the test fails
+    assert result.returncode == 0
+    return result.stdout
+
+
+def base_env(sites: StorySites, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
+    env.update(
+        NEWSDEDUP_DATABASE_URL=database_url,
+        NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+        NEWSDEDUP_CONFIG=str(sites.sources_file),
+        NEWSDEDUP_ARCHIVE="0",
+    )
+    return env
+
+
+def groups_by_event(sites: StorySites, feed: list[dict]) -> dict[str, set[str | None]]:
+    """Each event's story ids, read from the feed through the articles' URLs."""
+    story_of_url = {url: record["story_id"] for record in feed for url in record["urls"]}
+    found: dict[str, set[str | None]] = defaultdict(set)
+    for article in sites.articles:
+        found[article.event if article.event != LONE else article.slug].add(
+            story_of_url[sites.url_of(article)]
+        )
+    return found
+
+
+def partition(sites: StorySites, feed: list[dict]) -> set[frozenset[str]]:
+    """The stories as sets of article slugs: comparable between two stores (ids differ)."""
+    story_of_url = {url: record["story_id"] for record in feed for url in record["urls"]}
+    members: dict[str | None, set[str]] = defaultdict(set)
+    for article in sites.articles:
+        members[story_of_url[sites.url_of(article)]].add(article.slug)
+    return {frozenset(slugs) for slugs in members.values()}
+
+
+def assert_one_story_per_event(sites: StorySites, feed: list[dict]) -> None:
+    groups = groups_by_event(sites, feed)
+    assert all(len(ids) == 1 and None not in ids for ids in groups.values()), groups
+    stories = [next(iter(ids)) for ids in groups.values()]
+    assert len(set(stories)) == len(stories), groups  # no two events share a story
+
+
+def test_an_embedded_crawl_groups_each_event_across_outlets(tmp_path: Path) -> None:
+    with StorySites(tmp_path) as sites:
+        env = base_env(sites, f"sqlite:///{tmp_path / 'store.db'}")
+        summary = run(env, "crawl")
+        assert "9 articles created" in summary, summary
+        feed = [json.loads(line) for line in run(env, "feed").splitlines()]
+        assert_one_story_per_event(sites, feed)
+
+        stories = json.loads(run(env, "stories", "--format", "json"))
+        assert sorted(s["article_count"] for s in stories) == [1, 2, 3, 3]
+        by_id = {s["id"]: s for s in stories}
+        quake = by_id[next(r["story_id"] for r in feed if "kesmet-quake" in r["canonical_url"])]
+        assert quake["sources"] == ["capital-daily", "harbor-post", "valley-courier"]
+        assert quake["first_published_at"].startswith("2026-03-02T06:10")
+        assert quake["last_published_at"].startswith("2026-03-02T11:40")
+        assert quake["merged_into"] is None
+        # The title is one of its articles' headlines, not one made up.
+        assert quake["title"] in {a.title for a in ARTICLES if a.event == "quake"}
+        assert set(quake["article_ids"]) == {r["id"] for r in feed if r["story_id"] == quake["id"]}
+        # The cursor: nothing after the last story's seq; jsonl by default.
+        last = max(s["seq"] for s in stories)
+        assert run(env, "stories", "--after", str(last)) == ""
+        assert len(run(env, "stories").splitlines()) == 4
+
+        settings = Settings(database_url=env["NEWSDEDUP_DATABASE_URL"], config=sites.sources_file)
+        with TestClient(create_app(settings)) as api:
+            page = api.get("/v1/stories", params={"after": 0, "limit": 2}).json()
+            assert len(page["items"]) == 2 and page["next_after"] == page["items"][-1]["seq"]
+            rest = api.get("/v1/stories", params={"after": page["next_after"]}).json()["items"]
+            assert {s["id"] for s in page["items"] + rest} == set(by_id)
+            one = api.get(f"/v1/stories/{quake['id']}").json()
+            assert {a["id"] for a in one["articles"]} == set(quake["article_ids"])
+            assert all(a["story_id"] == quake["id"] for a in one["articles"])
+            assert api.get("/v1/stories/nosuchstory").status_code == 404
+            atom = api.get(f"/v1/stories/{quake['id']}/feed.atom")
+            assert atom.status_code == 200 and atom.headers["content-type"].startswith("application/atom+xml")
+            entries = ElementTree.fromstring(atom.text).findall(f"{ATOM}entry")
+            assert {e.findtext(f"{ATOM}title") for e in entries} == {
+                a.title for a in ARTICLES if a.event == "quake"
+            }
+            record = api.get(f"/v1/articles/{quake['article_ids'][0]}").json()
+            assert record["story_id"] == quake["id"]
+
+
+def test_reprocessing_the_archive_makes_the_same_stories(tmp_path: Path) -> None:
+    with StorySites(tmp_path) as sites:
+        env = {
+            **base_env(sites, f"sqlite:///{tmp_path / 'store.db'}"),
+            "NEWSDEDUP_ARCHIVE": "1",
+            "NEWSDEDUP_ARCHIVE_DIR": str(tmp_path / "archive"),
+        }
+        run(env, "crawl")
+        crawled = [json.loads(line) for line in run(env, "feed").splitlines()]
+        again = f"sqlite:///{tmp_path / 'again.db'}"
+        run(env, "reprocess", "--database-url", again)
+        reprocessed = [
+            json.loads(line) for line in run({**env, "NEWSDEDUP_DATABASE_URL": again}, "feed").splitlines()
+        ]
+        assert_one_story_per_event(sites, reprocessed)
+        assert partition(sites, reprocessed) == partition(sites, crawled)
+
+
+def test_stories_switched_off_leave_story_id_null(tmp_path: Path) -> None:
+    with StorySites(tmp_path) as sites:
+        env = {**base_env(sites, f"sqlite:///{tmp_path / 'store.db'}"), "NEWSDEDUP_STORIES": "0"}
+        run(env, "crawl")
+        feed = [json.loads(line) for line in run(env, "feed").splitlines()]
+        assert len(feed) == 9 and all(record["story_id"] is None for record in feed)
+        assert run(env, "stories") == ""
+
+
+def test_a_later_article_that_shows_two_stories_to_be_one_merges_them(tmp_path: Path) -> None:
+    """Two reports of the quake too far apart for the threshold make two stories; a third that
+    is close to both merges them: the younger story's articles move (new seqs in the feed), its
+    id answers with where it went, and its Atom feed is the survivor's."""
+    first, second = ARTICLES[0], ARTICLES[1]
+    bridge = StoryArticle(
+        "capital-daily",
+        "kesmet-what-we-know",
+        "quake",
+        "2026-03-02T12:00:00+00:00",
+        "Kesmet earthquake: what we know",
+        (first.paragraphs[0], second.paragraphs[1], first.paragraphs[1], second.paragraphs[2]),
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    params = dedup_params(Settings())
+    pipeline = PagePipeline(
+        store,
+        InMemoryIndex(params),
+        params,
+        20,
+        story_params=StoryParams(threshold=0.55, merge_threshold=0.55, cold_start=0.0),
+    )
+
+    def process(article: StoryArticle) -> str:
+        url = f"http://{article.outlet}.example/{article.slug}.html"
+        page = Page(
+            url=url,
+            final_url=url,
+            status=200,
+            headers={"content-type": "text/html"},
+            html=article_html(article, f"http://{article.outlet}.example"),
+            fetched_at=datetime.fromisoformat(article.published),
+            source=article.outlet,
+        )
+        outcome = pipeline.process(page)
+        assert outcome.kind == "created", outcome
+        assert outcome.article_id is not None
+        return outcome.article_id
+
+    try:
+        first_id, second_id = process(first), process(second)
+        before = {r["id"]: r for r in store.feed_reader.feed()}
+        assert before[first_id]["story_id"] != before[second_id]["story_id"]  # two stories so far
+        cursor = store.feed_reader.last_seq()
+        bridge_id = process(bridge)
+        changed = {r["id"]: r for r in store.feed_reader.feed(after=cursor)}
+        survivor = before[first_id]["story_id"]  # the older story survives
+        assert changed[bridge_id]["story_id"] == survivor
+        assert changed[second_id]["story_id"] == survivor  # moved: back in the feed with a new seq
+        assert first_id not in changed  # its story did not change
+
+        with TestClient(create_app(Settings(database_url=store.database_url), store=store)) as api:
+            old = api.get(f"/v1/stories/{second_id}").json()
+            assert old["merged_into"] == survivor and old["article_ids"] == []
+            merged = api.get(f"/v1/stories/{survivor}").json()
+            assert set(merged["article_ids"]) == {first_id, second_id, bridge_id}
+            listed = {s["id"]: s for s in api.get("/v1/stories").json()["items"]}
+            assert listed[second_id]["merged_into"] == survivor and listed[survivor]["article_count"] == 3
+            atom = api.get(f"/v1/stories/{second_id}/feed.atom")
+            assert len(ElementTree.fromstring(atom.text).findall(f"{ATOM}entry")) == 3
+    finally:
+        store.close()
+
+
+def test_words_of_scripts_without_spaces_become_character_bigrams() -> None:
+    terms = article_terms("地震", "京都で地震があった。\nKesmet Valdoria", datetime(2026, 3, 2), "ja")
+    assert "地震" in terms.words and "京都" in terms.words
+    # "Kesmet" opens its line (a sentence start: no cue); "Valdoria" is capitalized inside it.
+    assert dict(terms.names) == {"valdoria": 1, "kesmet valdoria": 1}
+    assert "valdoria" in terms.words
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_distributed_workers_make_the_same_stories_as_embedded_mode(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    from newsdedup.workers.app import create_celery_app  # deferred: Celery only for this test
+
+    with StorySites(tmp_path) as sites:
+        embedded_env = base_env(sites, f"sqlite:///{tmp_path / 'store.db'}")
+        run(embedded_env, "crawl")
+        embedded = [json.loads(line) for line in run(embedded_env, "feed").splitlines()]
+
+        env = {
+            **base_env(sites, postgres_url),
+            "NEWSDEDUP_REDIS_URL": redis_url,
+            "NEWSDEDUP_LSH_BASENAME": "stories",
+        }
+        workers = []
+        logs = [open(tmp_path / f"w{i}.log", "wb") for i in (1, 2)]
+        try:
+            for i, log in enumerate(logs, 1):
+                workers.append(start_worker(env, f"w{i}@%h", log, 2))
+            settings = Settings(redis_url=redis_url, database_url=postgres_url, lsh_basename="stories")
+            wait_ready(create_celery_app(settings), ["w1", "w2"])
+            summary = run(env, "crawl")
+            assert "9 articles created" in summary and "0 errors" in summary, summary
+            distributed = [json.loads(line) for line in run(env, "feed").splitlines()]
+        finally:
+            for process in workers:
+                kill_group(process)
+            for log in logs:
+                log.close()
+        assert_one_story_per_event(sites, distributed)
+        assert partition(sites, distributed) == partition(sites, embedded)
