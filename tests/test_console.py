@@ -200,7 +200,7 @@ def test_pages_need_a_login_and_carry_the_security_headers(sqlite_store, tmp_pat
         assert "<script>alert" not in page.text
         assert "<script>" not in page.text.replace('<script src="/ui/static/console.js" defer></script>', "")
         story = client.get("/ui/stories/abc")
-        assert story.status_code == 404 and "Stories" in story.text
+        assert story.status_code == 404 and "No story with id abc" in story.text
 
 
 def test_forms_refuse_a_missing_csrf_token_and_another_site(sqlite_store, tmp_path):

@@ -132,6 +132,25 @@ def test_an_embedded_crawl_groups_each_event_across_outlets(tmp_path: Path) -> N
             record = api.get(f"/v1/articles/{quake['article_ids'][0]}").json()
             assert record["story_id"] == quake["id"]
 
+        # The console's story page: the story's articles on one time line, oldest first.
+        console = Settings(
+            database_url=env["NEWSDEDUP_DATABASE_URL"], config=sites.sources_file, console_open_reads=True
+        )
+        with TestClient(create_app(console)) as ui:
+            page = ui.get(f"/ui/stories/{quake['id']}")
+            assert page.status_code == 200, page.text
+            quake_titles = sorted(
+                (a for a in ARTICLES if a.event == "quake"), key=lambda a: page.text.index(a.title)
+            )
+            assert [a.title for a in quake_titles] == [
+                a.title
+                for a in sorted((a for a in ARTICLES if a.event == "quake"), key=lambda a: a.published)
+            ]
+            assert all(source in page.text for source in quake["sources"])
+            article_page = ui.get(f"/ui/articles/{quake['article_ids'][0]}")
+            assert f'href="/ui/stories/{quake["id"]}"' in article_page.text
+            assert ui.get("/ui/stories/nosuchstory").status_code == 404
+
 
 def test_reprocessing_the_archive_makes_the_same_stories(tmp_path: Path) -> None:
     with StorySites(tmp_path) as sites:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -260,13 +261,22 @@ def raw_page(
 
 
 @router.get("/stories/{story_id}")
-def story(viewer: Who, story_id: Annotated[str, Path(max_length=200)]) -> Response:
-    return _render(
-        "missing.html",
-        viewer,
-        status=404,
-        what="Stories are not in this version of the store: this page shows a story once stories are built.",
-    )
+def story(ctx: Ctx, viewer: Who, story_id: Annotated[str, Path(max_length=200)]) -> Response:
+    """A story: its articles on one time line, oldest publication first (the same data as
+    ``GET /v1/stories/{id}``, so the article pages' access rule)."""
+    _may_read(ctx, viewer)
+    if not ctx.settings.stories:
+        return _render(
+            "missing.html", viewer, status=404, what="Stories are switched off here (NEWSDEDUP_STORIES=0)."
+        )
+    record = ctx.store.story_reader.story(story_id)
+    if record is None:
+        return _render("missing.html", viewer, status=404, what=f"No story with id {story_id}.")
+    if record["merged_into"]:
+        # A merged story's id names the story it went into, as the API says with merged_into.
+        return RedirectResponse(f"/ui/stories/{quote(record['merged_into'], safe='')}", status_code=303)
+    articles = sorted(record["articles"], key=lambda a: (a["published_at"] or "", a["seq"]))
+    return _render("story.html", viewer, story=record, articles=articles)
 
 
 def install(app: FastAPI) -> None:
