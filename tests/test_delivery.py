@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -252,6 +253,10 @@ def nats_stream() -> Iterator[tuple[str, str]]:
     try:
         asyncio.run(setup())
     except Exception as exc:  # noqa: BLE001 - no NATS here
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(
+                f"NATS JetStream at {NATS_URL}: {exc} (CI must have it: failing rather than skipping)"
+            )
         pytest.skip(f"NATS JetStream at {NATS_URL}: {exc}")
     yield name, subject
     asyncio.run(teardown())

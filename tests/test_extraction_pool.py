@@ -60,8 +60,14 @@ def crawl(
         for item in pages:
             sink.accept(item)
         sink.drain()
+        # Article ids, and so story ids (a story's id is its first article's), are random: a
+        # story is named by its order of appearance, which keeps which articles share one.
+        stories: dict[str | None, str] = {}
         feed = [
-            {k: v for k, v in record.items() if k not in ("id", "seq")}
+            {
+                **{k: v for k, v in record.items() if k not in ("id", "seq", "story_id")},
+                "story": stories.setdefault(record["story_id"], f"s{len(stories)}"),
+            }
             for record in pipeline.store.feed_reader.feed(after=0, limit=100)
         ]
         return outcomes, feed
