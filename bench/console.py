@@ -27,10 +27,8 @@ import argparse
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -44,6 +42,7 @@ import httpx
 from sqlalchemy import insert, update
 
 from bench.common import print_table, write_results
+from bench.feed_api import api_server
 from newsdedup.store import Store
 from newsdedup.store.models import Article, Counter, DecisionRow, Failure, Url, Version
 
@@ -195,49 +194,6 @@ def write_sources(directory: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def api_server(database_url: str, sources: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDEDUP_")}
-    env.update(NEWSDEDUP_DATABASE_URL=database_url, NEWSDEDUP_API_TOKEN=TOKEN, NEWSDEDUP_CONFIG=str(sources))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "newsdedup", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"newsdedup serve exited: {process.stderr.read() if process.stderr else ''}"
-                )
-            try:
-                if httpx.get(base_url + "/livez", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("newsdedup serve did not answer within 120 s")
-            time.sleep(0.2)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def pages_to_time(words: list[str], count: int) -> list[tuple[str, str, int]]:
     """(label, path, target ms) of every page measured."""
     changed = uuid.UUID(int=(count // 20) * 10).hex  # an article with two versions and a copy
@@ -316,7 +272,9 @@ def bench_backend(name: str, database_url: str, args: argparse.Namespace, folder
             with store.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
         print(f"{name}: {args.articles} articles stored in {filled['seconds']:.0f} s")
-        with api_server(database_url, write_sources(folder)) as base_url:
+        with api_server(
+            database_url, NEWSDEDUP_API_TOKEN=TOKEN, NEWSDEDUP_CONFIG=str(write_sources(folder))
+        ) as base_url:
             pages = time_pages(base_url, filled["words"], args.articles, args.runs)
     finally:
         store.close()

@@ -138,11 +138,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(database_url: str) -> Iterator[str]:
-    """``newsdedup serve`` in its own process, so the load generator does not share its GIL."""
+def api_server(database_url: str, **environment: str) -> Iterator[str]:
+    """``newsdedup serve`` in its own process, so the load generator does not share its GIL;
+    ``environment`` adds NEWSDEDUP_* settings (bench/console.py gives a token and a sources file)."""
     port = free_port()
     env = clean_environment()
     env["NEWSDEDUP_DATABASE_URL"] = database_url
+    env.update(environment)
     process = subprocess.Popen(
         [sys.executable, "-m", "newsdedup", "serve", "--port", str(port)],
         env=env,

@@ -4,7 +4,11 @@ Chromium driven by Playwright (no tests of its own)."""
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -69,3 +73,43 @@ def publish_site(www: Path, base_url: str, cranes_day: str = "Monday") -> None:
         f"<link>{base_url}/</link><description>d</description>{items}</channel></rss>",
         encoding="utf-8",
     )
+
+
+@dataclass
+class ConsoleSite:
+    """The browser tests' news site on loopback and a live API over a store that crawls it."""
+
+    www: Path
+    site_url: str
+    base_url: str
+    store: Any
+
+
+@contextmanager
+def console_site(root: Path, token: str) -> Iterator[ConsoleSite]:
+    """Serve the site from ``root/www`` on 127.0.0.2, with a sources file naming it and a live
+    API (token ``token``) over a fresh SQLite store in ``root``; nothing crawled yet."""
+    from api_factories import live_api
+
+    from newsdedup.config import Settings
+    from newsdedup.siteserver import SiteServer
+    from newsdedup.store import Store
+
+    www = root / "www"
+    www.mkdir()
+    with SiteServer(www, host="127.0.0.2") as site:
+        publish_site(www, site.base_url)
+        sources = root / "sources.yaml"
+        sources.write_text(
+            f"sources:\n  - name: quay-news\n    feeds: ['{site.base_url}/feed.xml']\n"
+            "    schedule: 15m\n    allow_private_addresses: true\n",
+            encoding="utf-8",
+        )
+        url = f"sqlite:///{root / 'store.db'}"
+        store = Store.open(url)
+        settings = Settings(database_url=url, config=sources, api_token=token, archive_dir=root / "archive")
+        try:
+            with live_api(settings, store) as running:
+                yield ConsoleSite(www, site.base_url, running.base_url, store)
+        finally:
+            store.close()

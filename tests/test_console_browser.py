@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from api_factories import add_duplicate, live_api
-from console_helpers import AXE, CHROMIUM, CHROMIUM_ARGS, HOSTILE_TITLE, publish_site
+from api_factories import add_duplicate
+from console_helpers import AXE, CHROMIUM, CHROMIUM_ARGS, HOSTILE_TITLE, console_site, publish_site
 
-from newsdedup.config import Settings
-from newsdedup.siteserver import SiteServer
 from newsdedup.store import Store
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -47,23 +45,8 @@ def browser() -> Iterator[object]:
 def console(browser, tmp_path_factory) -> Iterator[Console]:
     """A live API over a store crawled twice through the console's "crawl now" button (the
     cranes story changes one word in between: version 2)."""
-    root = tmp_path_factory.mktemp("console")
-    www = root / "www"
-    www.mkdir()
-    with SiteServer(www, host="127.0.0.2") as site:
-        publish_site(www, site.base_url)
-        sources = root / "sources.yaml"
-        sources.write_text(
-            f"sources:\n  - name: quay-news\n    feeds: ['{site.base_url}/feed.xml']\n"
-            "    schedule: 15m\n    allow_private_addresses: true\n",
-            encoding="utf-8",
-        )
-        url = f"sqlite:///{root / 'store.db'}"
-        store = Store.open(url)
-        settings = Settings(database_url=url, config=sources, api_token=TOKEN, archive_dir=root / "archive")
-        with live_api(settings, store) as running:
-            yield Console(running.base_url, browser, www, site.base_url, store)
-        store.close()
+    with console_site(tmp_path_factory.mktemp("console"), TOKEN) as world:
+        yield Console(world.base_url, browser, world.www, world.site_url, world.store)
 
 
 def new_page(console: Console, problems: list[str], bypass_csp: bool = False):

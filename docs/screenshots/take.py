@@ -16,13 +16,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "tests"))
 
-from api_factories import live_api  # noqa: E402
-from console_helpers import CHROMIUM, CHROMIUM_ARGS, publish_site  # noqa: E402
+from console_helpers import CHROMIUM, CHROMIUM_ARGS, console_site, publish_site  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-
-from newsdedup.config import Settings  # noqa: E402
-from newsdedup.siteserver import SiteServer  # noqa: E402
-from newsdedup.store import Store  # noqa: E402
 
 TOKEN = "screenshots"
 
@@ -37,44 +32,30 @@ def crawl(page) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        www = root / "www"
-        www.mkdir()
-        with SiteServer(www, host="127.0.0.2") as site:
-            publish_site(www, site.base_url)
-            sources = root / "sources.yaml"
-            sources.write_text(
-                f"sources:\n  - name: quay-news\n    feeds: ['{site.base_url}/feed.xml']\n"
-                "    schedule: 15m\n    allow_private_addresses: true\n",
-                encoding="utf-8",
-            )
-            url = f"sqlite:///{root / 'store.db'}"
-            store = Store.open(url)
-            settings = Settings(
-                database_url=url, config=sources, api_token=TOKEN, archive_dir=root / "archive"
-            )
-            with live_api(settings, store) as running, sync_playwright() as driver:
-                browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = browser.new_page(base_url=running.base_url, viewport={"width": 1200, "height": 900})
-                page.goto("/ui/login")
-                page.get_by_label("API token").fill(TOKEN)
-                page.get_by_role("button", name="Log in").click()
-                crawl(page)
-                publish_site(www, site.base_url, cranes_day="Tuesday")
-                crawl(page)
-                cranes = store.feed_reader.search("cranes")[0]["id"]
-                for name, path in (
-                    ("sources", "/ui/sources"),
-                    ("crawls", "/ui/crawls"),
-                    ("search", "/ui/articles?q=harbour"),
-                    ("article", f"/ui/articles/{cranes}"),
-                ):
-                    page.goto(path)
-                    page.screenshot(path=str(HERE / f"{name}.png"), full_page=True)
-                    print(f"{name}.png")
-                browser.close()
-            store.close()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        console_site(Path(tmp), TOKEN) as world,
+        sync_playwright() as driver,
+    ):
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(base_url=world.base_url, viewport={"width": 1200, "height": 900})
+        page.goto("/ui/login")
+        page.get_by_label("API token").fill(TOKEN)
+        page.get_by_role("button", name="Log in").click()
+        crawl(page)
+        publish_site(world.www, world.site_url, cranes_day="Tuesday")
+        crawl(page)
+        cranes = world.store.feed_reader.search("cranes")[0]["id"]
+        for name, path in (
+            ("sources", "/ui/sources"),
+            ("crawls", "/ui/crawls"),
+            ("search", "/ui/articles?q=harbour"),
+            ("article", f"/ui/articles/{cranes}"),
+        ):
+            page.goto(path)
+            page.screenshot(path=str(HERE / f"{name}.png"), full_page=True)
+            print(f"{name}.png")
+        browser.close()
 
 
 if __name__ == "__main__":
