@@ -87,6 +87,10 @@ class Settings(BaseSettings):
 
     # --- extraction ---
     min_text_words: int = 20
+    # A page with fewer words of its own than this, which would be a new article of a source
+    # that has had fewer than three articles yet, waits until the source's boilerplate is known
+    # or the crawl ends (store/held.py). 0: never held.
+    hold_below_words: int = Field(default=150, ge=0)
     # Seconds one page may take to extract and fingerprint (both modes); past it the page
     # fails as "timed out" and the crawl goes on.
     page_time_limit: float = Field(default=30.0, gt=0)

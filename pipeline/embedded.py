@@ -55,6 +55,8 @@ class EmbeddedSink(StoreBackedDiscovery):
         self.pool = pool
         self.locate = locate or (lambda page: page)
         self._pending: deque[PendingExtraction] = deque()
+        # A new source's short pages wait (store/held.py): counted when they are released.
+        pipeline.on_released = self._released
 
     def accept(self, page: Page) -> None:
         self.summary.pages_fetched += 1
@@ -72,8 +74,19 @@ class EmbeddedSink(StoreBackedDiscovery):
         return self.pipeline.commit(self.locate(page), self.pipeline.prepare(page))
 
     def drain(self) -> None:
-        """Commit every page still being extracted (after the crawl; no-op without a pool)."""
+        """Commit every page still being extracted, then judge the pages still held (after
+        the crawl): one writer, so every held page is this process's to release."""
         self._commit_ready(wait_for=len(self._pending))
+        try:
+            through_outages(self.pipeline.release_held, "releasing the held pages", STORE_PATIENCE_SECONDS)
+        except Exception:
+            log.exception("could not release the held pages (they wait for the next crawl)")
+
+    def _released(self, page: Page, outcome: PageOutcome) -> None:
+        self.summary.count_outcome(outcome.kind)
+        if self.on_page_outcome:
+            self.on_page_outcome(outcome)
+        self._changed()
 
     def _commit_ready(self, wait_for: int) -> None:
         """Commit the oldest pages whose extraction is done, waiting for the first ``wait_for``."""
@@ -118,6 +131,8 @@ class EmbeddedSink(StoreBackedDiscovery):
             reason = f"{type(exc).__name__}: {exc}"
             self._record_failure(page.url, page.source, "process", reason)
             outcome = PageOutcome(page.url, page.source, "failed", reason=reason)
+        if outcome.kind == "held":
+            return  # counted once released
         self.summary.count_outcome(outcome.kind)
         if self.on_page_outcome:
             self.on_page_outcome(outcome)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -21,23 +21,27 @@ from newsdedup.dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissi
 from newsdedup.dedup.boilerplate import line_hashes, without_boilerplate
 from newsdedup.dedup.fingerprint import fingerprint_lines, normalized_lines
 from newsdedup.dedup.stories import StoryParams, article_terms
+from newsdedup.dedup.types import Decision
 from newsdedup.extract import Document, Rejection, extract_document
 from newsdedup.extract.extractor import DEFAULT_MAX_TEXT_CHARS
 from newsdedup.extract.languages import language_rejection
 from newsdedup.extract.rules import PageRules
 from newsdedup.extract.text import word_count
 from newsdedup.fetched.page import Page
-from newsdedup.pipeline.budget import page_budget
+from newsdedup.pipeline.budget import TIMED_OUT, PageTimedOut, page_budget
 
 if TYPE_CHECKING:  # only types here: pool processes import this module and need no SQL
     from sqlalchemy import Connection
 
     from newsdedup.store import Applied, Store
+    from newsdedup.store.candidates import Candidates
+    from newsdedup.store.held import Held
     from newsdedup.store.stories import StoryInput
 
 log = logging.getLogger(__name__)
 
-OutcomeKind = Literal["created", "updated", "duplicate", "unchanged", "rejected", "failed"]
+# "held": a new source's short page, judged again later (store/held.py); never in a summary.
+OutcomeKind = Literal["created", "updated", "duplicate", "unchanged", "rejected", "failed", "held"]
 KIND_BY_DECISION: dict[str, OutcomeKind] = {
     "new": "created",
     "version": "updated",
@@ -66,6 +70,9 @@ class PreparedPage:
     # The text's lines with their normalized forms (dedup.fingerprint.normalized_lines): what the
     # source's learned boilerplate is looked up and learned from when the page is committed.
     lines: tuple[tuple[str, str], ...] = ()
+    # Words of its own: without page chrome, generic boilerplate and (once committed) the
+    # source's learned boilerplate.
+    words: int = 0
 
 
 def content_words(text: str) -> int:
@@ -122,7 +129,7 @@ def _prepare(
                 extra={"words": str(words)},
             )
         )
-    return PreparedPage(extracted, fingerprint_lines(lines, params), lines=tuple(lines))
+    return PreparedPage(extracted, fingerprint_lines(lines, params), lines=tuple(lines), words=words)
 
 
 # Distributed mode passes its story locks here (workers/locks.py): a page's candidates are read,
@@ -138,6 +145,15 @@ StageTimer = Callable[[str, float], None]
 # Called inside the page's store transaction with its outcome (distributed mode marks the
 # staging row done there: the page is done exactly when its rows are committed).
 OnCommit = Callable[["Connection", PageOutcome], None]
+# Called inside the transaction that releases a held page, with the page and its outcome now
+# (distributed mode tells the page's staging row).
+OnRelease = Callable[["Connection", Page, PageOutcome], None]
+
+
+class AlreadyReleased(Exception):
+    """Another process released the held page first: this release is undone."""
+
+
 # A decision made against an article that another page changed meanwhile is made again; this
 # many times in a row means something else is wrong (the task's retries take over).
 DECIDE_ATTEMPTS = 5
@@ -160,11 +176,14 @@ class PagePipeline:
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
         page_rules: Mapping[str, PageRules] | None = None,
         story_params: StoryParams | None = None,
+        hold_below_words: int = 0,
     ) -> None:
         """``page_time_limit`` > 0: ``prepare`` (and ``process``) give up on a page whose
         extraction takes longer (``pipeline.budget``: raises PageTimedOut, main thread only).
         ``page_rules``: each source's extraction rules, by source name. ``story_params``: how
-        new articles are assigned their stories; None: stories are off (NEWSDEDUP_STORIES=0)."""
+        new articles are assigned their stories; None: stories are off (NEWSDEDUP_STORIES=0).
+        ``hold_below_words`` > 0: a page that would be a new article, with fewer words of its
+        own, is held while its source is new (store/held.py; NEWSDEDUP_HOLD_BELOW_WORDS)."""
         self.store = store
         self.index = index
         self.params = params
@@ -175,7 +194,11 @@ class PagePipeline:
         self.max_text_chars = max_text_chars
         self.page_rules = dict(page_rules or {})
         self.story_params = story_params
+        self.hold_below_words = hold_below_words
         self.observe: StageTimer | None = None  # set by whoever keeps the health histograms
+        # Told each held page's outcome once it is released (the crawl's counts).
+        self.on_released: Callable[[Page, PageOutcome], None] | None = None
+        self.on_release_commit: OnRelease | None = None
 
     def rules_for(self, page: Page) -> PageRules | None:
         return self.page_rules.get(page.source)
@@ -197,14 +220,20 @@ class PagePipeline:
         prepared: PreparedPage,
         repair_index: bool = False,
         on_commit: OnCommit | None = None,
+        releasing: Held | None = None,
     ) -> PageOutcome:
         """Decide and store a prepared page (the second half of ``process``).
 
         ``repair_index``: this page may have been committed before by a try whose index write
         Redis lost. The page then comes back "unchanged" and adds nothing, so the article's
-        current version is put in the index again (adding a key twice changes nothing)."""
+        current version is put in the index again (adding a key twice changes nothing).
+
+        ``releasing``: the held page being judged again (``release_held``): it is not held
+        again, its lines were learned when it was held, and its row goes in the same write."""
         started = time.perf_counter()
-        outcome = self._commit(page, prepared, repair_index, on_commit)
+        if releasing is not None:
+            on_commit = self._releasing(releasing, page, on_commit)
+        outcome = self._commit(page, prepared, repair_index, on_commit, releasing)
         if self.observe is not None:
             self.observe("extraction", prepared.seconds)
             self.observe("decision", time.perf_counter() - started)
@@ -236,10 +265,26 @@ class PagePipeline:
         # The exact hash stays the whole text's: a page re-fetched unchanged is nothing new,
         # although one of its lines became boilerplate since it was last seen.
         fingerprint = replace(fingerprint_lines(kept, self.params), text_hash=prepared.fingerprint.text_hash)
-        return replace(prepared, fingerprint=fingerprint)
+        return replace(prepared, fingerprint=fingerprint, words=words)
+
+    def _releasing(self, held: Held, page: Page, on_commit: OnCommit | None) -> OnCommit:
+        def released(connection: Connection, outcome: PageOutcome) -> None:
+            if not self.store.held.remove_in(connection, held.id):
+                raise AlreadyReleased(page.url)
+            if self.on_release_commit is not None:
+                self.on_release_commit(connection, page, outcome)
+            if on_commit is not None:
+                on_commit(connection, outcome)
+
+        return released
 
     def _commit(
-        self, page: Page, prepared: PreparedPage, repair_index: bool, on_commit: OnCommit | None
+        self,
+        page: Page,
+        prepared: PreparedPage,
+        repair_index: bool,
+        on_commit: OnCommit | None,
+        releasing: Held | None,
     ) -> PageOutcome:
         prepared = self.without_learned_boilerplate(page, prepared)
         extracted = prepared.extracted
@@ -268,7 +313,14 @@ class PagePipeline:
         for attempt in range(1, DECIDE_ATTEMPTS + 1):
             try:
                 return self._decide_and_store(
-                    page, extracted, prepared.fingerprint, repair_index, on_commit, prepared.lines
+                    page,
+                    extracted,
+                    prepared.fingerprint,
+                    repair_index,
+                    on_commit,
+                    prepared.lines,
+                    prepared.words,
+                    releasing,
                 )
             except StaleDecision as exc:
                 if attempt == DECIDE_ATTEMPTS:
@@ -300,6 +352,8 @@ class PagePipeline:
         repair_index: bool,
         on_commit: OnCommit | None,
         lines: tuple[tuple[str, str], ...] = (),
+        words: int = 0,
+        releasing: Held | None = None,
     ) -> PageOutcome:
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
         with self.decision_lock(facts, page_fingerprint):
@@ -308,45 +362,139 @@ class PagePipeline:
             )
             decision = decide(facts, page_fingerprint, found.found, self.params)
             kind = KIND_BY_DECISION[decision.kind]
-
-            def before_commit(connection: Connection, applied: Applied | None) -> None:
-                # Inside the store's transaction, before its commit: an index write that fails
-                # undoes the page's rows (the page is tried again); one whose rows fail to commit
-                # leaves a key the store does not know, which finds nothing.
-                assert applied is not None
-                if decision.kind == "new" and applied.version == 1 and applied.index_key:
-                    # A new article (not a URL another writer stored meanwhile) teaches its source
-                    # which lines recur (dedup.boilerplate).
-                    self.store.boilerplate.learn(
-                        connection, page.source, line_hashes(list(lines)), datetime.now(UTC)
-                    )
-                if applied.index_key:
-                    self.index.add(applied.index_key, page_fingerprint)
-                elif repair_index and decision.article_id:
-                    for candidate in found.found:
-                        if candidate.article_id == decision.article_id and candidate.is_latest:
-                            self.index.add(candidate.key, candidate.fingerprint)
-                            break
-                if on_commit is not None:
-                    on_commit(
-                        connection,
-                        PageOutcome(
-                            page.url, page.source, kind, applied.article_id, applied.version, decision.reason
-                        ),
-                    )
-
-            applied = self.store.apply(
-                decision,
-                page,
-                document,
-                page_fingerprint,
-                before_commit=before_commit,
-                story=self._story_input(page, document) if decision.kind == "new" else None,
-                expected_version=found.current_versions.get(decision.article_id)
-                if decision.article_id
-                else None,
-            )
-        if decision.kind == "new":
+            if decision.kind == "new" and releasing is None and self._holds(page, words):
+                self._hold(page, words, lines, on_commit)
+                held: PageOutcome | None = PageOutcome(
+                    page.url,
+                    page.source,
+                    "held",
+                    reason=f"held: {words} words of its own, and its source is new",
+                )
+            else:
+                held = None
+                applied = self._apply(
+                    page,
+                    document,
+                    page_fingerprint,
+                    decision,
+                    found,
+                    repair_index,
+                    on_commit,
+                    lines,
+                    releasing,
+                )
+        if held is not None:
+            log.info("held %s: %s", page.url, held.reason)
+            self._release_if_warm(page.source)
+            return held
+        if decision.kind == "new" and releasing is None:
             self.store.boilerplate.learned(page.source)
+            self._release_if_warm(page.source)
         log.info("%s %s: %s", kind, page.url, decision.reason)
         return PageOutcome(page.url, page.source, kind, applied.article_id, applied.version, decision.reason)
+
+    def _apply(
+        self,
+        page: Page,
+        document: Document,
+        page_fingerprint: Fingerprint,
+        decision: Decision,
+        found: Candidates,
+        repair_index: bool,
+        on_commit: OnCommit | None,
+        lines: tuple[tuple[str, str], ...],
+        releasing: Held | None,
+    ) -> Applied:
+        """Store the decision, with its index write and learned lines, in one transaction."""
+        kind = KIND_BY_DECISION[decision.kind]
+
+        def before_commit(connection: Connection, applied: Applied | None) -> None:
+            # Inside the store's transaction, before its commit: an index write that fails
+            # undoes the page's rows (the page is tried again); one whose rows fail to commit
+            # leaves a key the store does not know, which finds nothing.
+            assert applied is not None
+            if decision.kind == "new" and applied.version == 1 and applied.index_key and releasing is None:
+                # A new article (not a URL another writer stored meanwhile) teaches its source
+                # which lines recur (dedup.boilerplate); a held page taught it when it was held.
+                self.store.boilerplate.learn(
+                    connection, page.source, line_hashes(list(lines)), datetime.now(UTC)
+                )
+            if applied.index_key:
+                self.index.add(applied.index_key, page_fingerprint)
+            elif repair_index and decision.article_id:
+                for candidate in found.found:
+                    if candidate.article_id == decision.article_id and candidate.is_latest:
+                        self.index.add(candidate.key, candidate.fingerprint)
+                        break
+            if on_commit is not None:
+                on_commit(
+                    connection,
+                    PageOutcome(
+                        page.url, page.source, kind, applied.article_id, applied.version, decision.reason
+                    ),
+                )
+
+        return self.store.apply(
+            decision,
+            page,
+            document,
+            page_fingerprint,
+            before_commit=before_commit,
+            story=self._story_input(page, document) if decision.kind == "new" else None,
+            expected_version=found.current_versions.get(decision.article_id) if decision.article_id else None,
+        )
+
+    # --- a new source's short pages (store/held.py) ---
+
+    def _holds(self, page: Page, words: int) -> bool:
+        return 0 < words < self.hold_below_words and self.store.held.is_cold(page.source)
+
+    def _hold(
+        self, page: Page, words: int, lines: tuple[tuple[str, str], ...], on_commit: OnCommit | None
+    ) -> None:
+        outcome = PageOutcome(page.url, page.source, "held")
+
+        def before_commit(connection: Connection, _: object) -> None:
+            # Its lines count at once: the pages held together teach the source as articles do.
+            self.store.boilerplate.learn(connection, page.source, line_hashes(list(lines)), datetime.now(UTC))
+            if on_commit is not None:
+                on_commit(connection, outcome)
+
+        self.store.hold(page, words, before_commit=before_commit)
+
+    def _release_if_warm(self, source: str) -> None:
+        """Once a source has had its first pages, its held pages are judged again."""
+        if self.hold_below_words and not self.store.held.is_cold(source):
+            self.release_held(sources=[source])
+
+    def release_held(
+        self,
+        crawl_id: str | None = None,
+        sources: Sequence[str] | None = None,
+        held_before: datetime | None = None,
+    ) -> list[PageOutcome]:
+        """Judge the held pages again (of a crawl, of sources, held before a time; all when
+        none is given), with what their sources learned meanwhile: stored, linked or refused as
+        any page. The end of a crawl releases its pages, whatever their sources learned."""
+        outcomes = []
+        for held in self.store.held.waiting(crawl_id, sources, held_before):
+            try:
+                outcome = self._release(held)
+            except AlreadyReleased:
+                continue
+            except Exception:
+                # The store or index away, say: the page stays held for the next release.
+                log.exception("could not release the held page %s", held.page.url)
+                continue
+            outcomes.append(outcome)
+            if self.on_released is not None:
+                self.on_released(held.page, outcome)
+        return outcomes
+
+    def _release(self, held: Held) -> PageOutcome:
+        page = held.page
+        try:
+            prepared = self.prepare(page)
+        except PageTimedOut:
+            prepared = PreparedPage(Rejection(page.final_url, "timed-out", TIMED_OUT))
+        return self.commit(page, prepared, releasing=held)

@@ -65,6 +65,7 @@ def open_embedded_pipeline(
             else {source.name: source.page_rules for source in sources}
         ),
         story_params=story_params(settings),
+        hold_below_words=settings.hold_below_words,
     )
 
 

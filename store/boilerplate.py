@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # Articles of a source one process learns between two prunes of its lines: the table holds at
 # most MAX_LINES_PER_SOURCE plus what that many articles (times the processes) add.
 PRUNE_EVERY = 50
+# The row that counts the pages a source learned from (no line hash looks like it): its first
+# pages are judged apart (store/held.py) until there are LEARNED_AFTER.
+PAGES_KEY = "pages"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,16 @@ class Boilerplate:
         rows = [
             {
                 "source": source,
+                "line_hash": PAGES_KEY,
+                "pages": 1,
+                "sample": "",
+                "first_seen": now,
+                "last_seen": now,
+            }
+        ]
+        rows += [
+            {
+                "source": source,
                 "line_hash": h,
                 "pages": 1,
                 "sample": lines[h],
@@ -82,6 +95,7 @@ class Boilerplate:
             }
             for h in sorted(lines)
         ]
+        rows.sort(key=lambda row: str(row["line_hash"]))  # one lock order for every writer
         for start in range(0, len(rows), KEYS_PER_QUERY):
             statement = insert.values(rows[start : start + KEYS_PER_QUERY])
             connection.execute(
@@ -108,7 +122,7 @@ class Boilerplate:
         with self._db.writer.begin() as connection:
             cutoff = connection.execute(
                 select(SourceLine.pages, SourceLine.last_seen, SourceLine.line_hash)
-                .where(SourceLine.source == source)
+                .where(SourceLine.source == source, SourceLine.line_hash != PAGES_KEY)
                 .order_by(SourceLine.pages.desc(), SourceLine.last_seen.desc(), SourceLine.line_hash)
                 .offset(keep)
                 .limit(1)
@@ -120,6 +134,7 @@ class Boilerplate:
             return connection.execute(
                 delete(SourceLine).where(
                     SourceLine.source == source,
+                    SourceLine.line_hash != PAGES_KEY,
                     (SourceLine.pages < pages)
                     | ((SourceLine.pages == pages) & (SourceLine.last_seen < last_seen))
                     | (
@@ -133,7 +148,7 @@ class Boilerplate:
     def lines(self, source: str, limit: int = 100, everything: bool = False) -> list[LearnedLine]:
         """The source's boilerplate lines, most frequent first (``everything``: the lines still
         being counted too)."""
-        query = select(SourceLine).where(SourceLine.source == source)
+        query = select(SourceLine).where(SourceLine.source == source, SourceLine.line_hash != PAGES_KEY)
         if not everything:
             query = query.where(SourceLine.pages >= LEARNED_AFTER)
         query = query.order_by(SourceLine.pages.desc(), SourceLine.last_seen.desc()).limit(limit)
@@ -143,4 +158,17 @@ class Boilerplate:
     def count(self, source: str) -> int:
         """Lines the source keeps counts for."""
         with self._db.reading() as session:
-            return session.scalar(select(func.count()).where(SourceLine.source == source)) or 0
+            return (
+                session.scalar(
+                    select(func.count()).where(SourceLine.source == source, SourceLine.line_hash != PAGES_KEY)
+                )
+                or 0
+            )
+
+    def pages_learned(self, source: str) -> int:
+        """The pages (new articles, held pages) the source's lines were counted on."""
+        with self._db.read_once() as connection:
+            found = connection.execute(
+                select(SourceLine.pages).where(SourceLine.source == source, SourceLine.line_hash == PAGES_KEY)
+            ).scalar()
+        return int(found or 0)

@@ -384,3 +384,29 @@ class ConsoleSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     csrf: Mapped[str] = mapped_column(String(64), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class HeldPage(Base):
+    """A new source's short page, waiting until the source's boilerplate is known (store/held.py)."""
+
+    __tablename__ = "held_pages"
+    __table_args__ = (
+        UniqueConstraint("source", "url", name="uq_held_pages_source_url"),
+        Index("ix_held_pages_crawl", "crawl_id"),
+        Index("ix_held_pages_held_at", "held_at"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    crawl_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    final_url: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    headers: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
+    html: Mapped[str] = mapped_column(Text, nullable=False)
+    hints: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    warc_file: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    words: Mapped[int] = mapped_column(Integer, nullable=False)  # its own words when held
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -235,6 +235,22 @@ class Staging:
             ).rowcount
         )
 
+    @staticmethod
+    def released_in(
+        conn: Connection, crawl_id: str, url: str, outcome: str, article_id: str | None, reason: str
+    ) -> None:
+        """A held page (outcome "held") was judged again: its row tells what became of it."""
+        conn.execute(
+            update(StagedPage)
+            .where(
+                StagedPage.crawl_id == crawl_id,
+                StagedPage.url == url,
+                StagedPage.state == "done",
+                StagedPage.outcome == "held",
+            )
+            .values(outcome=outcome, article_id=article_id, reason=reason[:2000], updated_at=utcnow())
+        )
+
     def fail(self, page_id: int, reason: str) -> bool:
         """Mark a pending page failed for good. The HTML stays, for whoever looks into it."""
         with self._writer.begin() as conn:

@@ -43,6 +43,7 @@ from newsdedup.store.database import (
 from newsdedup.store.failure_log import FailureLog, add_failure
 from newsdedup.store.feed_reader import FeedReader
 from newsdedup.store.fetch_state import FetchStates, upsert_validators
+from newsdedup.store.held import HeldPages
 from newsdedup.store.models import REASON_CHARS, Article, Counter, DecisionRow, Url, Version
 from newsdedup.store.stories import StoryInput, assign_story
 from newsdedup.store.story_reader import StoryReader
@@ -86,7 +87,8 @@ class Store:
     The page writes and the dedup look-ups are its own methods; the other parts, on the same
     database, are attributes: ``feed_reader`` (``FeedReader``: the feed, articles, versions,
     counts), ``failure_log`` (``FailureLog``), ``fetch_states`` (``FetchStates``: the
-    conditional-GET state) and ``boilerplate`` (``Boilerplate``: each source's learned lines).
+    conditional-GET state), ``boilerplate`` (``Boilerplate``: each source's learned lines) and
+    ``held`` (``HeldPages``: a new source's short pages, waiting).
     """
 
     def __init__(self, database_url: str, ping_on_checkout: bool = True) -> None:
@@ -99,6 +101,7 @@ class Store:
         self.failure_log = FailureLog(self.db)
         self.fetch_states = FetchStates(self.db)
         self.boilerplate = Boilerplate(self.db)
+        self.held = HeldPages(self.db, self.boilerplate)
         self.story_reader = StoryReader(self.db, self.feed_reader)
         # Seconds the seq counter was held by this process's writes, and how many: the part
         # of a page's store work that every writer of the cluster waits for in turn.
@@ -246,6 +249,13 @@ class Store:
                 add_failure(page.url, page.source, page.crawl_id, "extract", reason, detail, now)
             )
             upsert_validators(connection, page.url, page.validators, now)
+            if before_commit is not None:
+                before_commit(connection, None)
+
+    def hold(self, page: Page, words: int, before_commit: BeforeCommit | None = None) -> None:
+        """Hold a new source's short page (store/held.py) instead of storing it."""
+        with self._writer.begin() as connection:
+            self.held.hold_in(connection, page, words, utcnow())
             if before_commit is not None:
                 before_commit(connection, None)
 

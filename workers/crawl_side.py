@@ -38,6 +38,9 @@ from newsdedup.workers.sending import UNCLAIMED_GRACE_SECONDS, PageSender, resen
 log = logging.getLogger(__name__)
 
 RESEND_EVERY_SECONDS = 2.0
+# A crawl's held pages are asked for again this often while some still wait (a lost message,
+# or a release that failed): a release re-extracts its pages, so not as often as a re-send.
+RELEASE_EVERY_SECONDS = 30.0
 POLL_SECONDS = 0.1
 # How often the progress line's outcome counts are read while the spiders still run.
 COUNTS_EVERY_SECONDS = 1.0
@@ -161,6 +164,7 @@ def wait_for_crawl(
     """Return once every staged page of ``crawl_id`` is done or failed, re-sending the ones
     whose message was lost. ``timeout`` (tests): raise TimeoutError after that many seconds."""
     started = last_change = last_resend = time.monotonic()
+    last_release = started - RELEASE_EVERY_SECONDS
     last: CrawlSummary | None = None
     warned = False
     while True:
@@ -184,7 +188,12 @@ def wait_for_crawl(
             if progress:
                 progress(summary)
         if counts.pending == 0:
-            return summary
+            if not counts.outcomes.get("held"):
+                return summary
+            # The crawl's other pages are done: its held pages are judged now (store/held.py).
+            if now - last_release >= RELEASE_EVERY_SECONDS:
+                last_release = now
+                sender.send_release(crawl_id)
         if now - last_resend >= RESEND_EVERY_SECONDS:
             last_resend = now
             try:

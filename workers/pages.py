@@ -113,6 +113,13 @@ class WorkerServices:
         self.leases = LeaseKeeper(self.staging)
         self.health = HealthRecorder(self.store.engine).start()
         self.pipeline.observe = self.health.observe
+        # A held page's staging row and the source's counts learn what became of it on release.
+        self.pipeline.on_release_commit = lambda connection, page, outcome: Staging.released_in(
+            connection, page.crawl_id, page.url, outcome.kind, outcome.article_id, outcome.reason
+        )
+        self.pipeline.on_released = lambda page, outcome: count_outcome(
+            self.health, page.source, page.crawl_id, outcome.kind, outcome.reason
+        )
 
     @classmethod
     def open(cls, settings: Settings) -> WorkerServices:
@@ -141,6 +148,7 @@ class WorkerServices:
             max_text_chars=settings.max_text_chars,
             page_rules=page_rules_by_source(settings.config),
             story_params=story_params(settings),
+            hold_below_words=settings.hold_below_words,
         )
         return cls(settings, store, staging, client, pipeline)
 
@@ -224,9 +232,15 @@ def process_staged_page(services: WorkerServices, page_id: int, prepared: Prepar
             return "failed"
     if not finished:
         log.info("page %s was finished by another delivery meanwhile", page_id)
-    else:
+    elif outcome.kind != "held":  # a held page is counted once released
         count_outcome(services.health, page.source, page.crawl_id, outcome.kind, outcome.reason)
     return outcome.kind
+
+
+def release_held_pages(services: WorkerServices, crawl_id: str) -> int:
+    """Judge the held pages of a crawl whose other pages are all done (the crawl's end):
+    returns how many were released. Pages another worker released meanwhile are skipped."""
+    return len(services.pipeline.release_held(crawl_id=crawl_id))
 
 
 def mark_failed(services: WorkerServices, page_id: int, page: Page | None, reason: str) -> None:

@@ -48,6 +48,17 @@ class PageSender:
             log.warning("could not send page %s: %s", pages[len(sent)][0], exc)
         return sent
 
+    def send_release(self, crawl_id: str) -> bool:
+        """Ask a worker to judge the crawl's held pages (``newsdedup.release_held``), in the
+        store the pages went to; False when Redis refused the message (the caller asks again)."""
+        target = {"target": self.extra_args[0]} if self.extra_args else {}
+        try:
+            self.app.send_task("newsdedup.release_held", args=[crawl_id], kwargs=target)
+        except Exception as exc:  # noqa: BLE001 - Redis down: asked again on the next round
+            log.warning("could not ask for the release of crawl %s's held pages: %s", crawl_id, exc)
+            return False
+        return True
+
     def queue_length(self) -> int | None:
         """Messages waiting in the pages queue (all priority lists); None if Redis is down."""
         try:

@@ -21,6 +21,7 @@ from celery import Celery
 
 from newsdedup.config import Settings
 from newsdedup.store import Store
+from newsdedup.store.database import utcnow
 from newsdedup.store.staging import Staging
 from newsdedup.workers.index_repair import rebuild_exclusively, store_index
 from newsdedup.workers.locks import PREFIX, redis_client
@@ -36,6 +37,8 @@ SWEEP_LOCK_KEY = PREFIX + "lock:sweep"
 # Staging rows are kept this long after they finished (failed ones for operators to see).
 KEEP_DONE = timedelta(days=2)
 KEEP_FAILED = timedelta(days=30)
+# A held page (store/held.py) whose crawl nobody waits for is released after this long.
+HELD_PATIENCE = timedelta(minutes=10)
 
 
 def start_sweeper(settings: Settings, sender: Celery) -> threading.Thread:
@@ -71,7 +74,19 @@ def sweep_once(settings: Settings, sender: Celery) -> int:
     finally:
         staging.close()
     rebuild_if_missing(settings)
+    release_long_held(settings, PageSender(sender))
     return sent
+
+
+def release_long_held(settings: Settings, sender: PageSender, store: Store | None = None) -> int:
+    """Ask for the release of the crawls whose pages were held longer than HELD_PATIENCE."""
+    opened = store or Store.open(settings.database_url, migrate=False)
+    try:
+        crawls = opened.held.crawls_held_before(utcnow() - HELD_PATIENCE)
+    finally:
+        if store is None:
+            opened.close()
+    return sum(sender.send_release(crawl_id) for crawl_id in crawls)
 
 
 def rebuild_if_missing(settings: Settings) -> bool:
@@ -100,6 +115,7 @@ def sweep(settings: Settings, sender: Celery, services: ProcessServices) -> int:
     lost pages of every crawl, and forget rows finished long ago."""
     staging = services.live.staging
     sent = resend_stale(staging, PageSender(sender), None)
+    release_long_held(settings, PageSender(sender), services.live.store)
     purged = staging.purge(KEEP_DONE, KEEP_FAILED)
     if purged:
         log.info("purged %d finished staged pages", purged)

@@ -125,6 +125,13 @@ def register_tasks(app: Celery, settings: Settings, services: ProcessServices) -
 
         return process_staged_page(services.target(target), page_id)
 
+    @app.task(shared=False, bind=True, base=NewsdedupTask, name="newsdedup.release_held", **given)
+    def release_held(self: NewsdedupTask, crawl_id: str, target: str | None = None) -> int:
+        """Judge the crawl's held pages (a new source's short pages), once its other pages are done."""
+        from newsdedup.workers.pages import release_held_pages  # deferred: see ProcessPageTask.give_up
+
+        return release_held_pages(services.live if target is None else services.target(target), crawl_id)
+
     # A crawl is acknowledged when it starts (acks_late off): one lost with its worker is not
     # worth a second run that the visibility timeout would start an hour later; the next
     # scheduled tick starts a fresh one. The subprocess has its own time limit.
