@@ -438,10 +438,13 @@ def before_and_after(
     print(
         f"\nbefore and after, {len(whole)} pairs ({len(extra)} of them generalization pairs; "
         f"{len(learned)} sites with a real pitch): before = the rules of 0.1 (a WARC collection "
-        "under one source); after, cold = a new source's first pages, nothing learned; "
+        "under one source); after, cold = a new source's first pages judged at once, nothing learned; "
+        "after, held = a new source's short pages wait for its first pages (the default); "
         "after, warm = once the source has learned its boilerplate"
     )
-    return generalization.report(whole, learned, MIN_WORDS, ("before", "after, cold", "after, warm"))
+    return generalization.report(
+        whole, learned, MIN_WORDS, ("before", "after, cold", "after, held", "after, warm")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

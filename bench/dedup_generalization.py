@@ -18,7 +18,10 @@ Pair kinds (``../shared/data``):
 Learned boilerplate is simulated as the pipeline does it (``dedup.boilerplate``): a site's lines
 seen on ``LEARNED_AFTER`` of its other articles. "after, warm" judges a site's pages once it has
 that many articles; "after, cold" judges them as the first pages of a new source (nothing
-learned yet): the cost of starting cold.
+learned yet): the cost of starting cold, had its short pages not waited; "after, held" judges
+them as the pipeline does a new source's short page (``store/held.py``): it waits until the
+source has ``LEARNED_AFTER`` pages, itself and the site's first other pages, then is judged with
+what those taught (a page with ``HOLD_BELOW_WORDS`` words or more is judged cold at once).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import print_table
+from newsdedup.config import Settings
 from newsdedup.dedup import Candidate, DedupParams, InMemoryIndex, PageFacts, decide, normalize
 from newsdedup.dedup.boilerplate import LEARNED_AFTER, line_hashes, without_boilerplate
 from newsdedup.dedup.fingerprint import fingerprint_lines, normalized_lines
@@ -46,6 +50,7 @@ BEFORE = DedupParams(version_body_kept=0.0, shared_passage_apart=False)
 AFTER = DedupParams()
 LINKED = ("duplicate", "version")
 STRICT = {"update": ("version",), "alternate": ("duplicate",)}
+HOLD_BELOW_WORDS = Settings.model_fields["hold_below_words"].default
 # A subscription call in the languages of the Fundus pages.
 _PITCH_WORD = re.compile(
     r"newsletter|subscri|sign(ing)? up|inbox|abonn|suscr|iscriv|inscri|nyhetsbrev|prenumer|"
@@ -201,15 +206,37 @@ def brief_of(article: list[str], words: int = 40) -> list[str]:
     return taken
 
 
-def learned_sets(sites: list[list[str]]) -> list[frozenset[str]]:
+@dataclass(frozen=True)
+class SiteLines:
+    warm: frozenset[str]  # lines on LEARNED_AFTER of its articles: its boilerplate once learned
+    first: Counter[str]  # lines of its first LEARNED_AFTER - 1 articles: what a held page meets
+
+
+def learned_sets(sites: list[list[str]]) -> list[SiteLines]:
     """Each site's boilerplate as the pipeline learns it: lines on LEARNED_AFTER of its articles."""
     learned = []
     for texts in sites:
         seen: Counter[str] = Counter()
-        for text in texts:
-            seen.update(list(line_hashes(normalized_lines(text))))
-        learned.append(frozenset(h for h, n in seen.items() if n >= LEARNED_AFTER))
+        first: Counter[str] = Counter()
+        for n, text in enumerate(texts):
+            hashes = list(line_hashes(normalized_lines(text)))
+            seen.update(hashes)
+            if n < LEARNED_AFTER - 1:
+                first.update(hashes)
+        learned.append(SiteLines(frozenset(h for h, n in seen.items() if n >= LEARNED_AFTER), first))
     return learned
+
+
+def held_boilerplate(page: str, site: SiteLines | None) -> frozenset[str]:
+    """What a held page is judged with: lines on LEARNED_AFTER pages among it and the site's
+    first other pages (nothing for a long page, judged at once, or a page of no site)."""
+    lines = normalized_lines(page)
+    if (
+        site is None
+        or word_count("\n".join(line for line, normalized in lines if normalized)) >= HOLD_BELOW_WORDS
+    ):
+        return frozenset()
+    return frozenset(h for h in line_hashes(lines) if site.first[h] + 1 >= LEARNED_AFTER)
 
 
 @contextmanager
@@ -224,15 +251,20 @@ def rules_of(mode: str) -> Iterator[None]:
         normalize.PITCH_LINE_PATTERNS, normalize.SHORT_CALL_WORDS = patterns, short_call
 
 
-def judge(pair: GPair, mode: str, learned: list[frozenset[str]], min_words: int) -> str:
+def judge(pair: GPair, mode: str, learned: list[SiteLines], min_words: int) -> str:
     """The pipeline's path for one pair: minimum words, fingerprint, index query, decide."""
     with rules_of(mode):
         return _judge(pair, mode, learned, min_words)
 
 
-def _judge(pair: GPair, mode: str, learned: list[frozenset[str]], min_words: int) -> str:
+def _judge(pair: GPair, mode: str, learned: list[SiteLines], min_words: int) -> str:
     params = BEFORE if mode == "before" else AFTER
-    boilerplate = learned[pair.site] if mode == "after, warm" and pair.site >= 0 else frozenset()
+    site = learned[pair.site] if pair.site >= 0 else None
+    boilerplate: frozenset[str] = frozenset()
+    if mode == "after, warm" and site is not None:
+        boilerplate = site.warm
+    elif mode == "after, held":
+        boilerplate = held_boilerplate(pair.page, site)
     same_source = pair.same_source or (mode == "before" and pair.one_collection)
 
     def lines_of(text: str) -> list[tuple[str, str]]:
@@ -284,7 +316,7 @@ def summary(pairs: list[GPair], kinds: list[str]) -> dict[str, Any]:
 
 
 def report(
-    pairs: list[GPair], learned: list[frozenset[str]], min_words: int, modes: tuple[str, ...]
+    pairs: list[GPair], learned: list[SiteLines], min_words: int, modes: tuple[str, ...]
 ) -> dict[str, Any]:
     """Prints the per-family table and the totals for each mode; returns them."""
     kinds = {mode: [judge(p, mode, learned, min_words) for p in pairs] for mode in modes}
@@ -328,7 +360,7 @@ def as_gpairs(pairs: list[Any]) -> list[GPair]:
 
 def build(
     data: Path, articles: list[list[str]], containment: Any, seed: int, quick: bool
-) -> tuple[list[GPair], list[frozenset[str]]]:
+) -> tuple[list[GPair], list[SiteLines]]:
     rng = random.Random(seed + 2)
     pairs = lead_pairs(articles, rng, 40 if quick else 120)
     pitches = fundus_pitches(data / "news-pages-fundus")
