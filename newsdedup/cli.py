@@ -198,11 +198,13 @@ def _list_boilerplate(settings: Settings, source: str) -> None:
     try:
         learned = store.boilerplate.lines(source, limit=1000)
         counted = store.boilerplate.count(source)
+        pages = store.boilerplate.pages_learned(source)
+        held = len(store.held.waiting(sources=[source]))
     finally:
         store.close()
     click.echo(
         f"{source}: {len(learned)} boilerplate lines (seen on {LEARNED_AFTER} or more of its articles; "
-        f"{counted} lines counted)"
+        f"{counted} lines counted on {pages} pages; {held} short pages held, waiting for its first pages)"
     )
     for line in learned:
         click.echo(f"  {line.pages:>6} articles  {line.sample}")
