@@ -464,7 +464,7 @@ class PagePipeline:
 
     def _release_if_warm(self, source: str) -> None:
         """Once a source has had its first pages, its held pages are judged again."""
-        if self.hold_below_words and not self.store.held.is_cold(source):
+        if self.hold_below_words and self.store.held.newly_warm(source):
             self.release_held(sources=[source])
 
     def release_held(

@@ -69,6 +69,14 @@ class HeldPages:
                 self._warm.add(source)
         return not warm
 
+    def newly_warm(self, source: str) -> bool:
+        """True the first time this process finds the source past its first pages: its held
+        pages are to be judged then (later new articles of the source ask nothing)."""
+        with self._lock:
+            if source in self._warm:
+                return False
+        return not self.is_cold(source)
+
     def hold_in(self, connection: Connection, page: Page, words: int, now: datetime) -> None:
         """Hold the page (inside the page's write); a page held already is replaced by its new fetch."""
         values = {
