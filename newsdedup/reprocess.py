@@ -100,7 +100,12 @@ def _run_embedded(
         if pool is not None:
             pool.start()
         sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, pool=pool)
+        original: str | None = None
         for page in pages:
+            if original is not None and page.crawl_id != original:
+                # Where the original crawl ended, its held pages were judged: so here too.
+                sink.drain()
+            original = page.crawl_id
             sink.accept(page)
         sink.drain()
         return sink.summary
