@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from newsdedup.dedup.types import Candidate, Fingerprint
@@ -36,8 +36,8 @@ from newsdedup.store.database import (
     WRITE_ATTEMPTS,
     Database,
     archive_columns,
-    dialect_insert,
     is_retryable,
+    prebuilt,
     utcnow,
 )
 from newsdedup.store.failure_log import FailureLog, add_failure
@@ -196,7 +196,10 @@ class Store:
                         connection, decision, page, doc, fp, check_url=attempt > 1, story=story
                     )
                     applied = write.run(expected_version)
-                    connection.execute(_decision_upsert(connection, decision, doc, page, applied, write.now))
+                    connection.execute(
+                        prebuilt(connection, "upsert_decision", _decision_upsert),
+                        _decision_row(decision, doc, page, applied, write.now),
+                    )
                     upsert_validators(connection, page.url, page.validators, write.now)
                     if before_commit is not None:
                         before_commit(connection, applied)
@@ -226,13 +229,8 @@ class Store:
                     _SEQ_AND_ARTICLE, {"name": SEQ_COUNTER, "id": article_id, "now": now}
                 ).scalar_one()
             )
-        seq = connection.execute(
-            update(Counter)
-            .where(Counter.name == SEQ_COUNTER)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-        ).scalar_one()
-        connection.execute(update(Article).where(Article.id == article_id).values(seq=seq, updated_at=now))
+        seq = connection.execute(_NEXT_SEQ).scalar_one()
+        connection.execute(_SET_SEQ, {"article_id": article_id, "new_seq": seq, "now": now})
         return int(seq)
 
     def record_rejection(
@@ -312,11 +310,11 @@ class Store:
                     )
 
 
-def _decision_upsert(
-    connection: Connection, decision: Decision, doc: Document, page: Page, applied: Applied, now: datetime
-) -> Any:
-    """The page's decision as its URL's row of ``decisions``, replacing the one of its last fetch."""
-    row = dict(
+def _decision_row(
+    decision: Decision, doc: Document, page: Page, applied: Applied, now: datetime
+) -> dict[str, Any]:
+    """The page's decision as its URL's row of ``decisions`` (replacing the one of its last fetch)."""
+    return dict(
         url=doc.url,
         article_id=applied.article_id,
         kind=decision.kind,
@@ -329,9 +327,16 @@ def _decision_upsert(
         reason=decision.reason[:REASON_CHARS],
         decided_at=now,
     )
-    statement = dialect_insert(connection)(DecisionRow).values(row)
+
+
+def _decision_upsert(insert: Callable[[Any], Any]) -> Any:
+    table = cast(Table, DecisionRow.__table__)
+    statement = insert(table)
     return statement.on_conflict_do_update(
-        index_elements=["url"], set_={k: v for k, v in row.items() if k != "url"}
+        index_elements=["url"],
+        set_={
+            column.name: statement.excluded[column.name] for column in table.columns if column.name != "url"
+        },
     )
 
 
@@ -340,6 +345,18 @@ def _decision_upsert(
 _INSERT_ARTICLE = insert(cast(Table, Article.__table__))
 _INSERT_VERSION = insert(cast(Table, Version.__table__))
 _INSERT_URL = insert(cast(Table, Url.__table__))
+# The seq's two statements where they cannot be one (SQLite): the counter, then the article.
+_NEXT_SEQ = (
+    update(Counter)
+    .where(Counter.name == SEQ_COUNTER)
+    .values(value=Counter.value + 1)
+    .returning(Counter.value)
+)
+_SET_SEQ = (
+    update(Article)
+    .where(Article.id == bindparam("article_id"))
+    .values(seq=bindparam("new_seq"), updated_at=bindparam("now"))
+)
 
 
 def _placeholder_seq() -> int:
