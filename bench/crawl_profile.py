@@ -137,6 +137,15 @@ def profiled_prepare(*args: Any) -> Any:
     return replace(prepared, seconds=time.process_time() - started)
 
 
+def profiled_prepare_with_story_terms(*args: Any) -> Any:
+    """``prepare_page_with_story_terms``, as ``profiled_prepare``."""
+    from newsdedup.pipeline.page_pipeline import prepare_page_with_story_terms
+
+    started = time.process_time()
+    prepared = prepare_page_with_story_terms(*args)
+    return replace(prepared, seconds=time.process_time() - started)
+
+
 def install() -> None:
     """Wrap every stage (call in the crawl's process before the crawl starts)."""
     from scrapy.utils.misc import load_object
@@ -197,7 +206,11 @@ def install() -> None:
     original_pool = services.ExtractionPool
 
     def pool_factory(*args: Any, **kwargs: Any) -> Any:
-        return original_pool(*args, prepare=profiled_prepare, **kwargs)
+        from newsdedup.pipeline.page_pipeline import prepare_page
+
+        chosen = kwargs.pop("prepare", prepare_page)
+        kwargs["prepare"] = profiled_prepare if chosen is prepare_page else profiled_prepare_with_story_terms
+        return original_pool(*args, **kwargs)
 
     services.ExtractionPool = pool_factory  # type: ignore[misc,assignment]
 
