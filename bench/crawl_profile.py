@@ -93,8 +93,10 @@ def _thread_cpu() -> dict[str, float]:
         fields = raw[raw.rfind(")") + 2 :].split()
         tid = int(task.name)
         name = names.get(tid) or raw[raw.find("(") + 1 : raw.rfind(")")]
-        # Pool and writer threads have numbered names; keep their kind.
-        totals[name.split("-")[0] if name.startswith("Thread-") else name] += (
+        # Unnamed threads are "Thread-N (function)": keep the function.
+        if name.startswith("Thread-") and " (" in name:
+            name = "thread " + name.split(" (", 1)[1].rstrip(")")
+        totals[name] += (
             int(fields[11]) + int(fields[12])
         ) / TICKS
     return dict(totals)
@@ -200,7 +202,7 @@ def install() -> None:
             continue
         for hook in ("process_request", "process_response", "process_exception"):
             if hook in cls.__dict__ and not _is_async(cls.__dict__[hook]):
-                _wrap(cls, hook, "Scrapy: downloader middlewares")
+                _wrap(cls, hook, f"Scrapy: downloader middleware {cls.__name__}")
 
     # The pool's processes report prepare_page's CPU time as the page's seconds.
     original_pool = services.ExtractionPool
