@@ -96,9 +96,7 @@ def _thread_cpu() -> dict[str, float]:
         # Unnamed threads are "Thread-N (function)": keep the function.
         if name.startswith("Thread-") and " (" in name:
             name = "thread " + name.split(" (", 1)[1].rstrip(")")
-        totals[name] += (
-            int(fields[11]) + int(fields[12])
-        ) / TICKS
+        totals[name] += (int(fields[11]) + int(fields[12])) / TICKS
     return dict(totals)
 
 

@@ -92,7 +92,7 @@ def run_crawl(
     if use_crawl_thread is not None:
         from twisted.internet import reactor  # the one CrawlerProcess installed
 
-        use_crawl_thread(reactor.callFromThread)  # type: ignore[attr-defined]
+        use_crawl_thread(reactor.callFromThread)
     backlogged = getattr(sink, "backlogged", None)
     if backlogged is not None:
         _pause_while_backlogged(process, backlogged)
