@@ -6,7 +6,8 @@ transaction commits, so seqs commit in the order they were handed out and a read
 follows ``seq > cursor`` never skips a lower seq that commits later. Because the counter is
 transactional, a rolled-back write gives its seq back: seqs have no gaps.
 
-The counter row is the one thing every writer of the cluster shares, so it is taken last:
+The counter row is the one thing every writer of the cluster shares, so it is taken last
+(PostgreSQL; SQLite runs one write at a time, and a new article takes its seq with its insert):
 inside one write the article row is locked first (``FOR UPDATE``), the rows are written (a
 new article with a placeholder seq), and only then is the seq handed out and set, one
 statement before COMMIT. The counter is held for that statement and the commit, whatever
@@ -203,11 +204,15 @@ class Store:
                     upsert_validators(connection, page.url, page.validators, write.now)
                     if before_commit is not None:
                         before_commit(connection, applied)
-                    if write.needs_seq:
+                    if write.seq is not None:  # taken with the article's insert (SQLite)
+                        counter_taken = write.seq_taken
+                        applied = replace(applied, seq=write.seq)
+                    elif write.needs_seq:
                         counter_taken = time.perf_counter()
                         applied = replace(
                             applied, seq=self._hand_out_seq(connection, applied.article_id, write.now)
                         )
+                    if counter_taken is not None:
                         # Articles whose story was merged into this one's: their records changed.
                         for moved in write.moved_article_ids:
                             self._hand_out_seq(connection, moved, write.now)
@@ -392,6 +397,9 @@ class _PageWrite:
         self.check_url = check_url
         self.now = utcnow()
         self.needs_seq = False
+        # The new article's seq when it was taken with its insert (SQLite), and when.
+        self.seq: int | None = None
+        self.seq_taken: float | None = None
 
     def run(self, expected_version: int | None = None) -> Applied:
         if self.decision.kind == "new":
@@ -412,11 +420,19 @@ class _PageWrite:
         if self.story is not None:
             assigned = assign_story(self.connection, article_id, doc.title, self.story, self.now)
             story_id, self.moved_article_ids = assigned.story_id, assigned.moved_article_ids
+        if self.connection.dialect.name == "sqlite":
+            # SQLite runs one write at a time (a writer's BEGIN IMMEDIATE holds the lock until
+            # COMMIT), so where in the write the seq is taken changes nothing of the order seqs
+            # commit in. Taken first, it is the article's seq from its insert: the full-text
+            # index, keyed by seq, reads the text once instead of three times (the insert, then
+            # a delete and an insert again when a placeholder seq is replaced).
+            self.seq_taken = time.perf_counter()
+            self.seq = int(self.connection.execute(_NEXT_SEQ).scalar_one())
         self.connection.execute(
             _INSERT_ARTICLE,
             dict(
                 id=article_id,
-                seq=_placeholder_seq(),
+                seq=self.seq if self.seq is not None else _placeholder_seq(),
                 canonical_url=doc.canonical_url,
                 source=self.page.source,
                 current_version=1,
@@ -434,7 +450,7 @@ class _PageWrite:
         # The article first: the version and URL rows refer to it.
         self.connection.execute(_INSERT_VERSION, self._version_row(article_id, 1, similarity=None))
         self.connection.execute(_INSERT_URL, self._new_url_row(article_id, "original", 1))
-        self.needs_seq = True
+        self.needs_seq = self.seq is None
         return Applied(article_id, 1, None, index_key(article_id, 1))
 
     def _update_article(self, article_id: str, kind: str, expected_version: int | None) -> Applied:
