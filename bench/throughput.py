@@ -2,6 +2,7 @@
 
     python -m bench.throughput [--data DIR] [--limit N] [--quick] [--repeat R]
                                [--distributed | --no-distributed]
+    python -m bench.throughput --profile [--quick | --limit N]
 
 The pages are real: ``news-pages-fundus/*/*.html.gz``, decoded once and written as UTF-8 into
 a temporary site with a sitemap listing them, served by ``newsdedup.siteserver.SiteServer`` on
@@ -24,6 +25,12 @@ loopback. Measured in the same run, on the same decoded pages:
 - stages: ``PagePipeline.process`` cut into its steps and timed in this process on the same
   pages (extract, fingerprint, index query + store candidate lookups, decide, store.apply +
   index.add), to show where the time goes.
+
+``--profile``: no rates; one embedded crawl with the default pool and one without, each timed
+stage by stage in CPU time (``bench/crawl_profile.py``): the crawling thread (Scrapy, the sink,
+the pool's hand-over, commit and its statements, the seq, stories, source health, the archive),
+the process's other threads, the extraction processes, and the wall time pages wait and why.
+Results: ``bench/results/throughput_profile.json``.
 
 Goal: end to end ≥ 0.90 × trafilatura alone (pages per second). Results:
 ``bench/results/throughput.json``.
@@ -107,8 +114,18 @@ def time_trafilatura(pages: list[SitePage], base_url: str) -> float:
 
 
 def _crawl_child(
-    sitemap_url: str, host: str, workdir: str, pages: int, processes: int, queue: multiprocessing.Queue[Any]
+    sitemap_url: str,
+    host: str,
+    workdir: str,
+    pages: int,
+    processes: int,
+    queue: multiprocessing.Queue[Any],
+    profile: bool = False,
 ) -> None:
+    from bench import crawl_profile
+
+    if profile:
+        crawl_profile.install()
     from newsdedup.config import Settings
     from newsdedup.config.sources import Source
     from newsdedup.crawl import run_embedded_crawl
@@ -137,11 +154,12 @@ def _crawl_child(
             "pages_span": (stamps[-1] - stamps[0]) if len(stamps) > 1 else None,
             "outcomes": len(stamps),
             "summary": summary.as_dict(),
+            "profile": crawl_profile.report() if profile else None,
         }
     )
 
 
-def time_end_to_end(site_root: Path, pages: int, processes: int = 0) -> dict[str, Any]:
+def time_end_to_end(site_root: Path, pages: int, processes: int = 0, profile: bool = False) -> dict[str, Any]:
     """``processes``: the extract_processes setting (0: the default, one per core). The site is
     served from this process, as the distributed run's is: the crawl shares no GIL with it."""
     from newsdedup.siteserver import SiteServer
@@ -151,7 +169,7 @@ def time_end_to_end(site_root: Path, pages: int, processes: int = 0) -> dict[str
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as workdir, SiteServer(site_root) as server:
         child = context.Process(
             target=_crawl_child,
-            args=(server.url("/sitemap.xml"), server.host, workdir, pages, processes, queue),
+            args=(server.url("/sitemap.xml"), server.host, workdir, pages, processes, queue, profile),
         )
         child.start()
         result = queue.get(timeout=1800)
@@ -447,7 +465,15 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument(
         "--no-distributed", dest="distributed", action="store_false", help="skip distributed mode"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of the rates: where the embedded crawl's CPU goes per page (crawling process, "
+        "its threads, the extraction processes) and why pages wait, with the pool and without",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        return profile_main(args)
     distributed = args.distributed is not False
     if distributed:
         reason = distributed_unavailable()
@@ -628,6 +654,86 @@ def main(argv: list[str] | None = None) -> int:
             "spread_baseline_s": statistics.pstdev(baseline_runs) if len(baseline_runs) > 1 else 0.0,
         },
     )
+    return 0
+
+
+def profile_main(args: Any) -> int:
+    """``--profile``: one embedded crawl with the default pool and one without, each profiled
+    (bench/crawl_profile.py), and trafilatura alone on the same pages for scale, all in CPU time."""
+    folder = require_dataset(args.data, "news-pages-fundus")
+    if folder is None:
+        return 0
+    pages = load_pages(folder, args.limit or (60 if args.quick else 0))
+    n = len(pages)
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as root:
+        write_site(Path(root), pages)
+        base_url = "http://127.0.0.1:8000"
+        time_trafilatura(pages[:3], base_url)
+        started = time.process_time()
+        time_trafilatura(pages, base_url)
+        baseline_cpu = time.process_time() - started
+        runs = {
+            f"pool of {extraction_processes(0)}": time_end_to_end(Path(root), n, profile=True),
+            "no pool": time_end_to_end(Path(root), n, processes=1, profile=True),
+        }
+    print(f"\n{n} pages; trafilatura.extract alone: {1000 * baseline_cpu / n:.2f} ms of CPU a page\n")
+    results: dict[str, Any] = {"pages": n, "trafilatura_cpu_ms_per_page": 1000 * baseline_cpu / n}
+    for name, run in runs.items():
+        profile = run["profile"]
+        count = max(1, profile["pages"])
+        rows: list[tuple[Any, ...]] = []
+        for stage, seconds in sorted(profile["stages_cpu_s"].items(), key=lambda item: -item[1]):
+            rows.append(
+                ("crawling thread", stage, 1000 * seconds / count, seconds / baseline_cpu * n / count)
+            )
+        for thread, seconds in sorted(profile["other_threads_cpu_s"].items(), key=lambda item: -item[1]):
+            if seconds > 0:
+                rows.append(
+                    ("other thread", thread, 1000 * seconds / count, seconds / baseline_cpu * n / count)
+                )
+        pool_cpu, in_prepare = profile["extraction_processes_cpu_s"], profile["prepare_page_cpu_in_pool_s"]
+        if pool_cpu:
+            rows.append(
+                (
+                    "extraction processes",
+                    "prepare_page",
+                    1000 * in_prepare / count,
+                    in_prepare / baseline_cpu * n / count,
+                )
+            )
+            rest = max(0.0, pool_cpu - in_prepare)
+            rows.append(
+                (
+                    "extraction processes",
+                    "the rest: pages unpickled, results pickled, pebble",
+                    1000 * rest / count,
+                    rest / baseline_cpu * n / count,
+                )
+            )
+        crawl_cpu = profile["crawling_thread_cpu_s"] + sum(profile["other_threads_cpu_s"].values())
+        print(
+            f"{name}: {profile['pages']} pages in {profile['wall_s']:.1f} s (first page reaching the sink → "
+            f"last commit); crawling process {1000 * crawl_cpu / count:.2f} ms of CPU a page "
+            f"({crawl_cpu / profile['wall_s']:.0%} of a core), extraction processes "
+            f"{1000 * pool_cpu / count:.2f} ms a page"
+        )
+        print_table(["where", "what (CPU time)", "ms/page", "× trafilatura"], rows)
+        waits = profile["waits_s"]
+        if waits:
+            print()
+            print_table(
+                ["why a page waited (wall time)", "ms/page"],
+                [(reason, 1000 * seconds / count) for reason, seconds in waits.items()]
+                + [
+                    (
+                        "the crawling thread blocked on a result (all pages)",
+                        1000 * profile["crawling_thread_blocked_s"] / count,
+                    )
+                ],
+            )
+        print()
+        results[name] = profile
+    write_results("throughput_profile", results)
     return 0
 
 

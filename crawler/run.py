@@ -88,6 +88,11 @@ def run_crawl(
     fetch_seconds = getattr(sink, "fetch_seconds", None)  # the health histograms (pipeline/source_health.py)
     if fetch_seconds is not None:
         _time_fetches(process, fetch_seconds)
+    use_crawl_thread = getattr(sink, "use_crawl_thread", None)  # a sink that works in the background
+    if use_crawl_thread is not None:
+        from twisted.internet import reactor  # the one CrawlerProcess installed
+
+        use_crawl_thread(reactor.callFromThread)
     backlogged = getattr(sink, "backlogged", None)
     if backlogged is not None:
         _pause_while_backlogged(process, backlogged)

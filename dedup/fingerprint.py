@@ -58,6 +58,7 @@ BODY_LINE_ANY_END_WORDS = 25
 _SCHEME = "affine32"
 _SIGNATURE_DTYPE = "<u4"  # numpy dtype: little-endian uint32
 # Fills the window of a paragraph shorter than a shingle ("a b" → "a b <pad>").
+_MAX_HASH32 = 0xFFFFFFFF  # an empty set's MinHash value (datasketch's)
 _PAD = 0x9E3779B97F4A7C15  # above 2**32: no CRC-32 equals it
 _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
@@ -106,8 +107,8 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> shift_31)
 
 
-def shingle_hashes(paragraphs: list[str], shingle_size: int, in_order: bool = False) -> np.ndarray:
-    """Distinct 32-bit hashes of the word shingles of normalized paragraphs, sorted.
+def _shingle_windows(paragraphs: list[str], shingle_size: int) -> tuple[np.ndarray, list[int]]:
+    """The hashes of every paragraph's shingles in order, end to end, and how many each has.
 
     A word's value is the CRC-32 of its UTF-8 bytes; a shingle's hash mixes the values of
     its words in order (splitmix64's finalizer after each, the high 32 bits kept). Every
@@ -119,25 +120,59 @@ def shingle_hashes(paragraphs: list[str], shingle_size: int, in_order: bool = Fa
 
     values: list[int] = []
     starts: list[int] = []
+    counts: list[int] = []
     pad = [_PAD] * (shingle_size - 1)
     for paragraph in paragraphs:
         # Normalized paragraphs hold single spaces between words and no others.
         words = paragraph.encode("utf-8").split()
         if not words:
+            counts.append(0)
             continue
         first = len(values)
-        starts.extend(range(first, first + max(1, len(words) - shingle_size + 1)))
+        count = max(1, len(words) - shingle_size + 1)
+        counts.append(count)
+        starts.extend(range(first, first + count))
         values.extend(map(zlib.crc32, words))
         values.extend(pad)
     if not starts:
-        return np.empty(0, dtype=np.uint32)
+        return np.empty(0, dtype=np.uint32), counts
     words_array = np.array(values, dtype=np.uint64)
     windows = np.array(starts, dtype=np.intp)
     combined = np.full(len(windows), shingle_size, dtype=np.uint64)
     for offset in range(shingle_size):
         combined = _mix(combined ^ words_array[windows + offset])
-    hashes = (combined >> np.uint64(32)).astype(np.uint32)
+    return (combined >> np.uint64(32)).astype(np.uint32), counts
+
+
+def shingle_hashes(paragraphs: list[str], shingle_size: int, in_order: bool = False) -> np.ndarray:
+    """Distinct 32-bit hashes of the word shingles of normalized paragraphs, sorted
+    (``in_order``: all of them, in the order of the words; see ``_shingle_windows``)."""
+    import numpy as np  # deferred: ≈ 155 ms (see above)
+
+    hashes, _ = _shingle_windows(paragraphs, shingle_size)
     return hashes if in_order else np.unique(hashes)
+
+
+def minhash_values(hashes: np.ndarray, num_perm: int) -> np.ndarray:
+    """The MinHash hash values of a set of 32-bit shingle hashes: what datasketch's
+    ``MinHash(num_perm, hashfunc=int, scheme="affine32").update_batch(hashes)`` holds, computed
+    in one numpy step (datasketch builds a Python int per hash and checks each one first).
+    Its affine32 scheme: each value is pre-mixed with MurmurHash3's 32-bit finalizer, then
+    permutation k maps it to ``a_k * h + b_k`` modulo 2**32; a permutation's value is the least
+    over the set, 2**32 - 1 for an empty set. tests/test_dedup_fingerprint.py compares the
+    two on real texts."""
+    import numpy as np  # deferred: ≈ 155 ms (see above)
+
+    if not len(hashes):
+        return np.full(num_perm, _MAX_HASH32, dtype=np.uint32)
+    a, b = _permutations(num_perm)
+    values = hashes.astype(np.uint32).reshape(-1, 1)
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    values = values ^ (values >> np.uint32(16))
+    return (values * a + b).min(axis=0)
 
 
 def fingerprint(text: str, params: DedupParams) -> Fingerprint:
@@ -163,43 +198,45 @@ def _packed(hashes: np.ndarray) -> bytes:
     return hashes.astype(_SIGNATURE_DTYPE).tobytes()
 
 
-def _line_units(paragraphs: list[str], shingle_size: int) -> tuple[bytes, ...]:
-    """The shingle hashes of each normalized line of the text, in the order of its words."""
-    return tuple(_packed(shingle_hashes([p], shingle_size, in_order=True)) for p in paragraphs)
-
-
 def fingerprint_lines(lines: list[tuple[str, str]], params: DedupParams) -> Fingerprint:
     """Fingerprint of a text given as ``normalized_lines``, for callers that looked at the
     normalized lines themselves."""
-    paragraphs = [normalized for _, normalized in lines if normalized]
+    import numpy as np  # deferred: ≈ 155 ms (see above)
+
     if params.shingle_size < 1:
         raise ValueError(f"shingle_size must be at least 1, got {params.shingle_size}")
-    from datasketch import MinHash  # deferred: ≈ 1.3 s (see above)
-
-    hashes = shingle_hashes(paragraphs, params.shingle_size)
+    paragraphs = [normalized for _, normalized in lines if normalized]
+    # Every paragraph's shingles once, in order: the text's set, its body lines' set and each
+    # line's own are cut from them (a window never crosses a paragraph's end).
+    in_order, counts = _shingle_windows(paragraphs, params.shingle_size)
+    bounds = np.concatenate(([0], np.cumsum(counts, dtype=np.intp)))
+    hashes = np.unique(in_order)
+    body_lines = [
+        index
+        for index, (line, normalized) in enumerate((line, n) for line, n in lines if n)
+        if is_body_line(line, normalized)
+    ]
+    body = (
+        np.unique(np.concatenate([in_order[bounds[i] : bounds[i + 1]] for i in body_lines]))
+        if body_lines
+        else np.empty(0, dtype=np.uint32)
+    )
     words = [len(p.split()) for p in paragraphs]
     hashed = [(p, n) for p, n in zip(paragraphs, words) if n >= PARAGRAPH_MIN_WORDS]
-    body = shingle_hashes([n for line, n in lines if n and is_body_line(line, n)], params.shingle_size)
-    minhash = MinHash(
-        # The shingle hashes are the MinHash's input values: ``int`` passes them through.
-        num_perm=params.num_perm,
-        hashfunc=int,
-        permutations=_permutations(params.num_perm),
-        scheme=_SCHEME,
-    )
-    if len(hashes):
-        minhash.update_batch(hashes.tolist())
     exact = len(hashes) <= EXACT_SHINGLE_LIMIT
     return Fingerprint(
         text_hash=hashlib.sha256("\n".join(paragraphs).encode("utf-8")).hexdigest(),
-        signature=minhash.hashvalues.astype(_SIGNATURE_DTYPE).tobytes(),
+        signature=_packed(minhash_values(hashes, params.num_perm)),
         shingle_count=len(hashes),
         paragraph_hashes=tuple(paragraph_hash(p) for p, _ in hashed),
         shingles=_packed(hashes) if exact else b"",
         body_shingles=_packed(body),
         # Shingles a paragraph of n words holds (repeats within one paragraph are rare).
         paragraph_shingle_counts=tuple(max(1, n - params.shingle_size + 1) for _, n in hashed),
-        line_shingles=_line_units(paragraphs, params.shingle_size) if exact else (),
+        # The shingle hashes of each normalized line, in the order of its words.
+        line_shingles=tuple(_packed(in_order[bounds[i] : bounds[i + 1]]) for i in range(len(paragraphs)))
+        if exact
+        else (),
     )
 
 

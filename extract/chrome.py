@@ -12,6 +12,7 @@ a block of their own are left to ``extract.text.clean_text``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -65,6 +66,13 @@ _MAX_LABEL_CHARS = 200  # a text node longer than that is no label (nor read by 
 _ALL_TEXTS = etree.XPath(".//text()", smart_strings=False)
 
 
+@lru_cache(maxsize=16)
+def _texts_equal_to(count: int) -> etree.XPath:
+    """The texts of a subtree equal to one of ``count`` strings ($l0, $l1, ...), each knowing
+    its element (``getparent``, ``is_tail``): one pass over the tree for all of them."""
+    return etree.XPath(".//text()[" + " or ".join(f". = $l{i}" for i in range(count)) + "]")
+
+
 def _is_label(line: str) -> bool:
     """An ad label or a teaser heading (``line`` with its spaces collapsed)."""
     return bool(_LABEL.match(line))
@@ -85,16 +93,20 @@ def _label_blocks(tree: Any) -> set[Any]:
         if words and len(words) <= _MAX_LABEL_WORDS and _is_label(" ".join(words)):
             labels.add(text)
     blocks: set[Any] = set()
-    for label in labels:
-        line = " ".join(label.split())
-        for text in tree.xpath(".//text()[. = $label]", label=label):
-            element = text.getparent()
-            if text.is_tail:
-                element = element.getparent()
-            while element is not None and _first_text(element) == line:
-                if element.tag in _BLOCKS:
-                    blocks.add(element)
-                element = element.getparent() if element is not tree else None
+    if not labels:
+        return blocks
+    # Every text that is one of the labels, found in one more pass over the texts (a search
+    # of the tree per label cost a pass each).
+    values = sorted(labels)
+    for text in _texts_equal_to(len(values))(tree, **{f"l{i}": value for i, value in enumerate(values)}):
+        line = " ".join(text.split())
+        element = text.getparent()
+        if text.is_tail:
+            element = element.getparent()
+        while element is not None and _first_text(element) == line:
+            if element.tag in _BLOCKS:
+                blocks.add(element)
+            element = element.getparent() if element is not tree else None
     return blocks
 
 
@@ -104,9 +116,8 @@ def strip_chrome_blocks(tree: Any) -> int:
     if not candidates:
         return 0
     doomed: list[Any] = []
-    for element in tree.iter(*_BLOCKS):  # in document order, outer blocks first
-        if element not in candidates:
-            continue
+    # In document order, outer blocks first.
+    for element in sorted(candidates, key=lambda block: _position(block, tree)):
         if any(element is d or d in element.iterancestors() for d in doomed[-1:]):
             continue
         first_line = _first_text(element)
@@ -127,6 +138,18 @@ def strip_chrome_blocks(tree: Any) -> int:
         if element.getparent() is not None:
             remove_keeping_tail(element)
     return len(doomed)
+
+
+def _position(element: Any, tree: Any) -> tuple[int, ...]:
+    """Where ``element`` lies under ``tree``: the index of each ancestor among its siblings, from
+    the top. Sorting by it is document order, an element before what it holds (a walk over
+    every block of the page to find the few candidates in order cost more than the rest)."""
+    path: list[int] = []
+    while element is not tree:
+        parent = element.getparent()
+        path.append(parent.index(element))
+        element = parent
+    return tuple(reversed(path))
 
 
 def remove_keeping_tail(element: etree._Element) -> None:

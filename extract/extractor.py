@@ -16,13 +16,14 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 
 from htmldate import find_date
 from lxml import etree
 from trafilatura import bare_extraction
-from trafilatura.metadata import extract_metadata
-from trafilatura.utils import decode_file, load_html
+from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_metadata
+from trafilatura.utils import decode_file, line_processing, load_html
 
 from newsdedup.extract import metadata as meta
 from newsdedup.extract import overrides
@@ -267,14 +268,24 @@ def _without_leading_title(text: str, title: str) -> str:
 
 class _TrafilaturaMetadata:
     """trafilatura's metadata of the page (its heuristics and htmldate's original date),
-    computed on first use: on most pages the structured data answers every field first."""
+    computed on first use: on most pages the structured data answers every field first.
+    When the author is the first field asked, only the steps that decide it run
+    (``_trafilatura_author``); any other field runs the whole of ``extract_metadata``."""
 
     def __init__(self, tree: Any, url: str, now: datetime) -> None:
         self._tree, self._url, self._now = tree, url, now
         self._document: Any = None
         self._done = False
+        self._author: tuple[str | None] | None = None
 
     def get(self, name: str) -> str | None:
+        if name == "author" and not self._done:
+            if self._author is None:
+                try:
+                    self._author = (_trafilatura_author(self._tree),)
+                except Exception:  # noqa: BLE001 - a heuristic that fails gives no value
+                    self._author = (None,)
+            return self._author[0]
         if not self._done:
             self._done = True
             try:
@@ -290,6 +301,26 @@ class _TrafilaturaMetadata:
             except Exception:  # noqa: BLE001 - a heuristic that fails gives no value
                 self._document = None
         return getattr(self._document, name, None) if self._document is not None else None
+
+
+def _trafilatura_author(tree: Any) -> str | None:
+    """The author ``trafilatura.metadata.extract_metadata`` finds, from the steps of it that
+    decide the author, in its order: the <meta> tags (a one-word name dropped), JSON-LD, the
+    byline heuristics, then its trimming. The rest (title, URL, htmldate's date, site name,
+    categories, tags, licence) is most of its time and tells nothing of the author."""
+    metadata = examine_meta(tree)
+    if metadata.author and " " not in metadata.author:
+        metadata.author = None
+    try:
+        metadata = extract_meta_json(tree, metadata)
+    except Exception:  # noqa: BLE001 - as extract_metadata: bugs in trafilatura's JSON-LD reading
+        pass
+    author = metadata.author or extract_author(tree)
+    if not isinstance(author, str):
+        return None
+    if len(author) > 10000:  # Document.clean_and_trim
+        author = author[:9999] + "…"
+    return line_processing(unescape(author))
 
 
 def _heuristic_modified(

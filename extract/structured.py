@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 # schema.org types whose object is the article itself.
@@ -51,6 +52,10 @@ _JSON_JUNK = re.compile(
     r"^\s*(?:<!--|/\*\s*<!\[CDATA\[\s*\*/|<!\[CDATA\[)|(?:-->|/\*\s*\]\]>\s*\*/|\]\]>)\s*$"
 )
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+# The elements carrying an itemprop date, found from the itemprop attributes (the few there
+# are) rather than by testing every element of the page; in document order.
+_ITEMPROP_DATES = etree.XPath('//@itemprop[. = "datePublished" or . = "dateModified"]/..')
+_CANONICAL_CASE = str.maketrans("CANONICAL", "canonical")
 
 
 def clean_space(value: str | None) -> str:
@@ -147,20 +152,25 @@ def read_structured_data(tree: HtmlElement) -> StructuredData:
         if key and content is not None:
             data.meta.setdefault(key.strip().lower()[:100], []).append(clean_field(content))
     # itemprop dates are often on <time>/<span> elements rather than <meta>.
-    for element in tree.xpath('//*[@itemprop="datePublished" or @itemprop="dateModified"][not(self::meta)]'):
+    for element in _ITEMPROP_DATES(tree):
+        if element.tag == "meta":
+            continue
         value = element.get("datetime") or element.get("content")
         if value:
             data.meta.setdefault(element.get("itemprop").lower(), []).append(value.strip()[:MAX_FIELD_CHARS])
-    for element in tree.xpath("//time[@pubdate]"):
+    for element in tree.iter("time"):
+        if element.get("pubdate") is None:
+            continue
         value = element.get("datetime") or element.get("pubdate")
         if value:
             data.time_pubdate.append(value.strip()[:MAX_FIELD_CHARS])
 
-    for link in tree.xpath(
-        '//link[@href][contains(concat(" ", translate(@rel, "CANONICAL", "canonical"), " "), " canonical ")]'
-    ):
-        data.canonical_link = link.get("href").strip()[:MAX_FIELD_CHARS]
-        break
+    for link in tree.iter("link"):
+        href = link.get("href")
+        # rel's words, "canonical" in any case of its letters (as XPath's translate() reads it).
+        if href is not None and " canonical " in f" {(link.get('rel') or '').translate(_CANONICAL_CASE)} ":
+            data.canonical_link = href.strip()[:MAX_FIELD_CHARS]
+            break
     title = tree.find(".//title")
     if title is not None:
         data.title_tag = clean_field(title.text_content())

@@ -57,13 +57,26 @@ class EmbeddedSink(StoreBackedDiscovery):
         self._pending: deque[PendingExtraction] = deque()
         # A new source's short pages wait (store/held.py): counted when they are released.
         pipeline.on_released = self._released
+        self._call_soon: Callable[[Callable[[], None]], None] | None = None
+
+    def use_crawl_thread(self, call_soon: Callable[[Callable[[], None]], None]) -> None:
+        """``call_soon(f)``, callable from any thread, runs ``f`` soon on the thread that calls
+        ``accept`` (the crawler passes its reactor's ``callFromThread``). With a pool, a page is
+        then committed as soon as it and the pages before it are extracted, in time the crawl
+        would otherwise spend waiting for downloads, rather than when the next page arrives."""
+        self._call_soon = call_soon
 
     def accept(self, page: Page) -> None:
         self.summary.pages_fetched += 1
         if self.pool is None:
             self._finish(page, lambda: self._process(page))
             return
-        self._pending.append(self.pool.submit(page, self.pipeline.rules_for(page)))
+        pending = self.pool.submit(page, self.pipeline.rules_for(page))
+        self._pending.append(pending)
+        call_soon = self._call_soon
+        if call_soon is not None:
+            # Runs in the pool's result thread: it only asks the crawl's thread to commit.
+            pending.future.add_done_callback(lambda _: call_soon(self._commit_extracted_pages))
         # Bounded: past max_pending the crawl waits for the oldest page rather than holding
         # more pages in memory than the processes can take.
         self._commit_ready(wait_for=len(self._pending) - self.pool.max_pending)
@@ -72,6 +85,9 @@ class EmbeddedSink(StoreBackedDiscovery):
         """``PagePipeline.process``, the archive location asked for after extraction (by then
         the archive's thread has written the record)."""
         return self.pipeline.commit(self.locate(page), self.pipeline.prepare(page))
+
+    def _commit_extracted_pages(self) -> None:
+        self._commit_ready(wait_for=0)
 
     def drain(self) -> None:
         """Commit every page still being extracted, then judge the pages still held (after

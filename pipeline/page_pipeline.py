@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from newsdedup.dedup import CandidateIndex, DedupParams, Fingerprint, IndexMissing, PageFacts, decide
 from newsdedup.dedup.boilerplate import line_hashes, without_boilerplate
 from newsdedup.dedup.fingerprint import fingerprint_lines, normalized_lines
-from newsdedup.dedup.stories import StoryParams, article_terms
+from newsdedup.dedup.stories import ArticleTerms, StoryParams, article_terms
 from newsdedup.dedup.types import Decision
 from newsdedup.extract import Document, Rejection, extract_document
 from newsdedup.extract.extractor import DEFAULT_MAX_TEXT_CHARS
@@ -73,6 +73,9 @@ class PreparedPage:
     # Words of its own: without page chrome, generic boilerplate and (once committed) the
     # source's learned boilerplate.
     words: int = 0
+    # The terms a new article's story is chosen by (dedup.stories.article_terms), when they were
+    # computed with the page in an extraction process (``prepare_page_with_story_terms``).
+    story_terms: ArticleTerms | None = None
 
 
 def content_words(text: str) -> int:
@@ -99,6 +102,30 @@ def prepare_page(
     started = time.perf_counter()
     prepared = _prepare(page, min_words, params, max_text_chars, rules)
     return replace(prepared, seconds=time.perf_counter() - started)
+
+
+def prepare_page_with_story_terms(
+    page: Page,
+    min_words: int,
+    params: DedupParams,
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    rules: PageRules | None = None,
+) -> PreparedPage:
+    """``prepare_page``, and for a document the terms its story would be chosen by: what an
+    extraction pool runs when stories are on, so that this work leaves the crawling process,
+    where pages are committed one at a time (the terms are used only if the page makes a new
+    article)."""
+    prepared = prepare_page(page, min_words, params, max_text_chars, rules)
+    document = prepared.extracted
+    if isinstance(document, Rejection):
+        return prepared
+    return replace(prepared, story_terms=_article_terms(page, document))
+
+
+def _article_terms(page: Page, document: Document) -> ArticleTerms:
+    # An article's time is when it says it was published, else when it was fetched.
+    at = document.published_at or page.fetched_at
+    return article_terms(document.title, document.text, at, document.language)
 
 
 def _prepare(
@@ -321,6 +348,7 @@ class PagePipeline:
                     prepared.lines,
                     prepared.words,
                     releasing,
+                    prepared.story_terms,
                 )
             except StaleDecision as exc:
                 if attempt == DECIDE_ATTEMPTS:
@@ -334,15 +362,15 @@ class PagePipeline:
                 rebuilt = True
         raise AssertionError("unreachable")
 
-    def _story_input(self, page: Page, document: Document) -> StoryInput | None:
+    def _story_input(
+        self, page: Page, document: Document, terms: ArticleTerms | None = None
+    ) -> StoryInput | None:
+        """``terms``: the document's, computed already (``prepare_page_with_story_terms``)."""
         if self.story_params is None:
             return None
         from newsdedup.store.stories import StoryInput  # deferred: pool processes load no SQL code
 
-        # An article's time is when it says it was published, else when it was fetched.
-        at = document.published_at or page.fetched_at
-        terms = article_terms(document.title, document.text, at, document.language)
-        return StoryInput(terms, self.story_params)
+        return StoryInput(terms if terms is not None else _article_terms(page, document), self.story_params)
 
     def _decide_and_store(
         self,
@@ -354,6 +382,7 @@ class PagePipeline:
         lines: tuple[tuple[str, str], ...] = (),
         words: int = 0,
         releasing: Held | None = None,
+        story_terms: ArticleTerms | None = None,
     ) -> PageOutcome:
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
         with self.decision_lock(facts, page_fingerprint):
@@ -382,6 +411,7 @@ class PagePipeline:
                     on_commit,
                     lines,
                     releasing,
+                    story_terms,
                 )
         if held is not None:
             log.info("held %s: %s", page.url, held.reason)
@@ -404,6 +434,7 @@ class PagePipeline:
         on_commit: OnCommit | None,
         lines: tuple[tuple[str, str], ...],
         releasing: Held | None,
+        story_terms: ArticleTerms | None,
     ) -> Applied:
         """Store the decision, with its index write and learned lines, in one transaction."""
         kind = KIND_BY_DECISION[decision.kind]
@@ -440,7 +471,7 @@ class PagePipeline:
             document,
             page_fingerprint,
             before_commit=before_commit,
-            story=self._story_input(page, document) if decision.kind == "new" else None,
+            story=self._story_input(page, document, story_terms) if decision.kind == "new" else None,
             expected_version=found.current_versions.get(decision.article_id) if decision.article_id else None,
         )
 

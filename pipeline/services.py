@@ -9,7 +9,7 @@ from newsdedup.config.sources import page_rules_by_source
 from newsdedup.dedup import DedupParams, InMemoryIndex
 from newsdedup.dedup.stories import StoryParams
 from newsdedup.pipeline.extraction_pool import ExtractionPool, extraction_processes
-from newsdedup.pipeline.page_pipeline import PagePipeline
+from newsdedup.pipeline.page_pipeline import PagePipeline, prepare_page, prepare_page_with_story_terms
 from newsdedup.store import Store
 
 
@@ -79,6 +79,8 @@ def open_extraction_pool(settings: Settings, pipeline: PagePipeline) -> Extracti
         processes,
         pipeline.min_words,
         pipeline.params,
+        # With stories on, the story terms of a page are computed in the pool too.
+        prepare=prepare_page if pipeline.story_params is None else prepare_page_with_story_terms,
         time_limit=pipeline.page_time_limit,
         max_text_chars=pipeline.max_text_chars,
     )

@@ -2,7 +2,7 @@
 articles each was seen, shared by every process that decides pages (both modes).
 
 Concurrency: a page's lines are counted in the page's own write transaction (``learn``, one
-``INSERT ... ON CONFLICT DO UPDATE SET pages = pages + 1`` for all its lines), so a count is
+``INSERT ... ON CONFLICT DO UPDATE SET pages = pages + 1``, prebuilt and run for each of its lines), so a count is
 exact and never counts a page twice, whichever worker wrote it; the rows are upserted in hash
 order, so two writers of one source lock them in the same order and never deadlock. Bounded:
 after every ``PRUNE_EVERY`` articles of a source a process learned, the source keeps its
@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter as Tally
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import DBAPIError
 
 from newsdedup.dedup.boilerplate import LEARNED_AFTER, MAX_LINES_PER_SOURCE
-from newsdedup.store.database import KEYS_PER_QUERY, Database, dialect_insert
+from newsdedup.store.database import KEYS_PER_QUERY, Database, prebuilt
 from newsdedup.store.models import SourceLine
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,6 @@ class Boilerplate:
         """Count the lines ({hash: line}) of one new article of the source, inside its write."""
         if not lines:
             return
-        insert = dialect_insert(connection)(SourceLine)
         rows = [
             {
                 "source": source,
@@ -96,14 +96,8 @@ class Boilerplate:
             for h in sorted(lines)
         ]
         rows.sort(key=lambda row: str(row["line_hash"]))  # one lock order for every writer
-        for start in range(0, len(rows), KEYS_PER_QUERY):
-            statement = insert.values(rows[start : start + KEYS_PER_QUERY])
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[SourceLine.source, SourceLine.line_hash],
-                    set_={"pages": SourceLine.pages + 1, "last_seen": statement.excluded.last_seen},
-                )
-            )
+        # One prebuilt statement run for every row (executemany), in hash order.
+        connection.execute(prebuilt(connection, "learn_lines", _count_line), rows)
 
     def learned(self, source: str) -> None:
         """Called once a new article of the source is committed: prunes its lines now and then."""
@@ -172,3 +166,12 @@ class Boilerplate:
                 select(SourceLine.pages).where(SourceLine.source == source, SourceLine.line_hash == PAGES_KEY)
             ).scalar()
         return int(found or 0)
+
+
+def _count_line(insert: Callable[[Any], Any]) -> Any:
+    """A line of a new article: counted once more, or added with a count of 1."""
+    statement = insert(SourceLine.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=[SourceLine.source, SourceLine.line_hash],
+        set_={"pages": SourceLine.pages + 1, "last_seen": statement.excluded.last_seen},
+    )

@@ -41,6 +41,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def prebuilt(connection: Connection, name: str, build: Callable[[Callable[[Any], Any]], Any]) -> Any:
+    """The statement ``build(dialect_insert)`` makes, built once per dialect and kept under
+    ``name``: the values go in as parameters. Building a statement for every page (and
+    compiling one whose shape changed) cost more CPU than running it; a prebuilt one is compiled
+    once, then found in SQLAlchemy's cache."""
+    key = (connection.dialect.name, name)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build(dialect_insert(connection))
+    return statement
+
+
 def dialect_insert(connection: Connection) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
     """The connection's dialect's INSERT, which knows ON CONFLICT (PostgreSQL's and SQLite's)."""
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert

@@ -8,8 +8,9 @@ failed is fetched in full next time; a discovery document's are written here wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
@@ -20,8 +21,8 @@ from newsdedup.store.database import (
     KEYS_PER_QUERY,
     WRITE_ATTEMPTS,
     Database,
-    dialect_insert,
     is_retryable,
+    prebuilt,
     utcnow,
 )
 from newsdedup.store.models import FetchState
@@ -90,9 +91,15 @@ def _write_discovery(session: Session, url: str, validators: Validators, links: 
 def upsert_validators(connection: Connection, url: str, validators: Validators, now: datetime) -> None:
     """A page's validators, in one statement, inside the page's own write (its discovery
     links, if any, are kept)."""
-    values = {"etag": validators.etag, "last_modified": validators.last_modified, "updated_at": now}
     connection.execute(
-        dialect_insert(connection)(FetchState)
-        .values(url=url, **values)
-        .on_conflict_do_update(index_elements=[FetchState.url], set_=values)
+        prebuilt(connection, "upsert_validators", _validators_upsert),
+        {"url": url, "etag": validators.etag, "last_modified": validators.last_modified, "updated_at": now},
+    )
+
+
+def _validators_upsert(insert: Callable[[Any], Any]) -> Any:
+    statement = insert(FetchState.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=[FetchState.url],
+        set_={name: statement.excluded[name] for name in ("etag", "last_modified", "updated_at")},
     )

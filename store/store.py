@@ -6,7 +6,8 @@ transaction commits, so seqs commit in the order they were handed out and a read
 follows ``seq > cursor`` never skips a lower seq that commits later. Because the counter is
 transactional, a rolled-back write gives its seq back: seqs have no gaps.
 
-The counter row is the one thing every writer of the cluster shares, so it is taken last:
+The counter row is the one thing every writer of the cluster shares, so it is taken last
+(PostgreSQL; SQLite runs one write at a time, and a new article takes its seq with its insert):
 inside one write the article row is locked first (``FOR UPDATE``), the rows are written (a
 new article with a placeholder seq), and only then is the seq handed out and set, one
 statement before COMMIT. The counter is held for that statement and the commit, whatever
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from newsdedup.dedup.types import Candidate, Fingerprint
@@ -36,8 +37,8 @@ from newsdedup.store.database import (
     WRITE_ATTEMPTS,
     Database,
     archive_columns,
-    dialect_insert,
     is_retryable,
+    prebuilt,
     utcnow,
 )
 from newsdedup.store.failure_log import FailureLog, add_failure
@@ -199,15 +200,22 @@ class Store:
                         connection, decision, page, doc, fp, check_url=attempt > 1, story=story
                     )
                     applied = write.run(expected_version)
-                    connection.execute(_decision_upsert(connection, decision, doc, page, applied, write.now))
+                    connection.execute(
+                        prebuilt(connection, "upsert_decision", _decision_upsert),
+                        _decision_row(decision, doc, page, applied, write.now),
+                    )
                     upsert_validators(connection, page.url, page.validators, write.now)
                     if before_commit is not None:
                         before_commit(connection, applied)
-                    if write.needs_seq:
+                    if write.seq is not None:  # taken with the article's insert (SQLite)
+                        counter_taken = write.seq_taken
+                        applied = replace(applied, seq=write.seq)
+                    elif write.needs_seq:
                         counter_taken = time.perf_counter()
                         applied = replace(
                             applied, seq=self._hand_out_seq(connection, applied.article_id, write.now)
                         )
+                    if counter_taken is not None:
                         # Articles whose story was merged into this one's: their records changed.
                         for moved in write.moved_article_ids:
                             self._hand_out_seq(connection, moved, write.now)
@@ -229,13 +237,8 @@ class Store:
                     _SEQ_AND_ARTICLE, {"name": SEQ_COUNTER, "id": article_id, "now": now}
                 ).scalar_one()
             )
-        seq = connection.execute(
-            update(Counter)
-            .where(Counter.name == SEQ_COUNTER)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-        ).scalar_one()
-        connection.execute(update(Article).where(Article.id == article_id).values(seq=seq, updated_at=now))
+        seq = connection.execute(_NEXT_SEQ).scalar_one()
+        connection.execute(_SET_SEQ, {"article_id": article_id, "new_seq": seq, "now": now})
         return int(seq)
 
     def record_rejection(
@@ -322,11 +325,11 @@ class Store:
                     )
 
 
-def _decision_upsert(
-    connection: Connection, decision: Decision, doc: Document, page: Page, applied: Applied, now: datetime
-) -> Any:
-    """The page's decision as its URL's row of ``decisions``, replacing the one of its last fetch."""
-    row = dict(
+def _decision_row(
+    decision: Decision, doc: Document, page: Page, applied: Applied, now: datetime
+) -> dict[str, Any]:
+    """The page's decision as its URL's row of ``decisions`` (replacing the one of its last fetch)."""
+    return dict(
         url=doc.url,
         article_id=applied.article_id,
         kind=decision.kind,
@@ -339,9 +342,16 @@ def _decision_upsert(
         reason=decision.reason[:REASON_CHARS],
         decided_at=now,
     )
-    statement = dialect_insert(connection)(DecisionRow).values(row)
+
+
+def _decision_upsert(insert: Callable[[Any], Any]) -> Any:
+    table = cast(Table, DecisionRow.__table__)
+    statement = insert(table)
     return statement.on_conflict_do_update(
-        index_elements=["url"], set_={k: v for k, v in row.items() if k != "url"}
+        index_elements=["url"],
+        set_={
+            column.name: statement.excluded[column.name] for column in table.columns if column.name != "url"
+        },
     )
 
 
@@ -350,6 +360,18 @@ def _decision_upsert(
 _INSERT_ARTICLE = insert(cast(Table, Article.__table__))
 _INSERT_VERSION = insert(cast(Table, Version.__table__))
 _INSERT_URL = insert(cast(Table, Url.__table__))
+# The seq's two statements where they cannot be one (SQLite): the counter, then the article.
+_NEXT_SEQ = (
+    update(Counter)
+    .where(Counter.name == SEQ_COUNTER)
+    .values(value=Counter.value + 1)
+    .returning(Counter.value)
+)
+_SET_SEQ = (
+    update(Article)
+    .where(Article.id == bindparam("article_id"))
+    .values(seq=bindparam("new_seq"), updated_at=bindparam("now"))
+)
 
 
 def _placeholder_seq() -> int:
@@ -385,6 +407,9 @@ class _PageWrite:
         self.check_url = check_url
         self.now = utcnow()
         self.needs_seq = False
+        # The new article's seq when it was taken with its insert (SQLite), and when.
+        self.seq: int | None = None
+        self.seq_taken: float | None = None
 
     def run(self, expected_version: int | None = None) -> Applied:
         if self.decision.kind == "new":
@@ -405,11 +430,19 @@ class _PageWrite:
         if self.story is not None:
             assigned = assign_story(self.connection, article_id, doc.title, self.story, self.now)
             story_id, self.moved_article_ids = assigned.story_id, assigned.moved_article_ids
+        if self.connection.dialect.name == "sqlite":
+            # SQLite runs one write at a time (a writer's BEGIN IMMEDIATE holds the lock until
+            # COMMIT), so where in the write the seq is taken changes nothing of the order seqs
+            # commit in. Taken first, it is the article's seq from its insert: the full-text
+            # index, keyed by seq, reads the text once instead of three times (the insert, then
+            # a delete and an insert again when a placeholder seq is replaced).
+            self.seq_taken = time.perf_counter()
+            self.seq = int(self.connection.execute(_NEXT_SEQ).scalar_one())
         self.connection.execute(
             _INSERT_ARTICLE,
             dict(
                 id=article_id,
-                seq=_placeholder_seq(),
+                seq=self.seq if self.seq is not None else _placeholder_seq(),
                 canonical_url=doc.canonical_url,
                 source=self.page.source,
                 current_version=1,
@@ -427,7 +460,7 @@ class _PageWrite:
         # The article first: the version and URL rows refer to it.
         self.connection.execute(_INSERT_VERSION, self._version_row(article_id, 1, similarity=None))
         self.connection.execute(_INSERT_URL, self._new_url_row(article_id, "original", 1))
-        self.needs_seq = True
+        self.needs_seq = self.seq is None
         return Applied(article_id, 1, None, index_key(article_id, 1))
 
     def _update_article(self, article_id: str, kind: str, expected_version: int | None) -> Applied:

@@ -76,3 +76,27 @@ def test_body_lines_are_sentences_not_headlines_or_credits() -> None:
     )  # a headline
     assert not body("This story first appeared on Coastal Wire News, edition 3.")  # a credit: 10 words
     assert body(" ".join(["word"] * 26))  # no headline is that long
+
+
+def test_signature_is_datasketchs_minhash() -> None:
+    """The signature computed in one numpy step equals datasketch's MinHash of the same
+    shingles, so signatures stored before stay comparable and the LSH index finds them."""
+    from datasketch import MinHash
+
+    params = DedupParams()
+    text = (
+        "The harbour council votes to restore the old lighthouse before the summer season.\n"
+        "Work starts in May, the mayor said, and should last eight weeks.\nShort line"
+    )
+    for body in (text, "one", ""):
+        fp = fingerprint(body, params)
+        expected = MinHash(
+            num_perm=params.num_perm,
+            hashfunc=int,
+            permutations=fingerprint_module._permutations(params.num_perm),
+            scheme="affine32",
+        )
+        values = np.frombuffer(fp.shingles, dtype="<u4") if fp.shingles else np.empty(0, np.uint32)
+        if len(values):
+            expected.update_batch(values.tolist())
+        assert fp.signature == expected.hashvalues.astype("<u4").tobytes()
