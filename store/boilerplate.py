@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.exc import DBAPIError
 
 from newsdedup.dedup.boilerplate import LEARNED_AFTER, MAX_LINES_PER_SOURCE
@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 # Articles of a source one process learns between two prunes of its lines: the table holds at
 # most MAX_LINES_PER_SOURCE plus what that many articles (times the processes) add.
 PRUNE_EVERY = 50
+# A page's learned lines: one statement built once, its values parameters (building it anew
+# for every page cost more CPU than running it).
+_KNOWN = select(SourceLine.line_hash).where(
+    SourceLine.source == bindparam("source"),
+    SourceLine.line_hash.in_(bindparam("hashes", expanding=True)),
+    SourceLine.pages >= LEARNED_AFTER,
+)
 # The row that counts the pages a source learned from (no line hash looks like it): its first
 # pages are judged apart (store/held.py) until there are LEARNED_AFTER.
 PAGES_KEY = "pages"
@@ -61,11 +68,7 @@ class Boilerplate:
             for start in range(0, len(wanted), KEYS_PER_QUERY):
                 found.update(
                     connection.execute(
-                        select(SourceLine.line_hash).where(
-                            SourceLine.source == source,
-                            SourceLine.line_hash.in_(wanted[start : start + KEYS_PER_QUERY]),
-                            SourceLine.pages >= LEARNED_AFTER,
-                        )
+                        _KNOWN, {"source": source, "hashes": wanted[start : start + KEYS_PER_QUERY]}
                     ).scalars()
                 )
         return found
