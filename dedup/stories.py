@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from newsdedup.dedup.normalize import _CJK_RANGES, normalize_paragraph
@@ -38,6 +39,7 @@ _WORD_RE = re.compile(r"\w+")
 # A name-like token: a capital letter then letters (Korea, NASA, McConnell), or a number with
 # two digits or more (2013, 7.8, 140). Taken from the text as written: case is the only cue.
 _NAME_TOKEN = re.compile(r"[^\W\d_][\w'’-]*|\d[\d.,]*\d")
+_NAME_SPLIT = re.compile(f"({_NAME_TOKEN.pattern})")
 _SENTENCE_END = re.compile(r"[.!?:;\"“”«»—–]\s*$")
 _MIN_WORD_CHARS = 3
 # Every this many articles, stories whose last article is more than twice the window older than
@@ -172,6 +174,7 @@ def article_terms(title: str, text: str, at: datetime, language: str | None) -> 
     )
 
 
+@lru_cache(maxsize=1 << 16)  # bounded (≈ 10 MB): common words recur in every article
 def term_hash(key: str) -> int:
     """A family-prefixed term as a signed 64-bit key (the store keys its statistics by it)."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
@@ -242,6 +245,9 @@ def new_profile(story_id: str, vectors: Vectors, at: datetime, created: int, lim
 # --- features ---
 
 
+_CJK = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES) + "]")
+
+
 def _is_cjk(char: str) -> bool:
     codepoint = ord(char)
     return any(low <= codepoint <= high for low, high in _CJK_RANGES)
@@ -253,9 +259,13 @@ def _words(text: str) -> list[str]:
     character bigrams (dedup gives each such character a token of its own)."""
     found: list[str] = []
     for line in text.splitlines():
-        tokens = normalize_paragraph(line).split()
+        normalized = normalize_paragraph(line)
+        if not _CJK.search(normalized):
+            # Most lines: no character-run handling, one pass in C over the tokens.
+            found.extend(token for token in normalized.split() if len(token) >= _MIN_WORD_CHARS)
+            continue
         run: list[str] = []
-        for token in [*tokens, ""]:
+        for token in [*normalized.split(), ""]:
             if len(token) == 1 and _is_cjk(token):
                 run.append(token)
                 continue
@@ -273,29 +283,30 @@ def _names(text: str) -> list[str]:
     them as one term too ("south korea"), and numbers of two digits or more."""
     found: list[str] = []
     for line in unicodedata.normalize("NFKC", text).splitlines():
-        run: list[str] = []
-        previous_end = 0
-        for match in _NAME_TOKEN.finditer(line):
-            token = match.group()
-            between = line[previous_end : match.start()]
-            # What lies between the previous token and this one: a sentence ends there or not.
-            opens_sentence = previous_end == 0 or bool(_SENTENCE_END.search(between))
-            previous_end = match.end()
+        # One C call per line: [between, token, between, token, ..., tail]. Most tokens are
+        # lower-case words, which only end a run of names.
+        parts = _NAME_SPLIT.split(line)
+        previous = ""  # the name just before, when the run of names goes on
+        for i in range(1, len(parts), 2):
+            token = parts[i]
             if token[0].isdigit():
                 found.append(token.replace(",", ""))
-                run = []
+                previous = ""
                 continue
-            capitalized = token[0].isupper() and len(token) > 1
-            if capitalized and not opens_sentence:
-                found.append(token.casefold())
-                if run and between.strip() == "":
-                    run.append(token.casefold())
-                else:
-                    run = [token.casefold()]
-                if len(run) >= 2:
-                    found.append(" ".join(run[-2:]))
-            else:
-                run = [token.casefold()] if capitalized else []
+            if len(token) < 2 or not token[0].isupper():
+                previous = ""
+                continue
+            # What lies between the previous token and this one: a sentence ends there or not
+            # (a single space, by far the most common, never ends one: no regex for it).
+            between = parts[i - 1]
+            folded = token.casefold()
+            if i == 1 or (between != " " and _SENTENCE_END.search(between)):
+                previous = folded  # opens a sentence: not a name alone, but it may open a run
+                continue
+            found.append(folded)
+            if previous and between.strip() == "":
+                found.append(f"{previous} {folded}")
+            previous = folded
     return found
 
 

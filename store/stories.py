@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
@@ -33,7 +34,7 @@ from newsdedup.dedup.stories import (
 )
 from newsdedup.store.counters import STORY_DOCS_COUNTER, STORY_SEQ_COUNTER
 from newsdedup.store.database import KEYS_PER_QUERY
-from newsdedup.store.models import Article, Counter, Story, StoryKey, StoryTerm, UTCDateTime
+from newsdedup.store.models import Article, Counter, Story, StoryKey, UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,6 @@ _NEXT = (
     .where(Counter.name == bindparam("counter_name"))
     .values(value=Counter.value + 1)
     .returning(Counter.value)
-)
-_FREQUENCIES = select(StoryTerm.term, StoryTerm.df).where(
-    StoryTerm.term.in_(bindparam("terms", expanding=True))
 )
 _SHARED = func.count().label("shared")
 
@@ -88,6 +86,11 @@ _PROFILES = select(
 ).where(Story.id.in_(bindparam("ids", expanding=True)))
 
 
+# Prebuilt too: the columns set come from the parameters' keys (two shapes of the update).
+_INSERT_STORY = insert(Story)
+_UPDATE_STORY = update(Story).where(Story.id == bindparam("story_id"))
+
+
 def _next(connection: Connection, name: str) -> int:
     return int(connection.execute(_NEXT, {"counter_name": name}).scalar_one())
 
@@ -98,27 +101,19 @@ def profile_json(profile: StoryProfile) -> str:
 
 class _StoredStories(StoryState):
     def __init__(
-        self, connection: Connection, documents: int, hashes: dict[str, int], params: StoryParams
+        self, connection: Connection, documents: int, counts: dict[str, int], params: StoryParams
     ) -> None:
         self.connection = connection
         self.documents = documents
-        self.hashes = hashes
+        self.counts = counts  # the article's terms' document frequencies, this article counted
         self.params = params
 
     def _hash(self, key: str) -> int:
-        if key not in self.hashes:
-            self.hashes[key] = term_hash(key)
-        return self.hashes[key]
+        return term_hash(key)
 
     def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:
-        by_hash = {self._hash(key): key for key in keys}
-        counts: dict[str, int] = {}
-        hashes = sorted(by_hash)
-        for start in range(0, len(hashes), KEYS_PER_QUERY):
-            chunk = hashes[start : start + KEYS_PER_QUERY]
-            for term, df in self.connection.execute(_FREQUENCIES, {"terms": chunk}):
-                counts[by_hash[term]] = int(df)
-        return DocumentFrequencies(counts, self.documents)
+        # Read when they were counted (_count_terms: one statement both adds and returns).
+        return DocumentFrequencies(self.counts, self.documents)
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
         if not keys:
@@ -161,9 +156,8 @@ def assign_story(
     params, terms = story.params, story.terms
     seq = _next(connection, STORY_SEQ_COUNTER)  # first: the lock that orders assignments
     documents = _next(connection, STORY_DOCS_COUNTER)
-    hashes = {key: term_hash(key) for key in terms.term_keys()}
-    _count_terms(connection, sorted(hashes.values()))
-    state = _StoredStories(connection, documents, hashes, params)
+    counts = _count_terms(connection, terms.term_keys())
+    state = _StoredStories(connection, documents, counts, params)
     done = assign(terms, state, params, article_id, seq)
     profile = done.story
     moved: list[str] = []
@@ -171,44 +165,44 @@ def assign_story(
         moved.extend(
             _merge(connection, other.story_id, profile.story_id, _next(connection, STORY_SEQ_COUNTER), now)
         )
+    values = {
+        "seq": _next(connection, STORY_SEQ_COUNTER) if done.merged else seq,
+        "first_at": profile.first_at,
+        "last_at": profile.last_at,
+        "article_count": profile.article_count,
+        "profile": profile_json(profile),
+        "updated_at": now,
+    }
     if done.decision.kind == "new":
-        connection.execute(
-            insert(Story).values(
-                id=profile.story_id,
-                seq=_next(connection, STORY_SEQ_COUNTER) if done.merged else seq,
-                created=seq,
-                language=terms.language,
-                title=title,
-                central_article_id=article_id,
-                first_at=profile.first_at,
-                last_at=profile.last_at,
-                article_count=profile.article_count,
-                merged_into=None,
-                profile=profile_json(profile),
-                updated_at=now,
-            )
+        values.update(
+            id=profile.story_id,
+            created=seq,
+            language=terms.language,
+            title=title,
+            central_article_id=article_id,
+            merged_into=None,
         )
+        connection.execute(_INSERT_STORY, values)
+    elif done.central:
+        values.update(story_id=profile.story_id, central_article_id=article_id, title=title)
+        connection.execute(_UPDATE_STORY, values)
     else:
-        values = {
-            "seq": _next(connection, STORY_SEQ_COUNTER) if done.merged else seq,
-            "first_at": profile.first_at,
-            "last_at": profile.last_at,
-            "article_count": profile.article_count,
-            "profile": profile_json(profile),
-            "updated_at": now,
-        }
-        if done.central:
-            values.update(central_article_id=article_id, title=title)
-        connection.execute(update(Story).where(Story.id == profile.story_id).values(**values))
+        values.update(story_id=profile.story_id)
+        connection.execute(_UPDATE_STORY, values)
     _add_keys(connection, profile.story_id, sorted({term_hash(key) for key in done.keys}))
     if documents % PRUNE_EVERY == 0:
         prune_index(connection, terms.at - timedelta(days=2 * params.window_days))
     return StoryAssigned(profile.story_id, tuple(sorted(moved)))
 
 
-# Plain SQL run by the driver's executemany: a few hundred rows per article, where SQLAlchemy's
-# per-row parameter processing cost more CPU than the statement (bench/story_scale.py).
-_COUNT_TERMS = "INSERT INTO story_terms (term, df) VALUES ({p}, 1) ON CONFLICT (term) DO UPDATE SET df = story_terms.df + 1"
+# Plain SQL run by the driver: a few hundred rows per article, where SQLAlchemy's per-row
+# parameter processing cost more CPU than the statement (bench/story_scale.py). Counting the
+# article's terms returns their new document frequencies: one statement both writes and reads
+# them (SQLite ≥ 3.35 and PostgreSQL both have RETURNING).
+_COUNT_TERMS = (
+    "INSERT INTO story_terms (term, df) VALUES {values} "
+    "ON CONFLICT (term) DO UPDATE SET df = story_terms.df + 1 RETURNING term, df"
+)
 _ADD_KEYS = "INSERT INTO story_keys (term, story_id) VALUES ({p}, {p}) ON CONFLICT DO NOTHING"
 
 
@@ -216,10 +210,29 @@ def _placeholder(connection: Connection) -> str:
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
-def _count_terms(connection: Connection, hashes: list[int]) -> None:
-    if hashes:
-        sql = _COUNT_TERMS.format(p=_placeholder(connection))
-        connection.exec_driver_sql(sql, [(h,) for h in hashes])
+@lru_cache(maxsize=64)
+def _count_terms_sql(placeholder: str, rows: int) -> str:
+    return _COUNT_TERMS.format(values=",".join([f"({placeholder}, 1)"] * rows))
+
+
+def _count_terms(connection: Connection, keys: Sequence[str]) -> dict[str, int]:
+    """Count one more article holding each of ``keys``; their document frequencies now."""
+    by_hash = {term_hash(key): key for key in keys}
+    hashes = sorted(by_hash)  # one order for every writer's row locks
+    placeholder = _placeholder(connection)
+    counts: dict[str, int] = {}
+    # The driver's own cursor, inside the connection's transaction: SQLAlchemy's result rows
+    # cost more than the statement for a few hundred of them.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for start in range(0, len(hashes), KEYS_PER_QUERY):
+            chunk = hashes[start : start + KEYS_PER_QUERY]
+            cursor.execute(_count_terms_sql(placeholder, len(chunk)), tuple(chunk))
+            for term, df in cursor.fetchall():
+                counts[by_hash[term]] = int(df)
+    finally:
+        cursor.close()
+    return counts
 
 
 def _add_keys(connection: Connection, story_id: str, hashes: list[int]) -> None:
