@@ -291,7 +291,7 @@ def stories_main(sizes: list[int], per_day: int) -> int:
             "CPU ms/article",
             "stories",
             "in index",
-            "term rows",
+            "log rows",
             "key rows",
             "B/article",
         ],

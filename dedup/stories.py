@@ -10,24 +10,31 @@ similarity, damped by the time between them, reaches ``StoryParams.threshold``; 
 opens a story of its own. No batch re-clustering: once assigned, an article moves only when
 its whole story is merged into another (``StoryDecision.merge``).
 
-Document frequencies are the caller's to keep (the store keeps them, updated in arrival
-order), so that two processes, or a reprocessing of the archive, that see the same pages in
-the same order make the same stories.
+Document frequencies are counted per bucket of a fixed-size sketch (``FrequencySketch``,
+``DF_BUCKETS`` counters: memory stays bounded whatever the number of distinct terms; a rare
+term sharing a bucket reads a count or two too many). They are the caller's to keep (the store
+keeps them, updated in arrival order), so that two processes, or a reprocessing of the archive,
+that see the same pages in the same order make the same stories.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import math
 import re
 import unicodedata
+import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from newsdedup.dedup.normalize import _CJK_RANGES, normalize_paragraph
 
@@ -42,6 +49,9 @@ _NAME_TOKEN = re.compile(r"[^\W\d_][\w'’-]*|\d[\d.,]*\d")
 _NAME_SPLIT = re.compile(f"({_NAME_TOKEN.pattern})")
 _SENTENCE_END = re.compile(r"[.!?:;\"“”«»—–]\s*$")
 _MIN_WORD_CHARS = 3
+# Document frequencies are counted in this many buckets of 32 bits (8 MiB). Changing it changes
+# every store's statistics: the store refuses a snapshot of another size (store/stories.py).
+DF_BUCKETS = 1 << 21
 # Every this many articles, stories whose last article is more than twice the window older than
 # the article being assigned leave the index of recent stories: it stays bounded.
 PRUNE_EVERY = 1000
@@ -85,7 +95,7 @@ class ArticleTerms:
 
     def term_keys(self) -> list[str]:
         """Every distinct term, family-prefixed: what the document frequencies count."""
-        return sorted(f"{family}:{term}" for family, terms in self.families().items() for term in terms)
+        return [f"{family}:{term}" for family, terms in self.families().items() for term in terms]
 
 
 # Per family, term -> weight: an article's TF-IDF vector (sub-linear TF, L2-normalized per
@@ -155,18 +165,58 @@ class StoryDecision:
 class DocumentFrequencies:
     """Document frequencies of the terms one article needs, and how many articles were counted."""
 
-    def __init__(self, counts: Mapping[str, int], documents: int) -> None:
+    def __init__(
+        self, counts: Mapping[str, int], documents: int, idfs: Mapping[str, float] | None = None
+    ) -> None:
         self.counts = counts
         self.documents = documents
+        self.idfs = idfs  # ``idf`` of every key of ``counts``, when computed at once
 
     def idf(self, key: str) -> float:
         # Smoothed, and never below 1: a term every article has still counts a little.
         return math.log((self.documents + 1) / (self.counts.get(key, 0) + 1)) + 1.0
 
 
-def article_terms(title: str, text: str, at: datetime, language: str | None) -> ArticleTerms:
+class FrequencySketch:
+    """How many articles hold a term, per bucket of its hash (``DF_BUCKETS`` of them), and how
+    many articles were counted: the document frequencies, in bounded memory."""
+
+    def __init__(self, counts: npt.NDArray[np.uint32] | None = None, documents: int = 0) -> None:
+        self.counts = np.zeros(DF_BUCKETS, dtype=np.uint32) if counts is None else counts
+        self.documents = documents
+
+    @staticmethod
+    def buckets(keys: Sequence[str]) -> npt.NDArray[np.uint32]:
+        """The buckets of ``keys``, in their order (``unique_buckets`` for counting)."""
+        return np.fromiter(map(term_bucket, keys), dtype=np.uint32, count=len(keys))
+
+    def add(self, unique_buckets: npt.NDArray[np.uint32]) -> None:
+        """Count one more article holding each bucket (each once: ``np.unique``)."""
+        self.counts[unique_buckets] += 1
+        self.documents += 1
+
+    def frequencies(
+        self, keys: Sequence[str], buckets: npt.NDArray[np.uint32], plus_one: bool = False
+    ) -> DocumentFrequencies:
+        """The document frequencies of ``keys`` (their ``buckets``); ``plus_one``: with an
+        article holding them all counted too (the one being assigned, not added yet)."""
+        found = self.counts[buckets].astype(np.int64)
+        if plus_one:
+            found += 1
+        counts = found.tolist()
+        documents = self.documents + plus_one
+        log, total = math.log, documents + 1
+        idfs = dict(zip(keys, [log(total / (count + 1)) + 1.0 for count in counts], strict=True))
+        return DocumentFrequencies(dict(zip(keys, counts, strict=True)), documents, idfs)
+
+
+def article_terms(
+    title: str, text: str, at: datetime, language: str | None, text_lines: Sequence[str] | None = None
+) -> ArticleTerms:
+    """``text_lines``: ``normalize_paragraph`` of each line of ``text``, when the caller has them
+    already (dedup fingerprinted the same lines): the same terms, without normalizing twice."""
     return ArticleTerms(
-        words=Counter(_words(text)),
+        words=Counter(_words(text, text_lines)),
         names=Counter(_names(text)),
         title=Counter(_words(title)),
         at=at,
@@ -174,17 +224,27 @@ def article_terms(title: str, text: str, at: datetime, language: str | None) -> 
     )
 
 
-@lru_cache(maxsize=1 << 16)  # bounded (≈ 10 MB): common words recur in every article
 def term_hash(key: str) -> int:
     """A family-prefixed term as a signed 64-bit key (the store keys its statistics by it)."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
 
 
+@lru_cache(maxsize=1 << 16)  # bounded (≈ 10 MB): common words recur in every article
+def term_bucket(key: str) -> int:
+    """The bucket of ``FrequencySketch`` a family-prefixed term is counted in (CRC-32: a few
+    hundred terms an article, and rare ones miss the cache; blake2b cost 4 times as much)."""
+    return zlib.crc32(key.encode("utf-8")) & (DF_BUCKETS - 1)
+
+
 def article_vectors(terms: ArticleTerms, df: DocumentFrequencies) -> Vectors:
     """The article's TF-IDF vector per family, L2-normalized."""
     vectors: Vectors = {}
+    idf = df.idfs
     for family, counts in terms.families().items():
-        vector = {t: _sublinear(n) * df.idf(f"{family}:{t}") for t, n in counts.items()}
+        if idf is not None:
+            vector = {t: _sublinear(n) * idf[f"{family}:{t}"] for t, n in counts.items()}
+        else:
+            vector = {t: _sublinear(n) * df.idf(f"{family}:{t}") for t, n in counts.items()}
         norm = math.sqrt(sum(v * v for v in vector.values()))
         vectors[family] = {t: v / norm for t, v in vector.items()} if norm else {}
     return vectors
@@ -196,8 +256,7 @@ def key_terms(vectors: Vectors, count: int) -> list[str]:
     weighted = [
         (weight, f"{family}:{term}") for family in (NAME, WORD) for term, weight in vectors[family].items()
     ]
-    weighted.sort(key=lambda item: (-item[0], item[1]))
-    return [key for _, key in weighted[:count]]
+    return [key for _, key in heapq.nsmallest(count, weighted, key=lambda item: (-item[0], item[1]))]
 
 
 def similarity(vectors: Vectors, at: datetime, story: StoryProfile, params: StoryParams) -> float:
@@ -237,9 +296,10 @@ def decide_story(
 
 
 def new_profile(story_id: str, vectors: Vectors, at: datetime, created: int, limit: int) -> StoryProfile:
-    profile = StoryProfile(story_id, {}, at, at, 0, created)
-    profile.add(story_id, vectors, at, limit)
-    return profile
+    # What ``add`` makes of a first article, its strongest terms picked once for both.
+    central = _top_vectors(vectors, limit)
+    families = {family: dict(vector) for family, vector in central.items()}
+    return StoryProfile(story_id, families, at, at, 1, created, central, story_id)
 
 
 # --- features ---
@@ -253,13 +313,12 @@ def _is_cjk(char: str) -> bool:
     return any(low <= codepoint <= high for low, high in _CJK_RANGES)
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str, lines: Sequence[str] | None = None) -> list[str]:
     """Words of the normalized text (dedup's normalization: chrome lines dropped), at least
     three characters; runs of Chinese and Japanese characters, which have no spaces, become
     character bigrams (dedup gives each such character a token of its own)."""
     found: list[str] = []
-    for line in text.splitlines():
-        normalized = normalize_paragraph(line)
+    for normalized in lines if lines is not None else map(normalize_paragraph, text.splitlines()):
         if not _CJK.search(normalized):
             # Most lines: no character-run handling, one pass in C over the tokens.
             found.extend(token for token in normalized.split() if len(token) >= _MIN_WORD_CHARS)
@@ -361,8 +420,7 @@ def _closeness(vectors: Vectors, centroid: Vectors) -> float:
 def _top(sums: dict[str, float], limit: int) -> dict[str, float]:
     if len(sums) <= limit:
         return sums
-    kept = sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return dict(kept)
+    return dict(heapq.nsmallest(limit, sums.items(), key=lambda item: (-item[1], item[0])))
 
 
 # --- one assignment, against any keeper of the statistics and profiles ---
@@ -418,8 +476,7 @@ class MemoryStories(StoryState):
 
     def __init__(self, params: StoryParams) -> None:
         self.params = params
-        self.df: Counter[str] = Counter()
-        self.documents = 0
+        self.sketch = FrequencySketch()
         self.profiles: dict[str, StoryProfile] = {}
         self.language: dict[str, str | None] = {}
         self.keys: dict[str, set[str]] = {}  # key term -> stories
@@ -427,7 +484,7 @@ class MemoryStories(StoryState):
         self.created = 0
 
     def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:
-        return DocumentFrequencies({key: self.df[key] for key in keys}, self.documents)
+        return self.sketch.frequencies(keys, self.sketch.buckets(keys))
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
         shared = Counter(story for key in keys for story in self.keys.get(key, ()))
@@ -442,8 +499,7 @@ class MemoryStories(StoryState):
         return [self.profiles[s] for s in found[: self.params.candidate_limit]]
 
     def add(self, article_id: str, terms: ArticleTerms) -> Assignment:
-        self.documents += 1
-        self.df.update(terms.term_keys())
+        self.sketch.add(np.unique(self.sketch.buckets(terms.term_keys())))
         self.created += 1
         done = assign(terms, self, self.params, article_id, self.created)
         story_id = done.story.story_id
@@ -458,7 +514,7 @@ class MemoryStories(StoryState):
                     stories.add(story_id)
         for key in done.keys:
             self.keys.setdefault(key, set()).add(story_id)
-        if self.documents % PRUNE_EVERY == 0:  # as store/stories.py does
+        if self.sketch.documents % PRUNE_EVERY == 0:  # as store/stories.py does
             before = terms.at - timedelta(days=2 * self.params.window_days)
             old = {s for s, p in self.profiles.items() if p.last_at < before}
             for stories in self.keys.values():

@@ -282,14 +282,19 @@ class PagePipeline:
                 rebuilt = True
         raise AssertionError("unreachable")
 
-    def _story_input(self, page: Page, document: Document) -> StoryInput | None:
+    def _story_input(
+        self, page: Page, document: Document, lines: tuple[tuple[str, str], ...]
+    ) -> StoryInput | None:
         if self.story_params is None:
             return None
         from newsdedup.store.stories import StoryInput  # deferred: pool processes load no SQL code
 
         # An article's time is when it says it was published, else when it was fetched.
         at = document.published_at or page.fetched_at
-        terms = article_terms(document.title, document.text, at, document.language)
+        # The text's lines were normalized for its fingerprint already (prepare_page,
+        # normalized_lines(document.text)): the story's words are read from them.
+        normalized = [n for _, n in lines] if len(lines) == len(document.text.splitlines()) else None
+        terms = article_terms(document.title, document.text, at, document.language, normalized)
         return StoryInput(terms, self.story_params)
 
     def _decide_and_store(
@@ -341,7 +346,7 @@ class PagePipeline:
                 document,
                 page_fingerprint,
                 before_commit=before_commit,
-                story=self._story_input(page, document) if decision.kind == "new" else None,
+                story=self._story_input(page, document, lines) if decision.kind == "new" else None,
                 expected_version=found.current_versions.get(decision.article_id)
                 if decision.article_id
                 else None,

@@ -15,17 +15,22 @@ feed's ``seq`` counter last (store/store.py), the same in every write: no deadlo
 from __future__ import annotations
 
 import json
+import weakref
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, Engine, Select, bindparam, delete, func, insert, select, update
 
 from newsdedup.dedup.stories import (
+    DF_BUCKETS,
     PRUNE_EVERY,
     ArticleTerms,
     DocumentFrequencies,
+    FrequencySketch,
     StoryParams,
     StoryProfile,
     StoryState,
@@ -33,8 +38,15 @@ from newsdedup.dedup.stories import (
     term_hash,
 )
 from newsdedup.store.counters import STORY_DOCS_COUNTER, STORY_SEQ_COUNTER
-from newsdedup.store.database import KEYS_PER_QUERY
-from newsdedup.store.models import Article, Counter, Story, StoryKey, UTCDateTime
+from newsdedup.store.models import (
+    Article,
+    Counter,
+    Story,
+    StoryFrequencyLog,
+    StoryFrequencySnapshot,
+    StoryKey,
+    UTCDateTime,
+)
 
 
 @dataclass(frozen=True)
@@ -100,20 +112,16 @@ def profile_json(profile: StoryProfile) -> str:
 
 
 class _StoredStories(StoryState):
-    def __init__(
-        self, connection: Connection, documents: int, counts: dict[str, int], params: StoryParams
-    ) -> None:
+    def __init__(self, connection: Connection, frequencies: DocumentFrequencies, params: StoryParams) -> None:
         self.connection = connection
-        self.documents = documents
-        self.counts = counts  # the article's terms' document frequencies, this article counted
+        self.counted = frequencies  # the article's terms' document frequencies, this article counted
         self.params = params
 
     def _hash(self, key: str) -> int:
         return term_hash(key)
 
     def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:
-        # Read when they were counted (_count_terms: one statement both adds and returns).
-        return DocumentFrequencies(self.counts, self.documents)
+        return self.counted  # read when they were counted (_count_terms)
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
         if not keys:
@@ -156,8 +164,8 @@ def assign_story(
     params, terms = story.params, story.terms
     seq = _next(connection, STORY_SEQ_COUNTER)  # first: the lock that orders assignments
     documents = _next(connection, STORY_DOCS_COUNTER)
-    counts = _count_terms(connection, terms.term_keys())
-    state = _StoredStories(connection, documents, counts, params)
+    frequencies = _count_terms(connection, documents, terms.term_keys())
+    state = _StoredStories(connection, frequencies, params)
     done = assign(terms, state, params, article_id, seq)
     profile = done.story
     moved: list[str] = []
@@ -195,14 +203,8 @@ def assign_story(
     return StoryAssigned(profile.story_id, tuple(sorted(moved)))
 
 
-# Plain SQL run by the driver: a few hundred rows per article, where SQLAlchemy's per-row
-# parameter processing cost more CPU than the statement (bench/story_scale.py). Counting the
-# article's terms returns their new document frequencies: one statement both writes and reads
-# them (SQLite ≥ 3.35 and PostgreSQL both have RETURNING).
-_COUNT_TERMS = (
-    "INSERT INTO story_terms (term, df) VALUES {values} "
-    "ON CONFLICT (term) DO UPDATE SET df = story_terms.df + 1 RETURNING term, df"
-)
+# Plain SQL run by the driver's executemany: where SQLAlchemy's per-row parameter processing
+# cost more CPU than the statement (bench/story_scale.py).
 _ADD_KEYS = "INSERT INTO story_keys (term, story_id) VALUES ({p}, {p}) ON CONFLICT DO NOTHING"
 
 
@@ -210,29 +212,80 @@ def _placeholder(connection: Connection) -> str:
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
-@lru_cache(maxsize=64)
-def _count_terms_sql(placeholder: str, rows: int) -> str:
-    return _COUNT_TERMS.format(values=",".join([f"({placeholder}, 1)"] * rows))
+# --- document frequencies: the store's log and snapshots, each process's copy of the sketch ---
+
+# A snapshot of the sketch is written every this many articles; the log before it is deleted.
+SNAPSHOT_EVERY = 5000
+_LOG_ROWS = select(StoryFrequencyLog.doc, StoryFrequencyLog.buckets).where(
+    StoryFrequencyLog.doc > bindparam("after"), StoryFrequencyLog.doc <= bindparam("upto")
+)
+_LATEST_SNAPSHOT = (
+    select(StoryFrequencySnapshot.doc, StoryFrequencySnapshot.buckets, StoryFrequencySnapshot.counts)
+    .where(StoryFrequencySnapshot.doc <= bindparam("upto"))
+    .order_by(StoryFrequencySnapshot.doc.desc())
+    .limit(1)
+)
+_LOG_INSERT = insert(StoryFrequencyLog)
+# The copy each process keeps per engine (one store), brought up to date under story_seq's lock.
+_SKETCHES: weakref.WeakKeyDictionary[Engine, FrequencySketch] = weakref.WeakKeyDictionary()
 
 
-def _count_terms(connection: Connection, keys: Sequence[str]) -> dict[str, int]:
-    """Count one more article holding each of ``keys``; their document frequencies now."""
-    by_hash = {term_hash(key): key for key in keys}
-    hashes = sorted(by_hash)  # one order for every writer's row locks
-    placeholder = _placeholder(connection)
-    counts: dict[str, int] = {}
-    # The driver's own cursor, inside the connection's transaction: SQLAlchemy's result rows
-    # cost more than the statement for a few hundred of them.
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        for start in range(0, len(hashes), KEYS_PER_QUERY):
-            chunk = hashes[start : start + KEYS_PER_QUERY]
-            cursor.execute(_count_terms_sql(placeholder, len(chunk)), tuple(chunk))
-            for term, df in cursor.fetchall():
-                counts[by_hash[term]] = int(df)
-    finally:
-        cursor.close()
-    return counts
+def _decode_buckets(data: bytes) -> npt.NDArray[np.uint32]:
+    return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+
+
+def _load_snapshot(connection: Connection, upto: int) -> FrequencySketch:
+    row = connection.execute(_LATEST_SNAPSHOT, {"upto": upto}).first()
+    if row is None:
+        return FrequencySketch()
+    if row.buckets != DF_BUCKETS:
+        raise RuntimeError(
+            f"the store's story statistics have {row.buckets} buckets, this version counts {DF_BUCKETS}"
+        )
+    counts = np.frombuffer(zlib.decompress(row.counts), dtype="<u4").astype(np.uint32)
+    return FrequencySketch(counts, int(row.doc))
+
+
+def synced_sketch(connection: Connection, upto: int) -> FrequencySketch:
+    """This process's copy of the sketch with the first ``upto`` articles counted, exactly: the
+    log's rows since the copy's last, or the newest snapshot and the log after it. Called with
+    the ``story_seq`` lock held: every earlier assignment is committed (or undone) by then."""
+    sketch = _SKETCHES.get(connection.engine)
+    if sketch is None or sketch.documents > upto:
+        sketch = _load_snapshot(connection, upto)
+    if sketch.documents < upto:
+        rows = connection.execute(_LOG_ROWS, {"after": sketch.documents, "upto": upto}).all()
+        if len(rows) != upto - sketch.documents:  # the log was cut by a newer snapshot
+            sketch = _load_snapshot(connection, upto)
+            rows = connection.execute(_LOG_ROWS, {"after": sketch.documents, "upto": upto}).all()
+            if len(rows) != upto - sketch.documents:
+                raise RuntimeError(f"the story statistics' log misses articles up to {upto}")
+        for row in sorted(rows, key=lambda row: row.doc):
+            sketch.add(_decode_buckets(row.buckets))
+    _SKETCHES[connection.engine] = sketch
+    return sketch
+
+
+def _count_terms(connection: Connection, documents: int, keys: Sequence[str]) -> DocumentFrequencies:
+    """Count article number ``documents`` as holding ``keys``; their document frequencies,
+    this article counted. The process's copy of the sketch learns of it from the log next time
+    (after the commit: an assignment that is undone leaves no trace in it)."""
+    sketch = synced_sketch(connection, documents - 1)
+    buckets = sketch.buckets(keys)
+    unique = np.unique(buckets)
+    connection.execute(_LOG_INSERT, {"doc": documents, "buckets": unique.astype("<u4").tobytes()})
+    if documents % SNAPSHOT_EVERY == 0:
+        counts = sketch.counts.copy()
+        counts[unique] += 1
+        connection.execute(delete(StoryFrequencySnapshot))
+        connection.execute(
+            insert(StoryFrequencySnapshot).values(
+                doc=documents, buckets=DF_BUCKETS, counts=zlib.compress(counts.astype("<u4").tobytes(), 1)
+            )
+        )
+        # This article's row stays: a copy at documents - 1 catches up from it.
+        connection.execute(delete(StoryFrequencyLog).where(StoryFrequencyLog.doc < documents))
+    return sketch.frequencies(keys, buckets, plus_one=True)
 
 
 def _add_keys(connection: Connection, story_id: str, hashes: list[int]) -> None:
