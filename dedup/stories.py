@@ -70,6 +70,9 @@ class StoryParams:
     title_weight: float = 0.25
     profile_terms: int = 200  # terms a story's centroid keeps per family (bounded size)
     key_terms: int = 16  # an article's strongest terms, by which candidate stories are found
+    # and its headline's strongest terms too: a text's strongest terms are often the page's
+    # leftovers (a caption, a site's own links), its headline hardly ever.
+    title_key_terms: int = 8
     candidate_limit: int = 30  # stories scored per article: those sharing the most key terms
     # A story must share this many of the article's key terms to be a candidate: one shared
     # term is often a common word while the document frequencies are young (a new store).
@@ -250,13 +253,19 @@ def article_vectors(terms: ArticleTerms, df: DocumentFrequencies) -> Vectors:
     return vectors
 
 
-def key_terms(vectors: Vectors, count: int) -> list[str]:
-    """The article's ``count`` strongest name and word terms (ties by term): a story that
-    shares none of them with the article is not a candidate for it."""
+def key_terms(vectors: Vectors, count: int, title_count: int = 0) -> list[str]:
+    """The article's ``count`` strongest name and word terms and its ``title_count`` strongest
+    headline terms (ties by term): a story that shares too few of them with the article is not
+    a candidate for it."""
     weighted = [
         (weight, f"{family}:{term}") for family in (NAME, WORD) for term, weight in vectors[family].items()
     ]
-    return [key for _, key in heapq.nsmallest(count, weighted, key=lambda item: (-item[0], item[1]))]
+    title = [(weight, f"{TITLE}:{term}") for term, weight in vectors.get(TITLE, {}).items()]
+    return [
+        key
+        for found, limit in ((weighted, count), (title, title_count))
+        for _, key in heapq.nsmallest(limit, found, key=lambda item: (-item[0], item[1]))
+    ]
 
 
 def similarity(vectors: Vectors, at: datetime, story: StoryProfile, params: StoryParams) -> float:
@@ -455,7 +464,7 @@ def assign(
     profile the caller keeps for the story it is in now (a new story's id is the article's)."""
     df = state.frequencies(terms.term_keys())
     vectors = article_vectors(terms, df)
-    keys = tuple(key_terms(vectors, params.key_terms))
+    keys = tuple(key_terms(vectors, params.key_terms, params.title_key_terms))
     candidates = state.candidates(keys, terms.language, terms.at)
     decision = decide_story(vectors, terms.at, candidates, params, df.documents)
     by_id = {story.story_id: story for story in candidates}

@@ -359,3 +359,27 @@ def test_a_store_with_stories_before_the_sketch_keeps_assigning(tmp_path: Path) 
         assert len(set(_assign_all([store], 8))) == 4
     finally:
         store.close()
+
+
+def test_a_story_stored_in_the_earlier_form_is_read_the_same(tmp_path: Path) -> None:
+    """Centroids written as plain JSON (before their weights were packed) are still read, to
+    the same weights, so stories made before an upgrade keep receiving their articles."""
+    import json as json_module
+
+    from sqlalchemy import update
+
+    from newsdedup.store.models import Story
+    from newsdedup.store.stories import load_profiles
+
+    store = Store.open(f"sqlite:///{tmp_path / 'forms.db'}")
+    try:
+        first = _assign_all([store], 6)[0]
+        with store.db.writer.begin() as connection:
+            [packed] = load_profiles(connection, [first])
+            earlier = json_module.dumps(packed.to_json(), sort_keys=True)
+            connection.execute(update(Story).where(Story.id == first).values(profile=earlier))
+            [plain] = load_profiles(connection, [first])
+        assert plain.families == packed.families and plain.central == packed.central
+        assert plain.central_id == packed.central_id and plain.families["w"]
+    finally:
+        store.close()
