@@ -135,7 +135,7 @@ def _profile_data(text: str) -> dict[str, object]:
     """What ``StoryProfile.from_json`` reads, from either form stored (plain JSON before)."""
     data = json.loads(text)
     if data.get("v") != 2:
-        return data  # the form written before 0.2.0's sketch
+        return data  # plain JSON: written before the weights were packed
     weights = array("d")
     weights.frombytes(base64.b64decode(data["f"]))
     if sys.byteorder != "little":
