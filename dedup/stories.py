@@ -120,9 +120,18 @@ class StoryProfile:
     created: int  # creation order: the older of two merged stories survives
     central: Vectors = field(default_factory=dict)
     central_id: str = ""
+    # The centroid's norm per family, computed once per load: an article is scored against
+    # up to ``candidate_limit`` stories of a few hundred terms each.
+    _norms: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+
+    def norm(self, family: str) -> float:
+        if family not in self._norms:
+            self._norms[family] = _norm(self.families.get(family, {}))
+        return self._norms[family]
 
     def add(self, article_id: str, vectors: Vectors, at: datetime, limit: int) -> bool:
         """Add an article; True when it becomes the story's central article."""
+        self._norms.clear()
         _add_into(self.families, vectors, limit)
         self.first_at = min(self.first_at, at)
         self.last_at = max(self.last_at, at)
@@ -133,6 +142,7 @@ class StoryProfile:
         return True
 
     def absorb(self, other: StoryProfile, limit: int) -> None:
+        self._norms.clear()
         _add_into(self.families, other.families, limit)
         self.first_at = min(self.first_at, other.first_at)
         self.last_at = max(self.last_at, other.last_at)
@@ -268,11 +278,19 @@ def key_terms(vectors: Vectors, count: int, title_count: int = 0) -> list[str]:
     ]
 
 
-def similarity(vectors: Vectors, at: datetime, story: StoryProfile, params: StoryParams) -> float:
-    """Weighted cosine of the article's vectors and the story's centroid, damped by time."""
+def similarity(
+    vectors: Vectors,
+    at: datetime,
+    story: StoryProfile,
+    params: StoryParams,
+    norms: Mapping[str, float] | None = None,
+) -> float:
+    """Weighted cosine of the article's vectors and the story's centroid, damped by time
+    (``norms``: the article's vectors' norms, when computed once for several stories)."""
     weights = {WORD: params.word_weight, NAME: params.name_weight, TITLE: params.title_weight}
+    norms = norms if norms is not None else {family: _norm(vector) for family, vector in vectors.items()}
     score = sum(
-        weights[family] * _cosine(vector, story.families.get(family, {}))
+        weights[family] * _cosine(vector, story.families.get(family, {}), norms[family], story.norm(family))
         for family, vector in vectors.items()
     )
     return score * _time_factor(at, story, params)
@@ -284,9 +302,10 @@ def decide_story(
     """Join the closest candidate at ``threshold`` or above, else open a new story. When a
     second candidate is at ``merge_threshold`` too, and so is the first, the article shows the
     two to be one event: the younger is merged into the older, which the article joins."""
+    norms = {family: _norm(vector) for family, vector in vectors.items()}
     scored = sorted(
         (
-            (similarity(vectors, at, story, params), story)
+            (similarity(vectors, at, story, params, norms), story)
             for story in candidates
             if in_window(at, story, params)
         ),
@@ -382,14 +401,23 @@ def _sublinear(count: float) -> float:
     return 1.0 + math.log(count) if count > 0 else 0.0
 
 
-def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+def _norm(vector: Mapping[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in vector.values()))
+
+
+def _cosine(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    norm_a: float | None = None,
+    norm_b: float | None = None,
+) -> float:
     if not a or not b:
         return 0.0
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     dot = sum(value * large.get(term, 0.0) for term, value in small.items())
     if dot == 0.0:
         return 0.0
-    return dot / (math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values())))
+    return dot / ((norm_a if norm_a is not None else _norm(a)) * (norm_b if norm_b is not None else _norm(b)))
 
 
 def _gap_days(at: datetime, story: StoryProfile) -> float:
