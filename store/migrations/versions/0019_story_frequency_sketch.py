@@ -4,9 +4,9 @@
 hundred rows written per article, without bound).
 
 A store that has stories already (a development build of 0.2.0: no release had them) starts
-counting again: an empty snapshot at its number of articles counted, so the sketch's terms
-look rare until new articles have been counted (``newsdedup reprocess`` counts them all
-again). Downgrading drops the sketch and leaves ``story_terms`` empty: the older code then
+counting again: an empty snapshot at its number of articles counted, so common words weigh
+as much as rare ones until new articles have been counted (``newsdedup reprocess`` into a
+new store counts them all again). Downgrading drops the sketch and leaves ``story_terms`` empty: the older code then
 counts from zero too.
 
 Revision ID: 0019
