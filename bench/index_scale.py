@@ -291,9 +291,10 @@ def stories_main(sizes: list[int], per_day: int) -> int:
             "CPU ms/article",
             "stories",
             "in index",
-            "term rows",
+            "log rows",
             "key rows",
             "B/article",
+            "peak RSS MiB",
         ],
         [
             (
@@ -306,6 +307,7 @@ def stories_main(sizes: list[int], per_day: int) -> int:
                 r.term_rows,
                 r.key_rows,
                 round(r.bytes_per_article),
+                round(r.peak_rss_mib),
             )
             for r in runs
         ],

@@ -9,9 +9,10 @@ on a SQLite store of its own (the statistics, the index of recent stories and th
 their tables), one transaction per article, as a page's write does.
 
 Measured per size: assignment time p50 / p99 (wall time of the transaction: the machine may
-be shared), process CPU time per article, rows of ``story_terms`` / ``story_keys`` /
+be shared), process CPU time per article, rows of ``story_frequency_log`` / ``story_keys`` /
 ``stories`` and the store file's bytes per article, and how many of the stories are in the
-index of recent stories at the end (bounded by the window, whatever the size).
+index of recent stories at the end (bounded by the window, whatever the size), and the
+process's peak resident memory (the document-frequency sketch is 8 MiB whatever the size).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import resource
 import tempfile
 import time
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from sqlalchemy import func, select
 
 from newsdedup.dedup.stories import ArticleTerms, StoryParams
 from newsdedup.store import Store
-from newsdedup.store.models import Story, StoryKey, StoryTerm
+from newsdedup.store.models import Story, StoryFrequencyLog, StoryKey
 from newsdedup.store.stories import StoryInput, assign_story
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,6 +50,7 @@ class StoryScale:
     term_rows: int
     key_rows: int
     bytes_per_article: float
+    peak_rss_mib: float  # the benchmark process's peak resident memory so far (sizes run in turn)
 
 
 def synthetic_articles(size: int, per_day: int, seed: int = 7):  # type: ignore[no-untyped-def]
@@ -94,7 +97,7 @@ def run_stories(size: int, per_day: int, workdir: Path) -> StoryScale:
         with store.db.reading() as session:
             stories = session.scalar(select(func.count()).select_from(Story)) or 0
             indexed = session.scalar(select(func.count(func.distinct(StoryKey.story_id)))) or 0
-            terms_rows = session.scalar(select(func.count()).select_from(StoryTerm)) or 0
+            terms_rows = session.scalar(select(func.count()).select_from(StoryFrequencyLog)) or 0
             keys = session.scalar(select(func.count()).select_from(StoryKey)) or 0
     finally:
         store.close()
@@ -109,6 +112,7 @@ def run_stories(size: int, per_day: int, workdir: Path) -> StoryScale:
         terms_rows,
         keys,
         os.path.getsize(path) / size,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
     )
 
 

@@ -10,23 +10,31 @@ similarity, damped by the time between them, reaches ``StoryParams.threshold``; 
 opens a story of its own. No batch re-clustering: once assigned, an article moves only when
 its whole story is merged into another (``StoryDecision.merge``).
 
-Document frequencies are the caller's to keep (the store keeps them, updated in arrival
-order), so that two processes, or a reprocessing of the archive, that see the same pages in
-the same order make the same stories.
+Document frequencies are counted per bucket of a fixed-size sketch (``FrequencySketch``,
+``DF_BUCKETS`` counters: memory stays bounded whatever the number of distinct terms; a rare
+term sharing a bucket reads a count or two too many). They are the caller's to keep (the store
+keeps them, updated in arrival order), so that two processes, or a reprocessing of the archive,
+that see the same pages in the same order make the same stories.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import math
 import re
 import unicodedata
+import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from newsdedup.dedup.normalize import _CJK_RANGES, normalize_paragraph
 
@@ -38,8 +46,12 @@ _WORD_RE = re.compile(r"\w+")
 # A name-like token: a capital letter then letters (Korea, NASA, McConnell), or a number with
 # two digits or more (2013, 7.8, 140). Taken from the text as written: case is the only cue.
 _NAME_TOKEN = re.compile(r"[^\W\d_][\w'’-]*|\d[\d.,]*\d")
+_NAME_SPLIT = re.compile(f"({_NAME_TOKEN.pattern})")
 _SENTENCE_END = re.compile(r"[.!?:;\"“”«»—–]\s*$")
 _MIN_WORD_CHARS = 3
+# Document frequencies are counted in this many buckets of 32 bits (8 MiB). Changing it changes
+# every store's statistics: the store refuses a snapshot of another size (store/stories.py).
+DF_BUCKETS = 1 << 21
 # Every this many articles, stories whose last article is more than twice the window older than
 # the article being assigned leave the index of recent stories: it stays bounded.
 PRUNE_EVERY = 1000
@@ -58,6 +70,9 @@ class StoryParams:
     title_weight: float = 0.25
     profile_terms: int = 200  # terms a story's centroid keeps per family (bounded size)
     key_terms: int = 16  # an article's strongest terms, by which candidate stories are found
+    # and its headline's strongest terms too: a text's strongest terms are often the page's
+    # leftovers (a caption, a site's own links), its headline hardly ever.
+    title_key_terms: int = 8
     candidate_limit: int = 30  # stories scored per article: those sharing the most key terms
     # A story must share this many of the article's key terms to be a candidate: one shared
     # term is often a common word while the document frequencies are young (a new store).
@@ -83,7 +98,7 @@ class ArticleTerms:
 
     def term_keys(self) -> list[str]:
         """Every distinct term, family-prefixed: what the document frequencies count."""
-        return sorted(f"{family}:{term}" for family, terms in self.families().items() for term in terms)
+        return [f"{family}:{term}" for family, terms in self.families().items() for term in terms]
 
 
 # Per family, term -> weight: an article's TF-IDF vector (sub-linear TF, L2-normalized per
@@ -105,9 +120,18 @@ class StoryProfile:
     created: int  # creation order: the older of two merged stories survives
     central: Vectors = field(default_factory=dict)
     central_id: str = ""
+    # The centroid's norm per family, computed once per load: an article is scored against
+    # up to ``candidate_limit`` stories of a few hundred terms each.
+    _norms: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+
+    def norm(self, family: str) -> float:
+        if family not in self._norms:
+            self._norms[family] = _norm(self.families.get(family, {}))
+        return self._norms[family]
 
     def add(self, article_id: str, vectors: Vectors, at: datetime, limit: int) -> bool:
         """Add an article; True when it becomes the story's central article."""
+        self._norms.clear()
         _add_into(self.families, vectors, limit)
         self.first_at = min(self.first_at, at)
         self.last_at = max(self.last_at, at)
@@ -118,6 +142,7 @@ class StoryProfile:
         return True
 
     def absorb(self, other: StoryProfile, limit: int) -> None:
+        self._norms.clear()
         _add_into(self.families, other.families, limit)
         self.first_at = min(self.first_at, other.first_at)
         self.last_at = max(self.last_at, other.last_at)
@@ -153,18 +178,58 @@ class StoryDecision:
 class DocumentFrequencies:
     """Document frequencies of the terms one article needs, and how many articles were counted."""
 
-    def __init__(self, counts: Mapping[str, int], documents: int) -> None:
+    def __init__(
+        self, counts: Mapping[str, int], documents: int, idfs: Mapping[str, float] | None = None
+    ) -> None:
         self.counts = counts
         self.documents = documents
+        self.idfs = idfs  # ``idf`` of every key of ``counts``, when computed at once
 
     def idf(self, key: str) -> float:
         # Smoothed, and never below 1: a term every article has still counts a little.
         return math.log((self.documents + 1) / (self.counts.get(key, 0) + 1)) + 1.0
 
 
-def article_terms(title: str, text: str, at: datetime, language: str | None) -> ArticleTerms:
+class FrequencySketch:
+    """How many articles hold a term, per bucket of its hash (``DF_BUCKETS`` of them), and how
+    many articles were counted: the document frequencies, in bounded memory."""
+
+    def __init__(self, counts: npt.NDArray[np.uint32] | None = None, documents: int = 0) -> None:
+        self.counts = np.zeros(DF_BUCKETS, dtype=np.uint32) if counts is None else counts
+        self.documents = documents
+
+    @staticmethod
+    def buckets(keys: Sequence[str]) -> npt.NDArray[np.uint32]:
+        """The buckets of ``keys``, in their order (``unique_buckets`` for counting)."""
+        return np.fromiter(map(term_bucket, keys), dtype=np.uint32, count=len(keys))
+
+    def add(self, unique_buckets: npt.NDArray[np.uint32]) -> None:
+        """Count one more article holding each bucket (each once: ``np.unique``)."""
+        self.counts[unique_buckets] += 1
+        self.documents += 1
+
+    def frequencies(
+        self, keys: Sequence[str], buckets: npt.NDArray[np.uint32], plus_one: bool = False
+    ) -> DocumentFrequencies:
+        """The document frequencies of ``keys`` (their ``buckets``); ``plus_one``: with an
+        article holding them all counted too (the one being assigned, not added yet)."""
+        found = self.counts[buckets].astype(np.int64)
+        if plus_one:
+            found += 1
+        counts = found.tolist()
+        documents = self.documents + plus_one
+        log, total = math.log, documents + 1
+        idfs = dict(zip(keys, [log(total / (count + 1)) + 1.0 for count in counts], strict=True))
+        return DocumentFrequencies(dict(zip(keys, counts, strict=True)), documents, idfs)
+
+
+def article_terms(
+    title: str, text: str, at: datetime, language: str | None, text_lines: Sequence[str] | None = None
+) -> ArticleTerms:
+    """``text_lines``: ``normalize_paragraph`` of each line of ``text``, when the caller has them
+    already (dedup fingerprinted the same lines): the same terms, without normalizing twice."""
     return ArticleTerms(
-        words=Counter(_words(text)),
+        words=Counter(_words(text, text_lines)),
         names=Counter(_names(text)),
         title=Counter(_words(title)),
         at=at,
@@ -177,31 +242,55 @@ def term_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
 
 
+@lru_cache(maxsize=1 << 16)  # bounded (≈ 10 MB): common words recur in every article
+def term_bucket(key: str) -> int:
+    """The bucket of ``FrequencySketch`` a family-prefixed term is counted in (CRC-32: a few
+    hundred terms an article, and rare ones miss the cache; blake2b cost 4 times as much)."""
+    return zlib.crc32(key.encode("utf-8")) & (DF_BUCKETS - 1)
+
+
 def article_vectors(terms: ArticleTerms, df: DocumentFrequencies) -> Vectors:
     """The article's TF-IDF vector per family, L2-normalized."""
     vectors: Vectors = {}
+    idf = df.idfs
     for family, counts in terms.families().items():
-        vector = {t: _sublinear(n) * df.idf(f"{family}:{t}") for t, n in counts.items()}
+        if idf is not None:
+            vector = {t: _sublinear(n) * idf[f"{family}:{t}"] for t, n in counts.items()}
+        else:
+            vector = {t: _sublinear(n) * df.idf(f"{family}:{t}") for t, n in counts.items()}
         norm = math.sqrt(sum(v * v for v in vector.values()))
         vectors[family] = {t: v / norm for t, v in vector.items()} if norm else {}
     return vectors
 
 
-def key_terms(vectors: Vectors, count: int) -> list[str]:
-    """The article's ``count`` strongest name and word terms (ties by term): a story that
-    shares none of them with the article is not a candidate for it."""
+def key_terms(vectors: Vectors, count: int, title_count: int = 0) -> list[str]:
+    """The article's ``count`` strongest name and word terms and its ``title_count`` strongest
+    headline terms (ties by term): a story that shares too few of them with the article is not
+    a candidate for it."""
     weighted = [
         (weight, f"{family}:{term}") for family in (NAME, WORD) for term, weight in vectors[family].items()
     ]
-    weighted.sort(key=lambda item: (-item[0], item[1]))
-    return [key for _, key in weighted[:count]]
+    title = [(weight, f"{TITLE}:{term}") for term, weight in vectors.get(TITLE, {}).items()]
+    return [
+        key
+        for found, limit in ((weighted, count), (title, title_count))
+        for _, key in heapq.nsmallest(limit, found, key=lambda item: (-item[0], item[1]))
+    ]
 
 
-def similarity(vectors: Vectors, at: datetime, story: StoryProfile, params: StoryParams) -> float:
-    """Weighted cosine of the article's vectors and the story's centroid, damped by time."""
+def similarity(
+    vectors: Vectors,
+    at: datetime,
+    story: StoryProfile,
+    params: StoryParams,
+    norms: Mapping[str, float] | None = None,
+) -> float:
+    """Weighted cosine of the article's vectors and the story's centroid, damped by time
+    (``norms``: the article's vectors' norms, when computed once for several stories)."""
     weights = {WORD: params.word_weight, NAME: params.name_weight, TITLE: params.title_weight}
+    norms = norms if norms is not None else {family: _norm(vector) for family, vector in vectors.items()}
     score = sum(
-        weights[family] * _cosine(vector, story.families.get(family, {}))
+        weights[family] * _cosine(vector, story.families.get(family, {}), norms[family], story.norm(family))
         for family, vector in vectors.items()
     )
     return score * _time_factor(at, story, params)
@@ -213,9 +302,10 @@ def decide_story(
     """Join the closest candidate at ``threshold`` or above, else open a new story. When a
     second candidate is at ``merge_threshold`` too, and so is the first, the article shows the
     two to be one event: the younger is merged into the older, which the article joins."""
+    norms = {family: _norm(vector) for family, vector in vectors.items()}
     scored = sorted(
         (
-            (similarity(vectors, at, story, params), story)
+            (similarity(vectors, at, story, params, norms), story)
             for story in candidates
             if in_window(at, story, params)
         ),
@@ -234,12 +324,16 @@ def decide_story(
 
 
 def new_profile(story_id: str, vectors: Vectors, at: datetime, created: int, limit: int) -> StoryProfile:
-    profile = StoryProfile(story_id, {}, at, at, 0, created)
-    profile.add(story_id, vectors, at, limit)
-    return profile
+    # What ``add`` makes of a first article, its strongest terms picked once for both.
+    central = _top_vectors(vectors, limit)
+    families = {family: dict(vector) for family, vector in central.items()}
+    return StoryProfile(story_id, families, at, at, 1, created, central, story_id)
 
 
 # --- features ---
+
+
+_CJK = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES) + "]")
 
 
 def _is_cjk(char: str) -> bool:
@@ -247,15 +341,18 @@ def _is_cjk(char: str) -> bool:
     return any(low <= codepoint <= high for low, high in _CJK_RANGES)
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str, lines: Sequence[str] | None = None) -> list[str]:
     """Words of the normalized text (dedup's normalization: chrome lines dropped), at least
     three characters; runs of Chinese and Japanese characters, which have no spaces, become
     character bigrams (dedup gives each such character a token of its own)."""
     found: list[str] = []
-    for line in text.splitlines():
-        tokens = normalize_paragraph(line).split()
+    for normalized in lines if lines is not None else map(normalize_paragraph, text.splitlines()):
+        if not _CJK.search(normalized):
+            # Most lines: no character-run handling, one pass in C over the tokens.
+            found.extend(token for token in normalized.split() if len(token) >= _MIN_WORD_CHARS)
+            continue
         run: list[str] = []
-        for token in [*tokens, ""]:
+        for token in [*normalized.split(), ""]:
             if len(token) == 1 and _is_cjk(token):
                 run.append(token)
                 continue
@@ -273,29 +370,30 @@ def _names(text: str) -> list[str]:
     them as one term too ("south korea"), and numbers of two digits or more."""
     found: list[str] = []
     for line in unicodedata.normalize("NFKC", text).splitlines():
-        run: list[str] = []
-        previous_end = 0
-        for match in _NAME_TOKEN.finditer(line):
-            token = match.group()
-            between = line[previous_end : match.start()]
-            # What lies between the previous token and this one: a sentence ends there or not.
-            opens_sentence = previous_end == 0 or bool(_SENTENCE_END.search(between))
-            previous_end = match.end()
+        # One C call per line: [between, token, between, token, ..., tail]. Most tokens are
+        # lower-case words, which only end a run of names.
+        parts = _NAME_SPLIT.split(line)
+        previous = ""  # the name just before, when the run of names goes on
+        for i in range(1, len(parts), 2):
+            token = parts[i]
             if token[0].isdigit():
                 found.append(token.replace(",", ""))
-                run = []
+                previous = ""
                 continue
-            capitalized = token[0].isupper() and len(token) > 1
-            if capitalized and not opens_sentence:
-                found.append(token.casefold())
-                if run and between.strip() == "":
-                    run.append(token.casefold())
-                else:
-                    run = [token.casefold()]
-                if len(run) >= 2:
-                    found.append(" ".join(run[-2:]))
-            else:
-                run = [token.casefold()] if capitalized else []
+            if len(token) < 2 or not token[0].isupper():
+                previous = ""
+                continue
+            # What lies between the previous token and this one: a sentence ends there or not
+            # (a single space, by far the most common, never ends one: no regex for it).
+            between = parts[i - 1]
+            folded = token.casefold()
+            if i == 1 or (between != " " and _SENTENCE_END.search(between)):
+                previous = folded  # opens a sentence: not a name alone, but it may open a run
+                continue
+            found.append(folded)
+            if previous and between.strip() == "":
+                found.append(f"{previous} {folded}")
+            previous = folded
     return found
 
 
@@ -303,14 +401,23 @@ def _sublinear(count: float) -> float:
     return 1.0 + math.log(count) if count > 0 else 0.0
 
 
-def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+def _norm(vector: Mapping[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in vector.values()))
+
+
+def _cosine(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    norm_a: float | None = None,
+    norm_b: float | None = None,
+) -> float:
     if not a or not b:
         return 0.0
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     dot = sum(value * large.get(term, 0.0) for term, value in small.items())
     if dot == 0.0:
         return 0.0
-    return dot / (math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values())))
+    return dot / ((norm_a if norm_a is not None else _norm(a)) * (norm_b if norm_b is not None else _norm(b)))
 
 
 def _gap_days(at: datetime, story: StoryProfile) -> float:
@@ -350,8 +457,7 @@ def _closeness(vectors: Vectors, centroid: Vectors) -> float:
 def _top(sums: dict[str, float], limit: int) -> dict[str, float]:
     if len(sums) <= limit:
         return sums
-    kept = sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return dict(kept)
+    return dict(heapq.nsmallest(limit, sums.items(), key=lambda item: (-item[1], item[0])))
 
 
 # --- one assignment, against any keeper of the statistics and profiles ---
@@ -386,7 +492,7 @@ def assign(
     profile the caller keeps for the story it is in now (a new story's id is the article's)."""
     df = state.frequencies(terms.term_keys())
     vectors = article_vectors(terms, df)
-    keys = tuple(key_terms(vectors, params.key_terms))
+    keys = tuple(key_terms(vectors, params.key_terms, params.title_key_terms))
     candidates = state.candidates(keys, terms.language, terms.at)
     decision = decide_story(vectors, terms.at, candidates, params, df.documents)
     by_id = {story.story_id: story for story in candidates}
@@ -407,8 +513,7 @@ class MemoryStories(StoryState):
 
     def __init__(self, params: StoryParams) -> None:
         self.params = params
-        self.df: Counter[str] = Counter()
-        self.documents = 0
+        self.sketch = FrequencySketch()
         self.profiles: dict[str, StoryProfile] = {}
         self.language: dict[str, str | None] = {}
         self.keys: dict[str, set[str]] = {}  # key term -> stories
@@ -416,7 +521,7 @@ class MemoryStories(StoryState):
         self.created = 0
 
     def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:
-        return DocumentFrequencies({key: self.df[key] for key in keys}, self.documents)
+        return self.sketch.frequencies(keys, self.sketch.buckets(keys))
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
         shared = Counter(story for key in keys for story in self.keys.get(key, ()))
@@ -431,8 +536,7 @@ class MemoryStories(StoryState):
         return [self.profiles[s] for s in found[: self.params.candidate_limit]]
 
     def add(self, article_id: str, terms: ArticleTerms) -> Assignment:
-        self.documents += 1
-        self.df.update(terms.term_keys())
+        self.sketch.add(np.unique(self.sketch.buckets(terms.term_keys())))
         self.created += 1
         done = assign(terms, self, self.params, article_id, self.created)
         story_id = done.story.story_id
@@ -447,7 +551,7 @@ class MemoryStories(StoryState):
                     stories.add(story_id)
         for key in done.keys:
             self.keys.setdefault(key, set()).add(story_id)
-        if self.documents % PRUNE_EVERY == 0:  # as store/stories.py does
+        if self.sketch.documents % PRUNE_EVERY == 0:  # as store/stories.py does
             before = terms.at - timedelta(days=2 * self.params.window_days)
             old = {s for s, p in self.profiles.items() if p.last_at < before}
             for stories in self.keys.values():

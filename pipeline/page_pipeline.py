@@ -119,13 +119,16 @@ def prepare_page_with_story_terms(
     document = prepared.extracted
     if isinstance(document, Rejection):
         return prepared
-    return replace(prepared, story_terms=_article_terms(page, document))
+    return replace(prepared, story_terms=_article_terms(page, document, prepared.lines))
 
 
-def _article_terms(page: Page, document: Document) -> ArticleTerms:
+def _article_terms(page: Page, document: Document, lines: tuple[tuple[str, str], ...]) -> ArticleTerms:
     # An article's time is when it says it was published, else when it was fetched.
     at = document.published_at or page.fetched_at
-    return article_terms(document.title, document.text, at, document.language)
+    # The text's lines were normalized for its fingerprint already (prepare_page,
+    # normalized_lines(document.text)): the story's words are read from them.
+    normalized = [n for _, n in lines] if len(lines) == len(document.text.splitlines()) else None
+    return article_terms(document.title, document.text, at, document.language, normalized)
 
 
 def _prepare(
@@ -363,14 +366,20 @@ class PagePipeline:
         raise AssertionError("unreachable")
 
     def _story_input(
-        self, page: Page, document: Document, terms: ArticleTerms | None = None
+        self,
+        page: Page,
+        document: Document,
+        lines: tuple[tuple[str, str], ...],
+        terms: ArticleTerms | None = None,
     ) -> StoryInput | None:
         """``terms``: the document's, computed already (``prepare_page_with_story_terms``)."""
         if self.story_params is None:
             return None
         from newsdedup.store.stories import StoryInput  # deferred: pool processes load no SQL code
 
-        return StoryInput(terms if terms is not None else _article_terms(page, document), self.story_params)
+        return StoryInput(
+            terms if terms is not None else _article_terms(page, document, lines), self.story_params
+        )
 
     def _decide_and_store(
         self,
@@ -471,7 +480,7 @@ class PagePipeline:
             document,
             page_fingerprint,
             before_commit=before_commit,
-            story=self._story_input(page, document, story_terms) if decision.kind == "new" else None,
+            story=self._story_input(page, document, lines, story_terms) if decision.kind == "new" else None,
             expected_version=found.current_versions.get(decision.article_id) if decision.article_id else None,
         )
 

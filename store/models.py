@@ -109,14 +109,26 @@ class Story(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class StoryTerm(Base):
-    """How many stored articles hold a term (by ``dedup.stories.term_hash``): the document
-    frequencies of story assignment, counted in the order articles were stored."""
+class StoryFrequencyLog(Base):
+    """The buckets of ``dedup.stories.FrequencySketch`` each assigned article counted (number
+    ``doc`` of ``counters.story_docs``): what a process adds to its copy of the sketch to catch
+    up with the others. Rows older than the newest snapshot are deleted when it is written."""
 
-    __tablename__ = "story_terms"
+    __tablename__ = "story_frequency_log"
 
-    term: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    df: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    doc: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    buckets: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # sorted little-endian uint32
+
+
+class StoryFrequencySnapshot(Base):
+    """The whole sketch (zlib-compressed little-endian uint32 counts) once ``doc`` articles were
+    counted: where a process that starts, or fell behind the log, begins."""
+
+    __tablename__ = "story_frequency_snapshots"
+
+    doc: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    buckets: Mapped[int] = mapped_column(BigInteger, nullable=False)  # DF_BUCKETS it was made with
+    counts: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class StoryKey(Base):

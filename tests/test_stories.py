@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -27,7 +27,7 @@ from test_distributed import kill_group, wait_ready
 from newsdedup.api import create_app
 from newsdedup.config import Settings
 from newsdedup.dedup import InMemoryIndex
-from newsdedup.dedup.stories import StoryParams, article_terms
+from newsdedup.dedup.stories import ArticleTerms, StoryParams, article_terms
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import PagePipeline
 from newsdedup.pipeline.services import dedup_params
@@ -286,3 +286,100 @@ def test_distributed_workers_make_the_same_stories_as_embedded_mode(
                 log.close()
         assert_one_story_per_event(sites, distributed)
         assert partition(sites, distributed) == partition(sites, embedded)
+
+
+def _synthetic_terms(i: int) -> ArticleTerms:
+    """Article ``i`` of event ``i % 4``: its event's words and names, and words of its own."""
+    event = i % 4
+    words = {f"event{event}word{k}": 2 for k in range(12)} | {f"own{i}word{k}": 1 for k in range(20)}
+    names = {f"event{event}name{k}": 1 for k in range(4)}
+    title = {f"event{event}word{k}": 1 for k in range(3)}
+    return ArticleTerms(words, names, title, datetime(2026, 3, 1, i % 24, tzinfo=UTC), "en")
+
+
+def _assign_all(stores: list[Store], count: int, fail_every: int = 0) -> list[str]:
+    """Assign articles 0..count-1, article i by ``stores[i % len(stores)]`` (each a process with
+    its own copy of the statistics); every ``fail_every``-th write is undone once first."""
+    from newsdedup.store.stories import StoryInput, assign_story
+
+    params = StoryParams()
+    found = []
+    for i in range(count):
+        store = stores[i % len(stores)]
+        terms = _synthetic_terms(i)
+        if fail_every and i % fail_every == 0:
+            with pytest.raises(RuntimeError), store.db.writer.begin() as connection:
+                assign_story(
+                    connection, f"undone{i}", "t", StoryInput(_synthetic_terms(i + 1), params), terms.at
+                )
+                raise RuntimeError("the page's write fails after its story was assigned")
+        with store.db.writer.begin() as connection:
+            found.append(
+                assign_story(connection, f"{i:032x}", "t", StoryInput(terms, params), terms.at).story_id
+            )
+    return found
+
+
+def test_processes_sharing_a_store_count_the_same_statistics(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each process keeps its own copy of the document frequencies and catches up from the
+    store: two processes taking turns, with undone writes and snapshots of the statistics
+    between, make the same stories as one process alone."""
+    import newsdedup.store.stories as stored
+
+    monkeypatch.setattr(stored, "SNAPSHOT_EVERY", 7)
+    alone = Store.open(f"sqlite:///{tmp_path / 'alone.db'}")
+    first = Store.open(f"sqlite:///{tmp_path / 'shared.db'}")
+    second = Store.open(f"sqlite:///{tmp_path / 'shared.db'}")
+    try:
+        expected = _assign_all([alone], 40)
+        assert len(set(expected)) == 4  # the four events
+        assert _assign_all([first, second], 40, fail_every=5) == expected
+    finally:
+        for store in (alone, first, second):
+            store.close()
+
+
+def test_a_store_with_stories_before_the_sketch_keeps_assigning(tmp_path: Path) -> None:
+    """A store made by a development build (document frequencies per term, migration 0013)
+    is upgraded on open and goes on assigning stories."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from newsdedup.store.engine import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0016")
+        connection.execute(text("UPDATE counters SET value = 12 WHERE name IN ('story_docs', 'story_seq')"))
+        connection.execute(text("INSERT INTO story_terms (term, df) VALUES (1, 3), (2, 12)"))
+    engine.dispose()
+    store = Store.open(url)
+    try:
+        assert len(set(_assign_all([store], 8))) == 4
+    finally:
+        store.close()
+
+
+def test_a_story_stored_in_the_earlier_form_is_read_the_same(tmp_path: Path) -> None:
+    """Centroids written as plain JSON (before their weights were packed) are still read, to
+    the same weights, so stories made before an upgrade keep receiving their articles."""
+    import json as json_module
+
+    from sqlalchemy import update
+
+    from newsdedup.store.models import Story
+    from newsdedup.store.stories import load_profiles
+
+    store = Store.open(f"sqlite:///{tmp_path / 'forms.db'}")
+    try:
+        first = _assign_all([store], 6)[0]
+        with store.db.writer.begin() as connection:
+            [packed] = load_profiles(connection, [first])
+            earlier = json_module.dumps(packed.to_json(), sort_keys=True)
+            connection.execute(update(Story).where(Story.id == first).values(profile=earlier))
+            [plain] = load_profiles(connection, [first])
+        assert plain.families == packed.families and plain.central == packed.central
+        assert plain.central_id == packed.central_id and plain.families["w"]
+    finally:
+        store.close()
