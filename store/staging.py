@@ -196,12 +196,18 @@ class Staging:
         return Claim(None, "busy", row["state"], None, row["attempts"])
 
     def renew(self, page_ids: Sequence[int], lease_seconds: float) -> None:
-        """Extend the leases of pages a living worker is still working on."""
+        """Extend the leases of pages a living worker is still working on. A lease given back
+        (``release``: a transient error, the retry on its way) stays given back, even when the
+        renewing thread read its page's id just before."""
         now = utcnow()
         with self._writer.begin() as conn:
             conn.execute(
                 update(StagedPage)
-                .where(StagedPage.id.in_(list(page_ids)), StagedPage.state == "pending")
+                .where(
+                    StagedPage.id.in_(list(page_ids)),
+                    StagedPage.state == "pending",
+                    StagedPage.claimed_until.is_not(None),
+                )
                 .values(claimed_until=now + timedelta(seconds=lease_seconds))
             )
 

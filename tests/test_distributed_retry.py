@@ -250,3 +250,20 @@ def test_a_worker_whose_database_connections_are_cut_retries_and_loses_nothing(s
     finally:
         watcher.close()
         services.close()
+
+
+def test_a_lease_given_back_for_a_retry_is_not_renewed_by_a_late_renewal(settings: Settings) -> None:
+    staging = Staging.open(settings.database_url)
+    try:
+        page_id, _ = staging.stage(a_page("given-back"))
+        assert staging.claim(page_id, 15, 5).status == "claimed"
+        # The worker's renewing thread read the page's id, then the task gave the lease back
+        # after a transient error, then the renewal ran: the retry must still find the page free.
+        staging.release(page_id, "retrying after ConnectionError")
+        staging.renew([page_id], 15)
+        assert staging.claim(page_id, 15, 5).status == "claimed"
+        # A lease still held is renewed: another delivery finds it busy.
+        staging.renew([page_id], 15)
+        assert staging.claim(page_id, 15, 5).status == "busy"
+    finally:
+        staging.close()
