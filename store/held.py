@@ -124,12 +124,11 @@ class HeldPages:
         another process released it first (that write is then undone)."""
         return bool(connection.execute(delete(HeldPage).where(HeldPage.id == held_id)).rowcount)
 
-    def crawls_held_before(self, held_before: datetime) -> list[str]:
-        """The crawls with a page held before that time (nobody released them: a crawl nobody
-        waited for, or a release that failed)."""
-        query = select(HeldPage.crawl_id).where(HeldPage.held_at < held_before).distinct()
+    def crawls(self) -> dict[str, datetime]:
+        """The crawls with held pages, and when the first of them was held."""
+        query = select(HeldPage.crawl_id, func.min(HeldPage.held_at)).group_by(HeldPage.crawl_id)
         with self._db.read_once() as connection:
-            return sorted(connection.execute(query).scalars())
+            return dict(connection.execute(query).tuples().all())
 
     def count(self, crawl_id: str | None = None) -> int:
         query = select(func.count()).select_from(HeldPage)

@@ -310,6 +310,18 @@ class Staging:
             by_state["pending"], by_state["done"], by_state["failed"], outcomes, int(leased)
         )
 
+    def quiet_since(self, crawl_id: str) -> datetime | None:
+        """When a page of the crawl was last staged or finished, if none is pending (None
+        while pages are pending, or when the crawl staged nothing)."""
+        with self.engine.connect() as conn:
+            pending, last = conn.execute(
+                select(
+                    func.count().filter(StagedPage.state == "pending"),
+                    func.max(StagedPage.updated_at),
+                ).where(StagedPage.crawl_id == crawl_id)
+            ).one()
+        return None if pending or last is None else last
+
     def stale(self, crawl_id: str | None, unclaimed_grace: float | None) -> list[tuple[int, str]]:
         """Pending pages whose message may be lost: the lease ran out (the worker died or hit
         its hard limit), or never sent. With ``unclaimed_grace`` set (seconds), also pages sent

@@ -194,3 +194,29 @@ def test_a_new_sources_only_short_article_is_in_the_feed_when_the_crawl_command_
     assert (counts["created"], counts["rejected"], counts["errors"]) == (1, 0, 0), output
     [record] = [json.loads(line) for line in newsdedup(env, "feed", cwd=folder).stdout.splitlines()]
     assert record["title"] == STORIES[3][0]
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.timeout(300)
+def test_a_crawl_nobody_waits_for_has_its_held_pages_judged_by_the_workers_once_it_is_over(
+    crawl_world,
+) -> None:
+    env, _ = crawl_world
+    if "NEWSDEDUP_REDIS_URL" not in env:
+        pytest.skip("distributed mode only: an embedded crawl always waits")
+    import time
+
+    from newsdedup.workers.sweeper import CRAWL_QUIET, SWEEP_EVERY_SECONDS
+
+    folder = env["PWD"]
+    newsdedup(env, "crawl", "quiet-weekly", "--no-wait", cwd=folder)  # as scheduled and API crawls run
+    deadline = time.monotonic() + CRAWL_QUIET.total_seconds() + 4 * SWEEP_EVERY_SECONDS + 30
+    while True:
+        lines = newsdedup(env, "feed", cwd=folder).stdout.splitlines()
+        if lines:
+            break
+        assert time.monotonic() < deadline, "the held page was never released"
+        time.sleep(2)
+    [record] = [json.loads(line) for line in lines]
+    assert record["title"] == STORIES[3][0]

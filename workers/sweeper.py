@@ -37,7 +37,10 @@ SWEEP_LOCK_KEY = PREFIX + "lock:sweep"
 # Staging rows are kept this long after they finished (failed ones for operators to see).
 KEEP_DONE = timedelta(days=2)
 KEEP_FAILED = timedelta(days=30)
-# A held page (store/held.py) whose crawl nobody waits for is released after this long.
+# The held pages (store/held.py) of a crawl nobody waits for (scheduled, API, --no-wait) are
+# released once no page of the crawl is pending and none was staged or finished for
+# CRAWL_QUIET (the crawl is over), and in any case HELD_PATIENCE after the first was held.
+CRAWL_QUIET = timedelta(seconds=60)
 HELD_PATIENCE = timedelta(minutes=10)
 
 
@@ -71,22 +74,31 @@ def sweep_once(settings: Settings, sender: Celery) -> int:
     staging = Staging.open(settings.database_url, migrate=False)
     try:
         sent = resend_stale(staging, PageSender(sender), None)
+        release_finished_crawls(settings, PageSender(sender), staging)
     finally:
         staging.close()
     rebuild_if_missing(settings)
-    release_long_held(settings, PageSender(sender))
     return sent
 
 
-def release_long_held(settings: Settings, sender: PageSender, store: Store | None = None) -> int:
-    """Ask for the release of the crawls whose pages were held longer than HELD_PATIENCE."""
+def release_finished_crawls(
+    settings: Settings, sender: PageSender, staging: Staging, store: Store | None = None
+) -> int:
+    """Ask for the release of the held pages of the crawls that are over (CRAWL_QUIET) or
+    whose pages were held longer than HELD_PATIENCE; returns how many crawls were asked for."""
     opened = store or Store.open(settings.database_url, migrate=False)
     try:
-        crawls = opened.held.crawls_held_before(utcnow() - HELD_PATIENCE)
+        crawls = opened.held.crawls()
     finally:
         if store is None:
             opened.close()
-    return sum(sender.send_release(crawl_id) for crawl_id in crawls)
+    now = utcnow()
+    due = []
+    for crawl_id, first_held in sorted(crawls.items()):
+        quiet = staging.quiet_since(crawl_id)
+        if first_held < now - HELD_PATIENCE or (quiet is not None and quiet < now - CRAWL_QUIET):
+            due.append(crawl_id)
+    return sum(sender.send_release(crawl_id) for crawl_id in due)
 
 
 def rebuild_if_missing(settings: Settings) -> bool:
@@ -115,7 +127,7 @@ def sweep(settings: Settings, sender: Celery, services: ProcessServices) -> int:
     lost pages of every crawl, and forget rows finished long ago."""
     staging = services.live.staging
     sent = resend_stale(staging, PageSender(sender), None)
-    release_long_held(settings, PageSender(sender), services.live.store)
+    release_finished_crawls(settings, PageSender(sender), staging, services.live.store)
     purged = staging.purge(KEEP_DONE, KEEP_FAILED)
     if purged:
         log.info("purged %d finished staged pages", purged)
