@@ -199,12 +199,12 @@ def test_a_new_sources_only_short_article_is_in_the_feed_when_the_crawl_command_
 @pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("crawl_world", ["distributed"], indirect=True)  # an embedded crawl always waits
 def test_a_crawl_nobody_waits_for_has_its_held_pages_judged_by_the_workers_once_it_is_over(
     crawl_world,
 ) -> None:
     env, _ = crawl_world
-    if "NEWSDEDUP_REDIS_URL" not in env:
-        pytest.skip("distributed mode only: an embedded crawl always waits")
+    assert "NEWSDEDUP_REDIS_URL" in env
     import time
 
     from newsdedup.workers.sweeper import CRAWL_QUIET, SWEEP_EVERY_SECONDS
