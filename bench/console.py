@@ -32,8 +32,6 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ import httpx
 from sqlalchemy import insert, update
 
 from bench.common import print_table, write_results
-from bench.feed_api import api_server
+from bench.feed_api import api_server, postgres_database
 from newsdedup.store import Store
 from newsdedup.store.models import Article, Counter, DecisionRow, Failure, Url, Version
 
@@ -243,25 +241,6 @@ def time_pages(base_url: str, words: list[str], count: int, runs: int) -> list[d
                 }
             )
     return measured
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str | None]:
-    import psycopg
-
-    name = f"newsdedup_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        print(f"PostgreSQL at {admin_url} not reachable ({exc}); skipping it")
-        yield None
-        return
-    try:
-        yield admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def bench_backend(name: str, database_url: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:

@@ -199,7 +199,7 @@ def _list_boilerplate(settings: Settings, source: str) -> None:
         learned = store.boilerplate.lines(source, limit=1000)
         counted = store.boilerplate.count(source)
         pages = store.boilerplate.pages_learned(source)
-        held = len(store.held.waiting(sources=[source]))
+        held = store.held.count(source)
     finally:
         store.close()
     click.echo(

@@ -511,13 +511,11 @@ class PagePipeline:
         self,
         crawl_id: str | None = None,
         sources: Sequence[str] | None = None,
-        held_before: datetime | None = None,
     ) -> list[PageOutcome]:
-        """Judge the held pages again (of a crawl, of sources, held before a time; all when
-        none is given), with what their sources learned meanwhile: stored, linked or refused as
+        """Judge the held pages again (of a crawl, of sources; all when neither is given), with what their sources learned meanwhile: stored, linked or refused as
         any page. The end of a crawl releases its pages, whatever their sources learned."""
         outcomes = []
-        for held in self.store.held.waiting(crawl_id, sources, held_before):
+        for held in self.store.held.waiting(crawl_id, sources):
             try:
                 outcome = self._release(held)
             except AlreadyReleased:

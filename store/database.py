@@ -7,17 +7,18 @@ calls, so threads may share them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsdedup.fetched.page import Page
+from newsdedup.fetched.page import ArchiveLocation, Page
 from newsdedup.store.engine import make_engine, upgrade_schema, write_engine
 
 # Bound on the number of bind parameters in one IN (...) list.
@@ -109,6 +110,38 @@ class Database:
     def writing(self) -> Iterator[Session]:
         with self._write_sessions.begin() as session:
             yield session
+
+
+def page_columns(page: Page) -> dict[str, Any]:
+    """A fetched page as the columns of a row that keeps it whole (a staged page, a held page)."""
+    return {
+        "crawl_id": page.crawl_id,
+        "url": page.url,
+        "final_url": page.final_url,
+        "source": page.source,
+        "status": page.status,
+        "headers": json.dumps(page.headers),
+        "html": page.html,
+        "hints": json.dumps(page.hints),
+        "fetched_at": page.fetched_at,
+        **archive_columns(page),
+    }
+
+
+def page_of(row: RowMapping) -> Page:
+    """The page a row of ``page_columns`` keeps (a finished staged page has no HTML left)."""
+    return Page(
+        url=row["url"],
+        final_url=row["final_url"],
+        status=row["status"],
+        headers=json.loads(row["headers"]),
+        html=row["html"] or "",
+        fetched_at=row["fetched_at"],
+        source=row["source"],
+        crawl_id=row["crawl_id"],
+        hints=json.loads(row["hints"]),
+        archive=ArchiveLocation(row["warc_file"], row["warc_offset"]) if row["warc_file"] else None,
+    )
 
 
 def archive_columns(page: Page) -> dict[str, Any]:

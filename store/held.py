@@ -15,7 +15,6 @@ transaction that stores it, or records its rejection).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, select
 
 from newsdedup.dedup.boilerplate import LEARNED_AFTER
-from newsdedup.fetched.page import ArchiveLocation, Page
+from newsdedup.fetched.page import Page
 from newsdedup.store.boilerplate import Boilerplate
-from newsdedup.store.database import Database, archive_columns, dialect_insert
+from newsdedup.store.database import Database, dialect_insert, page_columns, page_of
 from newsdedup.store.models import Article, HeldPage
 
 
@@ -34,8 +33,6 @@ from newsdedup.store.models import Article, HeldPage
 class Held:
     id: int
     page: Page
-    words: int
-    held_at: datetime
 
 
 class HeldPages:
@@ -79,20 +76,7 @@ class HeldPages:
 
     def hold_in(self, connection: Connection, page: Page, words: int, now: datetime) -> None:
         """Hold the page (inside the page's write); a page held already is replaced by its new fetch."""
-        values = {
-            "source": page.source,
-            "crawl_id": page.crawl_id,
-            "url": page.url,
-            "final_url": page.final_url,
-            "status": page.status,
-            "headers": json.dumps(page.headers),
-            "html": page.html,
-            "hints": json.dumps(page.hints),
-            "fetched_at": page.fetched_at,
-            **archive_columns(page),
-            "words": words,
-            "held_at": now,
-        }
+        values = {**page_columns(page), "words": words, "held_at": now}
         statement = dialect_insert(connection)(HeldPage).values(values)
         connection.execute(
             statement.on_conflict_do_update(
@@ -101,22 +85,15 @@ class HeldPages:
             )
         )
 
-    def waiting(
-        self,
-        crawl_id: str | None = None,
-        sources: Sequence[str] | None = None,
-        held_before: datetime | None = None,
-    ) -> list[Held]:
-        """The held pages (of a crawl, of sources, held before a time), oldest first."""
-        query = select(HeldPage).order_by(HeldPage.id)
+    def waiting(self, crawl_id: str | None = None, sources: Sequence[str] | None = None) -> list[Held]:
+        """The held pages (of a crawl, of sources; all when neither is given), oldest first."""
+        query = select(HeldPage.__table__).order_by(HeldPage.id)
         if crawl_id is not None:
             query = query.where(HeldPage.crawl_id == crawl_id)
         if sources is not None:
             query = query.where(HeldPage.source.in_(list(sources)))
-        if held_before is not None:
-            query = query.where(HeldPage.held_at < held_before)
-        with self._db.reading() as session:
-            return [Held(row.id, _page(row), row.words, row.held_at) for row in session.scalars(query)]
+        with self._db.read_once() as connection:
+            return [Held(row["id"], page_of(row)) for row in connection.execute(query).mappings()]
 
     @staticmethod
     def remove_in(connection: Connection, held_id: int) -> bool:
@@ -130,26 +107,10 @@ class HeldPages:
         with self._db.read_once() as connection:
             return dict(connection.execute(query).tuples().all())
 
-    def count(self, crawl_id: str | None = None) -> int:
+    def count(self, source: str | None = None) -> int:
+        """Pages held (of one source)."""
         query = select(func.count()).select_from(HeldPage)
-        if crawl_id is not None:
-            query = query.where(HeldPage.crawl_id == crawl_id)
+        if source is not None:
+            query = query.where(HeldPage.source == source)
         with self._db.read_once() as connection:
             return connection.execute(query).scalar_one()
-
-
-def _page(row: HeldPage) -> Page:
-    return Page(
-        url=row.url,
-        final_url=row.final_url,
-        status=row.status,
-        headers=json.loads(row.headers),
-        html=row.html,
-        fetched_at=row.fetched_at,
-        source=row.source,
-        crawl_id=row.crawl_id,
-        hints=json.loads(row.hints),
-        archive=ArchiveLocation(row.warc_file, row.warc_offset if row.warc_offset is not None else -1)
-        if row.warc_file
-        else None,
-    )

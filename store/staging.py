@@ -13,7 +13,6 @@ nothing. A SIGKILLed worker's lease simply runs out, within seconds.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Literal
 from sqlalchemy import (
     Connection,
     Engine,
-    RowMapping,
     delete,
     func,
     insert,
@@ -33,8 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from newsdedup.fetched.page import ArchiveLocation, Page
-from newsdedup.store.database import archive_columns, dialect_insert, utcnow
+from newsdedup.fetched.page import Page
+from newsdedup.store.database import dialect_insert, page_columns, page_of, utcnow
 from newsdedup.store.engine import make_engine, upgrade_schema, write_engine
 from newsdedup.store.models import StagedPage
 
@@ -188,11 +186,11 @@ class Staging:
         if row is None:
             return Claim(None, "missing")
         if won:
-            return Claim(_page(row), "claimed", row["state"], None, row["attempts"])
+            return Claim(page_of(row), "claimed", row["state"], None, row["attempts"])
         if row["state"] != "pending":
             return Claim(None, "finished", row["state"], row["outcome"], row["attempts"])
         if row["attempts"] >= max_attempts and (row["claimed_until"] is None or row["claimed_until"] < now):
-            return Claim(_page(row), "exhausted", row["state"], None, row["attempts"])
+            return Claim(page_of(row), "exhausted", row["state"], None, row["attempts"])
         return Claim(None, "busy", row["state"], None, row["attempts"])
 
     def renew(self, page_ids: Sequence[int], lease_seconds: float) -> None:
@@ -214,7 +212,7 @@ class Staging:
     def page(self, page_id: int) -> Page | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(StagedPage).where(StagedPage.id == page_id)).mappings().first()
-        return _page(row) if row is not None else None
+        return page_of(row) if row is not None else None
 
     def finish(self, page_id: int, outcome: str, article_id: str | None, reason: str) -> bool:
         """Mark a pending page done with its outcome; drops the HTML (nothing reads it again).
@@ -374,34 +372,10 @@ class Staging:
 
 def _row(page: Page, now: datetime) -> dict[str, object]:
     return {
-        "crawl_id": page.crawl_id,
-        "url": page.url,
-        "final_url": page.final_url,
-        "source": page.source,
-        "status": page.status,
-        "headers": json.dumps(page.headers),
-        "html": page.html,
-        "hints": json.dumps(page.hints),
-        "fetched_at": page.fetched_at,
+        **page_columns(page),
         "state": "pending",
         "reason": "",
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
-        **archive_columns(page),
     }
-
-
-def _page(row: RowMapping) -> Page:
-    return Page(
-        url=row["url"],
-        final_url=row["final_url"],
-        status=row["status"],
-        headers=json.loads(row["headers"]),
-        html=row["html"] or "",
-        fetched_at=row["fetched_at"],
-        source=row["source"],
-        crawl_id=row["crawl_id"],
-        hints=json.loads(row["hints"]),
-        archive=ArchiveLocation(row["warc_file"], row["warc_offset"]) if row["warc_file"] else None,
-    )

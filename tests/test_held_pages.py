@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from boilerplate_site import PITCH, STORIES, article_html, dashboard_page, story_page
+from boilerplate_site import PITCH, STORIES, article_html, dashboard_page, page, story_page
 from helpers import newsdedup, newsdedup_env, summary_of
 
 from newsdedup.dedup import DedupParams, InMemoryIndex
@@ -81,17 +81,13 @@ def test_a_new_sources_only_short_article_is_stored_when_the_crawl_ends(pipeline
 
 def test_long_articles_of_a_new_source_are_stored_at_once(pipeline: PagePipeline) -> None:
     title, text = STORIES[4]
-    long_html = article_html(title, *([text] * 1), *(f"{text} Paragraph {n} adds detail." for n in range(6)))
-    from boilerplate_site import page
-
+    long_html = article_html(title, text, *(f"{text} Paragraph {n} adds detail." for n in range(6)))
     outcome = pipeline.process(page("https://lantern.example/long.html", long_html, SOURCE))
     assert outcome.kind == "created", outcome
     assert pipeline.store.held.count() == 0
 
 
 def test_a_held_page_and_its_copy_become_one_article(pipeline: PagePipeline) -> None:
-    from boilerplate_site import page
-
     first = story_page(2)
     copy = page("https://lantern.example/print/2.html", first.html, SOURCE)
     assert pipeline.process(first).kind == "held"
