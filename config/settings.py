@@ -128,9 +128,9 @@ class Settings(BaseSettings):
     # Off (NEWSDEDUP_STORIES=0): articles are stored without a story (story_id null).
     stories: bool = True
     # An article joins the closest recent story of its language at this similarity or above.
-    story_threshold: float = Field(default=0.12, gt=0, le=1)
+    story_threshold: float = Field(default=0.15, gt=0, le=1)
     # Two stories both at least this close to one article are one event: merged.
-    story_merge_threshold: float = Field(default=0.22, gt=0, le=1)
+    story_merge_threshold: float = Field(default=0.25, gt=0, le=1)
     # Stories whose articles are all further than this from an article (publication time) are
     # not its candidates; similarity is damped with the time between them on the same scale.
     story_window_days: float = Field(default=30.0, gt=0)

@@ -36,6 +36,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from newsdedup.dedup.background import article_shares
 from newsdedup.dedup.normalize import _CJK_RANGES, normalize_paragraph
 
 # Feature families, as prefixes of the term keys the document frequencies are kept under.
@@ -61,8 +62,8 @@ PRUNE_EVERY = 1000
 class StoryParams:
     """How stories are made (docs/how-it-works.md#stories). Calibrated by ``bench/stories.py``."""
 
-    threshold: float = 0.12  # an article joins a story at this weighted similarity or above
-    merge_threshold: float = 0.22  # two stories both this close to one article become one
+    threshold: float = 0.15  # an article joins a story at this weighted similarity or above
+    merge_threshold: float = 0.25  # two stories both this close to one article become one
     window_days: float = 30.0  # stories whose articles are all further away in time are not candidates
     time_scale_days: float = 30.0  # similarity is damped by exp(-½ (Δdays / scale)²)
     word_weight: float = 0.35
@@ -80,6 +81,10 @@ class StoryParams:
     # While few articles are counted, document frequencies cannot tell common words from rare
     # ones: both thresholds are raised by the factor (1 + cold_start / articles counted).
     cold_start: float = 5.0
+    # Document frequencies start as if this many articles of the language had been counted,
+    # each term held by the share of them its frequency in the language says (dedup/background.py).
+    # 0: the store's own counts alone.
+    background_documents: float = 500.0
 
 
 @dataclass(frozen=True)
@@ -209,17 +214,28 @@ class FrequencySketch:
         self.documents += 1
 
     def frequencies(
-        self, keys: Sequence[str], buckets: npt.NDArray[np.uint32], plus_one: bool = False
+        self,
+        keys: Sequence[str],
+        buckets: npt.NDArray[np.uint32],
+        plus_one: bool = False,
+        background: Sequence[float] | None = None,
+        background_documents: float = 0.0,
     ) -> DocumentFrequencies:
         """The document frequencies of ``keys`` (their ``buckets``); ``plus_one``: with an
-        article holding them all counted too (the one being assigned, not added yet)."""
+        article holding them all counted too (the one being assigned, not added yet);
+        ``background``: each key's share of articles in its language (dedup/background.py),
+        counted as ``background_documents`` articles more."""
         found = self.counts[buckets].astype(np.int64)
         if plus_one:
             found += 1
         counts = found.tolist()
         documents = self.documents + plus_one
+        weighed: list[float] | list[int] = counts
+        if background is not None and background_documents > 0:
+            weighed = (found + background_documents * np.asarray(background, dtype=np.float64)).tolist()
+            documents += int(background_documents)
         log, total = math.log, documents + 1
-        idfs = dict(zip(keys, [log(total / (count + 1)) + 1.0 for count in counts], strict=True))
+        idfs = dict(zip(keys, [log(total / (count + 1)) + 1.0 for count in weighed], strict=True))
         return DocumentFrequencies(dict(zip(keys, counts, strict=True)), documents, idfs)
 
 
@@ -235,6 +251,17 @@ def article_terms(
         at=at,
         language=(language or "").lower() or None,
     )
+
+
+def background_of(
+    keys: Sequence[str], language: str | None, params: StoryParams
+) -> tuple[list[float] | None, float]:
+    """The ``background`` and ``background_documents`` arguments of ``FrequencySketch.frequencies``
+    for an article's ``keys``: none when switched off or when the language has no word list."""
+    if params.background_documents <= 0:
+        return None, 0.0
+    shares = article_shares(keys, language)
+    return (shares, params.background_documents) if shares is not None else (None, 0.0)
 
 
 def term_hash(key: str) -> int:
@@ -476,7 +503,9 @@ class StoryState:
     """What one assignment reads: document frequencies and candidate stories. The store keeps
     them in tables (store/stories.py); ``MemoryStories`` in a dict, for the benchmark."""
 
-    def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:  # counts include this article
+    def frequencies(self, keys: Sequence[str], language: str | None) -> DocumentFrequencies:
+        """The document frequencies of ``keys``, this article counted (``language``: its own,
+        for the background frequencies of ``StoryParams.background_documents``)."""
         raise NotImplementedError
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
@@ -490,7 +519,7 @@ def assign(
 ) -> Assignment:
     """Assign one article whose terms ``state`` has already counted: the decision, and the
     profile the caller keeps for the story it is in now (a new story's id is the article's)."""
-    df = state.frequencies(terms.term_keys())
+    df = state.frequencies(terms.term_keys(), terms.language)
     vectors = article_vectors(terms, df)
     keys = tuple(key_terms(vectors, params.key_terms, params.title_key_terms))
     candidates = state.candidates(keys, terms.language, terms.at)
@@ -520,8 +549,10 @@ class MemoryStories(StoryState):
         self.merged_into: dict[str, str] = {}
         self.created = 0
 
-    def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:
-        return self.sketch.frequencies(keys, self.sketch.buckets(keys))
+    def frequencies(self, keys: Sequence[str], language: str | None) -> DocumentFrequencies:
+        return self.sketch.frequencies(
+            keys, self.sketch.buckets(keys), False, *background_of(keys, language, self.params)
+        )
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
         shared = Counter(story for key in keys for story in self.keys.get(key, ()))

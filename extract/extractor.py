@@ -29,6 +29,7 @@ from newsdedup.extract import metadata as meta
 from newsdedup.extract import overrides
 from newsdedup.extract.chrome import strip_chrome_blocks
 from newsdedup.extract.document import Document, Rejection
+from newsdedup.extract.language_id import identify_language
 from newsdedup.extract.rules import ExtractionRules
 from newsdedup.extract.safe_text import xml_safe
 from newsdedup.extract.structured import StructuredData, read_structured_data
@@ -222,7 +223,8 @@ def _extract(
         authors=tuple(a for a in (xml_safe(author).strip() for author in authors) if a),
         published_at=published_at,
         modified_at=modified_at,
-        language=meta.choose_language(data, article, hints.get(HINT_LANGUAGE) or heuristic("language")),
+        language=meta.choose_language(data, article, hints.get(HINT_LANGUAGE) or heuristic("language"))
+        or identify_language(text),
         description=xml_safe(description) if description else description,
         site_name=xml_safe(site_name) if site_name else site_name,
     )

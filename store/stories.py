@@ -38,6 +38,7 @@ from newsdedup.dedup.stories import (
     StoryProfile,
     StoryState,
     assign,
+    background_of,
     term_hash,
 )
 from newsdedup.store.counters import STORY_DOCS_COUNTER, STORY_SEQ_COUNTER
@@ -156,7 +157,7 @@ class _StoredStories(StoryState):
     def _hash(self, key: str) -> int:
         return term_hash(key)
 
-    def frequencies(self, keys: Sequence[str]) -> DocumentFrequencies:
+    def frequencies(self, keys: Sequence[str], language: str | None) -> DocumentFrequencies:
         return self.counted  # read when they were counted (_count_terms)
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
@@ -200,7 +201,8 @@ def assign_story(
     params, terms = story.params, story.terms
     seq = _next(connection, STORY_SEQ_COUNTER)  # first: the lock that orders assignments
     documents = _next(connection, STORY_DOCS_COUNTER)
-    frequencies = _count_terms(connection, documents, terms.term_keys())
+    keys = terms.term_keys()
+    frequencies = _count_terms(connection, documents, keys, background_of(keys, terms.language, params))
     state = _StoredStories(connection, frequencies, params)
     done = assign(terms, state, params, article_id, seq)
     profile = done.story
@@ -302,7 +304,12 @@ def synced_sketch(connection: Connection, upto: int) -> FrequencySketch:
     return sketch
 
 
-def _count_terms(connection: Connection, documents: int, keys: Sequence[str]) -> DocumentFrequencies:
+def _count_terms(
+    connection: Connection,
+    documents: int,
+    keys: Sequence[str],
+    background: tuple[list[float] | None, float] = (None, 0.0),
+) -> DocumentFrequencies:
     """Count article number ``documents`` as holding ``keys``; their document frequencies,
     this article counted. The process's copy of the sketch learns of it from the log next time
     (after the commit: an assignment that is undone leaves no trace in it)."""
@@ -321,7 +328,7 @@ def _count_terms(connection: Connection, documents: int, keys: Sequence[str]) ->
         )
         # This article's row stays: a copy at documents - 1 catches up from it.
         connection.execute(delete(StoryFrequencyLog).where(StoryFrequencyLog.doc < documents))
-    return sketch.frequencies(keys, buckets, plus_one=True)
+    return sketch.frequencies(keys, buckets, True, *background)
 
 
 def _add_keys(connection: Connection, story_id: str, hashes: list[int]) -> None:

@@ -51,9 +51,23 @@ def test_a_page_in_one_of_the_languages_is_kept() -> None:
     assert isinstance(prepared.extracted, Document) and prepared.extracted.language == "en"
 
 
-def test_a_page_of_unknown_language_is_kept() -> None:
-    unknown = ENGLISH.replace(' lang="en-GB"', "").replace('"inLanguage": "en-GB",', "")
-    prepared = prepare_page(_page(unknown), 20, PARAMS, rules=PageRules(languages=("de",)))
+UNDECLARED = ENGLISH.replace(' lang="en-GB"', "").replace('"inLanguage": "en-GB",', "")
+
+
+def test_the_language_of_a_page_that_declares_none_is_identified_from_its_text() -> None:
+    assert 'lang="' not in UNDECLARED and "inLanguage" not in UNDECLARED
+    kept = prepare_page(_page(UNDECLARED), 20, PARAMS, rules=PageRules(languages=("en",)))
+    assert isinstance(kept.extracted, Document) and kept.extracted.language == "en"
+    refused = prepare_page(_page(UNDECLARED), 20, PARAMS, rules=PageRules(languages=("de",)))
+    assert isinstance(refused.extracted, Rejection) and refused.extracted.detail == "language en not in [de]"
+
+
+def test_a_page_too_short_to_tell_its_language_is_kept() -> None:
+    short = (
+        "<html><head><title>Harbour notice</title></head><body><article><h1>Harbour notice</h1>"
+        "<p>The harbour opens at nine on Monday, said the port office.</p></article></body></html>"
+    )
+    prepared = prepare_page(_page(short), 5, PARAMS, rules=PageRules(languages=("de",)))
     assert isinstance(prepared.extracted, Document)
     assert prepared.extracted.language is None
 

@@ -27,7 +27,7 @@ from test_distributed import kill_group, wait_ready
 from newsdedup.api import create_app
 from newsdedup.config import Settings
 from newsdedup.dedup import InMemoryIndex
-from newsdedup.dedup.stories import ArticleTerms, StoryParams, article_terms
+from newsdedup.dedup.stories import ArticleTerms, FrequencySketch, StoryParams, article_terms, background_of
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import PagePipeline
 from newsdedup.pipeline.services import dedup_params
@@ -200,7 +200,10 @@ def test_a_later_article_that_shows_two_stories_to_be_one_merges_them(tmp_path: 
         InMemoryIndex(params),
         params,
         20,
-        story_params=StoryParams(threshold=0.55, merge_threshold=0.55, cold_start=0.0),
+        # Thresholds set for this store's own counts: no background frequencies, no cold start.
+        story_params=StoryParams(
+            threshold=0.55, merge_threshold=0.55, cold_start=0.0, background_documents=0.0
+        ),
     )
 
     def process(article: StoryArticle) -> str:
@@ -383,3 +386,21 @@ def test_a_story_stored_in_the_earlier_form_is_read_the_same(tmp_path: Path) -> 
         assert plain.central_id == packed.central_id and plain.families["w"]
     finally:
         store.close()
+
+
+def test_a_new_store_weighs_words_common_in_their_language_below_rare_ones() -> None:
+    """Before a store has counted any article, "police" and "Chibok" would weigh the same: the
+    language's word frequencies (dedup/background.py) tell them apart from the first article."""
+    sketch, keys = FrequencySketch(), ["w:police", "w:chibok", "n:south korea", "t:police"]
+    buckets = sketch.buckets(keys)
+    alone = sketch.frequencies(keys, buckets, True)
+    assert alone.idf("w:police") == alone.idf("w:chibok")
+    weighed = sketch.frequencies(keys, buckets, True, *background_of(keys, "en-GB", StoryParams()))
+    assert weighed.idfs is not None
+    assert weighed.idfs["w:police"] < weighed.idfs["n:south korea"] < weighed.idfs["w:chibok"]
+    # a headline holds a word less often than a whole article does
+    assert weighed.idfs["w:police"] < weighed.idfs["t:police"]
+    # a language with no word list, or none known: the store's own counts alone
+    assert background_of(keys, "xx", StoryParams()) == (None, 0.0)
+    assert background_of(keys, None, StoryParams()) == (None, 0.0)
+    assert background_of(keys, "en", StoryParams(background_documents=0.0)) == (None, 0.0)
