@@ -21,7 +21,9 @@ MIN_PROBABILITY = 0.5
 
 
 @lru_cache(maxsize=1)
-def _identifier() -> Any:
+def load_identifier() -> Any:
+    """The identifier, its model loaded once per process (extract/language_preload.py loads it
+    in the extraction pool's forkserver, so that every extraction process starts with it)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier  # deferred: only pages that say nothing
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
@@ -31,5 +33,5 @@ def identify_language(text: str) -> str | None:
     """The ISO 639-1 code of ``text``'s language, or None when it is too short or unclear."""
     if len(text) < MIN_CHARS:
         return None
-    language, probability = _identifier().classify(text[:MAX_CHARS])
+    language, probability = load_identifier().classify(text[:MAX_CHARS])
     return str(language) if probability >= MIN_PROBABILITY else None

@@ -37,7 +37,7 @@ from newsdedup.pipeline.page_pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPag
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the
 # bottleneck; more would only cost memory (about 100 MB each).
 MAX_AUTO_PROCESSES = 4
-_PRELOAD = ["newsdedup.pipeline.page_pipeline", "datasketch"]
+_PRELOAD = ["newsdedup.pipeline.page_pipeline", "datasketch", "newsdedup.extract.language_preload"]
 DEFAULT_PAGE_TIME_LIMIT = 30.0
 
 Prepare = Callable[[Page, int, DedupParams, int, PageRules | None], PreparedPage]
