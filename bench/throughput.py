@@ -3,6 +3,7 @@
     python -m bench.throughput [--data DIR] [--limit N] [--quick] [--repeat R]
                                [--distributed | --no-distributed]
     python -m bench.throughput --profile [--quick | --limit N]
+    python -m bench.throughput --load N [--quick | --limit N] [--repeat R]
 
 The pages are real: ``news-pages-fundus/*/*.html.gz``, decoded once and written as UTF-8 into
 a temporary site with a sitemap listing them, served by ``newsdedup.siteserver.SiteServer`` on
@@ -32,6 +33,11 @@ the pool's hand-over, commit and its statements, the seq, stories, source health
 the process's other threads, the extraction processes, and the wall time pages wait and why.
 Results: ``bench/results/throughput_profile.json``.
 
+``--load N``: no distributed run; embedded crawls with the pool and without, each quiet and
+while N other processes keep a core busy each (a busy loop: another job on the machine), with
+trafilatura alone under the same conditions, interleaved; prints each rate, busy ÷ quiet, and
+pool ÷ no pool in both. Results: ``bench/results/throughput_load.json``.
+
 Goal: end to end ≥ 0.90 × trafilatura alone (pages per second). Results:
 ``bench/results/throughput.json``.
 """
@@ -49,6 +55,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -471,9 +480,19 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of the rates: where the embedded crawl's CPU goes per page (crawling process, "
         "its threads, the extraction processes) and why pages wait, with the pool and without",
     )
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the rates: embedded crawls with the pool and without, quiet and while N "
+        "other processes keep a core busy each, with trafilatura alone under the same load",
+    )
     args = parser.parse_args(argv)
     if args.profile:
         return profile_main(args)
+    if args.load:
+        return load_main(args)
     distributed = args.distributed is not False
     if distributed:
         reason = distributed_unavailable()
@@ -652,6 +671,72 @@ def main(argv: list[str] | None = None) -> int:
             "stage_decisions": decisions,
             "goal_met": e2e_rate / base_rate >= GOAL,
             "spread_baseline_s": statistics.pstdev(baseline_runs) if len(baseline_runs) > 1 else 0.0,
+        },
+    )
+    return 0
+
+
+@contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """``count`` processes that each keep a core busy (another job on the machine) meanwhile."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        time.sleep(0.5)  # running before the clock starts
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def load_main(args: Any) -> int:
+    """``--load N``: the pool and no pool, quiet and beside N busy processes, each with its own
+    trafilatura baseline under the same conditions: does the pool lose more than no pool when
+    another job shares the cores?"""
+    folder = require_dataset(args.data, "news-pages-fundus")
+    if folder is None:
+        return 0
+    pages = load_pages(folder, args.limit or (60 if args.quick else 0))
+    n, repeat = len(pages), (1 if args.quick else max(1, args.repeat))
+    runs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as root:
+        write_site(Path(root), pages)
+        base_url = "http://127.0.0.1:8000"
+        time_trafilatura(pages[:3], base_url)
+        for _ in range(repeat):  # interleaved: a change of the machine's own load hits every side
+            for condition in ("quiet", f"{args.load} busy"):
+                with busy_processes(args.load if condition != "quiet" else 0):
+                    runs[(condition, "trafilatura alone")].append(n / time_trafilatura(pages, base_url))
+                    for label, processes in ((f"pool of {extraction_processes(0)}", 0), ("no pool", 1)):
+                        crawl = time_end_to_end(Path(root), n, processes=processes)
+                        runs[(condition, label)].append(crawl["outcomes"] / crawl["elapsed"])
+    best = {key: max(rates) for key, rates in runs.items()}
+    conditions = ["quiet", f"{args.load} busy"]
+    labels = ["trafilatura alone", f"pool of {extraction_processes(0)}", "no pool"]
+    print(f"\n{n} pages, best of {repeat}; whole call of run_embedded_crawl, pages/s\n")
+    print_table(
+        ["what", *conditions, "busy ÷ quiet", *(f"× trafilatura, {c}" for c in conditions)],
+        [
+            (
+                label,
+                *(best[(c, label)] for c in conditions),
+                best[(conditions[1], label)] / best[(conditions[0], label)],
+                *(best[(c, label)] / best[(c, "trafilatura alone")] for c in conditions),
+            )
+            for label in labels
+        ],
+    )
+    pool, alone = labels[1], labels[2]
+    print(
+        "\npool ÷ no pool: " + ", ".join(f"{c} {best[(c, pool)] / best[(c, alone)]:.2f}" for c in conditions)
+    )
+    write_results(
+        "throughput_load",
+        {
+            "pages": n,
+            "repeat": repeat,
+            "busy": args.load,
+            "pages_per_s": {f"{c}: {label}": best[(c, label)] for c in conditions for label in labels},
         },
     )
     return 0
