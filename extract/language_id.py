@@ -26,7 +26,12 @@ def load_identifier() -> Any:
     in the extraction pool's forkserver, so that every extraction process starts with it)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier  # deferred: only pages that say nothing
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    # ISO 639-1 codes only, as everywhere else in the product: the model's three-letter labels
+    # ("pcm", "yue", "zxx") are varieties a feed's reader and a source's filter do not name, and
+    # took noisy English pages for Nigerian Pidgin.
+    identifier.set_languages([label for label in identifier.labels if len(label) == 2])
+    return identifier
 
 
 def identify_language(text: str) -> str | None:

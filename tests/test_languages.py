@@ -15,6 +15,7 @@ from api_factories import fingerprint, live_api, page_and_doc, write_sources
 from newsdedup.config import ConfigError, Settings, parse_sources
 from newsdedup.dedup.types import Decision
 from newsdedup.extract import Document, Rejection
+from newsdedup.extract.language_id import load_identifier
 from newsdedup.extract.rules import PageRules
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import prepare_page
@@ -114,3 +115,11 @@ def test_the_feed_filters_by_language(store, sqlite_url, tmp_path) -> None:
         assert len(client.get("/v1/feed").json()["items"]) == 5
         bad = client.get("/v1/feed", params={"language": "english"})
         assert bad.status_code == 422 and "language" in bad.text
+
+
+def test_the_identifier_names_languages_by_iso_639_1_codes_only() -> None:
+    """The model knows varieties with three-letter codes ("pcm", "yue"): a feed record or a
+    source's filter never sees them."""
+    labels = load_identifier().labels
+    assert "en" in labels and "zh" in labels and "de" in labels
+    assert all(len(label) == 2 for label in labels)
