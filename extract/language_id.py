@@ -16,7 +16,7 @@ from typing import Any
 MIN_CHARS = 200
 # Enough text to tell any language; the rest of a long article only costs time.
 MAX_CHARS = 5000
-# The identifier's probability (normalized over its 97 languages) below which it is a guess.
+# The identifier's probability (normalized over the languages it may name) below which it is a guess.
 MIN_PROBABILITY = 0.5
 
 
