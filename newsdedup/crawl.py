@@ -66,6 +66,9 @@ def run_embedded_crawl(
             crawl_health(SourceHealth(pipeline.store.engine), [s.name for s in sources], crawl_id) as health,
         ):
             pipeline.observe = health.recorder.observe
+            if archive is not None and pool is not None:
+                # The extraction processes build the pages' WARC records too.
+                archive.build_records_with(pool.build_record)
             sink = EmbeddedSink(
                 pipeline,
                 crawl_id,

@@ -27,8 +27,9 @@ def crawl_archive(settings: Settings) -> Iterator[WarcArchiveWriter | None]:
     finally:
         writer.close()
         log.info(
-            "archived %d records (%d bytes, %.2f s of CPU) in %s: %s",
+            "archived %d records (%d built by the extraction processes; %d bytes, %.2f s of CPU) in %s: %s",
             writer.records_written,
+            writer.records_prebuilt,
             writer.bytes_written,
             writer.cpu_seconds,
             settings.archive_dir,
