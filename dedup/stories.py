@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -103,7 +103,45 @@ class ArticleTerms:
 
     def term_keys(self) -> list[str]:
         """Every distinct term, family-prefixed: what the document frequencies count."""
-        return [f"{family}:{term}" for family, terms in self.families().items() for term in terms]
+        return list(self.keys)
+
+    # What an assignment derives from the terms alone, computed once. An extraction process
+    # computes them with the terms (``warm``), and they travel with them: the crawling process,
+    # which assigns one article at a time, only reads them.
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """``term_keys``: family by family in ``families`` order, each family's in its order."""
+        return tuple(f"{family}:{term}" for family, terms in self.families().items() for term in terms)
+
+    @cached_property
+    def tfs(self) -> tuple[float, ...]:
+        """The sub-linear term frequency of each of ``keys``."""
+        return tuple(_sublinear(n) for terms in self.families().values() for n in terms.values())
+
+    @cached_property
+    def buckets(self) -> npt.NDArray[np.uint32]:
+        """``FrequencySketch.buckets`` of ``keys``."""
+        return FrequencySketch.buckets(self.keys)
+
+    @cached_property
+    def unique_buckets(self) -> npt.NDArray[np.uint32]:
+        """The buckets the article is counted in (each once)."""
+        return np.unique(self.buckets)
+
+    def warm(self) -> ArticleTerms:
+        """The terms with what an assignment derives from them computed (see ``keys``)."""
+        for name in ("keys", "tfs", "buckets", "unique_buckets"):
+            getattr(self, name)
+        return self
+
+    def family_slices(self) -> dict[str, slice]:
+        """Where each family's terms lie in ``keys`` and ``tfs``."""
+        found, start = {}, 0
+        for family, terms in self.families().items():
+            found[family] = slice(start, start + len(terms))
+            start += len(terms)
+        return found
 
 
 # Per family, term -> weight: an article's TF-IDF vector (sub-linear TF, L2-normalized per
@@ -280,24 +318,41 @@ def article_vectors(terms: ArticleTerms, df: DocumentFrequencies) -> Vectors:
     """The article's TF-IDF vector per family, L2-normalized."""
     vectors: Vectors = {}
     idf = df.idfs
-    for family, counts in terms.families().items():
+    keys, tfs = terms.keys, terms.tfs
+    for family, part in terms.family_slices().items():
+        counts = terms.families()[family]
         if idf is not None:
-            vector = {t: _sublinear(n) * idf[f"{family}:{t}"] for t, n in counts.items()}
+            weights = [tf * idf[key] for tf, key in zip(tfs[part], keys[part], strict=True)]
         else:
-            vector = {t: _sublinear(n) * df.idf(f"{family}:{t}") for t, n in counts.items()}
+            weights = [tf * df.idf(key) for tf, key in zip(tfs[part], keys[part], strict=True)]
+        vector = dict(zip(counts, weights, strict=True))
         norm = math.sqrt(sum(v * v for v in vector.values()))
         vectors[family] = {t: v / norm for t, v in vector.items()} if norm else {}
     return vectors
 
 
-def key_terms(vectors: Vectors, count: int, title_count: int = 0) -> list[str]:
+def key_terms(
+    vectors: Vectors, count: int, title_count: int = 0, terms: ArticleTerms | None = None
+) -> list[str]:
     """The article's ``count`` strongest name and word terms and its ``title_count`` strongest
     headline terms (ties by term): a story that shares too few of them with the article is not
-    a candidate for it."""
-    weighted = [
-        (weight, f"{family}:{term}") for family in (NAME, WORD) for term, weight in vectors[family].items()
-    ]
-    title = [(weight, f"{TITLE}:{term}") for term, weight in vectors.get(TITLE, {}).items()]
+    a candidate for it. ``terms``: the article's, whose ``vectors`` these are (their keys made
+    already)."""
+    if terms is not None and all(len(vectors.get(f, {})) == len(t) for f, t in terms.families().items()):
+        keys, at = terms.keys, terms.family_slices()
+        weighted = [
+            item
+            for family in (NAME, WORD)
+            for item in zip(vectors[family].values(), keys[at[family]], strict=True)
+        ]
+        title = list(zip(vectors.get(TITLE, {}).values(), keys[at[TITLE]], strict=True))
+    else:
+        weighted = [
+            (weight, f"{family}:{term}")
+            for family in (NAME, WORD)
+            for term, weight in vectors[family].items()
+        ]
+        title = [(weight, f"{TITLE}:{term}") for term, weight in vectors.get(TITLE, {}).items()]
     return [
         key
         for found, limit in ((weighted, count), (title, title_count))
@@ -519,9 +574,9 @@ def assign(
 ) -> Assignment:
     """Assign one article whose terms ``state`` has already counted: the decision, and the
     profile the caller keeps for the story it is in now (a new story's id is the article's)."""
-    df = state.frequencies(terms.term_keys(), terms.language)
+    df = state.frequencies(terms.keys, terms.language)
     vectors = article_vectors(terms, df)
-    keys = tuple(key_terms(vectors, params.key_terms, params.title_key_terms))
+    keys = tuple(key_terms(vectors, params.key_terms, params.title_key_terms, terms))
     candidates = state.candidates(keys, terms.language, terms.at)
     decision = decide_story(vectors, terms.at, candidates, params, df.documents)
     by_id = {story.story_id: story for story in candidates}
@@ -567,7 +622,7 @@ class MemoryStories(StoryState):
         return [self.profiles[s] for s in found[: self.params.candidate_limit]]
 
     def add(self, article_id: str, terms: ArticleTerms) -> Assignment:
-        self.sketch.add(np.unique(self.sketch.buckets(terms.term_keys())))
+        self.sketch.add(terms.unique_buckets)
         self.created += 1
         done = assign(terms, self, self.params, article_id, self.created)
         story_id = done.story.story_id

@@ -119,7 +119,8 @@ def prepare_page_with_story_terms(
     document = prepared.extracted
     if isinstance(document, Rejection):
         return prepared
-    return replace(prepared, story_terms=_article_terms(page, document, prepared.lines))
+    # With what story assignment derives from them alone (ArticleTerms.warm): done here too.
+    return replace(prepared, story_terms=_article_terms(page, document, prepared.lines).warm())
 
 
 def _article_terms(page: Page, document: Document, lines: tuple[tuple[str, str], ...]) -> ArticleTerms:

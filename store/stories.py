@@ -201,8 +201,9 @@ def assign_story(
     params, terms = story.params, story.terms
     seq = _next(connection, STORY_SEQ_COUNTER)  # first: the lock that orders assignments
     documents = _next(connection, STORY_DOCS_COUNTER)
-    keys = terms.term_keys()
-    frequencies = _count_terms(connection, documents, keys, background_of(keys, terms.language, params))
+    frequencies = _count_terms(
+        connection, documents, terms, background_of(terms.keys, terms.language, params)
+    )
     state = _StoredStories(connection, frequencies, params)
     done = assign(terms, state, params, article_id, seq)
     profile = done.story
@@ -307,15 +308,14 @@ def synced_sketch(connection: Connection, upto: int) -> FrequencySketch:
 def _count_terms(
     connection: Connection,
     documents: int,
-    keys: Sequence[str],
+    terms: ArticleTerms,
     background: tuple[list[float] | None, float] = (None, 0.0),
 ) -> DocumentFrequencies:
-    """Count article number ``documents`` as holding ``keys``; their document frequencies,
+    """Count article number ``documents`` as holding ``terms``; their document frequencies,
     this article counted. The process's copy of the sketch learns of it from the log next time
     (after the commit: an assignment that is undone leaves no trace in it)."""
     sketch = synced_sketch(connection, documents - 1)
-    buckets = sketch.buckets(keys)
-    unique = np.unique(buckets)
+    keys, buckets, unique = terms.keys, terms.buckets, terms.unique_buckets
     connection.execute(_LOG_INSERT, {"doc": documents, "buckets": unique.astype("<u4").tobytes()})
     if documents % SNAPSHOT_EVERY == 0:
         counts = sketch.counts.copy()
