@@ -20,9 +20,9 @@ that see the same pages in the same order make the same stories.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import itertools
 import math
+import operator
 import re
 import unicodedata
 import zlib
@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
+from operator import itemgetter
 from typing import Literal
 
 import numpy as np
@@ -326,7 +327,7 @@ def article_vectors(terms: ArticleTerms, df: DocumentFrequencies) -> Vectors:
         else:
             weights = [tf * df.idf(key) for tf, key in zip(tfs[part], keys[part], strict=True)]
         vector = dict(zip(counts, weights, strict=True))
-        norm = math.sqrt(sum(v * v for v in vector.values()))
+        norm = _norm(vector)
         vectors[family] = {t: v / norm for t, v in vector.items()} if norm else {}
     return vectors
 
@@ -356,8 +357,16 @@ def key_terms(
     return [
         key
         for found, limit in ((weighted, count), (title, title_count))
-        for _, key in heapq.nsmallest(limit, found, key=lambda item: (-item[0], item[1]))
+        for _, key in _strongest(found, limit)
     ]
+
+
+def _strongest(items: Sequence[tuple[float, str]], limit: int) -> list[tuple[float, str]]:
+    """The ``limit`` (weight, key) pairs of the greatest weights, ties by key: what
+    ``heapq.nsmallest(limit, items, key=lambda item: (-item[0], item[1]))`` returns for distinct
+    keys, from two sorts in C (stable: the second keeps the keys' order among equal weights)
+    instead of a Python key function called for every item."""
+    return sorted(sorted(items, key=itemgetter(1)), key=itemgetter(0), reverse=True)[:limit]
 
 
 def similarity(
@@ -484,7 +493,9 @@ def _sublinear(count: float) -> float:
 
 
 def _norm(vector: Mapping[str, float]) -> float:
-    return math.sqrt(sum(v * v for v in vector.values()))
+    # The products summed in the same order as ``sum(v * v for v in ...)``, without a generator.
+    values = vector.values()
+    return math.sqrt(sum(map(operator.mul, values, values)))
 
 
 def _cosine(
@@ -539,7 +550,9 @@ def _closeness(vectors: Vectors, centroid: Vectors) -> float:
 def _top(sums: dict[str, float], limit: int) -> dict[str, float]:
     if len(sums) <= limit:
         return sums
-    return dict(heapq.nsmallest(limit, sums.items(), key=lambda item: (-item[1], item[0])))
+    # The ``limit`` greatest weights, ties by term, as heapq.nsmallest(limit, sums.items(),
+    # key=lambda item: (-item[1], item[0])) picks them: two sorts in C (see ``_strongest``).
+    return dict(sorted(sorted(sums.items()), key=itemgetter(1), reverse=True)[:limit])
 
 
 # --- one assignment, against any keeper of the statistics and profiles ---
