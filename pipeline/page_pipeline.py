@@ -70,6 +70,9 @@ class PreparedPage:
     # The text's lines with their normalized forms (dedup.fingerprint.normalized_lines): what the
     # source's learned boilerplate is looked up and learned from when the page is committed.
     lines: tuple[tuple[str, str], ...] = ()
+    # line_hashes(lines), made with them (in the extraction process): what the learned
+    # boilerplate is looked up by and learned from. None: made when needed.
+    hashes: Mapping[str, str] | None = None
     # Words of its own: without page chrome, generic boilerplate and (once committed) the
     # source's learned boilerplate.
     words: int = 0
@@ -160,7 +163,17 @@ def _prepare(
                 extra={"words": str(words)},
             )
         )
-    return PreparedPage(extracted, fingerprint_lines(lines, params), lines=tuple(lines), words=words)
+    return PreparedPage(
+        extracted,
+        fingerprint_lines(lines, params),
+        lines=tuple(lines),
+        hashes=line_hashes(lines),
+        words=words,
+    )
+
+
+def _hashes_of(prepared: PreparedPage) -> Mapping[str, str]:
+    return prepared.hashes if prepared.hashes is not None else line_hashes(list(prepared.lines))
 
 
 # Distributed mode passes its story locks here (workers/locks.py): a page's candidates are read,
@@ -276,7 +289,7 @@ class PagePipeline:
         if isinstance(prepared.extracted, Rejection) or not prepared.lines:
             return prepared
         lines = list(prepared.lines)
-        known = self.store.boilerplate.known(page.source, line_hashes(lines))
+        known = self.store.boilerplate.known(page.source, _hashes_of(prepared).keys())
         if not known:
             return prepared
         kept = without_boilerplate(lines, known)
@@ -353,6 +366,7 @@ class PagePipeline:
                     prepared.words,
                     releasing,
                     prepared.story_terms,
+                    _hashes_of(prepared),
                 )
             except StaleDecision as exc:
                 if attempt == DECIDE_ATTEMPTS:
@@ -393,7 +407,10 @@ class PagePipeline:
         words: int = 0,
         releasing: Held | None = None,
         story_terms: ArticleTerms | None = None,
+        hashes: Mapping[str, str] | None = None,
     ) -> PageOutcome:
+        """``hashes``: ``line_hashes(lines)``, made already (None: made here)."""
+        hashes = hashes if hashes is not None else line_hashes(list(lines))
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
         with self.decision_lock(facts, page_fingerprint):
             found = self.store.candidates(
@@ -402,7 +419,7 @@ class PagePipeline:
             decision = decide(facts, page_fingerprint, found.found, self.params)
             kind = KIND_BY_DECISION[decision.kind]
             if decision.kind == "new" and releasing is None and self._holds(page, words):
-                self._hold(page, words, lines, on_commit)
+                self._hold(page, words, hashes, on_commit)
                 held: PageOutcome | None = PageOutcome(
                     page.url,
                     page.source,
@@ -422,6 +439,7 @@ class PagePipeline:
                     lines,
                     releasing,
                     story_terms,
+                    hashes,
                 )
         if held is not None:
             log.info("held %s: %s", page.url, held.reason)
@@ -445,6 +463,7 @@ class PagePipeline:
         lines: tuple[tuple[str, str], ...],
         releasing: Held | None,
         story_terms: ArticleTerms | None,
+        hashes: Mapping[str, str],
     ) -> Applied:
         """Store the decision, with its index write and learned lines, in one transaction."""
         kind = KIND_BY_DECISION[decision.kind]
@@ -457,9 +476,7 @@ class PagePipeline:
             if decision.kind == "new" and applied.version == 1 and applied.index_key and releasing is None:
                 # A new article (not a URL another writer stored meanwhile) teaches its source
                 # which lines recur (dedup.boilerplate); a held page taught it when it was held.
-                self.store.boilerplate.learn(
-                    connection, page.source, line_hashes(list(lines)), datetime.now(UTC)
-                )
+                self.store.boilerplate.learn(connection, page.source, hashes, datetime.now(UTC))
             if applied.index_key:
                 self.index.add(applied.index_key, page_fingerprint)
             elif repair_index and decision.article_id:
@@ -490,14 +507,12 @@ class PagePipeline:
     def _holds(self, page: Page, words: int) -> bool:
         return 0 < words < self.hold_below_words and self.store.held.is_cold(page.source)
 
-    def _hold(
-        self, page: Page, words: int, lines: tuple[tuple[str, str], ...], on_commit: OnCommit | None
-    ) -> None:
+    def _hold(self, page: Page, words: int, hashes: Mapping[str, str], on_commit: OnCommit | None) -> None:
         outcome = PageOutcome(page.url, page.source, "held")
 
         def before_commit(connection: Connection, _: object) -> None:
             # Its lines count at once: the pages held together teach the source as articles do.
-            self.store.boilerplate.learn(connection, page.source, line_hashes(list(lines)), datetime.now(UTC))
+            self.store.boilerplate.learn(connection, page.source, hashes, datetime.now(UTC))
             if on_commit is not None:
                 on_commit(connection, outcome)
 
