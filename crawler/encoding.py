@@ -51,6 +51,17 @@ def _decodes(body: bytes, codec: str) -> str | None:
         return None
 
 
+def _utf8_text_of(response: TextResponse) -> str | None:
+    """Scrapy's own text of the response when it is the body decoded as UTF-8 without an error:
+    its encoding is UTF-8 (the BOM's, else the header's, else the page's own) and no byte was
+    replaced (U+FFFD). Scrapy has decoded an HTML response by the time the spider sees it
+    (MetaRefreshMiddleware reads its text): a 300 KB body is then not decoded a second time."""
+    if _codec(response.encoding) != "utf-8":
+        return None
+    text = response.text
+    return None if "\ufffd" in text else text
+
+
 def decode_html(response: TextResponse) -> tuple[str, str]:
     """The page's text and the codec used."""
     body = response.body
@@ -63,7 +74,9 @@ def decode_html(response: TextResponse) -> tuple[str, str]:
     candidates = [c for c in dict.fromkeys(declared) if c]
     payload = body[len(bom) :] if bom_codec and bom else body
     if "utf-8" in candidates:
-        text = _decodes(payload, "utf-8")
+        text = _utf8_text_of(response)
+        if text is None:
+            text = _decodes(payload, "utf-8")
         if text is not None:
             return text, "utf-8"
     for codec in candidates:
