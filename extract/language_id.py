@@ -22,7 +22,7 @@ MIN_PROBABILITY = 0.5
 
 @lru_cache(maxsize=1)
 def load_identifier() -> Any:
-    """The identifier, its model loaded once per process (extract/language_preload.py loads it
+    """The identifier, its model loaded once per process (pipeline/preload.py loads it
     in the extraction pool's forkserver, so that every extraction process starts with it)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier  # deferred: only pages that say nothing
 

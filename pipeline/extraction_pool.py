@@ -46,7 +46,7 @@ _PRELOAD = [
     "newsdedup.pipeline.page_pipeline",
     "newsdedup.archive.writer",
     "datasketch",
-    "newsdedup.extract.language_preload",
+    "newsdedup.pipeline.preload",
 ]
 DEFAULT_PAGE_TIME_LIMIT = 30.0
 

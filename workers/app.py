@@ -149,10 +149,10 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     # process, rather than by each on its first page; the processes that only send tasks
     # (a crawl, the API, beat) never load them: ≈ 490 ms of imports for the page code and
     # ≈ 1.1 s for datasketch (bench/import_costs.py); the language identifier's model too
-    # (≈ 0.5 s, for pages that declare no language).
+    # (≈ 0.5 s, for pages that declare no language) and the word lists of stories (≈ 0.7 s).
     import datasketch  # noqa: F401
 
-    import newsdedup.extract.language_preload
+    import newsdedup.pipeline.preload
     import newsdedup.workers.pages  # noqa: F401
     from newsdedup.workers.sweeper import start_sweeper
 
