@@ -53,8 +53,9 @@ def _word_frequencies(language: str) -> dict[str, float] | None:
 
 
 def load_all() -> None:
-    """Every language's list, now (about 0.7 s, 42 languages): for a process that forks the
-    processes assigning stories (pipeline/preload.py), so that none loads them again."""
+    """Every language's list, now (about 0.7 s, 42 languages): for a long-lived process that
+    forks the processes assigning stories (a worker's main process), so that none loads them
+    again. A crawl's own process loads the languages it meets, 10 ms each."""
     import wordfreq  # deferred: as in _word_frequencies
 
     for language in sorted(wordfreq.available_languages(_LIST)):

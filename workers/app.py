@@ -154,7 +154,10 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
 
     import newsdedup.pipeline.preload
     import newsdedup.workers.pages  # noqa: F401
+    from newsdedup.dedup.background import load_all
     from newsdedup.workers.sweeper import start_sweeper
+
+    load_all()  # a pool process assigns stories in any language
 
     @worker_process_init.connect(weak=False)
     def open_services(**_: object) -> None:
