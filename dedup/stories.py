@@ -130,14 +130,9 @@ class ArticleTerms:
         """The buckets the article is counted in (each once)."""
         return np.unique(self.buckets)
 
-    @cached_property
-    def shares(self) -> list[float] | None:
-        """``dedup.background.article_shares`` of ``keys`` in the article's language."""
-        return article_shares(self.keys, self.language)
-
     def warm(self) -> ArticleTerms:
         """The terms with what an assignment derives from them computed (see ``keys``)."""
-        for name in ("keys", "tfs", "buckets", "unique_buckets", "shares"):
+        for name in ("keys", "tfs", "buckets", "unique_buckets"):
             getattr(self, name)
         return self
 
@@ -298,14 +293,13 @@ def article_terms(
 
 
 def background_of(
-    keys: Sequence[str], language: str | None, params: StoryParams, terms: ArticleTerms | None = None
+    keys: Sequence[str], language: str | None, params: StoryParams
 ) -> tuple[list[float] | None, float]:
     """The ``background`` and ``background_documents`` arguments of ``FrequencySketch.frequencies``
-    for an article's ``keys``: none when switched off or when the language has no word list.
-    ``terms``: the article's, whose ``keys`` these are (their ``shares`` read, not made again)."""
+    for an article's ``keys``: none when switched off or when the language has no word list."""
     if params.background_documents <= 0:
         return None, 0.0
-    shares = terms.shares if terms is not None else article_shares(keys, language)
+    shares = article_shares(keys, language)
     return (shares, params.background_documents) if shares is not None else (None, 0.0)
 
 

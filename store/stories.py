@@ -202,7 +202,7 @@ def assign_story(
     seq = _next(connection, STORY_SEQ_COUNTER)  # first: the lock that orders assignments
     documents = _next(connection, STORY_DOCS_COUNTER)
     frequencies = _count_terms(
-        connection, documents, terms, background_of(terms.keys, terms.language, params, terms)
+        connection, documents, terms, background_of(terms.keys, terms.language, params)
     )
     state = _StoredStories(connection, frequencies, params)
     done = assign(terms, state, params, article_id, seq)
