@@ -102,17 +102,14 @@ class ArticleTerms:
     def families(self) -> dict[str, Mapping[str, int]]:
         return {WORD: self.words, NAME: self.names, TITLE: self.title}
 
-    def term_keys(self) -> list[str]:
-        """Every distinct term, family-prefixed: what the document frequencies count."""
-        return list(self.keys)
-
     # What an assignment derives from the terms alone, computed once. An extraction process
     # computes them with the terms (``warm``), and they travel with them: the crawling process,
     # which assigns one article at a time, only reads them.
 
     @cached_property
     def keys(self) -> tuple[str, ...]:
-        """``term_keys``: family by family in ``families`` order, each family's in its order."""
+        """Every distinct term, family-prefixed (what the document frequencies count): family by
+        family in ``families`` order, each family's in its order."""
         return tuple(f"{family}:{term}" for family, terms in self.families().items() for term in terms)
 
     @cached_property
@@ -219,19 +216,13 @@ class StoryDecision:
     merge: tuple[str, ...] = field(default=())  # stories that become ``story_id``
 
 
+@dataclass(frozen=True)
 class DocumentFrequencies:
-    """Document frequencies of the terms one article needs, and how many articles were counted."""
+    """The inverse document frequency of each term one article needs, and how many articles
+    were counted (the background's included)."""
 
-    def __init__(
-        self, counts: Mapping[str, int], documents: int, idfs: Mapping[str, float] | None = None
-    ) -> None:
-        self.counts = counts
-        self.documents = documents
-        self.idfs = idfs  # ``idf`` of every key of ``counts``, when computed at once
-
-    def idf(self, key: str) -> float:
-        # Smoothed, and never below 1: a term every article has still counts a little.
-        return math.log((self.documents + 1) / (self.counts.get(key, 0) + 1)) + 1.0
+    idfs: Mapping[str, float]
+    documents: int
 
 
 class FrequencySketch:
@@ -267,15 +258,15 @@ class FrequencySketch:
         found = self.counts[buckets].astype(np.int64)
         if plus_one:
             found += 1
-        counts = found.tolist()
         documents = self.documents + plus_one
-        weighed: list[float] | list[int] = counts
+        weighed: list[float] | list[int] = found.tolist()
         if background is not None and background_documents > 0:
             weighed = (found + background_documents * np.asarray(background, dtype=np.float64)).tolist()
             documents += int(background_documents)
+        # Smoothed, and never below 1: a term every article has still counts a little.
         log, total = math.log, documents + 1
         idfs = dict(zip(keys, [log(total / (count + 1)) + 1.0 for count in weighed], strict=True))
-        return DocumentFrequencies(dict(zip(keys, counts, strict=True)), documents, idfs)
+        return DocumentFrequencies(idfs, documents)
 
 
 def article_terms(
@@ -322,38 +313,25 @@ def article_vectors(terms: ArticleTerms, df: DocumentFrequencies) -> Vectors:
     keys, tfs = terms.keys, terms.tfs
     for family, part in terms.family_slices().items():
         counts = terms.families()[family]
-        if idf is not None:
-            weights = [tf * idf[key] for tf, key in zip(tfs[part], keys[part], strict=True)]
-        else:
-            weights = [tf * df.idf(key) for tf, key in zip(tfs[part], keys[part], strict=True)]
+        weights = [tf * idf[key] for tf, key in zip(tfs[part], keys[part], strict=True)]
         vector = dict(zip(counts, weights, strict=True))
         norm = _norm(vector)
         vectors[family] = {t: v / norm for t, v in vector.items()} if norm else {}
     return vectors
 
 
-def key_terms(
-    vectors: Vectors, count: int, title_count: int = 0, terms: ArticleTerms | None = None
-) -> list[str]:
+def key_terms(vectors: Vectors, terms: ArticleTerms, count: int, title_count: int = 0) -> list[str]:
     """The article's ``count`` strongest name and word terms and its ``title_count`` strongest
     headline terms (ties by term): a story that shares too few of them with the article is not
-    a candidate for it. ``terms``: the article's, whose ``vectors`` these are (their keys made
-    already)."""
-    if terms is not None and all(len(vectors.get(f, {})) == len(t) for f, t in terms.families().items()):
-        keys, at = terms.keys, terms.family_slices()
-        weighted = [
-            item
-            for family in (NAME, WORD)
-            for item in zip(vectors[family].values(), keys[at[family]], strict=True)
-        ]
-        title = list(zip(vectors.get(TITLE, {}).values(), keys[at[TITLE]], strict=True))
-    else:
-        weighted = [
-            (weight, f"{family}:{term}")
-            for family in (NAME, WORD)
-            for term, weight in vectors[family].items()
-        ]
-        title = [(weight, f"{TITLE}:{term}") for term, weight in vectors.get(TITLE, {}).items()]
+    a candidate for it. ``vectors``: ``article_vectors`` of ``terms`` (a weight for every term,
+    in the order of ``terms.keys``, whose keys are read rather than made again)."""
+    keys, at = terms.keys, terms.family_slices()
+    weighted = [
+        item
+        for family in (NAME, WORD)
+        for item in zip(vectors[family].values(), keys[at[family]], strict=True)
+    ]
+    title = list(zip(vectors[TITLE].values(), keys[at[TITLE]], strict=True))
     return [
         key
         for found, limit in ((weighted, count), (title, title_count))
@@ -571,9 +549,8 @@ class StoryState:
     """What one assignment reads: document frequencies and candidate stories. The store keeps
     them in tables (store/stories.py); ``MemoryStories`` in a dict, for the benchmark."""
 
-    def frequencies(self, keys: Sequence[str], language: str | None) -> DocumentFrequencies:
-        """The document frequencies of ``keys``, this article counted (``language``: its own,
-        for the background frequencies of ``StoryParams.background_documents``)."""
+    def frequencies(self, terms: ArticleTerms) -> DocumentFrequencies:
+        """The document frequencies of the article's ``terms``, this article counted."""
         raise NotImplementedError
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
@@ -587,9 +564,9 @@ def assign(
 ) -> Assignment:
     """Assign one article whose terms ``state`` has already counted: the decision, and the
     profile the caller keeps for the story it is in now (a new story's id is the article's)."""
-    df = state.frequencies(terms.keys, terms.language)
+    df = state.frequencies(terms)
     vectors = article_vectors(terms, df)
-    keys = tuple(key_terms(vectors, params.key_terms, params.title_key_terms, terms))
+    keys = tuple(key_terms(vectors, terms, params.key_terms, params.title_key_terms))
     candidates = state.candidates(keys, terms.language, terms.at)
     decision = decide_story(vectors, terms.at, candidates, params, df.documents)
     by_id = {story.story_id: story for story in candidates}
@@ -617,10 +594,10 @@ class MemoryStories(StoryState):
         self.merged_into: dict[str, str] = {}
         self.created = 0
 
-    def frequencies(self, keys: Sequence[str], language: str | None) -> DocumentFrequencies:
-        return self.sketch.frequencies(
-            keys, self.sketch.buckets(keys), False, *background_of(keys, language, self.params)
-        )
+    def frequencies(self, terms: ArticleTerms) -> DocumentFrequencies:
+        # Counted already (``add``), so no plus one.
+        background = background_of(terms.keys, terms.language, self.params)
+        return self.sketch.frequencies(terms.keys, terms.buckets, False, *background)
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
         shared = Counter(story for key in keys for story in self.keys.get(key, ()))

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -71,8 +71,8 @@ class PreparedPage:
     # source's learned boilerplate is looked up and learned from when the page is committed.
     lines: tuple[tuple[str, str], ...] = ()
     # line_hashes(lines), made with them (in the extraction process): what the learned
-    # boilerplate is looked up by and learned from. None: made when needed.
-    hashes: Mapping[str, str] | None = None
+    # boilerplate is looked up by and learned from.
+    hashes: Mapping[str, str] = field(default_factory=dict)
     # Words of its own: without page chrome, generic boilerplate and (once committed) the
     # source's learned boilerplate.
     words: int = 0
@@ -170,10 +170,6 @@ def _prepare(
         hashes=line_hashes(lines),
         words=words,
     )
-
-
-def _hashes_of(prepared: PreparedPage) -> Mapping[str, str]:
-    return prepared.hashes if prepared.hashes is not None else line_hashes(list(prepared.lines))
 
 
 # Distributed mode passes its story locks here (workers/locks.py): a page's candidates are read,
@@ -289,7 +285,7 @@ class PagePipeline:
         if isinstance(prepared.extracted, Rejection) or not prepared.lines:
             return prepared
         lines = list(prepared.lines)
-        known = self.store.boilerplate.known(page.source, _hashes_of(prepared).keys())
+        known = self.store.boilerplate.known(page.source, prepared.hashes.keys())
         if not known:
             return prepared
         kept = without_boilerplate(lines, known)
@@ -366,7 +362,7 @@ class PagePipeline:
                     prepared.words,
                     releasing,
                     prepared.story_terms,
-                    _hashes_of(prepared),
+                    prepared.hashes,
                 )
             except StaleDecision as exc:
                 if attempt == DECIDE_ATTEMPTS:
@@ -403,14 +399,13 @@ class PagePipeline:
         page_fingerprint: Fingerprint,
         repair_index: bool,
         on_commit: OnCommit | None,
-        lines: tuple[tuple[str, str], ...] = (),
-        words: int = 0,
-        releasing: Held | None = None,
-        story_terms: ArticleTerms | None = None,
-        hashes: Mapping[str, str] | None = None,
+        lines: tuple[tuple[str, str], ...],
+        words: int,
+        releasing: Held | None,
+        story_terms: ArticleTerms | None,
+        hashes: Mapping[str, str],
     ) -> PageOutcome:
-        """``hashes``: ``line_hashes(lines)``, made already (None: made here)."""
-        hashes = hashes if hashes is not None else line_hashes(list(lines))
+        """``hashes``: ``line_hashes(lines)`` (``PreparedPage.hashes``)."""
         facts = PageFacts(url=document.url, canonical_url=document.canonical_url, source=page.source)
         with self.decision_lock(facts, page_fingerprint):
             found = self.store.candidates(

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.exc import DBAPIError
 
 from newsdedup.dedup.boilerplate import LEARNED_AFTER, MAX_LINES_PER_SOURCE
-from newsdedup.store.database import KEYS_PER_QUERY, Database
+from newsdedup.store.database import KEYS_PER_QUERY, Database, driver_sql
 from newsdedup.store.models import SourceLine
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ class Boilerplate:
         rows += [(source, h, lines[h], stamp, stamp) for h in sorted(lines)]
         rows.sort(key=itemgetter(1))  # one lock order for every writer: by line hash
         # One statement run by the driver for every row (executemany), in hash order.
-        placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        connection.exec_driver_sql(_COUNT_LINE.format(p=placeholder), rows)
+        connection.exec_driver_sql(driver_sql(connection, _COUNT_LINE), rows)
 
     def learned(self, source: str) -> None:
         """Called once a new article of the source is committed: prunes its lines now and then."""

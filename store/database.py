@@ -57,6 +57,13 @@ def prebuilt(connection: Connection, name: str, build: Callable[[Callable[[Any],
     return statement
 
 
+def driver_sql(connection: Connection, sql: str) -> str:
+    """``sql`` with each ``{p}`` the driver's placeholder (``?`` for sqlite3, ``%s`` for
+    psycopg): plain SQL for ``exec_driver_sql``'s executemany, where SQLAlchemy's per-row
+    parameter processing cost more CPU than the statement."""
+    return sql.format(p="?" if connection.dialect.paramstyle == "qmark" else "%s")
+
+
 def dialect_insert(connection: Connection) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
     """The connection's dialect's INSERT, which knows ON CONFLICT (PostgreSQL's and SQLite's)."""
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert

@@ -42,6 +42,7 @@ from newsdedup.dedup.stories import (
     term_hash,
 )
 from newsdedup.store.counters import STORY_DOCS_COUNTER, STORY_SEQ_COUNTER
+from newsdedup.store.database import driver_sql
 from newsdedup.store.models import (
     Article,
     Counter,
@@ -157,7 +158,7 @@ class _StoredStories(StoryState):
     def _hash(self, key: str) -> int:
         return term_hash(key)
 
-    def frequencies(self, keys: Sequence[str], language: str | None) -> DocumentFrequencies:
+    def frequencies(self, terms: ArticleTerms) -> DocumentFrequencies:
         return self.counted  # read when they were counted (_count_terms)
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:
@@ -247,10 +248,6 @@ def assign_story(
 _ADD_KEYS = "INSERT INTO story_keys (term, story_id) VALUES ({p}, {p}) ON CONFLICT DO NOTHING"
 
 
-def _placeholder(connection: Connection) -> str:
-    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
-
-
 # --- document frequencies: the store's log and snapshots, each process's copy of the sketch ---
 
 # A snapshot of the sketch is written every this many articles; the log before it is deleted.
@@ -333,8 +330,7 @@ def _count_terms(
 
 def _add_keys(connection: Connection, story_id: str, hashes: list[int]) -> None:
     if hashes:
-        sql = _ADD_KEYS.format(p=_placeholder(connection))
-        connection.exec_driver_sql(sql, [(h, story_id) for h in hashes])
+        connection.exec_driver_sql(driver_sql(connection, _ADD_KEYS), [(h, story_id) for h in hashes])
 
 
 def _merge(connection: Connection, absorbed: str, survivor: str, seq: int, now: datetime) -> list[str]:

@@ -394,9 +394,8 @@ def test_a_new_store_weighs_words_common_in_their_language_below_rare_ones() -> 
     sketch, keys = FrequencySketch(), ["w:police", "w:chibok", "n:south korea", "t:police"]
     buckets = sketch.buckets(keys)
     alone = sketch.frequencies(keys, buckets, True)
-    assert alone.idf("w:police") == alone.idf("w:chibok")
+    assert alone.idfs["w:police"] == alone.idfs["w:chibok"]
     weighed = sketch.frequencies(keys, buckets, True, *background_of(keys, "en-GB", StoryParams()))
-    assert weighed.idfs is not None
     assert weighed.idfs["w:police"] < weighed.idfs["n:south korea"] < weighed.idfs["w:chibok"]
     # a headline holds a word less often than a whole article does
     assert weighed.idfs["w:police"] < weighed.idfs["t:police"]
