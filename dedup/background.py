@@ -16,50 +16,89 @@ prior (its terms are weighed by the store's counts alone, as before).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+import gzip
+import importlib.util
+from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import numpy.typing as npt
 
 # The words of each language's list kept (the most frequent first): a rarer word's prior is
 # under two of the 500 articles, so the store's own counts say all there is to say of it.
 TOP_WORDS = 25_000
 WORDS_PER_ARTICLE = 600.0
 WORDS_PER_HEADLINE = 12.0
-_HEADLINE = "t"  # dedup.stories.TITLE: the headline family's prefix
 # wordfreq's "small" lists (words down to a frequency of about 10⁻⁶) load in about 10 ms a
 # language; its "best" lists take 60 to 300 ms and 30 to 70 MB each, for words we would not keep.
 _LIST = "small"
 
 
-@lru_cache(maxsize=64)
-def _word_frequencies(language: str) -> dict[str, float] | None:
-    """Word -> frequency (share of all words) of the ``TOP_WORDS`` most frequent words of
-    ``language`` (about 2 MB), or None when wordfreq has no list for it."""
-    import wordfreq  # deferred: only where stories are assigned
+@lru_cache(maxsize=1)
+def _lists_folder() -> Path:
+    """wordfreq's data folder, found without importing wordfreq: its import (langcodes and the
+    regular expressions of its tokenizers) cost a crawl more CPU than the lists it meets."""
+    spec = importlib.util.find_spec("wordfreq")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("wordfreq is not installed: stories need its word lists")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
-    if language not in wordfreq.available_languages(_LIST):
+
+def available_languages() -> list[str]:
+    """The languages wordfreq has a list of, as its codes ("en", "zh", "pt")."""
+    prefix = f"{_LIST}_"
+    return sorted(
+        path.name.removeprefix(prefix).split(".")[0] for path in _lists_folder().glob(f"{prefix}*.msgpack.gz")
+    )
+
+
+def _read_bins(path: Path) -> list[tuple[int, list[str]]]:
+    """The first bins of a wordfreq list holding ``TOP_WORDS`` words, as (bin index, words).
+
+    wordfreq's "cBpack" (wordfreq.read_cBpack): a gzipped msgpack array of a header, then one
+    list of words per bin, bin i holding the words of frequency 10^(-i/100). Read as a stream,
+    up to the bins kept: decoding the whole list cost twice as much.
+    """
+    bins: list[tuple[int, list[str]]] = []
+    with gzip.open(path, "rb") as stream:
+        unpacker = msgpack.Unpacker(stream, raw=False)
+        entries = unpacker.read_array_header()
+        header = unpacker.unpack()
+        if not isinstance(header, dict) or header.get("format") != "cB" or header.get("version") != 1:
+            raise ValueError(f"{path}: not a wordfreq cBpack list (header {header!r})")
+        kept = 0
+        for index in range(entries - 1):
+            words = unpacker.unpack()
+            if words:
+                bins.append((index, words))
+                kept += len(words)
+            if kept >= TOP_WORDS:
+                break
+    return bins
+
+
+@lru_cache(maxsize=64)
+def word_frequencies(language: str) -> dict[str, float] | None:
+    """Word -> frequency (share of all words) of the ``TOP_WORDS`` most frequent words of
+    ``language`` (wordfreq's code; about 2 MB), or None when wordfreq has no list for it."""
+    path = _lists_folder() / f"{_LIST}_{language}.msgpack.gz"
+    if not language.isalnum() or not path.is_file():
         return None
     found: dict[str, float] = {}
-    # wordfreq's list: bins of words, bin i holding the words of frequency 10^(-i/100).
-    for rank, words in enumerate(wordfreq.get_frequency_list(language, _LIST)):
-        frequency = 10.0 ** (-rank / 100.0)
-        for word in words:
-            found.setdefault(word, frequency)
-        if len(found) >= TOP_WORDS:
-            break
-    # The whole list would stay cached inside wordfreq as well.
-    wordfreq.get_frequency_list.cache_clear()
+    # The rarest bin first, so that a word listed twice keeps its most frequent bin's value.
+    for index, words in reversed(_read_bins(path)):
+        found.update(dict.fromkeys(words, 10.0 ** (-index / 100.0)))
     return found
 
 
 def load_all() -> None:
-    """Every language's list, now (about 0.7 s, 42 languages): for a long-lived process that
+    """Every language's list, now (about 0.5 s, 42 languages): for a long-lived process that
     forks the processes assigning stories (a worker's main process), so that none loads them
     again. A crawl's own process loads the languages it meets, 10 ms each."""
-    import wordfreq  # deferred: as in _word_frequencies
-
-    for language in sorted(wordfreq.available_languages(_LIST)):
-        _word_frequencies(language)
+    for language in available_languages():
+        word_frequencies(language)
 
 
 def language_key(language: str | None) -> str | None:
@@ -69,26 +108,22 @@ def language_key(language: str | None) -> str | None:
     return language.lower().replace("_", "-").split("-")[0] or None
 
 
-@lru_cache(maxsize=1 << 16)
-def article_share(key: str, language: str) -> float:
-    """The share of articles of ``language`` expected to hold the family-prefixed term ``key``:
-    a word of frequency f appears at least once among n words with chance 1 - e^(-n f). A run of
-    words ("south korea") is as frequent as wordfreq reckons a phrase: 1 / Σ 1/f of its words."""
-    words = _word_frequencies(language)
-    if words is None:
-        return 0.0
-    family, _, term = key.partition(":")
-    frequencies = [words.get(word, 0.0) for word in term.split()]
+def term_shares(terms: Iterable[str], words: dict[str, float], words_read: float) -> npt.NDArray[np.float64]:
+    """The share of articles expected to hold each term (bare, no family prefix), ``words``
+    being their language's ``word_frequencies``: a word of frequency f appears at least once
+    among n words read with chance 1 - e^(-n f). A run of words ("south korea") is as frequent
+    as wordfreq reckons a phrase: 1 / Σ 1/f of its words; a run with an unlisted word, 0."""
+    get = words.get
+    frequencies = np.fromiter(
+        (get(term, 0.0) if " " not in term else _phrase_frequency(term, words) for term in terms),
+        dtype=np.float64,
+    )
+    shares: npt.NDArray[np.float64] = -np.expm1(-words_read * frequencies)
+    return shares
+
+
+def _phrase_frequency(phrase: str, words: dict[str, float]) -> float:
+    frequencies = [words.get(word, 0.0) for word in phrase.split()]
     if not frequencies or not all(frequencies):
         return 0.0
-    frequency = 1.0 / sum(1.0 / f for f in frequencies)
-    words_read = WORDS_PER_HEADLINE if family == _HEADLINE else WORDS_PER_ARTICLE
-    return -math.expm1(-words_read * frequency)
-
-
-def article_shares(keys: Sequence[str], language: str | None) -> list[float] | None:
-    """``article_share`` of each key, or None when the language has no list (or is unknown)."""
-    code = language_key(language)
-    if code is None or _word_frequencies(code) is None:
-        return None
-    return [article_share(key, code) for key in keys]
+    return 1.0 / sum(1.0 / frequency for frequency in frequencies)

@@ -37,7 +37,13 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from newsdedup.dedup.background import article_shares
+from newsdedup.dedup.background import (
+    WORDS_PER_ARTICLE,
+    WORDS_PER_HEADLINE,
+    language_key,
+    term_shares,
+    word_frequencies,
+)
 from newsdedup.dedup.normalize import _CJK_RANGES, normalize_paragraph
 
 # Feature families, as prefixes of the term keys the document frequencies are kept under.
@@ -248,7 +254,7 @@ class FrequencySketch:
         keys: Sequence[str],
         buckets: npt.NDArray[np.uint32],
         plus_one: bool = False,
-        background: Sequence[float] | None = None,
+        background: npt.NDArray[np.float64] | None = None,
         background_documents: float = 0.0,
     ) -> DocumentFrequencies:
         """The document frequencies of ``keys`` (their ``buckets``); ``plus_one``: with an
@@ -261,7 +267,7 @@ class FrequencySketch:
         documents = self.documents + plus_one
         weighed: list[float] | list[int] = found.tolist()
         if background is not None and background_documents > 0:
-            weighed = (found + background_documents * np.asarray(background, dtype=np.float64)).tolist()
+            weighed = (found + background_documents * background).tolist()
             documents += int(background_documents)
         # Smoothed, and never below 1: a term every article has still counts a little.
         log, total = math.log, documents + 1
@@ -283,15 +289,20 @@ def article_terms(
     )
 
 
-def background_of(
-    keys: Sequence[str], language: str | None, params: StoryParams
-) -> tuple[list[float] | None, float]:
+def background_of(terms: ArticleTerms, params: StoryParams) -> tuple[npt.NDArray[np.float64] | None, float]:
     """The ``background`` and ``background_documents`` arguments of ``FrequencySketch.frequencies``
-    for an article's ``keys``: none when switched off or when the language has no word list."""
+    for the article's ``keys``: none when switched off or when the language has no word list."""
     if params.background_documents <= 0:
         return None, 0.0
-    shares = article_shares(keys, language)
-    return (shares, params.background_documents) if shares is not None else (None, 0.0)
+    code = language_key(terms.language)
+    words = word_frequencies(code) if code is not None else None
+    if words is None:
+        return None, 0.0
+    shares = [
+        term_shares(family_terms, words, WORDS_PER_HEADLINE if family == TITLE else WORDS_PER_ARTICLE)
+        for family, family_terms in terms.families().items()
+    ]
+    return np.concatenate(shares), params.background_documents
 
 
 def term_hash(key: str) -> int:
@@ -596,7 +607,7 @@ class MemoryStories(StoryState):
 
     def frequencies(self, terms: ArticleTerms) -> DocumentFrequencies:
         # Counted already (``add``), so no plus one.
-        background = background_of(terms.keys, terms.language, self.params)
+        background = background_of(terms, self.params)
         return self.sketch.frequencies(terms.keys, terms.buckets, False, *background)
 
     def candidates(self, keys: Sequence[str], language: str | None, at: datetime) -> list[StoryProfile]:

@@ -202,9 +202,7 @@ def assign_story(
     params, terms = story.params, story.terms
     seq = _next(connection, STORY_SEQ_COUNTER)  # first: the lock that orders assignments
     documents = _next(connection, STORY_DOCS_COUNTER)
-    frequencies = _count_terms(
-        connection, documents, terms, background_of(terms.keys, terms.language, params)
-    )
+    frequencies = _count_terms(connection, documents, terms, background_of(terms, params))
     state = _StoredStories(connection, frequencies, params)
     done = assign(terms, state, params, article_id, seq)
     profile = done.story
@@ -306,7 +304,7 @@ def _count_terms(
     connection: Connection,
     documents: int,
     terms: ArticleTerms,
-    background: tuple[list[float] | None, float] = (None, 0.0),
+    background: tuple[npt.NDArray[np.float64] | None, float] = (None, 0.0),
 ) -> DocumentFrequencies:
     """Count article number ``documents`` as holding ``terms``; their document frequencies,
     this article counted. The process's copy of the sketch learns of it from the log next time

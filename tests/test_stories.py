@@ -26,7 +26,7 @@ from test_distributed import kill_group, wait_ready
 
 from newsdedup.api import create_app
 from newsdedup.config import Settings
-from newsdedup.dedup import InMemoryIndex
+from newsdedup.dedup import InMemoryIndex, background
 from newsdedup.dedup.stories import ArticleTerms, FrequencySketch, StoryParams, article_terms, background_of
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import PagePipeline
@@ -388,18 +388,42 @@ def test_a_story_stored_in_the_earlier_form_is_read_the_same(tmp_path: Path) -> 
         store.close()
 
 
+def _terms_in(language: str | None) -> ArticleTerms:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    words, names, title = {"police": 1, "chibok": 1}, {"south korea": 1}, {"police": 1}
+    return ArticleTerms(words=words, names=names, title=title, at=at, language=language)
+
+
 def test_a_new_store_weighs_words_common_in_their_language_below_rare_ones() -> None:
     """Before a store has counted any article, "police" and "Chibok" would weigh the same: the
     language's word frequencies (dedup/background.py) tell them apart from the first article."""
-    sketch, keys = FrequencySketch(), ["w:police", "w:chibok", "n:south korea", "t:police"]
-    buckets = sketch.buckets(keys)
+    sketch, terms = FrequencySketch(), _terms_in("en-GB")
+    keys, buckets = terms.keys, terms.buckets
+    assert keys == ("w:police", "w:chibok", "n:south korea", "t:police")
     alone = sketch.frequencies(keys, buckets, True)
     assert alone.idfs["w:police"] == alone.idfs["w:chibok"]
-    weighed = sketch.frequencies(keys, buckets, True, *background_of(keys, "en-GB", StoryParams()))
+    weighed = sketch.frequencies(keys, buckets, True, *background_of(terms, StoryParams()))
     assert weighed.idfs["w:police"] < weighed.idfs["n:south korea"] < weighed.idfs["w:chibok"]
     # a headline holds a word less often than a whole article does
     assert weighed.idfs["w:police"] < weighed.idfs["t:police"]
-    # a language with no word list, or none known: the store's own counts alone
-    assert background_of(keys, "xx", StoryParams()) == (None, 0.0)
-    assert background_of(keys, None, StoryParams()) == (None, 0.0)
-    assert background_of(keys, "en", StoryParams(background_documents=0.0)) == (None, 0.0)
+    # a language with no word list, or none known, or a code that is no language: the store's
+    # own counts alone
+    for language in ("xx", None, "../en", ""):
+        assert background_of(_terms_in(language), StoryParams()) == (None, 0.0)
+    assert background_of(terms, StoryParams(background_documents=0.0)) == (None, 0.0)
+
+
+def test_the_word_lists_read_as_wordfreq_itself_reads_them() -> None:
+    """dedup/background.py reads wordfreq's files without importing wordfreq (its import cost a
+    crawl more than the lists): a release that changes their format or place fails here."""
+    import wordfreq
+
+    assert set(background.available_languages()) == set(wordfreq.available_languages("small"))
+    for language in ("en", "de", "zh", "ar"):
+        expected: dict[str, float] = {}
+        for index, words in enumerate(wordfreq.get_frequency_list(language, "small")):
+            for word in words:
+                expected.setdefault(word, 10.0 ** (-index / 100.0))
+            if len(expected) >= background.TOP_WORDS:
+                break
+        assert background.word_frequencies(language) == expected

@@ -149,7 +149,7 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     # process, rather than by each on its first page; the processes that only send tasks
     # (a crawl, the API, beat) never load them: ≈ 490 ms of imports for the page code and
     # ≈ 1.1 s for datasketch (bench/import_costs.py); the language identifier's model too
-    # (≈ 0.5 s, for pages that declare no language) and the word lists of stories (≈ 0.7 s).
+    # (≈ 0.5 s, for pages that declare no language) and the word lists of stories (≈ 0.5 s).
     import datasketch  # noqa: F401
 
     import newsdedup.pipeline.preload
