@@ -25,8 +25,10 @@ runs in the command's own process, so its CPU time is the whole cost of a page, 
 (the extraction pool's processes start from a forkserver, whose children ``getrusage`` does not
 see; the pool changes where extraction runs, not what a story costs). Measured on the labelled set, and on the real pages of ``news-pages-fundus`` and
 ``dates-mediacloud`` (their own HTML, many languages: extraction as it costs in production),
-each also without the command's start-up (an import of one page, subtracted), best of
-``--cpu-runs``.
+each also without the command's start-up (an import of one page, subtracted): ``--cpu-runs``
+runs alternating off and on, the best of each and the median of the runs' own ratios; and,
+inside each run with stories on, the CPU time of the story stages themselves over the rest of
+that run (``bench.story_cpu``), which the machine's drift from run to run does not blur.
 
     python -m bench.stories [--data DIR] [--keep DIR] [--cpu-runs N]
 """
@@ -39,6 +41,7 @@ import io
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +57,8 @@ from bench.common import data_argument_parser, print_table, require_dataset, wri
 from newsdedup.dedup.normalize import normalize_paragraph
 from newsdedup.dedup.stories import ArticleTerms, MemoryStories, StoryParams, article_terms
 from newsdedup.extract.urls import normalize_url
+
+REPO = Path(__file__).resolve().parents[1]
 
 THRESHOLDS = (0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.30, 0.35)
 WINDOWS = (7.0, 14.0, 30.0)
@@ -189,20 +194,29 @@ class Run:
     wall_seconds: float
 
 
-def import_warc(warc: Path, workdir: Path, database: Path, source: str, env: dict[str, str]) -> Run:
+def import_warc(
+    warc: Path, workdir: Path, database: Path, source: str, env: dict[str, str], story_cpu: Path | None = None
+) -> Run:
     """``newsdedup import-warc`` of ``warc`` into the SQLite store ``database``, extracting in
     the command's own process so that its CPU time is every page's whole cost (see the
-    docstring); stops the benchmark when it fails."""
+    docstring); stops the benchmark when it fails. ``story_cpu``: run through
+    ``bench.story_cpu``, which writes there the CPU time of the story stages."""
     child_env = {
         **os.environ,
         "NEWSDEDUP_DATABASE_URL": f"sqlite:///{database}",
         "NEWSDEDUP_EXTRACT_PROCESSES": "1",
         **env,
     }
+    command = ["import-warc", str(warc), "--source", source]
+    if story_cpu is None:
+        command = [sys.executable, "-m", "newsdedup", *command]
+    else:
+        command = [sys.executable, "-m", "bench.story_cpu", str(story_cpu), *command]
+        child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "newsdedup", "import-warc", str(warc), "--source", source],
+        command,
         env=child_env,
         cwd=workdir,
         capture_output=True,
@@ -402,34 +416,83 @@ def load(folder: Path) -> list[Doc]:
     return sorted(docs, key=lambda d: (d.published, d.id))  # arrival order: publication order
 
 
-def import_cpu(warc: Path, workdir: Path, stories: bool, runs: int) -> float:
-    """Best-of-``runs`` CPU seconds of ``newsdedup import-warc`` into a new store."""
-    best = float("inf")
-    for run in range(runs):
-        database = workdir / f"cpu-{warc.stem}-{stories}-{run}.db"
-        env = {"NEWSDEDUP_ARCHIVE": "0", "NEWSDEDUP_STORIES": "1" if stories else "0"}
-        best = min(best, import_warc(warc, workdir, database, "cpu", env).cpu_seconds)
-        database.unlink(missing_ok=True)
-    return best
+def import_cpu(warc: Path, workdir: Path, stories: bool, run: int) -> tuple[float, float, float]:
+    """CPU seconds of one ``newsdedup import-warc`` of ``warc`` into a new store, of its story
+    stages, and of the word lists' loading among them (0 with stories off)."""
+    database = workdir / f"cpu-{warc.stem}-{stories}-{run}.db"
+    env = {"NEWSDEDUP_ARCHIVE": "0", "NEWSDEDUP_STORIES": "1" if stories else "0"}
+    stages = workdir / f"cpu-{warc.stem}-{run}-stages.json"
+    seconds = import_warc(warc, workdir, database, "cpu", env, stages if stories else None).cpu_seconds
+    database.unlink(missing_ok=True)
+    if not stories:
+        return seconds, 0.0, 0.0
+    found = json.loads(stages.read_text())
+    return seconds, found["story_seconds"], found["word_list_seconds"]
 
 
-def real_pages_cpu(data: Path, workdir: Path, runs: int) -> dict[str, float] | None:
+def real_pages_cpu(data: Path, workdir: Path, runs: int) -> dict[str, Any] | None:
     """CPU per page of importing the real pages with stories on and off, with and without the
-    command's start-up (the import of one page, subtracted)."""
+    command's start-up (the import of one page, subtracted). The runs alternate off and on, so
+    that the machine's drift (this one's CPU time for the same import varies by ±10 % from one
+    minute to the next, evenly over the pages) weighs on both alike: the median of the runs' own
+    ratios is reported beside the ratio of the best runs. Within each run with stories on, the
+    CPU time of the story stages themselves (``bench.story_cpu``) against the rest of the run:
+    a ratio the drift divides out of."""
     from bench.archive import build_warc, real_bodies  # deferred: only this measure reads them
 
-    if not (data / "news-pages-fundus").is_dir():
+    if runs < 1 or not (data / "news-pages-fundus").is_dir():
         return None
     bodies = real_bodies(data)
     pages = workdir / "real-pages.warc.gz"
     one = workdir / "one-page.warc.gz"
     build_warc(pages, bodies, 1)
     build_warc(one, bodies[:1], 1)
-    found: dict[str, float] = {"pages": len(bodies)}
-    for stories in (False, True):
-        label = "on" if stories else "off"
-        found[f"cpu_{label}"] = import_cpu(pages, workdir, stories, runs)
-        found[f"startup_{label}"] = import_cpu(one, workdir, stories, runs)
+    measured: dict[str, list[float]] = {
+        key: [] for key in ("off", "on", "startup_off", "startup_on", "story_stages", "word_lists")
+    }
+    for run in range(runs):
+        for stories in (False, True):
+            label = "on" if stories else "off"
+            seconds, story_seconds, word_list_seconds = import_cpu(pages, workdir, stories, run)
+            measured[label].append(seconds)
+            if stories:
+                measured["story_stages"].append(story_seconds)
+                measured["word_lists"].append(word_list_seconds)
+            measured[f"startup_{label}"].append(import_cpu(one, workdir, stories, run)[0])
+    ratios = [
+        (on - start_on) / (off - start_off)
+        for on, off, start_on, start_off in zip(
+            measured["on"], measured["off"], measured["startup_on"], measured["startup_off"], strict=True
+        )
+    ]
+    # The story stages' CPU over the rest of the same run, start-up excluded.
+    in_run = [
+        stages / (on - start_on - stages)
+        for on, start_on, stages in zip(
+            measured["on"], measured["startup_on"], measured["story_stages"], strict=True
+        )
+    ]
+    found: dict[str, Any] = {
+        "pages": len(bodies),
+        "runs": measured,
+        "ratios_without_startup": ratios,
+        "story_stages_share_in_run": in_run,
+    }
+    for label in ("off", "on"):
+        found[f"cpu_{label}"] = min(measured[label])
+        found[f"startup_{label}"] = min(measured[f"startup_{label}"])
+    found["median_ratio_without_startup"] = statistics.median(ratios)
+    found["median_story_stages_share"] = statistics.median(in_run)
+    found["median_word_lists_share"] = statistics.median(
+        lists / (on - start_on - stages)
+        for on, start_on, stages, lists in zip(
+            measured["on"],
+            measured["startup_on"],
+            measured["story_stages"],
+            measured["word_lists"],
+            strict=True,
+        )
+    )
     return found
 
 
@@ -452,7 +515,12 @@ def grid() -> list[StoryParams]:
 def main(argv: list[str] | None = None) -> int:
     parser = data_argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, default=None, help="keep the WARC files and stores here")
-    parser.add_argument("--cpu-runs", type=int, default=3, help="imports per CPU figure (the best is kept)")
+    parser.add_argument(
+        "--cpu-runs",
+        type=int,
+        default=3,
+        help="alternating runs with stories off and on (the best of each, and the median of their ratios)",
+    )
     args = parser.parse_args(argv)
     folder = require_dataset(args.data, "story-events")
     if folder is None:
@@ -613,7 +681,13 @@ def main(argv: list[str] | None = None) -> int:
             f"real pages ({pages:.0f}, news-pages-fundus + dates-mediacloud), import CPU best of {args.cpu_runs}: "
             f"stories on {on * 1000:.1f} ms/page, off {off_cpu * 1000:.1f} ms/page, +{(on / off_cpu - 1) * 100:.1f} %; "
             f"without start-up ({real['startup_off']:.2f} s): on {bare_on * 1000:.1f}, off {bare_off * 1000:.1f} ms/page, "
-            f"+{(bare_on / bare_off - 1) * 100:.1f} %"
+            f"+{(bare_on / bare_off - 1) * 100:.1f} %; median of the {args.cpu_runs} alternating runs' own ratios "
+            f"(without start-up): +{(real['median_ratio_without_startup'] - 1) * 100:.1f} % "
+            f"({', '.join(f'{(r - 1) * 100:+.1f}' for r in real['ratios_without_startup'])}); "
+            f"the story stages' own CPU over the rest of the same run, median: "
+            f"+{real['median_story_stages_share'] * 100:.1f} % "
+            f"({', '.join(f'{r * 100:+.1f}' for r in real['story_stages_share_in_run'])}), of which "
+            f"loading the languages' word lists (once a process): {real['median_word_lists_share'] * 100:.1f} %"
         )
         results["real_pages_cpu"] = real
     results.update(

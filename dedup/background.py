@@ -108,17 +108,20 @@ def language_key(language: str | None) -> str | None:
     return language.lower().replace("_", "-").split("-")[0] or None
 
 
-def term_shares(terms: Iterable[str], words: dict[str, float], words_read: float) -> npt.NDArray[np.float64]:
+def term_shares(
+    terms: Iterable[str], words: dict[str, float], words_read: float, phrases: bool = False
+) -> npt.NDArray[np.float64]:
     """The share of articles expected to hold each term (bare, no family prefix), ``words``
     being their language's ``word_frequencies``: a word of frequency f appears at least once
-    among n words read with chance 1 - e^(-n f). A run of words ("south korea") is as frequent
-    as wordfreq reckons a phrase: 1 / Σ 1/f of its words; a run with an unlisted word, 0."""
+    among n words read with chance 1 - e^(-n f). ``phrases``: the terms may be runs of words
+    ("south korea"), as frequent as wordfreq reckons a phrase: 1 / Σ 1/f of its words (0 for a
+    run with an unlisted word)."""
     get = words.get
-    frequencies = np.fromiter(
-        (get(term, 0.0) if " " not in term else _phrase_frequency(term, words) for term in terms),
-        dtype=np.float64,
-    )
-    shares: npt.NDArray[np.float64] = -np.expm1(-words_read * frequencies)
+    if phrases:
+        found = [get(term, 0.0) if " " not in term else _phrase_frequency(term, words) for term in terms]
+    else:
+        found = [get(term, 0.0) for term in terms]
+    shares: npt.NDArray[np.float64] = -np.expm1(-words_read * np.array(found, dtype=np.float64))
     return shares
 
 

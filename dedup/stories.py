@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 from operator import itemgetter
 from typing import Literal
 
@@ -116,12 +116,15 @@ class ArticleTerms:
     def keys(self) -> tuple[str, ...]:
         """Every distinct term, family-prefixed (what the document frequencies count): family by
         family in ``families`` order, each family's in its order."""
-        return tuple(f"{family}:{term}" for family, terms in self.families().items() for term in terms)
+        return tuple([f"{family}:{term}" for family, terms in self.families().items() for term in terms])
 
     @cached_property
     def tfs(self) -> tuple[float, ...]:
-        """The sub-linear term frequency of each of ``keys``."""
-        return tuple(_sublinear(n) for terms in self.families().values() for n in terms.values())
+        """The sub-linear term frequency of each of ``keys``: 1 + log n."""
+        log = math.log
+        return tuple(
+            [1.0 + log(n) if n > 0 else 0.0 for terms in self.families().values() for n in terms.values()]
+        )
 
     @cached_property
     def buckets(self) -> npt.NDArray[np.uint32]:
@@ -241,8 +244,11 @@ class FrequencySketch:
 
     @staticmethod
     def buckets(keys: Sequence[str]) -> npt.NDArray[np.uint32]:
-        """The buckets of ``keys``, in their order (``unique_buckets`` for counting)."""
-        return np.fromiter(map(term_bucket, keys), dtype=np.uint32, count=len(keys))
+        """The buckets of ``keys``, in their order (``unique_buckets`` for counting): each key's
+        ``term_bucket``, the mask applied to all at once."""
+        crc32 = zlib.crc32
+        hashes = np.array([crc32(key.encode("utf-8")) for key in keys], dtype=np.uint32)
+        return hashes & np.uint32(DF_BUCKETS - 1)
 
     def add(self, unique_buckets: npt.NDArray[np.uint32]) -> None:
         """Count one more article holding each bucket (each once: ``np.unique``)."""
@@ -298,9 +304,11 @@ def background_of(terms: ArticleTerms, params: StoryParams) -> tuple[npt.NDArray
     words = word_frequencies(code) if code is not None else None
     if words is None:
         return None, 0.0
+    # Words and headline words are single tokens; only names hold runs of words.
     shares = [
-        term_shares(family_terms, words, WORDS_PER_HEADLINE if family == TITLE else WORDS_PER_ARTICLE)
-        for family, family_terms in terms.families().items()
+        term_shares(terms.words, words, WORDS_PER_ARTICLE),
+        term_shares(terms.names, words, WORDS_PER_ARTICLE, phrases=True),
+        term_shares(terms.title, words, WORDS_PER_HEADLINE),
     ]
     return np.concatenate(shares), params.background_documents
 
@@ -310,10 +318,10 @@ def term_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
 
 
-@lru_cache(maxsize=1 << 16)  # bounded (≈ 10 MB): common words recur in every article
 def term_bucket(key: str) -> int:
-    """The bucket of ``FrequencySketch`` a family-prefixed term is counted in (CRC-32: a few
-    hundred terms an article, and rare ones miss the cache; blake2b cost 4 times as much)."""
+    """The bucket of ``FrequencySketch`` a family-prefixed term is counted in (CRC-32: blake2b
+    cost 4 times as much; no cache: on articles of many languages most terms missed it, and a
+    miss cost twice the hash)."""
     return zlib.crc32(key.encode("utf-8")) & (DF_BUCKETS - 1)
 
 
@@ -475,10 +483,6 @@ def _names(text: str) -> list[str]:
                 found.append(f"{previous} {folded}")
             previous = folded
     return found
-
-
-def _sublinear(count: float) -> float:
-    return 1.0 + math.log(count) if count > 0 else 0.0
 
 
 def _norm(vector: Mapping[str, float]) -> float:
