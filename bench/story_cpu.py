@@ -5,9 +5,8 @@
 runs the command in this process with the story stages wrapped by a timer of the calling
 thread's CPU time (``time.thread_time``; nested calls are not counted twice), then writes to
 RESULT.json the CPU seconds of the stages (and, of them, the word lists' loading), and of the
-whole process (user + system). The two
-come from the same run, so the machine's drift from one run to the next (±8 % on the machine
-of bench/README.md) divides out of their ratio, where comparing a run with stories on against
+whole process (user + system). The two come from the same run, so the machine's drift from one
+run to the next (±10 % on the machine of bench/README.md) divides out of their ratio, where comparing a run with stories on against
 another with them off carries it whole. What it cannot see: the story rows' share of SQLite's
 commit and of the garbage collector's passes, which the paired runs of ``bench.stories`` do.
 """

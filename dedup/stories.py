@@ -244,8 +244,9 @@ class FrequencySketch:
 
     @staticmethod
     def buckets(keys: Sequence[str]) -> npt.NDArray[np.uint32]:
-        """The buckets of ``keys``, in their order (``unique_buckets`` for counting): each key's
-        ``term_bucket``, the mask applied to all at once."""
+        """The buckets of ``keys``, in their order (``unique_buckets`` for counting): the low bits
+        of each key's CRC-32 (blake2b cost 4 times as much; no cache: on articles of many
+        languages most terms missed it, and a miss cost twice the hash)."""
         crc32 = zlib.crc32
         hashes = np.array([crc32(key.encode("utf-8")) for key in keys], dtype=np.uint32)
         return hashes & np.uint32(DF_BUCKETS - 1)
@@ -316,13 +317,6 @@ def background_of(terms: ArticleTerms, params: StoryParams) -> tuple[npt.NDArray
 def term_hash(key: str) -> int:
     """A family-prefixed term as a signed 64-bit key (the store keys its statistics by it)."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
-
-
-def term_bucket(key: str) -> int:
-    """The bucket of ``FrequencySketch`` a family-prefixed term is counted in (CRC-32: blake2b
-    cost 4 times as much; no cache: on articles of many languages most terms missed it, and a
-    miss cost twice the hash)."""
-    return zlib.crc32(key.encode("utf-8")) & (DF_BUCKETS - 1)
 
 
 def article_vectors(terms: ArticleTerms, df: DocumentFrequencies) -> Vectors:
