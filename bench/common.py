@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]  # the checkout
+DEFAULT_DATA = REPO.parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # Word tokens, with each CJK/Thai character a token of its own (those scripts use no spaces).

@@ -38,14 +38,13 @@ from typing import Any
 
 import yaml
 
-from bench.common import print_table, write_results
+from bench.common import REPO, print_table, write_results
 from bench.feed_api import fill
 from newsdedup.config import Settings, load_sinks
 from newsdedup.delivery.runner import Deliverer, DeliveryOptions
 from newsdedup.store import Store
 from newsdedup.store.sink_state import SinkStates
 
-REPO = Path(__file__).resolve().parents[1]
 KINDS = ("webhook", "amqp", "nats", "redis-stream", "files")
 AMQP_URL = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")

@@ -34,11 +34,10 @@ from pathlib import Path
 import psycopg
 import redis
 
-from bench.common import clean_environment, print_table, write_results
+from bench.common import REPO, clean_environment, print_table, write_results
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from faultkit import Cluster, FaultRelay, build_sites, count_store, story_urls, write_sources  # noqa: E402
+from faultkit import Cluster, FaultRelay, build_sites, count_store, story_urls, write_sources
 
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")

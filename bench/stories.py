@@ -53,12 +53,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import data_argument_parser, print_table, require_dataset, write_results
+from bench.common import REPO, data_argument_parser, print_table, require_dataset, write_results
 from newsdedup.dedup.normalize import normalize_paragraph
 from newsdedup.dedup.stories import ArticleTerms, MemoryStories, StoryParams, article_terms
 from newsdedup.extract.urls import normalize_url
-
-REPO = Path(__file__).resolve().parents[1]
 
 THRESHOLDS = (0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.30, 0.35)
 WINDOWS = (7.0, 14.0, 30.0)

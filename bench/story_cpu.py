@@ -4,9 +4,10 @@
 
 runs the command in this process with the story stages wrapped by a timer of the calling
 thread's CPU time (``time.thread_time``; nested calls are not counted twice), then writes to
-RESULT.json the CPU seconds of the stages (and, of them, the word lists' loading), and of the
-whole process (user + system). The two come from the same run, so the machine's drift from one
-run to the next (±10 % on the machine of bench/README.md) divides out of their ratio, where comparing a run with stories on against
+RESULT.json the CPU seconds of the stages (and, of them, the word lists' loading); the caller
+reads the whole process's CPU time (``getrusage``). The two come from the same run, so the
+machine's drift from one run to the next (±10 % on the machine of bench/README.md) divides out
+of their ratio, where comparing a run with stories on against
 another with them off carries it whole. What it cannot see: the story rows' share of SQLite's
 commit and of the garbage collector's passes, which the paired runs of ``bench.stories`` do.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import functools
 import gc
 import json
-import resource
 import sys
 import threading
 import time
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_spent = {"seconds": 0.0, "calls": 0, "word_lists": 0.0}
+_spent = {"seconds": 0.0, "word_lists": 0.0}
 _depth = threading.local()
 
 
@@ -40,7 +40,6 @@ def _timed(function: Callable[..., Any]) -> Callable[..., Any]:
             return function(*args, **kwargs)
         finally:
             _spent["seconds"] += time.thread_time() - started
-            _spent["calls"] += 1
             _depth.inside = False
 
     return wrapper
@@ -81,16 +80,8 @@ def main() -> None:
     from newsdedup.cli import main as command_group
 
     command_group.main(args=command, prog_name="newsdedup", standalone_mode=False)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     result.write_text(
-        json.dumps(
-            {
-                "story_seconds": _spent["seconds"],
-                "story_calls": _spent["calls"],
-                "word_list_seconds": _spent["word_lists"],
-                "process_seconds": usage.ru_utime + usage.ru_stime,
-            }
-        )
+        json.dumps({"story_seconds": _spent["seconds"], "word_list_seconds": _spent["word_lists"]})
     )
     gc.freeze()  # as ``newsdedup.cli.run`` does: the interpreter's teardown costs what it costs there
 

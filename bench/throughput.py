@@ -67,12 +67,18 @@ from xml.sax.saxutils import escape
 import trafilatura
 from trafilatura.utils import decode_file
 
-from bench.common import clean_environment, data_argument_parser, print_table, require_dataset, write_results
+from bench.common import (
+    REPO,
+    clean_environment,
+    data_argument_parser,
+    print_table,
+    require_dataset,
+    write_results,
+)
 from bench.cpu_time import CpuSampler
 from newsdedup.pipeline.extraction_pool import extraction_processes
 
 GOAL = 0.90
-REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/8"  # db 8: FLUSHDB before and after, never FLUSHALL
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKERS = ("b1", "b2")

@@ -84,8 +84,10 @@ def _read_bins(path: Path) -> list[tuple[int, list[str]]]:
 def word_frequencies(language: str) -> dict[str, float] | None:
     """Word -> frequency (share of all words) of the ``TOP_WORDS`` most frequent words of
     ``language`` (wordfreq's code; about 2 MB), or None when wordfreq has no list for it."""
+    if not language.isalnum():  # not a language code (and never a path)
+        return None
     path = _lists_folder() / f"{_LIST}_{language}.msgpack.gz"
-    if not language.isalnum() or not path.is_file():
+    if not path.is_file():
         return None
     found: dict[str, float] = {}
     # The rarest bin first, so that a word listed twice keeps its most frequent bin's value.

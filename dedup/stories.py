@@ -272,10 +272,12 @@ class FrequencySketch:
         if plus_one:
             found += 1
         documents = self.documents + plus_one
-        weighed: list[float] | list[int] = found.tolist()
+        weighed: list[float] | list[int]
         if background is not None and background_documents > 0:
             weighed = (found + background_documents * background).tolist()
             documents += int(background_documents)
+        else:
+            weighed = found.tolist()
         # Smoothed, and never below 1: a term every article has still counts a little.
         log, total = math.log, documents + 1
         idfs = dict(zip(keys, [log(total / (count + 1)) + 1.0 for count in weighed], strict=True))

@@ -59,8 +59,8 @@ def prebuilt(connection: Connection, name: str, build: Callable[[Callable[[Any],
 
 def driver_sql(connection: Connection, sql: str) -> str:
     """``sql`` with each ``{p}`` the driver's placeholder (``?`` for sqlite3, ``%s`` for
-    psycopg): plain SQL for ``exec_driver_sql``'s executemany, where SQLAlchemy's per-row
-    parameter processing cost more CPU than the statement."""
+    psycopg): plain SQL for ``exec_driver_sql``, where SQLAlchemy's execution (per row, for an
+    executemany) cost more CPU than the statement itself."""
     return sql.format(p="?" if connection.dialect.paramstyle == "qmark" else "%s")
 
 
