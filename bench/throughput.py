@@ -245,8 +245,9 @@ def _wait_ready(
 SUMMARY_LINE = re.compile(r"(\d+) pages fetched, .* (\d+) errors")
 
 
-def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
-    """One distributed crawl of the site: fresh database, Redis db 8, two fresh workers."""
+def time_distributed(site_root: Path, pages: int, concurrency: int = 1) -> dict[str, Any]:
+    """One distributed crawl of the site: fresh database, Redis db 8, two fresh workers of
+    ``concurrency`` pool processes each."""
     import psycopg
     import redis
 
@@ -300,7 +301,7 @@ def time_distributed(site_root: Path, pages: int) -> dict[str, Any]:
                             "newsdedup",
                             "worker",
                             "--concurrency",
-                            "1",
+                            str(concurrency),
                             "-n",
                             f"{name}@%h",
                             "--without-mingle",

@@ -31,6 +31,7 @@ from newsdedup.config import Settings
 from newsdedup.crawler.archive import page_from
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.embedded import EmbeddedSink
+from newsdedup.pipeline.page_pipeline import PagePipeline
 from newsdedup.pipeline.services import open_embedded_pipeline, open_extraction_pool
 from newsdedup.pipeline.summary import CrawlSummary, SummaryCallback
 from newsdedup.store import Store
@@ -94,11 +95,12 @@ def pages_of(
 def _run_embedded(
     settings: Settings, pages: Iterable[Page], crawl_id: str, progress: SummaryCallback | None
 ) -> CrawlSummary:
-    pipeline = open_embedded_pipeline(settings)
-    pool = open_extraction_pool(settings, pipeline)
+    pool = open_extraction_pool(settings)
+    if pool is not None:
+        pool.start()  # first: the forkserver's start-up overlaps the store's opening
+    pipeline: PagePipeline | None = None
     try:
-        if pool is not None:
-            pool.start()
+        pipeline = open_embedded_pipeline(settings)
         sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, pool=pool)
         original: str | None = None
         for page in pages:
@@ -112,7 +114,8 @@ def _run_embedded(
     finally:
         if pool is not None:
             pool.close()
-        pipeline.store.close()
+        if pipeline is not None:
+            pipeline.store.close()
 
 
 # --- distributed mode ---

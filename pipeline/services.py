@@ -69,18 +69,20 @@ def open_embedded_pipeline(
     )
 
 
-def open_extraction_pool(settings: Settings, pipeline: PagePipeline) -> ExtractionPool | None:
-    """The processes that extract ``pipeline``'s pages, with its time limit and text cap
-    (``NEWSDEDUP_EXTRACT_PROCESSES``); None when extraction stays in this process. Not started."""
+def open_extraction_pool(settings: Settings) -> ExtractionPool | None:
+    """The processes that extract pages with the settings' time limit and text cap
+    (``NEWSDEDUP_EXTRACT_PROCESSES``), as ``open_embedded_pipeline``'s pipeline would; None when
+    extraction stays in this process. Not started. Needs no store: a crawl starts it first, so
+    that the forkserver's imports overlap the store's opening (bench/throughput.py)."""
     processes = extraction_processes(settings.extract_processes)
     if processes <= 1:
         return None
     return ExtractionPool(
         processes,
-        pipeline.min_words,
-        pipeline.params,
+        settings.min_text_words,
+        dedup_params(settings),
         # With stories on, the story terms of a page are computed in the pool too.
-        prepare=prepare_page if pipeline.story_params is None else prepare_page_with_story_terms,
-        time_limit=pipeline.page_time_limit,
-        max_text_chars=pipeline.max_text_chars,
+        prepare=prepare_page if story_params(settings) is None else prepare_page_with_story_terms,
+        time_limit=settings.page_time_limit,
+        max_text_chars=settings.max_text_chars,
     )

@@ -79,9 +79,16 @@ class Boilerplate:
         if not lines:
             return
         stamp = _stamp(connection, now)
-        rows = [(source, PAGES_KEY, "", stamp, stamp)]
-        rows += [(source, h, lines[h], stamp, stamp) for h in sorted(lines)]
-        rows.sort(key=itemgetter(1))  # one lock order for every writer: by line hash
+        hashes = sorted(lines)  # one lock order for every writer: by line hash
+        if connection.dialect.name == "postgresql":
+            samples = [lines[h] for h in hashes]
+            connection.exec_driver_sql(
+                _COUNT_LINES_POSTGRESQL, (source, stamp, stamp, [PAGES_KEY, *hashes], ["", *samples])
+            )
+            return
+        rows = [(source, h, lines[h], stamp, stamp) for h in hashes]
+        rows.append((source, PAGES_KEY, "", stamp, stamp))
+        rows.sort(key=itemgetter(1))
         # One statement run by the driver for every row (executemany), in hash order.
         connection.exec_driver_sql(driver_sql(connection, _COUNT_LINE), rows)
 
@@ -155,11 +162,19 @@ class Boilerplate:
 
 
 # A line of a new article: counted once more, or added with a count of 1. Plain SQL run by the
-# driver's executemany (as the story keys are, store/stories.py): SQLAlchemy's per-row parameter
-# processing (two datetimes a row, the same for every row) cost more CPU than the statement.
+# driver (as the story keys are, store/stories.py): SQLAlchemy's per-row parameter processing
+# (two datetimes a row, the same for every row) cost more CPU than the statement. SQLite runs it
+# once per line (executemany, in process); PostgreSQL is sent every line in two arrays, one
+# statement instead of ≈ 20, its rows taken in hash order (the lock order of every writer).
 _COUNT_LINE = (
     "INSERT INTO source_lines (source, line_hash, pages, sample, first_seen, last_seen) "
     "VALUES ({p}, {p}, 1, {p}, {p}, {p}) "
+    "ON CONFLICT (source, line_hash) DO UPDATE SET pages = source_lines.pages + 1, last_seen = excluded.last_seen"
+)
+_COUNT_LINES_POSTGRESQL = (
+    "INSERT INTO source_lines (source, line_hash, pages, sample, first_seen, last_seen) "
+    "SELECT %s, line.hash, 1, line.sample, %s, %s "
+    "FROM unnest(%s::text[], %s::text[]) AS line(hash, sample) ORDER BY line.hash "
     "ON CONFLICT (source, line_hash) DO UPDATE SET pages = source_lines.pages + 1, last_seen = excluded.last_seen"
 )
 

@@ -284,29 +284,24 @@ class Staging:
     # --- whoever watches a crawl ---
 
     def counts(self, crawl_id: str) -> StagedPageCounts:
+        """One statement: the crawl command asks this several times a second while it waits."""
         now = utcnow()
+        leased_now = (StagedPage.state == "pending") & (StagedPage.claimed_until >= now)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(StagedPage.state, StagedPage.outcome, func.count())
+                select(StagedPage.state, StagedPage.outcome, func.count(), func.count().filter(leased_now))
                 .where(StagedPage.crawl_id == crawl_id)
                 .group_by(StagedPage.state, StagedPage.outcome)
             ).all()
-            leased = conn.execute(
-                select(func.count()).where(
-                    StagedPage.crawl_id == crawl_id,
-                    StagedPage.state == "pending",
-                    StagedPage.claimed_until >= now,
-                )
-            ).scalar_one()
         by_state: Counter[str] = Counter()
         outcomes: dict[str, int] = {}
-        for state, outcome, n in rows:
+        leased = 0
+        for state, outcome, n, leased_n in rows:
             by_state[state] += n
+            leased += leased_n
             if state == "done" and outcome:
                 outcomes[outcome] = outcomes.get(outcome, 0) + n
-        return StagedPageCounts(
-            by_state["pending"], by_state["done"], by_state["failed"], outcomes, int(leased)
-        )
+        return StagedPageCounts(by_state["pending"], by_state["done"], by_state["failed"], outcomes, leased)
 
     def quiet_since(self, crawl_id: str) -> datetime | None:
         """When a page of the crawl was last staged or finished, if none is pending (None

@@ -237,9 +237,14 @@ def assign_story(
     return StoryAssigned(profile.story_id, tuple(sorted(moved)))
 
 
-# Plain SQL run by the driver's executemany: where SQLAlchemy's per-row parameter processing
-# cost more CPU than the statement (bench/story_scale.py).
+# Plain SQL run by the driver: where SQLAlchemy's per-row parameter processing cost more CPU
+# than the statement (bench/story_scale.py). SQLite runs one statement per key (executemany, in
+# process: cheap); PostgreSQL is sent every key in one array, one statement instead of ≈ 20
+# (each an execute in a server process: bench/throughput.py, distributed).
 _ADD_KEYS = "INSERT INTO story_keys (term, story_id) VALUES ({p}, {p}) ON CONFLICT DO NOTHING"
+_ADD_KEYS_POSTGRESQL = (
+    "INSERT INTO story_keys (term, story_id) SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING"
+)
 
 
 # --- document frequencies: the store's log and snapshots, each process's copy of the sketch ---
@@ -324,7 +329,11 @@ def _count_terms(
 
 
 def _add_keys(connection: Connection, story_id: str, hashes: list[int]) -> None:
-    if hashes:
+    if not hashes:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_ADD_KEYS_POSTGRESQL, (hashes, story_id))
+    else:
         connection.exec_driver_sql(driver_sql(connection, _ADD_KEYS), [(h, story_id) for h in hashes])
 
 

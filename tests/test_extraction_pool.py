@@ -192,7 +192,7 @@ def test_the_text_cap_holds_whether_pages_are_extracted_here_or_in_the_pool(tmp_
         f"{paragraphs}</article></body></html>",
     )
     pipeline = open_embedded_pipeline(settings)
-    pool = open_extraction_pool(settings, pipeline)
+    pool = open_extraction_pool(settings)
     assert (pool is None) == (processes == 1)
     outcomes: list[PageOutcome] = []
     try:
