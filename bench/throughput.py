@@ -19,8 +19,8 @@ loopback. Measured in the same run, on the same decoded pages:
   with ``extract_processes=1`` (everything in the crawling process: one core);
 - distributed (``--distributed``; by default when Redis at 127.0.0.1:6379 and PostgreSQL at
   127.0.0.1:5432 answer, skipped otherwise): a temporary PostgreSQL database, Redis db 8
-  (FLUSHDB before and after), two ``newsdedup worker --concurrency 1`` processes started and
-  answering before the clock starts, then ``python -m newsdedup crawl`` timed as a command
+  (FLUSHDB before and after), two ``newsdedup worker --concurrency N`` processes (N = 1, or
+  ``--worker-concurrency``) started and answering before the clock starts, then ``python -m newsdedup crawl`` timed as a command
   (interpreter start-up, Scrapy start-up, sitemap, and the wait until every page is processed);
   a fresh database and a fresh pair of workers for every repetition;
 - stages: ``PagePipeline.process`` cut into its steps and timed in this process on the same
@@ -482,6 +482,14 @@ def main(argv: list[str] | None = None) -> int:
         "--no-distributed", dest="distributed", action="store_false", help="skip distributed mode"
     )
     parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="pool processes of each of the two distributed workers (default 1; Celery's own "
+        "default is one per core)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="instead of the rates: where the embedded crawl's CPU goes per page (crawling process, "
@@ -532,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             crawl_runs.append(time_end_to_end(Path(root), n))
             one_core_runs.append(time_end_to_end(Path(root), n, processes=1))
             if distributed:
-                dist_runs.append(time_distributed(Path(root), n))
+                dist_runs.append(time_distributed(Path(root), n, args.worker_concurrency))
         stage_totals, decisions = time_stages(pages, base_url)
 
     baseline = min(baseline_runs)
@@ -576,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     if dist is not None:
         rows.append(
             (
-                "distributed, 2 workers × 1: newsdedup crawl, whole command",
+                f"distributed, 2 workers × {args.worker_concurrency}: newsdedup crawl, whole command",
                 dist["outcomes"],
                 dist["elapsed"],
                 dist_rate,
@@ -659,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
             if dist is None
             else {
                 "workers": len(WORKERS),
-                "concurrency_per_worker": 1,
+                "concurrency_per_worker": args.worker_concurrency,
                 "seconds": dist["elapsed"],
                 "pages_per_s": dist_rate,
                 "ratio": dist_rate / base_rate,
