@@ -21,8 +21,9 @@ loopback. Measured in the same run, on the same decoded pages:
   127.0.0.1:5432 answer, skipped otherwise): a temporary PostgreSQL database, Redis db 8
   (FLUSHDB before and after), two ``newsdedup worker --concurrency N`` processes (N = 1, or
   ``--worker-concurrency``) started and answering before the clock starts, then
-  ``python -m newsdedup crawl`` timed as a command (interpreter start-up, Scrapy start-up, sitemap, and the wait until every page is processed);
-  a fresh database and a fresh pair of workers for every repetition;
+  ``python -m newsdedup crawl`` timed as a command (interpreter start-up, Scrapy start-up,
+  sitemap, and the wait until every page is processed); a fresh database and a fresh pair of
+  workers for every repetition;
 - stages: ``PagePipeline.process`` cut into its steps and timed in this process on the same
   pages (extract, fingerprint, index query + store candidate lookups, decide, store.apply +
   index.add), to show where the time goes.
