@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from store_factories import page_at
 
-from newsdedup.fetched.page import Page
 from newsdedup.store.staging import Staging
 from newsdedup.workers.crawl_side import MAX_POLL_SECONDS, POLL_SECONDS, poll_interval
-
-
-def staged(url: str, crawl_id: str) -> Page:
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        headers={"content-type": "text/html; charset=utf-8"},
-        html="<html><body><p>A page.</p></body></html>",
-        fetched_at=datetime.now(UTC),
-        source="daily",
-        crawl_id=crawl_id,
-    )
 
 
 @pytest.mark.postgres
@@ -30,9 +15,11 @@ def test_the_counts_tell_pending_leased_done_and_outcomes_of_one_crawl_only(post
     try:
         ids = [
             page_id
-            for page_id, _ in staging.stage_many([staged(f"https://a.example/{n}", "c1") for n in range(4)])
+            for page_id, _ in staging.stage_many(
+                [page_at(f"https://a.example/{n}", crawl_id="c1") for n in range(4)]
+            )
         ]
-        staging.stage_many([staged("https://a.example/other", "c2")])
+        staging.stage_many([page_at("https://a.example/other", crawl_id="c2")])
         assert staging.claim(ids[0], 30, 3).status == "claimed"
         assert staging.claim(ids[1], 30, 3).status == "claimed"
         assert staging.finish(ids[1], "created", None, "")

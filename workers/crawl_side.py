@@ -216,7 +216,9 @@ def wait_for_crawl(
             )
         if timeout is not None and now - started > timeout:
             raise TimeoutError(f"crawl {crawl_id}: {counts.pending} pages still pending after {timeout}s")
-        time.sleep(poll_interval(counts.pending, counts.done + counts.failed - finished_before, now - started))
+        time.sleep(
+            poll_interval(counts.pending, counts.done + counts.failed - finished_before, now - started)
+        )
 
 
 def poll_interval(pending: int, finished: int, seconds: float) -> float:
