@@ -34,13 +34,15 @@ from newsdedup.dedup.types import DedupParams, Fingerprint
 
 if TYPE_CHECKING:
     import numpy as np
-    from datasketch import MinHash
+
+    from newsdedup.dedup.datasketch_import import MinHash
 
 # numpy and datasketch are imported where they are used (# deferred): the processes that only
 # store or send pages (the crawl of distributed mode, the API) import this package through the
 # store's types but never hash anything, and are spared ≈ 155 ms of imports for numpy and
-# ≈ 1.3 s for datasketch, which loads SciPy (bench/import_costs.py, least of 5 runs,
-# 2026-12-06, commit b3e8b7b, a busy 2-core machine).
+# ≈ 1.3 s for datasketch with SciPy's integrate (bench/import_costs.py, least of 5 runs,
+# 2026-12-06, commit b3e8b7b, a busy 2-core machine; ≈ 0.15 s since dedup/datasketch_import.py
+# defers SciPy's integrate).
 
 # Texts with more distinct shingles keep only the MinHash signature.
 EXACT_SHINGLE_LIMIT = 2000
@@ -82,7 +84,7 @@ class Similarity:
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     # Generating permutations costs more than hashing a short text: do it once per size.
-    from datasketch import MinHash  # deferred: ≈ 1.3 s (see above)
+    from newsdedup.dedup.datasketch_import import MinHash  # deferred (see above)
 
     return MinHash(num_perm=num_perm, scheme=_SCHEME).permutations
 
@@ -256,7 +258,7 @@ def signature_values(fp: Fingerprint) -> np.ndarray:
 
 def to_minhash(fp: Fingerprint) -> MinHash:
     """A datasketch MinHash holding the fingerprint's signature (for MinHashLSH)."""
-    from datasketch import MinHash  # deferred: ≈ 1.3 s (see above)
+    from newsdedup.dedup.datasketch_import import MinHash  # deferred (see above)
 
     values = signature_values(fp)
     return MinHash(hashvalues=values, permutations=_permutations(len(values)), scheme=_SCHEME)

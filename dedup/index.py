@@ -57,10 +57,20 @@ class CandidateIndex(Protocol):
         """Number of keys indexed."""
 
 
+# (bands, rows per band) that datasketch's MinHashLSH picks for the default threshold and size:
+# known, so that no process loads SciPy's integrate to find them (dedup/datasketch_import.py).
+# tests/test_dedup_index.py checks each against datasketch.
+KNOWN_BANDS: dict[tuple[float, int], tuple[int, int]] = {(0.2, 128): (28, 2)}
+
+
 @lru_cache(maxsize=32)
 def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) that datasketch's MinHashLSH picks for this threshold and size."""
-    from datasketch import MinHashLSH  # here, not at the top: see dedup/fingerprint.py
+    known = KNOWN_BANDS.get((threshold, num_perm))
+    if known is not None:
+        return known
+    # here, not at the top: see dedup/fingerprint.py
+    from newsdedup.dedup.datasketch_import import MinHashLSH
 
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     return lsh.b, lsh.r
@@ -78,7 +88,8 @@ class InMemoryIndex:
     """The index in this process's memory (embedded mode); rebuilt from the store at start."""
 
     def __init__(self, params: DedupParams) -> None:
-        from datasketch import MinHashLSH  # here, not at the top: see dedup/fingerprint.py
+        # here, not at the top: see dedup/fingerprint.py
+        from newsdedup.dedup.datasketch_import import MinHashLSH
 
         self._params = params
         self._lsh = MinHashLSH(

@@ -45,7 +45,7 @@ MAX_AUTO_PROCESSES = 4
 _PRELOAD = [
     "newsdedup.pipeline.page_pipeline",
     "newsdedup.archive.writer",
-    "datasketch",
+    "newsdedup.dedup.datasketch_import",
     "newsdedup.pipeline.preload",
 ]
 DEFAULT_PAGE_TIME_LIMIT = 30.0

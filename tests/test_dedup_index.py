@@ -304,3 +304,51 @@ def test_a_reader_finds_entries_filed_at_a_level_it_has_not_seen_yet(redis_url: 
             assert f"m{n}:1" in reader.query(fingerprint(article(100 + n), PARAMS))
         writer.remove("first:1")
         assert reader.query(fingerprint(article(0), PARAMS)) == set()
+
+
+def test_the_known_bands_are_the_ones_datasketch_picks() -> None:
+    from datasketch import MinHashLSH
+
+    from newsdedup.dedup.index import KNOWN_BANDS
+
+    assert (DedupParams().lsh_threshold, DedupParams().num_perm) in KNOWN_BANDS
+    for (threshold, num_perm), bands in KNOWN_BANDS.items():
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert (lsh.b, lsh.r) == bands
+
+
+# Run in a fresh interpreter: which modules a process loads is the point.
+_DEFERRED_INTEGRATE = """
+import sys
+from newsdedup.dedup import DedupParams, InMemoryIndex, fingerprint
+from newsdedup.dedup.index import lsh_bands
+
+text = " ".join(f"word{n}" for n in range(300))
+index = InMemoryIndex(DedupParams())
+index.add("a", fingerprint(text, DedupParams()))
+assert index.query(fingerprint(text, DedupParams())) == {"a"}
+loaded = sorted(name for name in sys.modules if name.startswith("scipy.integrate."))
+print("deferred:", loaded)
+
+# A threshold whose bands are not known loads the real module; so does anyone else's use.
+from datasketch import MinHashLSH
+assert lsh_bands(0.5, 64) == (MinHashLSH(threshold=0.5, num_perm=64).b, MinHashLSH(threshold=0.5, num_perm=64).r)
+import scipy.integrate
+from scipy.integrate import trapezoid
+assert abs(scipy.integrate.quad(lambda x: x, 0.0, 1.0)[0] - 0.5) < 1e-9
+assert trapezoid([1.0, 1.0], [0.0, 2.0]) == 2.0
+print("real:", type(sys.modules["scipy.integrate"]).__name__, "quadpack" in str(sorted(sys.modules)))
+"""
+
+
+def test_hashing_and_indexing_leave_scipy_integrate_unloaded_until_something_uses_it() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _DEFERRED_INTEGRATE], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "deferred: []"
+    assert lines[1] == "real: module True"
