@@ -17,6 +17,8 @@ loopback. Measured in the same run, on the same decoded pages:
   sitemap included) and over the pages alone (first page stored → last page stored). With the
   default settings (extraction in one process per core, ``pipeline.extraction_pool``), and again
   with ``extract_processes=1`` (everything in the crawling process: one core);
+- embedded as a command: ``newsdedup crawl`` (the console script) run from a temporary folder
+  holding ``config/sources.yaml``, with the default store and archive, timed whole;
 - distributed (``--distributed``; by default when Redis at 127.0.0.1:6379 and PostgreSQL at
   127.0.0.1:5432 answer, skipped otherwise): a temporary PostgreSQL database, Redis db 8
   (FLUSHDB before and after), two ``newsdedup worker --concurrency N`` processes (N = 1, or
@@ -193,6 +195,51 @@ def time_end_to_end(site_root: Path, pages: int, processes: int = 0, profile: bo
     if child.exitcode not in (0, None):
         raise RuntimeError(f"the crawl child exited with {child.exitcode}")
     return result
+
+
+def time_embedded_command(site_root: Path, pages: int) -> dict[str, Any]:
+    """``newsdedup crawl`` as a user runs it: the console script, embedded mode with its default
+    store (a new SQLite file) and archive, run from a folder of its own that holds
+    ``config/sources.yaml``; timed as a whole command (interpreter start-up included)."""
+    from newsdedup.siteserver import SiteServer
+
+    with tempfile.TemporaryDirectory(prefix="bench-command-") as workdir, SiteServer(site_root) as server:
+        work = Path(workdir)
+        (work / "config").mkdir()
+        (work / "config" / "sources.yaml").write_text(
+            "sources:\n"
+            "  - name: bench\n"
+            f'    sitemaps: ["{server.url("/sitemap.xml")}"]\n'
+            f'    allowed_domains: ["{server.host}"]\n'
+            f"    max_pages: {pages + 10}\n",
+            encoding="utf-8",
+        )
+        env = clean_environment()
+        env.update(
+            NEWSDEDUP_AUTOTHROTTLE="false",
+            NEWSDEDUP_DOWNLOAD_DELAY="0",
+            NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
+            # as in the other runs
+            NEWSDEDUP_OBEY_ROBOTS="false",
+            NEWSDEDUP_RETRY_TIMES="0",
+            NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="8",
+        )
+        command = [str(Path(sys.executable).with_name("newsdedup")), "crawl"]
+        started = time.perf_counter()
+        result = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=1800)
+        elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"newsdedup crawl exited with {result.returncode}: {result.stderr[-3000:]}")
+    line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    match = SUMMARY_LINE.search(line)
+    if match is None:
+        raise RuntimeError(f"no summary line in the crawl's output: {result.stdout!r}")
+    return {
+        "elapsed": elapsed,
+        "outcomes": int(match.group(1)),
+        "errors": int(match.group(2)),
+        "summary": line,
+    }
 
 
 # --- distributed: two workers, PostgreSQL, Redis db 8 -----------------------------------
@@ -535,11 +582,12 @@ def main(argv: list[str] | None = None) -> int:
         base_url = "http://127.0.0.1:8000"  # the baseline and stages only need URL-shaped strings
         # Warm up trafilatura's lazy imports and caches so the first timing is not penalised.
         time_trafilatura(pages[:3], base_url)
-        baseline_runs, crawl_runs, one_core_runs, dist_runs = [], [], [], []
+        baseline_runs, crawl_runs, one_core_runs, command_runs, dist_runs = [], [], [], [], []
         for _ in range(repeat):  # interleaved, so that a change of load hits every side
             baseline_runs.append(time_trafilatura(pages, base_url))
             crawl_runs.append(time_end_to_end(Path(root), n))
             one_core_runs.append(time_end_to_end(Path(root), n, processes=1))
+            command_runs.append(time_embedded_command(Path(root), n))
             if distributed:
                 dist_runs.append(time_distributed(Path(root), n, args.worker_concurrency))
         stage_totals, decisions = time_stages(pages, base_url)
@@ -579,6 +627,17 @@ def main(argv: list[str] | None = None) -> int:
             one_core_rate / base_rate,
         ),
     ]
+    command = min(command_runs, key=lambda r: r["elapsed"])
+    command_rate = command["outcomes"] / command["elapsed"]
+    rows.append(
+        (
+            "embedded, `newsdedup crawl` whole command (a user's folder, default store)",
+            command["outcomes"],
+            command["elapsed"],
+            command_rate,
+            command_rate / base_rate,
+        )
+    )
     dist = min(dist_runs, key=lambda r: r["elapsed"]) if dist_runs else None
     dist_rate = dist["outcomes"] / dist["elapsed"] if dist else None
     dist_steady = None
@@ -663,6 +722,13 @@ def main(argv: list[str] | None = None) -> int:
                 "pages_per_s": one_core_rate,
                 "ratio": one_core_rate / base_rate,
                 "runs_s": [r["elapsed"] for r in one_core_runs],
+            },
+            "embedded_command": {
+                "seconds": command["elapsed"],
+                "pages_per_s": command_rate,
+                "ratio": command_rate / base_rate,
+                "runs_s": [r["elapsed"] for r in command_runs],
+                "summary": command["summary"],
             },
             "distributed": None
             if dist is None

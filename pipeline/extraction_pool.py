@@ -41,8 +41,14 @@ if TYPE_CHECKING:
 # Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the
 # bottleneck; more would only cost memory (about 100 MB each).
 MAX_AUTO_PROCESSES = 4
-# The archive's record builder too: the processes build the pages' WARC records (archive is on by default).
+# What the forkserver imports once, so that each process it forks has it. "__main__": the
+# script that started the crawl (the ``newsdedup`` console script: the CLI's modules, ≈ 0.4 s),
+# which each process would otherwise run again as it starts (multiprocessing's spawn and
+# forkserver methods do, for a script's ``if __name__ == "__main__"`` guard to hold); a run
+# with ``python -m`` or no script has none to import. The archive's record builder too: the
+# processes build the pages' WARC records (archive is on by default).
 _PRELOAD = [
+    "__main__",
     "newsdedup.pipeline.page_pipeline",
     "newsdedup.archive.writer",
     "newsdedup.dedup.datasketch_import",

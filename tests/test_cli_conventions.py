@@ -138,6 +138,24 @@ def test_fail_on_errors_exits_non_zero_only_when_pages_failed(wire) -> None:
     assert newsdedup(env, "crawl", check=False, cwd=REPO).returncode == 0
 
 
+def test_the_console_script_crawls_from_a_users_folder_through_its_extraction_processes(
+    wire, tmp_path: Path
+) -> None:
+    """As the README runs it: ``newsdedup crawl`` from a folder holding config/sources.yaml, the
+    extraction processes forked from a forkserver that imported the script once."""
+    _, env = wire
+    folder = tmp_path / "user"
+    (folder / "config").mkdir(parents=True)
+    (folder / "config" / "sources.yaml").write_text(Path(env.pop("NEWSDEDUP_CONFIG")).read_text())
+    env["NEWSDEDUP_EXTRACT_PROCESSES"] = "2"
+    script = Path(sys.executable).with_name("newsdedup")
+    result = subprocess.run(
+        [str(script), "crawl"], env=env, cwd=folder, capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "3 articles created" in result.stdout and "0 errors" in result.stdout
+
+
 def test_fail_on_errors_refuses_no_wait() -> None:
     result = CliRunner().invoke(main, ["crawl", "--no-wait", "--fail-on-errors"])
     assert result.exit_code == 2
