@@ -41,8 +41,9 @@ RESEND_EVERY_SECONDS = 2.0
 # A crawl's held pages are asked for again this often while some still wait (a lost message,
 # or a release that failed): a release re-extracts its pages, so not as often as a re-send.
 RELEASE_EVERY_SECONDS = 30.0
-# The wait reads the crawl's counts at most this often (its end is seen this soon), and at
-# least this often, a quarter of the time the pages still pending should take at the rate seen.
+# The wait reads the crawl's counts every POLL_SECONDS near its end (the end is seen that soon)
+# and less often while many pages remain: a quarter of the time they should take at the rate
+# seen so far, at most MAX_POLL_SECONDS apart.
 POLL_SECONDS = 0.1
 MAX_POLL_SECONDS = 1.0
 # How often the progress line's outcome counts are read while the spiders still run.
