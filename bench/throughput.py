@@ -18,7 +18,10 @@ loopback. Measured in the same run, on the same decoded pages:
   default settings (extraction in one process per core, ``pipeline.extraction_pool``), and again
   with ``extract_processes=1`` (everything in the crawling process: one core);
 - embedded as a command: ``newsdedup crawl`` (the console script) run from a temporary folder
-  holding ``config/sources.yaml``, with the default store and archive, timed whole;
+  holding ``config/sources.yaml``, with the default store and archive, timed whole; once with
+  the overrides above on the one site, once with every setting a user's default (AutoThrottle,
+  robots.txt, retries, 4 requests per site at a time) on the pages spread over ``--sites``
+  sites (8), each on its own loopback address;
 - distributed (``--distributed``; by default when Redis at 127.0.0.1:6379 and PostgreSQL at
   127.0.0.1:5432 answer, skipped otherwise): a temporary PostgreSQL database, Redis db 8
   (FLUSHDB before and after), two ``newsdedup worker --concurrency N`` processes (N = 1, or
@@ -60,7 +63,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,33 +200,44 @@ def time_end_to_end(site_root: Path, pages: int, processes: int = 0, profile: bo
     return result
 
 
-def time_embedded_command(site_root: Path, pages: int) -> dict[str, Any]:
+def time_embedded_command(site_roots: list[Path], pages: int, user_defaults: bool = False) -> dict[str, Any]:
     """``newsdedup crawl`` as a user runs it: the console script, embedded mode with its default
     store (a new SQLite file) and archive, run from a folder of its own that holds
-    ``config/sources.yaml``; timed as a whole command (interpreter start-up included)."""
+    ``config/sources.yaml``; timed as a whole command (interpreter start-up included). One
+    source per site, each site served on its own loopback address. ``user_defaults``: every
+    setting as a user gets it (AutoThrottle, robots.txt, retries, 4 requests per site at a
+    time); otherwise the overrides of the other runs."""
     from newsdedup.siteserver import SiteServer
 
-    with tempfile.TemporaryDirectory(prefix="bench-command-") as workdir, SiteServer(site_root) as server:
+    with tempfile.TemporaryDirectory(prefix="bench-command-") as workdir, ExitStack() as servers:
+        sites = [
+            servers.enter_context(SiteServer(root, host=f"127.0.0.{2 + i}"))
+            for i, root in enumerate(site_roots)
+        ]
         work = Path(workdir)
         (work / "config").mkdir()
         (work / "config" / "sources.yaml").write_text(
             "sources:\n"
-            "  - name: bench\n"
-            f'    sitemaps: ["{server.url("/sitemap.xml")}"]\n'
-            f'    allowed_domains: ["{server.host}"]\n'
-            f"    max_pages: {pages + 10}\n",
+            + "".join(
+                f"  - name: bench{i}\n"
+                f'    sitemaps: ["{site.url("/sitemap.xml")}"]\n'
+                f'    allowed_domains: ["{site.host}"]\n'
+                f"    max_pages: {pages + 10}\n"
+                for i, site in enumerate(sites)
+            ),
             encoding="utf-8",
         )
         env = clean_environment()
-        env.update(
-            NEWSDEDUP_AUTOTHROTTLE="false",
-            NEWSDEDUP_DOWNLOAD_DELAY="0",
-            NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
-            # as in the other runs
-            NEWSDEDUP_OBEY_ROBOTS="false",
-            NEWSDEDUP_RETRY_TIMES="0",
-            NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="8",
-        )
+        env.update(NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1")
+        if not user_defaults:
+            env.update(
+                NEWSDEDUP_AUTOTHROTTLE="false",
+                NEWSDEDUP_DOWNLOAD_DELAY="0",
+                # as in the other runs
+                NEWSDEDUP_OBEY_ROBOTS="false",
+                NEWSDEDUP_RETRY_TIMES="0",
+                NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="8",
+            )
         command = [str(Path(sys.executable).with_name("newsdedup")), "crawl"]
         started = time.perf_counter()
         result = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=1800)
@@ -530,6 +544,14 @@ def main(argv: list[str] | None = None) -> int:
         "--no-distributed", dest="distributed", action="store_false", help="skip distributed mode"
     )
     parser.add_argument(
+        "--sites",
+        type=int,
+        default=8,
+        metavar="N",
+        help="also time `newsdedup crawl` with every setting a user's default, the pages spread "
+        "over N loopback sites (default 8; 1: skip)",
+    )
+    parser.add_argument(
         "--worker-concurrency",
         type=int,
         default=1,
@@ -582,12 +604,21 @@ def main(argv: list[str] | None = None) -> int:
         base_url = "http://127.0.0.1:8000"  # the baseline and stages only need URL-shaped strings
         # Warm up trafilatura's lazy imports and caches so the first timing is not penalised.
         time_trafilatura(pages[:3], base_url)
-        baseline_runs, crawl_runs, one_core_runs, command_runs, dist_runs = [], [], [], [], []
+        baseline_runs, crawl_runs, one_core_runs, command_runs, sites_runs, dist_runs = [], [], [], [], [], []
+        # The same pages spread over --sites sites (every --sites-th page on each), for the
+        # command with a user's defaults.
+        site_roots: list[Path] = []
+        for i in range(args.sites if args.sites > 1 else 0):
+            site_roots.append(Path(root) / f"site{i}")
+            site_roots[-1].mkdir()
+            write_site(site_roots[-1], pages[i :: args.sites])
         for _ in range(repeat):  # interleaved, so that a change of load hits every side
             baseline_runs.append(time_trafilatura(pages, base_url))
             crawl_runs.append(time_end_to_end(Path(root), n))
             one_core_runs.append(time_end_to_end(Path(root), n, processes=1))
-            command_runs.append(time_embedded_command(Path(root), n))
+            command_runs.append(time_embedded_command([Path(root)], n))
+            if site_roots:
+                sites_runs.append(time_embedded_command(site_roots, n, user_defaults=True))
             if distributed:
                 dist_runs.append(time_distributed(Path(root), n, args.worker_concurrency))
         stage_totals, decisions = time_stages(pages, base_url)
@@ -647,6 +678,18 @@ def main(argv: list[str] | None = None) -> int:
             command_rate / base_rate,
         )
     )
+    sites_command = min(sites_runs, key=lambda r: r["elapsed"]) if sites_runs else None
+    sites_rate = sites_command["outcomes"] / sites_command["elapsed"] if sites_command else None
+    if sites_command is not None:
+        rows.append(
+            (
+                f"embedded, `newsdedup crawl` whole command, {args.sites} sites, every setting a user's default",
+                sites_command["outcomes"],
+                sites_command["elapsed"],
+                sites_rate,
+                sites_rate / base_rate,
+            )
+        )
     dist = min(dist_runs, key=lambda r: r["elapsed"]) if dist_runs else None
     dist_rate = dist["outcomes"] / dist["elapsed"] if dist else None
     dist_steady = None
@@ -749,6 +792,16 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio": command_rate / base_rate,
                 "runs_s": [r["elapsed"] for r in command_runs],
                 "summary": command["summary"],
+            },
+            "embedded_command_sites": None
+            if sites_command is None
+            else {
+                "sites": args.sites,
+                "seconds": sites_command["elapsed"],
+                "pages_per_s": sites_rate,
+                "ratio": sites_rate / base_rate,
+                "runs_s": [r["elapsed"] for r in sites_runs],
+                "summary": sites_command["summary"],
             },
             "distributed": None
             if dist is None
