@@ -17,10 +17,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 from typing import Any
 
 _INTEGRATE = "scipy.integrate"
+# Two threads asking at once: one takes the stand-in out of sys.modules and imports the real one.
+_SWAP = threading.Lock()
 
 
 class _DeferredModule(types.ModuleType):
@@ -34,9 +37,10 @@ class _DeferredModule(types.ModuleType):
 
 
 def _real_integrate() -> types.ModuleType:
-    if isinstance(sys.modules.get(_INTEGRATE), _DeferredModule):
-        del sys.modules[_INTEGRATE]
-    return importlib.import_module(_INTEGRATE)
+    with _SWAP:
+        if isinstance(sys.modules.get(_INTEGRATE), _DeferredModule):
+            del sys.modules[_INTEGRATE]
+        return importlib.import_module(_INTEGRATE)
 
 
 def _quad(*args: Any, **kwargs: Any) -> Any:
