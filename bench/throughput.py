@@ -200,6 +200,45 @@ def time_end_to_end(site_root: Path, pages: int, processes: int = 0, profile: bo
     return result
 
 
+# What every timed run overrides of a user's settings: no AutoThrottle or download delay (a
+# loopback server has no latency to adapt to), no robots.txt, no retries, 8 requests per site.
+BENCH_OVERRIDES = {
+    "NEWSDEDUP_AUTOTHROTTLE": "false",
+    "NEWSDEDUP_DOWNLOAD_DELAY": "0",
+    "NEWSDEDUP_OBEY_ROBOTS": "false",
+    "NEWSDEDUP_RETRY_TIMES": "0",
+    "NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+}
+SUMMARY_LINE = re.compile(r"(\d+) pages fetched, .* (\d+) errors")
+
+
+def write_sources(path: Path, sites: list[Any], pages: int) -> None:
+    """A sources file with one source per served site (its sitemap, its host only)."""
+    path.write_text(
+        "sources:\n"
+        + "".join(
+            f"  - name: bench{i}\n"
+            f'    sitemaps: ["{site.url("/sitemap.xml")}"]\n'
+            f'    allowed_domains: ["{site.host}"]\n'
+            f"    max_pages: {pages + 10}\n"
+            for i, site in enumerate(sites)
+        ),
+        encoding="utf-8",
+    )
+
+
+def crawl_summary(result: subprocess.CompletedProcess[str]) -> tuple[int, int, str]:
+    """(outcomes, errors, the summary line) of a finished ``newsdedup crawl``; stops the
+    benchmark when it failed."""
+    if result.returncode != 0:
+        raise RuntimeError(f"newsdedup crawl exited with {result.returncode}: {result.stderr[-3000:]}")
+    line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    match = SUMMARY_LINE.search(line)
+    if match is None:
+        raise RuntimeError(f"no summary line in the crawl's output: {result.stdout!r}")
+    return int(match.group(1)), int(match.group(2)), line
+
+
 def time_embedded_command(site_roots: list[Path], pages: int, user_defaults: bool = False) -> dict[str, Any]:
     """``newsdedup crawl`` as a user runs it: the console script, embedded mode with its default
     store (a new SQLite file) and archive, run from a folder of its own that holds
@@ -216,43 +255,30 @@ def time_embedded_command(site_roots: list[Path], pages: int, user_defaults: boo
         ]
         work = Path(workdir)
         (work / "config").mkdir()
-        (work / "config" / "sources.yaml").write_text(
-            "sources:\n"
-            + "".join(
-                f"  - name: bench{i}\n"
-                f'    sitemaps: ["{site.url("/sitemap.xml")}"]\n'
-                f'    allowed_domains: ["{site.host}"]\n'
-                f"    max_pages: {pages + 10}\n"
-                for i, site in enumerate(sites)
-            ),
-            encoding="utf-8",
-        )
+        write_sources(work / "config" / "sources.yaml", sites, pages)
         env = clean_environment()
         env.update(NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1")
         if not user_defaults:
-            env.update(
-                NEWSDEDUP_AUTOTHROTTLE="false",
-                NEWSDEDUP_DOWNLOAD_DELAY="0",
-                # as in the other runs
-                NEWSDEDUP_OBEY_ROBOTS="false",
-                NEWSDEDUP_RETRY_TIMES="0",
-                NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="8",
-            )
+            env.update(BENCH_OVERRIDES)
         command = [str(Path(sys.executable).with_name("newsdedup")), "crawl"]
         started = time.perf_counter()
         result = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=1800)
         elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"newsdedup crawl exited with {result.returncode}: {result.stderr[-3000:]}")
-    line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    match = SUMMARY_LINE.search(line)
-    if match is None:
-        raise RuntimeError(f"no summary line in the crawl's output: {result.stdout!r}")
+    outcomes, errors, line = crawl_summary(result)
+    return {"elapsed": elapsed, "outcomes": outcomes, "errors": errors, "summary": line}
+
+
+def command_result(runs: list[dict[str, Any]], base_rate: float) -> dict[str, Any]:
+    """The best of a command's timed runs, with its rate beside trafilatura's."""
+    best = min(runs, key=lambda r: r["elapsed"])
+    rate = best["outcomes"] / best["elapsed"]
     return {
-        "elapsed": elapsed,
-        "outcomes": int(match.group(1)),
-        "errors": int(match.group(2)),
-        "summary": line,
+        "outcomes": best["outcomes"],
+        "seconds": best["elapsed"],
+        "pages_per_s": rate,
+        "ratio": rate / base_rate,
+        "runs_s": [r["elapsed"] for r in runs],
+        "summary": best["summary"],
     }
 
 
@@ -304,9 +330,6 @@ def _wait_ready(
     raise RuntimeError(f"workers {names} did not answer within {timeout:.0f}s")
 
 
-SUMMARY_LINE = re.compile(r"(\d+) pages fetched, .* (\d+) errors")
-
-
 def time_distributed(site_root: Path, pages: int, concurrency: int = 1) -> dict[str, Any]:
     """One distributed crawl of the site: fresh database, Redis db 8, two fresh workers of
     ``concurrency`` pool processes each."""
@@ -331,26 +354,14 @@ def time_distributed(site_root: Path, pages: int, concurrency: int = 1) -> dict[
             created = True
             Store.open(database_url).close()  # every migration, before the clock starts
             sources_file = work / "sources.yaml"
-            sources_file.write_text(
-                "sources:\n"
-                "  - name: bench\n"
-                f'    sitemaps: ["{server.url("/sitemap.xml")}"]\n'
-                f'    allowed_domains: ["{server.host}"]\n'
-                f"    max_pages: {pages + 10}\n",
-                encoding="utf-8",
-            )
+            write_sources(sources_file, [server], pages)
             env = clean_environment()
             env.update(
                 NEWSDEDUP_REDIS_URL=REDIS_URL,
                 NEWSDEDUP_DATABASE_URL=database_url,
                 NEWSDEDUP_CONFIG=str(sources_file),
-                NEWSDEDUP_AUTOTHROTTLE="false",
-                NEWSDEDUP_DOWNLOAD_DELAY="0",
                 NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1",
-                # as in the embedded run
-                NEWSDEDUP_OBEY_ROBOTS="false",
-                NEWSDEDUP_RETRY_TIMES="0",
-                NEWSDEDUP_CONCURRENT_REQUESTS_PER_DOMAIN="8",
+                **BENCH_OVERRIDES,
                 PYTHONUNBUFFERED="1",
             )
             for name in WORKERS:
@@ -411,15 +422,9 @@ def time_distributed(site_root: Path, pages: int, concurrency: int = 1) -> dict[
                 crawl_pids.add(crawl.pid)
                 stdout, stderr = crawl.communicate(timeout=1800)
                 elapsed = time.perf_counter() - started
-            result = subprocess.CompletedProcess(crawl.args, crawl.returncode, stdout, stderr)
-            if result.returncode != 0:
-                raise RuntimeError(
-                    f"newsdedup crawl exited with {result.returncode}: {result.stderr[-3000:]}"
-                )
-            line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-            match = SUMMARY_LINE.search(line)
-            if match is None:
-                raise RuntimeError(f"no summary line in the crawl's output: {result.stdout!r}")
+            outcomes, errors, line = crawl_summary(
+                subprocess.CompletedProcess(crawl.args, crawl.returncode, stdout, stderr)
+            )
             # The workers' own stamps: first page staged by the crawl, first and last page done.
             with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as conn:
                 first_staged, first_done, last_done, done = conn.execute(
@@ -430,8 +435,8 @@ def time_distributed(site_root: Path, pages: int, concurrency: int = 1) -> dict[
             span = (last_done - first_done).total_seconds() if done > 1 else None
             return {
                 "elapsed": elapsed,
-                "outcomes": int(match.group(1)),
-                "errors": int(match.group(2)),
+                "outcomes": outcomes,
+                "errors": errors,
                 "summary": line,
                 "done": done,
                 "pages_span": span,
@@ -667,27 +672,26 @@ def main(argv: list[str] | None = None) -> int:
             (one_core_steady / base_rate) if one_core_steady else None,
         ),
     ]
-    command = min(command_runs, key=lambda r: r["elapsed"])
-    command_rate = command["outcomes"] / command["elapsed"]
+    command = command_result(command_runs, base_rate)
     rows.append(
         (
             "embedded, `newsdedup crawl` whole command (a user's folder, default store)",
             command["outcomes"],
-            command["elapsed"],
-            command_rate,
-            command_rate / base_rate,
+            command["seconds"],
+            command["pages_per_s"],
+            command["ratio"],
         )
     )
-    sites_command = min(sites_runs, key=lambda r: r["elapsed"]) if sites_runs else None
-    sites_rate = sites_command["outcomes"] / sites_command["elapsed"] if sites_command else None
+    sites_command = command_result(sites_runs, base_rate) if sites_runs else None
     if sites_command is not None:
+        sites_command["sites"] = args.sites
         rows.append(
             (
                 f"embedded, `newsdedup crawl` whole command, {args.sites} sites, every setting a user's default",
                 sites_command["outcomes"],
-                sites_command["elapsed"],
-                sites_rate,
-                sites_rate / base_rate,
+                sites_command["seconds"],
+                sites_command["pages_per_s"],
+                sites_command["ratio"],
             )
         )
     dist = min(dist_runs, key=lambda r: r["elapsed"]) if dist_runs else None
@@ -786,23 +790,8 @@ def main(argv: list[str] | None = None) -> int:
                 "pool_gain_whole": pool_gain,
                 "pool_gain_steady": steady_gain,
             },
-            "embedded_command": {
-                "seconds": command["elapsed"],
-                "pages_per_s": command_rate,
-                "ratio": command_rate / base_rate,
-                "runs_s": [r["elapsed"] for r in command_runs],
-                "summary": command["summary"],
-            },
-            "embedded_command_sites": None
-            if sites_command is None
-            else {
-                "sites": args.sites,
-                "seconds": sites_command["elapsed"],
-                "pages_per_s": sites_rate,
-                "ratio": sites_rate / base_rate,
-                "runs_s": [r["elapsed"] for r in sites_runs],
-                "summary": sites_command["summary"],
-            },
+            "embedded_command": command,
+            "embedded_command_sites": sites_command,
             "distributed": None
             if dist is None
             else {

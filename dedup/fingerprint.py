@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 # store or send pages (the crawl of distributed mode, the API) import this package through the
 # store's types but never hash anything, and are spared ≈ 155 ms of imports for numpy and
 # ≈ 1.3 s for datasketch with SciPy's integrate (bench/import_costs.py, least of 5 runs,
-# 2026-12-06, commit b3e8b7b, a busy 2-core machine; ≈ 0.15 s since dedup/datasketch_import.py
+# 2026-12-06, commit b3e8b7b, a busy 2-core machine; ≈ 0.19 s since dedup/datasketch_import.py
 # defers SciPy's integrate).
 
 # Texts with more distinct shingles keep only the MinHash signature.

@@ -13,7 +13,7 @@ from newsdedup.pipeline.archiving import apply_retention, crawl_archive, respons
 from newsdedup.pipeline.summary import CrawlSummary, SummaryCallback, record_crawl_counts
 
 if TYPE_CHECKING:  # a type only: in distributed mode the crawl process extracts nothing
-    from newsdedup.pipeline.page_pipeline import PageOutcome, PagePipeline
+    from newsdedup.pipeline.page_pipeline import PageOutcome
 
 
 def run_crawl_command(
@@ -52,18 +52,11 @@ def run_embedded_crawl(
     # ≈ 400 ms of imports (bench/import_costs.py)
     from newsdedup.delivery.embedded import deliver_after_crawl
     from newsdedup.pipeline.embedded import EmbeddedSink
-    from newsdedup.pipeline.services import open_embedded_pipeline, open_extraction_pool
+    from newsdedup.pipeline.services import embedded_pipeline_and_pool
     from newsdedup.pipeline.source_health import crawl_health
     from newsdedup.store.source_health import SourceHealth
 
-    # The pool first: its forkserver imports and warms up the extraction code (≈ 1.5 s of
-    # CPU, pipeline/preload.py) on the other core while this process opens the store.
-    pool = open_extraction_pool(settings)
-    if pool is not None:
-        pool.start()
-    pipeline: PagePipeline | None = None
-    try:
-        pipeline = open_embedded_pipeline(settings, sources=sources)
+    with embedded_pipeline_and_pool(settings, sources) as (pipeline, pool):
         with (
             crawl_archive(settings) as archive,
             crawl_health(SourceHealth(pipeline.store.engine), [s.name for s in sources], crawl_id) as health,
@@ -87,11 +80,6 @@ def run_embedded_crawl(
         # The sinks of the sources file get what this crawl changed (README, "Delivery").
         deliver_after_crawl(settings, pipeline.store)
         return sink.summary
-    finally:
-        if pool is not None:
-            pool.close()
-        if pipeline is not None:
-            pipeline.store.close()
 
 
 def _both(

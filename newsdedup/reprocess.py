@@ -31,8 +31,7 @@ from newsdedup.config import Settings
 from newsdedup.crawler.archive import page_from
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.embedded import EmbeddedSink
-from newsdedup.pipeline.page_pipeline import PagePipeline
-from newsdedup.pipeline.services import open_embedded_pipeline, open_extraction_pool
+from newsdedup.pipeline.services import embedded_pipeline_and_pool
 from newsdedup.pipeline.summary import CrawlSummary, SummaryCallback
 from newsdedup.store import Store
 from newsdedup.store.staging import Staging
@@ -95,12 +94,7 @@ def pages_of(
 def _run_embedded(
     settings: Settings, pages: Iterable[Page], crawl_id: str, progress: SummaryCallback | None
 ) -> CrawlSummary:
-    pool = open_extraction_pool(settings)
-    if pool is not None:
-        pool.start()  # first: the forkserver's start-up overlaps the store's opening
-    pipeline: PagePipeline | None = None
-    try:
-        pipeline = open_embedded_pipeline(settings)
+    with embedded_pipeline_and_pool(settings) as (pipeline, pool):
         sink = EmbeddedSink(pipeline, crawl_id, on_change=progress, pool=pool)
         original: str | None = None
         for page in pages:
@@ -111,11 +105,6 @@ def _run_embedded(
             sink.accept(page)
         sink.drain()
         return sink.summary
-    finally:
-        if pool is not None:
-            pool.close()
-        if pipeline is not None:
-            pipeline.store.close()
 
 
 # --- distributed mode ---

@@ -148,7 +148,7 @@ def run_worker(settings: Settings, argv: Sequence[str]) -> None:
     # deferred, as the worker's own imports: loaded once here and inherited by every pool
     # process, rather than by each on its first page; the processes that only send tasks
     # (a crawl, the API, beat) never load them: ≈ 490 ms of imports for the page code and
-    # datasketch (bench/import_costs.py; ≈ 0.15 s, SciPy's integrate deferred by
+    # datasketch (bench/import_costs.py; ≈ 0.19 s, SciPy's integrate deferred by
     # dedup/datasketch_import.py); the language identifier's model too
     # (≈ 0.5 s, for pages that declare no language) and the word lists of stories (≈ 0.5 s).
     import newsdedup.dedup.datasketch_import
