@@ -4,6 +4,7 @@ extracting in the crawling process; a page that kills its process fails alone.""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from pool_helpers import HANG_MARKER, KILL_MARKER, prepare_or_die
 
 from newsdedup.config import Settings
+from newsdedup.dedup import DedupParams
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.embedded import EmbeddedSink
 from newsdedup.pipeline.extraction_pool import ExtractionPool, extraction_processes
@@ -215,3 +217,41 @@ def test_automatic_process_count_uses_the_cores_but_not_without_bound(
     setting: int, cpus: int, expected: int
 ) -> None:
     assert extraction_processes(setting, cpus) == expected
+
+
+def test_start_does_not_wait_for_the_processes_and_the_first_page_does(monkeypatch) -> None:
+    """The forkserver's imports take about a second: ``start`` must return before they end
+    (the crawl opens its store and Scrapy meanwhile), and the first page waits for them."""
+    pool = ExtractionPool(1, 20, DedupParams())
+    release = threading.Event()
+    new_pool = pool._new_pool
+
+    def held_back(inherited):
+        assert release.wait(60)
+        return new_pool(inherited)
+
+    monkeypatch.setattr(pool, "_new_pool", held_back)
+    try:
+        pool.start()  # would hang here if starting blocked
+        assert pool._pool is None
+        release.set()
+        lighthouse = page(
+            "https://www.daily-example.com/local/lighthouse", (PAGES / "news_jsonld.html").read_text()
+        )
+        prepared = pool.submit(lighthouse).future.result(timeout=120)
+        assert "lighthouse" in prepared.extracted.text.lower()
+    finally:
+        pool.close()
+
+
+def test_a_pool_that_could_not_start_fails_its_first_page_and_closes_quietly(monkeypatch) -> None:
+    pool = ExtractionPool(1, 20, DedupParams())
+
+    def broken(inherited):
+        raise OSError("no processes for you")
+
+    monkeypatch.setattr(pool, "_new_pool", broken)
+    pool.start()
+    with pytest.raises(OSError, match="no processes for you"):
+        pool.submit(page("https://www.daily-example.com/a", "<html></html>"))
+    pool.close()
