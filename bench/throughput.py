@@ -82,7 +82,7 @@ from bench.common import (
     write_results,
 )
 from bench.cpu_time import CpuSampler
-from newsdedup.pipeline.extraction_pool import extraction_processes
+from newsdedup.pipeline.forkserver import extraction_processes
 
 GOAL = 0.90
 REDIS_URL = "redis://127.0.0.1:6379/8"  # db 8: FLUSHDB before and after, never FLUSHALL

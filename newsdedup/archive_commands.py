@@ -11,6 +11,7 @@ from types import TracebackType
 import click
 
 from newsdedup.command_settings import command_settings
+from newsdedup.pipeline.forkserver import start_forkserver_early
 from newsdedup.pipeline.summary import CrawlSummary
 
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -81,14 +82,15 @@ class _Bar:
 )
 def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | None) -> None:
     """Run the archived pages, in fetch order, through the current extraction and dedup."""
+    settings = command_settings()
+    if not settings.archive_dir.is_dir():
+        raise click.UsageError(f"no archive at {settings.archive_dir} (NEWSDEDUP_ARCHIVE_DIR)")
+    start_forkserver_early(settings)
     # deferred: each command loads only its own libraries; this one spares the others ≈ 590 ms
     # of imports (bench/import_costs.py)
     from newsdedup.archive.reader import ArchiveScan
     from newsdedup.reprocess import default_target, run_reprocess, shown_url
 
-    settings = command_settings()
-    if not settings.archive_dir.is_dir():
-        raise click.UsageError(f"no archive at {settings.archive_dir} (NEWSDEDUP_ARCHIVE_DIR)")
     scan = ArchiveScan(
         settings.archive_dir, since=_since(since), sources=frozenset(sources) if sources else None
     )
@@ -124,16 +126,17 @@ def reprocess(sources: tuple[str, ...], since: str | None, database_url: str | N
 )
 def import_warc(files: tuple[str, ...], source: str | None) -> None:
     """Ingest the HTML responses of WARC files (paths or http(s) URLs, gzipped or not)."""
-    # deferred: each command loads only its own libraries; this one spares the others ≈ 590 ms
-    # of imports (bench/import_costs.py)
-    from newsdedup.reprocess import run_import
-
     settings = command_settings()
     if source is not None and not SOURCE_NAME.match(source):
         raise click.BadParameter(f"{source!r}: lowercase letters, digits and '-'", param_hint="'--source'")
     missing = [f for f in files if not f.startswith(("http://", "https://")) and not Path(f).is_file()]
     if missing:
         raise click.BadParameter(f"no such file: {missing[0]}", param_hint="'FILES'")
+    start_forkserver_early(settings)
+    # deferred: each command loads only its own libraries; this one spares the others ≈ 590 ms
+    # of imports (bench/import_costs.py)
+    from newsdedup.reprocess import run_import
+
     total = sum(Path(f).stat().st_size for f in files if not f.startswith(("http://", "https://")))
     with _Bar(total, "import-warc") as bar:
         result = run_import(settings, list(files), source, progress=bar)

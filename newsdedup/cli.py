@@ -14,6 +14,7 @@ from newsdedup import archive_commands, healthcheck, sinks_commands
 from newsdedup.command_settings import command_settings
 from newsdedup.config import ConfigError, Settings, Source, load_sources, logs, select_sources
 from newsdedup.feedformat import FORMATS, render
+from newsdedup.pipeline.forkserver import start_forkserver_early
 from newsdedup.status_command import status
 
 log = logging.getLogger("newsdedup")
@@ -65,6 +66,7 @@ def crawl(
         raise click.UsageError("--fail-on-errors needs the crawl's outcome: it cannot go with --no-wait")
     settings = command_settings(config_path)
     selected = _select_sources(settings, sources)
+    start_forkserver_early(settings)
     # deferred: each command loads only its own libraries; this one spares the others ≈ 370 ms
     # of imports (bench/import_costs.py)
     from newsdedup.crawl import run_crawl_command

@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -16,7 +16,7 @@ import click
 
 from newsdedup.command_settings import command_settings
 from newsdedup.config import ConfigError, Settings, Sink, load_sinks, logs
-from newsdedup.source_status import age as age_text
+from newsdedup.durations import ago
 
 log = logging.getLogger("newsdedup")
 # `newsdedup deliver --once`: it ran, and some sink did not confirm (tried again next time).
@@ -134,7 +134,7 @@ def render_status(items: list[dict[str, Any]], now: datetime) -> str:
                 str(item["cursor"]),
                 str(item["lag_seqs"]),
                 f"{item['lag_seconds']:.0f}s",
-                _ago(item["last_success_at"], now),
+                ago(item["last_success_at"], now),
                 str(item["delivered"]),
                 failures,
                 str(item["dead_letters"]),
@@ -143,18 +143,11 @@ def render_status(items: list[dict[str, Any]], now: datetime) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     notes = [
-        f"{item['sink']}: last failure {_ago(item['last_failure_at'], now)}: {item['last_failure']}"
+        f"{item['sink']}: last failure {ago(item['last_failure_at'], now)}: {item['last_failure']}"
         for item in items
         if item["last_failure"]
     ]
     return "\n".join(lines + ([""] + notes if notes else []))
-
-
-def _ago(moment: str | None, now: datetime) -> str:
-    if not moment:
-        return "never"
-    since = now - datetime.fromisoformat(moment)
-    return f"{age_text(max(since, timedelta(0)))} ago"
 
 
 @sinks.command("dead-letters")

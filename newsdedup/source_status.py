@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 from newsdedup.config import Settings, load_sources
 from newsdedup.config.cron import Cron
 from newsdedup.config.sources import Source, parse_schedule
+from newsdedup.durations import age
 from newsdedup.store.source_health import SourceHealth, SourceTimes, failures_of
 
 STATES = ("ok", "stale", "failing", "blocked", "robots-denied", "unknown")
@@ -149,15 +150,6 @@ def counts_of(tally: Mapping[tuple[str, str], int]) -> SourceCounts:
         failed=n("failed"),
         blocked=sum(pages for (e, r), pages in tally.items() if e == "fetch_failed" and r == "blocked"),
     )
-
-
-def age(delta: timedelta) -> str:
-    """A duration as operators read it: the largest whole unit (3d, 5h, 12m, 40s)."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 WINDOW = timedelta(hours=24)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import click
 
 from newsdedup.command_settings import command_settings
 from newsdedup.config import ConfigError
-from newsdedup.source_status import age, statuses_for
+from newsdedup.durations import ago
 
 COLUMNS = (
     "SOURCE",
@@ -36,6 +36,7 @@ def status(config_path: Path | None, fmt: str) -> None:
     # deferred, as in the other commands: the other commands are spared ≈ 150 ms of imports
     # of the store's code (bench/import_costs.py)
     from newsdedup.pipeline.services import open_store
+    from newsdedup.source_status import statuses_for
 
     settings = command_settings(config_path)
     store = open_store(settings)
@@ -61,7 +62,7 @@ def render_table(items: list[dict[str, Any]], now: datetime) -> str:
             (
                 item["source"] + ("" if item["configured"] else " (not configured)"),
                 item["state"],
-                _ago(crawl["started_at"], now)
+                ago(crawl["started_at"], now)
                 + ("" if crawl["outcome"] == "finished" else f" ({crawl['outcome']})")
                 if crawl
                 else "never",
@@ -77,7 +78,7 @@ def render_table(items: list[dict[str, Any]], now: datetime) -> str:
                         "failed",
                     )
                 ),
-                _ago(item["last_article_at"], now),
+                ago(item["last_article_at"], now),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
@@ -97,10 +98,3 @@ def render_table(items: list[dict[str, Any]], now: datetime) -> str:
 
 def _failures(failures: dict[str, int]) -> str:
     return ", ".join(f"{reason} {n}" for reason, n in sorted(failures.items(), key=lambda kv: -kv[1]))
-
-
-def _ago(moment: str | None, now: datetime) -> str:
-    if not moment:
-        return "never"
-    since = now - datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return f"{age(max(since, timedelta(0)))} ago"

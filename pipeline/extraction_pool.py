@@ -20,7 +20,6 @@ multiprocessing start method but fork, a script that runs a crawl itself (rather
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable
@@ -34,39 +33,15 @@ from newsdedup.config import logs
 from newsdedup.dedup import DedupParams
 from newsdedup.extract.rules import PageRules
 from newsdedup.fetched.page import Page
+from newsdedup.pipeline.forkserver import forkserver_context
 from newsdedup.pipeline.page_pipeline import DEFAULT_MAX_TEXT_CHARS, PreparedPage, prepare_page
 
 if TYPE_CHECKING:
     from newsdedup.archive.writer import RecordJob
 
-# Beyond a few processes the crawling process (Scrapy, decisions, SQLite writes) is the
-# bottleneck; more would only cost memory (about 100 MB each).
-MAX_AUTO_PROCESSES = 4
-# What the forkserver imports once, so that each process it forks has it. "__main__": the
-# script that started the crawl (the ``newsdedup`` console script: the CLI's modules, ≈ 0.4 s),
-# which each process would otherwise run again as it starts (multiprocessing's spawn and
-# forkserver methods do, for a script's ``if __name__ == "__main__"`` guard to hold); a run
-# with ``python -m`` or no script has none to import. The archive's record builder too: the
-# processes build the pages' WARC records (archive is on by default).
-_PRELOAD = [
-    "__main__",
-    "newsdedup.pipeline.page_pipeline",
-    "newsdedup.archive.writer",
-    "newsdedup.dedup.datasketch_import",
-    "newsdedup.pipeline.preload",
-]
 DEFAULT_PAGE_TIME_LIMIT = 30.0
 
 Prepare = Callable[[Page, int, DedupParams, int, PageRules | None], PreparedPage]
-
-
-def extraction_processes(setting: int, cpu_count: int | None = None) -> int:
-    """Processes to extract in for the ``extract_processes`` setting (0: automatic).
-    1 means extract in the crawling process, with no pool at all."""
-    if setting > 0:
-        return setting
-    cpus = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
-    return max(1, min(cpus, MAX_AUTO_PROCESSES))
 
 
 @dataclass
@@ -169,8 +144,7 @@ class ExtractionPool:
         return self._pool if self._pool is not None else self._new_pool(logs.state())
 
     def _new_pool(self, inherited: logs.LogState) -> ProcessPool:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
+        context = forkserver_context()
         # The processes log as this one does (format, level, crawl id): they start from the
         # forkserver, which has no logging configured.
         self._pool = ProcessPool(

@@ -9,7 +9,8 @@ from newsdedup.config import Settings, Source
 from newsdedup.config.sources import page_rules_by_source
 from newsdedup.dedup import DedupParams, InMemoryIndex
 from newsdedup.dedup.stories import StoryParams
-from newsdedup.pipeline.extraction_pool import ExtractionPool, extraction_processes
+from newsdedup.pipeline.extraction_pool import ExtractionPool
+from newsdedup.pipeline.forkserver import extraction_processes
 from newsdedup.pipeline.page_pipeline import PagePipeline, prepare_page, prepare_page_with_story_terms
 from newsdedup.store import Store
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from newsdedup.store import Store
+if TYPE_CHECKING:  # the CLI imports this module for every command, the store only for some
+    from newsdedup.store import Store
 
 # A page outcome's kind (pipeline.page_pipeline.OutcomeKind) -> the CrawlSummary field counting it.
 OUTCOME_FIELDS: dict[str, str] = {

@@ -15,7 +15,8 @@ from newsdedup.config import Settings
 from newsdedup.dedup import DedupParams
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.embedded import EmbeddedSink
-from newsdedup.pipeline.extraction_pool import ExtractionPool, extraction_processes
+from newsdedup.pipeline.extraction_pool import ExtractionPool
+from newsdedup.pipeline.forkserver import extraction_processes
 from newsdedup.pipeline.page_pipeline import PageOutcome
 from newsdedup.pipeline.services import open_embedded_pipeline
 
