@@ -4,6 +4,7 @@
                                [--distributed | --no-distributed]
     python -m bench.throughput --profile [--quick | --limit N]
     python -m bench.throughput --load N [--quick | --limit N] [--repeat R]
+    python -m bench.throughput --against VENV [--repeat R] [--sites N]
 
 The pages are real: ``news-pages-fundus/*/*.html.gz``, decoded once and written as UTF-8 into
 a temporary site with a sitemap listing them, served by ``newsdedup.siteserver.SiteServer`` on
@@ -43,6 +44,12 @@ Results: ``bench/results/throughput_profile.json``.
 while N other processes keep a core busy each (a busy loop: another job on the machine), with
 trafilatura alone under the same conditions, interleaved; prints each rate, busy ÷ quiet, and
 pool ÷ no pool in both. Results: ``bench/results/throughput_load.json``.
+
+``--against VENV``: an A/B of a change as users meet it. ``newsdedup crawl`` of this install
+and of VENV's (a venv with another commit installed, in a checkout of its own), whole commands
+alternated over ``--repeat`` rounds (which side goes first swaps each round), each round with
+its own trafilatura alone: one site with the overrides above, and ``--sites`` sites with a
+user's defaults. Results: ``bench/results/throughput_against.json``.
 
 Goal: end to end ≥ 0.90 × trafilatura alone (pages per second). Results:
 ``bench/results/throughput.json``.
@@ -239,13 +246,16 @@ def crawl_summary(result: subprocess.CompletedProcess[str]) -> tuple[int, int, s
     return int(match.group(1)), int(match.group(2)), line
 
 
-def time_embedded_command(site_roots: list[Path], pages: int, user_defaults: bool = False) -> dict[str, Any]:
+def time_embedded_command(
+    site_roots: list[Path], pages: int, user_defaults: bool = False, venv: Path | None = None
+) -> dict[str, Any]:
     """``newsdedup crawl`` as a user runs it: the console script, embedded mode with its default
     store (a new SQLite file) and archive, run from a folder of its own that holds
     ``config/sources.yaml``; timed as a whole command (interpreter start-up included). One
     source per site, each site served on its own loopback address. ``user_defaults``: every
     setting as a user gets it (AutoThrottle, robots.txt, retries, 4 requests per site at a
-    time); otherwise the overrides of the other runs."""
+    time); otherwise the overrides of the other runs. ``venv``: the console script of another
+    install (``--against``); default this one's."""
     from newsdedup.siteserver import SiteServer
 
     with tempfile.TemporaryDirectory(prefix="bench-command-") as workdir, ExitStack() as servers:
@@ -260,7 +270,10 @@ def time_embedded_command(site_roots: list[Path], pages: int, user_defaults: boo
         env.update(NEWSDEDUP_ALLOW_PRIVATE_ADDRESSES="1")
         if not user_defaults:
             env.update(BENCH_OVERRIDES)
-        command = [str(Path(sys.executable).with_name("newsdedup")), "crawl"]
+        script = (
+            venv / "bin" / "newsdedup" if venv is not None else Path(sys.executable).with_name("newsdedup")
+        )
+        command = [str(script), "crawl"]
         started = time.perf_counter()
         result = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=1800)
         elapsed = time.perf_counter() - started
@@ -578,11 +591,22 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of the rates: embedded crawls with the pool and without, quiet and while N "
         "other processes keep a core busy each, with trafilatura alone under the same load",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="VENV",
+        help="instead of the rates: `newsdedup crawl` of this install and of another one (a venv "
+        "holding another commit, e.g. the one before a change), alternated --repeat times with "
+        "trafilatura alone each round: one site with this bench's overrides, and --sites sites "
+        "with a user's defaults",
+    )
     args = parser.parse_args(argv)
     if args.profile:
         return profile_main(args)
     if args.load:
         return load_main(args)
+    if args.against:
+        return against_main(args)
     distributed = args.distributed is not False
     if distributed:
         reason = distributed_unavailable()
@@ -881,6 +905,66 @@ def load_main(args: Any) -> int:
             "repeat": repeat,
             "busy": args.load,
             "pages_per_s": {f"{c}: {label}": best[(c, label)] for c in conditions for label in labels},
+        },
+    )
+    return 0
+
+
+def against_main(args: Any) -> int:
+    """``--against VENV``: the whole ``newsdedup crawl`` command of this install and of VENV's,
+    alternated (which goes first swaps each round), each round beside its own trafilatura
+    alone: a change's effect on the command as users run it, start-up included."""
+    other = args.against.resolve()
+    if not (other / "bin" / "newsdedup").is_file():
+        print(f"--against: no newsdedup console script in {other}/bin", file=sys.stderr)
+        return 1
+    folder = require_dataset(args.data, "news-pages-fundus")
+    if folder is None:
+        return 0
+    pages = load_pages(folder, args.limit or (60 if args.quick else 0))
+    n, repeat = len(pages), (1 if args.quick else max(1, args.repeat))
+    sides = {"this": None, other.name: other}
+    rows: list[tuple[Any, ...]] = []
+    ratios: dict[tuple[str, str], list[float]] = defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as root:
+        write_site(Path(root), pages)
+        site_roots = []
+        for i in range(max(args.sites, 1)):
+            site_roots.append(Path(root) / f"site{i}")
+            write_site(site_roots[-1], pages[i :: max(args.sites, 1)])
+        base_url = "http://127.0.0.1:8000"
+        time_trafilatura(pages[:3], base_url)
+        runs = (
+            ("one site, overrides", [Path(root)], False),
+            (f"{len(site_roots)} sites, defaults", site_roots, True),
+        )
+        for round_number in range(1, repeat + 1):
+            base_rate = n / time_trafilatura(pages, base_url)
+            rows.append((round_number, "trafilatura alone", "", base_rate, 1.0))
+            order = list(sides) if round_number % 2 else list(reversed(sides))
+            for label, roots, defaults in runs:
+                for side in order:
+                    result = time_embedded_command(roots, n, user_defaults=defaults, venv=sides[side])
+                    rate = result["outcomes"] / result["elapsed"]
+                    ratios[(label, side)].append(rate / base_rate)
+                    rows.append((round_number, f"{label}: {side}", result["elapsed"], rate, rate / base_rate))
+    print(f"\n{n} pages; `newsdedup crawl`, whole command; this install against {other}\n")
+    print_table(["round", "what", "seconds", "pages/s", "× trafilatura"], rows)
+    print()
+    for label, _, _ in runs:
+        print(
+            f"{label}: "
+            + ", ".join(
+                f"{side} {min(ratios[(label, side)]):.2f}–{max(ratios[(label, side)]):.2f} ×"
+                for side in sides
+            )
+        )
+    write_results(
+        "throughput_against",
+        {
+            "pages": n,
+            "against": str(other),
+            "rounds": [dict(zip(("round", "what", "seconds", "pages_per_s", "ratio"), row)) for row in rows],
         },
     )
     return 0
