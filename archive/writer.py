@@ -120,8 +120,9 @@ def record_member(job: RecordJob) -> bytes:
     return out.getvalue()
 
 
-# Schedules ``record_member`` of a job elsewhere (ExtractionPool.build_record).
-Prebuild = Callable[[RecordJob], "Future[bytes]"]
+# Schedules ``record_member`` of a job elsewhere (ExtractionPool.build_record), or declines it
+# (None: the writer's thread builds the record, as it does without one).
+Prebuild = Callable[[RecordJob], "Future[bytes] | None"]
 # What the thread is given per response: the record's builder, the response, its record id,
 # whether someone will ask for its location, and the record being built elsewhere with the
 # warcinfo id it is built for (or None).
@@ -200,10 +201,8 @@ class WarcArchiveWriter:
         if prebuild is not None:
             warcinfo_id = self._expected_warcinfo_id
             try:
-                prebuilt = (
-                    prebuild(RecordJob(response, record_id, warcinfo_id, self.gzip_level)),
-                    warcinfo_id,
-                )
+                future = prebuild(RecordJob(response, record_id, warcinfo_id, self.gzip_level))
+                prebuilt = (future, warcinfo_id) if future is not None else None
             except Exception:  # the pool refused it (closed, broken): the thread builds it
                 log.exception("could not hand the archive record of %s over", response.final_url)
         self._queue.put((build, response, record_id, wanted, prebuilt))

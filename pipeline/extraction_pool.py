@@ -98,6 +98,11 @@ class ExtractionPool:
         except Exception as error:  # noqa: BLE001 - raised again by the first use, in the crawl's thread
             self._start_error = error
 
+    def ready(self) -> bool:
+        """False while ``start``'s processes are still starting (the forkserver's preload):
+        a caller that would rather not wait does the work itself meanwhile."""
+        return self._starting is None or not self._starting.is_alive()
+
     def submit(self, page: Page, rules: PageRules | None = None) -> PendingExtraction:
         """``rules``: the page's source's extraction rules (sent with the page)."""
         future = self._started().schedule(
@@ -107,9 +112,13 @@ class ExtractionPool:
         )
         return PendingExtraction(page, future)
 
-    def build_record(self, job: RecordJob) -> Future[bytes]:
+    def build_record(self, job: RecordJob) -> Future[bytes] | None:
         """A page's WARC record built and compressed in a process (``WarcArchiveWriter.
-        build_records_with``): CPU the crawling process would spend otherwise."""
+        build_records_with``): CPU the crawling process would spend otherwise. None while the
+        processes are starting: the archive's thread builds it then, and the crawl (whose
+        thread hands records over) does not wait."""
+        if not self.ready():
+            return None
         # deferred: warcio, only where the archive is on (≈ 100 ms of imports); the processes
         # have it preloaded.
         from newsdedup.archive.writer import record_member

@@ -136,3 +136,16 @@ def test_a_prebuilt_record_is_one_gzip_member() -> None:
     text = gzip.decompress(member)
     assert text.startswith(b"WARC/1.1\r\n") and text.endswith(b"\r\n\r\n")
     assert b"WARC-Warcinfo-ID: <urn:uuid:2>\r\n" in text and b"WARC-Record-ID: <urn:uuid:1>\r\n" in text
+
+
+def test_a_record_the_builder_declines_is_built_by_the_writer_without_an_error(tmp_path: Path) -> None:
+    # The extraction pool declines records while its processes are starting (the crawl must not
+    # wait for them); the writer's thread builds those itself.
+    with WarcArchiveWriter(tmp_path, max_file_bytes=1 << 30) as writer:
+        writer.build_records_with(lambda job: None)
+        first = writer.add(response(0))
+        writer.build_records_with(built_now)
+        second = writer.add(response(1))
+        assert writer.resolve(first) is not None and writer.resolve(second) is not None
+    assert writer.records_written == 2 and writer.records_prebuilt == 1 and writer.errors == 0
+    assert [r[4] for r in read_back(tmp_path)] == [response(0).body, response(1).body]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,13 +56,19 @@ def mixed_pages() -> list[Page]:
 
 
 def crawl(
-    database_url: str, pages: list[Page], pool: ExtractionPool | None
+    database_url: str,
+    pages: list[Page],
+    pool: ExtractionPool | None,
+    before_page: Callable[[int, list[PageOutcome]], None] | None = None,
 ) -> tuple[list[PageOutcome], list[dict]]:
+    """``before_page(i, outcomes so far)`` is called before page i is handed over."""
     pipeline = open_embedded_pipeline(Settings(database_url=database_url))
     outcomes: list[PageOutcome] = []
     try:
         sink = EmbeddedSink(pipeline, "c1", on_page_outcome=outcomes.append, pool=pool)
-        for item in pages:
+        for i, item in enumerate(pages):
+            if before_page is not None:
+                before_page(i, outcomes)
             sink.accept(item)
         sink.drain()
         # Article ids, and so story ids (a story's id is its first article's), are random: a
@@ -88,18 +96,52 @@ def test_pool_makes_the_same_decisions_in_the_same_order_as_the_crawling_process
     )
     pooled_outcomes, pooled_feed = crawl(f"sqlite:///{tmp_path / 'pooled.db'}", pages, pool)
 
-    def shape(outcomes: list[PageOutcome]) -> list[tuple[str, str, int | None, str]]:
-        # Article ids are random: name them by order of appearance instead.
-        names: dict[str, str] = {}
-        name = lambda match: names.setdefault(match.group(1), f"a{len(names)}")  # noqa: E731
-        return [
-            (o.url, o.kind, o.version, re.sub(r"\barticle ([0-9a-f]{8})", name, o.reason)) for o in outcomes
-        ]
-
     assert shape(pooled_outcomes) == shape(inline_outcomes)
     kinds = [o.kind for o in inline_outcomes]
     assert {"created", "unchanged", "duplicate", "rejected"} <= set(kinds), kinds
     assert pooled_feed == inline_feed
+
+
+def shape(outcomes: list[PageOutcome]) -> list[tuple[str, str, int | None, str]]:
+    # Article ids are random: name them by order of appearance instead.
+    names: dict[str, str] = {}
+    name = lambda match: names.setdefault(match.group(1), f"a{len(names)}")  # noqa: E731
+    return [(o.url, o.kind, o.version, re.sub(r"\barticle ([0-9a-f]{8})", name, o.reason)) for o in outcomes]
+
+
+def test_pages_that_arrive_while_the_pool_starts_are_extracted_at_once_in_the_crawling_process(
+    tmp_path, monkeypatch
+) -> None:
+    """The crawl does not stop for the forkserver's preload: the first pages are extracted and
+    committed in the crawling process, the rest in the pool once it is up, and the decisions are
+    those of a crawl without a pool."""
+    pages = mixed_pages()
+    inline_outcomes, inline_feed = crawl(f"sqlite:///{tmp_path / 'inline.db'}", pages, None)
+    pool = ExtractionPool(2, 20, DedupParams())
+    release = threading.Event()
+    new_pool = pool._new_pool
+
+    def held_back(inherited):
+        assert release.wait(60)
+        return new_pool(inherited)
+
+    monkeypatch.setattr(pool, "_new_pool", held_back)
+    pool.start()
+
+    def before_page(i: int, outcomes: list[PageOutcome]) -> None:
+        if i < 3:
+            assert not pool.ready()
+            assert len(outcomes) == i  # each page committed as it came, none waiting
+        elif i == 3:
+            release.set()
+            deadline = time.monotonic() + 120
+            while not pool.ready():
+                assert time.monotonic() < deadline, "the pool did not start"
+                time.sleep(0.05)
+
+    mixed_outcomes, mixed_feed = crawl(f"sqlite:///{tmp_path / 'mixed.db'}", pages, pool, before_page)
+    assert shape(mixed_outcomes) == shape(inline_outcomes)
+    assert mixed_feed == inline_feed
 
 
 def test_a_page_that_kills_its_extraction_process_fails_alone(tmp_path) -> None:
