@@ -109,6 +109,20 @@ def shape(outcomes: list[PageOutcome]) -> list[tuple[str, str, int | None, str]]
     return [(o.url, o.kind, o.version, re.sub(r"\barticle ([0-9a-f]{8})", name, o.reason)) for o in outcomes]
 
 
+def hold_back_creation(pool: ExtractionPool, monkeypatch) -> threading.Event:
+    """Make creating ``pool``'s processes wait until the returned event is set, as the
+    forkserver's preload makes it wait in a real start."""
+    release = threading.Event()
+    new_pool = pool._new_pool
+
+    def held_back(inherited):
+        assert release.wait(60)
+        return new_pool(inherited)
+
+    monkeypatch.setattr(pool, "_new_pool", held_back)
+    return release
+
+
 def test_pages_that_arrive_while_the_pool_starts_are_extracted_at_once_in_the_crawling_process(
     tmp_path, monkeypatch
 ) -> None:
@@ -118,14 +132,7 @@ def test_pages_that_arrive_while_the_pool_starts_are_extracted_at_once_in_the_cr
     pages = mixed_pages()
     inline_outcomes, inline_feed = crawl(f"sqlite:///{tmp_path / 'inline.db'}", pages, None)
     pool = ExtractionPool(2, 20, DedupParams())
-    release = threading.Event()
-    new_pool = pool._new_pool
-
-    def held_back(inherited):
-        assert release.wait(60)
-        return new_pool(inherited)
-
-    monkeypatch.setattr(pool, "_new_pool", held_back)
+    release = hold_back_creation(pool, monkeypatch)
     pool.start()
 
     def before_page(i: int, outcomes: list[PageOutcome]) -> None:
@@ -266,14 +273,7 @@ def test_start_does_not_wait_for_the_processes_and_the_first_page_does(monkeypat
     """The forkserver's imports take about a second: ``start`` must return before they end
     (the crawl opens its store and Scrapy meanwhile), and the first page waits for them."""
     pool = ExtractionPool(1, 20, DedupParams())
-    release = threading.Event()
-    new_pool = pool._new_pool
-
-    def held_back(inherited):
-        assert release.wait(60)
-        return new_pool(inherited)
-
-    monkeypatch.setattr(pool, "_new_pool", held_back)
+    release = hold_back_creation(pool, monkeypatch)
     try:
         pool.start()  # would hang here if starting blocked
         assert pool._pool is None
