@@ -25,14 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trafilatura.utils import load_html
-
 from bench.common import data_argument_parser, print_table, require_dataset
 from bench.throughput import load_pages
 from newsdedup.config import Settings
 from newsdedup.dedup.fingerprint import fingerprint_lines
 from newsdedup.extract.chrome import strip_chrome_blocks
 from newsdedup.extract.extractor import _TrafilaturaMetadata
+from newsdedup.extract.html_tree import load_html
 from newsdedup.extract.structured import read_structured_data
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import PreparedPage, prepare_page

@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import trafilatura
-from trafilatura.utils import load_html
 
 from bench.common import (
     data_argument_parser,
@@ -57,6 +56,7 @@ from bench.common import (
 )
 from newsdedup.extract import Document, extract_document
 from newsdedup.extract import metadata as meta
+from newsdedup.extract.html_tree import load_html
 from newsdedup.extract.rules import ExtractionRules
 from newsdedup.extract.structured import read_structured_data
 

@@ -23,12 +23,13 @@ from htmldate import find_date
 from lxml import etree
 from trafilatura import bare_extraction
 from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_metadata
-from trafilatura.utils import decode_file, line_processing, load_html
+from trafilatura.utils import decode_file, line_processing
 
 from newsdedup.extract import metadata as meta
 from newsdedup.extract import overrides
 from newsdedup.extract.chrome import strip_chrome_blocks
 from newsdedup.extract.document import Document, Rejection
+from newsdedup.extract.html_tree import load_html
 from newsdedup.extract.language_id import identify_language
 from newsdedup.extract.rules import ExtractionRules
 from newsdedup.extract.safe_text import xml_safe

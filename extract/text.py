@@ -137,6 +137,6 @@ def word_count(text: str) -> int:
     # Scripts written without spaces (Chinese, Japanese, Thai) count characters: roughly
     # two per word keeps a short brief in those languages above the same threshold. Only
     # their characters count: one 40 KB "word" of Latin letters is one word, not 20,000.
-    if words and sum(len(word) for word in words) / len(words) > 15:
+    if words and sum(map(len, words)) / len(words) > 15:
         return max(len(words), len(_UNSPACED_SCRIPT.findall(text)) // 2)
     return len(words)
