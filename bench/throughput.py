@@ -1005,6 +1005,7 @@ def profile_main(args: Any) -> int:
                     ("other thread", thread, 1000 * seconds / count, seconds / baseline_cpu * n / count)
                 )
         pool_cpu, in_prepare = profile["extraction_processes_cpu_s"], profile["prepare_page_cpu_in_pool_s"]
+        forkserver_cpu = profile.get("forkserver_cpu_s", 0.0)
         if pool_cpu:
             rows.append(
                 (
@@ -1018,7 +1019,7 @@ def profile_main(args: Any) -> int:
             rows.append(
                 (
                     "extraction processes",
-                    "the rest: pages unpickled, results pickled, pebble",
+                    "the rest: pages unpickled, results pickled, WARC records, pebble",
                     1000 * rest / count,
                     rest / baseline_cpu * n / count,
                 )
@@ -1029,6 +1030,7 @@ def profile_main(args: Any) -> int:
             f"last commit); crawling process {1000 * crawl_cpu / count:.2f} ms of CPU a page "
             f"({crawl_cpu / profile['wall_s']:.0%} of a core), extraction processes "
             f"{1000 * pool_cpu / count:.2f} ms a page"
+            + (f"; their forkserver's preload {forkserver_cpu:.2f} s, once" if pool_cpu else "")
         )
         print_table(["where", "what (CPU time)", "ms/page", "× trafilatura"], rows)
         waits = profile["waits_s"]
