@@ -7,7 +7,7 @@ called every time lxml makes a Python object for an element: about 3,000 times p
 trafilatura walks and prunes the tree. Neither trafilatura nor this project uses the form
 classes, so every element here is a plain ``HtmlElement`` (comments, processing instructions
 and entities keep their lxml.html classes), chosen by ``ElementDefaultClassLookup`` without a
-Python call. Same trees, same text: 1.3 to 2.8 ms less CPU per page on the 258 Fundus pages
+Python call. Same trees, same text: 1.1 to 1.8 ms less CPU per page on the 258 Fundus pages
 (bench/README.md, "the element class lookup"). Copies of a tree (``copy.copy``, which
 trafilatura makes) keep their parser, so they keep this lookup too.
 """
@@ -54,7 +54,8 @@ def load_html(html: str) -> HtmlElement | None:
         # "Unicode strings with encoding declaration are not supported."
         tree, parsed_bytes = _from_bytes(html), True
     except Exception as error:  # noqa: BLE001 - lxml raises several kinds; the page is rejected
-        log.error("lxml parsing failed: %s", error)
+        # Debug only: the caller rejects the page ("not-html") and logs that with its URL.
+        log.debug("lxml parsing failed: %s", error)
     if (tree is None or len(tree) < 1) and not parsed_bytes:
         tree = _from_bytes(html)
     if tree is not None and dubious and len(tree) < 2:
@@ -67,5 +68,5 @@ def _from_bytes(html: str) -> HtmlElement | None:
     try:
         return fromstring(html.encode("utf8", "surrogatepass"), parser=_PARSER)
     except Exception as error:  # noqa: BLE001 - as above
-        log.error("lxml parser bytestring %s", error)
+        log.debug("lxml parsing failed on the bytes: %s", error)
     return None
