@@ -15,6 +15,13 @@ from newsdedup.pipeline.summary import CrawlSummary, SummaryCallback, record_cra
 if TYPE_CHECKING:  # a type only: in distributed mode the crawl process extracts nothing
     from newsdedup.pipeline.page_pipeline import PageOutcome
 
+# With this many extraction processes or more (more than two cores), they build the pages' WARC
+# records too: extraction then outpaces the crawling process (about 26 ms a page each, against
+# the crawling process's 13), so the records' CPU is better spent there. With fewer, the archive's
+# own thread builds them: on two cores both are busy, and a record built in the pool costs about
+# 1 ms a page more in all (a second task a page) than one built by the thread (bench/README.md).
+RECORDS_IN_POOL_FROM_PROCESSES = 3
+
 
 def run_crawl_command(
     settings: Settings,
@@ -62,8 +69,7 @@ def run_embedded_crawl(
             crawl_health(SourceHealth(pipeline.store.engine), [s.name for s in sources], crawl_id) as health,
         ):
             pipeline.observe = health.recorder.observe
-            if archive is not None and pool is not None:
-                # The extraction processes build the pages' WARC records too.
+            if archive is not None and pool is not None and pool.processes >= RECORDS_IN_POOL_FROM_PROCESSES:
                 archive.build_records_with(pool.build_record)
             sink = EmbeddedSink(
                 pipeline,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -216,3 +217,19 @@ def test_archive_off_writes_nothing(world) -> None:
     counts = summary_of(newsdedup({**env, "NEWSDEDUP_ARCHIVE": "0"}, "crawl").stdout)
     assert counts["created"] == 5
     assert not (tmp_path / "archive").exists() or not list((tmp_path / "archive").iterdir())
+
+
+def test_with_two_extraction_processes_the_archives_thread_builds_every_record(world) -> None:
+    """On two cores (two extraction processes, the default there) a record built in the pool
+    costs more CPU in all than one built by the archive's thread (newsdedup/crawl.py)."""
+    sites, env, tmp_path = world
+    sites.publish(1)
+    result = newsdedup({**env, "NEWSDEDUP_EXTRACT_PROCESSES": "2"}, "-v", "crawl")
+    counts = summary_of(result.stdout)
+    assert counts["created"] == 5
+    archived = re.search(r"archived (\d+) records \((\d+) built by the extraction processes", result.stderr)
+    assert archived, result.stderr[-2000:]
+    written, built_in_pool = map(int, archived.groups())
+    assert built_in_pool == 0
+    responses = [r for r in records(tmp_path / "archive") if r["type"] == "response"]
+    assert written >= len(responses) == counts["fetched"]
