@@ -928,10 +928,10 @@ def against_main(args: Any) -> int:
     ratios: dict[tuple[str, str], list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="bench-site-") as root:
         write_site(Path(root), pages)
-        site_roots = []
-        for i in range(max(args.sites, 1)):
-            site_roots.append(Path(root) / f"site{i}")
-            write_site(site_roots[-1], pages[i :: max(args.sites, 1)])
+        sites = max(args.sites, 1)
+        site_roots = [Path(root) / f"site{i}" for i in range(sites)]
+        for i, site_root in enumerate(site_roots):
+            write_site(site_root, pages[i::sites])
         base_url = "http://127.0.0.1:8000"
         time_trafilatura(pages[:3], base_url)
         runs = (

@@ -71,7 +71,7 @@ class EmbeddedSink(StoreBackedDiscovery):
         self.summary.pages_fetched += 1
         if self.pool is None or (not self._pending and not self.pool.ready()):
             # Without a pool, or while its processes are still starting (their forkserver's
-            # preload, ≈ 2 s of CPU on the other core): extracted here, at once, rather than
+            # preload, 1–2 s of CPU on the other core): extracted here, at once, rather than
             # with the crawl stopped until they are up. Never while pages wait in the pool:
             # pages are committed in the order they arrived.
             self._finish(page, lambda: self._process(page))

@@ -14,7 +14,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from newsdedup.archive.reader import ArchiveScan, bounded_records
 from newsdedup.archive.records import FetchedResponse
-from newsdedup.archive.writer import RecordJob, WarcArchiveWriter, record_member
+from newsdedup.archive.writer import Prebuild, RecordJob, WarcArchiveWriter, record_member
+from newsdedup.dedup import DedupParams
+from newsdedup.pipeline.extraction_pool import ExtractionPool
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -40,6 +42,18 @@ def built_now(job: RecordJob) -> Future[bytes]:
     future: Future[bytes] = Future()
     future.set_result(record_member(job))
     return future
+
+
+def archive_with(folder: Path, builders: list[Prebuild]) -> WarcArchiveWriter:
+    """A writer into ``folder`` that hands response(i) to ``builders[i]``, every location
+    resolved, closed."""
+    with WarcArchiveWriter(folder, max_file_bytes=1 << 30) as writer:
+        locations = []
+        for i, builder in enumerate(builders):
+            writer.build_records_with(builder)
+            locations.append(writer.add(response(i)))
+        assert all(writer.resolve(location) is not None for location in locations)
+    return writer
 
 
 def read_back(folder: Path) -> list[tuple]:
@@ -120,12 +134,7 @@ def test_a_record_that_does_not_come_back_is_built_by_the_writer(tmp_path: Path)
     def refused(job: RecordJob) -> Future[bytes]:
         raise RuntimeError("the pool is closed")
 
-    with WarcArchiveWriter(tmp_path, max_file_bytes=1 << 30) as writer:
-        writer.build_records_with(failing)
-        first = writer.add(response(0))
-        writer.build_records_with(refused)
-        second = writer.add(response(1))
-        assert writer.resolve(first) is not None and writer.resolve(second) is not None
+    writer = archive_with(tmp_path, [failing, refused])
     assert writer.records_written == 2 and writer.records_prebuilt == 0 and writer.errors == 0
     assert [r[4] for r in read_back(tmp_path)] == [response(0).body, response(1).body]
 
@@ -141,11 +150,21 @@ def test_a_prebuilt_record_is_one_gzip_member() -> None:
 def test_a_record_the_builder_declines_is_built_by_the_writer_without_an_error(tmp_path: Path) -> None:
     # The extraction pool declines records while its processes are starting (the crawl must not
     # wait for them); the writer's thread builds those itself.
-    with WarcArchiveWriter(tmp_path, max_file_bytes=1 << 30) as writer:
-        writer.build_records_with(lambda job: None)
-        first = writer.add(response(0))
-        writer.build_records_with(built_now)
-        second = writer.add(response(1))
-        assert writer.resolve(first) is not None and writer.resolve(second) is not None
+    writer = archive_with(tmp_path, [lambda job: None, built_now])
     assert writer.records_written == 2 and writer.records_prebuilt == 1 and writer.errors == 0
     assert [r[4] for r in read_back(tmp_path)] == [response(0).body, response(1).body]
+
+
+def test_a_record_built_in_the_extraction_pool_is_the_one_built_here() -> None:
+    """With three extraction processes or more, an embedded crawl has them build its WARC
+    records (newsdedup/crawl.py): the bytes must be those the archive's thread would write."""
+    job = RecordJob(response(1), "<urn:uuid:1>", "<urn:uuid:2>", 1)
+    pool = ExtractionPool(1, 20, DedupParams())
+    try:
+        pool.start()
+        pool._wait_started()  # up now: a pool still starting declines the record
+        future = pool.build_record(job)
+        assert future is not None
+        assert future.result(timeout=60) == record_member(job)
+    finally:
+        pool.close()

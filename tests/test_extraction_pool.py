@@ -298,32 +298,3 @@ def test_a_pool_that_could_not_start_fails_its_first_page_and_closes_quietly(mon
     with pytest.raises(OSError, match="no processes for you"):
         pool.submit(page("https://www.daily-example.com/a", "<html></html>"))
     pool.close()
-
-
-def test_a_record_built_in_the_pool_is_the_one_built_here() -> None:
-    """With three extraction processes or more, an embedded crawl has them build its WARC
-    records (newsdedup/crawl.py): the bytes must be those the archive's thread would write."""
-    from newsdedup.archive.records import FetchedResponse
-    from newsdedup.archive.writer import GZIP_LEVEL, RecordJob, record_member
-
-    body = (PAGES / "news_jsonld.html").read_bytes()
-    response = FetchedResponse(
-        url="https://www.daily-example.com/listed/lighthouse",
-        final_url="https://www.daily-example.com/local/lighthouse",
-        status=200,
-        headers=[("Content-Type", "text/html; charset=utf-8")],
-        body=body,
-        fetched_at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
-        source="daily",
-    )
-    job = RecordJob(response, "<urn:uuid:1>", "<urn:uuid:2>", GZIP_LEVEL)
-    pool = ExtractionPool(1, 20, DedupParams())
-    try:
-        pool.start()
-        pool.submit(page(response.final_url, body.decode())).future.result(timeout=120)  # up now
-        assert pool.ready()
-        future = pool.build_record(job)
-        assert future is not None
-        assert future.result(timeout=60) == record_member(job)
-    finally:
-        pool.close()
