@@ -61,6 +61,7 @@ import gzip
 import multiprocessing
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -274,11 +275,40 @@ def time_embedded_command(
             venv / "bin" / "newsdedup" if venv is not None else Path(sys.executable).with_name("newsdedup")
         )
         command = [str(script), "crawl"]
-        started = time.perf_counter()
-        result = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=1800)
-        elapsed = time.perf_counter() - started
+        group: list[int] = []
+        # The command's own CPU from the kernel once it is reaped; its forkserver and extraction
+        # processes (its process group, not reaped by it) from samples, each until the last
+        # sample before it ended (at its end an extraction process is idle).
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with CpuSampler(
+            lambda pid, ppid, pgid, comm: "descendants" if pgid in group and pid not in group else None, 0.2
+        ) as cpu:
+            started = time.perf_counter()
+            crawl = subprocess.Popen(
+                command,
+                env=env,
+                cwd=work,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            group.append(crawl.pid)
+            stdout, stderr = crawl.communicate(timeout=1800)
+            elapsed = time.perf_counter() - started
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own_cpu = (children.ru_utime + children.ru_stime) - (
+            children_before.ru_utime + children_before.ru_stime
+        )
+        result = subprocess.CompletedProcess(command, crawl.returncode, stdout, stderr)
     outcomes, errors, line = crawl_summary(result)
-    return {"elapsed": elapsed, "outcomes": outcomes, "errors": errors, "summary": line}
+    return {
+        "elapsed": elapsed,
+        "outcomes": outcomes,
+        "errors": errors,
+        "summary": line,
+        "cpu_s": own_cpu + cpu.seconds().get("descendants", 0.0),
+    }
 
 
 def command_result(runs: list[dict[str, Any]], base_rate: float) -> dict[str, Any]:
@@ -926,6 +956,7 @@ def against_main(args: Any) -> int:
     sides = {"this": None, other.name: other}
     rows: list[tuple[Any, ...]] = []
     ratios: dict[tuple[str, str], list[float]] = defaultdict(list)
+    cpu_seconds: dict[tuple[str, str], list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="bench-site-") as root:
         write_site(Path(root), pages)
         sites = max(args.sites, 1)
@@ -940,22 +971,33 @@ def against_main(args: Any) -> int:
         )
         for round_number in range(1, repeat + 1):
             base_rate = n / time_trafilatura(pages, base_url)
-            rows.append((round_number, "trafilatura alone", "", base_rate, 1.0))
+            rows.append((round_number, "trafilatura alone", "", "", base_rate, 1.0))
             order = list(sides) if round_number % 2 else list(reversed(sides))
             for label, roots, defaults in runs:
                 for side in order:
                     result = time_embedded_command(roots, n, user_defaults=defaults, venv=sides[side])
                     rate = result["outcomes"] / result["elapsed"]
                     ratios[(label, side)].append(rate / base_rate)
-                    rows.append((round_number, f"{label}: {side}", result["elapsed"], rate, rate / base_rate))
+                    cpu_seconds[(label, side)].append(result["cpu_s"])
+                    rows.append(
+                        (
+                            round_number,
+                            f"{label}: {side}",
+                            result["elapsed"],
+                            result["cpu_s"],
+                            rate,
+                            rate / base_rate,
+                        )
+                    )
     print(f"\n{n} pages; `newsdedup crawl`, whole command; this install against {other}\n")
-    print_table(["round", "what", "seconds", "pages/s", "× trafilatura"], rows)
+    print_table(["round", "what", "seconds", "CPU s", "pages/s", "× trafilatura"], rows)
     print()
     for label, _, _ in runs:
         print(
             f"{label}: "
             + ", ".join(
-                f"{side} {min(ratios[(label, side)]):.2f}–{max(ratios[(label, side)]):.2f} ×"
+                f"{side} {min(ratios[(label, side)]):.2f}–{max(ratios[(label, side)]):.2f} ×, "
+                f"CPU {statistics.mean(cpu_seconds[(label, side)]):.2f} s"
                 for side in sides
             )
         )
@@ -964,7 +1006,9 @@ def against_main(args: Any) -> int:
         {
             "pages": n,
             "against": str(other),
-            "rounds": [dict(zip(("round", "what", "seconds", "pages_per_s", "ratio"), row)) for row in rows],
+            "rounds": [
+                dict(zip(("round", "what", "seconds", "cpu_s", "pages_per_s", "ratio"), row)) for row in rows
+            ],
         },
     )
     return 0

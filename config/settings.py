@@ -9,6 +9,7 @@ validator reads them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +34,18 @@ def variable(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
+def default_cache_dir() -> str:
+    """The user's cache folder, as the XDG convention says: ``$XDG_CACHE_HOME/newsdedup``, or
+    ``~/.cache/newsdedup``; "" when the user has no home folder."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no passwd entry: a bare container user
+            return ""
+    return str(Path(base) / "newsdedup")
+
+
 class Settings(BaseSettings):
     """Every setting of the service, read from ``NEWSDEDUP_*`` environment variables.
 
@@ -46,6 +59,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/newsdedup.db"
     redis_url: str | None = None
     config: Path = Path("config/sources.yaml")
+    # What the product would otherwise unpack at every start, unpacked once (the language
+    # model: extract/language_id.py). "" keeps nothing.
+    cache_dir: str = Field(default_factory=default_cache_dir)
     api_token: str | None = None
     flower_auth: str | None = None
     # Files holding the secrets above (module docstring); read once, never passed on.
@@ -218,6 +234,10 @@ class Settings(BaseSettings):
     @property
     def reprocess_targets(self) -> tuple[str, ...]:
         return tuple(self.reprocess_database_urls.split())
+
+    @property
+    def cache_path(self) -> Path | None:
+        return Path(self.cache_dir).expanduser() if self.cache_dir else None
 
     @property
     def distributed(self) -> bool:

@@ -9,6 +9,7 @@ from newsdedup.config import Settings, Source
 from newsdedup.config.sources import page_rules_by_source
 from newsdedup.dedup import DedupParams, InMemoryIndex
 from newsdedup.dedup.stories import StoryParams
+from newsdedup.extract.language_id import use_cache
 from newsdedup.pipeline.extraction_pool import ExtractionPool
 from newsdedup.pipeline.forkserver import extraction_processes
 from newsdedup.pipeline.page_pipeline import PagePipeline, prepare_page, prepare_page_with_story_terms
@@ -50,6 +51,7 @@ def open_embedded_pipeline(
     finds duplicates and updates of what earlier crawls stored. ``sources``: the crawl's, read
     already (their extraction rules); None: every source of the sources file."""
     store = store or open_store(settings)
+    use_cache(settings.cache_path)  # for pages extracted in this process
     params = dedup_params(settings)
     index = InMemoryIndex(params)
     for key, stored_fingerprint in store.index_entries():
