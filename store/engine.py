@@ -23,7 +23,8 @@ _REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$",
 _QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 # How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# Execution option that makes a SQLite transaction take the write lock at BEGIN.
+# Execution option that makes a SQLite transaction take the write lock at BEGIN ("IMMEDIATE"),
+# or run each statement as a transaction of its own ("NONE": no BEGIN is sent).
 SQLITE_BEGIN_OPTION = "newsdedup_sqlite_begin"
 # Key of the PostgreSQL advisory lock that serializes concurrent migrations.
 MIGRATION_LOCK_KEY = zlib.crc32(b"newsdedup-store-migrations")
@@ -108,7 +109,8 @@ def _sqlite_engine(database_url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "NONE":
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
