@@ -76,6 +76,10 @@ class ExtractionPool:
         self._pool: ProcessPool | None = None
         self._starting: threading.Thread | None = None
         self._start_error: Exception | None = None
+        # Between ``start``'s thread and a ``close`` that comes before the processes are up.
+        self._start_lock = threading.Lock()
+        self._start_done = False
+        self._abandoned = False
 
     def start(self) -> None:
         """Start the processes in the background and return at once; the first use waits for
@@ -97,6 +101,19 @@ class ExtractionPool:
                 pool.schedule(os.getpid)
         except Exception as error:  # noqa: BLE001 - raised again by the first use, in the crawl's thread
             self._start_error = error
+        with self._start_lock:
+            self._start_done = True
+            abandoned = self._abandoned
+        if abandoned:
+            self._stop_pool()
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            # stop(), not close(): a page still running when the crawl is over has had its
+            # result waited for already (EmbeddedSink.drain) or is being abandoned.
+            self._pool.stop()
+            self._pool.join()
+            self._pool = None
 
     def ready(self) -> bool:
         """False while ``start``'s processes are still starting (the forkserver's preload):
@@ -127,16 +144,21 @@ class ExtractionPool:
         return future
 
     def close(self) -> None:
+        if self._abandoned:
+            return  # closed already; ``start``'s thread stops the processes
         if self._starting is not None:
+            with self._start_lock:
+                self._abandoned = not self._start_done
+            if self._abandoned:
+                # Never used, and still starting (a crawl of a few pages, all extracted in the
+                # crawling process meanwhile): it ends without waiting for the forkserver's
+                # preload; ``start``'s thread stops the processes once they are up.
+                self._starting = None
+                return
             # A start that failed has nothing to close; its error was the first use's to raise.
             self._starting.join()
             self._starting, self._start_error = None, None
-        if self._pool is not None:
-            # stop(), not close(): a page still running when the crawl is over has had its
-            # result waited for already (EmbeddedSink.drain) or is being abandoned.
-            self._pool.stop()
-            self._pool.join()
-            self._pool = None
+        self._stop_pool()
 
     def _wait_started(self) -> None:
         """Join ``start``'s thread (once), which hands over ``_pool`` or the error it met."""

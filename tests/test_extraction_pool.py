@@ -3,6 +3,7 @@ extracting in the crawling process; a page that kills its process fails alone.""
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import threading
 import time
@@ -285,6 +286,28 @@ def test_start_does_not_wait_for_the_processes_and_the_first_page_does(monkeypat
         assert "lighthouse" in prepared.extracted.text.lower()
     finally:
         pool.close()
+
+
+def test_closing_a_pool_that_is_still_starting_does_not_wait_and_its_processes_stop_once_up(
+    monkeypatch,
+) -> None:
+    """A crawl of a few pages extracts them all in the crawling process while the pool starts:
+    it ends without waiting for the forkserver's preload, and leaves no process behind."""
+    pool = ExtractionPool(2, 20, DedupParams())
+    release = hold_back_creation(pool, monkeypatch)
+    before = set(threading.enumerate())
+    pool.start()
+    (starting,) = set(threading.enumerate()) - before
+    closed_at = time.monotonic()
+    pool.close()  # would wait for ``release`` (the preload) before
+    assert time.monotonic() - closed_at < 1
+    assert starting.is_alive()
+    release.set()  # the processes come up now, and are stopped by the start's thread
+    starting.join(timeout=120)
+    assert not starting.is_alive()
+    assert pool._pool is None
+    assert not [child for child in multiprocessing.active_children() if child.is_alive()]
+    pool.close()  # a second close changes nothing
 
 
 def test_a_pool_that_could_not_start_fails_its_first_page_and_closes_quietly(monkeypatch) -> None:
