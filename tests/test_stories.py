@@ -9,6 +9,7 @@ the real pipeline; the switch that turns stories off; and distributed mode with 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -386,6 +387,42 @@ def test_a_story_stored_in_the_earlier_form_is_read_the_same(tmp_path: Path) -> 
         assert plain.central_id == packed.central_id and plain.families["w"]
     finally:
         store.close()
+
+
+def test_a_story_of_one_article_stores_its_centroid_once_and_reads_back_both() -> None:
+    """Most stories hold one article, whose vectors are the centroid: written once (half the
+    bytes of a story row), read back as two separate copies, as a story of several is."""
+    from newsdedup.dedup.stories import new_profile
+    from newsdedup.store.stories import _profile_data, profile_json
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    first = {"w": {"harbour": 0.8, "bridge": 0.6}, "n": {"council": 1.0}, "t": {"bridge": 1.0}}
+    second = {"w": {"ferry": 0.9, "harbour": 0.4}, "n": {"traders": 1.0}, "t": {"ferry": 1.0}}
+
+    def read_back(text: str, profile_id: str) -> object:
+        from newsdedup.dedup.stories import StoryProfile
+
+        return StoryProfile.from_json(profile_id, _profile_data(text), at, at, 1, 1)
+
+    alone = new_profile("s1", first, at, 1, 200)
+    written_once = profile_json(alone)
+    assert '"m"' not in written_once
+    loaded = read_back(written_once, "s1")
+    assert loaded.families == alone.families and loaded.central == alone.central == first
+    assert loaded.central_id == "s1"
+    loaded.add("a2", second, at, 200)  # the centroid changes in place; the central article may not
+    assert loaded.families["w"]["harbour"] == pytest.approx(1.2)
+    assert loaded.central in (first, second) and loaded.central != loaded.families
+
+    joined = new_profile("s2", first, at, 1, 200)
+    joined.add("a2", second, at, 200)
+    assert joined.central != joined.families
+    written_twice = profile_json(joined)
+    assert '"m"' in written_twice
+    both = read_back(written_twice, "s2")
+    assert both.families == joined.families and both.central == joined.central
+    # The weights of the centroid alone: one double per term.
+    assert len(base64.b64decode(json.loads(written_once)["f"])) == 8 * sum(map(len, first.values()))
 
 
 def _terms_in(language: str | None) -> ArticleTerms:
