@@ -37,6 +37,7 @@ from newsdedup.dedup.stories import (
     StoryParams,
     StoryProfile,
     StoryState,
+    Vectors,
     assign,
     background_of,
     term_hash,
@@ -117,7 +118,7 @@ def profile_json(profile: StoryProfile) -> str:
     terms: dict[str, list[list[object]]] = {}
     weights = array("d")
     parts = [("c", profile.families)]
-    if profile.central != profile.families:
+    if not _same_in_order(profile.central, profile.families):
         parts.append(("m", profile.central))
     for part, vectors in parts:
         terms[part] = [[family, list(vector)] for family, vector in vectors.items()]
@@ -132,6 +133,14 @@ def profile_json(profile: StoryProfile) -> str:
         "f": base64.b64encode(weights.tobytes()).decode("ascii"),
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _same_in_order(first: Vectors, second: Vectors) -> bool:
+    """The same terms and weights in the same order: what a copy of ``second`` reads back as
+    (a similarity sums its terms in their order)."""
+    return list(first) == list(second) and all(
+        list(vector.items()) == list(second[family].items()) for family, vector in first.items()
+    )
 
 
 def _profile_data(text: str) -> dict[str, object]:
