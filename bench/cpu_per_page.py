@@ -12,7 +12,7 @@ the least of ``--repeat`` runs (default 3) per step:
   structured data leaves only the author open (``extract.extractor``);
 - ``fingerprint_lines``: on the page's normalized lines;
 - commit, new / unchanged: ``PagePipeline.commit`` into a fresh SQLite store, the pages as new
-  articles, then the same pages again.
+  articles, then the same pages again; then the store's size on disk and its stories' rows.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bench.common import data_argument_parser, print_table, require_dataset
 from bench.throughput import load_pages
 from newsdedup.config import Settings
@@ -36,6 +38,7 @@ from newsdedup.extract.structured import read_structured_data
 from newsdedup.fetched.page import Page
 from newsdedup.pipeline.page_pipeline import PreparedPage, prepare_page
 from newsdedup.pipeline.services import open_embedded_pipeline
+from newsdedup.store.models import Story
 
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -98,8 +101,17 @@ def measure(folder: Path, limit: int, repeat: int) -> tuple[int, dict[str, tuple
             pairs = list(zip(pages, prepared, strict=True))
             results["commit, new"] = (_timed(pairs, lambda pp: pipeline.commit(*pp), 1), len(pairs))
             results["commit, unchanged"] = (_timed(pairs, lambda pp: pipeline.commit(*pp), 1), len(pairs))
+            with pipeline.store.db.read_once() as connection:
+                stories, profile_bytes = connection.execute(
+                    select(func.count(), func.coalesce(func.sum(func.length(Story.profile)), 0))
+                ).one()
         finally:
             pipeline.store.close()
+        store_bytes = sum(path.stat().st_size for path in Path(workdir).glob("cpu.db*"))
+    print(
+        f"the store after the commits: {store_bytes / 1e6:.2f} MB on disk; {stories} stories, their "
+        f"profiles {profile_bytes / 1e6:.2f} MB ({profile_bytes / max(1, stories) / 1000:.1f} KB a story)"
+    )
     return len(pages), results
 
 
