@@ -3,7 +3,9 @@
 Each article of ``story-events/g5w-train.jsonl`` becomes an HTML page (its headline, its
 paragraphs, its publication time as ``article:published_time``) in a WARC file, in order of
 publication; ``newsdedup import-warc`` stores them (extraction, dedup, stories: the product as
-it runs); the stories are read back from the store, each page through the article its URL
+it runs), each page under its publisher (the URL's host, as a user's import stores it;
+``--one-source`` puts all under one source, as this benchmark did until 2026-12-07: dedup's
+same-source rules then join some pages of other outlets as versions); the stories are read back from the store, each page through the article its URL
 belongs to. Printed:
 
 - pairwise precision, recall and F1 as Miranda et al. (2018) evaluate them (their scripts count
@@ -30,7 +32,7 @@ runs alternating off and on, the best of each and the median of the runs' own ra
 inside each run with stories on, the CPU time of the story stages themselves over the rest of
 that run (``bench.story_cpu``), which the machine's drift from run to run does not blur.
 
-    python -m bench.stories [--data DIR] [--keep DIR] [--cpu-runs N]
+    python -m bench.stories [--data DIR] [--keep DIR] [--cpu-runs N] [--one-source]
 """
 
 from __future__ import annotations
@@ -193,19 +195,25 @@ class Run:
 
 
 def import_warc(
-    warc: Path, workdir: Path, database: Path, source: str, env: dict[str, str], story_cpu: Path | None = None
+    warc: Path,
+    workdir: Path,
+    database: Path,
+    source: str | None,
+    env: dict[str, str],
+    story_cpu: Path | None = None,
 ) -> Run:
     """``newsdedup import-warc`` of ``warc`` into the SQLite store ``database``, extracting in
     the command's own process so that its CPU time is every page's whole cost (see the
-    docstring); stops the benchmark when it fails. ``story_cpu``: run through
-    ``bench.story_cpu``, which writes there the CPU time of the story stages."""
+    docstring); stops the benchmark when it fails. ``source``: every page under this source
+    (``--source``); None: each page under its publisher, as a user's import. ``story_cpu``:
+    run through ``bench.story_cpu``, which writes there the CPU time of the story stages."""
     child_env = {
         **os.environ,
         "NEWSDEDUP_DATABASE_URL": f"sqlite:///{database}",
         "NEWSDEDUP_EXTRACT_PROCESSES": "1",
         **env,
     }
-    command = ["import-warc", str(warc), "--source", source]
+    command = ["import-warc", str(warc), *(["--source", source] if source else [])]
     if story_cpu is None:
         command = [sys.executable, "-m", "newsdedup", *command]
     else:
@@ -229,14 +237,17 @@ def import_warc(
     return Run(done.stdout, cpu, wall)
 
 
-def run_import(docs: Sequence[Doc], workdir: Path, name: str, env: dict[str, str]) -> Imported:
+def run_import(
+    docs: Sequence[Doc], workdir: Path, name: str, env: dict[str, str], source: str | None
+) -> Imported:
+    """``source``: as ``import_warc``'s."""
     from newsdedup.store import Store  # deferred: the store is opened after the child wrote it
 
     warc = workdir / f"{name}.warc.gz"
     write_warc(docs, warc)
     database = workdir / f"{name}.db"
     archive = {"NEWSDEDUP_ARCHIVE_DIR": str(workdir / f"{name}-archive")}
-    done = import_warc(warc, workdir, database, "story-events", {**archive, **env})
+    done = import_warc(warc, workdir, database, source, {**archive, **env})
     store = Store.open(f"sqlite:///{database}")
     try:
         from sqlalchemy import select
@@ -519,7 +530,14 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help="alternating runs with stories off and on (the best of each, and the median of their ratios)",
     )
+    parser.add_argument(
+        "--one-source",
+        action="store_true",
+        help="import every page under one source (import-warc --source), as before 2026-12-07; "
+        "by default each page is its publisher's, as a user's import-warc stores it",
+    )
     args = parser.parse_args(argv)
+    source = "story-events" if args.one_source else None
     folder = require_dataset(args.data, "story-events")
     if folder is None:
         return 0
@@ -535,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     # 1. Extracted texts, through the pipeline once with stories off (also the CPU baseline).
-    off = run_import(docs, workdir, "stories-off", {"NEWSDEDUP_STORIES": "0"})
+    off = run_import(docs, workdir, "stories-off", {"NEWSDEDUP_STORIES": "0"}, source)
     articles_a = {a for a in (off.article(d.url) for d in split_a) if a is not None}
     articles_all = set(off.article_of_url.values())
 
@@ -552,9 +570,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. Through the pipeline: each split alone with the other's settings; everything with the
     # whole set's (the defaults of config/settings.py come from split A: see bench/README.md).
-    held_out = run_import(split_b, workdir, "held-out", settings_env(chosen_a))
-    held_out_a = run_import(split_a, workdir, "held-out-a", settings_env(chosen_b))
-    whole = run_import(docs, workdir, "whole", settings_env(chosen_all))
+    held_out = run_import(split_b, workdir, "held-out", settings_env(chosen_a), source)
+    held_out_a = run_import(split_a, workdir, "held-out-a", settings_env(chosen_b), source)
+    whole = run_import(docs, workdir, "whole", settings_env(chosen_all), source)
     held_out_base = baseline_stories(held_out, base_a)
     held_out_a_base = baseline_stories(held_out_a, base_b)
     whole_base = baseline_stories(whole, base_all)
