@@ -27,6 +27,9 @@ DEFERRED = [
     ("newsdedup.store.engine", "alembic.config", "store/engine.py"),
     ("newsdedup.store.engine", "alembic.command", "store/engine.py"),
     ("newsdedup.pipeline.page_pipeline", "newsdedup.store.store", "pipeline/page_pipeline.py"),
+    # the crawling process of an embedded crawl, which opens the pipeline and extracts only
+    # the pages that come before its pool is up
+    ("newsdedup.pipeline.services", "newsdedup.extract.extractor", "pipeline/page_pipeline.py"),
     ("newsdedup.pipeline.archiving", "newsdedup.crawler.archive", "pipeline/archiving.py"),
     ("newsdedup.workers.app", "newsdedup.workers.pages", "workers/app.py, tasks.py, process_services.py"),
     ("newsdedup.workers.app", "newsdedup.workers.sweeper", "workers/app.py, tasks.py"),

@@ -71,7 +71,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -276,6 +276,7 @@ def time_embedded_command(
         )
         command = [str(script), "crawl"]
         group: list[int] = []
+        wall_started = time.time()
         # The command's own CPU from the kernel once it is reaped; its forkserver and extraction
         # processes (its process group, not reaped by it) from samples, each until the last
         # sample before it ended (at its end an extraction process is idle).
@@ -301,6 +302,7 @@ def time_embedded_command(
             children_before.ru_utime + children_before.ru_stime
         )
         result = subprocess.CompletedProcess(command, crawl.returncode, stdout, stderr)
+        first_stored, last_stored, stored = _articles_stored(work / "data" / "newsdedup.db")
     outcomes, errors, line = crawl_summary(result)
     return {
         "elapsed": elapsed,
@@ -308,13 +310,43 @@ def time_embedded_command(
         "errors": errors,
         "summary": line,
         "cpu_s": own_cpu + cpu.seconds().get("descendants", 0.0),
+        # The command's start-up apart from its pace: when its first article was stored, and
+        # its rate from the first article stored to the last.
+        "first_page": (first_stored - wall_started) if first_stored else None,
+        "pages_span": (last_stored - first_stored) if stored > 1 else None,
+        "stored": stored,
     }
+
+
+def _articles_stored(database: Path) -> tuple[float | None, float | None, int]:
+    """(first, last) creation time of the store's articles as Unix times, and their number."""
+    import sqlite3  # deferred: only the command's runs read their store
+
+    if not database.exists():
+        return None, None, 0
+    with closing(sqlite3.connect(database)) as connection:
+        first, last, count = connection.execute(
+            "SELECT min(created_at), max(created_at), count(*) FROM articles"
+        ).fetchone()
+    if not count:
+        return None, None, 0
+    # SQLite holds them as naive UTC text (store.models.UTCDateTime)
+    return _utc_seconds(first), _utc_seconds(last), int(count)
+
+
+def _utc_seconds(stored: str) -> float:
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
 
 
 def command_result(runs: list[dict[str, Any]], base_rate: float) -> dict[str, Any]:
     """The best of a command's timed runs, with its rate beside trafilatura's."""
     best = min(runs, key=lambda r: r["elapsed"])
     rate = best["outcomes"] / best["elapsed"]
+    # First → last article stored, best of the runs too (the one that was quickest whole may
+    # not be): the command's pace without its start-up and its end.
+    spans = [r for r in runs if r.get("pages_span")]
+    paced = max(spans, key=lambda r: (r["stored"] - 1) / r["pages_span"], default=None)
+    steady = (paced["stored"] - 1) / paced["pages_span"] if paced else None
     return {
         "outcomes": best["outcomes"],
         "seconds": best["elapsed"],
@@ -322,7 +354,24 @@ def command_result(runs: list[dict[str, Any]], base_rate: float) -> dict[str, An
         "ratio": rate / base_rate,
         "runs_s": [r["elapsed"] for r in runs],
         "summary": best["summary"],
+        "first_page_after_s": best.get("first_page"),
+        "stored": paced["stored"] if paced else None,
+        "pages_span_s": paced["pages_span"] if paced else None,
+        "steady_pages_per_s": steady,
+        "steady_ratio": (steady / base_rate) if steady else None,
     }
+
+
+def command_steady_row(label: str, result: dict[str, Any]) -> tuple[Any, ...]:
+    steady = result["steady_pages_per_s"]
+    first = result["first_page_after_s"]
+    return (
+        label + (f" (the first after {first:.2f} s)" if first is not None else ""),
+        result["stored"],
+        result["pages_span_s"],
+        steady,
+        result["steady_ratio"],
+    )
 
 
 # --- distributed: two workers, PostgreSQL, Redis db 8 -----------------------------------
@@ -736,6 +785,7 @@ def main(argv: list[str] | None = None) -> int:
             command["ratio"],
         )
     )
+    rows.append(command_steady_row("embedded, `newsdedup crawl`: first → last article stored", command))
     sites_command = command_result(sites_runs, base_rate) if sites_runs else None
     if sites_command is not None:
         sites_command["sites"] = args.sites
@@ -746,6 +796,11 @@ def main(argv: list[str] | None = None) -> int:
                 sites_command["seconds"],
                 sites_command["pages_per_s"],
                 sites_command["ratio"],
+            )
+        )
+        rows.append(
+            command_steady_row(
+                f"embedded, {args.sites} sites, a user's defaults: first → last article stored", sites_command
             )
         )
     dist = min(dist_runs, key=lambda r: r["elapsed"]) if dist_runs else None

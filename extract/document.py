@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# Longer article texts are rejected ("too-long"), not cut: a cut text would be a different
+# text on every change of the page's length, and no news article is that long (the longest
+# long-reads run to about 120,000 characters). NEWSDEDUP_MAX_TEXT_CHARS sets it.
+DEFAULT_MAX_TEXT_CHARS = 200_000
+
 
 @dataclass(frozen=True)
 class Document:

@@ -28,7 +28,7 @@ from trafilatura.utils import decode_file, line_processing
 from newsdedup.extract import metadata as meta
 from newsdedup.extract import overrides
 from newsdedup.extract.chrome import strip_chrome_blocks
-from newsdedup.extract.document import Document, Rejection
+from newsdedup.extract.document import DEFAULT_MAX_TEXT_CHARS, Document, Rejection
 from newsdedup.extract.html_tree import load_html
 from newsdedup.extract.language_id import identify_language
 from newsdedup.extract.rules import ExtractionRules
@@ -41,10 +41,6 @@ LOGGER = logging.getLogger(__name__)
 
 # trafilatura's own MAX_FILE_SIZE: beyond it, a page is not an article page.
 MAX_HTML_CHARS = 20_000_000
-# Longer article texts are rejected ("too-long"), not cut: a cut text would be a different
-# text on every change of the page's length, and no news article is that long (the longest
-# long-reads run to about 120,000 characters). NEWSDEDUP_MAX_TEXT_CHARS sets it.
-DEFAULT_MAX_TEXT_CHARS = 200_000
 # trafilatura settings chosen by bench/extraction.py (text F1 on the Fundus pages).
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "include_comments": False,

@@ -22,8 +22,7 @@ from newsdedup.dedup.boilerplate import line_hashes, without_boilerplate
 from newsdedup.dedup.fingerprint import fingerprint_lines, normalized_lines
 from newsdedup.dedup.stories import ArticleTerms, StoryParams, article_terms
 from newsdedup.dedup.types import Decision
-from newsdedup.extract import Document, Rejection, extract_document
-from newsdedup.extract.extractor import DEFAULT_MAX_TEXT_CHARS
+from newsdedup.extract.document import DEFAULT_MAX_TEXT_CHARS, Document, Rejection
 from newsdedup.extract.languages import language_rejection
 from newsdedup.extract.rules import PageRules
 from newsdedup.extract.text import word_count
@@ -138,6 +137,11 @@ def _article_terms(page: Page, document: Document, lines: tuple[tuple[str, str],
 def _prepare(
     page: Page, min_words: int, params: DedupParams, max_text_chars: int, rules: PageRules | None
 ) -> PreparedPage:
+    # deferred: with an extraction pool the crawling process extracts only the pages that
+    # come before the pool is up, most often none, and need not import trafilatura, jusText
+    # and htmldate at the start of every crawl, ≈ 85 ms (bench/import_costs.py)
+    from newsdedup.extract.extractor import extract_document
+
     extracted = extract_document(
         page.html,
         page.final_url,
