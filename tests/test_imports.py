@@ -48,6 +48,10 @@ def test_each_entry_module_imports_first_in_a_fresh_interpreter(module: str) -> 
         ("newsdedup.workers.crawl_side", ["trafilatura", "newsdedup.pipeline.page_pipeline"]),
         ("newsdedup.workers.api_side", ["trafilatura", "newsdedup.pipeline.page_pipeline", "scrapy"]),
         ("newsdedup.workers.app", ["trafilatura", "newsdedup.pipeline.page_pipeline", "scrapy"]),
+        # An embedded crawl's crawling process opens the pipeline and hands pages to its
+        # extraction pool: it loads the extractor only for a page it extracts itself.
+        ("newsdedup.pipeline.services", ["trafilatura", "justext", "htmldate"]),
+        ("newsdedup.pipeline.embedded", ["trafilatura", "justext", "htmldate"]),
         # Each command loads its own libraries: `newsdedup --help` none of them.
         ("newsdedup.cli", ["celery", "scrapy", "trafilatura", "uvicorn"]),
     ],
