@@ -5,8 +5,8 @@ paragraphs, its publication time as ``article:published_time``) in a WARC file, 
 publication; ``newsdedup import-warc`` stores them (extraction, dedup, stories: the product as
 it runs), each page under its publisher (the URL's host, as a user's import stores it;
 ``--one-source`` puts all under one source, as this benchmark did until 2026-12-07: dedup's
-same-source rules then join some pages of other outlets as versions); the stories are read back from the store, each page through the article its URL
-belongs to. Printed:
+same-source rules then join some pages of other outlets as versions); the stories are read
+back from the store, each page through the article its URL belongs to. Printed:
 
 - pairwise precision, recall and F1 as Miranda et al. (2018) evaluate them (their scripts count
   pairs of documents in one gold event and one predicted story, from the contingency table),
