@@ -135,7 +135,7 @@ def load_mediacloud_pages(folder: Path) -> list[SitePage]:
 def bench_pages(args: Any, folder: Path, limit: int) -> list[SitePage]:
     """The Fundus pages, and with ``--with-mediacloud`` the Media Cloud pages after them."""
     pages = load_pages(folder, limit)
-    if getattr(args, "with_mediacloud", False):
+    if args.with_mediacloud:
         pages += load_mediacloud_pages(folder)
     return pages
 
@@ -734,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
     pages = bench_pages(args, folder, limit)
     n = len(pages)
     print(
-        f"{n} Fundus pages, {sum(len(p.html) for p in pages) / 1e6:.1f} M characters; repeat {repeat}",
+        f"{n} pages, {sum(len(p.html) for p in pages) / 1e6:.1f} M characters; repeat {repeat}",
         file=sys.stderr,
     )
 

@@ -124,6 +124,7 @@ def _read_unpacked(path: Path) -> tuple[Any, Any, list[str], array[int], array[i
     after its LZMA step); None, the file removed, when it cannot be read (it is unpacked again
     next time)."""
     import numpy as np  # deferred with py3langid
+    from py3langid.modelio import _to_array  # py3langid's own NumPy → array conversion
 
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -131,18 +132,11 @@ def _read_unpacked(path: Path) -> tuple[Any, Any, list[str], array[int], array[i
                 data["ptc"],
                 data["pc"],
                 data["classes"].tolist(),
-                _stdlib_array(data["nextmove"]),
-                _stdlib_array(data["nextmove_row"]),
+                _to_array(data["nextmove"]),
+                _to_array(data["nextmove_row"]),
                 data["out_feat"].tolist(),
             )
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         log.warning("language model cache %s unreadable (%s): removed, unpacked in memory instead", path, exc)
         path.unlink(missing_ok=True)
         return None
-
-
-def _stdlib_array(values: Any) -> array[int]:
-    """py3langid walks its automaton over ``array`` objects (as its own loader makes them)."""
-    found = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
-    found.frombytes(values.tobytes())
-    return found
